@@ -1,0 +1,1 @@
+"""The `tracegate` command line: one module per subcommand, each exposing register(subparsers)."""

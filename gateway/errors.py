@@ -1,0 +1,84 @@
+"""Stable error codes: what every stage raises or returns, and the one table that maps them to HTTP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ErrorCode:
+    """A stable, documented error token with its HTTP status and whether a retry can help."""
+
+    code: str
+    http_status: int
+    retryable: bool
+    summary: str
+
+
+_CODES: dict[str, ErrorCode] = {}
+
+
+def _define(code: str, http_status: int, retryable: bool, summary: str) -> ErrorCode:
+    error = ErrorCode(code, http_status, retryable, summary)
+    _CODES[code] = error
+    return error
+
+
+# Request-level: the whole request is refused, nothing is journalled.
+EMPTY_BODY = _define("empty_body", 400, False, "The request body is empty.")
+UNSUPPORTED_MEDIA_TYPE = _define(
+    "unsupported_media_type", 415, False, "Send Content-Type: application/x-protobuf."
+)
+BODY_TOO_LARGE = _define("body_too_large", 413, False, "The request body exceeds the size limit.")
+MALFORMED_BATCH = _define("malformed_batch", 400, False, "The body is not a valid protobuf IngestBatch.")
+TOO_MANY_ENVELOPES = _define("too_many_envelopes", 413, False, "The batch has more envelopes than allowed.")
+MALFORMED_REQUEST = _define("malformed_request", 400, False, "The request is not valid.")
+UNAUTHORIZED = _define("unauthorized", 401, False, "A valid bearer token is required.")
+FORBIDDEN = _define("forbidden", 403, False, "The token does not allow this action.")
+NOT_FOUND = _define("not_found", 404, False, "No such resource.")
+CONFLICT = _define("conflict", 409, False, "The resource exists already.")
+BACKPRESSURE = _define(
+    "backpressure", 503, True, "The gateway cannot journal more now; retry after the given delay."
+)
+STORAGE_UNAVAILABLE = _define("storage_unavailable", 503, True, "Storage is unavailable; retry later.")
+INTERNAL = _define("internal_error", 500, True, "Internal error; it has been logged.")
+
+# Event-level: one envelope is REJECTED in the ack, the others go on.
+MALFORMED_ENVELOPE = _define("malformed_envelope", 400, False, "An envelope field is missing or malformed.")
+FIELD_TOO_LONG = _define("field_too_long", 400, False, "A string or bytes field exceeds its limit.")
+TOO_MANY_LINES = _define("too_many_lines", 400, False, "The receipt has more lines than allowed.")
+MALFORMED_EVENT = _define("malformed_event", 400, False, "The signed event bytes are not a valid Event.")
+UNKNOWN_DEVICE = _define("unknown_device", 403, False, "The device is not registered.")
+DEVICE_REVOKED = _define("device_revoked", 403, False, "The device (or this key) is revoked.")
+UNKNOWN_KEY = _define("unknown_key", 403, False, "The key id is not a key of this device.")
+BAD_SIGNATURE = _define("bad_signature", 403, False, "The signature does not verify over the envelope.")
+CHAIN_FORK = _define(
+    "chain_fork", 409, False, "Another event with this seq was accepted already (fork recorded)."
+)
+PREV_HASH_MISMATCH = _define(
+    "prev_hash_mismatch", 409, False, "prev_hash is not the hash of the last accepted envelope."
+)
+SEQ_GAP = _define(
+    "seq_gap", 409, True, "Events before this seq are missing; upload them first, in order."
+)
+TIME_IN_FUTURE = _define("time_in_future", 400, False, "The event time is too far in the future.")
+
+
+def lookup(code: str) -> ErrorCode:
+    """The ErrorCode for a token (internal_error for an unknown one)."""
+    return _CODES.get(code, INTERNAL)
+
+
+def all_codes() -> list[ErrorCode]:
+    """Every defined error code, for docs and tests."""
+    return list(_CODES.values())
+
+
+class GatewayError(Exception):
+    """A domain error carrying a stable code; turned into an HTTP answer in exactly one place."""
+
+    def __init__(self, error: ErrorCode, detail: str | None = None, *, retry_after_s: int | None = None):
+        super().__init__(detail or error.summary)
+        self.error = error
+        self.detail = detail or error.summary
+        self.retry_after_s = retry_after_s

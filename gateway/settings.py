@@ -1,0 +1,110 @@
+"""Settings: one frozen dataclass built from the environment and CLI flags, passed down; read nowhere else."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Hard limits of decoding; documented in README (Limits)."""
+
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_envelopes: int = 10_000
+    max_event_bytes: int = 256 * 1024
+    max_lines: int = 1_000
+    max_codes_per_line: int = 100
+    max_string_chars: int = 1_024
+    max_future_skew_s: int = 300
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the gateway, the CLI and the shipper need to know."""
+
+    data_dir: Path = Path("var")
+    storage_url: str = ""  # empty: chdb://<data_dir>/clickhouse
+    database: str = "tracegate"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    gateway_id: str = field(default_factory=socket.gethostname)
+    journal_budget_bytes: int = 2 * 1024**3
+    journal_segment_bytes: int = 64 * 1024 * 1024
+    shipper_batch_rows: int = 50_000
+    shipper_interval_s: float = 0.5
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def resolved_storage_url(self) -> str:
+        """The storage URL, defaulting to embedded chDB inside the data directory."""
+        return self.storage_url or f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
+
+    @property
+    def embedded(self) -> bool:
+        """True when storage is chDB in this process (the data directory is then ours alone)."""
+        return self.resolved_storage_url.startswith("chdb://")
+
+    @property
+    def journal_dir(self) -> Path:
+        """Where the write-ahead journal lives."""
+        return self.data_dir / "journal"
+
+    @property
+    def admin_token_file(self) -> Path:
+        """The admin token made on first start (mode 0600)."""
+        return self.data_dir / "admin.token"
+
+    @property
+    def fiscal_key_file(self) -> Path:
+        """The gateway's fiscal-sign key (shared by every node of one installation)."""
+        return self.data_dir / "fiscal.key"
+
+    @property
+    def runtime_file(self) -> Path:
+        """Written by a running gateway: its pid and URL, so the CLI can talk to it."""
+        return self.data_dir / "gateway.json"
+
+
+ENV_PREFIX = "TRACEGATE_"
+_ENV_FIELDS = {
+    "DATA": "data_dir",
+    "STORAGE_URL": "storage_url",
+    "DATABASE": "database",
+    "HOST": "host",
+    "PORT": "port",
+    "GATEWAY_ID": "gateway_id",
+    "JOURNAL_BUDGET_BYTES": "journal_budget_bytes",
+    "SHIPPER_BATCH_ROWS": "shipper_batch_rows",
+    "SHIPPER_INTERVAL_S": "shipper_interval_s",
+}
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    kind = {f.name: f.type for f in fields(Settings)}[name]
+    if kind in ("Path", Path):
+        return Path(raw)
+    if kind in ("int", int):
+        return int(raw)
+    if kind in ("float", float):
+        return float(raw)
+    return str(raw)
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Build Settings: defaults, then TRACEGATE_* environment variables, then explicit overrides (flags)."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for suffix, name in _ENV_FIELDS.items():
+        if ENV_PREFIX + suffix in env:
+            values[name] = _coerce(name, env[ENV_PREFIX + suffix])
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            values[name] = _coerce(name, value) if name != "limits" else value
+    return replace(Settings(), **values)

@@ -1,0 +1,413 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Operation(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    OPERATION_UNSPECIFIED: _ClassVar[Operation]
+    BUY: _ClassVar[Operation]
+    BUY_RETURN: _ClassVar[Operation]
+    SELL: _ClassVar[Operation]
+    SELL_RETURN: _ClassVar[Operation]
+
+class PaymentType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PAYMENT_TYPE_UNSPECIFIED: _ClassVar[PaymentType]
+    CASH: _ClassVar[PaymentType]
+    CARD: _ClassVar[PaymentType]
+    CREDIT: _ClassVar[PaymentType]
+    TARE: _ClassVar[PaymentType]
+    MOBILE: _ClassVar[PaymentType]
+
+class AckStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ACK_STATUS_UNSPECIFIED: _ClassVar[AckStatus]
+    ACCEPTED: _ClassVar[AckStatus]
+    DUPLICATE: _ClassVar[AckStatus]
+    REJECTED: _ClassVar[AckStatus]
+OPERATION_UNSPECIFIED: Operation
+BUY: Operation
+BUY_RETURN: Operation
+SELL: Operation
+SELL_RETURN: Operation
+PAYMENT_TYPE_UNSPECIFIED: PaymentType
+CASH: PaymentType
+CARD: PaymentType
+CREDIT: PaymentType
+TARE: PaymentType
+MOBILE: PaymentType
+ACK_STATUS_UNSPECIFIED: AckStatus
+ACCEPTED: AckStatus
+DUPLICATE: AckStatus
+REJECTED: AckStatus
+
+class Tax(_message.Message):
+    __slots__ = ("tax_type", "rate_bp", "sum")
+    TAX_TYPE_FIELD_NUMBER: _ClassVar[int]
+    RATE_BP_FIELD_NUMBER: _ClassVar[int]
+    SUM_FIELD_NUMBER: _ClassVar[int]
+    tax_type: int
+    rate_bp: int
+    sum: int
+    def __init__(self, tax_type: _Optional[int] = ..., rate_bp: _Optional[int] = ..., sum: _Optional[int] = ...) -> None: ...
+
+class Payment(_message.Message):
+    __slots__ = ("type", "sum")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    SUM_FIELD_NUMBER: _ClassVar[int]
+    type: PaymentType
+    sum: int
+    def __init__(self, type: _Optional[_Union[PaymentType, str]] = ..., sum: _Optional[int] = ...) -> None: ...
+
+class ReceiptLine(_message.Message):
+    __slots__ = ("name", "gtin", "quantity", "price", "discount", "markup", "sum", "taxes", "marking_codes", "unit", "code_check_id", "code_check_time_ms", "ai_label")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    GTIN_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    DISCOUNT_FIELD_NUMBER: _ClassVar[int]
+    MARKUP_FIELD_NUMBER: _ClassVar[int]
+    SUM_FIELD_NUMBER: _ClassVar[int]
+    TAXES_FIELD_NUMBER: _ClassVar[int]
+    MARKING_CODES_FIELD_NUMBER: _ClassVar[int]
+    UNIT_FIELD_NUMBER: _ClassVar[int]
+    CODE_CHECK_ID_FIELD_NUMBER: _ClassVar[int]
+    CODE_CHECK_TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    AI_LABEL_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    gtin: str
+    quantity: int
+    price: int
+    discount: int
+    markup: int
+    sum: int
+    taxes: _containers.RepeatedCompositeFieldContainer[Tax]
+    marking_codes: _containers.RepeatedScalarFieldContainer[str]
+    unit: str
+    code_check_id: str
+    code_check_time_ms: int
+    ai_label: str
+    def __init__(self, name: _Optional[str] = ..., gtin: _Optional[str] = ..., quantity: _Optional[int] = ..., price: _Optional[int] = ..., discount: _Optional[int] = ..., markup: _Optional[int] = ..., sum: _Optional[int] = ..., taxes: _Optional[_Iterable[_Union[Tax, _Mapping]]] = ..., marking_codes: _Optional[_Iterable[str]] = ..., unit: _Optional[str] = ..., code_check_id: _Optional[str] = ..., code_check_time_ms: _Optional[int] = ..., ai_label: _Optional[str] = ...) -> None: ...
+
+class ParentDocument(_message.Message):
+    __slots__ = ("device_id", "shift_number", "document_number", "time_ms", "total", "fiscal_sign")
+    DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    SHIFT_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    FISCAL_SIGN_FIELD_NUMBER: _ClassVar[int]
+    device_id: str
+    shift_number: int
+    document_number: int
+    time_ms: int
+    total: int
+    fiscal_sign: str
+    def __init__(self, device_id: _Optional[str] = ..., shift_number: _Optional[int] = ..., document_number: _Optional[int] = ..., time_ms: _Optional[int] = ..., total: _Optional[int] = ..., fiscal_sign: _Optional[str] = ...) -> None: ...
+
+class BuyerContacts(_message.Message):
+    __slots__ = ("email", "phone", "iin", "consent_purpose", "consent_expires_ms")
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    PHONE_FIELD_NUMBER: _ClassVar[int]
+    IIN_FIELD_NUMBER: _ClassVar[int]
+    CONSENT_PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    CONSENT_EXPIRES_MS_FIELD_NUMBER: _ClassVar[int]
+    email: str
+    phone: str
+    iin: str
+    consent_purpose: str
+    consent_expires_ms: int
+    def __init__(self, email: _Optional[str] = ..., phone: _Optional[str] = ..., iin: _Optional[str] = ..., consent_purpose: _Optional[str] = ..., consent_expires_ms: _Optional[int] = ...) -> None: ...
+
+class Geolocation(_message.Message):
+    __slots__ = ("latitude_e6", "longitude_e6")
+    LATITUDE_E6_FIELD_NUMBER: _ClassVar[int]
+    LONGITUDE_E6_FIELD_NUMBER: _ClassVar[int]
+    latitude_e6: int
+    longitude_e6: int
+    def __init__(self, latitude_e6: _Optional[int] = ..., longitude_e6: _Optional[int] = ...) -> None: ...
+
+class Receipt(_message.Message):
+    __slots__ = ("operation", "shift_number", "document_number", "shift_document_number", "cashier", "lines", "payments", "total", "change", "taxes", "parent", "buyer", "location")
+    OPERATION_FIELD_NUMBER: _ClassVar[int]
+    SHIFT_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    SHIFT_DOCUMENT_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    CASHIER_FIELD_NUMBER: _ClassVar[int]
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    PAYMENTS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    TAXES_FIELD_NUMBER: _ClassVar[int]
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    BUYER_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_FIELD_NUMBER: _ClassVar[int]
+    operation: Operation
+    shift_number: int
+    document_number: int
+    shift_document_number: int
+    cashier: str
+    lines: _containers.RepeatedCompositeFieldContainer[ReceiptLine]
+    payments: _containers.RepeatedCompositeFieldContainer[Payment]
+    total: int
+    change: int
+    taxes: _containers.RepeatedCompositeFieldContainer[Tax]
+    parent: ParentDocument
+    buyer: BuyerContacts
+    location: Geolocation
+    def __init__(self, operation: _Optional[_Union[Operation, str]] = ..., shift_number: _Optional[int] = ..., document_number: _Optional[int] = ..., shift_document_number: _Optional[int] = ..., cashier: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[ReceiptLine, _Mapping]]] = ..., payments: _Optional[_Iterable[_Union[Payment, _Mapping]]] = ..., total: _Optional[int] = ..., change: _Optional[int] = ..., taxes: _Optional[_Iterable[_Union[Tax, _Mapping]]] = ..., parent: _Optional[_Union[ParentDocument, _Mapping]] = ..., buyer: _Optional[_Union[BuyerContacts, _Mapping]] = ..., location: _Optional[_Union[Geolocation, _Mapping]] = ...) -> None: ...
+
+class ShiftOpen(_message.Message):
+    __slots__ = ("shift_number", "cashier")
+    SHIFT_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    CASHIER_FIELD_NUMBER: _ClassVar[int]
+    shift_number: int
+    cashier: str
+    def __init__(self, shift_number: _Optional[int] = ..., cashier: _Optional[str] = ...) -> None: ...
+
+class OperationTotals(_message.Message):
+    __slots__ = ("operation", "count", "sum", "payments", "taxes")
+    OPERATION_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    SUM_FIELD_NUMBER: _ClassVar[int]
+    PAYMENTS_FIELD_NUMBER: _ClassVar[int]
+    TAXES_FIELD_NUMBER: _ClassVar[int]
+    operation: Operation
+    count: int
+    sum: int
+    payments: _containers.RepeatedCompositeFieldContainer[Payment]
+    taxes: _containers.RepeatedCompositeFieldContainer[Tax]
+    def __init__(self, operation: _Optional[_Union[Operation, str]] = ..., count: _Optional[int] = ..., sum: _Optional[int] = ..., payments: _Optional[_Iterable[_Union[Payment, _Mapping]]] = ..., taxes: _Optional[_Iterable[_Union[Tax, _Mapping]]] = ...) -> None: ...
+
+class ShiftClose(_message.Message):
+    __slots__ = ("shift_number", "cashier", "receipt_count", "operations", "cash_deposits", "cash_withdrawals", "cash_in_drawer", "grand_totals", "first_document_number", "last_document_number")
+    SHIFT_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    CASHIER_FIELD_NUMBER: _ClassVar[int]
+    RECEIPT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    OPERATIONS_FIELD_NUMBER: _ClassVar[int]
+    CASH_DEPOSITS_FIELD_NUMBER: _ClassVar[int]
+    CASH_WITHDRAWALS_FIELD_NUMBER: _ClassVar[int]
+    CASH_IN_DRAWER_FIELD_NUMBER: _ClassVar[int]
+    GRAND_TOTALS_FIELD_NUMBER: _ClassVar[int]
+    FIRST_DOCUMENT_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    LAST_DOCUMENT_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    shift_number: int
+    cashier: str
+    receipt_count: int
+    operations: _containers.RepeatedCompositeFieldContainer[OperationTotals]
+    cash_deposits: int
+    cash_withdrawals: int
+    cash_in_drawer: int
+    grand_totals: _containers.RepeatedCompositeFieldContainer[OperationTotals]
+    first_document_number: int
+    last_document_number: int
+    def __init__(self, shift_number: _Optional[int] = ..., cashier: _Optional[str] = ..., receipt_count: _Optional[int] = ..., operations: _Optional[_Iterable[_Union[OperationTotals, _Mapping]]] = ..., cash_deposits: _Optional[int] = ..., cash_withdrawals: _Optional[int] = ..., cash_in_drawer: _Optional[int] = ..., grand_totals: _Optional[_Iterable[_Union[OperationTotals, _Mapping]]] = ..., first_document_number: _Optional[int] = ..., last_document_number: _Optional[int] = ...) -> None: ...
+
+class CashMovement(_message.Message):
+    __slots__ = ("kind", "sum", "shift_number")
+    class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        KIND_UNSPECIFIED: _ClassVar[CashMovement.Kind]
+        DEPOSIT: _ClassVar[CashMovement.Kind]
+        WITHDRAWAL: _ClassVar[CashMovement.Kind]
+    KIND_UNSPECIFIED: CashMovement.Kind
+    DEPOSIT: CashMovement.Kind
+    WITHDRAWAL: CashMovement.Kind
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SUM_FIELD_NUMBER: _ClassVar[int]
+    SHIFT_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    kind: CashMovement.Kind
+    sum: int
+    shift_number: int
+    def __init__(self, kind: _Optional[_Union[CashMovement.Kind, str]] = ..., sum: _Optional[int] = ..., shift_number: _Optional[int] = ...) -> None: ...
+
+class GapNotice(_message.Message):
+    __slots__ = ("first_missing_seq", "last_missing_seq", "reason")
+    FIRST_MISSING_SEQ_FIELD_NUMBER: _ClassVar[int]
+    LAST_MISSING_SEQ_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    first_missing_seq: int
+    last_missing_seq: int
+    reason: str
+    def __init__(self, first_missing_seq: _Optional[int] = ..., last_missing_seq: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class KeyRotation(_message.Message):
+    __slots__ = ("new_public_key", "new_key_id")
+    NEW_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    NEW_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    new_public_key: bytes
+    new_key_id: str
+    def __init__(self, new_public_key: _Optional[bytes] = ..., new_key_id: _Optional[str] = ...) -> None: ...
+
+class CodeCheckRecord(_message.Message):
+    __slots__ = ("check_id", "codes", "may_sell")
+    CHECK_ID_FIELD_NUMBER: _ClassVar[int]
+    CODES_FIELD_NUMBER: _ClassVar[int]
+    MAY_SELL_FIELD_NUMBER: _ClassVar[int]
+    check_id: str
+    codes: _containers.RepeatedScalarFieldContainer[str]
+    may_sell: _containers.RepeatedScalarFieldContainer[bool]
+    def __init__(self, check_id: _Optional[str] = ..., codes: _Optional[_Iterable[str]] = ..., may_sell: _Optional[_Iterable[bool]] = ...) -> None: ...
+
+class Event(_message.Message):
+    __slots__ = ("time_ms", "receipt", "shift_open", "shift_close", "cash_movement", "gap_notice", "key_rotation", "code_check")
+    TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    RECEIPT_FIELD_NUMBER: _ClassVar[int]
+    SHIFT_OPEN_FIELD_NUMBER: _ClassVar[int]
+    SHIFT_CLOSE_FIELD_NUMBER: _ClassVar[int]
+    CASH_MOVEMENT_FIELD_NUMBER: _ClassVar[int]
+    GAP_NOTICE_FIELD_NUMBER: _ClassVar[int]
+    KEY_ROTATION_FIELD_NUMBER: _ClassVar[int]
+    CODE_CHECK_FIELD_NUMBER: _ClassVar[int]
+    time_ms: int
+    receipt: Receipt
+    shift_open: ShiftOpen
+    shift_close: ShiftClose
+    cash_movement: CashMovement
+    gap_notice: GapNotice
+    key_rotation: KeyRotation
+    code_check: CodeCheckRecord
+    def __init__(self, time_ms: _Optional[int] = ..., receipt: _Optional[_Union[Receipt, _Mapping]] = ..., shift_open: _Optional[_Union[ShiftOpen, _Mapping]] = ..., shift_close: _Optional[_Union[ShiftClose, _Mapping]] = ..., cash_movement: _Optional[_Union[CashMovement, _Mapping]] = ..., gap_notice: _Optional[_Union[GapNotice, _Mapping]] = ..., key_rotation: _Optional[_Union[KeyRotation, _Mapping]] = ..., code_check: _Optional[_Union[CodeCheckRecord, _Mapping]] = ...) -> None: ...
+
+class Envelope(_message.Message):
+    __slots__ = ("device_id", "seq", "prev_hash", "event", "signature", "key_id")
+    DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    PREV_HASH_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    device_id: str
+    seq: int
+    prev_hash: bytes
+    event: bytes
+    signature: bytes
+    key_id: str
+    def __init__(self, device_id: _Optional[str] = ..., seq: _Optional[int] = ..., prev_hash: _Optional[bytes] = ..., event: _Optional[bytes] = ..., signature: _Optional[bytes] = ..., key_id: _Optional[str] = ...) -> None: ...
+
+class IngestBatch(_message.Message):
+    __slots__ = ("envelopes",)
+    ENVELOPES_FIELD_NUMBER: _ClassVar[int]
+    envelopes: _containers.RepeatedCompositeFieldContainer[Envelope]
+    def __init__(self, envelopes: _Optional[_Iterable[_Union[Envelope, _Mapping]]] = ...) -> None: ...
+
+class EventAck(_message.Message):
+    __slots__ = ("device_id", "seq", "status", "error_code", "detail", "fiscal_sign", "envelope_hash", "retryable")
+    DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    FISCAL_SIGN_FIELD_NUMBER: _ClassVar[int]
+    ENVELOPE_HASH_FIELD_NUMBER: _ClassVar[int]
+    RETRYABLE_FIELD_NUMBER: _ClassVar[int]
+    device_id: str
+    seq: int
+    status: AckStatus
+    error_code: str
+    detail: str
+    fiscal_sign: str
+    envelope_hash: bytes
+    retryable: bool
+    def __init__(self, device_id: _Optional[str] = ..., seq: _Optional[int] = ..., status: _Optional[_Union[AckStatus, str]] = ..., error_code: _Optional[str] = ..., detail: _Optional[str] = ..., fiscal_sign: _Optional[str] = ..., envelope_hash: _Optional[bytes] = ..., retryable: _Optional[bool] = ...) -> None: ...
+
+class IngestAck(_message.Message):
+    __slots__ = ("acks", "received_ms", "gateway_id")
+    ACKS_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_MS_FIELD_NUMBER: _ClassVar[int]
+    GATEWAY_ID_FIELD_NUMBER: _ClassVar[int]
+    acks: _containers.RepeatedCompositeFieldContainer[EventAck]
+    received_ms: int
+    gateway_id: str
+    def __init__(self, acks: _Optional[_Iterable[_Union[EventAck, _Mapping]]] = ..., received_ms: _Optional[int] = ..., gateway_id: _Optional[str] = ...) -> None: ...
+
+class CodeCheckBody(_message.Message):
+    __slots__ = ("codes", "time_ms", "nonce")
+    CODES_FIELD_NUMBER: _ClassVar[int]
+    TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
+    codes: _containers.RepeatedScalarFieldContainer[str]
+    time_ms: int
+    nonce: bytes
+    def __init__(self, codes: _Optional[_Iterable[str]] = ..., time_ms: _Optional[int] = ..., nonce: _Optional[bytes] = ...) -> None: ...
+
+class CodeCheckRequest(_message.Message):
+    __slots__ = ("device_id", "body", "signature", "key_id")
+    DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    device_id: str
+    body: bytes
+    signature: bytes
+    key_id: str
+    def __init__(self, device_id: _Optional[str] = ..., body: _Optional[bytes] = ..., signature: _Optional[bytes] = ..., key_id: _Optional[str] = ...) -> None: ...
+
+class CodeVerdict(_message.Message):
+    __slots__ = ("code", "cis", "may_sell", "status", "error_code", "detail")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    CIS_FIELD_NUMBER: _ClassVar[int]
+    MAY_SELL_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    cis: str
+    may_sell: bool
+    status: str
+    error_code: str
+    detail: str
+    def __init__(self, code: _Optional[str] = ..., cis: _Optional[str] = ..., may_sell: _Optional[bool] = ..., status: _Optional[str] = ..., error_code: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class CodeCheckResponse(_message.Message):
+    __slots__ = ("check_id", "time_ms", "verdicts")
+    CHECK_ID_FIELD_NUMBER: _ClassVar[int]
+    TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    VERDICTS_FIELD_NUMBER: _ClassVar[int]
+    check_id: str
+    time_ms: int
+    verdicts: _containers.RepeatedCompositeFieldContainer[CodeVerdict]
+    def __init__(self, check_id: _Optional[str] = ..., time_ms: _Optional[int] = ..., verdicts: _Optional[_Iterable[_Union[CodeVerdict, _Mapping]]] = ...) -> None: ...
+
+class Finding(_message.Message):
+    __slots__ = ("kind", "line", "detail", "cis")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    LINE_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    CIS_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    line: int
+    detail: str
+    cis: str
+    def __init__(self, kind: _Optional[str] = ..., line: _Optional[int] = ..., detail: _Optional[str] = ..., cis: _Optional[str] = ...) -> None: ...
+
+class JournalRecord(_message.Message):
+    __slots__ = ("envelope", "received_ms", "accepted", "envelope_hash", "fiscal_sign", "seller_tin", "store_id", "findings", "error_code", "detail", "gateway_id")
+    ENVELOPE_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_MS_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    ENVELOPE_HASH_FIELD_NUMBER: _ClassVar[int]
+    FISCAL_SIGN_FIELD_NUMBER: _ClassVar[int]
+    SELLER_TIN_FIELD_NUMBER: _ClassVar[int]
+    STORE_ID_FIELD_NUMBER: _ClassVar[int]
+    FINDINGS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    GATEWAY_ID_FIELD_NUMBER: _ClassVar[int]
+    envelope: Envelope
+    received_ms: int
+    accepted: bool
+    envelope_hash: bytes
+    fiscal_sign: str
+    seller_tin: str
+    store_id: str
+    findings: _containers.RepeatedCompositeFieldContainer[Finding]
+    error_code: str
+    detail: str
+    gateway_id: str
+    def __init__(self, envelope: _Optional[_Union[Envelope, _Mapping]] = ..., received_ms: _Optional[int] = ..., accepted: _Optional[bool] = ..., envelope_hash: _Optional[bytes] = ..., fiscal_sign: _Optional[str] = ..., seller_tin: _Optional[str] = ..., store_id: _Optional[str] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., error_code: _Optional[str] = ..., detail: _Optional[str] = ..., gateway_id: _Optional[str] = ...) -> None: ...
