@@ -38,3 +38,8 @@ def test_genesis_differs_per_device_and_preimage_rejects_bad_hash_length() -> No
     assert signing.genesis_hash("A") != signing.genesis_hash("B")
     with pytest.raises(ValueError):
         signing.event_preimage("A", 1, b"short", b"")
+
+
+def test_genesis_value_documented_in_proto_readme() -> None:
+    readme = (Path(codegen.__file__).parents[2] / "proto" / "README.md").read_text()
+    assert signing.genesis_hash("KKM-1").hex() in readme
