@@ -62,6 +62,12 @@ SEQ_GAP = _define(
     "seq_gap", 409, True, "Events before this seq are missing; upload them first, in order."
 )
 TIME_IN_FUTURE = _define("time_in_future", 400, False, "The event time is too far in the future.")
+HISTORY_UNAVAILABLE = _define(
+    "history_unavailable",
+    503,
+    True,
+    "This seq is older than the gateway's recent window and not yet in storage; retry later.",
+)
 
 
 def lookup(code: str) -> ErrorCode:
