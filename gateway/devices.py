@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
+import time
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from gateway import errors
+from gateway.errors import GatewayError
 from gateway.wire import signing
 
 ACTIVE = "active"
 REVOKED = "revoked"
+_TIN = re.compile(r"^\d{12}$")
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,34 @@ class Device:
     def public_key(self) -> ec.EllipticCurvePublicKey:
         """The parsed P-256 key."""
         return signing.load_public_key_pem(self.public_key_pem)
+
+
+def new_device(device_id: str, seller_tin: str, store_id: str, public_key_pem: str) -> Device:
+    """Validate a registration (12-digit TIN, P-256 key …) into an active Device; raises malformed_request."""
+    device_id, seller_tin, store_id = device_id.strip(), seller_tin.strip(), store_id.strip()
+    if not device_id or len(device_id.encode()) > signing.MAX_DEVICE_ID_BYTES:
+        raise GatewayError(errors.MALFORMED_REQUEST, "device_id must be 1 to 64 bytes")
+    if not _TIN.match(seller_tin):
+        raise GatewayError(errors.MALFORMED_REQUEST, "seller_tin must be a 12-digit BIN/IIN")
+    if not store_id or len(store_id) > 128:
+        raise GatewayError(errors.MALFORMED_REQUEST, "store_id must be 1 to 128 characters")
+    try:
+        key = signing.load_public_key_pem(public_key_pem)
+    except ValueError:
+        raise GatewayError(errors.MALFORMED_REQUEST, "public_key_pem is not a PEM P-256 public key") from None
+    return Device(
+        device_id=device_id, seller_tin=seller_tin, store_id=store_id,
+        public_key_pem=signing.public_key_pem(key), key_id=signing.key_id_of(key),
+        status=ACTIVE, updated_ms=int(time.time() * 1000),
+    )
+
+
+def revoked(device: Device) -> Device:
+    """The same device, revoked now."""
+    return Device(
+        device.device_id, device.seller_tin, device.store_id, device.public_key_pem, device.key_id,
+        status=REVOKED, updated_ms=max(int(time.time() * 1000), device.updated_ms + 1),
+    )
 
 
 class DeviceRegistry:

@@ -7,6 +7,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from gateway.settings import Settings, load_settings
+
 # Each module registers its subcommand(s) and sets `func` on its parser; the order is the --help order.
 SUBCOMMAND_MODULES = (
     "gateway.cli.serve",
@@ -29,6 +31,12 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
         help="chdb:///path (embedded, default <data>/clickhouse) or http(s)://user:pass@host:8123/db "
         "(env TRACEGATE_STORAGE_URL)",
     )
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Settings from the environment, overridden by whichever common flags this subcommand has."""
+    names = ("data_dir", "storage_url", "host", "port")
+    return load_settings({name: getattr(args, name, None) for name in names})
 
 
 def build_parser() -> argparse.ArgumentParser:

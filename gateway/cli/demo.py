@@ -1,0 +1,158 @@
+"""`tracegate demo`: gateway + simulated fleet on embedded chDB, then a summary read back from ClickHouse."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from gateway.cli.admin_client import AdminClient, AdminError
+
+
+def register(sub: Any) -> None:
+    """Add the demo subcommand."""
+    parser = sub.add_parser(
+        "demo",
+        help="run gateway + simulated registers for a while and print what was stored",
+        description="Start a gateway on embedded chDB in a fresh --data directory, let a simulated fleet "
+        "of registers sell for --seconds (env DEMO_SECONDS, default 30), wait until everything acked is "
+        "in ClickHouse, print a summary read back from it, and stop.",
+    )
+    parser.add_argument("--data", default="var/demo", type=Path, help="data directory, wiped first "
+                        "(default var/demo)")
+    parser.add_argument("--seconds", type=float, default=float(os.environ.get("DEMO_SECONDS", "30")),
+                        help="how long the fleet sells (default 30, env DEMO_SECONDS)")
+    parser.add_argument("--devices", type=int, default=12, help="simulated registers (default 12)")
+    parser.add_argument("--seed", type=int, default=2026, help="seed of the simulation (default 2026)")
+    parser.set_defaults(func=run)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_ready(url: str, gateway: subprocess.Popen[bytes], timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if gateway.poll() is not None:
+            raise RuntimeError("the gateway exited during start; its log is above")
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError("the gateway did not become ready")
+
+
+def _accepted_in_ack_log(path: Path) -> set[tuple[str, int]]:
+    accepted = set()
+    with path.open() as f:
+        for line in f:
+            ack = json.loads(line)
+            if ack["status"] == "ACCEPTED":
+                accepted.add((ack["device_id"], int(ack["seq"])))
+    return accepted
+
+
+def _wait_shipped(client: AdminClient, expected: int, timeout_s: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    summary = client.call("GET", "/v1/admin/summary")
+    while time.monotonic() < deadline:
+        if summary["events_stored"] >= expected and summary["journal_unshipped_bytes"] == 0:
+            break
+        time.sleep(0.5)
+        summary = client.call("GET", "/v1/admin/summary")
+    return summary
+
+
+def _money(minor: int) -> str:
+    return f"{minor / 100:,.2f}".replace(",", " ")
+
+
+def print_summary(sim: dict[str, Any], summary: dict[str, Any], accepted: int, data: Path, port: int) -> bool:
+    """Print the demo's report; returns True if every accepted event is stored exactly once."""
+    stored, distinct = summary["events_stored"], summary["events_distinct"]
+    exact = stored == accepted == distinct
+    by_status = sim.get("by_status", {})
+    print("\n══════════ tracegate demo: what the registers sent and what ClickHouse holds ══════════")
+    print(f"registers: {sim.get('devices')}   events sent: {sim.get('events_generated')}   "
+          f"seconds: {sim.get('duration_s')}")
+    print("acks:      " + "   ".join(f"{k} {v}" for k, v in sorted(by_status.items())))
+    rejected = sim.get("by_error_code", {})
+    if rejected:
+        print("rejected:  " + "   ".join(f"{k} {v}" for k, v in sorted(rejected.items())))
+    print(f"stored:    events {stored} ({', '.join(f'{k} {v}' for k, v in summary['events_by_kind'].items())})")
+    print(f"           receipts {summary['receipts']}, receipt lines {summary['receipt_lines']}")
+    if summary["rejections_by_code"]:
+        print("           rejection records: " + ", ".join(
+            f"{k} {v}" for k, v in summary["rejections_by_code"].items()))
+    verdict = "equal: every accepted event is stored exactly once" if exact else "NOT EQUAL"
+    print(f"check:     accepted {accepted} = stored {stored} = distinct (device, seq) {distinct}: {verdict}")
+    print("\ntotals per retailer (tenge):")
+    print(f"  {'SELLER TIN':<14}{'RECEIPTS':>9}{'SALES':>16}{'RETURNS':>14}{'NET':>16}")
+    for row in summary["per_seller"]:
+        print(f"  {row['seller_tin']:<14}{row['receipts']:>9}{_money(row['sales']):>16}"
+              f"{_money(row['returns']):>14}{_money(row['net']):>16}")
+    print("\nanomalies found (the events were kept; these are for analysts):")
+    for kind, count in summary["anomalies_by_kind"].items() or {"none": 0}.items():
+        print(f"  {kind:<28}{count:>8}")
+    print(f"""
+what to run next:
+  .venv/bin/tracegate serve --data {data} --port {port}      # the gateway again, on this data
+  .venv/bin/tracegate devices list --data {data}             # the registers it knows
+  .venv/bin/tracegate sim --gateway http://127.0.0.1:{port} --data {data} --register --devices 5 --duration 20
+  curl http://127.0.0.1:{port}/readyz                        # journal and shipper state
+  make test                                                   # the whole test suite
+  read README.md, proto/README.md (the wire contract) and ../shared/design/ for the design""")
+    return exact
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo end to end; exit 1 if stored rows and accepted events disagree."""
+    data: Path = args.data
+    if data.exists():
+        print(f"demo: wiping the previous demo data in {data}")
+        shutil.rmtree(data)
+    data.mkdir(parents=True)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    gateway = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli.main", "serve", "--data", str(data), "--port", str(port),
+         "--log-level", "WARNING"],
+    )
+    try:
+        _wait_ready(url, gateway)
+        client = AdminClient(url, (data / "admin.token").read_text().strip())
+        ack_log = data / "acks.jsonl"
+        print(f"demo: {args.devices} registers sell for {args.seconds:g} s against {url} …", flush=True)
+        sim = subprocess.run(
+            [sys.executable, "-m", "gateway.cli.main", "sim", "--gateway", url, "--data", str(data),
+             "--register", "--devices", str(args.devices), "--duration", str(args.seconds),
+             "--seed", str(args.seed), "--ack-log", str(ack_log), "--json"],
+            check=True, stdout=subprocess.PIPE, text=True,
+        )
+        sim_summary = json.loads(sim.stdout.strip().splitlines()[-1])
+        accepted = len(_accepted_in_ack_log(ack_log))
+        summary = _wait_shipped(client, accepted)
+        exact = print_summary(sim_summary, summary, accepted, data, port)
+    except (AdminError, RuntimeError, subprocess.CalledProcessError) as exc:
+        print(f"demo failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        gateway.send_signal(signal.SIGINT)
+        try:
+            gateway.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            gateway.kill()
+    return 0 if exact else 1

@@ -1,0 +1,151 @@
+"""`tracegate devices add|list|revoke`: the operator registers registers' public keys."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import urllib.parse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from gateway import errors
+from gateway.cli.admin_client import AdminClient, AdminError, admin_token
+from gateway.cli.main import add_common_options, settings_from_args
+from gateway.devices import Device, new_device, revoked
+from gateway.errors import GatewayError
+from gateway.http.admin import device_json
+from gateway.service import running_gateway_url
+from gateway.settings import Settings
+from gateway.storage.client import Storage
+from gateway.storage.device_store import load_devices, save_device
+from gateway.storage.migrations import apply_migrations
+
+
+def register(sub: Any) -> None:
+    """Add the devices subcommand and its actions."""
+    parser = sub.add_parser(
+        "devices",
+        help="register, list and revoke cash registers",
+        description="Manage the registers allowed to send. Talks to the running gateway of --data (or "
+        "--gateway URL) with the admin token; when no gateway runs, opens the data directory itself.",
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    add = actions.add_parser("add", help="register a device and its public key")
+    add.add_argument("--id", required=True, dest="device_id", help="the register's device id")
+    add.add_argument("--tin", required=True, help="seller TIN (12-digit BIN/IIN)")
+    add.add_argument("--store", required=True, help="store id")
+    add.add_argument("--key", required=True, type=Path, help="file with the device's P-256 public key (PEM)")
+    add.set_defaults(func=run_add)
+
+    listing = actions.add_parser("list", help="list registered devices")
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    listing.set_defaults(func=run_list)
+
+    revoke = actions.add_parser("revoke", help="revoke a device: its events are rejected from now on")
+    revoke.add_argument("device_id", help="the device id")
+    revoke.set_defaults(func=run_revoke)
+
+    for action in (add, listing, revoke):
+        add_common_options(action)
+        action.add_argument("--gateway", default=None, help="URL of a running gateway (default: the one "
+                            "serving --data, if any)")
+        action.add_argument("--token", default=None, help="admin token (default: read from <data>/admin.token)")
+
+
+def _client(args: argparse.Namespace, settings: Settings) -> AdminClient | None:
+    url = args.gateway or running_gateway_url(settings)
+    if url is None:
+        return None
+    return AdminClient(url, admin_token(settings, args.token))
+
+
+def _offline(settings: Settings, action: Callable[[Any, str], Any]) -> Any:
+    """Run action(client, database) with the data directory opened here (no gateway runs on it)."""
+    storage = Storage.open(settings)
+    try:
+        storage.run_sync(lambda c: apply_migrations(c, storage.database))
+        return storage.run_sync(lambda c: action(c, storage.database))
+    finally:
+        storage.close()
+
+
+def _fail(message: str) -> int:
+    print(f"tracegate devices: {message}", file=sys.stderr)
+    return 1
+
+
+def run_add(args: argparse.Namespace) -> int:
+    """Register one device."""
+    settings = settings_from_args(args)
+    try:
+        pem = args.key.read_text()
+    except OSError as exc:
+        return _fail(f"cannot read {args.key}: {exc.strerror}")
+    body = {"device_id": args.device_id, "seller_tin": args.tin, "store_id": args.store, "public_key_pem": pem}
+    try:
+        client = _client(args, settings)
+        if client is not None:
+            answer = client.call("POST", "/v1/admin/devices", body)
+        else:
+            answer = device_json(_offline(settings, lambda c, db: _add_offline(c, db, new_device(**body))))
+    except (AdminError, GatewayError) as exc:
+        return _fail(str(exc))
+    print(f"registered {answer['device_id']} (seller {answer['seller_tin']}, key {answer['key_id']})")
+    return 0
+
+
+def _add_offline(client: Any, db: str, device: Device) -> Device:
+    existing = {d.device_id: d for d in load_devices(client, db)}.get(device.device_id)
+    if existing is None:
+        save_device(client, db, device)
+        return device
+    if existing.key_id != device.key_id or not existing.active:
+        raise GatewayError(errors.CONFLICT, f"device {device.device_id} is registered already")
+    return existing
+
+
+def run_list(args: argparse.Namespace) -> int:
+    """List devices as a table or JSON."""
+    settings = settings_from_args(args)
+    try:
+        client = _client(args, settings)
+        if client is not None:
+            devices = client.call("GET", "/v1/admin/devices")["devices"]
+        else:
+            devices = [device_json(d) for d in _offline(settings, load_devices)]
+    except (AdminError, GatewayError) as exc:
+        return _fail(str(exc))
+    devices.sort(key=lambda d: d["device_id"])
+    if args.json:
+        print(json.dumps(devices, indent=2))
+        return 0
+    print(f"{'DEVICE':<24} {'SELLER TIN':<12} {'STORE':<16} {'KEY ID':<16} STATUS")
+    for d in devices:
+        print(f"{d['device_id']:<24} {d['seller_tin']:<12} {d['store_id']:<16} {d['key_id']:<16} {d['status']}")
+    print(f"{len(devices)} device(s)")
+    return 0
+
+
+def run_revoke(args: argparse.Namespace) -> int:
+    """Revoke one device."""
+    settings = settings_from_args(args)
+    try:
+        client = _client(args, settings)
+        if client is not None:
+            client.call("POST", f"/v1/admin/devices/{urllib.parse.quote(args.device_id, safe='')}/revoke")
+        else:
+            _offline(settings, lambda c, db: _revoke_offline(c, db, args.device_id))
+    except (AdminError, GatewayError) as exc:
+        return _fail(str(exc))
+    print(f"revoked {args.device_id}")
+    return 0
+
+
+def _revoke_offline(client: Any, db: str, device_id: str) -> None:
+    device = {d.device_id: d for d in load_devices(client, db)}.get(device_id)
+    if device is None:
+        raise GatewayError(errors.NOT_FOUND, f"no device {device_id}")
+    save_device(client, db, revoked(device))

@@ -1,0 +1,55 @@
+"""`tracegate serve`: run the gateway (ingest, journal, shipper, admin API) on one node."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+from aiohttp import web
+
+from gateway.cli.main import add_common_options, settings_from_args
+from gateway.http.app import create_app
+from gateway.http.keys import SERVICE
+from gateway.service import running_gateway_url
+
+
+def register(sub: Any) -> None:
+    """Add the serve subcommand."""
+    parser = sub.add_parser(
+        "serve",
+        help="run the gateway",
+        description="Run the gateway: registers POST signed batches to /v1/batches; accepted events are "
+        "journalled (fsync) before the ack and shipped to ClickHouse. On first start the schema is created "
+        "and an admin token is written to <data>/admin.token and printed once.",
+    )
+    add_common_options(parser)
+    parser.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=None, help="port to listen on (default 8080)")
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until interrupted."""
+    settings = settings_from_args(args)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    other = running_gateway_url(settings) if settings.embedded else None
+    if other:
+        print(f"tracegate: a gateway already serves {settings.data_dir} at {other}", file=sys.stderr)
+        return 1
+    url = f"http://{settings.host}:{settings.port}"
+    app = create_app(settings)
+
+    async def announce(app: web.Application) -> None:
+        service = app[SERVICE]
+        service.write_runtime_file(url)
+        if service.new_admin_token:
+            print(f"admin token (shown once; also in {settings.admin_token_file}): {service.new_admin_token}")
+        print(f"tracegate gateway serving {url} (data {settings.data_dir}, storage {settings.resolved_storage_url})",
+              flush=True)
+
+    app.on_startup.append(announce)
+    web.run_app(app, host=settings.host, port=settings.port, print=None, handle_signals=True)
+    return 0

@@ -1,0 +1,100 @@
+"""Operator routes under /v1/admin/: devices (add, list, revoke) and status, behind the admin token."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from aiohttp import web
+
+from gateway import errors
+from gateway.devices import Device, new_device, revoked
+from gateway.errors import GatewayError
+from gateway.http.keys import SERVICE
+from gateway.query.summary import ingest_summary
+from gateway.storage.device_store import save_device
+
+
+def require_admin(request: web.Request) -> None:
+    """Raise unless the request carries the admin bearer token."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    expected = request.app[SERVICE].admin_token
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
+        raise GatewayError(errors.UNAUTHORIZED, "send Authorization: Bearer <admin token>")
+
+
+def device_json(device: Device) -> dict[str, Any]:
+    """The public view of a device."""
+    return {
+        "device_id": device.device_id, "seller_tin": device.seller_tin, "store_id": device.store_id,
+        "key_id": device.key_id, "status": device.status, "updated_ms": device.updated_ms,
+        "public_key_pem": device.public_key_pem,
+    }
+
+
+def parse_new_device(body: Any) -> Device:
+    """Validate an add-device request body into a Device (raises malformed_request with what is wrong)."""
+    if not isinstance(body, dict):
+        raise GatewayError(errors.MALFORMED_REQUEST, "body must be a JSON object")
+    fields = {k: body.get(k) for k in ("device_id", "seller_tin", "store_id", "public_key_pem")}
+    missing = [k for k, v in fields.items() if not isinstance(v, str) or not v.strip()]
+    if missing:
+        raise GatewayError(errors.MALFORMED_REQUEST, f"missing or empty: {', '.join(missing)}")
+    return new_device(**{k: str(v) for k, v in fields.items()})
+
+
+async def add_device(request: web.Request) -> web.Response:
+    """Register a device; 201, or 200 if it is registered already with the same key, 409 with another."""
+    require_admin(request)
+    try:
+        body = await request.json()
+    except ValueError:
+        raise GatewayError(errors.MALFORMED_REQUEST, "body is not JSON") from None
+    device = parse_new_device(body)
+    service = request.app[SERVICE]
+    existing = service.registry.get(device.device_id)
+    if existing is not None:
+        if existing.key_id == device.key_id and existing.active:
+            return web.json_response(device_json(existing), status=200)
+        raise GatewayError(errors.CONFLICT, f"device {device.device_id} is registered already")
+    await service.storage.run(lambda c: save_device(c, service.storage.database, device))
+    service.registry.put(device)
+    return web.json_response(device_json(device), status=201)
+
+
+async def list_devices(request: web.Request) -> web.Response:
+    """Every registered device."""
+    require_admin(request)
+    return web.json_response({"devices": [device_json(d) for d in request.app[SERVICE].registry.all()]})
+
+
+async def revoke_device(request: web.Request) -> web.Response:
+    """Revoke a device: its events are rejected from now on."""
+    require_admin(request)
+    service = request.app[SERVICE]
+    device = service.registry.get(request.match_info["device_id"])
+    if device is None:
+        raise GatewayError(errors.NOT_FOUND, "no such device")
+    revoked_device = revoked(device)
+    await service.storage.run(lambda c: save_device(c, service.storage.database, revoked_device))
+    service.registry.put(revoked_device)
+    return web.json_response(device_json(revoked_device))
+
+
+async def get_summary(request: web.Request) -> web.Response:
+    """What was ingested and stored, read back from ClickHouse (used by the demo)."""
+    require_admin(request)
+    service = request.app[SERVICE]
+    summary = await ingest_summary(service.storage)
+    summary["shipper"] = service.shipper.stats()
+    summary["journal_unshipped_bytes"] = service.journal.unshipped_bytes()
+    return web.json_response(summary)
+
+
+def setup_admin(app: web.Application) -> None:
+    """Add the operator routes."""
+    app.router.add_post("/v1/admin/devices", add_device)
+    app.router.add_get("/v1/admin/devices", list_devices)
+    app.router.add_post("/v1/admin/devices/{device_id}/revoke", revoke_device)
+    app.router.add_get("/v1/admin/summary", get_summary)

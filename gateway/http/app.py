@@ -1,0 +1,34 @@
+"""The aiohttp application factory: a list of setup calls, and the service's start/stop as a cleanup context."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from gateway.http.admin import setup_admin
+from gateway.http.errors import setup_errors
+from gateway.http.health import setup_health
+from gateway.http.ingest_routes import setup_ingest_routes
+from gateway.http.keys import SERVICE, SETTINGS
+from gateway.service import GatewayService
+from gateway.settings import Settings
+
+
+async def _service_context(app: web.Application) -> AsyncIterator[None]:
+    service = await GatewayService.start(app[SETTINGS])
+    app[SERVICE] = service
+    yield
+    await service.stop()
+
+
+def create_app(settings: Settings) -> web.Application:
+    """The gateway's web application; the service starts with the app and stops with it."""
+    app = web.Application(client_max_size=settings.limits.max_body_bytes + 1)
+    app[SETTINGS] = settings
+    setup_errors(app)
+    setup_health(app)
+    setup_ingest_routes(app)
+    setup_admin(app)
+    app.cleanup_ctx.append(_service_context)
+    return app

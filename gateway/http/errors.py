@@ -1,0 +1,57 @@
+"""The one place where domain errors become HTTP answers: stable code, status, human text, no internals."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from gateway import errors
+from gateway.errors import ErrorCode, GatewayError
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# aiohttp's own HTTP exceptions (routing, size limits) mapped to our stable codes.
+_AIOHTTP_STATUS_CODES = {
+    404: errors.NOT_FOUND,
+    405: errors.MALFORMED_REQUEST,
+    413: errors.BODY_TOO_LARGE,
+}
+
+
+def error_response(error: ErrorCode, detail: str | None = None, retry_after_s: int | None = None) -> web.Response:
+    """A JSON error answer: {"error", "detail", "retryable"} with the code's HTTP status."""
+    response = web.json_response(
+        {"error": error.code, "detail": detail or error.summary, "retryable": error.retryable},
+        status=error.http_status,
+    )
+    if retry_after_s is not None:
+        response.headers["Retry-After"] = str(retry_after_s)
+    return response
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn GatewayError and aiohttp errors into JSON answers; log anything unexpected, show nothing raw."""
+    try:
+        return await handler(request)
+    except GatewayError as exc:
+        return error_response(exc.error, exc.detail, exc.retry_after_s)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        error = _AIOHTTP_STATUS_CODES.get(exc.status)
+        if error is None:
+            return error_response(errors.MALFORMED_REQUEST, exc.reason)
+        return error_response(error)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(errors.INTERNAL)
+
+
+def setup_errors(app: web.Application) -> None:
+    """Install the error middleware (first, so it wraps every other)."""
+    app.middlewares.insert(0, error_middleware)

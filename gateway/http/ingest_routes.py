@@ -1,0 +1,57 @@
+"""Register-facing routes: POST /v1/batches (protobuf in and out) and GET /v1/verify (fiscal sign check)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway import errors
+from gateway.errors import GatewayError
+from gateway.http.keys import SERVICE
+from gateway.query.verify import verify_fiscal_sign
+
+PROTOBUF = "application/x-protobuf"
+_PROTOBUF_TYPES = {PROTOBUF, "application/protobuf", "application/octet-stream"}
+
+
+async def read_protobuf_body(request: web.Request, max_bytes: int) -> bytes:
+    """The request body, after checking its content type and size; never reads more than max_bytes + 1."""
+    if request.content_type not in _PROTOBUF_TYPES:
+        raise GatewayError(errors.UNSUPPORTED_MEDIA_TYPE, f"Content-Type must be {PROTOBUF}")
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise GatewayError(errors.BODY_TOO_LARGE, f"body is larger than {max_bytes} bytes")
+    body = await request.content.read(max_bytes + 1)
+    if len(body) > max_bytes:
+        raise GatewayError(errors.BODY_TOO_LARGE, f"body is larger than {max_bytes} bytes")
+    if not body:
+        raise GatewayError(errors.EMPTY_BODY)
+    return body
+
+
+async def post_batch(request: web.Request) -> web.Response:
+    """Ingest one batch of envelopes; answers an IngestAck with one status per envelope."""
+    service = request.app[SERVICE]
+    body = await read_protobuf_body(request, service.settings.limits.max_body_bytes)
+    batch = service.pipeline.decode_batch(body)
+    ack = await service.pipeline.ingest(batch)
+    return web.Response(body=ack.SerializeToString(), content_type=PROTOBUF)
+
+
+async def get_verify(request: web.Request) -> web.Response:
+    """Check a printed fiscal sign: ?device_id=…&seq=…&fiscal_sign=… → {"valid": …, the event's facts}."""
+    query = request.query
+    device_id = query.get("device_id", "")
+    fiscal_sign = query.get("fiscal_sign", "")
+    try:
+        seq = int(query.get("seq", ""))
+    except ValueError:
+        raise GatewayError(errors.MALFORMED_REQUEST, "seq must be a whole number") from None
+    if not device_id or not fiscal_sign or seq < 1:
+        raise GatewayError(errors.MALFORMED_REQUEST, "device_id, seq and fiscal_sign are required")
+    result = await verify_fiscal_sign(request.app[SERVICE], device_id, seq, fiscal_sign)
+    return web.json_response(result)
+
+
+def setup_ingest_routes(app: web.Application) -> None:
+    """Add the register-facing routes."""
+    app.router.add_post("/v1/batches", post_batch)
+    app.router.add_get("/v1/verify", get_verify)

@@ -1,0 +1,1 @@
+"""The read side: queries over ClickHouse for verification, summaries, traces and reconciliation."""

@@ -1,0 +1,123 @@
+"""The running gateway's parts, started and stopped together: storage, registry, chains, journal, shipper."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gateway.devices import DeviceRegistry
+from gateway.ingest.chain import ChainState
+from gateway.ingest.fiscal_sign import FiscalSigner
+from gateway.ingest.journal import Journal
+from gateway.ingest.pipeline import IngestPipeline
+from gateway.ingest.shipper import Shipper
+from gateway.settings import Settings
+from gateway.storage.chain_heads import load_chain_heads, load_envelopes
+from gateway.storage.client import Storage
+from gateway.storage.device_store import load_devices
+from gateway.storage.migrations import apply_migrations
+from gateway.wire import pb
+
+log = logging.getLogger(__name__)
+
+
+def ensure_admin_token(path: Path) -> str | None:
+    """Create the admin token file (0600) if missing; returns the new token, or None if it existed."""
+    if path.exists():
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+    return token
+
+
+def read_admin_token(path: Path) -> str:
+    """The admin token stored in the data directory."""
+    return path.read_text().strip()
+
+
+@dataclass
+class GatewayService:
+    """Everything one gateway node runs; built by start() and torn down by stop()."""
+
+    settings: Settings
+    storage: Storage
+    registry: DeviceRegistry
+    chains: ChainState
+    fiscal: FiscalSigner
+    journal: Journal
+    pipeline: IngestPipeline
+    shipper: Shipper
+    admin_token: str
+    new_admin_token: str | None = None
+    _shipper_task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    @classmethod
+    async def start(cls, settings: Settings) -> GatewayService:
+        """Open storage (migrating it), load devices and chain heads, recover the journal, start shipping."""
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        new_token = ensure_admin_token(settings.admin_token_file)
+        storage = Storage.open(settings)
+        applied = await storage.run(lambda c: apply_migrations(c, storage.database))
+        if applied:
+            log.info("applied migrations: %s", ", ".join(applied))
+        registry = DeviceRegistry(await storage.run(lambda c: load_devices(c, storage.database)))
+        chains = ChainState()
+        chains.restore(await storage.run(lambda c: load_chain_heads(c, storage.database)))
+        journal = Journal.open(
+            settings.journal_dir,
+            segment_bytes=settings.journal_segment_bytes,
+            budget_bytes=settings.journal_budget_bytes,
+        )
+        replayed = 0
+        for raw in journal.replay():
+            record = pb.JournalRecord.FromString(raw)
+            if record.accepted:
+                chains.apply_record(record)
+                replayed += 1
+        log.info("devices: %d, journal records replayed: %d", len(registry), replayed)
+        fiscal = FiscalSigner.load_or_create(settings.fiscal_key_file)
+
+        async def lookup(device_id: str, seqs: list[int]) -> dict[int, object]:
+            return await storage.run(lambda c: load_envelopes(c, storage.database, device_id, seqs))
+
+        pipeline = IngestPipeline(settings, registry, chains, fiscal, journal, lookup)
+        shipper = Shipper(journal, storage, settings)
+        service = cls(
+            settings, storage, registry, chains, fiscal, journal, pipeline, shipper,
+            admin_token=read_admin_token(settings.admin_token_file), new_admin_token=new_token,
+        )
+        service._shipper_task = asyncio.create_task(shipper.run(), name="shipper")
+        return service
+
+    def write_runtime_file(self, url: str) -> None:
+        """Tell CLI commands on this machine that a gateway serves this data directory, and where."""
+        self.settings.runtime_file.write_text(json.dumps({"pid": os.getpid(), "url": url}))
+
+    async def stop(self) -> None:
+        """Stop shipping, close the journal and storage; acked events stay in the journal for next start."""
+        self.settings.runtime_file.unlink(missing_ok=True)
+        if self._shipper_task is not None:
+            self._shipper_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._shipper_task
+        await self.journal.close()
+        self.storage.close()
+
+
+def running_gateway_url(settings: Settings) -> str | None:
+    """The URL of a live gateway serving this data directory, or None."""
+    try:
+        info = json.loads(settings.runtime_file.read_text())
+        os.kill(int(info["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return str(info["url"])
