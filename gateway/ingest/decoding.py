@@ -1,0 +1,125 @@
+"""Decoding stage: parse an IngestBatch and each envelope's Event under hard limits, before any crypto."""
+
+from __future__ import annotations
+
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import DecodeError, Message
+
+from gateway import errors
+from gateway.errors import ErrorCode, GatewayError
+from gateway.settings import Limits
+from gateway.wire import pb, signing
+
+MAX_KEY_ID_CHARS = 64
+
+
+class EnvelopeRejected(Exception):
+    """One envelope is refused (the rest of the batch goes on); carries a stable event-level error code."""
+
+    def __init__(self, error: ErrorCode, detail: str) -> None:
+        super().__init__(detail)
+        self.error = error
+        self.detail = detail
+
+
+def decode_batch(body: bytes, limits: Limits) -> pb.IngestBatch:
+    """Parse a request body; raises a request-level GatewayError for an unusable batch."""
+    if not body:
+        raise GatewayError(errors.EMPTY_BODY)
+    if len(body) > limits.max_body_bytes:
+        raise GatewayError(
+            errors.BODY_TOO_LARGE, f"body is {len(body)} bytes, the limit is {limits.max_body_bytes}"
+        )
+    try:
+        batch = pb.IngestBatch.FromString(body)
+    except DecodeError as exc:
+        raise GatewayError(errors.MALFORMED_BATCH, f"not a valid IngestBatch: {exc}") from None
+    if not batch.envelopes:
+        raise GatewayError(errors.MALFORMED_BATCH, "the batch holds no envelopes")
+    if len(batch.envelopes) > limits.max_envelopes:
+        raise GatewayError(
+            errors.TOO_MANY_ENVELOPES,
+            f"{len(batch.envelopes)} envelopes, the limit is {limits.max_envelopes}",
+        )
+    return batch
+
+
+def check_envelope_fields(envelope: pb.Envelope, limits: Limits) -> None:
+    """Check the envelope's own fields (ids, hash and signature sizes); raises EnvelopeRejected."""
+    device_bytes = len(envelope.device_id.encode("utf-8"))
+    if device_bytes == 0:
+        raise EnvelopeRejected(errors.MALFORMED_ENVELOPE, "device_id is empty")
+    if device_bytes > signing.MAX_DEVICE_ID_BYTES:
+        raise EnvelopeRejected(
+            errors.FIELD_TOO_LONG,
+            f"device_id is {device_bytes} bytes, the limit is {signing.MAX_DEVICE_ID_BYTES}",
+        )
+    if envelope.seq == 0:
+        raise EnvelopeRejected(errors.MALFORMED_ENVELOPE, "seq starts at 1")
+    if len(envelope.prev_hash) != signing.HASH_LEN:
+        raise EnvelopeRejected(
+            errors.MALFORMED_ENVELOPE, f"prev_hash is {len(envelope.prev_hash)} bytes, it must be 32"
+        )
+    if len(envelope.signature) != signing.SIGNATURE_LEN:
+        raise EnvelopeRejected(
+            errors.MALFORMED_ENVELOPE,
+            f"signature is {len(envelope.signature)} bytes, it must be 64 (raw r||s)",
+        )
+    if not envelope.key_id:
+        raise EnvelopeRejected(errors.MALFORMED_ENVELOPE, "key_id is empty")
+    if len(envelope.key_id) > MAX_KEY_ID_CHARS:
+        raise EnvelopeRejected(errors.FIELD_TOO_LONG, f"key_id is longer than {MAX_KEY_ID_CHARS} characters")
+    if len(envelope.event) > limits.max_event_bytes:
+        raise EnvelopeRejected(
+            errors.FIELD_TOO_LONG,
+            f"event is {len(envelope.event)} bytes, the limit is {limits.max_event_bytes}",
+        )
+
+
+def _check_strings(message: Message, limits: Limits, path: str) -> None:
+    # One generic walk covers every string of every event kind, including ones added to the proto later.
+    for field, value in message.ListFields():
+        where = f"{path}.{field.name}" if path else field.name
+        items = list(value) if field.is_repeated else [value]
+        if field.type == FieldDescriptor.TYPE_MESSAGE:
+            for index, item in enumerate(items):
+                _check_strings(item, limits, f"{where}[{index + 1}]" if field.is_repeated else where)
+        elif field.type in (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BYTES):
+            for item in items:
+                if len(item) > limits.max_string_chars:
+                    raise EnvelopeRejected(
+                        errors.FIELD_TOO_LONG,
+                        f"{where} is {len(item)} long, the limit is {limits.max_string_chars}",
+                    )
+
+
+def decode_event(envelope: pb.Envelope, limits: Limits) -> pb.Event:
+    """Parse the signed event bytes and apply the content limits; raises EnvelopeRejected."""
+    try:
+        event = pb.Event.FromString(envelope.event)
+    except DecodeError:
+        raise EnvelopeRejected(errors.MALFORMED_EVENT, "the event bytes are not a valid Event") from None
+    kind = event.WhichOneof("body")
+    if kind is None:
+        raise EnvelopeRejected(errors.MALFORMED_EVENT, "the event has no body (receipt, shift_open, …)")
+    if kind == "receipt":
+        lines = event.receipt.lines
+        if len(lines) > limits.max_lines:
+            raise EnvelopeRejected(
+                errors.TOO_MANY_LINES, f"{len(lines)} receipt lines, the limit is {limits.max_lines}"
+            )
+        for number, line in enumerate(lines, start=1):
+            if len(line.marking_codes) > limits.max_codes_per_line:
+                raise EnvelopeRejected(
+                    errors.FIELD_TOO_LONG,
+                    f"line {number} has {len(line.marking_codes)} marking codes, "
+                    f"the limit is {limits.max_codes_per_line}",
+                )
+    _check_strings(event, limits, "")
+    return event
+
+
+def decode_envelope(envelope: pb.Envelope, limits: Limits) -> pb.Event:
+    """All per-envelope decoding checks, then the parsed Event; raises EnvelopeRejected."""
+    check_envelope_fields(envelope, limits)
+    return decode_event(envelope, limits)

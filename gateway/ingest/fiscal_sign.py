@@ -1,0 +1,100 @@
+"""The gateway's fiscal sign: a deterministic, printable HMAC over (device, seq, envelope hash, event time).
+
+Preimage, byte by byte (all integers big-endian):
+
+    b"TRACEGATE-FISCAL-V1\\x00"          domain tag (20 bytes)
+    u16 length + device id (UTF-8)
+    u64 seq
+    32 bytes envelope hash             (SHA-256 of the envelope's signing preimage)
+    i64 event time, ms UTC             (the device's own time of the event)
+
+sign = first 80 bits of HMAC-SHA256(key, preimage), as 16 characters of Crockford base32 in four groups
+of four (``7K3M-Q9XA-0ZT4-HHB2``): short enough to print on a receipt, long enough that guessing one is
+hopeless. Being deterministic, a resent envelope gets the same sign without any lookup.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import os
+import struct
+from pathlib import Path
+
+FISCAL_TAG = b"TRACEGATE-FISCAL-V1\x00"
+KEY_BYTES = 32
+SIGN_BITS = 80
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+# Crockford decoding is forgiving of what people misread on paper.
+_READ_AS = str.maketrans({"I": "1", "L": "1", "O": "0", "-": None, " ": None})
+
+
+def _encode_base32(value: int, chars: int) -> str:
+    out = []
+    for _ in range(chars):
+        out.append(_ALPHABET[value & 31])
+        value >>= 5
+    return "".join(reversed(out))
+
+
+def fiscal_preimage(device_id: str, seq: int, envelope_hash: bytes, event_time_ms: int) -> bytes:
+    """The exact bytes the fiscal sign is computed over (see the module docstring)."""
+    raw = device_id.encode("utf-8")
+    return (
+        FISCAL_TAG
+        + struct.pack(">H", len(raw))
+        + raw
+        + struct.pack(">Q", seq)
+        + envelope_hash
+        + struct.pack(">q", event_time_ms)
+    )
+
+
+def normalise_sign(text: str) -> str:
+    """A sign as typed by a person (any case, dashes, I/L/O confusions) in its canonical 16-char form."""
+    return text.upper().translate(_READ_AS)
+
+
+class FiscalSigner:
+    """Makes and checks fiscal signs with the installation's secret key."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 16:
+            raise ValueError("fiscal key must be at least 16 bytes")
+        self._key = key
+
+    def sign(self, device_id: str, seq: int, envelope_hash: bytes, event_time_ms: int) -> str:
+        """The printable fiscal sign of one accepted envelope."""
+        digest = hmac.new(
+            self._key, fiscal_preimage(device_id, seq, envelope_hash, event_time_ms), hashlib.sha256
+        ).digest()
+        chars = SIGN_BITS // 5
+        text = _encode_base32(int.from_bytes(digest[: SIGN_BITS // 8], "big"), chars)
+        return "-".join(text[i : i + 4] for i in range(0, chars, 4))
+
+    def verify(self, device_id: str, seq: int, envelope_hash: bytes, event_time_ms: int, sign: str) -> bool:
+        """True if sign is the fiscal sign of these facts (accepts lower case, missing dashes, I/L/O)."""
+        expected = normalise_sign(self.sign(device_id, seq, envelope_hash, event_time_ms))
+        return hmac.compare_digest(expected, normalise_sign(sign))
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> FiscalSigner:
+        """Load the key file, or create a fresh 32-byte key (mode 0600) if there is none."""
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.write(fd, os.urandom(KEY_BYTES))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            # link() fails if another process won the race: then both use the winner's key.
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+            tmp.unlink()
+        key = path.read_bytes()
+        if len(key) != KEY_BYTES:
+            raise ValueError(f"{path}: a fiscal key file holds exactly {KEY_BYTES} bytes")
+        return cls(key)

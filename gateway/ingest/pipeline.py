@@ -1,0 +1,248 @@
+"""The ingest pipeline: decode → authenticate → chain → validate → journal → ack, for one batch at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from gateway import errors
+from gateway.devices import Device, DeviceRegistry
+from gateway.ingest import decoding
+from gateway.ingest.chain import ChainCursor, ChainState, StoredEnvelope, Verdict
+from gateway.ingest.decoding import EnvelopeRejected
+from gateway.ingest.fiscal_sign import FiscalSigner
+from gateway.ingest.receipt_validation import check_event_time, validate_event
+from gateway.ingest.signatures import SignedEnvelope, authenticate
+from gateway.settings import Settings
+from gateway.wire import pb
+
+LookupEnvelopes = Callable[[str, Sequence[int]], Awaitable[Mapping[int, StoredEnvelope]]]
+
+
+class JournalAppender(Protocol):
+    """The part of gateway.ingest.journal.Journal the pipeline uses."""
+
+    async def append(self, records: Sequence[bytes]) -> None:
+        """Durable when it returns; raises GatewayError(BACKPRESSURE) when it cannot take more."""
+
+
+def wall_clock_ms() -> int:
+    """Now, in ms since the epoch, UTC."""
+    return time.time_ns() // 1_000_000
+
+
+@dataclass
+class _Lock:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
+class DeviceLocks:
+    """Per-device locks so two requests for one device never interleave; an entry lives while in use."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, _Lock] = {}
+
+    @asynccontextmanager
+    async def hold(self, device_ids: Iterable[str]) -> AsyncIterator[None]:
+        """Hold the locks of all these devices; taken in sorted order, so two batches cannot deadlock."""
+        ids = sorted(set(device_ids))
+        for device_id in ids:
+            self._entries.setdefault(device_id, _Lock()).users += 1
+        acquired: list[asyncio.Lock] = []
+        try:
+            for device_id in ids:
+                lock = self._entries[device_id].lock
+                await lock.acquire()
+                acquired.append(lock)
+            yield
+        finally:
+            for lock in reversed(acquired):
+                lock.release()
+            for device_id in ids:
+                entry = self._entries[device_id]
+                entry.users -= 1
+                if entry.users == 0:
+                    del self._entries[device_id]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+@dataclass
+class _Item:
+    """One envelope on its way through the stages."""
+
+    envelope: pb.Envelope
+    event: pb.Event | None = None
+    signed: SignedEnvelope | None = None
+    device: Device | None = None
+    rejection: EnvelopeRejected | None = None
+    findings: list[pb.Finding] = field(default_factory=list)
+    status: int = pb.REJECTED
+    fiscal_sign: str = ""
+
+
+class IngestPipeline:
+    """Turns an IngestBatch into journal records and an IngestAck; one instance per gateway process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        registry: DeviceRegistry,
+        chains: ChainState,
+        fiscal: FiscalSigner,
+        journal: JournalAppender,
+        lookup_envelopes: LookupEnvelopes,
+        clock: Callable[[], int] = wall_clock_ms,
+    ) -> None:
+        self._settings = settings
+        self._registry = registry
+        self._chains = chains
+        self._fiscal = fiscal
+        self._journal = journal
+        self._lookup = lookup_envelopes
+        self._clock = clock
+        self._locks = DeviceLocks()
+        self._counts: Counter[str] = Counter()
+
+    def decode_batch(self, body: bytes) -> pb.IngestBatch:
+        """Parse a request body under the limits; raises a request-level GatewayError."""
+        return decoding.decode_batch(body, self._settings.limits)
+
+    async def ingest(self, batch: pb.IngestBatch) -> pb.IngestAck:
+        """Decide on every envelope, make the decisions durable in the journal, then answer."""
+        received_ms = self._clock()
+        # Parsing events and verifying signatures is CPU work; OpenSSL releases the GIL while verifying.
+        items = await asyncio.to_thread(self._prepare, batch)
+        devices = {item.envelope.device_id for item in items if item.device is not None}
+        async with self._locks.hold(devices):
+            cursors = await self._cursors(items)
+            records = self._decide(items, cursors, received_ms)
+            if records:
+                # Raises BACKPRESSURE (or anything else) before any head moves: the client resends later.
+                await self._journal.append(records)
+            for cursor in cursors.values():
+                cursor.commit()
+        return self._ack(items, received_ms)
+
+    def stats(self) -> dict[str, int]:
+        """Envelopes answered since start, by status and by rejection code."""
+        return dict(self._counts)
+
+    def _prepare(self, batch: pb.IngestBatch) -> list[_Item]:
+        limits = self._settings.limits
+        items = [_Item(envelope) for envelope in batch.envelopes]
+        for item in items:
+            try:
+                item.event = decoding.decode_envelope(item.envelope, limits)
+                item.signed = SignedEnvelope.of(item.envelope)
+            except EnvelopeRejected as rejection:
+                item.rejection = rejection
+        candidates = [item for item in items if item.signed is not None]
+        verdicts = authenticate(
+            self._registry, [item.signed for item in candidates if item.signed is not None]
+        )
+        for item, verdict in zip(candidates, verdicts, strict=True):
+            if isinstance(verdict, EnvelopeRejected):
+                item.rejection = verdict
+            else:
+                item.device = verdict
+        return items
+
+    async def _cursors(self, items: list[_Item]) -> dict[str, ChainCursor]:
+        seqs: dict[str, list[int]] = {}
+        for item in items:
+            if item.device is not None:
+                seqs.setdefault(item.envelope.device_id, []).append(item.envelope.seq)
+        cursors: dict[str, ChainCursor] = {}
+        for device_id, device_seqs in seqs.items():
+            missing = self._chains.missing_history(device_id, device_seqs)
+            stored = await self._lookup(device_id, missing) if missing else {}
+            cursors[device_id] = self._chains.cursor(device_id, stored)
+        return cursors
+
+    def _decide(self, items: list[_Item], cursors: dict[str, ChainCursor], received_ms: int) -> list[bytes]:
+        records: list[bytes] = []
+        for item in items:
+            if item.device is not None and item.signed is not None and item.event is not None:
+                self._chain_and_validate(item, cursors[item.envelope.device_id], received_ms)
+            # A duplicate was recorded the first time; "history out of reach" says nothing about the envelope.
+            if item.status == pb.DUPLICATE or (
+                item.rejection is not None and item.rejection.error is errors.HISTORY_UNAVAILABLE
+            ):
+                continue
+            records.append(self._record(item, received_ms).SerializeToString())
+        return records
+
+    def _chain_and_validate(self, item: _Item, cursor: ChainCursor, received_ms: int) -> None:
+        assert item.signed is not None and item.event is not None
+        envelope, event = item.envelope, item.event
+        gap = event.gap_notice if event.WhichOneof("body") == "gap_notice" else None
+        decision = cursor.decide(envelope, item.signed.envelope_hash, gap)
+        item.findings = list(decision.findings)
+        if decision.verdict is Verdict.DUPLICATE:
+            item.status, item.fiscal_sign = pb.DUPLICATE, decision.fiscal_sign
+            return
+        if decision.verdict is Verdict.REJECT:
+            assert decision.error is not None
+            item.rejection = EnvelopeRejected(decision.error, decision.detail)
+            return
+        try:
+            check_event_time(event, received_ms, self._settings.limits)
+        except EnvelopeRejected as rejection:
+            item.rejection, item.findings = rejection, []
+            return
+        item.findings.extend(validate_event(event, received_ms))
+        item.fiscal_sign = self._fiscal.sign(
+            envelope.device_id, envelope.seq, item.signed.envelope_hash, event.time_ms
+        )
+        item.status = pb.ACCEPTED
+        cursor.accept(envelope.seq, item.signed.envelope_hash, item.fiscal_sign, decision.next_seq)
+
+    def _record(self, item: _Item, received_ms: int) -> pb.JournalRecord:
+        envelope = item.envelope
+        if len(envelope.event) > self._settings.limits.max_event_bytes:
+            # An oversized event is refused unread; keeping its bytes would let anyone fill the journal.
+            envelope = pb.Envelope()
+            envelope.CopyFrom(item.envelope)
+            envelope.ClearField("event")
+        record = pb.JournalRecord(
+            envelope=envelope,
+            received_ms=received_ms,
+            accepted=item.status == pb.ACCEPTED,
+            envelope_hash=item.signed.envelope_hash if item.signed is not None else b"",
+            fiscal_sign=item.fiscal_sign,
+            findings=item.findings,
+            gateway_id=self._settings.gateway_id,
+        )
+        device = item.device or self._registry.get(envelope.device_id)
+        if device is not None:
+            record.seller_tin, record.store_id = device.seller_tin, device.store_id
+        if item.rejection is not None:
+            record.error_code, record.detail = item.rejection.error.code, item.rejection.detail
+        return record
+
+    def _ack(self, items: list[_Item], received_ms: int) -> pb.IngestAck:
+        ack = pb.IngestAck(received_ms=received_ms, gateway_id=self._settings.gateway_id)
+        for item in items:
+            event_ack = ack.acks.add(
+                device_id=item.envelope.device_id,
+                seq=item.envelope.seq,
+                status=item.status,
+                fiscal_sign=item.fiscal_sign,
+                envelope_hash=item.signed.envelope_hash if item.signed is not None else b"",
+            )
+            if item.rejection is not None:
+                event_ack.error_code = item.rejection.error.code
+                event_ack.detail = item.rejection.detail
+                event_ack.retryable = item.rejection.error.retryable
+                self._counts[f"rejected:{item.rejection.error.code}"] += 1
+            else:
+                self._counts[pb.AckStatus.Name(item.status).lower()] += 1
+        return ack

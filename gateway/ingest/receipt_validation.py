@@ -1,0 +1,180 @@
+"""Validation stage: receipt and Z-report arithmetic as findings; authentic content is never rejected.
+
+Only a time too far in the future is a rejection (the device clock or the event is not believable).
+Every other problem is a `pb.Finding` with a stable `kind` token on an event that is still accepted:
+
+    line_sum_mismatch   line sum != round_half_up(price * quantity / 1000) - discount + markup
+    tax_mismatch        line tax != round_half_up(sum * rate / (1 + rate)), more than 1 minor unit off
+    tax_total_mismatch  receipt tax totals != sum of the line taxes (per tax type and rate)
+    total_mismatch      receipt total != sum of line sums
+    payment_mismatch    payments - change != total
+    change_exceeds_cash change given is more than the cash paid
+    negative_amount     a negative price, discount, markup, payment or change
+    bad_quantity        a line quantity of zero or less
+    empty_receipt       a receipt without lines
+    unknown_operation   operation unspecified
+    missing_parent      a return without the sale it refers to
+    shift_count_mismatch        Z-report receipt_count != sum of per-operation counts
+    shift_payment_mismatch      an operation's payments do not add up to its sum
+    shift_document_range_mismatch  document range cannot hold receipt_count receipts
+    bad_amount          a cash movement of zero or less, or of unspecified kind
+    bad_time            an event time of zero or less
+    late_upload         event time more than 72 h before it reached the gateway (offline limit)
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from gateway import errors
+from gateway.ingest.decoding import EnvelopeRejected
+from gateway.settings import Limits
+from gateway.wire import pb
+
+OFFLINE_LIMIT_MS = 72 * 3600 * 1000
+TAX_TOLERANCE = 1
+_RETURNS = (pb.SELL_RETURN, pb.BUY_RETURN)
+
+
+def round_half_up(numerator: int, denominator: int) -> int:
+    """numerator / denominator rounded to the nearest integer, halves up; integers only (denominator > 0)."""
+    return (2 * numerator + denominator) // (2 * denominator)
+
+
+def expected_line_sum(line: pb.ReceiptLine) -> int:
+    """A line's due sum: price * quantity (thousandths) rounded half up, less discount, plus markup."""
+    return round_half_up(line.price * line.quantity, 1000) - line.discount + line.markup
+
+
+def expected_included_tax(amount: int, rate_bp: int) -> int:
+    """The tax included in amount at rate_bp basis points (VAT is included in the price)."""
+    return round_half_up(amount * rate_bp, 10_000 + rate_bp)
+
+
+def check_event_time(event: pb.Event, received_ms: int, limits: Limits) -> None:
+    """Raise EnvelopeRejected(time_in_future) if the event claims a time beyond the allowed clock skew."""
+    skew_ms = event.time_ms - received_ms
+    if skew_ms > limits.max_future_skew_s * 1000:
+        raise EnvelopeRejected(
+            errors.TIME_IN_FUTURE,
+            f"event time is {skew_ms // 1000} s ahead of the gateway, "
+            f"the limit is {limits.max_future_skew_s} s",
+        )
+
+
+def _finding(kind: str, detail: str, line: int = 0) -> pb.Finding:
+    return pb.Finding(kind=kind, line=line, detail=detail)
+
+
+def _line_findings(number: int, line: pb.ReceiptLine) -> Iterable[pb.Finding]:
+    if line.quantity <= 0:
+        yield _finding("bad_quantity", f"quantity {line.quantity} (thousandths) is not positive", number)
+    if min(line.price, line.discount, line.markup) < 0:
+        yield _finding("negative_amount", "price, discount and markup must not be negative", number)
+    expected = expected_line_sum(line)
+    if line.sum != expected:
+        yield _finding("line_sum_mismatch", f"line sum {line.sum}, computed {expected}", number)
+    for tax in line.taxes:
+        tax_expected = expected_included_tax(line.sum, tax.rate_bp)
+        if abs(tax.sum - tax_expected) > TAX_TOLERANCE:
+            yield _finding(
+                "tax_mismatch",
+                f"tax {tax.tax_type} at {tax.rate_bp} bp is {tax.sum}, computed {tax_expected}",
+                number,
+            )
+
+
+def _receipt_findings(receipt: pb.Receipt) -> Iterable[pb.Finding]:
+    if receipt.operation == pb.OPERATION_UNSPECIFIED:
+        yield _finding("unknown_operation", "the receipt's operation is unspecified")
+    if not receipt.lines:
+        yield _finding("empty_receipt", "the receipt has no lines")
+    for number, line in enumerate(receipt.lines, start=1):
+        yield from _line_findings(number, line)
+    lines_total = sum(line.sum for line in receipt.lines)
+    if receipt.total != lines_total:
+        yield _finding("total_mismatch", f"total {receipt.total}, sum of lines {lines_total}")
+    paid = sum(payment.sum for payment in receipt.payments)
+    if paid - receipt.change != receipt.total:
+        yield _finding(
+            "payment_mismatch", f"payments {paid} - change {receipt.change} != total {receipt.total}"
+        )
+    if receipt.change < 0 or any(payment.sum < 0 for payment in receipt.payments):
+        yield _finding("negative_amount", "payments and change must not be negative")
+    cash = sum(payment.sum for payment in receipt.payments if payment.type == pb.CASH)
+    if receipt.change > cash:
+        yield _finding("change_exceeds_cash", f"change {receipt.change} exceeds the cash paid {cash}")
+    if receipt.taxes:
+        yield from _tax_total_findings(receipt)
+    if receipt.operation in _RETURNS and (
+        not receipt.HasField("parent") or receipt.parent.document_number == 0
+    ):
+        yield _finding("missing_parent", "a return must name the sale it refers to (parent)")
+
+
+def _tax_total_findings(receipt: pb.Receipt) -> Iterable[pb.Finding]:
+    from_lines: dict[tuple[int, int], int] = defaultdict(int)
+    taxed_lines: dict[tuple[int, int], int] = defaultdict(int)
+    for line in receipt.lines:
+        for tax in line.taxes:
+            from_lines[(tax.tax_type, tax.rate_bp)] += tax.sum
+            taxed_lines[(tax.tax_type, tax.rate_bp)] += 1
+    stated: dict[tuple[int, int], int] = defaultdict(int)
+    for tax in receipt.taxes:
+        stated[(tax.tax_type, tax.rate_bp)] += tax.sum
+    for key in sorted(set(from_lines) | set(stated)):
+        # The register may compute the total tax on the receipt sum rather than add line taxes:
+        # each line's rounding can then differ by one minor unit.
+        if abs(stated[key] - from_lines[key]) > max(TAX_TOLERANCE, taxed_lines[key]):
+            yield _finding(
+                "tax_total_mismatch",
+                f"tax {key[0]} at {key[1]} bp: receipt says {stated[key]}, lines add up to {from_lines[key]}",
+            )
+
+
+def _shift_close_findings(close: pb.ShiftClose) -> Iterable[pb.Finding]:
+    counted = sum(operation.count for operation in close.operations)
+    if close.receipt_count != counted:
+        yield _finding(
+            "shift_count_mismatch",
+            f"receipt_count {close.receipt_count}, per-operation counts add up to {counted}",
+        )
+    for operation in close.operations:
+        paid = sum(payment.sum for payment in operation.payments)
+        if operation.payments and paid != operation.sum:
+            yield _finding(
+                "shift_payment_mismatch",
+                f"operation {pb.Operation.Name(operation.operation)}: payments {paid}, sum {operation.sum}",
+            )
+    first, last = close.first_document_number, close.last_document_number
+    if (first or last) and (last < first or last - first + 1 < close.receipt_count):
+        yield _finding(
+            "shift_document_range_mismatch",
+            f"documents {first}..{last} cannot hold {close.receipt_count} receipts",
+        )
+
+
+def _cash_movement_findings(movement: pb.CashMovement) -> Iterable[pb.Finding]:
+    if movement.sum <= 0 or movement.kind == pb.CashMovement.KIND_UNSPECIFIED:
+        yield _finding("bad_amount", f"cash movement of kind {movement.kind} and sum {movement.sum}")
+
+
+def validate_event(event: pb.Event, received_ms: int) -> list[pb.Finding]:
+    """Every content problem of an authentic event, as findings (empty when all adds up)."""
+    findings: list[pb.Finding] = []
+    kind = event.WhichOneof("body")
+    if kind == "receipt":
+        findings.extend(_receipt_findings(event.receipt))
+    elif kind == "shift_close":
+        findings.extend(_shift_close_findings(event.shift_close))
+    elif kind == "cash_movement":
+        findings.extend(_cash_movement_findings(event.cash_movement))
+    if event.time_ms <= 0:
+        findings.append(_finding("bad_time", f"event time {event.time_ms} ms is not a real time"))
+    elif received_ms - event.time_ms > OFFLINE_LIMIT_MS:
+        hours = (received_ms - event.time_ms) // 3_600_000
+        findings.append(
+            _finding("late_upload", f"received {hours} h after the event, the offline limit is 72 h")
+        )
+    return findings
