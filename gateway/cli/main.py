@@ -14,6 +14,7 @@ SUBCOMMAND_MODULES = (
     "gateway.cli.serve",
     "gateway.cli.migrate",
     "gateway.cli.devices",
+    "gateway.cli.sql",
     "gateway.cli.sim",
     "gateway.cli.demo",
     "gateway.cli.codes",

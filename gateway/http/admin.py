@@ -11,6 +11,7 @@ from gateway import errors
 from gateway.devices import Device, new_device, revoked
 from gateway.errors import GatewayError
 from gateway.http.keys import SERVICE
+from gateway.query.sql import run_readonly
 from gateway.query.summary import ingest_summary
 from gateway.storage.device_store import save_device
 
@@ -92,9 +93,27 @@ async def get_summary(request: web.Request) -> web.Response:
     return web.json_response(summary)
 
 
+async def post_sql(request: web.Request) -> web.Response:
+    """Run one read-only SQL query for the operator; ClickHouse's own error text is returned to them."""
+    require_admin(request)
+    try:
+        body = await request.json()
+    except ValueError:
+        raise GatewayError(errors.MALFORMED_REQUEST, "body is not JSON") from None
+    query = body.get("query") if isinstance(body, dict) else None
+    if not isinstance(query, str) or not query.strip():
+        raise GatewayError(errors.MALFORMED_REQUEST, "body must be {\"query\": \"SELECT …\"}")
+    try:
+        result = await request.app[SERVICE].storage.run(lambda c: run_readonly(c, query))
+    except Exception as exc:
+        raise GatewayError(errors.MALFORMED_REQUEST, str(exc).splitlines()[0][:500]) from None
+    return web.json_response(result)
+
+
 def setup_admin(app: web.Application) -> None:
     """Add the operator routes."""
     app.router.add_post("/v1/admin/devices", add_device)
     app.router.add_get("/v1/admin/devices", list_devices)
     app.router.add_post("/v1/admin/devices/{device_id}/revoke", revoke_device)
     app.router.add_get("/v1/admin/summary", get_summary)
+    app.router.add_post("/v1/admin/sql", post_sql)

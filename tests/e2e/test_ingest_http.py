@@ -1,0 +1,135 @@
+"""The real gateway process on real chDB: acks, every documented bad input, verify, restart."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from gateway.wire import pb
+from tests.e2e.chain_builder import TestRegister, sale
+from tests.e2e.conftest import PROTOBUF, Gateway
+
+pytestmark = [pytest.mark.clickhouse, pytest.mark.slow]
+
+TIN = "123456789012"
+
+
+def registered(gateway: Gateway, device_id: str) -> TestRegister:
+    register = TestRegister(device_id)
+    status, answer = gateway.admin("POST", "/v1/admin/devices", {
+        "device_id": device_id, "seller_tin": TIN, "store_id": "almaty-01",
+        "public_key_pem": register.public_key_pem})
+    assert status == 201, answer
+    return register
+
+
+def error_of(gateway: Gateway, body: bytes, content_type: str | None = PROTOBUF) -> tuple[int, str]:
+    import json
+
+    status, _, raw = gateway.request("POST", "/v1/batches", body, content_type)
+    answer = json.loads(raw)
+    assert set(answer) == {"error", "detail", "retryable"} and answer["detail"]
+    return status, answer["error"]
+
+
+def test_request_level_errors_have_status_and_stable_code(gateway: Gateway) -> None:
+    assert error_of(gateway, b"\xff\xff\xff") == (400, "malformed_batch")
+    assert error_of(gateway, b"") == (400, "empty_body")
+    assert error_of(gateway, b"\x0a\x00", "application/json") == (415, "unsupported_media_type")
+    assert error_of(gateway, b"\x00" * (16 * 1024 * 1024 + 10)) == (413, "body_too_large")
+    tiny = pb.Envelope(device_id="x", seq=1).SerializeToString()
+    many = b"".join(b"\x0a" + bytes([len(tiny)]) + tiny for _ in range(10_001))
+    assert error_of(gateway, many) == (413, "too_many_envelopes")
+    assert gateway.sql("SELECT count() FROM tracegate.events") == [[0]]
+
+
+def test_event_level_rejections_and_duplicates(gateway: Gateway) -> None:
+    good = registered(gateway, "KKM-E2E-1")
+    first = good.envelope(sale(1000))
+    ack = gateway.post_batch([first])
+    assert ack.acks[0].status == pb.ACCEPTED and ack.acks[0].fiscal_sign
+    fiscal_sign = ack.acks[0].fiscal_sign
+
+    # replay: same envelope, same answer
+    replay = gateway.post_batch([first]).acks[0]
+    assert (replay.status, replay.fiscal_sign) == (pb.DUPLICATE, fiscal_sign)
+
+    stranger = TestRegister("KKM-UNKNOWN")
+    forger = TestRegister("KKM-E2E-1")  # same id, another key
+    revoked = registered(gateway, "KKM-E2E-2")
+    status, _ = gateway.admin("POST", "/v1/admin/devices/KKM-E2E-2/revoke")
+    assert status == 200
+
+    bad_sig = good.envelope(sale(1100), advance=False)
+    bad_sig.signature = bytes(64)
+    other_bytes = good.envelope(sale(1100), advance=False)
+    other_bytes.event = sale(9999).SerializeToString()
+    fork = good.envelope(sale(2222), seq=1, prev_hash=first.prev_hash, advance=False)
+    gap = good.envelope(sale(1300), seq=5, advance=False)
+    future = good.envelope(sale(1400, time_ms=int(time.time() * 1000) + 3_600_000), advance=False)
+    forged = forger.envelope(sale(1500))
+    forged.key_id = good.key_id
+    cases = {
+        "unknown_device": stranger.envelope(sale()),
+        "device_revoked": revoked.envelope(sale()),
+        "bad_signature": bad_sig,
+        "forged": forged,
+        "other_bytes": other_bytes,
+        "chain_fork": fork,
+        "seq_gap": gap,
+        "time_in_future": future,
+    }
+    expected = {"forged": "bad_signature", "other_bytes": "bad_signature"}
+    for name, envelope in cases.items():
+        got = gateway.post_batch([envelope]).acks[0]
+        assert got.status == pb.REJECTED, name
+        assert got.error_code == expected.get(name, name), (name, got.error_code, got.detail)
+        assert got.detail and not got.fiscal_sign
+
+    # the chain is intact: the next real event is accepted
+    assert gateway.post_batch([good.envelope(sale(1700))]).acks[0].status == pb.ACCEPTED
+    gateway.wait_shipped(2)
+    assert gateway.sql("SELECT device_id, seq FROM tracegate.events ORDER BY seq") == [
+        ["KKM-E2E-1", 1], ["KKM-E2E-1", 2]]
+    rejected = dict(gateway.sql("SELECT error_code, count() FROM tracegate.rejections GROUP BY error_code"))
+    assert rejected["chain_fork"] == 1 and rejected["seq_gap"] == 1
+    assert gateway.sql("SELECT count() FROM tracegate.anomalies WHERE kind = 'chain_fork'") == [[1]]
+
+
+def test_wrong_content_is_kept_with_an_anomaly_and_fiscal_sign_verifies(gateway: Gateway) -> None:
+    register = registered(gateway, "KKM-E2E-3")
+    envelope = register.envelope(sale(1000, lines_sum=900))
+    ack = gateway.post_batch([envelope]).acks[0]
+    assert ack.status == pb.ACCEPTED
+    gateway.wait_shipped(1)
+    assert gateway.sql("SELECT total FROM tracegate.receipts WHERE device_id = 'KKM-E2E-3'") == [[1000]]
+    kinds = [row[0] for row in gateway.sql("SELECT kind FROM tracegate.anomalies WHERE device_id = 'KKM-E2E-3'")]
+    assert "total_mismatch" in kinds
+
+    status, verdict = gateway.admin("GET", f"/v1/verify?device_id=KKM-E2E-3&seq=1&fiscal_sign={ack.fiscal_sign}")
+    assert status == 200 and verdict["valid"] is True and verdict["total"] == 1000
+    wrong = ("X" if ack.fiscal_sign[0] != "X" else "Y") + ack.fiscal_sign[1:]
+    _, verdict = gateway.admin("GET", f"/v1/verify?device_id=KKM-E2E-3&seq=1&fiscal_sign={wrong}")
+    assert verdict["valid"] is False
+
+
+def test_restart_keeps_chain_heads_and_duplicate_answers(gateway: Gateway) -> None:
+    register = registered(gateway, "KKM-E2E-4")
+    envelopes = [register.envelope(sale(100 * i)) for i in range(1, 6)]
+    acks = gateway.post_batch(envelopes).acks
+    assert [a.status for a in acks] == [pb.ACCEPTED] * 5
+    gateway.stop()
+    gateway.start()
+    again = gateway.post_batch(envelopes).acks
+    assert [(a.status, a.fiscal_sign) for a in again] == [(pb.DUPLICATE, a.fiscal_sign) for a in acks]
+    assert gateway.post_batch([register.envelope(sale(600))]).acks[0].status == pb.ACCEPTED
+    gateway.wait_shipped(6)
+    assert gateway.sql("SELECT count(), uniqExact(seq) FROM tracegate.events") == [[6, 6]]
+
+
+def test_admin_routes_need_the_token(gateway: Gateway) -> None:
+    status, _, _ = gateway.request("GET", "/v1/admin/devices")
+    assert status == 401
+    status, _, _ = gateway.request("GET", "/v1/admin/devices", token="wrong")
+    assert status == 401
