@@ -1,0 +1,223 @@
+"""Shipper: tails the journal into ClickHouse in batches, idempotently, advancing only after confirmation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gateway.ingest.journal import Journal
+from gateway.settings import Settings
+from gateway.storage.client import Storage
+from gateway.storage.errors import classify
+from gateway.storage.rows import TableRows, build_rows
+from gateway.wire import pb
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_NAME = "shipped.json"
+BACKOFF_FIRST_S = 0.5
+BACKOFF_MAX_S = 30.0
+
+
+@dataclass
+class Checkpoint:
+    """How far storage has confirmed, and the batch being inserted (re-shipped first after a crash)."""
+
+    journal_id: str
+    shipped: int = 0
+    pending: tuple[int, int] | None = None
+
+    def to_json(self) -> str:
+        """The file's text."""
+        pending = None if self.pending is None else {"start": self.pending[0], "end": self.pending[1]}
+        return json.dumps({"journal_id": self.journal_id, "shipped": self.shipped, "pending": pending})
+
+    @classmethod
+    def from_json(cls, text: str) -> Checkpoint:
+        """Parse the file's text."""
+        raw = json.loads(text)
+        pending = raw.get("pending")
+        return cls(
+            str(raw["journal_id"]),
+            int(raw["shipped"]),
+            None if not pending else (int(pending["start"]), int(pending["end"])),
+        )
+
+
+def load_checkpoint(path: Path, *, start: int) -> Checkpoint:
+    """The checkpoint on disk, or a fresh one (new journal id) shipping from start."""
+    try:
+        return Checkpoint.from_json(path.read_text())
+    except FileNotFoundError:
+        return Checkpoint(uuid.uuid4().hex, shipped=start)
+
+
+def write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
+    """Replace the checkpoint file atomically and durably (tmp + fsync + rename + directory fsync)."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as f:
+        f.write(checkpoint.to_json())
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def dedup_token(journal_id: str, start: int, end: int, table: str) -> str:
+    """Deterministic insert_deduplication_token of one table's rows of one batch range."""
+    return f"{journal_id}:{start}-{end}:{table}"
+
+
+@dataclass
+class ShipperStats:
+    """What the shipper has done; exposed by stats()."""
+
+    batches: int = 0
+    records: int = 0
+    rows_by_table: dict[str, int] = field(default_factory=dict)
+    last_error: str | None = None
+    last_error_at_ms: int | None = None
+    last_shipped_at_ms: int | None = None
+    consecutive_failures: int = 0
+
+
+class Shipper:
+    """Moves journal records into ClickHouse; the checkpoint advances only past confirmed inserts."""
+
+    def __init__(self, journal: Journal, storage: Storage, settings: Settings) -> None:
+        self.journal = journal
+        self.storage = storage
+        self.batch_records = max(1, settings.shipper_batch_rows)
+        self.interval_s = settings.shipper_interval_s
+        self.checkpoint_path = journal.directory / CHECKPOINT_NAME
+        # Tiny file, read once at construction (start-up, before serving).
+        self.checkpoint = load_checkpoint(self.checkpoint_path, start=journal.shipped_position)
+        if not self.checkpoint_path.exists():
+            write_checkpoint(self.checkpoint_path, self.checkpoint)
+        journal.mark_shipped(self.checkpoint.shipped)
+        self._stats = ShipperStats()
+        self._shipped_on_disk: int | None = None  # records on disk before the shipped position
+
+    async def run(self) -> None:
+        """Ship forever (until cancelled), retrying storage failures with exponential back-off."""
+        backoff = BACKOFF_FIRST_S
+        while True:
+            try:
+                shipped = await self.ship_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # storage down or rejecting: keep the journal, retry later
+                self._record_failure(exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX_S)
+                continue
+            backoff = BACKOFF_FIRST_S
+            if shipped < self.batch_records:
+                # Not a full batch: wait so the next one is larger (about one insert per interval per table).
+                await asyncio.sleep(self.interval_s)
+
+    async def ship_once(self) -> int:
+        """Ship the pending range if there is one, else the next batch; returns the records shipped."""
+        if self._shipped_on_disk is None:
+            self._shipped_on_disk = await asyncio.to_thread(self._count_shipped_on_disk)
+        if self.checkpoint.pending is not None:
+            start, end = self.checkpoint.pending
+            raw, next_pos = await asyncio.to_thread(
+                self.journal.read, start, max_records=2**62, stop=end
+            )
+            if next_pos != end:
+                raise RuntimeError(f"pending range {start}-{end} ends at {next_pos} in the journal")
+        else:
+            start = self.checkpoint.shipped
+            raw, end = await asyncio.to_thread(self.journal.read, start, max_records=self.batch_records)
+            if not raw:
+                return 0
+            self.checkpoint.pending = (start, end)
+            await asyncio.to_thread(write_checkpoint, self.checkpoint_path, self.checkpoint)
+        await self._insert(start, end, raw)
+        self.checkpoint.shipped = end
+        self.checkpoint.pending = None
+        await asyncio.to_thread(write_checkpoint, self.checkpoint_path, self.checkpoint)
+        deleted = await asyncio.to_thread(self.journal.mark_shipped, end)
+        self._shipped_on_disk += len(raw) - deleted
+        self._stats.records += len(raw)
+        self._stats.batches += 1
+        self._stats.consecutive_failures = 0
+        self._stats.last_error = None
+        self._stats.last_shipped_at_ms = int(time.time() * 1000)
+        return len(raw)
+
+    async def ship_all(self) -> int:
+        """Ship until the journal is caught up at the moment of the call; returns records shipped."""
+        target = self.journal.end_position
+        total = 0
+        while self.checkpoint.shipped < target or self.checkpoint.pending is not None:
+            total += await self.ship_once()
+        return total
+
+    def _count_shipped_on_disk(self) -> int:
+        records, _ = self.journal.read(
+            self.journal.oldest_position, max_records=2**62, stop=self.checkpoint.shipped
+        )
+        return len(records)
+
+    async def _insert(self, start: int, end: int, raw: list[bytes]) -> None:
+        tables = build_rows(pb.JournalRecord.FromString(r) for r in raw)
+        database = self.storage.database
+        journal_id = self.checkpoint.journal_id
+
+        def insert_all(client: Any) -> None:
+            for table, rows in tables.items():
+                _insert_table(client, database, rows, dedup_token(journal_id, start, end, table))
+
+        await self.storage.run(insert_all)
+        for table, rows in tables.items():
+            self._stats.rows_by_table[table] = self._stats.rows_by_table.get(table, 0) + len(rows)
+
+    def _record_failure(self, exc: Exception) -> None:
+        failure = classify(exc)
+        self._stats.consecutive_failures += 1
+        self._stats.last_error = f"{failure.name}: {failure.user_message}"
+        self._stats.last_error_at_ms = int(time.time() * 1000)
+        log.warning("shipping failed (%s, retryable=%s): %s", failure.name, failure.retryable, exc)
+
+    def stats(self) -> dict[str, Any]:
+        """Shipped position, lag, batches, rows by table and the last error (None when healthy)."""
+        end = self.journal.end_position
+        return {
+            "shipped_position": self.checkpoint.shipped,
+            "pending": list(self.checkpoint.pending) if self.checkpoint.pending else None,
+            "lag_bytes": max(0, end - self.checkpoint.shipped),
+            "lag_records": None
+            if self._shipped_on_disk is None
+            else max(0, self.journal.record_count() - self._shipped_on_disk),
+            "records_shipped": self._stats.records,
+            "batches": self._stats.batches,
+            "rows_by_table": dict(self._stats.rows_by_table),
+            "last_error": self._stats.last_error,
+            "last_error_at_ms": self._stats.last_error_at_ms,
+            "last_shipped_at_ms": self._stats.last_shipped_at_ms,
+            "consecutive_failures": self._stats.consecutive_failures,
+        }
+
+
+def _insert_table(client: Any, database: str, rows: TableRows, token: str) -> None:
+    client.insert(
+        rows.table,
+        rows.data(),
+        column_names=rows.column_names(),
+        database=database,
+        column_oriented=True,
+        settings={"insert_deduplication_token": token},
+    )

@@ -1,0 +1,75 @@
+"""Read back chain state from the events table: the newest event per device, and stored envelopes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """The newest accepted event of one device, as stored."""
+
+    device_id: str
+    seq: int
+    envelope_hash: bytes
+    fiscal_sign: str
+    event_time_ms: int
+
+
+@dataclass(frozen=True)
+class StoredEnvelope:
+    """An accepted envelope read back from storage (to answer a resend or detect a fork)."""
+
+    device_id: str
+    seq: int
+    prev_hash: bytes
+    event: bytes
+    signature: bytes
+    key_id: str
+    envelope_hash: bytes
+    fiscal_sign: str
+    event_time_ms: int
+    received_ms: int
+
+
+def load_chain_heads(client: Any, database: str) -> list[ChainHead]:
+    """The head (highest seq) of every device's chain in the events table."""
+    sql = (
+        "SELECT device_id, max(seq), argMax(envelope_hash, seq), argMax(fiscal_sign, seq), "
+        f"argMax(toUnixTimestamp64Milli(event_time), seq) FROM {database}.events GROUP BY device_id"
+    )
+    return [
+        ChainHead(str(r[0]), int(r[1]), bytes(r[2]), str(r[3]), int(r[4]))
+        for r in client.query(sql, column_formats={"argMax(envelope_hash, seq)": "bytes"}).result_rows
+    ]
+
+
+def load_envelopes(
+    client: Any, database: str, device_id: str, seqs: Iterable[int]
+) -> dict[int, StoredEnvelope]:
+    """Stored envelopes of one device by seq (missing seqs are absent from the answer)."""
+    wanted = sorted({int(s) for s in seqs})
+    if not wanted:
+        return {}
+    sql = (
+        "SELECT seq, prev_hash, event, signature, key_id, envelope_hash, fiscal_sign, "
+        "toUnixTimestamp64Milli(event_time) AS event_ms, toUnixTimestamp64Milli(received_at) AS received_ms "
+        f"FROM {database}.events WHERE device_id = {{device_id:String}} AND seq IN {{seqs:Array(UInt64)}} "
+        "ORDER BY seq LIMIT 1 BY seq"
+    )
+    result = client.query(
+        sql,
+        parameters={"device_id": device_id, "seqs": wanted},
+        column_formats={"event": "bytes", "signature": "bytes"},
+    )
+    out: dict[int, StoredEnvelope] = {}
+    for seq, prev_hash, event, signature, key_id, env_hash, fiscal_sign, event_ms, received_ms in (
+        result.result_rows
+    ):
+        out[int(seq)] = StoredEnvelope(
+            device_id, int(seq), bytes(prev_hash), bytes(event), bytes(signature), str(key_id),
+            bytes(env_hash), str(fiscal_sign), int(event_ms), int(received_ms),
+        )
+    return out

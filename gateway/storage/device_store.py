@@ -1,0 +1,32 @@
+"""The devices table: each save is a new version of the row; the newest updated_ms wins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.devices import Device
+
+_COLUMNS = ["device_id", "seller_tin", "store_id", "public_key_pem", "key_id", "status", "updated_ms"]
+
+
+def load_devices(client: Any, database: str) -> list[Device]:
+    """Every device in its newest version, sorted by id."""
+    # argMax rather than FINAL: correct before background merges and on every topology.
+    sql = (
+        "SELECT device_id, argMax(seller_tin, updated_ms), argMax(store_id, updated_ms), "
+        "argMax(public_key_pem, updated_ms), argMax(key_id, updated_ms), argMax(status, updated_ms), "
+        f"max(updated_ms) FROM {database}.devices GROUP BY device_id ORDER BY device_id"
+    )
+    return [
+        Device(str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]), int(r[6]))
+        for r in client.query(sql).result_rows
+    ]
+
+
+def save_device(client: Any, database: str, device: Device) -> None:
+    """Store a device (a new version: give it a larger updated_ms than the one it replaces)."""
+    row = [
+        device.device_id, device.seller_tin, device.store_id, device.public_key_pem, device.key_id,
+        device.status, device.updated_ms,
+    ]
+    client.insert("devices", [row], column_names=_COLUMNS, database=database)

@@ -1,0 +1,90 @@
+"""Forward-only numbered migrations; which ones ran is kept in ClickHouse itself (schema_migrations)."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from gateway.storage.table_engine import SINGLE_NODE, TableEngine, Topology
+
+_MODULE_RE = re.compile(r"^(\d{4})_\w+$")
+
+
+@dataclass(frozen=True)
+class MigrationContext:
+    """What a migration builds its statements from; the topology decides how tables are rendered."""
+
+    database: str
+    topology: Topology
+
+    def create_table(self, name: str, columns: str, engine: TableEngine) -> list[str]:
+        """Statements creating one table on this topology."""
+        return self.topology.create_table(self.database, name, columns, engine)
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One numbered step: its id (module name), a description and its statements."""
+
+    id: str
+    description: str
+    statements: Callable[[MigrationContext], list[str]]
+
+
+def _load(module: ModuleType, name: str) -> Migration:
+    return Migration(name, str(module.DESCRIPTION), module.statements)
+
+
+def all_migrations() -> list[Migration]:
+    """Every migration of this package, in order."""
+    names = sorted(m.name for m in pkgutil.iter_modules(__path__) if _MODULE_RE.match(m.name))
+    return [_load(importlib.import_module(f"{__name__}.{name}"), name) for name in names]
+
+
+def _status_table(ctx: MigrationContext) -> list[str]:
+    return ctx.create_table(
+        "schema_migrations",
+        """
+    id String,
+    description String,
+    applied_at DateTime64(3, 'UTC')
+""",
+        TableEngine(order_by=["id"], replacing_version="applied_at"),
+    )
+
+
+def applied_migrations(client: Any, database: str) -> set[str]:
+    """Ids of the migrations already applied."""
+    rows = client.query(f"SELECT DISTINCT id FROM {database}.schema_migrations").result_rows
+    return {str(row[0]) for row in rows}
+
+
+def apply_migrations(client: Any, database: str, *, topology: Topology = SINGLE_NODE) -> list[str]:
+    """Create the database if needed and apply every migration not applied yet; returns their ids."""
+    ctx = MigrationContext(database, topology)
+    client.command(topology.create_database(database))
+    for statement in _status_table(ctx):
+        client.command(statement)
+    done = applied_migrations(client, database)
+    applied: list[str] = []
+    for migration in all_migrations():
+        if migration.id in done:
+            continue
+        # Statements are idempotent (IF NOT EXISTS), so a crash mid-migration is repaired by running again.
+        for statement in migration.statements(ctx):
+            client.command(statement)
+        client.insert(
+            "schema_migrations",
+            [[migration.id], [migration.description], [int(time.time() * 1000)]],
+            column_names=["id", "description", "applied_at"],
+            database=database,
+            column_oriented=True,
+        )
+        applied.append(migration.id)
+    return applied
