@@ -1,0 +1,1 @@
+"""A simulated cash register (firmware) and fleet that sign, chain, queue and upload fiscal events."""
