@@ -34,8 +34,8 @@ def run(args: argparse.Namespace) -> int:
         if url:
             print(
                 f"tracegate migrate: a gateway is running on {settings.data_dir} ({url}) and owns its "
-                "embedded ClickHouse; it applied the migrations when it started. Stop it first if you really need "
-                "to run this command.",
+                "embedded ClickHouse; it applied the migrations when it started. Stop it first if you "
+                "really need to run this command.",
                 file=sys.stderr,
             )
             return 1

@@ -1,0 +1,37 @@
+"""Storage test set-up: one chDB directory for the whole process, a fresh database per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway.settings import Settings, load_settings
+from gateway.storage.client import Storage
+from gateway.storage.migrations import apply_migrations
+from storage.journal_records import session_chdb_url
+
+
+def storage_settings(data_dir: Path) -> Settings:
+    """Settings on the session chDB with a database of its own."""
+    return load_settings(
+        {"data_dir": data_dir, "storage_url": session_chdb_url(), "database": f"t_{uuid.uuid4().hex[:12]}"},
+        environ={},
+    )
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings for one test: its own data dir and database."""
+    return storage_settings(tmp_path)
+
+
+@pytest.fixture
+def storage(settings: Settings) -> Iterator[Storage]:
+    """Open storage on a fresh, migrated database."""
+    opened = Storage.open(settings)
+    opened.run_sync(lambda c: apply_migrations(c, opened.database))
+    yield opened
+    opened.close()
