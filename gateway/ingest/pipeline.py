@@ -21,7 +21,8 @@ from gateway.ingest.signatures import SignedEnvelope, authenticate
 from gateway.settings import Settings
 from gateway.wire import pb
 
-LookupEnvelopes = Callable[[str, Sequence[int]], Awaitable[Mapping[int, StoredEnvelope]]]
+# (device_id, seqs) -> {seq: stored envelope} for the seqs storage holds (gateway.storage.chain_heads).
+LookupEnvelopes = Callable[[str, list[int]], Awaitable[Mapping[int, StoredEnvelope]]]
 
 
 class JournalAppender(Protocol):

@@ -1,0 +1,267 @@
+"""The whole ingest path on an in-memory journal: what a register sees in its acks, and what is journalled."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from gateway import errors
+from gateway.devices import DeviceRegistry
+from gateway.errors import GatewayError
+from gateway.ingest.chain import ChainState
+from gateway.settings import Limits, Settings
+from gateway.wire import pb
+from tests.ingest.conftest import NOW_MS, Gateway, MemoryJournal, Register, make_gateway, receipt
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+
+
+def _statuses(acks: list[pb.EventAck]) -> list[str]:
+    return [pb.AckStatus.Name(ack.status) if ack.status != pb.REJECTED else ack.error_code for ack in acks]
+
+
+async def test_accepted_envelopes_are_journalled_then_acked(gateway: Gateway, register: Register) -> None:
+    acks = await gateway.send(*register.run(3))
+    assert _statuses(acks) == ["ACCEPTED"] * 3
+    records = gateway.journal.decoded()
+    assert [r.envelope.seq for r in records] == [1, 2, 3]
+    for ack, record in zip(acks, records, strict=True):
+        assert record.accepted and record.fiscal_sign == ack.fiscal_sign
+        assert (record.seller_tin, record.store_id, record.gateway_id) == (
+            "990340000123",
+            "almaty-01",
+            "test-gw",
+        )
+        assert record.envelope_hash == ack.envelope_hash and record.received_ms == NOW_MS
+        event = pb.Event.FromString(record.envelope.event)
+        assert gateway.fiscal.verify(
+            register.device_id, ack.seq, ack.envelope_hash, event.time_ms, ack.fiscal_sign
+        )
+    assert gateway.chains.head(register.device_id).envelope_hash == register.head
+    assert gateway.pipeline.stats() == {"accepted": 3}
+
+
+async def test_every_rejection_code_leaves_the_rest_of_the_batch_alone(register: Register) -> None:
+    revoked, stranger = Register("KKM-REVOKED"), Register("KKM-UNKNOWN")
+    gateway = make_gateway([register], settings=Settings(gateway_id="test-gw", limits=Limits(max_lines=3)))
+    gateway.registry.put(revoked.device(status="revoked"))
+
+    first = register.envelope()
+    bad_signature = register.envelope(advance=False)
+    bad_signature.signature = bytes(63) + b"\x01"
+    other_bytes = register.envelope(advance=False)
+    other_bytes.event = receipt(prices=(5,)).SerializeToString()
+    unknown_key = register.envelope(advance=False)
+    unknown_key.key_id = stranger.key_id
+    malformed_event = register.envelope(advance=False)
+    malformed_event.event = b"\x0a\xff"
+    too_many_lines = register.envelope(receipt(prices=[100] * 4), advance=False)
+    too_long = register.envelope(advance=False)
+    too_long.device_id = "K" * 65
+    future = register.envelope(receipt(time_ms=NOW_MS + 3_600_000), advance=False)
+    second = register.envelope()
+
+    acks = await gateway.send(
+        first, stranger.envelope(), revoked.envelope(), bad_signature, other_bytes, unknown_key,
+        malformed_event, too_many_lines, too_long, future, second,
+    )  # fmt: skip
+    assert _statuses(acks) == [
+        "ACCEPTED", "unknown_device", "device_revoked", "bad_signature", "bad_signature", "unknown_key",
+        "malformed_event", "too_many_lines", "field_too_long", "time_in_future", "ACCEPTED",
+    ]  # fmt: skip
+    assert all(not ack.retryable and ack.detail for ack in acks[1:-1])
+    records = gateway.journal.decoded()
+    assert [(r.accepted, r.error_code) for r in records] == [(True, "")] + [
+        (False, ack.error_code) for ack in acks[1:-1]
+    ] + [(True, "")]
+    assert records[1].seller_tin == ""  # unknown device: nothing to attribute it to
+    assert records[2].seller_tin == "990340000123"  # revoked, but known
+    assert gateway.chains.head(register.device_id).seq == 2
+
+
+async def test_a_replay_is_a_duplicate_with_the_same_fiscal_sign(
+    gateway: Gateway, register: Register
+) -> None:
+    envelopes = register.run(3)
+    accepted = await gateway.send(*envelopes)
+    journalled = len(gateway.journal.records)
+    again = await gateway.send(*envelopes, register.envelope())
+    assert _statuses(again) == ["DUPLICATE"] * 3 + ["ACCEPTED"]
+    assert [a.fiscal_sign for a in again[:3]] == [a.fiscal_sign for a in accepted]
+    assert len(gateway.journal.records) == journalled + 1  # duplicates are not journalled twice
+
+
+async def test_a_fork_is_rejected_and_recorded_as_an_anomaly(gateway: Gateway, register: Register) -> None:
+    envelopes = register.run(2)
+    await gateway.send(*envelopes)
+    fork = register.envelope(receipt(prices=(7,)), seq=2, prev_hash=envelopes[1].prev_hash, advance=False)
+    acks = await gateway.send(fork)
+    assert _statuses(acks) == ["chain_fork"]
+    record = gateway.journal.decoded()[-1]
+    assert not record.accepted and record.error_code == "chain_fork"
+    assert [f.kind for f in record.findings] == ["chain_fork"]
+
+
+async def test_gap_and_prev_hash_mismatch(gateway: Gateway, register: Register) -> None:
+    await gateway.send(register.envelope())
+    missing = register.envelope()
+    ahead = register.envelope()
+    wrong_prev = register.envelope(seq=2, prev_hash=bytes(32), advance=False)
+    acks = await gateway.send(ahead, wrong_prev)
+    assert _statuses(acks) == ["seq_gap", "prev_hash_mismatch"]
+    assert [ack.retryable for ack in acks] == [True, False]
+    # The device fills the gap, in order, and resends: now it goes through.
+    assert _statuses(await gateway.send(missing, ahead)) == ["ACCEPTED", "ACCEPTED"]
+
+
+async def test_a_signed_gap_notice_lets_the_device_go_on(gateway: Gateway, register: Register) -> None:
+    await gateway.send(register.envelope())
+    notice = pb.Event(time_ms=NOW_MS, gap_notice=pb.GapNotice(first_missing_seq=3, last_missing_seq=5))
+    acks = await gateway.send(register.envelope(notice), register.envelope(seq=6))
+    assert _statuses(acks) == ["ACCEPTED", "ACCEPTED"]
+    record = gateway.journal.decoded()[1]
+    assert [f.kind for f in record.findings] == ["gap_notice"]
+
+
+async def test_content_errors_are_accepted_with_findings(gateway: Gateway, register: Register) -> None:
+    event = receipt(time_ms=NOW_MS - 80 * 3600 * 1000)
+    event.receipt.total += 100
+    event.receipt.operation = pb.SELL_RETURN
+    acks = await gateway.send(register.envelope(event))
+    assert _statuses(acks) == ["ACCEPTED"] and acks[0].fiscal_sign
+    (record,) = gateway.journal.decoded()
+    assert record.accepted
+    assert sorted(f.kind for f in record.findings) == [
+        "late_upload", "missing_parent", "payment_mismatch", "total_mismatch",
+    ]  # fmt: skip
+
+
+async def test_one_verify_per_clean_run(
+    gateway: Gateway, register: Register, verify_calls: list[bytes]
+) -> None:
+    acks = await gateway.send(*register.run(40))
+    assert _statuses(acks) == ["ACCEPTED"] * 40
+    assert len(verify_calls) == 1
+
+
+async def test_a_tampered_envelope_in_a_run_rejects_it_and_its_successors_only(
+    gateway: Gateway, register: Register, verify_calls: list[bytes]
+) -> None:
+    envelopes = register.run(20)
+    envelopes[10].event = receipt(prices=(123_456,)).SerializeToString()
+    acks = await gateway.send(*envelopes)
+    assert _statuses(acks) == ["ACCEPTED"] * 10 + ["bad_signature"] + ["seq_gap"] * 9
+    assert gateway.chains.head(register.device_id).seq == 10
+    # 0..10 fail as a run, then are verified one by one; 11..19 are still one run with one verify.
+    assert len(verify_calls) == 1 + 10 + 1
+
+
+async def test_backpressure_commits_nothing(gateway: Gateway, register: Register) -> None:
+    envelopes = register.run(3)
+    gateway.journal.refuse = GatewayError(errors.BACKPRESSURE, retry_after_s=2)
+    with pytest.raises(GatewayError) as caught:
+        await gateway.send(*envelopes)
+    assert caught.value.error is errors.BACKPRESSURE and caught.value.retry_after_s == 2
+    assert gateway.chains.head(register.device_id).seq == 0 and not gateway.journal.records
+    gateway.journal.refuse = None
+    assert _statuses(await gateway.send(*envelopes)) == ["ACCEPTED"] * 3
+
+
+async def test_old_seqs_are_answered_from_storage(register: Register) -> None:
+    gateway = make_gateway([register], window=2)
+    envelopes = register.run(6)
+    accepted = await gateway.send(*envelopes)
+    # Not shipped yet: the gateway cannot tell, and says "later" without recording anything.
+    acks = await gateway.send(envelopes[0])
+    assert _statuses(acks) == ["history_unavailable"] and acks[0].retryable
+    assert len(gateway.journal.records) == 6
+    gateway.storage.ship(gateway.journal)
+    acks = await gateway.send(envelopes[0], envelopes[5])
+    assert _statuses(acks) == ["DUPLICATE", "DUPLICATE"]
+    assert acks[0].fiscal_sign == accepted[0].fiscal_sign
+    assert gateway.storage.lookups[-1] == (register.device_id, [1])
+
+
+class CountingJournal(MemoryJournal):
+    """Tracks how many appends are in flight at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.delay_s = 0.05
+
+    async def append(self, records: list[bytes]) -> None:  # type: ignore[override]
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await super().append(records)
+        finally:
+            self.in_flight -= 1
+
+
+def _with_journal(gateway: Gateway, journal: MemoryJournal) -> Gateway:
+    gateway.pipeline._journal = journal
+    gateway.journal = journal
+    return gateway
+
+
+async def test_two_requests_for_one_device_do_not_interleave(register: Register) -> None:
+    gateway = _with_journal(make_gateway([register]), CountingJournal())
+    envelopes = register.run(5)
+    first, second = await asyncio.gather(gateway.send(*envelopes), gateway.send(*envelopes))
+    assert sorted([_statuses(first), _statuses(second)]) == [["ACCEPTED"] * 5, ["DUPLICATE"] * 5]
+    assert [r.envelope.seq for r in gateway.journal.decoded()] == [1, 2, 3, 4, 5]
+    assert isinstance(gateway.journal, CountingJournal) and gateway.journal.most_in_flight == 1
+
+
+async def test_requests_for_different_devices_share_the_journal_concurrently() -> None:
+    registers = [Register("KKM-A"), Register("KKM-B")]
+    gateway = _with_journal(make_gateway(registers), CountingJournal())
+    results = await asyncio.gather(*(gateway.send(*r.run(3)) for r in registers))
+    assert [_statuses(acks) for acks in results] == [["ACCEPTED"] * 3] * 2
+    assert isinstance(gateway.journal, CountingJournal) and gateway.journal.most_in_flight == 2
+    assert len(gateway.pipeline._locks) == 0  # lock entries go away when nobody needs them
+
+
+async def test_restart_from_the_real_journal(tmp_path: Path, register: Register) -> None:
+    journal_module = pytest.importorskip("gateway.ingest.journal")
+    gateway = make_gateway([register])
+    journal = journal_module.Journal.open(tmp_path / "journal", segment_bytes=1 << 20, budget_bytes=1 << 26)
+    gateway.pipeline._journal = journal
+    envelopes = register.run(4)
+    first = await gateway.send(*envelopes)
+    await journal.close()
+
+    reopened = journal_module.Journal.open(tmp_path / "journal", segment_bytes=1 << 20, budget_bytes=1 << 26)
+    restarted = make_gateway([register])
+    restarted.chains = ChainState()
+    for raw in reopened.replay():
+        restarted.chains.apply_record(pb.JournalRecord.FromString(raw))
+    restarted.pipeline._chains = restarted.chains
+    restarted.pipeline._journal = reopened
+    again = await restarted.send(*envelopes, register.envelope())
+    await reopened.close()
+    assert _statuses(again) == ["DUPLICATE"] * 4 + ["ACCEPTED"]
+    assert [a.fiscal_sign for a in again[:4]] == [a.fiscal_sign for a in first]
+
+
+async def test_golden_batch_from_firmware_sim() -> None:
+    batch_file, devices_file = FIXTURES / "valid_batch.pb", FIXTURES / "devices.json"
+    if not (batch_file.exists() and devices_file.exists()):
+        pytest.skip("golden fixtures from firmware_sim are not there yet")
+    from gateway.devices import Device
+
+    raw = json.loads(devices_file.read_text())
+    rows = raw["devices"] if isinstance(raw, dict) else raw
+    devices = [Device(**{k: v for k, v in row.items() if k in Device.__dataclass_fields__}) for row in rows]
+    gateway = make_gateway([])
+    gateway.pipeline._registry = DeviceRegistry(devices)
+    batch = gateway.pipeline.decode_batch(batch_file.read_bytes())
+    ack = await gateway.pipeline.ingest(batch)
+    rejected = [(a.seq, a.error_code, a.detail) for a in ack.acks if a.status == pb.REJECTED]
+    # The fixture may be recorded long before this test runs: only "too late" is allowed to show.
+    assert not rejected
