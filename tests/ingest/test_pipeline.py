@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gateway import errors
-from gateway.devices import DeviceRegistry
+from gateway.devices import Device, DeviceRegistry
 from gateway.errors import GatewayError
 from gateway.ingest.chain import ChainState
 from gateway.settings import Limits, Settings
@@ -249,19 +249,33 @@ async def test_restart_from_the_real_journal(tmp_path: Path, register: Register)
     assert [a.fiscal_sign for a in again[:4]] == [a.fiscal_sign for a in first]
 
 
-async def test_golden_batch_from_firmware_sim() -> None:
-    batch_file, devices_file = FIXTURES / "valid_batch.pb", FIXTURES / "devices.json"
+def _golden(name: str) -> tuple[Gateway, pb.IngestBatch, dict[str, object]]:
+    batch_file, devices_file = FIXTURES / name, FIXTURES / "devices.json"
     if not (batch_file.exists() and devices_file.exists()):
-        pytest.skip("golden fixtures from firmware_sim are not there yet")
-    from gateway.devices import Device
-
-    raw = json.loads(devices_file.read_text())
-    rows = raw["devices"] if isinstance(raw, dict) else raw
-    devices = [Device(**{k: v for k, v in row.items() if k in Device.__dataclass_fields__}) for row in rows]
+        pytest.skip("golden fixtures from firmware_sim are not there")
+    manifest = json.loads(devices_file.read_text())
+    fields = Device.__dataclass_fields__
+    devices = [Device(**{k: v for k, v in row.items() if k in fields}) for row in manifest["devices"]]
+    batch = pb.IngestBatch.FromString(batch_file.read_bytes())
+    # The gateway's clock: a minute after the newest event, so the recorded day is not "late".
+    newest = max(pb.Event.FromString(envelope.event).time_ms for envelope in batch.envelopes)
     gateway = make_gateway([])
     gateway.pipeline._registry = DeviceRegistry(devices)
-    batch = gateway.pipeline.decode_batch(batch_file.read_bytes())
+    gateway.pipeline._clock = lambda: newest + 60_000
+    return gateway, gateway.pipeline.decode_batch(batch_file.read_bytes()), manifest["fixtures"][name]
+
+
+async def test_golden_day_from_firmware_sim_is_accepted_without_findings() -> None:
+    gateway, batch, facts = _golden("valid_batch.pb")
     ack = await gateway.pipeline.ingest(batch)
-    rejected = [(a.seq, a.error_code, a.detail) for a in ack.acks if a.status == pb.REJECTED]
-    # The fixture may be recorded long before this test runs: only "too late" is allowed to show.
-    assert not rejected
+    assert _statuses(list(ack.acks)) == ["ACCEPTED"] * len(batch.envelopes)
+    assert [(r.envelope.seq, list(r.findings)) for r in gateway.journal.decoded() if r.findings] == []
+    assert gateway.chains.head(str(facts["device_id"])).envelope_hash.hex() == facts["head_hash"]
+
+
+async def test_golden_receipt_with_a_wrong_total_is_accepted_with_its_finding() -> None:
+    gateway, batch, facts = _golden("receipt_sum_mismatch.pb")
+    ack = await gateway.pipeline.ingest(batch)
+    assert _statuses(list(ack.acks)) == ["ACCEPTED"] * len(batch.envelopes)
+    found = {(r.envelope.seq, f.kind) for r in gateway.journal.decoded() for f in r.findings}
+    assert found == {(facts["mismatch_seq"], "total_mismatch")}
