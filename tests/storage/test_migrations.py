@@ -1,0 +1,60 @@
+"""Migrations: numbered, forward-only, applied once, with dedup windows so insert tokens work in chDB."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.settings import Settings
+from gateway.storage.client import Storage
+from gateway.storage.migrations import all_migrations, apply_migrations
+from gateway.storage.rows import COLUMNS
+from gateway.storage.table_engine import SINGLE_NODE, TableEngine
+
+TABLES = {"events", "receipts", "receipt_lines", "shifts", "rejections", "anomalies", "devices",
+          "schema_migrations"}
+
+
+def test_migrations_are_numbered_in_order() -> None:
+    ids = [m.id for m in all_migrations()]
+    assert ids and ids == sorted(ids) and ids[0] == "0001_initial"
+
+
+def test_engine_renders_replacing_merge_tree_with_dedup_window() -> None:
+    engine = TableEngine(["device_id"], replacing_version="updated_ms")
+    [ddl] = SINGLE_NODE.create_table("db", "devices", "device_id String, updated_ms Int64", engine)
+    assert "ENGINE = ReplacingMergeTree(updated_ms)" in ddl
+    assert "ORDER BY (device_id)" in ddl and "non_replicated_deduplication_window = 10000" in ddl
+
+
+@pytest.mark.clickhouse
+def test_migrations_apply_once_and_again_do_nothing(settings: Settings) -> None:
+    storage = Storage.open(settings)
+    try:
+        first = storage.run_sync(lambda c: apply_migrations(c, storage.database))
+        second = storage.run_sync(lambda c: apply_migrations(c, storage.database))
+        tables = storage.run_sync(lambda c: c.query(
+            "SELECT name, sorting_key, engine_full FROM system.tables WHERE database = {db:String}",
+            parameters={"db": storage.database}).result_rows)
+        recorded = storage.run_sync(lambda c: c.query(
+            f"SELECT id FROM {storage.database}.schema_migrations").result_rows)
+    finally:
+        storage.close()
+    assert first == [m.id for m in all_migrations()]
+    assert second == []
+    assert [row[0] for row in recorded] == first
+    by_name = {name: (key, engine) for name, key, engine in tables}
+    assert set(by_name) == TABLES
+    for name, (_, engine) in by_name.items():
+        assert "non_replicated_deduplication_window = 10000" in engine, name
+    assert by_name["events"][0] == "seller_tin, device_id, seq"
+    assert by_name["receipts"][0] == "seller_tin, device_id, shift_number, document_number"
+    assert by_name["receipt_lines"][0] == "seller_tin, day, gtin"
+    assert "ReplacingMergeTree(updated_ms)" in by_name["devices"][1]
+
+
+@pytest.mark.clickhouse
+def test_row_columns_match_the_schema(storage: Storage) -> None:
+    for table, columns in COLUMNS.items():
+        sql = f"DESCRIBE {storage.database}.{table}"
+        described = storage.run_sync(lambda c, sql=sql: c.query(sql).result_rows)
+        assert tuple(row[0] for row in described) == columns, table
