@@ -22,7 +22,7 @@ from gateway.wire import pb, signing
 DEFAULT_WINDOW = 256
 
 
-class StoredEnvelope(Protocol):
+class KnownEnvelope(Protocol):
     """What the pipeline needs of an envelope found in storage (gateway.storage.chain_heads)."""
 
     @property
@@ -149,7 +149,7 @@ class ChainState:
         next_seq, _ = next_seq_after(envelope.seq, _gap_notice(envelope.event))
         self.remember(envelope.device_id, envelope.seq, record.envelope_hash, record.fiscal_sign, next_seq)
 
-    def cursor(self, device_id: str, stored: Mapping[int, StoredEnvelope] | None = None) -> ChainCursor:
+    def cursor(self, device_id: str, stored: Mapping[int, KnownEnvelope] | None = None) -> ChainCursor:
         """A tentative view of one device's chain for one batch."""
         return ChainCursor(self, device_id, stored or {})
 
@@ -160,7 +160,7 @@ class ChainState:
 class ChainCursor:
     """One device's chain during one batch: decisions see the batch's earlier accepts; commit() keeps them."""
 
-    def __init__(self, state: ChainState, device_id: str, stored: Mapping[int, StoredEnvelope]) -> None:
+    def __init__(self, state: ChainState, device_id: str, stored: Mapping[int, KnownEnvelope]) -> None:
         self._state = state
         self._device_id = device_id
         self._stored = stored

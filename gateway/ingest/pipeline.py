@@ -13,7 +13,7 @@ from typing import Protocol
 from gateway import errors
 from gateway.devices import Device, DeviceRegistry
 from gateway.ingest import decoding
-from gateway.ingest.chain import ChainCursor, ChainState, StoredEnvelope, Verdict
+from gateway.ingest.chain import ChainCursor, ChainState, KnownEnvelope, Verdict
 from gateway.ingest.decoding import EnvelopeRejected
 from gateway.ingest.fiscal_sign import FiscalSigner
 from gateway.ingest.receipt_validation import check_event_time, validate_event
@@ -22,7 +22,7 @@ from gateway.settings import Settings
 from gateway.wire import pb
 
 # (device_id, seqs) -> {seq: stored envelope} for the seqs storage holds (gateway.storage.chain_heads).
-LookupEnvelopes = Callable[[str, list[int]], Awaitable[Mapping[int, StoredEnvelope]]]
+LookupEnvelopes = Callable[[str, list[int]], Awaitable[Mapping[int, KnownEnvelope]]]
 
 
 class JournalAppender(Protocol):
