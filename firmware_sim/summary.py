@@ -27,6 +27,10 @@ class UploadStats:
     answered: int = 0  # requests the gateway answered (any HTTP status)
     resends: int = 0
 
+    def by_status(self) -> dict[str, int]:
+        """Ack counts per status name."""
+        return dict(sorted(self.statuses.items()))
+
     def count_ack(self, ack: pb.EventAck) -> None:
         """Count one per-event answer."""
         self.acks += 1
@@ -89,8 +93,8 @@ class FleetSummary:
             "shifts_closed": self.shifts_closed,
             "acks": self.stats.acks,
             "acks_per_s": round(self.stats.acks / self.duration_s, 1) if self.duration_s > 0 else 0.0,
-            "statuses": dict(sorted(self.stats.statuses.items())),
-            "error_codes": dict(sorted(self.stats.error_codes.items())),
+            "by_status": self.stats.by_status(),
+            "by_error_code": dict(sorted(self.stats.error_codes.items())),
             "request_errors": dict(sorted(self.stats.request_errors.items())),
             "lost_acks": self.stats.lost_acks,
             "dropped_rejected": self.stats.dropped,
