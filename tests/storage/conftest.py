@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from gateway.settings import Settings, load_settings
+from gateway.settings import Settings
 from gateway.storage.client import Storage
 from gateway.storage.migrations import apply_migrations
-from storage.journal_records import session_chdb_url
-
-
-def storage_settings(data_dir: Path) -> Settings:
-    """Settings on the session chDB with a database of its own."""
-    return load_settings(
-        {"data_dir": data_dir, "storage_url": session_chdb_url(), "database": f"t_{uuid.uuid4().hex[:12]}"},
-        environ={},
-    )
+from storage.journal_records import storage_settings
 
 
 @pytest.fixture

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import tempfile
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from gateway.settings import Settings, load_settings
 from gateway.wire import pb, signing
 
 T0_MS = 1_790_000_000_000  # 2026-09-21T14:13:20Z
@@ -23,6 +26,13 @@ def session_chdb_url() -> str:
         path = tempfile.mkdtemp(prefix="tracegate-chdb-")
         os.environ[_CHDB_DIR_VAR] = path
     return f"chdb://{Path(path).resolve()}"
+
+
+def storage_settings(data_dir: Path, **overrides: Any) -> Settings:
+    """Settings on the session chDB with a database of its own."""
+    database = f"t_{uuid.uuid4().hex[:12]}"
+    values = {"data_dir": data_dir, "storage_url": session_chdb_url(), "database": database}
+    return load_settings({**values, **overrides}, environ={})
 
 
 def sell_receipt(shift: int, document: int, prices: list[int], *, cash: bool = True) -> pb.Receipt:
