@@ -53,17 +53,26 @@ def new_device(device_id: str, seller_tin: str, store_id: str, public_key_pem: s
     except ValueError:
         raise GatewayError(errors.MALFORMED_REQUEST, "public_key_pem is not a PEM P-256 public key") from None
     return Device(
-        device_id=device_id, seller_tin=seller_tin, store_id=store_id,
-        public_key_pem=signing.public_key_pem(key), key_id=signing.key_id_of(key),
-        status=ACTIVE, updated_ms=int(time.time() * 1000),
+        device_id=device_id,
+        seller_tin=seller_tin,
+        store_id=store_id,
+        public_key_pem=signing.public_key_pem(key),
+        key_id=signing.key_id_of(key),
+        status=ACTIVE,
+        updated_ms=int(time.time() * 1000),
     )
 
 
 def revoked(device: Device) -> Device:
     """The same device, revoked now."""
     return Device(
-        device.device_id, device.seller_tin, device.store_id, device.public_key_pem, device.key_id,
-        status=REVOKED, updated_ms=max(int(time.time() * 1000), device.updated_ms + 1),
+        device.device_id,
+        device.seller_tin,
+        device.store_id,
+        device.public_key_pem,
+        device.key_id,
+        status=REVOKED,
+        updated_ms=max(int(time.time() * 1000), device.updated_ms + 1),
     )
 
 

@@ -18,7 +18,7 @@ from gateway.ingest.journal import Journal
 from gateway.ingest.pipeline import IngestPipeline
 from gateway.ingest.shipper import Shipper
 from gateway.settings import Settings
-from gateway.storage.chain_heads import load_chain_heads, load_envelopes
+from gateway.storage.chain_heads import StoredEnvelope, load_chain_heads, load_envelopes
 from gateway.storage.client import Storage
 from gateway.storage.device_store import load_devices
 from gateway.storage.migrations import apply_migrations
@@ -86,14 +86,22 @@ class GatewayService:
         log.info("devices: %d, journal records replayed: %d", len(registry), replayed)
         fiscal = FiscalSigner.load_or_create(settings.fiscal_key_file)
 
-        async def lookup(device_id: str, seqs: list[int]) -> dict[int, object]:
+        async def lookup(device_id: str, seqs: list[int]) -> dict[int, StoredEnvelope]:
             return await storage.run(lambda c: load_envelopes(c, storage.database, device_id, seqs))
 
         pipeline = IngestPipeline(settings, registry, chains, fiscal, journal, lookup)
         shipper = Shipper(journal, storage, settings)
         service = cls(
-            settings, storage, registry, chains, fiscal, journal, pipeline, shipper,
-            admin_token=read_admin_token(settings.admin_token_file), new_admin_token=new_token,
+            settings,
+            storage,
+            registry,
+            chains,
+            fiscal,
+            journal,
+            pipeline,
+            shipper,
+            admin_token=read_admin_token(settings.admin_token_file),
+            new_admin_token=new_token,
         )
         service._shipper_task = asyncio.create_task(shipper.run(), name="shipper")
         return service

@@ -27,10 +27,15 @@ def register(sub: Any) -> None:
         "of registers sell for --seconds (env DEMO_SECONDS, default 30), wait until everything acked is "
         "in ClickHouse, print a summary read back from it, and stop.",
     )
-    parser.add_argument("--data", default="var/demo", type=Path, help="data directory, wiped first "
-                        "(default var/demo)")
-    parser.add_argument("--seconds", type=float, default=float(os.environ.get("DEMO_SECONDS", "30")),
-                        help="how long the fleet sells (default 30, env DEMO_SECONDS)")
+    parser.add_argument(
+        "--data", default="var/demo", type=Path, help="data directory, wiped first (default var/demo)"
+    )
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=float(os.environ.get("DEMO_SECONDS", "30")),
+        help="how long the fleet sells (default 30, env DEMO_SECONDS)",
+    )
     parser.add_argument("--devices", type=int, default=12, help="simulated registers (default 12)")
     parser.add_argument("--seed", type=int, default=2026, help="seed of the simulation (default 2026)")
     parser.set_defaults(func=run)
@@ -83,27 +88,35 @@ def _money(minor: int) -> str:
 def print_summary(sim: dict[str, Any], summary: dict[str, Any], accepted: int, data: Path, port: int) -> bool:
     """Print the demo's report; returns True if every accepted event is stored exactly once."""
     stored, distinct = summary["events_stored"], summary["events_distinct"]
-    exact = stored == accepted == distinct
+    exact: bool = stored == accepted == distinct
     by_status = sim.get("by_status", {})
     print("\n══════════ tracegate demo: what the registers sent and what ClickHouse holds ══════════")
-    print(f"registers: {sim.get('devices')}   events sent: {sim.get('events_generated')}   "
-          f"seconds: {sim.get('duration_s')}")
+    print(
+        f"registers: {sim.get('devices')}   events sent: {sim.get('events_generated')}   "
+        f"seconds: {sim.get('duration_s')}"
+    )
     print("acks:      " + "   ".join(f"{k} {v}" for k, v in sorted(by_status.items())))
     rejected = sim.get("by_error_code", {})
     if rejected:
         print("rejected:  " + "   ".join(f"{k} {v}" for k, v in sorted(rejected.items())))
-    print(f"stored:    events {stored} ({', '.join(f'{k} {v}' for k, v in summary['events_by_kind'].items())})")
+    print(
+        f"stored:    events {stored} ({', '.join(f'{k} {v}' for k, v in summary['events_by_kind'].items())})"
+    )
     print(f"           receipts {summary['receipts']}, receipt lines {summary['receipt_lines']}")
     if summary["rejections_by_code"]:
-        print("           rejection records: " + ", ".join(
-            f"{k} {v}" for k, v in summary["rejections_by_code"].items()))
+        print(
+            "           rejection records: "
+            + ", ".join(f"{k} {v}" for k, v in summary["rejections_by_code"].items())
+        )
     verdict = "equal: every accepted event is stored exactly once" if exact else "NOT EQUAL"
     print(f"check:     accepted {accepted} = stored {stored} = distinct (device, seq) {distinct}: {verdict}")
     print("\ntotals per retailer (tenge):")
     print(f"  {'SELLER TIN':<14}{'RECEIPTS':>9}{'SALES':>16}{'RETURNS':>14}{'NET':>16}")
     for row in summary["per_seller"]:
-        print(f"  {row['seller_tin']:<14}{row['receipts']:>9}{_money(row['sales']):>16}"
-              f"{_money(row['returns']):>14}{_money(row['net']):>16}")
+        print(
+            f"  {row['seller_tin']:<14}{row['receipts']:>9}{_money(row['sales']):>16}"
+            f"{_money(row['returns']):>14}{_money(row['net']):>16}"
+        )
     print("\nanomalies found (the events were kept; these are for analysts):")
     for kind, count in summary["anomalies_by_kind"].items() or {"none": 0}.items():
         print(f"  {kind:<28}{count:>8}")
@@ -128,8 +141,18 @@ def run(args: argparse.Namespace) -> int:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     gateway = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli.main", "serve", "--data", str(data), "--port", str(port),
-         "--log-level", "WARNING"],
+        [
+            sys.executable,
+            "-m",
+            "gateway.cli.main",
+            "serve",
+            "--data",
+            str(data),
+            "--port",
+            str(port),
+            "--log-level",
+            "WARNING",
+        ],
     )
     try:
         _wait_ready(url, gateway)
@@ -137,10 +160,29 @@ def run(args: argparse.Namespace) -> int:
         ack_log = data / "acks.jsonl"
         print(f"demo: {args.devices} registers sell for {args.seconds:g} s against {url} …", flush=True)
         sim = subprocess.run(
-            [sys.executable, "-m", "gateway.cli.main", "sim", "--gateway", url, "--data", str(data),
-             "--register", "--devices", str(args.devices), "--duration", str(args.seconds),
-             "--seed", str(args.seed), "--ack-log", str(ack_log), "--json"],
-            check=True, stdout=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "gateway.cli.main",
+                "sim",
+                "--gateway",
+                url,
+                "--data",
+                str(data),
+                "--register",
+                "--devices",
+                str(args.devices),
+                "--duration",
+                str(args.seconds),
+                "--seed",
+                str(args.seed),
+                "--ack-log",
+                str(ack_log),
+                "--json",
+            ],
+            check=True,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         sim_summary = json.loads(sim.stdout.strip().splitlines()[-1])
         accepted = len(_accepted_in_ack_log(ack_log))

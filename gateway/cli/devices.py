@@ -50,9 +50,14 @@ def register(sub: Any) -> None:
 
     for action in (add, listing, revoke):
         add_common_options(action)
-        action.add_argument("--gateway", default=None, help="URL of a running gateway (default: the one "
-                            "serving --data, if any)")
-        action.add_argument("--token", default=None, help="admin token (default: read from <data>/admin.token)")
+        action.add_argument(
+            "--gateway",
+            default=None,
+            help="URL of a running gateway (default: the one serving --data, if any)",
+        )
+        action.add_argument(
+            "--token", default=None, help="admin token (default: read from <data>/admin.token)"
+        )
 
 
 def _client(args: argparse.Namespace, settings: Settings) -> AdminClient | None:
@@ -84,7 +89,12 @@ def run_add(args: argparse.Namespace) -> int:
         pem = args.key.read_text()
     except OSError as exc:
         return _fail(f"cannot read {args.key}: {exc.strerror}")
-    body = {"device_id": args.device_id, "seller_tin": args.tin, "store_id": args.store, "public_key_pem": pem}
+    body = {
+        "device_id": args.device_id,
+        "seller_tin": args.tin,
+        "store_id": args.store,
+        "public_key_pem": pem,
+    }
     try:
         client = _client(args, settings)
         if client is not None:
@@ -124,7 +134,9 @@ def run_list(args: argparse.Namespace) -> int:
         return 0
     print(f"{'DEVICE':<24} {'SELLER TIN':<12} {'STORE':<16} {'KEY ID':<16} STATUS")
     for d in devices:
-        print(f"{d['device_id']:<24} {d['seller_tin']:<12} {d['store_id']:<16} {d['key_id']:<16} {d['status']}")
+        print(
+            f"{d['device_id']:<24} {d['seller_tin']:<12} {d['store_id']:<16} {d['key_id']:<16} {d['status']}"
+        )
     print(f"{len(devices)} device(s)")
     return 0
 

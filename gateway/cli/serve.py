@@ -34,7 +34,9 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted."""
     settings = settings_from_args(args)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     other = running_gateway_url(settings) if settings.embedded else None
     if other:
         print(f"tracegate: a gateway already serves {settings.data_dir} at {other}", file=sys.stderr)
@@ -47,8 +49,11 @@ def run(args: argparse.Namespace) -> int:
         service.write_runtime_file(url)
         if service.new_admin_token:
             print(f"admin token (shown once; also in {settings.admin_token_file}): {service.new_admin_token}")
-        print(f"tracegate gateway serving {url} (data {settings.data_dir}, storage {settings.resolved_storage_url})",
-              flush=True)
+        print(
+            f"tracegate gateway serving {url} "
+            f"(data {settings.data_dir}, storage {settings.resolved_storage_url})",
+            flush=True,
+        )
 
     app.on_startup.append(announce)
     web.run_app(app, host=settings.host, port=settings.port, print=None, handle_signals=True)

@@ -39,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
         url = args.gateway or running_gateway_url(settings)
         if url:
             result = AdminClient(url, admin_token(settings, args.token)).call(
-                "POST", "/v1/admin/sql", {"query": args.query})
+                "POST", "/v1/admin/sql", {"query": args.query}
+            )
         else:
             storage = Storage.open(settings)
             try:

@@ -28,8 +28,12 @@ def require_admin(request: web.Request) -> None:
 def device_json(device: Device) -> dict[str, Any]:
     """The public view of a device."""
     return {
-        "device_id": device.device_id, "seller_tin": device.seller_tin, "store_id": device.store_id,
-        "key_id": device.key_id, "status": device.status, "updated_ms": device.updated_ms,
+        "device_id": device.device_id,
+        "seller_tin": device.seller_tin,
+        "store_id": device.store_id,
+        "key_id": device.key_id,
+        "status": device.status,
+        "updated_ms": device.updated_ms,
         "public_key_pem": device.public_key_pem,
     }
 
@@ -102,7 +106,7 @@ async def post_sql(request: web.Request) -> web.Response:
         raise GatewayError(errors.MALFORMED_REQUEST, "body is not JSON") from None
     query = body.get("query") if isinstance(body, dict) else None
     if not isinstance(query, str) or not query.strip():
-        raise GatewayError(errors.MALFORMED_REQUEST, "body must be {\"query\": \"SELECT …\"}")
+        raise GatewayError(errors.MALFORMED_REQUEST, 'body must be {"query": "SELECT …"}')
     try:
         result = await request.app[SERVICE].storage.run(lambda c: run_readonly(c, query))
     except Exception as exc:

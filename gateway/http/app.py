@@ -1,4 +1,4 @@
-"""The aiohttp application factory: a list of setup calls, and the service's start/stop as a cleanup context."""
+"""The aiohttp application factory: a list of setup calls; the service starts and stops with the app."""
 
 from __future__ import annotations
 

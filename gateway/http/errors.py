@@ -22,7 +22,9 @@ _AIOHTTP_STATUS_CODES = {
 }
 
 
-def error_response(error: ErrorCode, detail: str | None = None, retry_after_s: int | None = None) -> web.Response:
+def error_response(
+    error: ErrorCode, detail: str | None = None, retry_after_s: int | None = None
+) -> web.Response:
     """A JSON error answer: {"error", "detail", "retryable"} with the code's HTTP status."""
     response = web.json_response(
         {"error": error.code, "detail": detail or error.summary, "retryable": error.retryable},

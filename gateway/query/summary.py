@@ -20,11 +20,16 @@ def _summary(client: Any, db: str) -> dict[str, Any]:
     receipts = rows("SELECT count(), sum(line_count) FROM {db}.receipts")[0]
     lines = rows("SELECT count() FROM {db}.receipt_lines")[0][0]
     per_seller = [
-        {"seller_tin": tin, "receipts": int(n), "sales": int(sales), "returns": int(returns),
-         "net": int(sales) - int(returns)}
+        {
+            "seller_tin": tin,
+            "receipts": int(n),
+            "sales": int(sales),
+            "returns": int(returns),
+            "net": int(sales) - int(returns),
+        }
         for tin, n, sales, returns in rows(
-            "SELECT seller_tin, count(), sumIf(total, operation = 'SELL'), sumIf(total, operation = 'SELL_RETURN')"
-            " FROM {db}.receipts GROUP BY seller_tin ORDER BY seller_tin"
+            "SELECT seller_tin, count(), sumIf(total, operation = 'SELL'),"
+            " sumIf(total, operation = 'SELL_RETURN') FROM {db}.receipts GROUP BY seller_tin ORDER BY seller_tin"
         )
     ]
     return {

@@ -19,7 +19,9 @@ LIMIT 1
 """
 
 
-async def verify_fiscal_sign(service: GatewayService, device_id: str, seq: int, fiscal_sign: str) -> dict[str, Any]:
+async def verify_fiscal_sign(
+    service: GatewayService, device_id: str, seq: int, fiscal_sign: str
+) -> dict[str, Any]:
     """{"valid": bool, "reason"?, and for a valid sign the event's public facts}."""
     sql = _EVENT_SQL.format(db=service.storage.database)
     params = {"device_id": device_id, "seq": seq}
@@ -34,8 +36,13 @@ async def verify_fiscal_sign(service: GatewayService, device_id: str, seq: int, 
     if not matches:
         return {"valid": False, "reason": "the fiscal sign does not match the stored event"}
     result: dict[str, Any] = {
-        "valid": True, "device_id": device_id, "seq": seq, "seller_tin": seller_tin,
-        "store_id": store_id, "kind": kind, "event_time_ms": int(time_ms),
+        "valid": True,
+        "device_id": device_id,
+        "seq": seq,
+        "seller_tin": seller_tin,
+        "store_id": store_id,
+        "kind": kind,
+        "event_time_ms": int(time_ms),
     }
     if kind == "receipt":
         result.update(operation=operation, total=int(total), document_number=int(document))

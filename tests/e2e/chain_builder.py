@@ -16,17 +16,29 @@ def sale(total: int = 1500, *, time_ms: int | None = None, lines_sum: int | None
     return pb.Event(
         time_ms=time_ms if time_ms is not None else int(time.time() * 1000),
         receipt=pb.Receipt(
-            operation=pb.SELL, shift_number=1, document_number=1, shift_document_number=1,
-            lines=[pb.ReceiptLine(name="Bread", quantity=1000, price=line_sum, sum=line_sum,
-                                  taxes=[pb.Tax(tax_type=100, rate_bp=1200,
-                                                sum=(line_sum * 1200 * 2 + 11200) // (2 * 11200))])],
-            payments=[pb.Payment(type=pb.CASH, sum=total)], total=total,
+            operation=pb.SELL,
+            shift_number=1,
+            document_number=1,
+            shift_document_number=1,
+            lines=[
+                pb.ReceiptLine(
+                    name="Bread",
+                    quantity=1000,
+                    price=line_sum,
+                    sum=line_sum,
+                    taxes=[
+                        pb.Tax(tax_type=100, rate_bp=1200, sum=(line_sum * 1200 * 2 + 11200) // (2 * 11200))
+                    ],
+                )
+            ],
+            payments=[pb.Payment(type=pb.CASH, sum=total)],
+            total=total,
         ),
     )
 
 
 @dataclass
-class TestRegister:
+class ChainedRegister:
     """Signs events in order, like firmware; can also make forks, gaps and forgeries on purpose."""
 
     device_id: str
@@ -45,15 +57,28 @@ class TestRegister:
     def public_key_pem(self) -> str:
         return signing.public_key_pem(self.key.public_key())
 
-    def envelope(self, event: pb.Event, *, seq: int | None = None, prev_hash: bytes | None = None,
-                 advance: bool = True, key: ec.EllipticCurvePrivateKey | None = None) -> pb.Envelope:
+    def envelope(
+        self,
+        event: pb.Event,
+        *,
+        seq: int | None = None,
+        prev_hash: bytes | None = None,
+        advance: bool = True,
+        key: ec.EllipticCurvePrivateKey | None = None,
+    ) -> pb.Envelope:
         """Sign the next envelope (or one with the given seq/prev_hash) and, by default, advance the head."""
         seq = self.seq + 1 if seq is None else seq
         prev = self.head if prev_hash is None else prev_hash
         event_bytes = event.SerializeToString()
         preimage = signing.event_preimage(self.device_id, seq, prev, event_bytes)
-        env = pb.Envelope(device_id=self.device_id, seq=seq, prev_hash=prev, event=event_bytes,
-                          signature=signing.sign(key or self.key, preimage), key_id=self.key_id)
+        env = pb.Envelope(
+            device_id=self.device_id,
+            seq=seq,
+            prev_hash=prev,
+            event=event_bytes,
+            signature=signing.sign(key or self.key, preimage),
+            key_id=self.key_id,
+        )
         if advance:
             self.seq, self.head = seq, signing.envelope_hash(preimage)
         return env

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -33,7 +32,10 @@ def tracegate(*args: str, timeout: float = 300, check: bool = True) -> subproces
     """Run the tracegate command as a user would."""
     return subprocess.run(
         [sys.executable, "-m", "gateway.cli.main", *args],
-        capture_output=True, text=True, timeout=timeout, check=check,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=check,
     )
 
 
@@ -52,14 +54,28 @@ class Gateway:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli.main", "serve", "--data", str(self.data),
-             "--port", str(self.port), "--log-level", "WARNING"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [
+                sys.executable,
+                "-m",
+                "gateway.cli.main",
+                "serve",
+                "--data",
+                str(self.data),
+                "--port",
+                str(self.port),
+                "--log-level",
+                "WARNING",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"gateway exited: {self.process.stdout.read() if self.process.stdout else ''}")
+                raise RuntimeError(
+                    f"gateway exited: {self.process.stdout.read() if self.process.stdout else ''}"
+                )
             try:
                 with urllib.request.urlopen(self.url + "/healthz", timeout=2):
                     return
@@ -77,8 +93,14 @@ class Gateway:
                 self.process.wait()
         self.process = None
 
-    def request(self, method: str, path: str, body: bytes | None = None,
-                content_type: str | None = None, token: str | None = None) -> tuple[int, dict[str, str], bytes]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        content_type: str | None = None,
+        token: str | None = None,
+    ) -> tuple[int, dict[str, str], bytes]:
         req = urllib.request.Request(self.url + path, data=body, method=method)
         if content_type:
             req.add_header("Content-Type", content_type)
@@ -92,7 +114,8 @@ class Gateway:
 
     def post_batch(self, envelopes: list[pb.Envelope]) -> pb.IngestAck:
         status, _, body = self.request(
-            "POST", "/v1/batches", pb.IngestBatch(envelopes=envelopes).SerializeToString(), PROTOBUF)
+            "POST", "/v1/batches", pb.IngestBatch(envelopes=envelopes).SerializeToString(), PROTOBUF
+        )
         assert status == 200, body
         return pb.IngestAck.FromString(body)
 

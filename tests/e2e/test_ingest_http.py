@@ -7,7 +7,7 @@ import time
 import pytest
 
 from gateway.wire import pb
-from tests.e2e.chain_builder import TestRegister, sale
+from tests.e2e.chain_builder import ChainedRegister, sale
 from tests.e2e.conftest import PROTOBUF, Gateway
 
 pytestmark = [pytest.mark.clickhouse, pytest.mark.slow]
@@ -15,11 +15,18 @@ pytestmark = [pytest.mark.clickhouse, pytest.mark.slow]
 TIN = "123456789012"
 
 
-def registered(gateway: Gateway, device_id: str) -> TestRegister:
-    register = TestRegister(device_id)
-    status, answer = gateway.admin("POST", "/v1/admin/devices", {
-        "device_id": device_id, "seller_tin": TIN, "store_id": "almaty-01",
-        "public_key_pem": register.public_key_pem})
+def registered(gateway: Gateway, device_id: str) -> ChainedRegister:
+    register = ChainedRegister(device_id)
+    status, answer = gateway.admin(
+        "POST",
+        "/v1/admin/devices",
+        {
+            "device_id": device_id,
+            "seller_tin": TIN,
+            "store_id": "almaty-01",
+            "public_key_pem": register.public_key_pem,
+        },
+    )
     assert status == 201, answer
     return register
 
@@ -55,8 +62,8 @@ def test_event_level_rejections_and_duplicates(gateway: Gateway) -> None:
     replay = gateway.post_batch([first]).acks[0]
     assert (replay.status, replay.fiscal_sign) == (pb.DUPLICATE, fiscal_sign)
 
-    stranger = TestRegister("KKM-UNKNOWN")
-    forger = TestRegister("KKM-E2E-1")  # same id, another key
+    stranger = ChainedRegister("KKM-UNKNOWN")
+    forger = ChainedRegister("KKM-E2E-1")  # same id, another key
     revoked = registered(gateway, "KKM-E2E-2")
     status, _ = gateway.admin("POST", "/v1/admin/devices/KKM-E2E-2/revoke")
     assert status == 200
@@ -91,7 +98,9 @@ def test_event_level_rejections_and_duplicates(gateway: Gateway) -> None:
     assert gateway.post_batch([good.envelope(sale(1700))]).acks[0].status == pb.ACCEPTED
     gateway.wait_shipped(2)
     assert gateway.sql("SELECT device_id, seq FROM tracegate.events ORDER BY seq") == [
-        ["KKM-E2E-1", 1], ["KKM-E2E-1", 2]]
+        ["KKM-E2E-1", 1],
+        ["KKM-E2E-1", 2],
+    ]
     rejected = dict(gateway.sql("SELECT error_code, count() FROM tracegate.rejections GROUP BY error_code"))
     assert rejected["chain_fork"] == 1 and rejected["seq_gap"] == 1
     assert gateway.sql("SELECT count() FROM tracegate.anomalies WHERE kind = 'chain_fork'") == [[1]]
@@ -104,10 +113,14 @@ def test_wrong_content_is_kept_with_an_anomaly_and_fiscal_sign_verifies(gateway:
     assert ack.status == pb.ACCEPTED
     gateway.wait_shipped(1)
     assert gateway.sql("SELECT total FROM tracegate.receipts WHERE device_id = 'KKM-E2E-3'") == [[1000]]
-    kinds = [row[0] for row in gateway.sql("SELECT kind FROM tracegate.anomalies WHERE device_id = 'KKM-E2E-3'")]
+    kinds = [
+        row[0] for row in gateway.sql("SELECT kind FROM tracegate.anomalies WHERE device_id = 'KKM-E2E-3'")
+    ]
     assert "total_mismatch" in kinds
 
-    status, verdict = gateway.admin("GET", f"/v1/verify?device_id=KKM-E2E-3&seq=1&fiscal_sign={ack.fiscal_sign}")
+    status, verdict = gateway.admin(
+        "GET", f"/v1/verify?device_id=KKM-E2E-3&seq=1&fiscal_sign={ack.fiscal_sign}"
+    )
     assert status == 200 and verdict["valid"] is True and verdict["total"] == 1000
     wrong = ("X" if ack.fiscal_sign[0] != "X" else "Y") + ack.fiscal_sign[1:]
     _, verdict = gateway.admin("GET", f"/v1/verify?device_id=KKM-E2E-3&seq=1&fiscal_sign={wrong}")
