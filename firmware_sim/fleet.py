@@ -130,7 +130,8 @@ async def _drive(register: Register, uploader: Uploader, config: FleetConfig, rn
         step(register.cash_movement(pb.CashMovement.DEPOSIT, SHIFT_FLOAT))
     shift_length = rng.randint(config.shift_receipts // 2, config.shift_receipts * 3 // 2 + 1)
     while True:
-        await asyncio.sleep(rng.expovariate(config.rate) if config.rate > 0 else deadline)
+        pause = rng.expovariate(config.rate) if config.rate > 0 else deadline - time.monotonic()
+        await asyncio.sleep(max(0.0, pause))
         if time.monotonic() >= deadline:
             break
         roll = rng.random()

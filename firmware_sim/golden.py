@@ -118,6 +118,9 @@ def write_fixtures(out: Path) -> dict[str, Any]:
         manifest["fixtures"][name] = {
             "device_id": register.identity.device_id, "first_seq": 1, "last_seq": len(envelopes),
             "head_hash": register.prev_hash.hex(),
+            # Device times are fixed (2026-01-15): a gateway clock far later flags late_upload findings.
+            "first_time_ms": pb.Event.FromString(pb.Envelope.FromString(envelopes[0]).event).time_ms,
+            "last_time_ms": register.last_time_ms,
         }
     manifest["fixtures"]["receipt_sum_mismatch.pb"]["mismatch_seq"] = 4
     (out / "devices.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")
