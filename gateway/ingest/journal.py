@@ -8,6 +8,7 @@ import logging
 import os
 import struct
 import threading
+import uuid
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 # Frame: u32 payload length | u32 crc32(payload) | payload, little-endian.
 FRAME_HEADER = struct.Struct("<II")
 SEGMENT_SUFFIX = ".seg"
+ID_FILE = "journal.id"
 # Segment file names are the global byte position of their first frame, so a position is one integer.
 _NAME_DIGITS = 20
 MAX_RECORD_BYTES = 64 * 1024 * 1024
@@ -99,6 +101,23 @@ def _scan(data: bytes, *, last_segment: bool, name: str) -> tuple[int, int]:
     )
 
 
+def _journal_id(directory: Path) -> str:
+    """This journal's permanent id (made at creation): it keeps dedup tokens unique across nodes."""
+    path = directory / ID_FILE
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    tmp = directory / (ID_FILE + ".tmp")
+    with open(tmp, "w") as f:
+        f.write(uuid.uuid4().hex)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(directory)
+    return path.read_text().strip()
+
+
 class Journal:
     """Append-only, crash-safe record log; one writer thread batches concurrent appends into one fsync."""
 
@@ -106,6 +125,7 @@ class Journal:
         self.directory = directory
         self.segment_bytes = segment_bytes
         self.budget_bytes = budget_bytes
+        self.journal_id = ""
         self._cond = threading.Condition()
         self._queue: list[_Pending] = []
         self._closing = False
@@ -125,6 +145,7 @@ class Journal:
         """Open (creating) the journal, truncating a torn tail; raises JournalCorrupted on mid damage."""
         directory.mkdir(parents=True, exist_ok=True)
         journal = cls(directory, segment_bytes, budget_bytes)
+        journal.journal_id = _journal_id(directory)
         journal._recover()
         journal._thread.start()
         return journal

@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,14 +29,13 @@ BACKOFF_MAX_S = 30.0
 class Checkpoint:
     """How far storage has confirmed, and the batch being inserted (re-shipped first after a crash)."""
 
-    journal_id: str
     shipped: int = 0
     pending: tuple[int, int] | None = None
 
     def to_json(self) -> str:
         """The file's text."""
         pending = None if self.pending is None else {"start": self.pending[0], "end": self.pending[1]}
-        return json.dumps({"journal_id": self.journal_id, "shipped": self.shipped, "pending": pending})
+        return json.dumps({"shipped": self.shipped, "pending": pending})
 
     @classmethod
     def from_json(cls, text: str) -> Checkpoint:
@@ -45,18 +43,17 @@ class Checkpoint:
         raw = json.loads(text)
         pending = raw.get("pending")
         return cls(
-            str(raw["journal_id"]),
             int(raw["shipped"]),
             None if not pending else (int(pending["start"]), int(pending["end"])),
         )
 
 
 def load_checkpoint(path: Path, *, start: int) -> Checkpoint:
-    """The checkpoint on disk, or a fresh one (new journal id) shipping from start."""
+    """The checkpoint on disk, or a fresh one shipping from start."""
     try:
         return Checkpoint.from_json(path.read_text())
     except FileNotFoundError:
-        return Checkpoint(uuid.uuid4().hex, shipped=start)
+        return Checkpoint(shipped=start)
 
 
 def write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
@@ -175,7 +172,7 @@ class Shipper:
     async def _insert(self, start: int, end: int, raw: list[bytes]) -> None:
         tables = build_rows(pb.JournalRecord.FromString(r) for r in raw)
         database = self.storage.database
-        journal_id = self.checkpoint.journal_id
+        journal_id = self.journal.journal_id
 
         def insert_all(client: Any) -> None:
             for table, rows in tables.items():
