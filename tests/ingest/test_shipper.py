@@ -88,6 +88,7 @@ async def test_a_batch_shipped_again_does_not_double_rows(
     shipper = Shipper(journal, storage, settings)
     await shipper.ship_once()
     await shipper.ship_once()
+    assert journal.oldest_position == 0, "every segment is still on disk"
     # The checkpoint file is lost: shipping starts over from the journal's start with the same tokens.
     (settings.journal_dir / CHECKPOINT_NAME).unlink()
     again = Shipper(journal, storage, settings)
