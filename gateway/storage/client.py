@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
+from urllib.parse import unquote, urlparse
 
 import clickhouse_connect
 
@@ -14,6 +15,16 @@ from gateway.settings import Settings
 
 T = TypeVar("T")
 Client = Any  # clickhouse_connect's Client (untyped library)
+
+
+def database_of(url: str, default: str) -> str:
+    """The database a storage URL names (http(s)://host:8123/<db>), or default (always for chdb://)."""
+    parsed = urlparse(url)
+    if parsed.scheme in ("http", "https"):
+        name = unquote(parsed.path.lstrip("/").split("/")[0])
+        if name:
+            return name
+    return default
 
 
 class Storage:
@@ -31,7 +42,8 @@ class Storage:
         """Connect on the storage thread (errors surface here) and return the handle."""
         if settings.embedded:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
-        storage = cls(settings.resolved_storage_url, settings.database)
+        url = settings.resolved_storage_url
+        storage = cls(url, database_of(url, settings.database))
         try:
             storage._executor.submit(storage._connect).result()
         except BaseException:
@@ -42,7 +54,11 @@ class Storage:
     def _connect(self) -> None:
         self._thread_id = threading.get_ident()
         # Looked up on the module each time so tests can block it for unit tests.
-        self._client = clickhouse_connect.get_client(dsn=self.url)
+        if self.url.startswith("chdb://"):
+            self._client = clickhouse_connect.get_client(dsn=self.url)
+        else:
+            # Every statement names its database; connecting to `default` lets migrations create ours.
+            self._client = clickhouse_connect.get_client(dsn=self.url, database="default")
 
     def _call(self, fn: Callable[[Client], T]) -> T:
         return fn(self._client)

@@ -8,7 +8,7 @@ import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
 from gateway import errors
-from gateway.storage.client import Storage
+from gateway.storage.client import Storage, database_of
 from gateway.storage.errors import classify, to_gateway_error
 
 
@@ -46,3 +46,9 @@ def test_unknown_server_errors_are_not_retried_blindly() -> None:
     failure = classify(DatabaseError("Code: 53. DB::Exception: Type mismatch in column 'x' (TYPE_MISMATCH)"))
     assert (failure.code, failure.name, failure.retryable) == (53, "TYPE_MISMATCH", False)
     assert "column" not in failure.user_message
+
+
+def test_the_database_comes_from_a_server_url_else_from_settings() -> None:
+    assert database_of("http://u:p@ch.example:8123/fiscal", "tracegate") == "fiscal"
+    assert database_of("https://ch.example:8443", "tracegate") == "tracegate"
+    assert database_of("chdb:///var/lib/tracegate/clickhouse", "tracegate") == "tracegate"
