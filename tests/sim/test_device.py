@@ -10,7 +10,7 @@ import pytest
 from firmware_sim.receipts import included_vat, line_sum, round_half_up_div
 from gateway.ingest.receipt_validation import validate_event
 from gateway.wire import pb, signing
-from tests.firmware_sim.conftest import MakeRegister, working_day
+from tests.sim.registers import MakeRegister, working_day
 
 
 def events_of(envelopes: list[bytes]) -> list[pb.Event]:

@@ -12,8 +12,8 @@ from firmware_sim.journal import encode_batch
 from firmware_sim.summary import AckLog, UploadStats
 from firmware_sim.uploader import Uploader
 from gateway.wire import pb
-from tests.firmware_sim.conftest import MakeRegister, working_day
-from tests.firmware_sim.fake_gateway import running_fake
+from tests.sim.fake_gateway import running_fake
+from tests.sim.registers import MakeRegister, working_day
 
 
 def seqs_in(body: bytes) -> list[int]:
@@ -76,7 +76,7 @@ async def test_a_retryable_rejection_resends_from_there_and_a_final_one_is_dropp
     async with running_fake() as fake, aiohttp.ClientSession() as session:
         fake.reject = {4: True, 7: False}
         uploader = Uploader(session, fake.url, register, stats, rng=random.Random(1))
-        assert await uploader.upload_once() > 0  # seq 4 must come again, after a pause
+        assert (await uploader.upload_once() or 0) > 0  # seq 4 must come again, after a pause
         assert register.settled_through == 3
         await drain(uploader)
     assert seqs_in(fake.bodies[1]) == list(range(4, head + 1))

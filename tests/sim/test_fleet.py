@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from firmware_sim.fleet import FleetConfig, bin_check_digit, fleet_identity, run_fleet
-from tests.firmware_sim.fake_gateway import running_fake
+from tests.sim.fake_gateway import running_fake
 
 
 def test_seller_tins_carry_a_valid_bin_check_digit() -> None:
@@ -31,7 +31,7 @@ async def test_fleet_settles_every_event_once_through_offline_periods_and_lost_a
     assert len(fake.accepted_order) == report["events_generated"]
     assert report["by_status"]["DUPLICATE"] > 0 and report["lost_acks"] > 0
     assert report["by_status"]["ACCEPTED"] == report["events_generated"]  # lost ones included
-    assert report["receipts"] > 40 and report["shifts_closed"] == 3
+    assert report["receipts"] > 40 and report["shifts_closed"] >= 3  # one per register at the end, or more
     assert max(len(b) for b in fake.bodies) > 3_000  # an offline backlog went up in one batch
     signs: dict[tuple[str, int], str] = {}
     for line in ack_log.read_text().splitlines():

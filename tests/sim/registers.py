@@ -1,12 +1,10 @@
-"""Registers for the firmware_sim tests: seeded content, a stepping clock, fresh keys."""
+"""Registers for the firmware_sim tests: seeded content, a stepping clock, fresh keys, a working day."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
 from pathlib import Path
-
-import pytest
 
 from firmware_sim.device import DeviceIdentity, Register
 from firmware_sim.fleet import fleet_identity
@@ -25,8 +23,7 @@ def stepping_clock(start_ms: int = 1_780_000_000_000, step_ms: int = 1_500) -> C
     return clock
 
 
-@pytest.fixture
-def make_register() -> MakeRegister:
+def register_factory() -> MakeRegister:
     """Build a register: make_register(index=0, seed=7, state_dir=None)."""
 
     def build(index: int = 0, seed: int = 7, state_dir: Path | None = None) -> Register:
