@@ -1,0 +1,100 @@
+"""`tracegate codes …`: validate marking codes from stdin and benchmark the validator against biip."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, BinaryIO
+
+from gateway.codes.parser import CodeResult, failure, validate_code
+
+_FLUSH_EVERY = 4096
+
+
+def codes_subparsers(subparsers: Any) -> Any:
+    """The `codes` command's own sub-subparsers, created once; other modules add `codes import` etc. here."""
+    existing = subparsers.choices.get("codes")
+    if existing is not None:
+        return existing._tracegate_codes_sub
+    parser = subparsers.add_parser("codes", help="goods-marking codes: validate, benchmark")
+    sub = parser.add_subparsers(dest="codes_command", metavar="CODES_COMMAND")
+    parser._tracegate_codes_sub = sub
+    parser.set_defaults(func=lambda _args: parser.print_help() or 2)
+    return sub
+
+
+def register(subparsers: Any) -> None:
+    """Add `codes validate` and `codes bench`."""
+    sub = codes_subparsers(subparsers)
+    validate = sub.add_parser(
+        "validate", help="read codes from stdin (one per line, split on \\n only), write one JSON object each"
+    )
+    validate.add_argument(
+        "--input-format", choices=("text", "json"), default="text",
+        help="text: raw UTF-8 lines (one trailing CR stripped); json: one JSON string literal per line",
+    )
+    validate.set_defaults(func=_run_validate)
+    bench = sub.add_parser("bench", help="codes/s of our validator and of biip on the same generated corpus")
+    bench.add_argument("--count", type=int, default=200_000, help="codes for our validator")
+    bench.add_argument("--biip-count", type=int, default=5_000, help="codes for biip (it is slow)")
+    bench.set_defaults(func=_run_bench)
+
+
+def result_for_line(line: bytes, input_format: str) -> CodeResult:
+    """The verdict for one input line (without its \\n): decoding errors become error results."""
+    if line.endswith(b"\r"):
+        line = line[:-1]  # CRLF files; CR is in no GS1 set, so it can never be part of a code
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return failure("bad_encoding", f"not UTF-8 at byte {exc.start + 1}")
+    if input_format == "json":
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return failure("bad_json", "the line is not valid JSON")
+        if not isinstance(value, str):
+            return failure("bad_json", f"the line is JSON {type(value).__name__}, not a string")
+        text = value
+    return validate_code(text)
+
+
+def validate_stream(source: BinaryIO, sink: BinaryIO, input_format: str) -> int:
+    """Stream source lines to sink as JSON objects, in order, in constant memory; returns the line count."""
+    encode = json.JSONEncoder(ensure_ascii=False).encode
+    pending: list[str] = []
+    count = 0
+    first = True
+    for line in source:
+        if line.endswith(b"\n"):
+            line = line[:-1]
+        if first:
+            first = False
+            if line.startswith(b"\xef\xbb\xbf"):
+                line = line[3:]  # a UTF-8 BOM from Windows editors is file framing, not code
+        pending.append(encode(result_for_line(line, input_format).to_json_dict()))
+        count += 1
+        if len(pending) >= _FLUSH_EVERY:
+            sink.write(("\n".join(pending) + "\n").encode("utf-8"))
+            pending.clear()
+    if pending:
+        sink.write(("\n".join(pending) + "\n").encode("utf-8"))
+    sink.flush()
+    return count
+
+
+def _run_validate(args: argparse.Namespace) -> int:
+    validate_stream(sys.stdin.buffer, sys.stdout.buffer, args.input_format)
+    return 0
+
+
+def _run_bench(args: argparse.Namespace) -> int:
+    from gateway.codes.bench import run_bench
+
+    figures = run_bench(args.count, args.biip_count)
+    print(f"corpus: {figures.count} generated marking codes (5 shapes), one core")
+    print(f"tracegate: {figures.ours_per_s:,.0f} codes/s")
+    print(f"biip:      {figures.biip_per_s:,.0f} codes/s")
+    print(f"ratio:     {figures.ratio:.1f}x (target >= 50x)")
+    return 0
