@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import configparser
+import contextlib
+import json
 import re
 import shlex
 import shutil
+import socket
 import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
 import xml.etree.ElementTree as ET
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -408,3 +416,117 @@ def test_docker_compose_accepts_the_file() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+class _StubGateway(ThreadingHTTPServer):
+    """A stand-in gateway node on loopback that answers with its own name."""
+
+    name = ""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # HAProxy's health checks hang up early; that is not a failure of the stub
+
+
+class _StubHandler(BaseHTTPRequestHandler):
+    def _answer(self) -> None:
+        body = json.dumps({"node": self.server.name}).encode()  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = _answer
+    do_POST = _answer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _post(url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, data=b"batch", headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            return answer.status, {k.lower(): v for k, v in answer.headers.items()}, answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
+
+
+def test_haproxy_keeps_each_device_on_one_node_and_answers_like_a_gateway(tmp_path: Path) -> None:
+    binary = shutil.which("haproxy")
+    if binary is None:
+        pytest.skip("haproxy is not installed here")
+    stubs = {}
+    for name in sorted(GATEWAYS):
+        stub = _StubGateway(("127.0.0.1", 0), _StubHandler)
+        stub.name = name
+        threading.Thread(target=stub.serve_forever, daemon=True).start()
+        stubs[name] = stub
+    front = _free_port()
+    # The real config, moved onto loopback ports and faster health checks; routing rules untouched.
+    text = (OPS / "haproxy/haproxy.cfg").read_text()
+    text = text.replace("/usr/local/etc/haproxy/errors/", f"{OPS / 'haproxy/errors'}/")
+    text = text.replace("bind :8080", f"bind 127.0.0.1:{front}")
+    text = text.replace("bind :8123", f"bind 127.0.0.1:{_free_port()}")
+    text = text.replace("bind :8404", f"bind 127.0.0.1:{_free_port()}")
+    text = text.replace("inter 2s fall 3 rise 2", "inter 100ms fall 1 rise 1")
+    text = text.replace("maxconn 20000", "maxconn 1000")  # this machine's file limit is lower
+    for name, stub in stubs.items():
+        text = text.replace(f"{name}:8080", f"127.0.0.1:{stub.server_address[1]}")
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(text)
+    proxy = subprocess.Popen(
+        [binary, "-db", "-f", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    url = f"http://127.0.0.1:{front}"
+    try:
+        for _ in range(100):
+            if proxy.poll() is not None:
+                pytest.fail(f"haproxy exited: {proxy.stderr.read().decode() if proxy.stderr else ''}")
+            with contextlib.suppress(OSError):
+                socket.create_connection(("127.0.0.1", front), timeout=0.1).close()
+                break
+            time.sleep(0.05)
+
+        def node_of(device: str) -> str:
+            status, _, body = _post(f"{url}/v1/batches", {"X-Device-Id": device})
+            assert status == 200
+            return str(json.loads(body)["node"])
+
+        devices = [f"KKM-{i:04d}" for i in range(40)]
+        placement = {device: node_of(device) for device in devices}
+        assert set(placement.values()) == GATEWAYS, "both nodes take devices"
+        # Again, in another order and twice in a row: the same node each time (round robin alternates).
+        for device in reversed(devices):
+            assert node_of(device) == node_of(device) == placement[device], f"{device} moved"
+
+        status, _, body = _post(f"{url}/v1/batches", {})
+        assert status == 400 and json.loads(body)["error"] == "malformed_request"
+        assert _post(f"{url}/v1/admin/devices", {"X-Device-Id": "KKM-0001"})[0] == 403
+
+        stubs["gateway-2"].shutdown()
+        stubs["gateway-2"].server_close()
+        time.sleep(0.6)
+        moved = {device: node_of(device) for device in devices}
+        assert all(moved[d] == "gateway-1" for d in devices if placement[d] == "gateway-1")
+
+        stubs["gateway-1"].shutdown()
+        stubs["gateway-1"].server_close()
+        time.sleep(0.6)
+        status, headers, body = _post(f"{url}/v1/batches", {"X-Device-Id": "KKM-0001"})
+        assert status == 503 and headers["retry-after"] == "5"
+        assert json.loads(body) == {
+            "error": "backpressure",
+            "detail": "no gateway node is available; retry later",
+            "retryable": True,
+        }
+    finally:
+        proxy.terminate()
+        proxy.wait(timeout=10)
