@@ -37,6 +37,9 @@ class Settings:
     journal_segment_bytes: int = 64 * 1024 * 1024
     shipper_batch_rows: int = 50_000
     shipper_interval_s: float = 0.5
+    # Testing aid, off unless set: a file whose content (storage_down / storage_lost_reply) makes every
+    # storage call fail as if ClickHouse were unreachable; see docs/reliability.md.
+    fault_injection_file: str = ""
     limits: Limits = field(default_factory=Limits)
 
     @property
@@ -81,6 +84,8 @@ _ENV_FIELDS = {
     "JOURNAL_BUDGET_BYTES": "journal_budget_bytes",
     "SHIPPER_BATCH_ROWS": "shipper_batch_rows",
     "SHIPPER_INTERVAL_S": "shipper_interval_s",
+    "JOURNAL_SEGMENT_BYTES": "journal_segment_bytes",
+    "FAULT_INJECTION_FILE": "fault_injection_file",
 }
 
 

@@ -6,10 +6,12 @@ import asyncio
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlparse
 
 import clickhouse_connect
+from clickhouse_connect.driver.exceptions import OperationalError
 
 from gateway.settings import Settings
 
@@ -36,6 +38,7 @@ class Storage:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="storage")
         self._thread_id: int | None = None
         self._client: Client = None
+        self.fault_file: Path | None = None  # testing aid (docs/reliability.md); None in production
 
     @classmethod
     def open(cls, settings: Settings) -> Storage:
@@ -44,6 +47,8 @@ class Storage:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
         url = settings.resolved_storage_url
         storage = cls(url, database_of(url, settings.database))
+        if settings.fault_injection_file:
+            storage.fault_file = Path(settings.fault_injection_file)
         try:
             storage._executor.submit(storage._connect).result()
         except BaseException:
@@ -61,7 +66,23 @@ class Storage:
             self._client = clickhouse_connect.get_client(dsn=self.url, database="default")
 
     def _call(self, fn: Callable[[Client], T]) -> T:
-        return fn(self._client)
+        fault = self._injected_fault()
+        if fault == "storage_down":
+            raise OperationalError("injected fault: storage_down (ClickHouse unreachable)")
+        result = fn(self._client)
+        if fault == "storage_lost_reply":
+            # The call ran (an insert landed) but its answer is lost: what dedup tokens exist for.
+            raise OperationalError("injected fault: storage_lost_reply (answer lost after the call ran)")
+        return result
+
+    def _injected_fault(self) -> str:
+        """The fault the fault-injection file asks for ('' when not configured or absent)."""
+        if self.fault_file is None:
+            return ""
+        try:
+            return self.fault_file.read_text().strip()
+        except OSError:
+            return ""
 
     async def run(self, fn: Callable[[Client], T]) -> T:
         """Run fn(client) on the storage thread and await its result."""
