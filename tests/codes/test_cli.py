@@ -1,0 +1,74 @@
+"""`tracegate codes validate`: one JSON object per input line, split on \\n only, exactly validate_code's."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+from gateway.cli.codes import validate_stream
+from gateway.cli.main import build_parser
+from gateway.codes import validate_code
+from tests.codes.code_builders import GS, dairy, raw_pack, shoes
+
+
+def _run(data: bytes, input_format: str = "text") -> list[dict[str, object]]:
+    sink = io.BytesIO()
+    validate_stream(io.BytesIO(data), sink, input_format)
+    return [json.loads(line) for line in sink.getvalue().decode("utf-8").split("\n")[:-1]]
+
+
+def test_lines_split_on_newline_only_and_match_validate_code() -> None:
+    codes = [shoes(), dairy() + "\x0b", "]d2" + GS + dairy(), raw_pack(), "", dairy() + "\x1c" + "93abcd"]
+    out = _run(("\n".join(codes) + "\n").encode())
+    assert out == [validate_code(code).to_json_dict() for code in codes]
+    assert out[0]["ok"] and not out[1]["ok"] and out[4]["error"] == "empty_input"
+
+
+def test_crlf_last_line_without_newline_and_bom() -> None:
+    data = b"\xef\xbb\xbf" + dairy().encode() + b"\r\n" + shoes().encode()
+    out = _run(data)
+    assert [row["ok"] for row in out] == [True, True]
+
+
+def test_bad_utf8_line_is_an_error_object_in_place() -> None:
+    out = _run(dairy().encode() + b"\n\xff\xfe01\n" + dairy().encode() + b"\n")
+    assert [row["error"] for row in out] == [None, "bad_encoding", None]
+
+
+def test_json_lines_take_string_literals_and_report_others() -> None:
+    escaped = '"\\u001d' + dairy().replace(GS, "\\u001d") + '"'
+    lines = [json.dumps(shoes()), escaped, "42", "", "not json", "null"]
+    out = _run("\n".join(lines).encode(), "json")
+    assert [row["error"] for row in out] == [None, None, "bad_json", "bad_json", "bad_json", "bad_json"]
+    assert out[0] == validate_code(shoes()).to_json_dict()
+
+
+def test_output_is_byte_for_byte_validate_code_as_json() -> None:
+    code = "01" + "04600439931256" + "21Аb3!x%" + GS + "93abcd"  # non-ASCII detail text survives as UTF-8
+    sink = io.BytesIO()
+    validate_stream(io.BytesIO(code.encode() + b"\n"), sink, "text")
+    expected = json.dumps(validate_code(code).to_json_dict(), ensure_ascii=False) + "\n"
+    assert sink.getvalue() == expected.encode()
+
+
+def test_many_lines_stream_in_order() -> None:
+    codes = [dairy(serial=f"{n:06d}") for n in range(10_000)]
+    out = _run(("\n".join(codes) + "\n").encode())
+    assert [row["ais"]["21"] for row in out] == [f"{n:06d}" for n in range(10_000)]  # type: ignore[index]
+
+
+def test_command_is_registered_with_room_for_more_codes_subcommands() -> None:
+    args = build_parser().parse_args(["codes", "validate", "--input-format", "json"])
+    assert args.input_format == "json"
+    assert build_parser().parse_args(["codes", "bench", "--count", "10"]).count == 10
+
+
+def test_real_process_reads_stdin_and_writes_stdout() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "gateway.cli.main", "codes", "validate"],
+        input=(dairy() + "\r\n" + "]d1" + dairy() + "\n").encode(), capture_output=True, check=True,
+    )
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [row["error"] for row in rows] == [None, "not_gs1_data"]
