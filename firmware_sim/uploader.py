@@ -69,7 +69,11 @@ class Uploader:
         self.stats.batches += 1
         try:
             async with self.session.post(
-                self.url, data=body, headers={"Content-Type": CONTENT_TYPE}, timeout=self.timeout
+                self.url,
+                data=body,
+                timeout=self.timeout,
+                # the balancer keeps a device on one node by this header (it cannot read protobuf)
+                headers={"Content-Type": CONTENT_TYPE, "X-Device-Id": self.register.identity.device_id},
             ) as response:
                 payload = await response.read()
                 status = response.status
@@ -105,8 +109,10 @@ class Uploader:
         except Exception:  # a garbled answer: resend the batch later
             self.stats.request_errors["malformed_ack"] += 1
             return self._backoff()
-        if self.lost_ack_rate and any(a.status == pb.ACCEPTED for a in acks) and (
-            self.rng.random() < self.lost_ack_rate
+        if (
+            self.lost_ack_rate
+            and any(a.status == pb.ACCEPTED for a in acks)
+            and (self.rng.random() < self.lost_ack_rate)
         ):
             # Fault injection: the answer "got lost", so the register resends what was accepted.
             self.stats.lost_acks += len(acks)

@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from firmware_sim.rogue import send_rogue_traffic
 from gateway.cli.admin_client import AdminClient, AdminError
 
 
@@ -99,6 +100,9 @@ def print_summary(sim: dict[str, Any], summary: dict[str, Any], accepted: int, d
     rejected = sim.get("by_error_code", {})
     if rejected:
         print("rejected:  " + "   ".join(f"{k} {v}" for k, v in sorted(rejected.items())))
+    rogue = sim.get("rogue_rejections", {})
+    if rogue:
+        print("rogue:     " + "   ".join(f"{k} {v}" for k, v in sorted(rogue.items())))
     print(
         f"stored:    events {stored} ({', '.join(f'{k} {v}' for k, v in summary['events_by_kind'].items())})"
     )
@@ -179,13 +183,20 @@ def run(args: argparse.Namespace) -> int:
                 "--ack-log",
                 str(ack_log),
                 "--json",
+                "--offline-fraction",
+                "0.25",
+                "--lost-ack-rate",
+                "0.05",
             ],
             check=True,
             stdout=subprocess.PIPE,
             text=True,
         )
         sim_summary = json.loads(sim.stdout.strip().splitlines()[-1])
-        accepted = len(_accepted_in_ack_log(ack_log))
+        print("demo: now a stranger, a forger, a fork, a gap and a clock from the future …", flush=True)
+        rogue = send_rogue_traffic(url, client.token)
+        accepted = len(_accepted_in_ack_log(ack_log)) + rogue.pop("ACCEPTED", 0)
+        sim_summary["rogue_rejections"] = dict(rogue)
         summary = _wait_shipped(client, accepted)
         exact = print_summary(sim_summary, summary, accepted, data, port)
     except (AdminError, RuntimeError, subprocess.CalledProcessError) as exc:

@@ -1,0 +1,24 @@
+"""`tracegate demo` as a new user runs it: it ends with every accepted event stored exactly once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import tracegate
+
+pytestmark = [pytest.mark.clickhouse, pytest.mark.slow]
+
+
+def test_demo_runs_end_to_end_and_says_stored_equals_accepted(tmp_path: Path) -> None:
+    result = tracegate(
+        "demo", "--data", str(tmp_path / "demo"), "--seconds", "4", "--devices", "3", timeout=400, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "every accepted event is stored exactly once" in out
+    for code in ("unknown_device", "bad_signature", "chain_fork", "seq_gap", "time_in_future"):
+        assert code in out, code
+    assert "DUPLICATE" in out or "lost" in out.lower()
+    assert "what to run next" in out
