@@ -27,6 +27,11 @@ class MigrationContext:
         """Statements creating one table on this topology."""
         return self.topology.create_table(self.database, name, columns, engine)
 
+    @property
+    def on_cluster(self) -> str:
+        """" ON CLUSTER <name>" on a cluster, "" on one node: for hand-written DDL (views, ALTERs)."""
+        return self.topology.on_cluster
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -63,6 +68,21 @@ def applied_migrations(client: Any, database: str) -> set[str]:
     """Ids of the migrations already applied."""
     rows = client.query(f"SELECT DISTINCT id FROM {database}.schema_migrations").result_rows
     return {str(row[0]) for row in rows}
+
+
+def pending_migrations(client: Any, database: str) -> list[str]:
+    """Ids of the migrations not applied yet (the status table must exist)."""
+    done = applied_migrations(client, database)
+    return [m.id for m in all_migrations() if m.id not in done]
+
+
+def render_schema(database: str, topology: Topology = SINGLE_NODE) -> list[str]:
+    """Every statement apply_migrations would run on an empty database, in order (for review and goldens)."""
+    ctx = MigrationContext(database, topology)
+    out = [topology.create_database(database), *_status_table(ctx)]
+    for migration in all_migrations():
+        out.extend(migration.statements(ctx))
+    return out
 
 
 def apply_migrations(client: Any, database: str, *, topology: Topology = SINGLE_NODE) -> list[str]:
