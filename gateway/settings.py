@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -40,6 +41,13 @@ class Settings:
     # Testing aid, off unless set: a file whose content (storage_down / storage_lost_reply) makes every
     # storage call fail as if ClickHouse were unreachable; see docs/reliability.md.
     fault_injection_file: str = ""
+    # ClickHouse cluster name (remote_servers) when storage is a cluster: schema rendered Replicated +
+    # Distributed ON CLUSTER; empty: one node (chDB or one server).
+    cluster: str = ""
+    log_format: str = "json"  # json: one JSON object per line (request ids); text: for a terminal
+    log_level: str = "INFO"
+    # How often /metrics refreshes the ClickHouse parts count (a system.parts query, off the event loop).
+    parts_refresh_s: float = 5.0
     limits: Limits = field(default_factory=Limits)
 
     @property
@@ -86,7 +94,12 @@ _ENV_FIELDS = {
     "SHIPPER_INTERVAL_S": "shipper_interval_s",
     "JOURNAL_SEGMENT_BYTES": "journal_segment_bytes",
     "FAULT_INJECTION_FILE": "fault_injection_file",
+    "CLUSTER": "cluster",
+    "LOG_FORMAT": "log_format",
+    "LOG_LEVEL": "log_level",
+    "PARTS_REFRESH_S": "parts_refresh_s",
 }
+CONFIG_ENV = ENV_PREFIX + "CONFIG"  # path of an optional TOML file (flag: --config)
 
 
 def _coerce(name: str, raw: Any) -> Any:
@@ -100,12 +113,39 @@ def _coerce(name: str, raw: Any) -> Any:
     return str(raw)
 
 
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Settings values from a TOML file: top-level keys are Settings field names, [limits] the limits."""
+    with open(path, "rb") as f:
+        raw = tomllib.load(f)
+    known = {f.name for f in fields(Settings)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        names = ", ".join(sorted(known))
+        raise ValueError(f"{path}: unknown setting(s) {', '.join(unknown)}; known: {names}")
+    values = {name: _coerce(name, value) for name, value in raw.items() if name != "limits"}
+    if "limits" in raw:
+        limit_names = {f.name for f in fields(Limits)}
+        bad = sorted(set(raw["limits"]) - limit_names)
+        if bad:
+            raise ValueError(f"{path}: unknown limit(s) {', '.join(bad)}")
+        values["limits"] = replace(Limits(), **{k: int(v) for k, v in raw["limits"].items()})
+    return values
+
+
 def load_settings(
-    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
 ) -> Settings:
-    """Build Settings: defaults, then TRACEGATE_* environment variables, then explicit overrides (flags)."""
+    """Build Settings: defaults, then a TOML file (config_file or $TRACEGATE_CONFIG), then TRACEGATE_*
+    environment variables, then explicit overrides (flags)."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
+    path = config_file
+    if path is None and env.get(CONFIG_ENV):
+        path = Path(env[CONFIG_ENV])
+    if path is not None:
+        values.update(read_config_file(path))
     for suffix, name in _ENV_FIELDS.items():
         if ENV_PREFIX + suffix in env:
             values[name] = _coerce(name, env[ENV_PREFIX + suffix])
