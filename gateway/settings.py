@@ -48,6 +48,23 @@ class Settings:
     log_level: str = "INFO"
     # How often /metrics refreshes the ClickHouse parts count (a system.parts query, off the event loop).
     parts_refresh_s: float = 5.0
+    # Security (docs/security.md). Buyer personal data keys: a JSON key file (empty: <data>/pii.keys,
+    # made on first start, 0600) or the same JSON in TRACEGATE_PII_KEYS, which wins.
+    pii_key_file: str = ""
+    pii_keys: str = ""
+    registry_refresh_s: float = 3.0  # how soon a revocation made on another node takes effect here
+    trusted_proxies: str = ""  # comma-separated addresses whose X-Forwarded-For is believed
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    tls_client_ca_file: str = ""  # set: device endpoints require a client certificate signed by it
+    rate_device_per_s: float = 20.0  # batches per second per device (token bucket)
+    rate_device_burst: int = 200
+    rate_token_per_s: float = 20.0  # requests per second per bearer token
+    rate_token_burst: int = 200
+    rate_remote_per_s: float = 200.0  # requests per second per remote address, before anything else
+    rate_remote_burst: int = 2000
+    keepalive_timeout_s: float = 30.0
+    max_header_bytes: int = 8190
     limits: Limits = field(default_factory=Limits)
 
     @property
@@ -98,6 +115,21 @@ _ENV_FIELDS = {
     "LOG_FORMAT": "log_format",
     "LOG_LEVEL": "log_level",
     "PARTS_REFRESH_S": "parts_refresh_s",
+    "PII_KEY_FILE": "pii_key_file",
+    "PII_KEYS": "pii_keys",
+    "REGISTRY_REFRESH_S": "registry_refresh_s",
+    "TRUSTED_PROXIES": "trusted_proxies",
+    "TLS_CERT_FILE": "tls_cert_file",
+    "TLS_KEY_FILE": "tls_key_file",
+    "TLS_CLIENT_CA_FILE": "tls_client_ca_file",
+    "RATE_DEVICE_PER_S": "rate_device_per_s",
+    "RATE_DEVICE_BURST": "rate_device_burst",
+    "RATE_TOKEN_PER_S": "rate_token_per_s",
+    "RATE_TOKEN_BURST": "rate_token_burst",
+    "RATE_REMOTE_PER_S": "rate_remote_per_s",
+    "RATE_REMOTE_BURST": "rate_remote_burst",
+    "KEEPALIVE_TIMEOUT_S": "keepalive_timeout_s",
+    "MAX_HEADER_BYTES": "max_header_bytes",
 }
 CONFIG_ENV = ENV_PREFIX + "CONFIG"  # path of an optional TOML file (flag: --config)
 
