@@ -42,6 +42,12 @@ BACKPRESSURE = _define(
 )
 STORAGE_UNAVAILABLE = _define("storage_unavailable", 503, True, "Storage is unavailable; retry later.")
 INTERNAL = _define("internal_error", 500, True, "Internal error; it has been logged.")
+RATE_LIMITED = _define(
+    "rate_limited", 429, True, "Too many requests; wait the Retry-After seconds and send again."
+)
+CLIENT_CERT_REQUIRED = _define(
+    "client_cert_required", 403, False, "Device endpoints require a TLS client certificate."
+)
 
 # Event-level: one envelope is REJECTED in the ack, the others go on.
 MALFORMED_ENVELOPE = _define("malformed_envelope", 400, False, "An envelope field is missing or malformed.")
