@@ -387,7 +387,7 @@ class Finding(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., line: _Optional[int] = ..., detail: _Optional[str] = ..., cis: _Optional[str] = ...) -> None: ...
 
 class JournalRecord(_message.Message):
-    __slots__ = ("envelope", "received_ms", "accepted", "envelope_hash", "fiscal_sign", "seller_tin", "store_id", "findings", "error_code", "detail", "gateway_id")
+    __slots__ = ("envelope", "received_ms", "accepted", "envelope_hash", "fiscal_sign", "seller_tin", "store_id", "findings", "error_code", "detail", "gateway_id", "code_verdicts", "code_check")
     ENVELOPE_FIELD_NUMBER: _ClassVar[int]
     RECEIVED_MS_FIELD_NUMBER: _ClassVar[int]
     ACCEPTED_FIELD_NUMBER: _ClassVar[int]
@@ -399,6 +399,8 @@ class JournalRecord(_message.Message):
     ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
     GATEWAY_ID_FIELD_NUMBER: _ClassVar[int]
+    CODE_VERDICTS_FIELD_NUMBER: _ClassVar[int]
+    CODE_CHECK_FIELD_NUMBER: _ClassVar[int]
     envelope: Envelope
     received_ms: int
     accepted: bool
@@ -410,4 +412,36 @@ class JournalRecord(_message.Message):
     error_code: str
     detail: str
     gateway_id: str
-    def __init__(self, envelope: _Optional[_Union[Envelope, _Mapping]] = ..., received_ms: _Optional[int] = ..., accepted: _Optional[bool] = ..., envelope_hash: _Optional[bytes] = ..., fiscal_sign: _Optional[str] = ..., seller_tin: _Optional[str] = ..., store_id: _Optional[str] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., error_code: _Optional[str] = ..., detail: _Optional[str] = ..., gateway_id: _Optional[str] = ...) -> None: ...
+    code_verdicts: _containers.RepeatedCompositeFieldContainer[CodeVerdictRecord]
+    code_check: CodeCheckLog
+    def __init__(self, envelope: _Optional[_Union[Envelope, _Mapping]] = ..., received_ms: _Optional[int] = ..., accepted: _Optional[bool] = ..., envelope_hash: _Optional[bytes] = ..., fiscal_sign: _Optional[str] = ..., seller_tin: _Optional[str] = ..., store_id: _Optional[str] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., error_code: _Optional[str] = ..., detail: _Optional[str] = ..., gateway_id: _Optional[str] = ..., code_verdicts: _Optional[_Iterable[_Union[CodeVerdictRecord, _Mapping]]] = ..., code_check: _Optional[_Union[CodeCheckLog, _Mapping]] = ...) -> None: ...
+
+class CodeVerdictRecord(_message.Message):
+    __slots__ = ("line", "code_index", "cis", "verdict", "error_code", "gtin", "group", "raw_code")
+    LINE_FIELD_NUMBER: _ClassVar[int]
+    CODE_INDEX_FIELD_NUMBER: _ClassVar[int]
+    CIS_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
+    GTIN_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    RAW_CODE_FIELD_NUMBER: _ClassVar[int]
+    line: int
+    code_index: int
+    cis: str
+    verdict: str
+    error_code: str
+    gtin: str
+    group: str
+    raw_code: str
+    def __init__(self, line: _Optional[int] = ..., code_index: _Optional[int] = ..., cis: _Optional[str] = ..., verdict: _Optional[str] = ..., error_code: _Optional[str] = ..., gtin: _Optional[str] = ..., group: _Optional[str] = ..., raw_code: _Optional[str] = ...) -> None: ...
+
+class CodeCheckLog(_message.Message):
+    __slots__ = ("check_id", "device_time_ms", "answered_ms")
+    CHECK_ID_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    ANSWERED_MS_FIELD_NUMBER: _ClassVar[int]
+    check_id: str
+    device_time_ms: int
+    answered_ms: int
+    def __init__(self, check_id: _Optional[str] = ..., device_time_ms: _Optional[int] = ..., answered_ms: _Optional[int] = ...) -> None: ...
