@@ -243,6 +243,10 @@ def validate_code(raw: str) -> CodeResult:
     elif first in "hH" and is_digital_link(data):
         return _digital_link(data)
     else:
+        if len(data) == RAW_TOBACCO_LENGTH and data[:2] not in AI_LENGTH_BY_PREFIX:
+            raw_code = _raw_tobacco(data)  # no AI starts so: the element parse could only fail
+            if raw_code is not None:
+                return raw_code
         start = 0
         allow_raw = True
     shape = COMMON_SHAPE.fullmatch(data, start)
