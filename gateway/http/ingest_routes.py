@@ -19,7 +19,16 @@ async def read_protobuf_body(request: web.Request, max_bytes: int) -> bytes:
         raise GatewayError(errors.UNSUPPORTED_MEDIA_TYPE, f"Content-Type must be {PROTOBUF}")
     if request.content_length is not None and request.content_length > max_bytes:
         raise GatewayError(errors.BODY_TOO_LARGE, f"body is larger than {max_bytes} bytes")
-    body = await request.content.read(max_bytes + 1)
+    # StreamReader.read(n) returns what has arrived so far, not n bytes: read to the end (or past the limit).
+    chunks: list[bytes] = []
+    size = 0
+    while size <= max_bytes:
+        chunk = await request.content.read(max_bytes + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    body = b"".join(chunks)
     if len(body) > max_bytes:
         raise GatewayError(errors.BODY_TOO_LARGE, f"body is larger than {max_bytes} bytes")
     if not body:
