@@ -18,6 +18,7 @@ SUBCOMMAND_MODULES = (
     "gateway.cli.sim",
     "gateway.cli.demo",
     "gateway.cli.codes",
+    "gateway.cli.bench",
 )
 
 
