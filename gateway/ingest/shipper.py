@@ -7,11 +7,13 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gateway.ingest.journal import Journal
+from gateway.security.pii_keys import load_key_ring
 from gateway.settings import Settings
 from gateway.storage.client import Storage
 from gateway.storage.errors import classify
@@ -71,6 +73,15 @@ def write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
         os.close(fd)
 
 
+# On a cluster the shipper inserts into the Distributed table, which splits the batch by
+# cityHash64(device_id): the same rows in the same order give every shard the same sub-block, and a
+# foreground (synchronous) insert forwards it, with this query's settings and so the token, straight to a
+# replica of that shard, whose Replicated table deduplicates it against the shard's log in Keeper. With the
+# default background insert the rows would be queued on the receiving node and re-batched with other
+# inserts, so a retry could not be recognised (ops/README.md, "Dedup on a cluster"). No effect on one node.
+INSERT_SETTINGS: dict[str, int] = {"insert_deduplicate": 1, "distributed_foreground_insert": 1}
+
+
 def dedup_token(journal_id: str, start: int, end: int, table: str) -> str:
     """Deterministic insert_deduplication_token of one table's rows of one batch range."""
     return f"{journal_id}:{start}-{end}:{table}"
@@ -87,6 +98,7 @@ class ShipperStats:
     last_error_at_ms: int | None = None
     last_shipped_at_ms: int | None = None
     consecutive_failures: int = 0
+    errors: int = 0
 
 
 class Shipper:
@@ -97,6 +109,8 @@ class Shipper:
         self.storage = storage
         self.batch_records = max(1, settings.shipper_batch_rows)
         self.interval_s = settings.shipper_interval_s
+        # Buyer personal data is sealed under the operator's key ring while rows are built.
+        self._pii = load_key_ring(settings)
         self.checkpoint_path = journal.directory / CHECKPOINT_NAME
         # Tiny file, read once at construction (start-up, before serving).
         self.checkpoint = load_checkpoint(self.checkpoint_path, start=journal.shipped_position)
@@ -105,6 +119,8 @@ class Shipper:
         journal.mark_shipped(self.checkpoint.shipped)
         self._stats = ShipperStats()
         self._shipped_on_disk: int | None = None  # records on disk before the shipped position
+        # Called with the record count of every confirmed batch (metrics: batch size histogram).
+        self.batch_observers: list[Callable[[int], None]] = []
 
     async def run(self) -> None:
         """Ship forever (until cancelled), retrying storage failures with exponential back-off."""
@@ -153,6 +169,8 @@ class Shipper:
         self._stats.consecutive_failures = 0
         self._stats.last_error = None
         self._stats.last_shipped_at_ms = int(time.time() * 1000)
+        for observe in self.batch_observers:
+            observe(len(raw))
         return len(raw)
 
     async def ship_all(self) -> int:
@@ -170,7 +188,7 @@ class Shipper:
         return len(records)
 
     async def _insert(self, start: int, end: int, raw: list[bytes]) -> None:
-        tables = build_rows(pb.JournalRecord.FromString(r) for r in raw)
+        tables = build_rows((pb.JournalRecord.FromString(r) for r in raw), self._pii)
         database = self.storage.database
         journal_id = self.journal.journal_id
 
@@ -185,6 +203,7 @@ class Shipper:
     def _record_failure(self, exc: Exception) -> None:
         failure = classify(exc)
         self._stats.consecutive_failures += 1
+        self._stats.errors += 1
         self._stats.last_error = f"{failure.name}: {failure.user_message}"
         self._stats.last_error_at_ms = int(time.time() * 1000)
         log.warning("shipping failed (%s, retryable=%s): %s", failure.name, failure.retryable, exc)
@@ -206,6 +225,7 @@ class Shipper:
             "last_error_at_ms": self._stats.last_error_at_ms,
             "last_shipped_at_ms": self._stats.last_shipped_at_ms,
             "consecutive_failures": self._stats.consecutive_failures,
+            "errors_total": self._stats.errors,
         }
 
 
@@ -216,5 +236,5 @@ def _insert_table(client: Any, database: str, rows: TableRows, token: str) -> No
         column_names=rows.column_names(),
         database=database,
         column_oriented=True,
-        settings={"insert_deduplication_token": token},
+        settings=INSERT_SETTINGS | {"insert_deduplication_token": token},
     )
