@@ -6,6 +6,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from gateway.settings import Settings, load_settings
 
@@ -19,6 +20,7 @@ SUBCOMMAND_MODULES = (
     "gateway.cli.demo",
     "gateway.cli.codes",
     "gateway.cli.bench",
+    "gateway.cli.config",
 )
 
 
@@ -33,12 +35,21 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
         help="chdb:///path (embedded, default <data>/clickhouse) or http(s)://user:pass@host:8123/db "
         "(env TRACEGATE_STORAGE_URL)",
     )
+    parser.add_argument(
+        "--config", dest="config_file", default=None,
+        help="TOML file of settings (env TRACEGATE_CONFIG); flags win over the environment, which wins "
+        "over the file",
+    )
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Settings from the environment, overridden by whichever common flags this subcommand has."""
-    names = ("data_dir", "storage_url", "host", "port")
-    return load_settings({name: getattr(args, name, None) for name in names})
+    names = ("data_dir", "storage_url", "host", "port", "cluster", "log_format", "log_level")
+    config_file = getattr(args, "config_file", None)
+    return load_settings(
+        {name: getattr(args, name, None) for name in names},
+        config_file=Path(config_file) if config_file else None,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,7 +10,8 @@ from gateway.cli.main import add_common_options, settings_from_args
 from gateway.service import running_gateway_url
 from gateway.storage.client import Storage
 from gateway.storage.errors import classify
-from gateway.storage.migrations import apply_migrations
+from gateway.storage.migrations import apply_migrations, render_schema
+from gateway.storage.table_engine import topology_for
 
 
 def register(sub: Any) -> None:
@@ -23,12 +24,30 @@ def register(sub: Any) -> None:
         "prepare a ClickHouse server before the first start, or to upgrade it separately.",
     )
     add_common_options(parser)
+    parser.add_argument(
+        "--cluster", default=None, metavar="NAME",
+        help="render for the ClickHouse cluster NAME (remote_servers): Replicated* <table>_local tables and "
+        "Distributed <table> tables sharded by cityHash64(device_id), all ON CLUSTER (env TRACEGATE_CLUSTER; "
+        "default: one node)",
+    )
+    parser.add_argument(
+        "--print-ddl", action="store_true",
+        help="print every statement of the schema for this topology and exit (touches no storage)",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Apply migrations and print what was applied."""
     settings = settings_from_args(args)
+    topology = topology_for(settings.cluster)
+    if args.print_ddl:
+        print(";\n\n".join(render_schema(settings.database, topology)) + ";")
+        return 0
+    if settings.cluster and settings.embedded:
+        print("tracegate migrate: --cluster needs a ClickHouse server URL (--storage-url http://…)",
+              file=sys.stderr)
+        return 2
     if settings.embedded:
         url = running_gateway_url(settings)
         if url:
@@ -47,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     try:
-        applied = storage.run_sync(lambda client: apply_migrations(client, storage.database))
+        applied = storage.run_sync(
+            lambda client: apply_migrations(client, storage.database, topology=topology)
+        )
     except Exception as exc:
         failure = classify(exc)
         print(f"tracegate migrate: failed ({failure.name}): {failure.user_message}", file=sys.stderr)
