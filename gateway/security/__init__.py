@@ -1,0 +1,1 @@
+"""Security: device keys, audit log, rate limits, TLS, buyer personal data, AI labels."""
