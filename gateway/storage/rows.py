@@ -8,6 +8,9 @@ from typing import Any
 
 from google.protobuf.message import DecodeError
 
+from gateway.security.ai_label import ai_source_of
+from gateway.security.buyer_data import protect_event, strip_rejected
+from gateway.security.pii_keys import PiiKeyRing
 from gateway.wire import pb
 
 VAT_TAX_TYPE = 100
@@ -19,7 +22,7 @@ MAX_TIME_MS = 4_102_444_800_000  # 2100-01-01
 COLUMNS: dict[str, tuple[str, ...]] = {
     "events": (
         "seller_tin", "store_id", "device_id", "seq", "kind", "event_time", "received_at", "envelope_hash",
-        "prev_hash", "signature", "key_id", "event", "fiscal_sign", "gateway_id",
+        "prev_hash", "signature", "key_id", "event", "fiscal_sign", "gateway_id", "protection",
     ),
     "receipts": (
         "seller_tin", "store_id", "device_id", "seq", "shift_number", "document_number",
@@ -31,7 +34,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "receipt_lines": (
         "seller_tin", "day", "gtin", "store_id", "device_id", "seq", "shift_number", "document_number",
         "line_no", "operation", "event_time", "name", "quantity", "price", "discount", "markup", "sum", "vat",
-        "vat_rate_bp", "marking_codes",
+        "vat_rate_bp", "marking_codes", "ai_label", "ai_source",
     ),
     "shifts": (
         "seller_tin", "store_id", "device_id", "shift_number", "seq", "closed_at", "received_at", "cashier",
@@ -43,6 +46,11 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "rejections": (
         "device_id", "seq", "received_at", "error_code", "detail", "envelope_hash", "seller_tin", "store_id",
         "key_id", "gateway_id", "envelope",
+    ),
+    # Buyer contacts sealed per receipt (gateway/security/buyer_data.py); migration 0004.
+    "receipt_buyers": (
+        "seller_tin", "device_id", "seq", "event_time", "consent_purpose", "consent_expires_at", "key_id",
+        "wrapped_key", "email", "phone", "iin", "email_hash", "phone_hash", "iin_hash",
     ),
     "anomalies": (
         "kind", "detected_at", "event_time", "seller_tin", "store_id", "device_id", "seq", "accepted", "line",
@@ -136,6 +144,7 @@ def _receipt_rows(batch: dict[str, TableRows], record: pb.JournalRecord, event: 
             event_time=event_time, name=line.name, quantity=line.quantity, price=line.price,
             discount=line.discount, markup=line.markup, sum=line.sum, vat=_vat(line.taxes),
             vat_rate_bp=vat_rates[0] if vat_rates else 0, marking_codes=list(line.marking_codes),
+            ai_label=line.ai_label, ai_source=ai_source_of(line.ai_label),
         )
 
 
@@ -170,20 +179,29 @@ def _shift_row(batch: dict[str, TableRows], record: pb.JournalRecord, event: pb.
     )
 
 
-def _event_row(batch: dict[str, TableRows], record: pb.JournalRecord, event: pb.Event | None) -> None:
+def _event_row(
+    batch: dict[str, TableRows], record: pb.JournalRecord, event: pb.Event | None, pii: PiiKeyRing | None
+) -> None:
     env = record.envelope
+    # Event bytes naming a buyer are never stored in clear: sealed (consent) or not at all.
+    stored = protect_event(pii, record, event)
+    if stored.buyer_row is not None:
+        row = dict(stored.buyer_row)
+        row["event_time"] = clamp_time(row["event_time"])
+        row["consent_expires_at"] = clamp_time(row["consent_expires_at"])
+        batch["receipt_buyers"].add(**row)
     batch["events"].add(
         seller_tin=record.seller_tin, store_id=record.store_id, device_id=env.device_id, seq=env.seq,
         kind=(event.WhichOneof("body") or "empty") if event is not None else "undecodable",
         event_time=clamp_time(event.time_ms if event is not None else 0),
         received_at=clamp_time(record.received_ms), envelope_hash=record.envelope_hash,
-        prev_hash=env.prev_hash, signature=env.signature, key_id=env.key_id, event=env.event,
-        fiscal_sign=record.fiscal_sign, gateway_id=record.gateway_id,
+        prev_hash=env.prev_hash, signature=env.signature, key_id=env.key_id, event=stored.event_bytes,
+        fiscal_sign=record.fiscal_sign, gateway_id=record.gateway_id, protection=stored.protection,
     )
 
 
-def _rejection_row(batch: dict[str, TableRows], record: pb.JournalRecord) -> None:
-    env = record.envelope
+def _rejection_row(batch: dict[str, TableRows], record: pb.JournalRecord, event: pb.Event | None) -> None:
+    env = strip_rejected(record.envelope, event)
     batch["rejections"].add(
         device_id=env.device_id, seq=env.seq, received_at=clamp_time(record.received_ms),
         error_code=record.error_code, detail=record.detail, envelope_hash=record.envelope_hash,
@@ -202,18 +220,23 @@ def _anomaly_rows(batch: dict[str, TableRows], record: pb.JournalRecord, event: 
         )
 
 
-def build_rows(records: Iterable[pb.JournalRecord]) -> dict[str, TableRows]:
-    """Columnar rows for every table from a run of journal records (tables without rows are left out)."""
+def build_rows(
+    records: Iterable[pb.JournalRecord], pii: PiiKeyRing | None = None
+) -> dict[str, TableRows]:
+    """Columnar rows for every table from a run of journal records (tables without rows are left out).
+
+    pii: the operator's key ring; without it, event bytes naming a buyer are not stored at all.
+    """
     batch = {table: TableRows(table) for table in TABLES}
     for record in records:
         event = decode_event(record)
         if record.accepted:
-            _event_row(batch, record, event)
+            _event_row(batch, record, event, pii)
             if event is not None and event.HasField("receipt"):
                 _receipt_rows(batch, record, event)
             elif event is not None and event.HasField("shift_close"):
                 _shift_row(batch, record, event)
         else:
-            _rejection_row(batch, record)
+            _rejection_row(batch, record, event)
         _anomaly_rows(batch, record, event)
     return {table: rows for table, rows in batch.items() if len(rows)}
