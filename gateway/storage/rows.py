@@ -11,6 +11,7 @@ from google.protobuf.message import DecodeError
 from gateway.security.ai_label import ai_source_of
 from gateway.security.buyer_data import protect_event, strip_rejected
 from gateway.security.pii_keys import PiiKeyRing
+from gateway.storage.code_rows import CODE_EVENTS_COLUMNS, add_code_events, is_check_record
 from gateway.wire import pb
 
 VAT_TAX_TYPE = 100
@@ -52,6 +53,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "seller_tin", "device_id", "seq", "event_time", "consent_purpose", "consent_expires_at", "key_id",
         "wrapped_key", "email", "phone", "iin", "email_hash", "phone_hash", "iin_hash",
     ),
+    "code_events": CODE_EVENTS_COLUMNS,  # gateway/storage/code_rows.py; migration 0002
     "anomalies": (
         "kind", "detected_at", "event_time", "seller_tin", "store_id", "device_id", "seq", "accepted", "line",
         "cis", "detail",
@@ -230,10 +232,14 @@ def build_rows(
     batch = {table: TableRows(table) for table in TABLES}
     for record in records:
         event = decode_event(record)
+        if is_check_record(record):  # a pre-sale check: outside any chain, neither event nor rejection
+            add_code_events(batch["code_events"], record, None)
+            continue
         if record.accepted:
             _event_row(batch, record, event, pii)
             if event is not None and event.HasField("receipt"):
                 _receipt_rows(batch, record, event)
+                add_code_events(batch["code_events"], record, event)
             elif event is not None and event.HasField("shift_close"):
                 _shift_row(batch, record, event)
         else:
