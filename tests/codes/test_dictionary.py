@@ -63,3 +63,10 @@ def test_every_assigned_ai_parses_and_an_unassigned_one_does_not() -> None:
         result = validate_code(ai)  # the AI alone: known, so the fault is its empty data, never unknown_ai
         assert result.error == "empty_field", (ai, result)
     assert validate_code("2399").error == "unknown_ai"
+
+
+def test_docs_list_every_error_token() -> None:
+    from gateway.codes.errors import CODE_ERRORS
+
+    docs = (REPO / "docs" / "marking-codes.md").read_text(encoding="utf-8")
+    assert [token for token in CODE_ERRORS if f"| `{token}` |" not in docs] == []
