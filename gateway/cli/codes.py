@@ -60,7 +60,9 @@ def result_for_line(line: bytes, input_format: str) -> CodeResult:
     return validate_code(text)
 
 
-def validate_stream(source: BinaryIO, sink: BinaryIO, input_format: str) -> int:
+def validate_stream(
+    source: BinaryIO, sink: BinaryIO, input_format: str, flush_every: int = _FLUSH_EVERY
+) -> int:
     """Stream source lines to sink as JSON objects, in order, in constant memory; returns the line count."""
     encode = json.JSONEncoder(ensure_ascii=False).encode
     pending: list[str] = []
@@ -75,7 +77,7 @@ def validate_stream(source: BinaryIO, sink: BinaryIO, input_format: str) -> int:
                 line = line[3:]  # a UTF-8 BOM from Windows editors is file framing, not code
         pending.append(encode(result_for_line(line, input_format).to_json_dict()))
         count += 1
-        if len(pending) >= _FLUSH_EVERY:
+        if len(pending) >= flush_every:
             sink.write(("\n".join(pending) + "\n").encode("utf-8"))
             pending.clear()
     if pending:
@@ -85,7 +87,9 @@ def validate_stream(source: BinaryIO, sink: BinaryIO, input_format: str) -> int:
 
 
 def _run_validate(args: argparse.Namespace) -> int:
-    validate_stream(sys.stdin.buffer, sys.stdout.buffer, args.input_format)
+    # Someone scanning into a terminal wants each answer at once; pipes get chunked output.
+    flush_every = 1 if sys.stdin.isatty() else _FLUSH_EVERY
+    validate_stream(sys.stdin.buffer, sys.stdout.buffer, args.input_format, flush_every)
     return 0
 
 

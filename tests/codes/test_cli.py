@@ -65,6 +65,20 @@ def test_command_is_registered_with_room_for_more_codes_subcommands() -> None:
     assert build_parser().parse_args(["codes", "bench", "--count", "10"]).count == 10
 
 
+def test_other_modules_can_add_codes_subcommands() -> None:
+    import argparse
+
+    from gateway.cli.codes import codes_subparsers, register
+
+    top = argparse.ArgumentParser().add_subparsers(dest="command")
+    register(top)
+    codes_subparsers(top).add_parser("import").set_defaults(func="imported")
+    assert codes_subparsers(top) is codes_subparsers(top)
+    root = top._name_parser_map["codes"]  # the same `codes` parser serves validate, bench and import
+    assert root.parse_args(["import"]).func == "imported"
+    assert root.parse_args(["validate"]).input_format == "text"
+
+
 def test_real_process_reads_stdin_and_writes_stdout() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "gateway.cli.main", "codes", "validate"],
