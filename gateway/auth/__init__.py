@@ -1,0 +1,1 @@
+"""Access tokens and the principals they stand for (admin, analyst, retailer bound to a seller TIN)."""

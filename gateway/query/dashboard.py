@@ -1,0 +1,96 @@
+"""Dashboard figures: receipts and marked items per hour, anomalies by kind, top sellers, ingest health."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from gateway.auth.tokens import Principal
+from gateway.query.scoping import scope_for
+
+HOUR_MS = 3_600_000
+MAX_RANGE_MS = 31 * 24 * HOUR_MS
+
+
+def _range(since_ms: int | None, until_ms: int | None) -> tuple[int, int]:
+    until = until_ms if until_ms is not None else (int(time.time() * 1000) // HOUR_MS + 1) * HOUR_MS
+    since = since_ms if since_ms is not None else until - 24 * HOUR_MS
+    return max(since, until - MAX_RANGE_MS), until
+
+
+def dashboard(
+    client: Any,
+    db: str,
+    principal: Principal,
+    *,
+    tin: str | None = None,
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+) -> dict[str, Any]:
+    """Every figure of the dashboard for a time range (default: the last 24 hours), in this scope."""
+    since, until = _range(since_ms, until_ms)
+    scope_sql, params = scope_for(principal, tin).where()
+    params.update({"since": since, "until": until})
+    in_range = (
+        "{col} >= fromUnixTimestamp64Milli({{since:Int64}})"
+        " AND {col} < fromUnixTimestamp64Milli({{until:Int64}}) AND " + scope_sql
+    )
+
+    def rows(sql: str) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in client.query(sql, parameters=params).result_rows]
+
+    hourly = rows(
+        "SELECT intDiv(toUnixTimestamp64Milli(event_time), 3600000) * 3600000 AS hour, count(),"
+        f" sum(marked_code_count), sum(total) FROM {db}.receipts WHERE {in_range.format(col='event_time')}"
+        " GROUP BY hour ORDER BY hour"
+    )
+    anomaly_where = in_range.format(col="event_time")
+    by_kind = rows(
+        f"SELECT kind, count() FROM {db}.anomaly_queue WHERE {anomaly_where} GROUP BY kind ORDER BY 2 DESC"
+    )
+    top_sellers = rows(
+        f"SELECT seller_tin, count() FROM {db}.anomaly_queue WHERE {anomaly_where} GROUP BY seller_tin"
+        " ORDER BY 2 DESC, 1 LIMIT 10"
+    )
+    top_gtins = rows(
+        f"SELECT substring(cis, 3, 14) AS gtin, count() FROM {db}.anomaly_queue WHERE {anomaly_where}"
+        " AND cis != '' GROUP BY gtin ORDER BY 2 DESC, 1 LIMIT 10"
+    )
+    events = rows(
+        "SELECT count(), uniqExact(device_id), quantileExact(0.5)(toUnixTimestamp64Milli(received_at)"
+        " - toUnixTimestamp64Milli(event_time)), max(toUnixTimestamp64Milli(received_at)"
+        f" - toUnixTimestamp64Milli(event_time)), toUnixTimestamp64Milli(max(received_at)) FROM {db}.events"
+        f" WHERE {in_range.format(col='received_at')}"
+    )[0]
+    rejections = rows(
+        f"SELECT error_code, count() FROM {db}.rejections WHERE {in_range.format(col='received_at')}"
+        " GROUP BY error_code ORDER BY 2 DESC"
+    )
+    buckets = {int(h): (int(n), int(m), int(t)) for h, n, m, t in hourly}
+    first_hour = since // HOUR_MS * HOUR_MS
+    hours = [
+        {
+            "hour_ms": h,
+            "receipts": buckets.get(h, (0, 0, 0))[0],
+            "marked_items": buckets.get(h, (0, 0, 0))[1],
+            "total": buckets.get(h, (0, 0, 0))[2],
+        }
+        for h in range(first_hour, until, HOUR_MS)
+    ]
+    return {
+        "since_ms": since,
+        "until_ms": until,
+        "seller_tin": scope_for(principal, tin).seller_tin,
+        "hours": hours,
+        "anomalies_by_kind": [{"kind": str(k), "count": int(n)} for k, n in by_kind],
+        "top_sellers": [{"seller_tin": str(s), "anomalies": int(n)} for s, n in top_sellers],
+        "top_gtins": [{"gtin": str(g), "anomalies": int(n)} for g, n in top_gtins],
+        "ingest": {
+            "events": int(events[0]),
+            "devices": int(events[1]),
+            "median_delay_ms": int(events[2] or 0) if events[0] else 0,
+            "max_delay_ms": int(events[3] or 0) if events[0] else 0,
+            "last_received_ms": int(events[4]) if events[0] else None,
+            "rejections_by_code": [{"error_code": str(c), "count": int(n)} for c, n in rejections],
+        },
+    }

@@ -1,0 +1,160 @@
+"""Retailer reconciliation: each shift's Z-report against its receipts, missing documents, rejections."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from gateway import errors
+from gateway.auth.tokens import Principal
+from gateway.errors import GatewayError
+from gateway.query.scoping import require_tin
+
+OPERATIONS = ("sell", "sell_return", "buy", "buy_return")
+MAX_MISSING_LISTED = 200
+
+# What a retailer should do about each rejection code (the technical summary is in gateway/errors.py).
+ADVICE = {
+    "unknown_device": "Register the device with the operator (tracegate devices add), then resend.",
+    "device_revoked": "The device or its key is revoked: contact the operator; do not resend.",
+    "unknown_key": "The register signs with a key the operator does not know: register its new key.",
+    "bad_signature": "The data was altered or signed wrongly: check the register firmware; call support.",
+    "chain_fork": "Two different documents claim the same number: the register's journal was "
+    "rewritten. Keep both, call support: this is reported to the tax authority.",
+    "prev_hash_mismatch": "The register's chain does not continue from the last accepted document: "
+    "resend its queue from the first unacknowledged document.",
+    "seq_gap": "Earlier documents are missing: let the register upload its queue in order.",
+    "time_in_future": "The register's clock is ahead: set the clock, the document is not accepted.",
+    "malformed_envelope": "The register sent a malformed document: update its firmware.",
+    "malformed_event": "The register sent a malformed document: update its firmware.",
+    "field_too_long": "A text field is too long: shorten item names, update the firmware.",
+    "too_many_lines": "Split the receipt: it has more lines than allowed.",
+    "history_unavailable": "Temporary: the register will resend on its own.",
+}
+
+
+def parse_date(value: str | None) -> dt.date:
+    """A YYYY-MM-DD date (malformed_request otherwise)."""
+    try:
+        return dt.date.fromisoformat((value or "").strip())
+    except ValueError:
+        raise GatewayError(errors.MALFORMED_REQUEST, "date must be YYYY-MM-DD") from None
+
+
+def _missing_documents(first: int, last: int, present: list[int]) -> tuple[int, list[int]]:
+    if last < first or first == 0:
+        return 0, []
+    have = set(present)
+    missing = [n for n in range(first, last + 1) if n not in have] if last - first < 1_000_000 else []
+    return len(missing), missing[:MAX_MISSING_LISTED]
+
+
+def _shift(r: dict[str, Any]) -> dict[str, Any]:
+    operations = []
+    for op in OPERATIONS:
+        z_count, z_sum = int(r[f"z_{op}_count"]), int(r[f"z_{op}_sum"])
+        count, total = int(r[f"receipts_{op}_count"]), int(r[f"receipts_{op}_sum"])
+        if z_count or count or z_sum or total:
+            operations.append(
+                {
+                    "operation": op.upper(),
+                    "z_count": z_count,
+                    "receipts_count": count,
+                    "z_sum": z_sum,
+                    "receipts_sum": total,
+                    "agrees": z_count == count and z_sum == total,
+                }
+            )
+    z_pay = {str(k): int(v) for k, v in r["z_payments"].items()}
+    our_pay = {str(k): int(v) for k, v in r["receipts_payments"].items()}
+    payments = [
+        {
+            "key": key,
+            "operation": key.split(":")[0],
+            "payment": key.split(":")[-1],
+            "z_sum": z_pay.get(key, 0),
+            "receipts_sum": our_pay.get(key, 0),
+            "agrees": z_pay.get(key, 0) == our_pay.get(key, 0),
+        }
+        for key in sorted(set(z_pay) | set(our_pay))
+    ]
+    missing_count, missing = _missing_documents(
+        int(r["first_document_number"]), int(r["last_document_number"]), [int(n) for n in r["documents"]]
+    )
+    return {
+        "device_id": r["device_id"],
+        "store_id": r["store_id"],
+        "shift_number": int(r["shift_number"]),
+        "closed_ms": int(r["closed_ms"]),
+        "z_receipt_count": int(r["z_receipt_count"]),
+        "receipts_count": int(r["receipts_count"]),
+        "operations": operations,
+        "payments": payments,
+        "first_document_number": int(r["first_document_number"]),
+        "last_document_number": int(r["last_document_number"]),
+        "missing_documents": missing,
+        "missing_document_count": missing_count,
+        "agrees": not bool(r["mismatch"]) and missing_count == 0,
+    }
+
+
+def _day_params(tin: str, day: dt.date) -> dict[str, Any]:
+    return {"tin": tin, "day": day.isoformat()}
+
+
+def _shifts(client: Any, db: str, tin: str, day: dt.date) -> list[dict[str, Any]]:
+    result = client.query(
+        f"SELECT *, toUnixTimestamp64Milli(closed_at) AS closed_ms FROM {db}.shift_reconciliation"
+        " WHERE seller_tin = {tin:String} AND toDate(closed_at) = toDate({day:String})"
+        " ORDER BY device_id, shift_number",
+        parameters=_day_params(tin, day),
+    )
+    names = list(result.column_names)
+    return [_shift(dict(zip(names, row, strict=True))) for row in result.result_rows]
+
+
+def _rejections(client: Any, db: str, tin: str, day: dt.date) -> list[dict[str, Any]]:
+    rows = client.query(
+        f"SELECT device_id, error_code, count(), min(seq), max(seq), any(detail),"
+        f" toUnixTimestamp64Milli(max(received_at)) FROM {db}.rejections"
+        " WHERE seller_tin = {tin:String} AND toDate(received_at) = toDate({day:String})"
+        " GROUP BY device_id, error_code ORDER BY device_id, error_code",
+        parameters=_day_params(tin, day),
+    ).result_rows
+    out = []
+    for device, code, count, first_seq, last_seq, detail, last_ms in rows:
+        out.append(
+            {
+                "device_id": str(device),
+                "error_code": str(code),
+                "count": int(count),
+                "first_seq": int(first_seq),
+                "last_seq": int(last_seq),
+                "detail": str(detail)[:300],
+                "meaning": errors.lookup(str(code)).summary,
+                "what_to_do": ADVICE.get(str(code), "Call support with the device id and seq."),
+                "last_ms": int(last_ms),
+            }
+        )
+    return out
+
+
+def reconcile_day(
+    client: Any, db: str, principal: Principal, tin: str | None, day: dt.date
+) -> dict[str, Any]:
+    """One seller's day: shifts closed that day (Z-report vs receipts), missing documents, rejections."""
+    seller = require_tin(principal, tin)
+    shifts = _shifts(client, db, seller, day)
+    rejections = _rejections(client, db, seller, day)
+    return {
+        "seller_tin": seller,
+        "date": day.isoformat(),
+        "shifts": shifts,
+        "rejections": rejections,
+        "summary": {
+            "shifts": len(shifts),
+            "shifts_agreeing": sum(1 for s in shifts if s["agrees"]),
+            "missing_documents": sum(s["missing_document_count"] for s in shifts),
+            "rejected_events": sum(r["count"] for r in rejections),
+        },
+    }
