@@ -1,0 +1,47 @@
+"""CPU seconds and peak RSS of a process, read from /proc (psutil is not a dependency)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class ProcessUsage:
+    """What one process has used so far: CPU seconds (user + system) and peak resident memory."""
+
+    name: str
+    pid: int
+    cpu_s: float
+    peak_rss_mib: float
+
+    def as_json(self) -> dict[str, object]:
+        """JSON-friendly form."""
+        return {"name": self.name, "pid": self.pid, "cpu_s": round(self.cpu_s, 2),
+                "peak_rss_mib": round(self.peak_rss_mib, 1)}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of pid (its own threads, not its children)."""
+    with open(f"/proc/{pid}/stat") as f:
+        stat = f.read()
+    # The command name (field 2) may hold spaces; the fields after its closing parenthesis are fixed.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    utime, stime = int(fields[11]), int(fields[12])
+    return (utime + stime) / _CLOCK_TICKS
+
+
+def peak_rss_mib(pid: int) -> float:
+    """VmHWM (peak resident set) of pid in MiB; 0 if the kernel does not say."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def usage(name: str, pid: int) -> ProcessUsage:
+    """Both figures of a live process."""
+    return ProcessUsage(name, pid, cpu_seconds(pid), peak_rss_mib(pid))

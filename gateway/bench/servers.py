@@ -1,0 +1,130 @@
+"""Start and stop the servers the bench drives (gateway, ceiling, naive) as separate processes."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gateway.bench.procstat import ProcessUsage, usage
+from gateway.bench.workload import DeviceLoad
+
+START_TIMEOUT_S = 120
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class ServerProcess:
+    """One server under test: its process, URL and data directory."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    url: str
+    data: Path
+    log_path: Path
+
+    @classmethod
+    def start(cls, name: str, args: list[str], data: Path, port: int) -> ServerProcess:
+        """Run `python -m <args>` and wait until /healthz answers."""
+        data.mkdir(parents=True, exist_ok=True)
+        log_path = data.parent / f"{name}.log"
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen([sys.executable, "-m", *args], stdout=log, stderr=subprocess.STDOUT)
+        server = cls(name, process, f"http://127.0.0.1:{port}", data, log_path)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited at start: {log_path.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(server.url + "/healthz", timeout=2):
+                    return server
+            except OSError:
+                time.sleep(0.2)
+        server.stop()
+        raise RuntimeError(f"{name} did not start within {START_TIMEOUT_S} s")
+
+    def usage(self) -> ProcessUsage:
+        """CPU and peak RSS of the server so far."""
+        return usage(self.name, self.process.pid)
+
+    def stop(self) -> None:
+        """SIGINT (clean shutdown), then kill if it hangs."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    # ── the real gateway's admin API ──
+
+    @property
+    def token(self) -> str:
+        """The gateway's admin token."""
+        return (self.data / "admin.token").read_text().strip()
+
+    def admin(self, path: str, payload: Any) -> Any:
+        """POST JSON to an admin route; returns the decoded answer."""
+        request = urllib.request.Request(
+            self.url + path, data=json.dumps(payload).encode(), method="POST",
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read())
+
+    def sql(self, query: str) -> list[list[Any]]:
+        """Rows of a read-only query through /v1/admin/sql."""
+        return list(self.admin("/v1/admin/sql", {"query": query})["rows"])
+
+
+def registration(device: DeviceLoad) -> dict[str, str]:
+    """The admin API's device registration body."""
+    return {"device_id": device.device_id, "seller_tin": device.seller_tin, "store_id": device.store_id,
+            "public_key_pem": device.public_key_pem}
+
+
+def start_gateway(data: Path, devices: list[DeviceLoad]) -> ServerProcess:
+    """`tracegate serve` on a fresh data directory, with the bench's devices registered."""
+    port = free_port()
+    server = ServerProcess.start(
+        "gateway",
+        ["gateway.cli.main", "serve", "--data", str(data), "--port", str(port), "--log-level", "WARNING"],
+        data, port,
+    )
+    for device in devices:
+        server.admin("/v1/admin/devices", registration(device))
+    return server
+
+
+def start_ceiling(data: Path) -> ServerProcess:
+    """The decode-and-ack server."""
+    port = free_port()
+    return ServerProcess.start("ceiling", ["gateway.bench.ceiling", "--port", str(port)], data, port)
+
+
+def start_naive(data: Path, devices: list[DeviceLoad]) -> ServerProcess:
+    """The straightforward-pipeline server, with the devices in its registry."""
+    port = free_port()
+    data.mkdir(parents=True, exist_ok=True)
+    devices_file = data.parent / "naive-devices.json"
+    devices_file.write_text(json.dumps([registration(d) for d in devices]))
+    return ServerProcess.start(
+        "naive",
+        ["gateway.bench.naive", "--port", str(port), "--data", str(data), "--devices", str(devices_file)],
+        data, port,
+    )
