@@ -1,0 +1,71 @@
+"""Load for the fault runs: `tracegate sim` as a process writing an ack log; a scenario's result."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.reliability.gateway_process import GatewayProcess
+from tests.reliability.ledger import Verdict
+
+
+@dataclass
+class ScenarioResult:
+    """One row of the reliability table."""
+
+    scenario: str
+    verdict: Verdict
+    recover_s: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every promise held."""
+        return not self.verdict.problems
+
+
+class SimRun:
+    """A fleet of simulated registers uploading to a gateway, surviving its restarts by resending."""
+
+    def __init__(self, gateway: GatewayProcess, workdir: Path, *, devices: int, duration_s: float,
+                 rate: float, lost_ack_rate: float = 0.0, drain_s: float = 90.0, seed: int = 7) -> None:
+        self.ack_log = workdir / "acks.jsonl"
+        self._out = workdir / "sim.out"
+        self._err = workdir / "sim.err"
+        args = [
+            sys.executable, "-m", "gateway.cli.main", "sim", "--gateway", gateway.url,
+            "--devices", str(devices), "--duration", str(duration_s), "--rate", str(rate),
+            "--seed", str(seed), "--lost-ack-rate", str(lost_ack_rate), "--drain", str(drain_s),
+            "--register", "--data", str(gateway.data), "--ack-log", str(self.ack_log), "--json",
+        ]
+        with self._out.open("wb") as out, self._err.open("wb") as err:
+            self.process = subprocess.Popen(args, stdout=out, stderr=err)
+
+    def running(self) -> bool:
+        """True while the fleet still sells or drains."""
+        return self.process.poll() is None
+
+    def wait(self, timeout_s: float) -> dict[str, Any]:
+        """Wait for the fleet to finish; its JSON summary."""
+        code = self.process.wait(timeout=timeout_s)
+        if code != 0:
+            raise RuntimeError(f"sim exited {code}: {self._err.read_text()[-2000:]}")
+        summary: dict[str, Any] = json.loads(self._out.read_text().strip().splitlines()[-1])
+        return summary
+
+    def kill(self) -> None:
+        """Stop the fleet if it still runs (cleanup after a failed scenario)."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def settled_problems(summary: dict[str, Any]) -> list[str]:
+    """Problems with how the fleet ended: every register must have its whole queue settled."""
+    if summary.get("events_queued", 0):
+        return [f"{summary['events_queued']} events still queued on registers when the run ended"]
+    return []
