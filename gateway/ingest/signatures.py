@@ -19,7 +19,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from gateway import errors
 from gateway.devices import Device, DeviceRegistry
 from gateway.ingest.decoding import EnvelopeRejected
+from gateway.security.device_keys import new_key_of, rotation_in
 from gateway.wire import pb, signing
+
+_BAD_SIGNATURE = "the signature does not verify over this envelope's preimage"
 
 
 @dataclass(frozen=True)
@@ -41,15 +44,19 @@ class SignedEnvelope:
 
 def check_device(registry: DeviceRegistry, envelope: pb.Envelope) -> Device:
     """The registered, active device whose current key signed; raises EnvelopeRejected otherwise."""
+    device = check_registered(registry, envelope)
+    if envelope.key_id != device.key_id:
+        raise EnvelopeRejected(errors.UNKNOWN_KEY, "the key id is not this device's key")
+    return device
+
+
+def check_registered(registry: DeviceRegistry, envelope: pb.Envelope) -> Device:
+    """The registered, active device (authenticate checks the key, which a rotation may change)."""
     device = registry.get(envelope.device_id)
     if device is None:
-        raise EnvelopeRejected(errors.UNKNOWN_DEVICE, f"device {envelope.device_id!r} is not registered")
+        raise EnvelopeRejected(errors.UNKNOWN_DEVICE, "this device is not registered")
     if not device.active:
-        raise EnvelopeRejected(errors.DEVICE_REVOKED, f"device {envelope.device_id!r} is revoked")
-    if envelope.key_id != device.key_id:
-        raise EnvelopeRejected(
-            errors.UNKNOWN_KEY, f"key {envelope.key_id!r} is not the key of device {envelope.device_id!r}"
-        )
+        raise EnvelopeRejected(errors.DEVICE_REVOKED, "this device is revoked")
     return device
 
 
@@ -79,6 +86,22 @@ def verify_runs(key: ec.EllipticCurvePublicKey, items: Sequence[SignedEnvelope])
     return authentic
 
 
+def _verify_segment(
+    key: ec.EllipticCurvePublicKey,
+    device: Device,
+    items: Sequence[SignedEnvelope],
+    segment: list[int],
+    results: list[Device | EnvelopeRejected | None],
+) -> bool:
+    """Verify envelopes signed under one key; whether the last of them is authentic."""
+    if not segment:
+        return False
+    verdicts = verify_runs(key, [items[i] for i in segment])
+    for index, ok in zip(segment, verdicts, strict=True):
+        results[index] = device if ok else EnvelopeRejected(errors.BAD_SIGNATURE, _BAD_SIGNATURE)
+    return verdicts[-1]
+
+
 def authenticate(
     registry: DeviceRegistry, items: Sequence[SignedEnvelope]
 ) -> list[Device | EnvelopeRejected]:
@@ -87,7 +110,7 @@ def authenticate(
     by_device: dict[str, list[int]] = {}
     for index, item in enumerate(items):
         try:
-            check_device(registry, item.envelope)
+            check_registered(registry, item.envelope)
         except EnvelopeRejected as rejection:
             results[index] = rejection
             continue
@@ -96,13 +119,23 @@ def authenticate(
         device = registry.get(device_id)
         key = registry.key(device_id)
         assert device is not None and key is not None  # check_device passed for these
-        verdicts = verify_runs(key, [items[i] for i in indexes])
-        for index, ok in zip(indexes, verdicts, strict=True):
-            results[index] = (
-                device
-                if ok
-                else EnvelopeRejected(
-                    errors.BAD_SIGNATURE, "the signature does not verify over this envelope's preimage"
-                )
-            )
+        key_id = device.key_id
+        # A key rotation in the batch, authentic under the current key, hands the rest to the new key;
+        # the chain stage accepts what follows it only if the rotation itself is accepted.
+        segment: list[int] = []
+        for index in indexes:
+            envelope = items[index].envelope
+            if envelope.key_id != key_id:
+                results[index] = EnvelopeRejected(errors.UNKNOWN_KEY, "the key id is not this device's key")
+                continue
+            segment.append(index)
+            rotation = rotation_in(envelope.event)
+            if rotation is None:
+                continue
+            authentic = _verify_segment(key, device, items, segment, results)
+            new = new_key_of(rotation) if authentic else None
+            if new is not None:
+                key, key_id = new
+            segment = []
+        _verify_segment(key, device, items, segment, results)
     return [result for result in results if result is not None]
