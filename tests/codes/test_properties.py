@@ -30,10 +30,15 @@ def marking_codes(draw: st.DrawFn) -> tuple[str, dict[str, str]]:
     serial = _fit("".join(draw(tricky)) + draw(set82), draw(st.integers(1, 20)), "x")
     ais = {"01": gtin, "21": serial}
     parts = [f"01{gtin}21{serial}"]
-    if draw(st.booleans()):
+    extra = draw(st.sampled_from(["", "17", "8005"]))
+    if extra == "17":
         expiry = f"{draw(st.integers(0, 99)):02d}{draw(st.integers(1, 12)):02d}{draw(st.integers(0, 28)):02d}"
         ais["17"] = expiry
         parts.append(f"{GS}17{expiry}")
+    elif extra == "8005":
+        price = f"{draw(st.integers(0, 999999)):06d}"
+        ais["8005"] = price
+        parts.append(f"{GS}8005{price}")
     if draw(st.booleans()):
         key = _fit("".join(draw(tricky)) + draw(set82), 4, "k")
         check = _fit("".join(draw(tricky)) + draw(set82), draw(st.sampled_from([44, 88])), "c")
@@ -43,6 +48,10 @@ def marking_codes(draw: st.DrawFn) -> tuple[str, dict[str, str]]:
         tail = _fit("".join(draw(tricky)) + draw(set82), 4, "t")
         ais["93"] = tail
         parts.append(f"{GS}93{tail}")
+        if draw(st.booleans()):
+            weight = f"{draw(st.integers(0, 999999)):06d}"
+            ais["3103"] = weight
+            parts.append(f"{GS}3103{weight}")
     prefix = draw(st.sampled_from(["", "]d2", "]d2" + GS, GS, "]C1", "]Q3"]))
     return prefix + "".join(parts), ais
 
