@@ -13,15 +13,24 @@ from pathlib import Path
 
 from gateway.devices import DeviceRegistry
 from gateway.ingest.chain import ChainState
+from gateway.ingest.code_verdicts import CodeVerdicts
 from gateway.ingest.fiscal_sign import FiscalSigner
 from gateway.ingest.journal import Journal
 from gateway.ingest.pipeline import IngestPipeline
 from gateway.ingest.shipper import Shipper
 from gateway.settings import Settings
-from gateway.storage.chain_heads import StoredEnvelope, load_chain_heads, load_envelopes
+from gateway.storage.chain_heads import (
+    ChainHead,
+    StoredEnvelope,
+    load_chain_head,
+    load_chain_heads,
+    load_envelopes,
+)
 from gateway.storage.client import Storage
+from gateway.storage.code_registry_store import load_status_index
 from gateway.storage.device_store import load_devices
-from gateway.storage.migrations import apply_migrations
+from gateway.storage.migrations import ensure_schema
+from gateway.storage.rows import decode_event
 from gateway.wire import pb
 
 log = logging.getLogger(__name__)
@@ -58,6 +67,7 @@ class GatewayService:
     shipper: Shipper
     admin_token: str
     new_admin_token: str | None = None
+    code_verdicts: CodeVerdicts | None = None
     _shipper_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
@@ -66,12 +76,14 @@ class GatewayService:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         new_token = ensure_admin_token(settings.admin_token_file)
         storage = Storage.open(settings)
-        applied = await storage.run(lambda c: apply_migrations(c, storage.database))
+        applied = await storage.run(lambda c: ensure_schema(c, storage.database, settings.cluster))
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
         registry = DeviceRegistry(await storage.run(lambda c: load_devices(c, storage.database)))
         chains = ChainState()
         chains.restore(await storage.run(lambda c: load_chain_heads(c, storage.database)))
+        # Every known code's status, in memory (issue 3): registry plus each code's last sale or return.
+        code_verdicts = CodeVerdicts(await storage.run(lambda c: load_status_index(c, storage.database)))
         journal = Journal.open(
             settings.journal_dir,
             segment_bytes=settings.journal_segment_bytes,
@@ -82,6 +94,9 @@ class GatewayService:
             record = pb.JournalRecord.FromString(raw)
             if record.accepted:
                 chains.apply_record(record)
+                event = decode_event(record) if record.code_verdicts else None
+                if event is not None:  # sales and returns not yet shipped move code status too
+                    code_verdicts.apply_record(record, event)
                 replayed += 1
         log.info("devices: %d, journal records replayed: %d", len(registry), replayed)
         fiscal = FiscalSigner.load_or_create(settings.fiscal_key_file)
@@ -89,7 +104,15 @@ class GatewayService:
         async def lookup(device_id: str, seqs: list[int]) -> dict[int, StoredEnvelope]:
             return await storage.run(lambda c: load_envelopes(c, storage.database, device_id, seqs))
 
-        pipeline = IngestPipeline(settings, registry, chains, fiscal, journal, lookup)
+        async def load_head(device_id: str, seller_tin: str) -> ChainHead | None:
+            return await storage.run(lambda c: load_chain_head(c, storage.database, device_id, seller_tin))
+
+        # Embedded storage has one gateway: memory is complete. With a server, other nodes write too.
+        takeover = None if settings.embedded else load_head
+        pipeline = IngestPipeline(
+            settings, registry, chains, fiscal, journal, lookup, load_head=takeover,
+            code_verdicts=code_verdicts,
+        )
         shipper = Shipper(journal, storage, settings)
         service = cls(
             settings,
@@ -102,6 +125,7 @@ class GatewayService:
             shipper,
             admin_token=read_admin_token(settings.admin_token_file),
             new_admin_token=new_token,
+            code_verdicts=code_verdicts,
         )
         service._shipper_task = asyncio.create_task(shipper.run(), name="shipper")
         return service

@@ -14,10 +14,14 @@ from gateway import errors
 from gateway.devices import Device, DeviceRegistry
 from gateway.ingest import decoding
 from gateway.ingest.chain import ChainCursor, ChainState, KnownEnvelope, Verdict
+from gateway.ingest.chain_takeover import LoadHead, refresh_heads
+from gateway.ingest.code_verdicts import CodeVerdicts, Undo
 from gateway.ingest.decoding import EnvelopeRejected
 from gateway.ingest.fiscal_sign import FiscalSigner
 from gateway.ingest.receipt_validation import check_event_time, validate_event
 from gateway.ingest.signatures import SignedEnvelope, authenticate
+from gateway.security.device_keys import apply_accepted
+from gateway.security.receipt_checks import security_findings
 from gateway.settings import Settings
 from gateway.wire import pb
 
@@ -87,6 +91,18 @@ class _Item:
     findings: list[pb.Finding] = field(default_factory=list)
     status: int = pb.REJECTED
     fiscal_sign: str = ""
+    code_verdicts: list[pb.CodeVerdictRecord] = field(default_factory=list)
+    code_undo: Undo = field(default_factory=list)
+
+
+def _accepted_rotations(items: list[_Item], received_ms: int) -> list[pb.JournalRecord]:
+    return [
+        pb.JournalRecord(envelope=item.envelope, received_ms=received_ms, accepted=True)
+        for item in items
+        if item.status == pb.ACCEPTED
+        and item.event is not None
+        and item.event.WhichOneof("body") == "key_rotation"
+    ]
 
 
 class IngestPipeline:
@@ -101,6 +117,9 @@ class IngestPipeline:
         journal: JournalAppender,
         lookup_envelopes: LookupEnvelopes,
         clock: Callable[[], int] = wall_clock_ms,
+        on_key_rotation: Callable[[list[Device]], Awaitable[None]] | None = None,
+        code_verdicts: CodeVerdicts | None = None,
+        load_head: LoadHead | None = None,
     ) -> None:
         self._settings = settings
         self._registry = registry
@@ -109,8 +128,12 @@ class IngestPipeline:
         self._journal = journal
         self._lookup = lookup_envelopes
         self._clock = clock
+        self._on_key_rotation = on_key_rotation  # stores the rotated devices (before the ack)
         self._locks = DeviceLocks()
+        self._codes = code_verdicts  # None: marking codes get no verdicts (tests of the other stages)
         self._counts: Counter[str] = Counter()
+        self._load_head = load_head  # None: memory is the whole truth (one node, heads restored at start)
+        self._finding_counts: Counter[str] = Counter()
 
     def decode_batch(self, body: bytes) -> pb.IngestBatch:
         """Parse a request body under the limits; raises a request-level GatewayError."""
@@ -127,14 +150,31 @@ class IngestPipeline:
             records = self._decide(items, cursors, received_ms)
             if records:
                 # Raises BACKPRESSURE (or anything else) before any head moves: the client resends later.
-                await self._journal.append(records)
+                try:
+                    await self._journal.append(records)
+                except BaseException:
+                    self._undo_codes(items)  # nothing was accepted, so no code was sold or returned
+                    raise
             for cursor in cursors.values():
                 cursor.commit()
+            # An accepted key rotation: the chain continues under the new key from the next envelope on.
+            rotated = apply_accepted(self._registry, _accepted_rotations(items, received_ms))
+            if rotated and self._on_key_rotation is not None:
+                await self._on_key_rotation(rotated)
         return self._ack(items, received_ms)
 
     def stats(self) -> dict[str, int]:
         """Envelopes answered since start, by status and by rejection code."""
         return dict(self._counts)
+
+    def finding_stats(self) -> dict[str, int]:
+        """Findings (anomalies) journalled since start, by kind."""
+        return dict(self._finding_counts)
+
+    def _undo_codes(self, items: list[_Item]) -> None:
+        if self._codes is not None:
+            for item in reversed(items):
+                self._codes.undo(item.code_undo)
 
     def _prepare(self, batch: pb.IngestBatch) -> list[_Item]:
         limits = self._settings.limits
@@ -161,6 +201,10 @@ class IngestPipeline:
         for item in items:
             if item.device is not None:
                 seqs.setdefault(item.envelope.device_id, []).append(item.envelope.seq)
+        if self._load_head is not None:
+            sellers = {item.envelope.device_id: item.device.seller_tin for item in items if item.device}
+            wanted = {device_id: (sellers[device_id], device_seqs) for device_id, device_seqs in seqs.items()}
+            await refresh_heads(self._chains, self._load_head, wanted)
         cursors: dict[str, ChainCursor] = {}
         for device_id, device_seqs in seqs.items():
             missing = self._chains.missing_history(device_id, device_seqs)
@@ -200,6 +244,12 @@ class IngestPipeline:
             item.rejection, item.findings = rejection, []
             return
         item.findings.extend(validate_event(event, received_ms))
+        item.findings.extend(security_findings(event))
+        if self._codes is not None and item.device is not None:
+            item.code_verdicts, code_findings, item.code_undo = self._codes.judge_event(
+                event, item.device.seller_tin, item.device.store_id
+            )
+            item.findings.extend(code_findings)
         item.fiscal_sign = self._fiscal.sign(
             envelope.device_id, envelope.seq, item.signed.envelope_hash, event.time_ms
         )
@@ -220,6 +270,7 @@ class IngestPipeline:
             envelope_hash=item.signed.envelope_hash if item.signed is not None else b"",
             fiscal_sign=item.fiscal_sign,
             findings=item.findings,
+            code_verdicts=item.code_verdicts,
             gateway_id=self._settings.gateway_id,
         )
         device = item.device or self._registry.get(envelope.device_id)
@@ -232,6 +283,9 @@ class IngestPipeline:
     def _ack(self, items: list[_Item], received_ms: int) -> pb.IngestAck:
         ack = pb.IngestAck(received_ms=received_ms, gateway_id=self._settings.gateway_id)
         for item in items:
+            # _ack runs only once the journal holds the batch: these findings are anomaly rows to be.
+            for finding in item.findings if item.status != pb.DUPLICATE else ():
+                self._finding_counts[finding.kind] += 1
             event_ack = ack.acks.add(
                 device_id=item.envelope.device_id,
                 seq=item.envelope.seq,

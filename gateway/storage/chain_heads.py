@@ -46,6 +46,32 @@ def load_chain_heads(client: Any, database: str) -> list[ChainHead]:
     ]
 
 
+def load_chain_head(
+    client: Any, database: str, device_id: str, seller_tin: str | None = None
+) -> ChainHead | None:
+    """The stored head of one device's chain, or None if storage holds no event of it.
+
+    For a node that takes a device over from another (the balancer moved it): its memory may hold no head,
+    or an older one. Knowing the seller lets ClickHouse use the (seller_tin, device_id, seq) key; on a
+    cluster the Distributed table reads the one shard that holds the device (sharded by its id).
+    """
+    where = "device_id = {device_id:String}"
+    parameters: dict[str, Any] = {"device_id": device_id}
+    if seller_tin is not None:
+        where += " AND seller_tin = {seller_tin:String}"
+        parameters["seller_tin"] = seller_tin
+    sql = (
+        "SELECT max(seq) AS head_seq, argMax(envelope_hash, seq) AS head_hash, "
+        "argMax(fiscal_sign, seq) AS head_sign, argMax(toUnixTimestamp64Milli(event_time), seq) AS head_ms, "
+        f"count() AS n FROM {database}.events WHERE {where}"
+    )
+    rows = client.query(sql, parameters=parameters, column_formats={"head_hash": "bytes"}).result_rows
+    if not rows or int(rows[0][4]) == 0:
+        return None
+    seq, env_hash, sign, event_ms, _ = rows[0]
+    return ChainHead(device_id, int(seq), bytes(env_hash), str(sign), int(event_ms))
+
+
 def load_envelopes(
     client: Any, database: str, device_id: str, seqs: Iterable[int]
 ) -> dict[int, StoredEnvelope]:

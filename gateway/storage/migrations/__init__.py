@@ -108,3 +108,30 @@ def apply_migrations(client: Any, database: str, *, topology: Topology = SINGLE_
         )
         applied.append(migration.id)
     return applied
+
+
+class SchemaNotReady(RuntimeError):
+    """The cluster's schema lacks migrations this gateway needs (run `tracegate migrate --cluster`)."""
+
+
+def ensure_schema(client: Any, database: str, cluster: str = "") -> list[str]:
+    """At gateway start: on one node apply what is pending; on a cluster only check, never change it.
+
+    Cluster DDL (ON CLUSTER, Replicated paths) is the operator's step, as an account allowed to make it;
+    the gateways' writer account may not, and several nodes starting at once must not race to do it.
+    """
+    if not cluster:
+        return apply_migrations(client, database)
+    try:
+        pending = pending_migrations(client, database)
+    except Exception as exc:
+        raise SchemaNotReady(
+            f"cannot read {database}.schema_migrations ({exc.__class__.__name__}): "
+            f"run `tracegate migrate --cluster {cluster}` first"
+        ) from exc
+    if pending:
+        raise SchemaNotReady(
+            f"migrations not applied on cluster {cluster}: {', '.join(pending)}; "
+            f"run `tracegate migrate --cluster {cluster}` first"
+        )
+    return []

@@ -1,0 +1,56 @@
+"""Chain takeover: a device with no (or an older) head in memory gets its stored head before deciding."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+
+from gateway import errors
+from gateway.errors import GatewayError
+from gateway.ingest.chain import ChainState, StoredHead
+
+log = logging.getLogger(__name__)
+
+# (device_id, seller_tin) -> the device's newest stored event, or None (gateway.storage.chain_heads).
+LoadHead = Callable[[str, str], Awaitable[StoredHead | None]]
+
+RETRY_AFTER_S = 5
+
+
+def needs_stored_head(chains: ChainState, device_id: str, seqs: Iterable[int]) -> bool:
+    """True when memory cannot be trusted to judge these seqs: no head at all, or they would be a gap.
+
+    A gap may only mean that another node accepted the events in between (the device was moved here);
+    storage knows, as far as the other node has shipped. A device this node already serves costs nothing.
+    """
+    head = chains.head(device_id)
+    if head.seq == 0:
+        return True
+    return min(seqs, default=0) > head.next_seq
+
+
+async def refresh_heads(
+    chains: ChainState, load_head: LoadHead, wanted: Mapping[str, tuple[str, list[int]]]
+) -> int:
+    """Load the stored head of each device (device_id -> (seller_tin, seqs)) that needs it; returns how many
+    heads moved. Storage failing is a retryable request error: deciding without the head could accept a
+    resend twice or miss a fork."""
+    moved = 0
+    for device_id, (seller_tin, seqs) in wanted.items():
+        if not needs_stored_head(chains, device_id, seqs):
+            continue
+        before = chains.head(device_id).seq
+        try:
+            head = await load_head(device_id, seller_tin)
+        except Exception as exc:
+            log.warning("cannot load the chain head of %s from storage: %s", device_id, exc)
+            raise GatewayError(
+                errors.STORAGE_UNAVAILABLE,
+                f"the chain of {device_id} is not known on this node and storage cannot be read; retry later",
+                retry_after_s=RETRY_AFTER_S,
+            ) from exc
+        if head is not None and head.seq > before:
+            chains.restore([head])
+            moved += 1
+            log.info("chain of %s taken over from storage at seq %d (was %d)", device_id, head.seq, before)
+    return moved
