@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from importlib import resources
 from typing import Any
 
 from aiohttp import web
 
 from gateway import errors
+from gateway.auth.tokens import Principal
 from gateway.errors import GatewayError
 from gateway.http.access import require_scope
 from gateway.http.keys import SERVICE
@@ -80,6 +82,12 @@ async def get_anomalies(request: web.Request) -> web.Response:
     return web.json_response(page)
 
 
+def _next_page(
+    client: Any, *, db: str, principal: Principal, flt: AnomalyFilter, cursor: str
+) -> dict[str, Any]:
+    return list_anomalies(client, db, principal, flt, limit=CSV_PAGE, cursor=cursor)
+
+
 async def get_anomalies_csv(request: web.Request) -> web.StreamResponse:
     """The whole filtered queue as CSV, streamed page by page (memory stays flat)."""
     principal = require_scope(request, *READERS)
@@ -100,9 +108,7 @@ async def get_anomalies_csv(request: web.Request) -> web.StreamResponse:
         cursor = page["next_cursor"]
         if not cursor or written >= MAX_CSV_ROWS:
             break
-        page = await storage.run(
-            lambda c, cur=cursor: list_anomalies(c, db, principal, flt, limit=CSV_PAGE, cursor=cur)
-        )
+        page = await storage.run(partial(_next_page, db=db, principal=principal, flt=flt, cursor=cursor))
     await response.write_eof()
     return response
 
