@@ -19,6 +19,8 @@ SUBCOMMAND_MODULES = (
     "gateway.cli.sim",
     "gateway.cli.demo",
     "gateway.cli.codes",
+    "gateway.cli.tokens",
+    "gateway.cli.analyst",
     "gateway.cli.bench",
     "gateway.cli.config",
 )

@@ -6,13 +6,16 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from gateway.http.access import setup_access
 from gateway.http.admin import setup_admin
+from gateway.http.analyst_routes import setup_analyst_routes
 from gateway.http.errors import setup_errors
 from gateway.http.health import setup_health
 from gateway.http.ingest_routes import setup_ingest_routes
 from gateway.http.keys import SERVICE, SETTINGS
 from gateway.service import GatewayService
 from gateway.settings import Settings
+from gateway.web.pages import setup_pages
 
 
 async def _service_context(app: web.Application) -> AsyncIterator[None]:
@@ -30,5 +33,8 @@ def create_app(settings: Settings) -> web.Application:
     setup_health(app)
     setup_ingest_routes(app)
     setup_admin(app)
+    setup_access(app)
+    setup_analyst_routes(app)
+    setup_pages(app)
     app.cleanup_ctx.append(_service_context)
     return app
