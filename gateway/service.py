@@ -18,6 +18,7 @@ from gateway.ingest.fiscal_sign import FiscalSigner
 from gateway.ingest.journal import Journal
 from gateway.ingest.pipeline import IngestPipeline
 from gateway.ingest.shipper import Shipper
+from gateway.security import device_keys
 from gateway.settings import Settings
 from gateway.storage.chain_heads import (
     ChainHead,
@@ -69,6 +70,7 @@ class GatewayService:
     new_admin_token: str | None = None
     code_verdicts: CodeVerdicts | None = None
     _shipper_task: asyncio.Task[None] | None = field(default=None, repr=False)
+    _registry_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
     async def start(cls, settings: Settings) -> GatewayService:
@@ -80,6 +82,10 @@ class GatewayService:
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
         registry = DeviceRegistry(await storage.run(lambda c: load_devices(c, storage.database)))
+        # Rotations already shipped: a node that missed the devices row write still learns the new keys.
+        device_keys.apply_accepted(
+            registry, await storage.run(lambda c: device_keys.load_stored_rotations(c, storage.database))
+        )
         chains = ChainState()
         chains.restore(await storage.run(lambda c: load_chain_heads(c, storage.database)))
         # Every known code's status, in memory (issue 3): registry plus each code's last sale or return.
@@ -89,11 +95,14 @@ class GatewayService:
             segment_bytes=settings.journal_segment_bytes,
             budget_bytes=settings.journal_budget_bytes,
         )
+        # The journal holds signed events with buyer data in clear (docs/security.md): owner only.
+        settings.journal_dir.chmod(0o700)
         replayed = 0
         for raw in journal.replay():
             record = pb.JournalRecord.FromString(raw)
             if record.accepted:
                 chains.apply_record(record)
+                device_keys.apply_accepted(registry, [record])
                 event = decode_event(record) if record.code_verdicts else None
                 if event is not None:  # sales and returns not yet shipped move code status too
                     code_verdicts.apply_record(record, event)
@@ -112,6 +121,7 @@ class GatewayService:
         pipeline = IngestPipeline(
             settings, registry, chains, fiscal, journal, lookup, load_head=takeover,
             code_verdicts=code_verdicts,
+            on_key_rotation=lambda devices: device_keys.save_devices(storage, devices),
         )
         shipper = Shipper(journal, storage, settings)
         service = cls(
@@ -128,6 +138,9 @@ class GatewayService:
             code_verdicts=code_verdicts,
         )
         service._shipper_task = asyncio.create_task(shipper.run(), name="shipper")
+        service._registry_task = asyncio.create_task(
+            device_keys.refresh_forever(storage, registry, settings.registry_refresh_s), name="registry"
+        )
         return service
 
     def write_runtime_file(self, url: str) -> None:
@@ -137,6 +150,10 @@ class GatewayService:
     async def stop(self) -> None:
         """Stop shipping, close the journal and storage; acked events stay in the journal for next start."""
         self.settings.runtime_file.unlink(missing_ok=True)
+        if self._registry_task is not None:
+            self._registry_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._registry_task
         if self._shipper_task is not None:
             self._shipper_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
