@@ -17,7 +17,10 @@ PLAIN_SYMBOLOGIES = frozenset(("]d1", "]Q1"))
 # Scanners in keyboard mode sometimes type GS as this escape text; '\' is in no GS1 set, so it is unambiguous.
 LITERAL_GS = ("\\u001d", "\\u001D", "\\x1d", "\\x1D")
 RAW_TOBACCO_LENGTH = 29
-_GUESS_BUDGET = 400  # re-parses allowed when guessing where a GS went missing (error path only)
+# Re-parses allowed when guessing where a GS went missing: error path only, but bounded so a hostile code
+# costs at most a few milliseconds.
+_GUESS_BUDGET = 60
+_LIKELY_LOST = ("91", "92", "93", "80", "17", "31", "10")
 _GUESSABLE = frozenset(("field_too_long", "missing_crypto", "truncated_crypto", "bad_crypto_length"))
 
 
@@ -152,6 +155,8 @@ def _element_result(data: str, start: int) -> CodeResult:
 def _guess_missing_gs(data: str, start: int, depth: int, budget: list[int]) -> list[int] | None:
     """Positions where inserting one to `depth` GS turns data into a valid marking code."""
     candidates = [p for lo, hi in suspect_spans(data, start) for p in range(lo + 1, hi - 1)]
+    # Crypto AIs first: that is where scanners lose GS most; then the other AIs of marking codes.
+    candidates.sort(key=lambda p: (_LIKELY_LOST.index(data[p:p + 2]) if data[p:p + 2] in _LIKELY_LOST else 9))
     for p in candidates:
         if lookup_ai(data, p) is None:
             continue
