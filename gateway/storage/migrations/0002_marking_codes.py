@@ -1,4 +1,4 @@
-"""Marking codes: the operator's registry of emitted codes, every code seen on ingest or in a check, status."""
+"""Marking codes: the operator's registry of emitted codes, every code seen on ingest or in a check."""
 
 from __future__ import annotations
 

@@ -1,0 +1,236 @@
+"""In-memory status of every known marking code: compact numpy columns keyed by a 64-bit hash of cis.
+
+Ten million codes must fit: a dict of Python objects costs ~200 bytes a code, these columns 20 bytes
+(key 8, owner 4, last store 4, expiry day 2, status 1, flags 1). Bulk-loaded codes live in sorted arrays
+(binary search); codes added later (imports, unknown codes seen on sales) live in a small dict merged into
+the arrays once it grows. Two different cis with one 64-bit key are found when the index is built from
+ClickHouse (exactly, there) and kept by their full cis in a side dict; an unknown cis whose key equals a
+known one's (chance about n / 2**64 per lookup) would read that code's state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+STATUSES = ("", "emitted", "applied", "introduced", "retired", "withdrawn", "written_off", "blocked")
+STATUS_CODE = {name: number for number, name in enumerate(STATUSES)}
+KNOWN, SOLD, RETURNED = 1, 2, 4  # flag bits: in the registry; last move a sale; last move a return
+# The same key computed by ClickHouse, so the index loads keys without hashing ten million strings here.
+CIS_KEY_SQL = "reinterpretAsUInt64(substring(SHA256({column}), 1, 8))"
+
+Entry = tuple[int, int, int, int, int]  # status, owner id, expiry day (0 none), flags, last store id
+U64 = npt.NDArray[np.uint64]
+
+
+def cis_key(cis: str) -> int:
+    """The 64-bit key of a cis: the first 8 bytes of its SHA-256, little-endian (as CIS_KEY_SQL)."""
+    return int.from_bytes(hashlib.sha256(cis.encode()).digest()[:8], "little")
+
+
+class Interner:
+    """Small ints for repeated strings (owner TINs, stores); id 0 is the empty string."""
+
+    def __init__(self, values: list[str] | None = None) -> None:
+        self._values = [""]
+        self._ids = {"": 0}
+        for value in values or []:
+            self.intern(value)
+
+    def intern(self, value: str) -> int:
+        """The id of value, adding it if new."""
+        found = self._ids.get(value)
+        if found is None:
+            found = self._ids[value] = len(self._values)
+            self._values.append(value)
+        return found
+
+    def value(self, number: int) -> str:
+        """The string of an id."""
+        return self._values[number]
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+@dataclass(frozen=True, slots=True)
+class CodeState:
+    """What the gateway knows about one code right now."""
+
+    known: bool  # in the operator's registry
+    status: str  # registry status, '' when unknown
+    owner_tin: str
+    expires_day: int  # days since 1970-01-01, 0 when the registry gives no expiry
+    sold: bool  # its last sale was not followed by a return
+    returned: bool  # its last move was a return
+    last_seller_tin: str
+    last_store_id: str
+
+
+_STORE_SEP = "\x1f"
+
+
+class StatusIndex:
+    """cis → compact status; every method is synchronous and cheap (called on the event loop)."""
+
+    def __init__(self) -> None:
+        self._keys: U64 = np.empty(0, np.uint64)
+        self._status = np.empty(0, np.uint8)
+        self._owner = np.empty(0, np.uint32)
+        self._expiry = np.empty(0, np.uint16)
+        self._flags = np.empty(0, np.uint8)
+        self._store = np.empty(0, np.uint32)
+        self._extra: dict[int, Entry] = {}
+        self._ambiguous: set[int] = set()
+        self._exact: dict[str, Entry] = {}
+        self.owners = Interner()
+        self.stores = Interner()
+
+    # ── bulk building ──
+
+    def load_base(
+        self, keys: U64, status: npt.NDArray[np.uint8], owner: npt.NDArray[np.uint32],
+        expiry: npt.NDArray[np.uint16], owners: list[str],
+    ) -> None:
+        """Replace the arrays with these registry codes (owner ids index `owners`, whose id 0 is '')."""
+        order = np.argsort(keys, kind="stable")
+        self._keys = np.ascontiguousarray(keys[order], dtype=np.uint64)
+        self._status = status[order].astype(np.uint8)
+        self._owner = owner[order].astype(np.uint32)
+        self._expiry = expiry[order].astype(np.uint16)
+        self._flags = np.full(len(keys), KNOWN, np.uint8)
+        self._store = np.zeros(len(keys), np.uint32)
+        self.owners = Interner(owners[1:] if owners and owners[0] == "" else owners)
+        self._extra.clear()
+
+    def add_ambiguous(self, cis: str, entry: Entry) -> None:
+        """Keep a code whose key another cis shares by its full cis (found when loading)."""
+        key = cis_key(cis)
+        self._ambiguous.add(key)
+        self._exact[cis] = entry
+        position = self._position(key)
+        if position >= 0:  # never answer for the shared key from the arrays again
+            self._flags[position] = 0
+            self._status[position] = 0
+
+    def load_moves(self, keys: U64, sold: npt.NDArray[np.bool_], stores: npt.NDArray[np.uint32],
+                   store_names: list[str]) -> None:
+        """Set each code's last sale/return (from code_events); codes not in the registry are added."""
+        remap = np.array([self.stores.intern(name) for name in store_names] or [0], np.uint32)
+        positions = np.searchsorted(self._keys, keys)
+        inside = positions < len(self._keys)
+        found = np.zeros(len(keys), bool)
+        found[inside] = self._keys[positions[inside]] == keys[inside]
+        at = positions[found]
+        flags = self._flags[at] & KNOWN
+        self._flags[at] = flags | np.where(sold[found], SOLD, RETURNED).astype(np.uint8)
+        self._store[at] = np.where(sold[found], remap[stores[found]], self._store[at])
+        for key, is_sold, store in zip(keys[~found].tolist(), sold[~found].tolist(),
+                                       stores[~found].tolist(), strict=True):
+            self._extra[key] = (0, 0, 0, SOLD if is_sold else RETURNED, int(remap[store]) if is_sold else 0)
+
+    # ── lookups and updates ──
+
+    def _position(self, key: int) -> int:
+        keys = self._keys
+        position = int(np.searchsorted(keys, np.uint64(key)))
+        if position < len(keys) and int(keys[position]) == key:
+            return position
+        return -1
+
+    def raw(self, cis: str) -> Entry | None:
+        """The stored entry of a code, or None."""
+        key = cis_key(cis)
+        if key in self._ambiguous:
+            return self._exact.get(cis)
+        found = self._extra.get(key)
+        if found is not None:
+            return found
+        position = self._position(key)
+        if position < 0:
+            return None
+        return (int(self._status[position]), int(self._owner[position]), int(self._expiry[position]),
+                int(self._flags[position]), int(self._store[position]))
+
+    def set_raw(self, cis: str, entry: Entry | None) -> None:
+        """Store (or, with None, forget) a code's entry; used for updates and to undo them."""
+        key = cis_key(cis)
+        if key in self._ambiguous:
+            if entry is None:
+                self._exact.pop(cis, None)
+            else:
+                self._exact[cis] = entry
+            return
+        position = -1 if key in self._extra else self._position(key)
+        if position < 0:
+            if entry is None:
+                self._extra.pop(key, None)
+            else:
+                self._extra[key] = entry
+            return
+        if entry is None:  # base codes are never forgotten, only reset
+            entry = (0, 0, 0, 0, 0)
+        (self._status[position], self._owner[position], self._expiry[position], self._flags[position],
+         self._store[position]) = entry
+
+    def state(self, cis: str) -> CodeState | None:
+        """What is known about a code, or None if nothing (not in the registry, never seen)."""
+        entry = self.raw(cis)
+        if entry is None:
+            return None
+        status, owner, expiry, flags, store = entry
+        seller, _, store_id = self.stores.value(store).partition(_STORE_SEP)
+        return CodeState(
+            known=bool(flags & KNOWN), status=STATUSES[status], owner_tin=self.owners.value(owner),
+            expires_day=expiry, sold=bool(flags & SOLD), returned=bool(flags & RETURNED),
+            last_seller_tin=seller, last_store_id=store_id,
+        )
+
+    def put_registry(self, cis: str, status: str, owner_tin: str, expires_day: int) -> None:
+        """Add or update a registry code; what sales and returns did to it is kept."""
+        old = self.raw(cis)
+        flags, store = (old[3], old[4]) if old is not None else (0, 0)
+        owner = self.owners.intern(owner_tin)
+        self.set_raw(cis, (STATUS_CODE[status], owner, expires_day, flags | KNOWN, store))
+
+    def record_sale(self, cis: str, seller_tin: str, store_id: str) -> Entry | None:
+        """The code is sold (retired) at this store; returns the entry before, to undo with set_raw."""
+        old = self.raw(cis)
+        status, owner, expiry, flags, _ = old if old is not None else (0, 0, 0, 0, 0)
+        store = self.stores.intern(seller_tin + _STORE_SEP + store_id)
+        self.set_raw(cis, (status, owner, expiry, (flags & KNOWN) | SOLD, store))
+        return old
+
+    def record_return(self, cis: str) -> Entry | None:
+        """The code came back (in circulation again); returns the entry before, to undo with set_raw."""
+        old = self.raw(cis)
+        status, owner, expiry, flags, _ = old if old is not None else (0, 0, 0, 0, 0)
+        self.set_raw(cis, (status, owner, expiry, (flags & KNOWN) | RETURNED, 0))
+        return old
+
+    def compact(self, min_extra: int = 100_000) -> bool:
+        """Merge the dict of later additions into the sorted arrays once it is large; True if merged."""
+        if len(self._extra) < max(min_extra, len(self._keys) // 10):
+            return False
+        items = sorted(self._extra.items())
+        extra_keys = np.fromiter((k for k, _ in items), np.uint64, len(items))
+        columns = np.array([e for _, e in items], np.int64).reshape(-1, 5)
+        keys = np.concatenate([self._keys, extra_keys])
+        order = np.argsort(keys, kind="stable")
+        self._keys = keys[order]
+        for name, column in zip(("_status", "_owner", "_expiry", "_flags", "_store"), columns.T, strict=True):
+            current = getattr(self, name)
+            setattr(self, name, np.concatenate([current, column.astype(current.dtype)])[order])
+        self._extra.clear()
+        return True
+
+    def __len__(self) -> int:
+        return len(self._keys) + len(self._extra) + len(self._exact)
+
+    def nbytes(self) -> int:
+        """Bytes held by the arrays (the dicts of later additions not counted)."""
+        arrays = (self._keys, self._status, self._owner, self._expiry, self._flags, self._store)
+        return sum(int(a.nbytes) for a in arrays)

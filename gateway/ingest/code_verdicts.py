@@ -1,0 +1,183 @@
+"""Ingest stage: a verdict on every marking code of an accepted sale or return; anomalies; status moves.
+
+A sale is never refused for its codes: the fiscal fact is kept, each problem becomes a verdict on the code
+and a Finding (anomaly row). Verdicts are decided here, once, against the in-memory status index, and
+journalled in the record (JournalRecord.code_verdicts), so the rows built later say what was decided then.
+
+Rules (precedence of the one verdict, first that applies; every applicable anomaly is reported):
+- syntax_error (GS1 validator token in error_code; anomaly code_invalid) / not_marking_code (valid GS1
+  data without 01 or 21; no anomaly: the register put a plain barcode in the codes field);
+- unknown: not in the registry (code_unknown);
+- blocked (code_blocked); not_in_circulation: emitted, applied, withdrawn, written_off
+  (code_not_in_circulation);
+- already_sold: the last move was a sale, or the registry says retired and no return followed
+  (code_sold_twice; code_clone too when that earlier sale was by another seller or store);
+- expired: the registry's expiry date is before the day of the sale (device time) (code_expired);
+- not_owner: the registry names an owner TIN and the seller's TIN differs (code_not_owner). The registry
+  row is the operator's current owner of the item (the last one it was transferred to), so the owner's
+  chain ends at the seller: any other seller is selling goods that were never transferred to it.
+Returns get `returned` (or syntax_error / not_marking_code / unknown). Effects: a sale retires the code
+(also an unknown one, so a second sale is caught), a return puts it back into circulation. Purchase
+receipts (BUY, BUY_RETURN) are not sales of marked goods to consumers: their codes get no verdict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.codes.parser import CodeResult, validate_code
+from gateway.codes.status_index import CodeState, Entry, StatusIndex
+from gateway.wire import pb
+
+DAY_MS = 86_400_000
+SALE, RETURN, CHECK = "sale", "return", "check"
+VALID = "valid"
+NOT_MARKING_ERRORS = frozenset(("missing_gtin", "missing_serial"))
+NOT_IN_CIRCULATION = frozenset(("emitted", "applied", "withdrawn", "written_off"))
+KIND_OF_OPERATION = {pb.SELL: SALE, pb.SELL_RETURN: RETURN}
+
+Undo = list[tuple[str, Entry | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """The verdict on one code and the anomalies (kind, detail) it raises."""
+
+    verdict: str
+    findings: tuple[tuple[str, str], ...] = ()
+
+
+def _syntax(result: CodeResult) -> Judgement | None:
+    if result.ok:
+        return None
+    if result.error in NOT_MARKING_ERRORS:
+        return Judgement("not_marking_code")
+    return Judgement("syntax_error", (("code_invalid", f"{result.error}: {result.detail}"),))
+
+
+def judge_sale(result: CodeResult, state: CodeState | None, seller_tin: str, store_id: str,
+               day: int) -> Judgement:
+    """The verdict on selling this code now (pure; day = days since 1970 of the sale)."""
+    syntax = _syntax(result)
+    if syntax is not None:
+        return syntax
+    found: list[tuple[str, str, str]] = []  # (verdict, anomaly kind, detail)
+    if state is None or not state.known:
+        found.append(("unknown", "code_unknown", "the code is not in the operator's registry"))
+    if state is not None:
+        if state.status == "blocked":
+            found.append(("blocked", "code_blocked", "the registry has blocked this code"))
+        if state.status in NOT_IN_CIRCULATION:
+            found.append(("not_in_circulation", "code_not_in_circulation", f"registry status {state.status}"))
+        if state.sold or (state.status == "retired" and not state.returned):
+            where = (f"seller {state.last_seller_tin} store {state.last_store_id}" if state.sold
+                     else "the registry (retired)")
+            found.append(("already_sold", "code_sold_twice", f"sold before by {where}, not returned since"))
+            if state.sold and (state.last_seller_tin, state.last_store_id) != (seller_tin, store_id):
+                found.append(("already_sold", "code_clone",
+                              f"the same code was sold by seller {state.last_seller_tin} store "
+                              f"{state.last_store_id} and now by seller {seller_tin} store {store_id}"))
+        if state.expires_day and day > state.expires_day:
+            found.append(("expired", "code_expired", f"expired on day {state.expires_day} (days since 1970)"))
+        if state.known and state.owner_tin and state.owner_tin != seller_tin:
+            found.append(("not_owner", "code_not_owner",
+                          f"the registry owner is {state.owner_tin}, the seller is {seller_tin}"))
+    if not found:
+        return Judgement(VALID)
+    return Judgement(found[0][0], tuple((kind, detail) for _, kind, detail in found))
+
+
+def judge_return(result: CodeResult, state: CodeState | None) -> Judgement:
+    """The verdict on a code coming back on a sale return."""
+    syntax = _syntax(result)
+    if syntax is not None:
+        return syntax
+    return Judgement("returned" if state is not None and state.known else "unknown")
+
+
+def verdict_record(line: int, index: int, result: CodeResult, judgement: Judgement,
+                   raw_code: str = "") -> pb.CodeVerdictRecord:
+    """The journalled form of one verdict."""
+    return pb.CodeVerdictRecord(
+        line=line, code_index=index, cis=result.cis or "", verdict=judgement.verdict,
+        error_code=result.error or "", gtin=result.gtin or "", group=result.group or "", raw_code=raw_code,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CheckAnswer:
+    """A pre-sale check's answer on one code."""
+
+    code: str
+    result: CodeResult
+    judgement: Judgement
+
+    @property
+    def may_sell(self) -> bool:
+        """May the register sell it now."""
+        return self.judgement.verdict == VALID
+
+
+class CodeVerdicts:
+    """The stage: judges codes against the status index and moves their status; one per gateway."""
+
+    def __init__(self, index: StatusIndex) -> None:
+        self.index = index
+
+    def judge_event(self, event: pb.Event, seller_tin: str, store_id: str
+                    ) -> tuple[list[pb.CodeVerdictRecord], list[pb.Finding], Undo]:
+        """Verdicts and findings for an accepted event, status moves applied; undo reverts the moves."""
+        kind = KIND_OF_OPERATION.get(event.receipt.operation) if event.HasField("receipt") else None
+        if kind is None:
+            return [], [], []
+        day = max(event.time_ms, 0) // DAY_MS
+        records: list[pb.CodeVerdictRecord] = []
+        findings: list[pb.Finding] = []
+        undo: Undo = []
+        for line_no, line in enumerate(event.receipt.lines, start=1):
+            for index, code in enumerate(line.marking_codes):
+                result = validate_code(code)
+                cis = result.cis
+                state = self.index.state(cis) if cis else None
+                if kind == SALE:
+                    judgement = judge_sale(result, state, seller_tin, store_id, day)
+                    if cis:
+                        undo.append((cis, self.index.record_sale(cis, seller_tin, store_id)))
+                else:
+                    judgement = judge_return(result, state)
+                    if cis:
+                        undo.append((cis, self.index.record_return(cis)))
+                records.append(verdict_record(line_no, index, result, judgement))
+                findings.extend(
+                    pb.Finding(kind=k, line=line_no, detail=detail, cis=cis or "")
+                    for k, detail in judgement.findings
+                )
+        return records, findings, undo
+
+    def undo(self, undo: Undo) -> None:
+        """Revert status moves (the journal refused the records that made them), newest first."""
+        for cis, entry in reversed(undo):
+            self.index.set_raw(cis, entry)
+
+    def check(self, codes: list[str], seller_tin: str, store_id: str, now_ms: int) -> list[CheckAnswer]:
+        """May each code be sold now by this seller and store (no status moves)."""
+        day = max(now_ms, 0) // DAY_MS
+        answers = []
+        for code in codes:
+            result = validate_code(code)
+            state = self.index.state(result.cis) if result.cis else None
+            answers.append(CheckAnswer(code, result, judge_sale(result, state, seller_tin, store_id, day)))
+        return answers
+
+    def apply_record(self, record: pb.JournalRecord, event: pb.Event) -> None:
+        """Redo the status moves of a journalled accepted record (journal replay at start)."""
+        if not record.code_verdicts or not event.HasField("receipt"):
+            return
+        kind = KIND_OF_OPERATION.get(event.receipt.operation)
+        for verdict in record.code_verdicts:
+            if not verdict.cis:
+                continue
+            if kind == SALE:
+                self.index.record_sale(verdict.cis, record.seller_tin, record.store_id)
+            elif kind == RETURN:
+                self.index.record_return(verdict.cis)
