@@ -74,6 +74,8 @@ HISTORY_UNAVAILABLE = _define(
     True,
     "This seq is older than the gateway's recent window and not yet in storage; retry later.",
 )
+# Pre-sale marking-code check (POST /v1/codes/check).
+TOO_MANY_CODES = _define("too_many_codes", 413, False, "The check has more marking codes than allowed.")
 
 
 def lookup(code: str) -> ErrorCode:

@@ -1,0 +1,151 @@
+"""Marking-code routes: POST /v1/codes/check (signed by a register) and POST /v1/admin/codes/import.
+
+A check is recorded through the journal, as a record outside any device chain (JournalRecord.code_check),
+before the answer is sent: the check id a register prints on a receipt line is then always in
+code_events (kind=check), exactly once, through crashes and storage outages, at the price of one group
+commit (fsync shared with concurrent requests) per check. A full journal answers 503 backpressure, like
+/v1/batches. The answer is advice: a sale after it is judged again on ingest, never refused.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+import uuid
+
+from aiohttp import web
+from google.protobuf.message import DecodeError
+
+from gateway import errors
+from gateway.codes.registry_file import RegistryRow, RegistryRowError, read_registry
+from gateway.errors import GatewayError
+from gateway.http.admin import require_admin
+from gateway.http.ingest_routes import PROTOBUF, read_protobuf_body
+from gateway.http.keys import SERVICE
+from gateway.ingest.code_verdicts import CheckAnswer, CodeVerdicts, verdict_record
+from gateway.service import GatewayService
+from gateway.storage.code_registry_store import insert_registry_rows
+from gateway.wire import pb, signing
+
+MAX_CHECK_BODY_BYTES = 256 * 1024
+MAX_IMPORT_CHUNK_BYTES = 64 * 1024 * 1024
+_DETAILS = {
+    "valid": "may be sold",
+    "syntax_error": "the code is not a valid marking code",
+    "not_marking_code": "valid GS1 data but not a marking code (no GTIN or no serial)",
+    "unknown": "the operator's registry does not know this code",
+    "blocked": "the code is blocked",
+    "not_in_circulation": "the code is not in circulation",
+    "already_sold": "the code was sold and not returned",
+    "expired": "the goods are past their expiry date",
+    "not_owner": "the goods belong to another owner",
+}
+
+
+def _verified_check(service: GatewayService, body: bytes) -> tuple[pb.CodeCheckRequest, pb.CodeCheckBody]:
+    try:
+        request = pb.CodeCheckRequest.FromString(body)
+        check = pb.CodeCheckBody.FromString(request.body)
+    except DecodeError:
+        raise GatewayError(errors.MALFORMED_REQUEST, "the body is not a CodeCheckRequest") from None
+    device = service.registry.get(request.device_id)
+    key = service.registry.key(request.device_id)
+    if device is None or key is None:
+        raise GatewayError(errors.UNKNOWN_DEVICE)
+    if not device.active:
+        raise GatewayError(errors.DEVICE_REVOKED)
+    if request.key_id != device.key_id:
+        raise GatewayError(errors.UNKNOWN_KEY)
+    preimage = signing.code_check_preimage(request.device_id, request.body)
+    if not signing.verify_signature(key, preimage, request.signature):
+        raise GatewayError(errors.BAD_SIGNATURE, "the signature does not verify over the check body")
+    limits = service.settings.limits
+    if not check.codes:
+        raise GatewayError(errors.MALFORMED_REQUEST, "no codes to check")
+    if len(check.codes) > limits.max_codes_per_line:
+        raise GatewayError(errors.TOO_MANY_CODES, f"at most {limits.max_codes_per_line} codes a check")
+    if any(len(code) > limits.max_string_chars for code in check.codes):
+        raise GatewayError(errors.FIELD_TOO_LONG, f"a code is longer than {limits.max_string_chars} chars")
+    return request, check
+
+
+def check_response(check_id: str, now_ms: int, answers: list[CheckAnswer]) -> pb.CodeCheckResponse:
+    """The answer a register gets: per code, may it be sold now, and why not."""
+    response = pb.CodeCheckResponse(check_id=check_id, time_ms=now_ms)
+    for answer in answers:
+        verdict = answer.judgement.verdict
+        detail = "; ".join(text for _, text in answer.judgement.findings) or _DETAILS.get(verdict, "")
+        response.verdicts.add(
+            code=answer.code, cis=answer.result.cis or "", may_sell=answer.may_sell, status=verdict,
+            error_code=answer.result.error or "", detail=detail,
+        )
+    return response
+
+
+async def post_code_check(request: web.Request) -> web.Response:
+    """May these codes be sold now? Signed by a registered register; the check is journalled first."""
+    service = request.app[SERVICE]
+    body = await read_protobuf_body(request, MAX_CHECK_BODY_BYTES)
+    check_request, check = _verified_check(service, body)
+    device = service.registry.get(check_request.device_id)
+    assert device is not None and service.code_verdicts is not None
+    now_ms = time.time_ns() // 1_000_000
+    codes = list(check.codes)
+    answers = service.code_verdicts.check(codes, device.seller_tin, device.store_id, now_ms)
+    check_id = uuid.uuid4().hex
+    record = pb.JournalRecord(
+        envelope=pb.Envelope(device_id=device.device_id), received_ms=now_ms, accepted=False,
+        seller_tin=device.seller_tin, store_id=device.store_id, gateway_id=service.settings.gateway_id,
+        code_verdicts=[
+            verdict_record(0, i, a.result, a.judgement, raw_code=a.code) for i, a in enumerate(answers)
+        ],
+        code_check=pb.CodeCheckLog(check_id=check_id, device_time_ms=check.time_ms, answered_ms=now_ms),
+    )
+    await service.journal.append([record.SerializeToString()])
+    response = check_response(check_id, now_ms, answers)
+    return web.Response(body=response.SerializeToString(), content_type=PROTOBUF)
+
+
+def apply_registry_rows(codes: CodeVerdicts, rows: list[RegistryRow]) -> None:
+    """Make imported registry rows visible to verdicts and checks at once."""
+    index = codes.index
+    for row in rows:
+        index.put_registry(row.cis, row.status, row.owner_tin, row.expires_day)
+    index.compact()
+
+
+async def post_code_import(request: web.Request) -> web.Response:
+    """One chunk of a registry import (JSON lines); X-Import-Version names the import run (its version)."""
+    require_admin(request)
+    service = request.app[SERVICE]
+    try:
+        version = int(request.headers.get("X-Import-Version", ""))
+    except ValueError:
+        raise GatewayError(errors.MALFORMED_REQUEST, "X-Import-Version must be a whole number") from None
+    body = await request.content.read(MAX_IMPORT_CHUNK_BYTES + 1)
+    if len(body) > MAX_IMPORT_CHUNK_BYTES:
+        raise GatewayError(errors.BODY_TOO_LARGE, f"a chunk is at most {MAX_IMPORT_CHUNK_BYTES} bytes")
+    rows: list[RegistryRow] = []
+    rejected: list[str] = []
+    for item in read_registry(io.BytesIO(body)):
+        if isinstance(item, RegistryRowError):
+            rejected.append(str(item))
+        else:
+            rows.append(item)
+    if rows:
+        database = service.storage.database
+        token = await service.storage.run(lambda c: insert_registry_rows(c, database, rows, version))
+        assert service.code_verdicts is not None
+        apply_registry_rows(service.code_verdicts, rows)
+    else:
+        token = ""
+    return web.json_response(
+        {"imported": len(rows), "rejected": rejected[:100], "rejected_count": len(rejected), "token": token,
+         "index_codes": len(service.code_verdicts.index) if service.code_verdicts else 0}
+    )
+
+
+def setup_code_check(app: web.Application) -> None:
+    """Add the pre-sale check route and the admin registry import route."""
+    app.router.add_post("/v1/codes/check", post_code_check)
+    app.router.add_post("/v1/admin/codes/import", post_code_import)
