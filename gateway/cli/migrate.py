@@ -10,7 +10,7 @@ from gateway.cli.main import add_common_options, settings_from_args
 from gateway.service import running_gateway_url
 from gateway.storage.client import Storage
 from gateway.storage.errors import classify
-from gateway.storage.migrations import apply_migrations, render_schema
+from gateway.storage.migrations import apply_migrations, render_schema_text
 from gateway.storage.table_engine import topology_for
 
 
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     topology = topology_for(settings.cluster)
     if args.print_ddl:
-        print(";\n\n".join(render_schema(settings.database, topology)) + ";")
+        print(render_schema_text(settings.database, topology), end="")
         return 0
     if settings.cluster and settings.embedded:
         print("tracegate migrate: --cluster needs a ClickHouse server URL (--storage-url http://…)",

@@ -85,6 +85,11 @@ def render_schema(database: str, topology: Topology = SINGLE_NODE) -> list[str]:
     return out
 
 
+def render_schema_text(database: str, topology: Topology = SINGLE_NODE) -> str:
+    """The schema as one SQL script (`tracegate migrate --print-ddl`; the golden files in tests/storage)."""
+    return ";\n\n".join(render_schema(database, topology)) + ";\n"
+
+
 def apply_migrations(client: Any, database: str, *, topology: Topology = SINGLE_NODE) -> list[str]:
     """Create the database if needed and apply every migration not applied yet; returns their ids."""
     ctx = MigrationContext(database, topology)
