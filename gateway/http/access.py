@@ -85,6 +85,7 @@ async def issue(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     await service.storage.run(lambda c: save_token(c, service.storage.database, token))
     request.app[TOKENS].put(token)
+    await _audit(request, "token_issued", token.token_id, f"scope {token.scope} {token.seller_tin}")
     return web.json_response({"token": secret, **token.public()}, status=201)
 
 
@@ -101,7 +102,15 @@ async def revoke(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     await service.storage.run(lambda c: save_token(c, service.storage.database, token))
     request.app[TOKENS].put(token)
+    await _audit(request, "token_revoked", token.token_id)
     return web.json_response(token.public())
+
+
+async def _audit(request: web.Request, action: str, target: str, detail: str = "") -> None:
+    # Imported here: security_routes builds on this module (require_scope, TOKENS).
+    from gateway.http.security_routes import audit_request
+
+    await audit_request(request, action, target, detail)
 
 
 def setup_access(app: web.Application) -> None:

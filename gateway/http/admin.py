@@ -11,8 +11,10 @@ from gateway import errors
 from gateway.devices import Device, new_device, revoked
 from gateway.errors import GatewayError
 from gateway.http.keys import SERVICE
+from gateway.http.security_routes import audit_request
 from gateway.query.sql import run_readonly
 from gateway.query.summary import ingest_summary
+from gateway.security import audit
 from gateway.storage.device_store import save_device
 
 
@@ -65,6 +67,7 @@ async def add_device(request: web.Request) -> web.Response:
         raise GatewayError(errors.CONFLICT, f"device {device.device_id} is registered already")
     await service.storage.run(lambda c: save_device(c, service.storage.database, device))
     service.registry.put(device)
+    await audit_request(request, audit.DEVICE_ADDED, device.device_id, f"key {device.key_id}")
     return web.json_response(device_json(device), status=201)
 
 
@@ -84,6 +87,7 @@ async def revoke_device(request: web.Request) -> web.Response:
     revoked_device = revoked(device)
     await service.storage.run(lambda c: save_device(c, service.storage.database, revoked_device))
     service.registry.put(revoked_device)
+    await audit_request(request, audit.DEVICE_REVOKED, revoked_device.device_id)
     return web.json_response(device_json(revoked_device))
 
 

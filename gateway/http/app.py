@@ -14,6 +14,7 @@ from gateway.http.errors import setup_errors
 from gateway.http.health import setup_health
 from gateway.http.ingest_routes import setup_ingest_routes
 from gateway.http.keys import SERVICE, SETTINGS
+from gateway.http.security_routes import setup_security
 from gateway.service import GatewayService
 from gateway.settings import Settings
 from gateway.web.pages import setup_pages
@@ -31,6 +32,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=settings.limits.max_body_bytes + 1)
     app[SETTINGS] = settings
     setup_errors(app)
+    setup_security(app)
     setup_health(app)
     setup_ingest_routes(app)
     setup_admin(app)

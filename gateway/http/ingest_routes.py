@@ -7,6 +7,7 @@ from aiohttp import web
 from gateway import errors
 from gateway.errors import GatewayError
 from gateway.http.keys import SERVICE
+from gateway.http.security_routes import check_device_rate
 from gateway.query.verify import verify_fiscal_sign
 
 PROTOBUF = "application/x-protobuf"
@@ -41,6 +42,7 @@ async def post_batch(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     body = await read_protobuf_body(request, service.settings.limits.max_body_bytes)
     batch = service.pipeline.decode_batch(body)
+    check_device_rate(request, batch)
     ack = await service.pipeline.ingest(batch)
     return web.Response(body=ack.SerializeToString(), content_type=PROTOBUF)
 
