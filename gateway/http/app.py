@@ -29,7 +29,14 @@ async def _service_context(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: Settings) -> web.Application:
     """The gateway's web application; the service starts with the app and stops with it."""
-    app = web.Application(client_max_size=settings.limits.max_body_bytes + 1)
+    app = web.Application(
+        client_max_size=settings.limits.max_body_bytes + 1,
+        # Request line and each header are bounded, so a slow or huge header cannot tie up a worker.
+        handler_args={
+            "max_line_size": settings.max_header_bytes,
+            "max_field_size": settings.max_header_bytes,
+        },
+    )
     app[SETTINGS] = settings
     setup_errors(app)
     setup_security(app)
