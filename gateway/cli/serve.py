@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from typing import Any
@@ -12,6 +13,7 @@ from aiohttp import web
 from gateway.cli.main import add_common_options, settings_from_args
 from gateway.http.app import create_app
 from gateway.http.keys import SERVICE
+from gateway.security.transport import server_ssl_context
 from gateway.service import running_gateway_url
 
 
@@ -28,12 +30,26 @@ def register(sub: Any) -> None:
     parser.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="port to listen on (default 8080)")
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
+    parser.add_argument("--tls-cert", default=None, help="PEM certificate (chain): serve HTTPS")
+    parser.add_argument("--tls-key", default=None, help="PEM private key of --tls-cert")
+    parser.add_argument(
+        "--tls-client-ca",
+        default=None,
+        help="PEM CA: device endpoints require a client certificate it signed",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted."""
     settings = settings_from_args(args)
+    tls = {
+        "tls_cert_file": args.tls_cert,
+        "tls_key_file": args.tls_key,
+        "tls_client_ca_file": args.tls_client_ca,
+    }
+    settings = dataclasses.replace(settings, **{k: v for k, v in tls.items() if v})
+    ssl_context = server_ssl_context(settings)
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -41,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     if other:
         print(f"tracegate: a gateway already serves {settings.data_dir} at {other}", file=sys.stderr)
         return 1
-    url = f"http://{settings.host}:{settings.port}"
+    url = f"{'https' if ssl_context else 'http'}://{settings.host}:{settings.port}"
     app = create_app(settings)
 
     async def announce(app: web.Application) -> None:
@@ -56,5 +72,13 @@ def run(args: argparse.Namespace) -> int:
         )
 
     app.on_startup.append(announce)
-    web.run_app(app, host=settings.host, port=settings.port, print=None, handle_signals=True)
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        handle_signals=True,
+        ssl_context=ssl_context,
+        keepalive_timeout=settings.keepalive_timeout_s,
+    )
     return 0
