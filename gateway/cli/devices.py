@@ -46,6 +46,11 @@ def register(sub: Any) -> None:
 
     revoke = actions.add_parser("revoke", help="revoke a device: its events are rejected from now on")
     revoke.add_argument("device_id", help="the device id")
+    revoke.add_argument(
+        "--from-seq", type=int, default=None,
+        help="the key is compromised from this seq on: stored events from it are flagged "
+        "signed_after_compromise (needs a running gateway)",
+    )
     revoke.set_defaults(func=run_revoke)
 
     for action in (add, listing, revoke):
@@ -146,8 +151,15 @@ def run_revoke(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     try:
         client = _client(args, settings)
-        if client is not None:
-            client.call("POST", f"/v1/admin/devices/{urllib.parse.quote(args.device_id, safe='')}/revoke")
+        quoted = urllib.parse.quote(args.device_id, safe="")
+        if args.from_seq is not None:
+            if client is None:
+                return _fail("--from-seq needs a running gateway (start tracegate serve)")
+            body = {"from_seq": args.from_seq}
+            answer = client.call("POST", f"/v1/admin/devices/{quoted}/revoke-from", body)
+            print(f"flagged {answer['flagged']} stored events signed from seq {args.from_seq} on")
+        elif client is not None:
+            client.call("POST", f"/v1/admin/devices/{quoted}/revoke")
         else:
             _offline(settings, lambda c, db: _revoke_offline(c, db, args.device_id))
     except (AdminError, GatewayError) as exc:
