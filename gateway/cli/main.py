@@ -23,6 +23,7 @@ SUBCOMMAND_MODULES = (
     "gateway.cli.analyst",
     "gateway.cli.bench",
     "gateway.cli.config",
+    "gateway.cli.security",
 )
 
 
