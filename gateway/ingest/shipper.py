@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.ingest.journal import Journal
-from gateway.security.pii_keys import load_key_ring
+from gateway.security.pii_keys import PiiKeyRing, load_key_ring
 from gateway.settings import Settings
 from gateway.storage.client import Storage
 from gateway.storage.errors import classify
@@ -188,7 +188,8 @@ class Shipper:
         return len(records)
 
     async def _insert(self, start: int, end: int, raw: list[bytes]) -> None:
-        tables = build_rows((pb.JournalRecord.FromString(r) for r in raw), self._pii)
+        # Building rows is ~100 µs of Python a record: off the event loop, so acks are not held behind it.
+        tables = await asyncio.to_thread(_build_tables, raw, self._pii)
         database = self.storage.database
         journal_id = self.journal.journal_id
 
@@ -227,6 +228,10 @@ class Shipper:
             "consecutive_failures": self._stats.consecutive_failures,
             "errors_total": self._stats.errors,
         }
+
+
+def _build_tables(raw: list[bytes], pii: PiiKeyRing | None) -> dict[str, TableRows]:
+    return build_rows((pb.JournalRecord.FromString(r) for r in raw), pii)
 
 
 def _insert_table(client: Any, database: str, rows: TableRows, token: str) -> None:
