@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import logging
 import sys
 from typing import Any
 
 from aiohttp import web
 
+from gateway.cli.config import redact_url
 from gateway.cli.main import add_common_options, settings_from_args
 from gateway.http.app import create_app
 from gateway.http.keys import SERVICE
+from gateway.observability.logs import configure_logging
 from gateway.security.transport import server_ssl_context
 from gateway.service import running_gateway_url
 
@@ -29,7 +30,14 @@ def register(sub: Any) -> None:
     add_common_options(parser)
     parser.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="port to listen on (default 8080)")
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
+    parser.add_argument(
+        "--log-level", default=None, help="DEBUG, INFO, WARNING (default INFO, env TRACEGATE_LOG_LEVEL)"
+    )
+    parser.add_argument(
+        "--log-format", default=None, choices=("json", "text"),
+        help="json: one JSON object per line with request ids (default); text: for a terminal "
+        "(env TRACEGATE_LOG_FORMAT)",
+    )
     parser.add_argument("--tls-cert", default=None, help="PEM certificate (chain): serve HTTPS")
     parser.add_argument("--tls-key", default=None, help="PEM private key of --tls-cert")
     parser.add_argument(
@@ -50,9 +58,7 @@ def run(args: argparse.Namespace) -> int:
     }
     settings = dataclasses.replace(settings, **{k: v for k, v in tls.items() if v})
     ssl_context = server_ssl_context(settings)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
     other = running_gateway_url(settings) if settings.embedded else None
     if other:
         print(f"tracegate: a gateway already serves {settings.data_dir} at {other}", file=sys.stderr)
@@ -67,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"admin token (shown once; also in {settings.admin_token_file}): {service.new_admin_token}")
         print(
             f"tracegate gateway serving {url} "
-            f"(data {settings.data_dir}, storage {settings.resolved_storage_url})",
+            f"(data {settings.data_dir}, storage {redact_url(settings.resolved_storage_url)})",
             flush=True,
         )
 

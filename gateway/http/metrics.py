@@ -1,0 +1,104 @@
+"""GET /metrics (Prometheus text), request latency, and the ClickHouse parts count refreshed off the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from gateway.http.keys import SERVICE
+from gateway.observability.gateway_metrics import GatewayMetrics, parts_query
+from gateway.observability.prometheus import CONTENT_TYPE
+
+log = logging.getLogger(__name__)
+
+METRICS = web.AppKey("metrics", GatewayMetrics)
+_PARTS_TASK = web.AppKey("parts_task", asyncio.Task[None])
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def latency_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Time every request into the latency histogram, labelled by its route pattern (bounded cardinality)."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        route = request.match_info.route.resource
+        name = route.canonical if route is not None else "unmatched"
+        request.app[METRICS].request_seconds.observe(
+            time.perf_counter() - started, route=name, method=request.method, status=str(status)
+        )
+
+
+async def get_metrics(request: web.Request) -> web.Response:
+    """The exposition: stage counters, journal, shipper, ClickHouse parts, latency."""
+    service = request.app.get(SERVICE)
+    body = request.app[METRICS].render(service)
+    return web.Response(body=body.encode(), headers={"Content-Type": CONTENT_TYPE})
+
+
+async def refresh_parts(app: web.Application) -> None:
+    """Forever: read system.parts on the storage thread every parts_refresh_s, into the parts gauges."""
+    metrics, service = app[METRICS], app[SERVICE]
+    sql = parts_query(service.settings.cluster)
+    database = service.storage.database
+    while True:
+        try:
+            rows = await service.storage.run(
+                lambda c: c.query(sql, parameters={"db": database}).result_rows
+            )
+            metrics.parts.replace_all(({"table": str(t)}, float(n)) for t, n, _ in rows)
+            metrics.partition_parts.replace_all(({"table": str(t)}, float(m)) for t, _, m in rows)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # ClickHouse down: the shipper reports it too; keep the last values
+            metrics.parts_refresh_errors.inc()
+            log.debug("cannot read system.parts: %s", exc)
+        await asyncio.sleep(service.settings.parts_refresh_s)
+
+
+async def _start_parts_refresh(app: web.Application) -> None:
+    # on_startup runs after every cleanup_ctx started, so the service exists here.
+    app[_PARTS_TASK] = asyncio.create_task(refresh_parts(app), name="parts-refresh")
+
+
+async def _stop_parts_refresh(app: web.Application) -> None:
+    # on_shutdown runs before the service context closes storage.
+    task = app.get(_PARTS_TASK)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def _observe_batches(app: web.Application) -> None:
+    metrics = app[METRICS]
+    app[SERVICE].shipper.batch_observers.append(lambda n: metrics.shipper_batch_records.observe(n))
+
+
+async def _start(app: web.Application) -> None:
+    if SERVICE not in app:
+        return  # an app without the gateway service (tests of the HTTP layer alone)
+    _observe_batches(app)
+    await _start_parts_refresh(app)
+
+
+def setup_metrics(app: web.Application) -> None:
+    """Add /metrics, the latency middleware (outermost but for request ids) and the parts refresher."""
+    app[METRICS] = GatewayMetrics()
+    app.middlewares.insert(0, latency_middleware)
+    app.router.add_get("/metrics", get_metrics)
+    app.on_startup.append(_start)
+    app.on_shutdown.append(_stop_parts_refresh)

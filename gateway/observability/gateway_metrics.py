@@ -1,0 +1,105 @@
+"""The gateway's metrics: what an operator watches (names used by ops/grafana/tracegate.json)."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from gateway.observability.prometheus import Counter, Gauge, Histogram, Registry
+
+if TYPE_CHECKING:
+    from gateway.service import GatewayService
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+BATCH_BUCKETS = (1, 10, 100, 1_000, 5_000, 10_000, 50_000, 100_000)
+
+
+class GatewayMetrics:
+    """Every metric of one gateway process; stage counters are copied in at scrape time by collect()."""
+
+    def __init__(self) -> None:
+        self.registry = Registry()
+        add = self.registry.add
+        self.events = Counter(
+            "tracegate_events_total", "Envelopes answered, by status (accepted, duplicate, rejected) and "
+            "error code (empty unless rejected).", ["status", "error_code"])
+        self.anomalies = Counter(
+            "tracegate_anomalies_total", "Findings journalled at ingest (anomaly rows), by kind.", ["kind"])
+        self.request_seconds = Histogram(
+            "tracegate_http_request_duration_seconds", "HTTP request latency, by route, method and status.",
+            LATENCY_BUCKETS, ["route", "method", "status"])
+        self.journal_unshipped = Gauge(
+            "tracegate_journal_unshipped_bytes", "Journal bytes not yet confirmed by ClickHouse.")
+        self.journal_budget = Gauge(
+            "tracegate_journal_budget_bytes", "Unshipped bytes allowed before back-pressure (503).")
+        self.journal_lag_records = Gauge(
+            "tracegate_journal_lag_records", "Journal records not yet shipped to ClickHouse.")
+        self.shipper_batches = Counter("tracegate_shipper_batches_total", "Batches ClickHouse confirmed.")
+        self.shipper_records = Counter("tracegate_shipper_records_total", "Journal records shipped.")
+        self.shipper_rows = Counter("tracegate_shipper_rows_total", "Rows inserted, by table.", ["table"])
+        self.shipper_errors = Counter("tracegate_shipper_errors_total", "Failed shipping attempts (retried).")
+        self.shipper_batch_records = Histogram(
+            "tracegate_shipper_batch_records", "Journal records per confirmed batch.", BATCH_BUCKETS)
+        self.shipper_failing = Gauge(
+            "tracegate_shipper_consecutive_failures", "Shipping attempts failed in a row (0 when healthy).")
+        self.shipper_last_success = Gauge(
+            "tracegate_shipper_last_success_timestamp_seconds", "When ClickHouse last confirmed a batch.")
+        self.parts = Gauge(
+            "tracegate_clickhouse_active_parts", "Active parts of our tables in ClickHouse.", ["table"])
+        self.partition_parts = Gauge(
+            "tracegate_clickhouse_max_partition_parts",
+            "Active parts in the fullest partition of each table (inserts slow at 1000, fail at 3000).",
+            ["table"])
+        self.parts_refresh_errors = Counter(
+            "tracegate_clickhouse_parts_refresh_errors_total", "Failed reads of system.parts.")
+        self.ready = Gauge("tracegate_ready", "1 when /readyz would answer 200.")
+        for metric in (
+            self.events, self.anomalies, self.request_seconds, self.journal_unshipped, self.journal_budget,
+            self.journal_lag_records, self.shipper_batches, self.shipper_records, self.shipper_rows,
+            self.shipper_errors, self.shipper_batch_records, self.shipper_failing, self.shipper_last_success,
+            self.parts, self.partition_parts, self.parts_refresh_errors, self.ready,
+        ):
+            add(metric)
+
+    def collect(self, service: GatewayService) -> None:
+        """Copy the stages' own counts and gauges in (cheap: no I/O)."""
+        for key, count in service.pipeline.stats().items():
+            status, _, code = key.partition(":")
+            self.events.set_total(count, status=status, error_code=code)
+        for kind, count in service.pipeline.finding_stats().items():
+            self.anomalies.set_total(count, kind=kind)
+        shipper: dict[str, Any] = service.shipper.stats()
+        unshipped = service.journal.unshipped_bytes()
+        budget = service.settings.journal_budget_bytes
+        self.journal_unshipped.set(unshipped)
+        self.journal_budget.set(budget)
+        if shipper.get("lag_records") is not None:
+            self.journal_lag_records.set(shipper["lag_records"])
+        self.shipper_batches.set_total(shipper["batches"])
+        self.shipper_records.set_total(shipper["records_shipped"])
+        for table, rows in shipper["rows_by_table"].items():
+            self.shipper_rows.set_total(rows, table=table)
+        self.shipper_errors.set_total(shipper.get("errors_total", 0))
+        self.shipper_failing.set(shipper["consecutive_failures"])
+        if shipper.get("last_shipped_at_ms"):
+            self.shipper_last_success.set(shipper["last_shipped_at_ms"] / 1000)
+        # The same rule as /readyz (gateway.http.health).
+        self.ready.set(0 if unshipped > 0.9 * budget or shipper.get("last_error") else 1)
+
+    def render(self, service: GatewayService | None) -> str:
+        """Collect, then the exposition text."""
+        if service is not None:
+            self.collect(service)
+        return self.registry.render()
+
+
+def parts_query(cluster: str) -> str:
+    """Active parts per table and in its fullest partition (param {db:String}); on a cluster every server."""
+    if cluster and not re.fullmatch(r"[A-Za-z0-9_.-]+", cluster):
+        raise ValueError(f"unusable cluster name {cluster!r}")
+    source = f"clusterAllReplicas('{cluster}', system.parts)" if cluster else "system.parts"
+    return (
+        "SELECT table, sum(n), max(n) FROM (SELECT hostName() AS host, table, partition_id, count() AS n "
+        f"FROM {source} WHERE active AND database = {{db:String}} GROUP BY host, table, partition_id) "
+        "GROUP BY table ORDER BY table"
+    )

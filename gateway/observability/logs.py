@@ -1,0 +1,56 @@
+"""Structured logs: one JSON object per line (time, level, logger, message, request_id), or plain text."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import TextIO
+
+# Set by the request-id middleware; asyncio copies it into tasks and to_thread calls a request starts.
+REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+class JsonFormatter(logging.Formatter):
+    """A log record as one line of JSON."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """time (UTC, ms), level, logger, message, request_id, and the exception if any."""
+        out: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", None) or REQUEST_ID.get(),
+        }
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    """Human-readable lines for a terminal, with the request id when there is one."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The usual line, suffixed with [request id]."""
+        line = super().format(record)
+        request_id = REQUEST_ID.get()
+        return f"{line} [{request_id}]" if request_id else line
+
+
+def configure_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | None = None) -> None:
+    """Send every log record to stream (stderr) in the chosen format; replaces earlier handlers."""
+    if fmt not in ("json", "text"):
+        raise ValueError(f"log format must be json or text, not {fmt!r}")
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
