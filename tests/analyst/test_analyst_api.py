@@ -1,0 +1,157 @@
+"""The analyst/retailer API against the real gateway process on real chDB with firmware_sim data."""
+
+from __future__ import annotations
+
+import csv
+import io
+import urllib.parse
+
+import pytest
+
+from tests.analyst.conftest import FORGED_DEVICE, GOLDEN_DAY, GOLDEN_TIN, Loaded
+from tests.e2e.conftest import tracegate
+
+pytestmark = pytest.mark.clickhouse
+
+
+def _a_sold_code(loaded: Loaded) -> tuple[str, str]:
+    rows = loaded.gw.sql(
+        "SELECT marking_codes[1], seller_tin FROM tracegate.receipt_lines WHERE length(marking_codes) > 0"
+        " AND operation = 'SELL' AND device_id NOT LIKE 'golden%' ORDER BY device_id, seq LIMIT 1"
+    )
+    return str(rows[0][0]), str(rows[0][1])
+
+
+def test_no_token_or_a_bad_one_is_refused(loaded: Loaded) -> None:
+    assert loaded.get("/v1/anomalies", None)[0] == 401
+    assert loaded.get("/v1/anomalies", "tg_ana_nope")[1]["error"] == "unauthorized"
+    assert loaded.get("/v1/admin/tokens", loaded.analyst)[1]["error"] == "forbidden"
+
+
+def test_trace_a_sold_code_shows_the_sale_with_seller_and_receipt(loaded: Loaded) -> None:
+    raw, tin = _a_sold_code(loaded)
+    status, t = loaded.get("/v1/trace/" + urllib.parse.quote(raw, safe=""), loaded.analyst)
+    assert status == 200, t
+    assert raw.startswith(t["code"]["cis"])
+    sales = [e for e in t["events"] if e["kind"] == "sale"]
+    assert sales and sales[0]["seller_tin"] == tin and sales[0]["document_number"] > 0
+    assert t["status"] in ("sold", "returned")
+    # the bare cis finds the same story
+    assert loaded.get("/v1/trace/" + t["code"]["cis"], loaded.analyst)[1]["events"] == t["events"]
+
+
+def test_anomaly_queue_holds_offline_backlogs_sum_errors_and_the_bad_z_report(loaded: Loaded) -> None:
+    status, page = loaded.get("/v1/anomalies", loaded.analyst, limit=5)
+    assert status == 200, page
+    assert page["counts"]["late_upload"] >= 20  # the golden day was uploaded months late
+    assert page["counts"]["total_mismatch"] == 1
+    assert page["counts"]["shift_receipts_mismatch"] == 1
+    _, z = loaded.get("/v1/anomalies", loaded.analyst, kind="shift_receipts_mismatch")
+    assert [i["device_id"] for i in z["items"]] == [FORGED_DEVICE]
+
+
+def test_keyset_paging_walks_the_whole_queue_once(loaded: Loaded) -> None:
+    _, first = loaded.get("/v1/anomalies", loaded.analyst, limit=1000)
+    everything = [(i["device_id"], i["seq"], i["kind"], i["line"], i["cis"]) for i in first["items"]]
+    seen, cursor = [], None
+    while True:
+        _, page = loaded.get("/v1/anomalies", loaded.analyst, limit=7, cursor=cursor, counts=0)
+        seen += [(i["device_id"], i["seq"], i["kind"], i["line"], i["cis"]) for i in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == everything and len(set(seen)) == len(seen) > 7
+
+
+def test_filters_and_csv_export_agree(loaded: Loaded) -> None:
+    _, page = loaded.get("/v1/anomalies", loaded.analyst, kind="late_upload", device="golden-0002",
+                         since=GOLDEN_DAY, until="2026-01-16")
+    assert page["items"] and {i["device_id"] for i in page["items"]} == {"golden-0002"}
+    status, text = loaded.get("/v1/anomalies.csv", loaded.analyst, kind="late_upload", device="golden-0002")
+    assert status == 200
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == len(page["items"]) and {r["kind"] for r in rows} == {"late_upload"}
+    assert loaded.get("/v1/anomalies", loaded.analyst, since="yesterday")[1]["error"] == "malformed_request"
+
+
+def test_reconcile_a_good_day_and_a_shift_that_does_not_add_up(loaded: Loaded) -> None:
+    _, good = loaded.get("/v1/reconcile/shifts", loaded.analyst, tin=GOLDEN_TIN, date=GOLDEN_DAY)
+    golden = [s for s in good["shifts"] if s["device_id"] == "golden-0001"]
+    assert golden and golden[0]["agrees"] and golden[0]["missing_document_count"] == 0
+    _, bad = loaded.get("/v1/reconcile/shifts", loaded.retailer_b, date=loaded.forged_day)
+    forged = [s for s in bad["shifts"] if s["device_id"] == FORGED_DEVICE][0]
+    assert not forged["agrees"]
+    sell = forged["operations"][0]
+    assert (sell["z_count"], sell["receipts_count"], sell["z_sum"], sell["receipts_sum"]) == (2, 1, 3000, 1500)
+    assert forged["missing_documents"] == [2]
+
+
+def _books(loaded: Loaded) -> str:
+    rows = loaded.gw.sql(
+        "SELECT document_number, device_id, toUnixTimestamp64Milli(event_time), total FROM tracegate.receipts"
+        f" WHERE seller_tin = '{GOLDEN_TIN}' AND device_id = 'golden-0001' ORDER BY document_number"
+    )
+    assert len(rows) >= 3
+    lines = ["document_number,device_id,time,total"]
+    for n, (doc, device, ms, total) in enumerate(rows):
+        if n == 0:
+            continue  # missing in their books
+        if n == 1:
+            total += 100  # amount differs by 1.00
+        lines.append(f"{doc},{device},{ms},{total // 100}.{total % 100:02d}")
+    lines.append(f"9999,golden-0001,{rows[-1][2]},10.00")  # missing on our side
+    return "\n".join(lines) + "\n"
+
+
+def test_books_comparison_as_json_and_csv(loaded: Loaded) -> None:
+    books = _books(loaded).encode()
+    status, result = loaded.post("/v1/reconcile/books", loaded.retailer_a, books)
+    assert status == 200, result
+    s = result["summary"]
+    assert s["missing_on_our_side"] == 1 and s["amount_differs"] == 1 and s["matched"] >= 1
+    assert s["missing_in_your_books"] >= 1
+    differs = [r for r in result["rows"] if r["status"] == "amount_differs"][0]
+    assert differs["difference"] == -100
+    _, text = loaded.post("/v1/reconcile/books", loaded.retailer_a, books, format="csv")
+    assert text.splitlines()[0].startswith("status,device_id,document_number")
+    assert "amount_differs" in text and "-1.00" in text
+    bad = loaded.post("/v1/reconcile/books", loaded.retailer_a, b"doc,total\n1,2\n")[1]
+    assert bad["error"] == "malformed_request" and "header" in bad["detail"]
+
+
+def test_dashboard_counts_receipts_per_hour_and_anomalies(loaded: Loaded) -> None:
+    status, d = loaded.get("/v1/dashboard", loaded.analyst)
+    assert status == 200
+    assert sum(h["receipts"] for h in d["hours"]) > 0 and len(d["hours"]) == 24
+    assert d["ingest"]["events"] > 0 and "shipper" in d["ingest"]
+    _, old = loaded.get("/v1/dashboard", loaded.analyst, since=GOLDEN_DAY, until="2026-01-16")
+    assert {k["kind"] for k in old["anomalies_by_kind"]} >= {"late_upload", "total_mismatch"}
+    assert old["top_sellers"][0]["seller_tin"] == GOLDEN_TIN
+
+
+def test_cli_answers_through_the_running_gateway(loaded: Loaded) -> None:
+    data = str(loaded.gw.data)
+    out = tracegate("anomalies", "--data", data, "--kind", "shift_receipts_mismatch").stdout
+    assert FORGED_DEVICE in out and "1 anomaly" in out
+    out = tracegate("reconcile", "--data", data, "--tin", GOLDEN_TIN, "--date", GOLDEN_DAY).stdout
+    assert "golden-0001 shift 1" in out and "OK" in out
+    raw, _ = _a_sold_code(loaded)
+    out = tracegate("trace", "--data", data, raw.replace("\x1d", "\\u001d")).stdout
+    assert "sale" in out and "1 sale(s)" in out
+    retailer = tracegate("anomalies", "--data", data, "--token", loaded.retailer_a, "--tin", loaded.tin_b,
+                         check=False)
+    assert retailer.returncode == 1 and "forbidden" in retailer.stderr
+
+
+def test_openapi_lists_every_route_and_no_other(loaded: Loaded) -> None:
+    from gateway.http.app import create_app
+    from gateway.settings import load_settings
+
+    app = create_app(load_settings())
+    routes = {(r.method.lower(), r.resource.canonical) for r in app.router.routes()
+              if r.resource is not None and r.method != "HEAD" and not r.resource.canonical.startswith("/ui")}
+    routes = {(m, path.replace("{code:.+}", "{code}")) for m, path in routes}
+    status, doc = loaded.get("/v1/openapi.json", None)
+    assert status == 200
+    documented = {(m, path) for path, ops in doc["paths"].items() for m in ops}
+    assert routes == documented
