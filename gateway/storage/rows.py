@@ -75,11 +75,13 @@ class TableRows:
     def __post_init__(self) -> None:
         for name in COLUMNS[self.table]:
             self.columns.setdefault(name, [])
+        # (name, column list) in insert order, looked up once: add() runs for every row of every table.
+        self._pairs = [(name, self.columns[name]) for name in COLUMNS[self.table]]
 
     def add(self, **row: Any) -> None:
         """Append one row; every column must be given."""
-        for name in COLUMNS[self.table]:
-            self.columns[name].append(row[name])
+        for name, column in self._pairs:
+            column.append(row[name])
 
     def __len__(self) -> int:
         return len(self.columns[COLUMNS[self.table][0]])
@@ -137,15 +139,19 @@ def _receipt_rows(batch: dict[str, TableRows], record: pb.JournalRecord, event: 
         cashier=receipt.cashier, fiscal_sign=record.fiscal_sign,
         findings=[f.kind for f in record.findings],
     )
+    # Read once per receipt, not once per line: protobuf attribute access is most of this function's cost.
+    lines_table = batch["receipt_lines"]
+    seller_tin, store_id, device_id, seq = record.seller_tin, record.store_id, env.device_id, env.seq
+    shift_number, document_number, day = receipt.shift_number, receipt.document_number, event_time // DAY_MS
     for line_no, line in enumerate(receipt.lines, start=1):
-        vat_rates = [t.rate_bp for t in line.taxes if t.tax_type == VAT_TAX_TYPE]
-        batch["receipt_lines"].add(
-            seller_tin=record.seller_tin, day=event_time // DAY_MS, gtin=line.gtin, store_id=record.store_id,
-            device_id=env.device_id, seq=env.seq, shift_number=receipt.shift_number,
-            document_number=receipt.document_number, line_no=line_no, operation=operation,
+        vat_taxes = [(t.rate_bp, t.sum) for t in line.taxes if t.tax_type == VAT_TAX_TYPE]
+        lines_table.add(
+            seller_tin=seller_tin, day=day, gtin=line.gtin, store_id=store_id,
+            device_id=device_id, seq=seq, shift_number=shift_number,
+            document_number=document_number, line_no=line_no, operation=operation,
             event_time=event_time, name=line.name, quantity=line.quantity, price=line.price,
-            discount=line.discount, markup=line.markup, sum=line.sum, vat=_vat(line.taxes),
-            vat_rate_bp=vat_rates[0] if vat_rates else 0, marking_codes=list(line.marking_codes),
+            discount=line.discount, markup=line.markup, sum=line.sum, vat=sum(t[1] for t in vat_taxes),
+            vat_rate_bp=vat_taxes[0][0] if vat_taxes else 0, marking_codes=list(line.marking_codes),
             ai_label=line.ai_label, ai_source=ai_source_of(line.ai_label),
         )
 
