@@ -59,6 +59,11 @@ def register(sub: Any) -> None:
     )
     add_common_options(parser)
     parser.add_argument("--cluster", default=None, metavar="NAME", help="ClickHouse cluster name")
+    # The flags of `tracegate serve` that are settings, so an operator sees what that command line gives.
+    parser.add_argument("--host", default=None, help="address to listen on")
+    parser.add_argument("--port", type=int, default=None, help="port to listen on")
+    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING")
+    parser.add_argument("--log-format", default=None, choices=("json", "text"), help="log line format")
     parser.set_defaults(func=run)
 
 
