@@ -44,6 +44,17 @@ class _Pending:
     future: asyncio.Future[None]
 
 
+def _settle(outcomes: list[tuple[_Pending, BaseException | None]]) -> None:
+    """On the waiting loop: resolve each append's future (unless its caller gave up)."""
+    for pending, error in outcomes:
+        if pending.future.done():
+            continue
+        if error is None:
+            pending.future.set_result(None)
+        else:
+            pending.future.set_exception(error)
+
+
 def _segment_name(start: int) -> str:
     return f"{start:0{_NAME_DIGITS}d}{SEGMENT_SUFFIX}"
 
@@ -231,12 +242,10 @@ class Journal:
         if accepted:
             failure = self._write_durably(
                 b"".join(p.frames for p in accepted), sum(p.count for p in accepted))
-        for pending in refused:
-            self._resolve(pending, errors.GatewayError(
-                errors.BACKPRESSURE, "the journal is over its disk budget (storage is behind)",
-                retry_after_s=RETRY_AFTER_FULL_S))
-        for pending in accepted:
-            self._resolve(pending, failure)
+        full = errors.GatewayError(
+            errors.BACKPRESSURE, "the journal is over its disk budget (storage is behind)",
+            retry_after_s=RETRY_AFTER_FULL_S)
+        self._resolve_all([(p, full) for p in refused] + [(p, failure) for p in accepted])
 
     def _write_durably(self, data: bytes, count: int) -> errors.GatewayError | None:
         start = self._end
@@ -288,18 +297,16 @@ class Journal:
             self._seg_records[start] = 0
 
     @staticmethod
-    def _resolve(pending: _Pending, error: BaseException | None) -> None:
-        def settle() -> None:
-            if pending.future.done():
-                return
-            if error is None:
-                pending.future.set_result(None)
-            else:
-                pending.future.set_exception(error)
-
-        # A closed loop means nobody waits for this answer any more.
-        with contextlib.suppress(RuntimeError):
-            pending.loop.call_soon_threadsafe(settle)
+    def _resolve_all(outcomes: list[tuple[_Pending, BaseException | None]]) -> None:
+        # One wake-up per event loop for the whole group, not one per request: under load a group holds
+        # dozens of requests and each call_soon_threadsafe writes to the loop's self-pipe.
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Pending, BaseException | None]]] = {}
+        for pending, error in outcomes:
+            by_loop.setdefault(pending.loop, []).append((pending, error))
+        for loop, settled in by_loop.items():
+            # A closed loop means nobody waits for these answers any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, settled)
 
     # ── reading ──
 
