@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from firmware_sim.catalog import Goods, default_catalog
+from firmware_sim.catalog import Goods, default_catalog, marking_code
 from firmware_sim.counters import OperationCounters, ShiftCounters
 from firmware_sim.journal import EventJournal, UploadQueue
 from firmware_sim.receipts import (
@@ -97,6 +97,8 @@ class Register:
         self.settled_through = 0  # every seq up to here got a final answer from the gateway
         self.recent_sales: list[dict[str, Any]] = []
         self.fiscal_signs: dict[int, str] = {}  # seq -> fiscal sign of receipts still in recent_sales
+        # Where scanned marking codes come from: fresh random ones, or a registry (code_registry.CodeBook).
+        self.code_source: Callable[[Goods, random.Random], str] = marking_code
 
     # ── persistence ──
 
@@ -272,13 +274,17 @@ class Register:
 
     def sell(
         self, items: list[BasketItem] | None = None, plan: PaymentPlan | None = None,
-        buyer: pb.BuyerContacts | None = None,
+        buyer: pb.BuyerContacts | None = None, code_check: tuple[str, int] | None = None,
     ) -> bytes:
-        """Ring up a sale (a random realistic basket and payment unless given)."""
-        items = items if items is not None else random_basket(self.catalog, self.rng)
+        """Ring up a sale (a random basket and payment unless given); code_check: (id, time) of a check."""
+        items = items if items is not None else random_basket(self.catalog, self.rng, self.code_source)
         plan = plan or random_payment(basket_total(items), self.rng)
         receipt = self.new_receipt(pb.SELL)
         fill_receipt(receipt, items, plan)
+        if code_check is not None:
+            for line in receipt.lines:
+                if line.marking_codes:
+                    line.code_check_id, line.code_check_time_ms = code_check
         if buyer is not None:
             receipt.buyer.CopyFrom(buyer)
         raw = self.book(receipt)

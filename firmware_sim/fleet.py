@@ -12,6 +12,8 @@ from pathlib import Path
 
 import aiohttp
 
+from firmware_sim.code_checks import sell_checked
+from firmware_sim.code_registry import CodeBook
 from firmware_sim.device import SHIFT_FLOAT, DeviceIdentity, Register
 from firmware_sim.summary import AckLog, FleetSummary, UploadStats
 from firmware_sim.uploader import Uploader
@@ -75,6 +77,8 @@ class FleetConfig:
     batch_size: int = 200
     ack_log: Path | None = None
     token: str | None = None  # register the fleet through the admin API with this token first
+    registry: Path | None = None  # sell marked goods from this registry file (firmware_sim.code_registry)
+    check_share: float = 0.2  # with a registry: share of sales whose codes are checked first
 
 
 class RegistrationError(Exception):
@@ -149,7 +153,10 @@ async def _drive(register: Register, uploader: Uploader, config: FleetConfig, rn
             _collect_cash(register, rng, step)
         else:
             buyer = register.random_buyer() if rng.random() < 0.05 else None
-            step(register.sell(buyer=buyer))
+            if config.registry is not None and rng.random() < config.check_share:
+                step(await sell_checked(uploader.session, config.gateway_url, register, rng, buyer))
+            else:
+                step(register.sell(buyer=buyer))
             activity.receipts += 1
     step(register.close_shift())
     activity.shifts_closed += 1
@@ -187,6 +194,11 @@ async def run_fleet(config: FleetConfig) -> FleetSummary:
                     Register.open(fleet_identity(prefix, index), rng=rng, state_dir=config.state_dir)
                 )
             start_seqs = [r.seq for r in activity.registers]
+            if config.registry is not None:
+                book = CodeBook.load(config.registry, config.seed)
+                for register in activity.registers:
+                    register.code_source = book.source_for(register.identity.seller_tin,
+                                                           register.identity.store_id)
             if config.token is not None:
                 await register_fleet(session, config.gateway_url, config.token, activity.registers)
             started = time.monotonic()

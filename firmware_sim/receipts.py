@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from firmware_sim.catalog import Goods, marking_code
@@ -111,8 +112,11 @@ def cash_handed_over(amount: int, rng: random.Random) -> int:
     return -(-amount // _BANKNOTES[-1]) * _BANKNOTES[-1]
 
 
-def random_basket(catalog: list[Goods], rng: random.Random) -> list[BasketItem]:
-    """A realistic basket: one to a dozen lines, some weighed, some marked, some discounted."""
+def random_basket(
+    catalog: list[Goods], rng: random.Random,
+    code_for: Callable[[Goods, random.Random], str] = marking_code,
+) -> list[BasketItem]:
+    """A realistic basket: one to a dozen lines, some weighed, some marked (codes by code_for), some off."""
     items: list[BasketItem] = []
     for goods in rng.sample(catalog, k=min(len(catalog), rng.choice((1, 1, 2, 3, 3, 4, 5, 6, 8, 12)))):
         if goods.weighed:
@@ -122,7 +126,7 @@ def random_basket(catalog: list[Goods], rng: random.Random) -> list[BasketItem]:
             pieces = 1 if goods.marking_group in ("shoes", "clothing") else rng.choice((1, 1, 1, 2, 3))
             quantity = pieces * 1000
             # Marked goods: one scanned code per piece.
-            codes = tuple(marking_code(goods, rng) for _ in range(pieces)) if goods.marking_group else ()
+            codes = tuple(code_for(goods, rng) for _ in range(pieces)) if goods.marking_group else ()
         gross = round_half_up_div(goods.price * quantity, 1000)
         discount = round_half_up_div(gross * rng.choice((5, 10, 15)), 100) if rng.random() < 0.1 else 0
         items.append(BasketItem(goods, quantity, discount, 0, codes))

@@ -19,6 +19,8 @@ SUBCOMMAND_MODULES = (
     "gateway.cli.sim",
     "gateway.cli.demo",
     "gateway.cli.codes",
+    "gateway.cli.codes_import",
+    "gateway.cli.codes_bench_check",
     "gateway.cli.tokens",
     "gateway.cli.analyst",
     "gateway.cli.bench",

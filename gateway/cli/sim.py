@@ -8,7 +8,8 @@ import json
 import sys
 from pathlib import Path
 
-from firmware_sim.fleet import FleetConfig, RegistrationError, run_fleet
+from firmware_sim.code_registry import write_registry
+from firmware_sim.fleet import SELLER_TINS, FleetConfig, RegistrationError, run_fleet
 from gateway.settings import load_settings
 
 
@@ -51,6 +52,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--drain", type=float, default=15.0, help="seconds to upload the backlog after the run (default 15)"
     )
     parser.add_argument("--json", action="store_true", help="print only the JSON summary, on one line")
+    parser.add_argument(
+        "--registry-out", type=Path, default=None,
+        help="write the registry of marked goods the fleet of this --seed sells from (JSON lines, for "
+        "`tracegate codes import`) and exit",
+    )
+    parser.add_argument(
+        "--registry", type=Path, default=None,
+        help="sell marked goods from this registry file (with unknown codes, clones, expired and blocked "
+        "goods among them; some sales ask /v1/codes/check first)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -69,10 +80,15 @@ def _token(args: argparse.Namespace) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the fleet; exit 0, or 1 if registration failed or the gateway never answered."""
+    if args.registry_out is not None:
+        count = write_registry(args.registry_out, list(SELLER_TINS), args.seed)
+        print(f"wrote {count} codes of {len(SELLER_TINS)} sellers to {args.registry_out}", file=sys.stderr)
+        return 0
     config = FleetConfig(
         gateway_url=args.gateway, devices=args.devices, duration_s=args.duration, seed=args.seed,
         rate=args.rate, offline_fraction=args.offline_fraction, lost_ack_rate=args.lost_ack_rate,
         state_dir=args.state_dir, drain_s=args.drain, ack_log=args.ack_log, token=_token(args),
+        registry=args.registry,
     )
     if not args.json:
         what = f"{config.devices} registers for {config.duration_s:g} s against {config.gateway_url}"
