@@ -1,0 +1,40 @@
+"""The Grafana dashboard in ops/ queries only metrics the gateway exposes, and shows the important ones."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from gateway.observability.gateway_metrics import GatewayMetrics
+
+DASHBOARD = Path(__file__).resolve().parents[2] / "ops" / "grafana" / "tracegate.json"
+_SUFFIXES = ("_bucket", "_sum", "_count")
+
+
+def _queried_metrics() -> set[str]:
+    dashboard = json.loads(DASHBOARD.read_text())
+    names: set[str] = set()
+    for panel in dashboard["panels"]:
+        assert panel["targets"], panel["title"]
+        for target in panel["targets"]:
+            names.update(re.findall(r"\btracegate_[a-z_]+", target["expr"]))
+    return names
+
+
+def _family(name: str) -> str:
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix) and not name.endswith("_total"):
+            return name[: -len(suffix)]
+    return name
+
+
+def test_every_queried_metric_exists() -> None:
+    exposed = set(GatewayMetrics().registry.names())
+    unknown = {name for name in _queried_metrics() if _family(name) not in exposed}
+    assert not unknown
+
+
+def test_the_operator_sees_every_metric_family() -> None:
+    queried = {_family(name) for name in _queried_metrics()}
+    assert set(GatewayMetrics().registry.names()) <= queried
