@@ -162,6 +162,13 @@ def run(args: argparse.Namespace) -> int:
         _wait_ready(url, gateway)
         client = AdminClient(url, (data / "admin.token").read_text().strip())
         ack_log = data / "acks.jsonl"
+        # Marked goods come from the operator's registry: the fleet's own, imported before it sells.
+        registry = data / "registry.jsonl"
+        print("demo: writing the registry of marked goods and importing it (tracegate codes import) …")
+        main_module = [sys.executable, "-m", "gateway.cli.main"]
+        subprocess.run([*main_module, "sim", "--registry-out", str(registry), "--seed", str(args.seed)],
+                       check=True)
+        subprocess.run([*main_module, "codes", "import", str(registry), "--data", str(data)], check=True)
         print(f"demo: {args.devices} registers sell for {args.seconds:g} s against {url} …", flush=True)
         sim = subprocess.run(
             [
@@ -183,6 +190,8 @@ def run(args: argparse.Namespace) -> int:
                 "--ack-log",
                 str(ack_log),
                 "--json",
+                "--registry",
+                str(registry),
                 "--offline-fraction",
                 "0.25",
                 "--lost-ack-rate",

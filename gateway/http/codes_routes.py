@@ -106,6 +106,22 @@ async def post_code_check(request: web.Request) -> web.Response:
     return web.Response(body=response.SerializeToString(), content_type=PROTOBUF)
 
 
+async def read_whole_body(request: web.Request, max_bytes: int) -> bytes:
+    """The whole body, up to max_bytes (StreamReader.read(n) may return less than is coming)."""
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise GatewayError(errors.BODY_TOO_LARGE, f"a chunk is at most {max_bytes} bytes")
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        part = await request.content.read(1024 * 1024)
+        if not part:
+            return b"".join(parts)
+        size += len(part)
+        if size > max_bytes:
+            raise GatewayError(errors.BODY_TOO_LARGE, f"a chunk is at most {max_bytes} bytes")
+        parts.append(part)
+
+
 def apply_registry_rows(codes: CodeVerdicts, rows: list[RegistryRow]) -> None:
     """Make imported registry rows visible to verdicts and checks at once."""
     index = codes.index
@@ -122,9 +138,7 @@ async def post_code_import(request: web.Request) -> web.Response:
         version = int(request.headers.get("X-Import-Version", ""))
     except ValueError:
         raise GatewayError(errors.MALFORMED_REQUEST, "X-Import-Version must be a whole number") from None
-    body = await request.content.read(MAX_IMPORT_CHUNK_BYTES + 1)
-    if len(body) > MAX_IMPORT_CHUNK_BYTES:
-        raise GatewayError(errors.BODY_TOO_LARGE, f"a chunk is at most {MAX_IMPORT_CHUNK_BYTES} bytes")
+    body = await read_whole_body(request, MAX_IMPORT_CHUNK_BYTES)
     rows: list[RegistryRow] = []
     rejected: list[str] = []
     for item in read_registry(io.BytesIO(body)):
