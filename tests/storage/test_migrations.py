@@ -36,16 +36,17 @@ def test_migrations_apply_once_and_again_do_nothing(settings: Settings) -> None:
             "SELECT name, sorting_key, engine_full FROM system.tables WHERE database = {db:String}",
             parameters={"db": storage.database}).result_rows)
         recorded = storage.run_sync(lambda c: c.query(
-            f"SELECT id FROM {storage.database}.schema_migrations").result_rows)
+            f"SELECT id FROM {storage.database}.schema_migrations ORDER BY id").result_rows)
     finally:
         storage.close()
     assert first == [m.id for m in all_migrations()]
     assert second == []
     assert [row[0] for row in recorded] == first
     by_name = {name: (key, engine) for name, key, engine in tables}
-    assert set(by_name) == TABLES
+    assert TABLES <= set(by_name)
     for name, (_, engine) in by_name.items():
-        assert "non_replicated_deduplication_window = 10000" in engine, name
+        if "MergeTree" in engine:  # views and other engines take no inserts with tokens
+            assert "non_replicated_deduplication_window = 10000" in engine, name
     assert by_name["events"][0] == "seller_tin, device_id, seq"
     assert by_name["receipts"][0] == "seller_tin, device_id, shift_number, document_number"
     assert by_name["receipt_lines"][0] == "seller_tin, day, gtin"
