@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -47,6 +48,8 @@ class Gateway:
     data: Path
     port: int
     process: subprocess.Popen[str] | None = None
+    extra_args: tuple[str, ...] = ()
+    ssl_context: ssl.SSLContext | None = None
 
     @property
     def token(self) -> str:
@@ -65,6 +68,7 @@ class Gateway:
                 str(self.port),
                 "--log-level",
                 "WARNING",
+                *self.extra_args,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -77,7 +81,7 @@ class Gateway:
                     f"gateway exited: {self.process.stdout.read() if self.process.stdout else ''}"
                 )
             try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=2):
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2, context=self.ssl_context):
                     return
             except OSError:
                 time.sleep(0.2)
@@ -107,7 +111,7 @@ class Gateway:
         if token:
             req.add_header("Authorization", f"Bearer {token}")
         try:
-            with urllib.request.urlopen(req, timeout=60) as resp:
+            with urllib.request.urlopen(req, timeout=60, context=self.ssl_context) as resp:
                 return resp.status, dict(resp.headers), resp.read()
         except urllib.error.HTTPError as exc:
             return exc.code, dict(exc.headers), exc.read()
