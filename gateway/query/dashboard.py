@@ -33,7 +33,8 @@ def dashboard(
     params.update({"since": since, "until": until})
     in_range = (
         "{col} >= fromUnixTimestamp64Milli({{since:Int64}})"
-        " AND {col} < fromUnixTimestamp64Milli({{until:Int64}}) AND " + scope_sql
+        " AND {col} < fromUnixTimestamp64Milli({{until:Int64}}) AND "
+        + scope_sql.replace("{", "{{").replace("}", "}}")  # the scope's own placeholder survives .format
     )
 
     def rows(sql: str) -> list[tuple[Any, ...]]:
