@@ -143,9 +143,12 @@ def _shift_close_findings(close: pb.ShiftClose) -> Iterable[pb.Finding]:
     for operation in close.operations:
         paid = sum(payment.sum for payment in operation.payments)
         if operation.payments and paid != operation.sum:
+            # An unknown (newer) operation value has no name; Operation.Name would raise on it.
+            known = pb.Operation.DESCRIPTOR.values_by_number.get(operation.operation)
             yield _finding(
                 "shift_payment_mismatch",
-                f"operation {pb.Operation.Name(operation.operation)}: payments {paid}, sum {operation.sum}",
+                f"operation {known.name if known else operation.operation}: payments {paid}, "
+                f"sum {operation.sum}",
             )
     first, last = close.first_document_number, close.last_document_number
     if (first or last) and (last < first or last - first + 1 < close.receipt_count):

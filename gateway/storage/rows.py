@@ -108,6 +108,12 @@ def decode_event(record: pb.JournalRecord) -> pb.Event | None:
         return None
 
 
+def enum_name(enum: Any, value: int) -> str:
+    """The enum value's name, or UNKNOWN_<n>: an authentic event with a newer enum value must still ship."""
+    known = enum.DESCRIPTOR.values_by_number.get(value)
+    return known.name if known is not None else f"UNKNOWN_{value}"
+
+
 def _vat(taxes: Iterable[pb.Tax]) -> int:
     return sum(t.sum for t in taxes if t.tax_type == VAT_TAX_TYPE)
 
@@ -124,7 +130,7 @@ def _payments(payments: Iterable[pb.Payment]) -> dict[str, int]:
 def _receipt_rows(batch: dict[str, TableRows], record: pb.JournalRecord, event: pb.Event) -> None:
     receipt = event.receipt
     env = record.envelope
-    operation = pb.Operation.Name(receipt.operation)
+    operation = enum_name(pb.Operation, receipt.operation)
     event_time = clamp_time(event.time_ms)
     vat = _vat(receipt.taxes) if receipt.taxes else sum(_vat(line.taxes) for line in receipt.lines)
     batch["receipts"].add(
@@ -161,11 +167,11 @@ def _shift_row(batch: dict[str, TableRows], record: pb.JournalRecord, event: pb.
     per_op = {name: (0, 0) for name in ("SELL", "SELL_RETURN", "BUY", "BUY_RETURN")}
     payments: dict[str, int] = {}
     for totals in z.operations:
-        op = pb.Operation.Name(totals.operation)
+        op = enum_name(pb.Operation, totals.operation)
         count, total = per_op.get(op, (0, 0))
         per_op[op] = (count + totals.count, total + totals.sum)
         for p in totals.payments:
-            key = f"{op}:{pb.PaymentType.Name(p.type)}"
+            key = f"{op}:{enum_name(pb.PaymentType, p.type)}"
             payments[key] = payments.get(key, 0) + p.sum
     # Net takings per payment type: what sales brought in minus what sale returns paid back.
     net = {column: 0 for column in _PAYMENT_COLUMNS.values()}
