@@ -8,8 +8,8 @@ from gateway.wire import pb
 
 
 def _record(event: pb.Event, seq: int) -> pb.JournalRecord:
-    envelope = pb.Envelope(device_id="FUZZ-00", seq=seq, prev_hash=b"\0" * 32, event=event.SerializeToString(),
-                           signature=b"s" * 64, key_id="k")
+    envelope = pb.Envelope(device_id="FUZZ-00", seq=seq, prev_hash=b"\0" * 32,
+                           event=event.SerializeToString(), signature=b"s" * 64, key_id="k")
     return pb.JournalRecord(envelope=envelope, accepted=True, seller_tin="080740000019", store_id="ALA-101",
                             received_ms=1_768_000_000_000, fiscal_sign="FS")
 
