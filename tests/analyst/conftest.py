@@ -50,8 +50,11 @@ class Loaded:
 def _register_golden(gw: Gateway) -> int:
     devices = json.loads((FIXTURES / "devices.json").read_text())["devices"]
     for d in devices:
-        status, answer = gw.admin("POST", "/v1/admin/devices", {k: d[k] for k in (
-            "device_id", "seller_tin", "store_id", "public_key_pem")})
+        status, answer = gw.admin(
+            "POST",
+            "/v1/admin/devices",
+            {k: d[k] for k in ("device_id", "seller_tin", "store_id", "public_key_pem")},
+        )
         assert status in (200, 201), answer
     accepted = 0
     for name in ("valid_batch.pb", "receipt_sum_mismatch.pb"):
@@ -64,15 +67,32 @@ def _register_golden(gw: Gateway) -> int:
 def _forged_shift(gw: Gateway, tin: str) -> tuple[int, str]:
     """One sale of 15.00 and a Z-report claiming two sales of 30.00: the shift does not add up."""
     register = ChainedRegister(FORGED_DEVICE)
-    status, answer = gw.admin("POST", "/v1/admin/devices", {
-        "device_id": FORGED_DEVICE, "seller_tin": tin, "store_id": "AST-900",
-        "public_key_pem": register.public_key_pem})
+    status, answer = gw.admin(
+        "POST",
+        "/v1/admin/devices",
+        {
+            "device_id": FORGED_DEVICE,
+            "seller_tin": tin,
+            "store_id": "AST-900",
+            "public_key_pem": register.public_key_pem,
+        },
+    )
     assert status == 201, answer
     now = int(time.time() * 1000)
-    z = pb.Event(time_ms=now, shift_close=pb.ShiftClose(
-        shift_number=1, receipt_count=2, first_document_number=1, last_document_number=2,
-        operations=[pb.OperationTotals(operation=pb.SELL, count=2, sum=3000,
-                                       payments=[pb.Payment(type=pb.CASH, sum=3000)])]))
+    z = pb.Event(
+        time_ms=now,
+        shift_close=pb.ShiftClose(
+            shift_number=1,
+            receipt_count=2,
+            first_document_number=1,
+            last_document_number=2,
+            operations=[
+                pb.OperationTotals(
+                    operation=pb.SELL, count=2, sum=3000, payments=[pb.Payment(type=pb.CASH, sum=3000)]
+                )
+            ],
+        ),
+    )
     ack = gw.post_batch([register.envelope(sale(1500, time_ms=now - 1000)), register.envelope(z)])
     assert [a.status for a in ack.acks] == [pb.ACCEPTED, pb.ACCEPTED], ack
     return 2, time.strftime("%Y-%m-%d", time.gmtime(now / 1000))
@@ -91,14 +111,36 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
     gw = Gateway(url=f"http://127.0.0.1:{port}", data=data, port=port)
     gw.start()
     try:
-        sim = tracegate("sim", "--gateway", gw.url, "--data", str(data), "--register", "--devices", "3",
-                        "--duration", "3", "--rate", "3", "--drain", "10", "--seed", "7", "--json")
+        sim = tracegate(
+            "sim",
+            "--gateway",
+            gw.url,
+            "--data",
+            str(data),
+            "--register",
+            "--devices",
+            "3",
+            "--duration",
+            "3",
+            "--rate",
+            "3",
+            "--drain",
+            "10",
+            "--seed",
+            "7",
+            "--json",
+        )
         accepted = json.loads(sim.stdout.strip().splitlines()[-1])["by_status"]["ACCEPTED"]
         accepted += _register_golden(gw)
         forged, forged_day = _forged_shift(gw, SELLER_TINS[1])
         gw.wait_shipped(accepted + forged)
-        yield Loaded(gw, issue(gw, "--scope", "analyst", "--label", "tests"),
-                     issue(gw, "--scope", "retailer", "--tin", GOLDEN_TIN),
-                     issue(gw, "--scope", "retailer", "--tin", SELLER_TINS[1]), SELLER_TINS[1], forged_day)
+        yield Loaded(
+            gw,
+            issue(gw, "--scope", "analyst", "--label", "tests"),
+            issue(gw, "--scope", "retailer", "--tin", GOLDEN_TIN),
+            issue(gw, "--scope", "retailer", "--tin", SELLER_TINS[1]),
+            SELLER_TINS[1],
+            forged_day,
+        )
     finally:
         gw.stop()

@@ -34,7 +34,7 @@ def test_trace_a_sold_code_shows_the_sale_with_seller_and_receipt(loaded: Loaded
     assert status == 200, t
     assert raw.startswith(t["code"]["cis"])
     sales = [e for e in t["events"] if e["kind"] == "sale"]
-    assert sales and sales[0]["seller_tin"] == tin and sales[0]["document_number"] > 0
+    assert sales and tin in {e["seller_tin"] for e in sales} and sales[0]["document_number"] > 0
     assert t["status"] in ("sold", "returned")
     # the bare cis finds the same story
     assert loaded.get("/v1/trace/" + t["code"]["cis"], loaded.analyst)[1]["events"] == t["events"]
@@ -64,8 +64,14 @@ def test_keyset_paging_walks_the_whole_queue_once(loaded: Loaded) -> None:
 
 
 def test_filters_and_csv_export_agree(loaded: Loaded) -> None:
-    _, page = loaded.get("/v1/anomalies", loaded.analyst, kind="late_upload", device="golden-0002",
-                         since=GOLDEN_DAY, until="2026-01-16")
+    _, page = loaded.get(
+        "/v1/anomalies",
+        loaded.analyst,
+        kind="late_upload",
+        device="golden-0002",
+        since=GOLDEN_DAY,
+        until="2026-01-16",
+    )
     assert page["items"] and {i["device_id"] for i in page["items"]} == {"golden-0002"}
     status, text = loaded.get("/v1/anomalies.csv", loaded.analyst, kind="late_upload", device="golden-0002")
     assert status == 200
@@ -79,10 +85,15 @@ def test_reconcile_a_good_day_and_a_shift_that_does_not_add_up(loaded: Loaded) -
     golden = [s for s in good["shifts"] if s["device_id"] == "golden-0001"]
     assert golden and golden[0]["agrees"] and golden[0]["missing_document_count"] == 0
     _, bad = loaded.get("/v1/reconcile/shifts", loaded.retailer_b, date=loaded.forged_day)
-    forged = [s for s in bad["shifts"] if s["device_id"] == FORGED_DEVICE][0]
+    forged = next(s for s in bad["shifts"] if s["device_id"] == FORGED_DEVICE)
     assert not forged["agrees"]
     sell = forged["operations"][0]
-    assert (sell["z_count"], sell["receipts_count"], sell["z_sum"], sell["receipts_sum"]) == (2, 1, 3000, 1500)
+    assert (sell["z_count"], sell["receipts_count"], sell["z_sum"], sell["receipts_sum"]) == (
+        2,
+        1,
+        3000,
+        1500,
+    )
     assert forged["missing_documents"] == [2]
 
 
@@ -110,7 +121,7 @@ def test_books_comparison_as_json_and_csv(loaded: Loaded) -> None:
     s = result["summary"]
     assert s["missing_on_our_side"] == 1 and s["amount_differs"] == 1 and s["matched"] >= 1
     assert s["missing_in_your_books"] >= 1
-    differs = [r for r in result["rows"] if r["status"] == "amount_differs"][0]
+    differs = next(r for r in result["rows"] if r["status"] == "amount_differs")
     assert differs["difference"] == -100
     _, text = loaded.post("/v1/reconcile/books", loaded.retailer_a, books, format="csv")
     assert text.splitlines()[0].startswith("status,device_id,document_number")
@@ -138,8 +149,9 @@ def test_cli_answers_through_the_running_gateway(loaded: Loaded) -> None:
     raw, _ = _a_sold_code(loaded)
     out = tracegate("trace", "--data", data, raw.replace("\x1d", "\\u001d")).stdout
     assert "sale" in out and "1 sale(s)" in out
-    retailer = tracegate("anomalies", "--data", data, "--token", loaded.retailer_a, "--tin", loaded.tin_b,
-                         check=False)
+    retailer = tracegate(
+        "anomalies", "--data", data, "--token", loaded.retailer_a, "--tin", loaded.tin_b, check=False
+    )
     assert retailer.returncode == 1 and "forbidden" in retailer.stderr
 
 
@@ -148,8 +160,11 @@ def test_openapi_lists_every_route_and_no_other(loaded: Loaded) -> None:
     from gateway.settings import load_settings
 
     app = create_app(load_settings())
-    routes = {(r.method.lower(), r.resource.canonical) for r in app.router.routes()
-              if r.resource is not None and r.method != "HEAD" and not r.resource.canonical.startswith("/ui")}
+    routes = {
+        (r.method.lower(), r.resource.canonical)
+        for r in app.router.routes()
+        if r.resource is not None and r.method != "HEAD" and not r.resource.canonical.startswith("/ui")
+    }
     routes = {(m, path.replace("{code:.+}", "{code}")) for m, path in routes}
     status, doc = loaded.get("/v1/openapi.json", None)
     assert status == 200

@@ -1,4 +1,4 @@
-"""A retailer token never sees another seller TIN, on any endpoint; revoked and expired tokens stop working."""
+"""A retailer token never sees another seller TIN on any endpoint; revoked and expired tokens stop working."""
 
 from __future__ import annotations
 
@@ -39,8 +39,12 @@ def test_every_endpoint_refuses_another_tin_to_a_retailer(loaded: Loaded) -> Non
     ]:
         status, body = loaded.get(path, loaded.retailer_a, **params)
         assert (status, body["error"]) == (403, "forbidden"), path
-    status, body = loaded.post("/v1/reconcile/books", loaded.retailer_a, b"document_number,device_id,time,total\n"
-                               b"1,x,2026-01-15,1.00\n", tin=other)
+    status, body = loaded.post(
+        "/v1/reconcile/books",
+        loaded.retailer_a,
+        b"document_number,device_id,time,total\n1,x,2026-01-15,1.00\n",
+        tin=other,
+    )
     assert (status, body["error"]) == (403, "forbidden")
     for path in ("/v1/admin/tokens", "/v1/admin/devices", "/v1/admin/summary"):
         assert loaded.get(path, loaded.retailer_a)[0] in (401, 403), path
@@ -71,13 +75,16 @@ def test_retailer_cannot_trace_or_match_another_sellers_sales(loaded: Loaded) ->
     code, doc, total, ms = loaded.gw.sql(
         "SELECT l.marking_codes[1], l.document_number, r.total, toUnixTimestamp64Milli(r.event_time)"
         " FROM tracegate.receipt_lines AS l INNER JOIN tracegate.receipts AS r USING (device_id, seq)"
-        f" WHERE l.seller_tin = '{loaded.tin_b}' AND length(l.marking_codes) > 0 LIMIT 1")[0]
+        f" WHERE l.seller_tin = '{loaded.tin_b}' AND length(l.marking_codes) > 0 LIMIT 1"
+    )[0]
     path = "/v1/trace/" + urllib.parse.quote(code, safe="")
     assert loaded.get(path, loaded.analyst)[1]["events"]
     mine = loaded.get(path, loaded.retailer_a)[1]
     assert mine["events"] == [] and mine["status"] == "unseen" and mine["anomalies"] == []
-    device = loaded.gw.sql(f"SELECT device_id FROM tracegate.receipts WHERE seller_tin = '{loaded.tin_b}'"
-                           f" AND document_number = {doc} LIMIT 1")[0][0]
+    device = loaded.gw.sql(
+        f"SELECT device_id FROM tracegate.receipts WHERE seller_tin = '{loaded.tin_b}'"
+        f" AND document_number = {doc} LIMIT 1"
+    )[0][0]
     books = f"document_number,device_id,time,total\n{doc},{device},{ms},{total / 100:.2f}\n".encode()
     _, result = loaded.post("/v1/reconcile/books", loaded.retailer_a, books)
     assert result["summary"]["matched"] == 0 and result["summary"]["missing_on_our_side"] == 1

@@ -33,7 +33,7 @@ function barChart(bars, {width = 520, height = 180, color = "#457b9d"} = {}) {
   const max = Math.max(1, ...bars.map((b) => b.value));
   const left = 34, bottom = 28, w = (width - left) / Math.max(1, bars.length);
   const every = Math.ceil(bars.length / 12);
-  let out = `<svg role="img" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`;
+  let out = `<svg role="img" width="100%" viewBox="0 0 ${width} ${height}">`;
   out += `<text x="0" y="10">${max}</text><text x="0" y="${height - bottom}">0</text>`;
   bars.forEach((b, i) => {
     const h = ((height - bottom - 12) * b.value) / max, x = left + i * w, y = height - bottom - h;
