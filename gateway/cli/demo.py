@@ -17,6 +17,7 @@ from typing import Any
 
 from firmware_sim.rogue import send_rogue_traffic
 from gateway.cli.admin_client import AdminClient, AdminError
+from gateway.cli.demo_pages import point_at_pages, stop_or_keep
 
 
 def register(sub: Any) -> None:
@@ -39,6 +40,9 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--devices", type=int, default=12, help="simulated registers (default 12)")
     parser.add_argument("--seed", type=int, default=2026, help="seed of the simulation (default 2026)")
+    parser.add_argument(
+        "--keep-running", action="store_true", help="leave the gateway up at the end, for the pages"
+    )
     parser.set_defaults(func=run)
 
 
@@ -158,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
             "WARNING",
         ],
     )
+    kept = False
     try:
         _wait_ready(url, gateway)
         client = AdminClient(url, (data / "admin.token").read_text().strip())
@@ -208,13 +213,23 @@ def run(args: argparse.Namespace) -> int:
         sim_summary["rogue_rejections"] = dict(rogue)
         summary = _wait_shipped(client, accepted)
         exact = print_summary(sim_summary, summary, accepted, data, port)
+        sellers = summary.get("per_seller") or [{}]
+        point_at_pages(client, url, sellers[0].get("seller_tin"))
+        stop_or_keep(gateway, args.keep_running, url, data)
+        kept = args.keep_running
     except (AdminError, RuntimeError, subprocess.CalledProcessError) as exc:
         print(f"demo failed: {exc}", file=sys.stderr)
         return 1
     finally:
+        if not kept:
+            _stop(gateway)
+    return 0 if exact else 1
+
+
+def _stop(gateway: subprocess.Popen[bytes]) -> None:
+    if gateway.poll() is None:
         gateway.send_signal(signal.SIGINT)
         try:
             gateway.wait(timeout=30)
         except subprocess.TimeoutExpired:
             gateway.kill()
-    return 0 if exact else 1
