@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ from gateway.cli.main import add_common_options, settings_from_args
 from gateway.settings import Settings
 
 REDACTED = "***"
+# Settings whose value is key material or a credential (names of files holding them are not secret).
+_SECRET_NAME = re.compile(r"(password|secret|token|keys?)$")
 
 
 def redact_url(url: str) -> str:
@@ -42,6 +45,9 @@ def render_settings(settings: Settings) -> str:
     values = asdict(settings)
     limits = values.pop("limits")
     values["storage_url"] = redact_url(settings.storage_url)
+    for name, value in values.items():
+        if _SECRET_NAME.search(name) and value:
+            values[name] = REDACTED
     lines = [f"{name} = {_toml_value(str(v) if isinstance(v, Path) else v)}" for name, v in values.items()]
     lines += ["", "[limits]"]
     lines += [f"{name} = {_toml_value(v)}" for name, v in limits.items()]

@@ -60,9 +60,12 @@ def test_config_command_prints_loadable_toml_without_the_password(
     for name in ("TRACEGATE_PORT", "TRACEGATE_CONFIG", "TRACEGATE_STORAGE_URL", "TRACEGATE_CLUSTER"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TRACEGATE_GATEWAY_ID", "gateway-7")
+    monkeypatch.setenv("TRACEGATE_PII_KEYS", "k1:c2VjcmV0LWtleS1tYXRlcmlhbA")
     assert main(["config", "--config", str(config_file), "--port", "9400"]) == 0
     printed = capsys.readouterr().out
     assert "s3cret-from-file" not in printed
+    assert "c2VjcmV0LWtleS1tYXRlcmlhbA" not in printed and 'pii_keys = "***"' in printed
+    assert 'pii_key_file = ""' in printed  # a file name is not a secret
     assert 'storage_url = "http://tracegate_writer:***@ch.internal:8123/tracegate"' in printed
     assert "port = 9400" in printed and 'gateway_id = "gateway-7"' in printed
     reloaded_path = tmp_path / "printed.toml"
