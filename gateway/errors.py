@@ -37,6 +37,9 @@ UNAUTHORIZED = _define("unauthorized", 401, False, "A valid bearer token is requ
 FORBIDDEN = _define("forbidden", 403, False, "The token does not allow this action.")
 NOT_FOUND = _define("not_found", 404, False, "No such resource.")
 CONFLICT = _define("conflict", 409, False, "The resource exists already.")
+REQUEST_TIMEOUT = _define(
+    "request_timeout", 408, True, "The request body did not arrive within the time limit."
+)
 BACKPRESSURE = _define(
     "backpressure", 503, True, "The gateway cannot journal more now; retry after the given delay."
 )

@@ -64,6 +64,7 @@ class Settings:
     rate_remote_per_s: float = 200.0  # requests per second per remote address, before anything else
     rate_remote_burst: int = 2000
     keepalive_timeout_s: float = 30.0
+    body_read_timeout_s: float = 30.0  # a body that trickles in slower than this is refused (408)
     max_header_bytes: int = 8190
     limits: Limits = field(default_factory=Limits)
 
@@ -129,6 +130,7 @@ _ENV_FIELDS = {
     "RATE_REMOTE_PER_S": "rate_remote_per_s",
     "RATE_REMOTE_BURST": "rate_remote_burst",
     "KEEPALIVE_TIMEOUT_S": "keepalive_timeout_s",
+    "BODY_READ_TIMEOUT_S": "body_read_timeout_s",
     "MAX_HEADER_BYTES": "max_header_bytes",
 }
 CONFIG_ENV = ENV_PREFIX + "CONFIG"  # path of an optional TOML file (flag: --config)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from gateway import errors
@@ -23,12 +25,19 @@ async def read_protobuf_body(request: web.Request, max_bytes: int) -> bytes:
     # StreamReader.read(n) returns what has arrived so far, not n bytes: read to the end (or past the limit).
     chunks: list[bytes] = []
     size = 0
-    while size <= max_bytes:
-        chunk = await request.content.read(max_bytes + 1 - size)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
+    # A sender trickling bytes would otherwise hold a connection and a handler for ever.
+    timeout_s = request.app[SERVICE].settings.body_read_timeout_s
+    try:
+        async with asyncio.timeout(timeout_s):
+            while size <= max_bytes:
+                chunk = await request.content.read(max_bytes + 1 - size)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+    except TimeoutError:
+        detail = f"the body did not arrive within {timeout_s:g} s"
+        raise GatewayError(errors.REQUEST_TIMEOUT, detail) from None
     body = b"".join(chunks)
     if len(body) > max_bytes:
         raise GatewayError(errors.BODY_TOO_LARGE, f"body is larger than {max_bytes} bytes")
