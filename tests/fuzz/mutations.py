@@ -27,7 +27,7 @@ def _int_value(field: FieldDescriptor, rng: random.Random) -> int:
         low, high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
     else:
         low, high = 0, 2**bits - 1
-    return max(low, min(high, value))
+    return int(max(low, min(high, value)))
 
 
 def _scalar(field: FieldDescriptor, rng: random.Random) -> object:
@@ -39,7 +39,8 @@ def _scalar(field: FieldDescriptor, rng: random.Random) -> object:
     if field.type == FieldDescriptor.TYPE_BOOL:
         return rng.random() < 0.5
     if field.type == FieldDescriptor.TYPE_ENUM:
-        return rng.choice([*(v.number for v in field.enum_type.values), 99])  # proto3 enums are open
+        values = [v.number for v in field.enum_type.values] if field.enum_type else []
+        return rng.choice([*values, 99])  # proto3 enums are open: unknown numbers must be survived
     if field.type in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT):
         return rng.choice((0.0, -1.0, 1e308, float("nan")))
     return _int_value(field, rng)
@@ -47,7 +48,7 @@ def _scalar(field: FieldDescriptor, rng: random.Random) -> object:
 
 def mutate_message(message: Message, rng: random.Random, depth: int = 0) -> str:
     """Change one field somewhere inside message (set, clear, add, drop, duplicate); what was done."""
-    fields = list(message.DESCRIPTOR.fields)
+    fields: list[FieldDescriptor] = list(message.DESCRIPTOR.fields)  # type: ignore[arg-type]
     field = rng.choice(fields)
     name = field.name
     repeated = field.is_repeated
@@ -114,6 +115,7 @@ class Case:
     body: bytes
     operator: str
     chained: pb.Envelope | None = None
+    path: str = "/v1/batches"
 
 
 def _envelope_list(batch: pb.IngestBatch, rng: random.Random) -> str:
@@ -123,13 +125,13 @@ def _envelope_list(batch: pb.IngestBatch, rng: random.Random) -> str:
         rng.shuffle(envs)
         what = "shuffle"
     elif roll == 1:
-        envs = envs + envs[: rng.randint(1, len(envs))]
+        envs = envs + envs[: rng.randint(1, len(envs))] * rng.choice((1, 1, 5))
         what = "repeat"
     elif roll == 2:
         envs = envs[rng.randrange(len(envs)):]
         what = "suffix"
     elif roll == 3:
-        envs = [envs[rng.randrange(len(envs))]] * rng.choice((2, 10, 100, 100, 1000))
+        envs = [envs[rng.randrange(len(envs))]] * (1000 if rng.random() < 0.05 else rng.choice((2, 10, 100)))
         what = "many-copies"
     else:
         envs = [pb.Envelope(device_id=e.device_id, seq=e.seq) for e in envs]
@@ -187,6 +189,49 @@ def byte_level(valid_body: bytes, rng: random.Random) -> Case:
             data = bytearray(rng.randbytes(rng.randint(0, 2048)))
     names = ("bitflip", "insert", "delete", "byteset", "varint", "truncate", "junk")
     return Case(bytes(data), "bytes:" + names[roll])
+
+
+def marking_codes(valid: pb.IngestBatch) -> list[str]:
+    """The marking codes in the fixture batch: seeds for code-check mutations."""
+    codes = []
+    for envelope in valid.envelopes:
+        event = pb.Event.FromString(envelope.event)
+        codes += [c for line in event.receipt.lines for c in line.marking_codes]
+    return codes or ["0104870101000133215abcdefghijkl"]
+
+
+def _mutated_code(code: str, rng: random.Random) -> str:
+    chars = list(code)
+    for _ in range(rng.choice((0, 1, 3))):
+        pos = rng.randrange(len(chars) + 1)
+        roll = rng.randrange(3)
+        if roll == 0 and chars:
+            del chars[min(pos, len(chars) - 1)]
+        elif roll == 1:
+            chars.insert(pos, rng.choice("\x1d()0123456789ABCxyz%\x00é"))
+        elif chars:
+            chars[min(pos, len(chars) - 1)] = chr(rng.randint(32, 126))
+    return "".join(chars)
+
+
+def code_check(codes: list[str], key: ChainKey, rng: random.Random) -> Case:
+    """POST /v1/codes/check: a signed check of mutated codes, or a mutated/forged request."""
+    asked = [_mutated_code(rng.choice(codes), rng) for _ in range(rng.choice((1, 3, 50)))]
+    body = pb.CodeCheckBody(codes=asked, time_ms=1_768_467_741_000, nonce=rng.randbytes(8))
+    what = "codes"
+    if rng.random() < 0.3:
+        what = "body." + mutate_message(body, rng).split(":")[0].split("[")[0]
+    raw = body.SerializeToString()
+    request = pb.CodeCheckRequest(device_id=key.device_id, body=raw, key_id=key.key_id,
+                                  signature=signing.sign(key.private_key,  # type: ignore[arg-type]
+                                                         signing.code_check_preimage(key.device_id, raw)))
+    roll = rng.random()
+    if roll < 0.2:
+        what = "request." + mutate_message(request, rng).split(":")[0]
+    data = request.SerializeToString()
+    if roll > 0.85:
+        return Case(byte_level(data, rng).body, "codes:bytes", path="/v1/codes/check")
+    return Case(data, f"codes:{what}", path="/v1/codes/check")
 
 
 Mutator = Callable[[random.Random], Case]

@@ -34,8 +34,16 @@ class FuzzLedger:
 
 
 def check_answer(body: bytes, status: int, answer: bytes, retry_after: str | None,
-                 ledger: FuzzLedger) -> tuple[list[str], list[pb.EventAck]]:
+                 ledger: FuzzLedger, path: str = "/v1/batches") -> tuple[list[str], list[pb.EventAck]]:
     """Findings (broken rules) about one answer, and its acks when it was a 200."""
+    if status == 200 and path == "/v1/codes/check":
+        ledger.count("200 code check")
+        try:
+            verdicts = pb.CodeCheckResponse.FromString(answer).verdicts
+            asked = pb.CodeCheckBody.FromString(pb.CodeCheckRequest.FromString(body).body).codes
+        except DecodeError as exc:
+            return [f"code check: 200 with an unreadable answer or request: {exc}"], []
+        return ([] if len(verdicts) == len(asked) else [f"{len(asked)} codes, {len(verdicts)} verdicts"]), []
     if status == 200:
         try:
             acks = list(pb.IngestAck.FromString(answer).acks)

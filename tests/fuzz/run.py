@@ -17,12 +17,13 @@ import aiohttp
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from gateway.wire import pb, signing
-from tests.fuzz.mutations import Case, ChainKey, byte_level, resigned, structured
+from tests.fuzz.mutations import Case, ChainKey, byte_level, code_check, marking_codes, resigned, structured
 from tests.fuzz.oracle import FuzzLedger, check_answer, storage_findings
 from tests.reliability.gateway_process import PROTOBUF, GatewayProcess
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 REQUEST_TIMEOUT_S = 30.0
+PROGRESS_EVERY = 25_000
 # Rate limits would answer most fuzz inputs 429 before they reach decoding; they have their own tests.
 UNLIMITED = {"TRACEGATE_RATE_DEVICE_PER_S": "1e9", "TRACEGATE_RATE_DEVICE_BURST": "1000000000",
              "TRACEGATE_RATE_REMOTE_PER_S": "1e9", "TRACEGATE_RATE_REMOTE_BURST": "1000000000"}
@@ -80,30 +81,36 @@ def fuzz_keys(gateway: GatewayProcess, workers: int) -> list[ChainKey]:
     return keys
 
 
-def make_case(valid: pb.IngestBatch, valid_body: bytes, key: ChainKey, rng: random.Random) -> Case:
-    """One input: 40 % structured, 35 % byte-level, 25 % re-signed authentic content."""
+def make_case(valid: pb.IngestBatch, valid_body: bytes, key: ChainKey, rng: random.Random,
+              codes: list[str]) -> Case:
+    """One input: 35 % structured, 30 % byte-level, 20 % re-signed authentic content, 15 % code checks."""
     roll = rng.random()
-    if roll < 0.40:
+    if roll < 0.35:
         return structured(valid, rng)
-    if roll < 0.75:
+    if roll < 0.65:
         return byte_level(valid_body, rng)
-    return resigned(valid, key, rng)
+    if roll < 0.85:
+        return resigned(valid, key, rng)
+    return code_check(codes, key, rng)
 
 
-async def _worker(session: aiohttp.ClientSession, url: str, key: ChainKey, rng: random.Random,
+async def _worker(session: aiohttp.ClientSession, base_url: str, key: ChainKey, rng: random.Random,
                   valid: pb.IngestBatch, report: FuzzReport, budget: list[int], save: Path | None) -> None:
     valid_body = valid.SerializeToString()
+    codes = marking_codes(valid)
     while budget[0] > 0:
         budget[0] -= 1
-        case = make_case(valid, valid_body, key, rng)
+        case = make_case(valid, valid_body, key, rng, codes)
         report.operators[case.operator] += 1
         report.cases += 1
+        if report.cases % PROGRESS_EVERY == 0:
+            print(f"fuzz: {report.cases} cases, {len(report.findings)} findings", file=sys.stderr, flush=True)
         try:
-            async with session.post(url, data=case.body, headers={"Content-Type": PROTOBUF},
+            async with session.post(base_url + case.path, data=case.body, headers={"Content-Type": PROTOBUF},
                                     timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)) as resp:
                 answer = await resp.read()
                 findings, acks = check_answer(case.body, resp.status, answer,
-                                              resp.headers.get("Retry-After"), report.ledger)
+                                              resp.headers.get("Retry-After"), report.ledger, case.path)
         except (aiohttp.ClientError, TimeoutError) as exc:
             findings, acks = [f"no answer ({type(exc).__name__}: {exc})"], []
         if case.chained is not None and acks and acks[0].status == pb.ACCEPTED:
@@ -128,7 +135,7 @@ async def fuzz(gateway: GatewayProcess, cases: int, seed: int, workers: int,
     budget = [cases]
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=workers)) as session:
         await asyncio.gather(*(
-            _worker(session, gateway.url + "/v1/batches", key, random.Random(seed * 1000 + i), valid,
+            _worker(session, gateway.url, key, random.Random(seed * 1000 + i), valid,
                     report, budget, save)
             for i, key in enumerate(keys)))
     report.seconds = time.monotonic() - began

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import select
 import socket
@@ -25,7 +26,8 @@ RSS_GROWTH_LIMIT_KIB = 200 * 1024  # per test: a 16 MiB body is held at most a f
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     gw = GatewayProcess(tmp_path_factory.mktemp("limits") / "data",
                         env={"TRACEGATE_BODY_READ_TIMEOUT_S": str(BODY_TIMEOUT_S),
-                             "TRACEGATE_RATE_REMOTE_PER_S": "1e9", "TRACEGATE_RATE_REMOTE_BURST": "1000000000"})
+                             "TRACEGATE_RATE_REMOTE_PER_S": "1e9",
+                             "TRACEGATE_RATE_REMOTE_BURST": "1000000000"})
     gw.start()
     yield gw
     gw.stop()
@@ -111,10 +113,8 @@ def test_a_trickling_sender_is_cut_off_and_does_not_block_others(gateway: Gatewa
         began = time.monotonic()
         for i in range(int(BODY_TIMEOUT_S * 4)):
             for sock in slow:
-                try:
+                with contextlib.suppress(OSError):
                     sock.sendall(b"\x00")
-                except OSError:
-                    pass
             time.sleep(0.5)
             if i > 2 * BODY_TIMEOUT_S + 2:
                 break
