@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint proto clean browser
+.PHONY: demo test lint proto clean browser reliability fuzz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,16 @@ test: $(STAMP) browser
 browser:
 	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi
+
+# Fault scenarios against the real gateway (docs/reliability.md); `make reliability ARGS=--short` is the CI
+# form that `make test` also runs. `make fuzz` is the long fuzzing budget (CI runs a few thousand cases).
+ARGS ?=
+FUZZ_CASES ?= 1000000
+reliability: $(STAMP)
+	$(BIN)/python -m tests.reliability.run $(ARGS)
+
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.fuzz.run --cases $(FUZZ_CASES) $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
