@@ -1,11 +1,11 @@
 """In-memory status of every known marking code: compact numpy columns keyed by a 64-bit hash of cis.
 
 Ten million codes must fit: a dict of Python objects costs ~200 bytes a code, these columns 20 bytes
-(key 8, owner 4, last store 4, expiry day 2, status 1, flags 1). Bulk-loaded codes live in sorted arrays
-(binary search); codes added later (imports, unknown codes seen on sales) live in a small dict merged into
-the arrays once it grows. Two different cis with one 64-bit key are found when the index is built from
-ClickHouse (exactly, there) and kept by their full cis in a side dict; an unknown cis whose key equals a
-known one's (chance about n / 2**64 per lookup) would read that code's state.
+(key 8; one packed word 8: owner id, expiry day, flags, status; last store 4). Bulk-loaded codes live
+in sorted arrays (binary search); codes added later (imports, unknown codes seen on sales) live in a
+small dict merged into the arrays once it grows. Two different cis with one 64-bit key are found when
+the index is built from ClickHouse (exactly, there) and kept by their full cis in a side dict; an
+unknown cis whose key equals a known one's (chance about n / 2**64 per lookup) would read its state.
 """
 
 from __future__ import annotations
@@ -73,15 +73,17 @@ class CodeState:
 _STORE_SEP = "\x1f"
 
 
+def _pack(status: int, owner: int, expiry: int, flags: int) -> int:
+    return owner << 32 | expiry << 16 | flags << 8 | status
+
+
 class StatusIndex:
     """cis → compact status; every method is synchronous and cheap (called on the event loop)."""
 
     def __init__(self) -> None:
         self._keys: U64 = np.empty(0, np.uint64)
-        self._status = np.empty(0, np.uint8)
-        self._owner = np.empty(0, np.uint32)
-        self._expiry = np.empty(0, np.uint16)
-        self._flags = np.empty(0, np.uint8)
+        # One word a code, one numpy read a lookup: owner id << 32 | expiry << 16 | flags << 8 | status.
+        self._values: U64 = np.empty(0, np.uint64)
         self._store = np.empty(0, np.uint32)
         self._extra: dict[int, Entry] = {}
         self._ambiguous: set[int] = set()
@@ -98,10 +100,11 @@ class StatusIndex:
         """Replace the arrays with these registry codes (owner ids index `owners`, whose id 0 is '')."""
         order = np.argsort(keys, kind="stable")
         self._keys = np.ascontiguousarray(keys[order], dtype=np.uint64)
-        self._status = status[order].astype(np.uint8)
-        self._owner = owner[order].astype(np.uint32)
-        self._expiry = expiry[order].astype(np.uint16)
-        self._flags = np.full(len(keys), KNOWN, np.uint8)
+        values = owner[order].astype(np.uint64) << np.uint64(32)
+        values |= expiry[order].astype(np.uint64) << np.uint64(16)
+        values |= np.uint64(KNOWN << 8)
+        values |= status[order].astype(np.uint64)
+        self._values = values
         self._store = np.zeros(len(keys), np.uint32)
         self.owners = Interner(owners[1:] if owners and owners[0] == "" else owners)
         self._extra.clear()
@@ -113,8 +116,7 @@ class StatusIndex:
         self._exact[cis] = entry
         position = self._position(key)
         if position >= 0:  # never answer for the shared key from the arrays again
-            self._flags[position] = 0
-            self._status[position] = 0
+            self._values[position] = 0
 
     def load_moves(self, keys: U64, sold: npt.NDArray[np.bool_], stores: npt.NDArray[np.uint32],
                    store_names: list[str]) -> None:
@@ -125,8 +127,9 @@ class StatusIndex:
         found = np.zeros(len(keys), bool)
         found[inside] = self._keys[positions[inside]] == keys[inside]
         at = positions[found]
-        flags = self._flags[at] & KNOWN
-        self._flags[at] = flags | np.where(sold[found], SOLD, RETURNED).astype(np.uint8)
+        moved = np.where(sold[found], SOLD, RETURNED).astype(np.uint64) << np.uint64(8)
+        kept = self._values[at] & ~np.uint64(0xFF00 ^ (KNOWN << 8))  # keep KNOWN, clear SOLD/RETURNED
+        self._values[at] = kept | moved
         self._store[at] = np.where(sold[found], remap[stores[found]], self._store[at])
         for key, is_sold, store in zip(keys[~found].tolist(), sold[~found].tolist(),
                                        stores[~found].tolist(), strict=True):
@@ -136,8 +139,8 @@ class StatusIndex:
 
     def _position(self, key: int) -> int:
         keys = self._keys
-        position = int(np.searchsorted(keys, np.uint64(key)))
-        if position < len(keys) and int(keys[position]) == key:
+        position = int(keys.searchsorted(np.uint64(key)))
+        if position < len(keys) and keys.item(position) == key:
             return position
         return -1
 
@@ -152,8 +155,9 @@ class StatusIndex:
         position = self._position(key)
         if position < 0:
             return None
-        return (int(self._status[position]), int(self._owner[position]), int(self._expiry[position]),
-                int(self._flags[position]), int(self._store[position]))
+        value: int = self._values.item(position)
+        return (value & 0xFF, value >> 32, (value >> 16) & 0xFFFF, (value >> 8) & 0xFF,
+                self._store.item(position))
 
     def set_raw(self, cis: str, entry: Entry | None) -> None:
         """Store (or, with None, forget) a code's entry; used for updates and to undo them."""
@@ -173,8 +177,9 @@ class StatusIndex:
             return
         if entry is None:  # base codes are never forgotten, only reset
             entry = (0, 0, 0, 0, 0)
-        (self._status[position], self._owner[position], self._expiry[position], self._flags[position],
-         self._store[position]) = entry
+        status, owner, expiry, flags, store = entry
+        self._values[position] = _pack(status, owner, expiry, flags)
+        self._store[position] = store
 
     def state(self, cis: str) -> CodeState | None:
         """What is known about a code, or None if nothing (not in the registry, never seen)."""
@@ -217,13 +222,13 @@ class StatusIndex:
             return False
         items = sorted(self._extra.items())
         extra_keys = np.fromiter((k for k, _ in items), np.uint64, len(items))
-        columns = np.array([e for _, e in items], np.int64).reshape(-1, 5)
+        extra_values = np.fromiter((_pack(e[0], e[1], e[2], e[3]) for _, e in items), np.uint64, len(items))
+        extra_stores = np.fromiter((e[4] for _, e in items), np.uint32, len(items))
         keys = np.concatenate([self._keys, extra_keys])
         order = np.argsort(keys, kind="stable")
         self._keys = keys[order]
-        for name, column in zip(("_status", "_owner", "_expiry", "_flags", "_store"), columns.T, strict=True):
-            current = getattr(self, name)
-            setattr(self, name, np.concatenate([current, column.astype(current.dtype)])[order])
+        self._values = np.concatenate([self._values, extra_values])[order]
+        self._store = np.concatenate([self._store, extra_stores])[order]
         self._extra.clear()
         return True
 
@@ -232,5 +237,5 @@ class StatusIndex:
 
     def nbytes(self) -> int:
         """Bytes held by the arrays (the dicts of later additions not counted)."""
-        arrays = (self._keys, self._status, self._owner, self._expiry, self._flags, self._store)
+        arrays = (self._keys, self._values, self._store)
         return sum(int(a.nbytes) for a in arrays)
