@@ -76,7 +76,8 @@ def _latency(url: str, token: str, args: argparse.Namespace) -> None:
     bodies = signed_requests(device_id, key, codes, count)
     figures = asyncio.run(check_latency(url, device_id, bodies, args.rate))
     print(f"check: {figures.sent} checks at {figures.rate_target:,.0f}/s target, "
-          f"{figures.rate_achieved:,.0f}/s sent, {figures.ok} answered 200, {figures.errors} errors")
+          f"{figures.rate_achieved:,.0f}/s sent, {figures.ok} answered 200, {figures.errors} errors "
+          f"{figures.error_kinds or ''}")
     print(f"check latency: p50 {figures.p50_ms:.1f} ms, p90 {figures.p90_ms:.1f} ms, "
           f"p99 {figures.p99_ms:.1f} ms, max {figures.max_ms:.1f} ms")
 

@@ -90,6 +90,7 @@ class LatencyFigures:
     p90_ms: float
     p99_ms: float
     max_ms: float
+    error_kinds: dict[str, int]
 
 
 def signed_requests(
@@ -111,6 +112,7 @@ async def check_latency(url: str, device_id: str, bodies: list[bytes], rate: flo
     """Send the bodies at `rate` a second, open loop; a late answer never delays the next request."""
     latencies: list[float] = []
     errors = 0
+    kinds: dict[str, int] = {}
     endpoint = url.rstrip("/") + "/v1/codes/check"
     headers = {"Content-Type": PROTOBUF, "X-Device-Id": device_id}
 
@@ -121,9 +123,11 @@ async def check_latency(url: str, device_id: str, bodies: list[bytes], rate: flo
                 await response.read()
                 if response.status != 200:
                     errors += 1
+                    kinds[f"HTTP {response.status}"] = kinds.get(f"HTTP {response.status}", 0) + 1
                     return
-        except (aiohttp.ClientError, OSError):
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             errors += 1
+            kinds[type(exc).__name__] = kinds.get(type(exc).__name__, 0) + 1
             return
         latencies.append(time.perf_counter() - due)
 
@@ -145,4 +149,4 @@ async def check_latency(url: str, device_id: str, bodies: list[bytes], rate: flo
         return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
 
     return LatencyFigures(len(bodies), len(latencies), errors, rate, len(bodies) / elapsed,
-                          pct(0.5), pct(0.9), pct(0.99), ordered[-1] * 1000)
+                          pct(0.5), pct(0.9), pct(0.99), ordered[-1] * 1000, kinds)
