@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import random
+import signal
 import sys
 import tempfile
 import time
@@ -122,8 +123,8 @@ async def _worker(session: aiohttp.ClientSession, base_url: str, key: ChainKey, 
 
 
 async def fuzz(gateway: GatewayProcess, cases: int, seed: int, workers: int,
-               save: Path | None = None) -> FuzzReport:
-    """Run `cases` inputs with `workers` concurrent senders, then check health and storage."""
+               save: Path | None = None, seconds: float | None = None) -> FuzzReport:
+    """Send `cases` inputs (or until `seconds` or Ctrl-C) from `workers` senders; check health and storage."""
     report = FuzzReport()
     valid = pb.IngestBatch.FromString((FIXTURES / "valid_batch.pb").read_bytes())
     devices = json.loads((FIXTURES / "devices.json").read_text())["devices"]
@@ -133,6 +134,14 @@ async def fuzz(gateway: GatewayProcess, cases: int, seed: int, workers: int,
     rss_before = gateway.rss_kib()
     began = time.monotonic()
     budget = [cases]
+
+    def stop_sending() -> None:  # Ctrl-C or the time budget: finish the checks and report what was tried
+        budget[0] = 0
+
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGINT, stop_sending)
+    if seconds is not None:
+        loop.call_later(seconds, stop_sending)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=workers)) as session:
         await asyncio.gather(*(
             _worker(session, gateway.url, key, random.Random(seed * 1000 + i), valid,
@@ -160,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=8, help="concurrent senders (default 8)")
     parser.add_argument("--save", type=Path, default=None, help="write failing inputs here")
+    parser.add_argument("--seconds", type=float, default=None, help="stop sending after this long")
     args = parser.parse_args(argv)
     if args.save:
         args.save.mkdir(parents=True, exist_ok=True)
@@ -167,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         gateway = GatewayProcess(Path(tmp) / "data", env=dict(UNLIMITED))
         gateway.start()
         try:
-            report = asyncio.run(fuzz(gateway, args.cases, args.seed, args.workers, args.save))
+            report = asyncio.run(fuzz(gateway, args.cases, args.seed, args.workers, args.save, args.seconds))
         finally:
             gateway.stop()
     print(report.text())
