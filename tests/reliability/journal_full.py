@@ -30,8 +30,9 @@ def small_disk(directory: Path, size: str) -> Iterator[bool]:
     try:
         yield mounted
     finally:
-        if mounted:
-            subprocess.run(["umount", "-l", str(directory)], capture_output=True)
+        # A read-only bind mount may still sit on top of the tmpfs if a check failed midway.
+        while mounted:
+            mounted = subprocess.run(["umount", "-l", str(directory)], capture_output=True).returncode == 0
 
 
 class Filler:
