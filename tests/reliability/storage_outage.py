@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -24,6 +25,25 @@ def _watch(gateway: GatewayProcess, seconds: float) -> tuple[set[int], int, int]
     return statuses, unshipped, failures
 
 
+def metric(text: str, name: str) -> float:
+    """The sum of a Prometheus metric's samples in an exposition (0 if absent)."""
+    return sum(float(m) for m in re.findall(rf"^{name}(?:{{[^}}]*}})? (\S+)$", text, re.MULTILINE))
+
+
+def _metrics_problems(gateway: GatewayProcess) -> list[str]:
+    """During the outage /metrics must show failed shipping and a growing journal."""
+    status, _, body = gateway.request("GET", "/metrics", timeout=10)
+    if status != 200:
+        return [f"/metrics answered {status} during the outage"]
+    text = body.decode()
+    problems = []
+    if metric(text, "tracegate_shipper_errors_total") <= 0:
+        problems.append("/metrics shows no shipper errors during the outage")
+    if metric(text, "tracegate_journal_unshipped_bytes") <= 0:
+        problems.append("/metrics shows no unshipped journal bytes during the outage")
+    return problems
+
+
 def run_storage_outage(workdir: Path, *, short: bool) -> ScenarioResult:
     """storage_down 20 s (short) or 3 min, then storage_lost_reply (inserts land, answers lost), heal."""
     down_s = 20.0 if short else 180.0
@@ -42,6 +62,7 @@ def run_storage_outage(workdir: Path, *, short: bool) -> ScenarioResult:
             problems.append("/readyz never said 503 while storage was down")
         if unshipped == 0:
             problems.append("no events were acked (journalled) while storage was down")
+        problems += _metrics_problems(gateway)
         gateway.set_fault("storage_lost_reply")
         _, _, lost_failures = _watch(gateway, lost_reply_s)
         # Back-off may be long by now: hold the fault until an insert has landed with its answer lost.
