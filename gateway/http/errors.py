@@ -6,9 +6,11 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from clickhouse_connect.driver import exceptions as ch_exceptions
 
 from gateway import errors
 from gateway.errors import ErrorCode, GatewayError
+from gateway.storage.errors import to_gateway_error
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if error is None:
             return error_response(errors.MALFORMED_REQUEST, exc.reason)
         return error_response(error)
+    except ch_exceptions.Error as exc:
+        # Routes that call storage directly (admin, queries): an outage is 503 + Retry-After, not a 500.
+        mapped = to_gateway_error(exc)
+        if not mapped.error.retryable:
+            log.exception("storage error on %s %s", request.method, request.path)
+        return error_response(mapped.error, mapped.detail, mapped.retry_after_s)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(errors.INTERNAL)
