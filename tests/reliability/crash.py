@@ -27,7 +27,7 @@ def run_crash(workdir: Path, *, short: bool, seed: int | None = None) -> Scenari
                  drain_s=120.0)
     notes: list[str] = []
     try:
-        time.sleep(2.0)  # let the fleet register before the first kill
+        sim.wait_registered()  # a kill during registration would end the simulator
         up_s = duration_s / kills - 2.2  # a start takes about 2 s
         for _ in range(kills):
             time.sleep(rng.uniform(0.3, max(0.6, 2 * up_s - 0.3)))

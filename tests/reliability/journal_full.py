@@ -101,7 +101,8 @@ def run_journal_full(workdir: Path, *, short: bool) -> ScenarioResult:
         try:
             probe = Filler(gateway, register_device(gateway, "FULL-PROBE"), ledger)
             filler = Filler(gateway, register_device(gateway, "FULL-FILLER"), ledger)
-            time.sleep(3.0)
+            sim.wait_registered()
+            time.sleep(2.0)
             gateway.set_fault("storage_down")  # nothing ships: the budget runs out
             recover.append(_probe(filler, probe, 1, "budget", problems, lambda: gateway.set_fault(None)))
             summary = sim.wait(timeout_s=400)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,8 @@ class SimRun:
 
     def __init__(self, gateway: GatewayProcess, workdir: Path, *, devices: int, duration_s: float,
                  rate: float, lost_ack_rate: float = 0.0, drain_s: float = 90.0, seed: int = 7) -> None:
+        self.gateway = gateway
+        self.devices = devices
         self.ack_log = workdir / "acks.jsonl"
         self._out = workdir / "sim.out"
         self._err = workdir / "sim.err"
@@ -44,6 +47,17 @@ class SimRun:
         ]
         with self._out.open("wb") as out, self._err.open("wb") as err:
             self.process = subprocess.Popen(args, stdout=out, stderr=err)
+
+    def wait_registered(self, timeout_s: float = 60.0) -> None:
+        """Block until the fleet's registers are registered: a fault injected earlier would fail that."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and self.running():
+            status, answer = self.gateway.admin("GET", "/v1/admin/devices")
+            names = [d["device_id"] for d in answer.get("devices", [])] if status == 200 else []
+            if sum(name.startswith("sim") for name in names) >= self.devices:
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"the simulator did not register its {self.devices} registers")
 
     def running(self) -> bool:
         """True while the fleet still sells or drains."""

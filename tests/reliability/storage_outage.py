@@ -55,7 +55,8 @@ def run_storage_outage(workdir: Path, *, short: bool) -> ScenarioResult:
     sim = SimRun(gateway, workdir, devices=3, duration_s=duration_s, rate=6.0, drain_s=120.0)
     problems: list[str] = []
     try:
-        time.sleep(4.0)
+        sim.wait_registered()
+        time.sleep(3.0)
         gateway.set_fault("storage_down")
         statuses, unshipped, failures = _watch(gateway, down_s)
         if 503 not in statuses:
@@ -63,6 +64,9 @@ def run_storage_outage(workdir: Path, *, short: bool) -> ScenarioResult:
         if unshipped == 0:
             problems.append("no events were acked (journalled) while storage was down")
         problems += _metrics_problems(gateway)
+        status, answer = gateway.admin("GET", "/v1/admin/summary")  # reads ClickHouse directly
+        if (status, answer.get("error")) != (503, "storage_unavailable"):
+            problems.append(f"an admin read during the outage answered {status} {answer}, not 503")
         gateway.set_fault("storage_lost_reply")
         _, _, lost_failures = _watch(gateway, lost_reply_s)
         # Back-off may be long by now: hold the fault until an insert has landed with its answer lost.
