@@ -1,4 +1,4 @@
-"""code_events rows from journal records: the verdicts decided at ingest (sales, returns) and check records."""
+"""code_events rows from journal records: verdicts decided at ingest (sales, returns) and check records."""
 
 from __future__ import annotations
 
