@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from aiohttp import web
 
 from gateway import errors
+from gateway.auth.tokens import Principal
 from gateway.devices import Device, new_device, revoked
 from gateway.errors import GatewayError
+from gateway.http.access import require_scope
 from gateway.http.keys import SERVICE
 from gateway.http.security_routes import audit_request
 from gateway.query.sql import run_readonly
@@ -18,13 +19,9 @@ from gateway.security import audit
 from gateway.storage.device_store import save_device
 
 
-def require_admin(request: web.Request) -> None:
-    """Raise unless the request carries the admin bearer token."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    expected = request.app[SERVICE].admin_token
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
-        raise GatewayError(errors.UNAUTHORIZED, "send Authorization: Bearer <admin token>")
+def require_admin(request: web.Request) -> Principal:
+    """The principal, if it holds the admin scope (the admin.token file or an admin token); else 401/403."""
+    return require_scope(request, "admin")
 
 
 def device_json(device: Device) -> dict[str, Any]:

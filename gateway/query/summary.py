@@ -29,7 +29,8 @@ def _summary(client: Any, db: str) -> dict[str, Any]:
         }
         for tin, n, sales, returns in rows(
             "SELECT seller_tin, count(), sumIf(total, operation = 'SELL'),"
-            " sumIf(total, operation = 'SELL_RETURN') FROM {db}.receipts GROUP BY seller_tin ORDER BY seller_tin"
+            " sumIf(total, operation = 'SELL_RETURN')"
+            " FROM {db}.receipts GROUP BY seller_tin ORDER BY seller_tin"
         )
     ]
     return {

@@ -1,4 +1,4 @@
-"""Signing preimage, chain hash, genesis value and ES256 (P-256, raw r||s) keys, as proto/README.md defines."""
+"""Signing preimage, chain hash, genesis value and ES256 keys (P-256, raw r||s), per proto/README.md."""
 
 from __future__ import annotations
 

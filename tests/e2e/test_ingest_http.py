@@ -146,3 +146,13 @@ def test_admin_routes_need_the_token(gateway: Gateway) -> None:
     assert status == 401
     status, _, _ = gateway.request("GET", "/v1/admin/devices", token="wrong")
     assert status == 401
+
+
+def test_an_admin_scope_token_works_on_the_admin_routes_and_others_do_not(gateway: Gateway) -> None:
+    status, issued = gateway.admin("POST", "/v1/admin/tokens", {"scope": "admin", "label": "ops"})
+    assert status == 201, issued
+    status, _, _ = gateway.request("GET", "/v1/admin/devices", token=issued["token"])
+    assert status == 200
+    status, analyst = gateway.admin("POST", "/v1/admin/tokens", {"scope": "analyst"})
+    status, _, body = gateway.request("GET", "/v1/admin/devices", token=analyst["token"])
+    assert status == 403 and b"forbidden" in body
