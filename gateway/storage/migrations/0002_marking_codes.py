@@ -75,7 +75,7 @@ def statements(ctx: MigrationContext) -> list[str]:
     ))
     # A plain view (no stored state): always exact, and cheap per code since code_events is ordered by cis.
     out.append(
-        f"CREATE VIEW IF NOT EXISTS {ctx.database}.code_status AS\n"
+        f"CREATE VIEW IF NOT EXISTS {ctx.database}.code_status{ctx.on_cluster} AS\n"
         + CODE_STATUS.format(database=ctx.database).strip()
     )
     return out

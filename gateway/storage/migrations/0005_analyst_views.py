@@ -19,7 +19,7 @@ _RECEIPT_PAYMENTS = (
 )
 
 
-def _shift_reconciliation(db: str) -> str:
+def _shift_reconciliation(db: str, on_cluster: str) -> str:
     op_z = ",\n    ".join(
         f"s.{op.lower()}_count AS z_{op.lower()}_count, r.{op.lower()}_count AS receipts_{op.lower()}_count, "
         f"s.{op.lower()}_sum AS z_{op.lower()}_sum, r.{op.lower()}_sum AS receipts_{op.lower()}_sum"
@@ -34,7 +34,7 @@ def _shift_reconciliation(db: str) -> str:
         f"s.{op.lower()}_count != r.{op.lower()}_count OR s.{op.lower()}_sum != r.{op.lower()}_sum"
         for op in _OPS
     )
-    return f"""CREATE VIEW IF NOT EXISTS {db}.shift_reconciliation AS
+    return f"""CREATE VIEW IF NOT EXISTS {db}.shift_reconciliation{on_cluster} AS
 SELECT
     s.seller_tin AS seller_tin, s.store_id AS store_id, s.device_id AS device_id,
     s.shift_number AS shift_number, s.seq AS seq, s.closed_at AS closed_at, s.received_at AS received_at,
@@ -57,8 +57,8 @@ LEFT JOIN (
 ) AS r ON s.seller_tin = r.seller_tin AND s.device_id = r.device_id AND s.shift_number = r.shift_number"""
 
 
-def _anomaly_queue(db: str) -> str:
-    return f"""CREATE VIEW IF NOT EXISTS {db}.anomaly_queue AS
+def _anomaly_queue(db: str, on_cluster: str) -> str:
+    return f"""CREATE VIEW IF NOT EXISTS {db}.anomaly_queue{on_cluster} AS
 SELECT kind, detected_at, event_time, seller_tin, store_id, device_id, seq, line, cis, detail
 FROM {db}.anomalies
 UNION ALL
@@ -73,4 +73,4 @@ WHERE mismatch"""
 
 def statements(ctx: MigrationContext) -> list[str]:
     """CREATE VIEW statements (plain views: always current, nothing to backfill)."""
-    return [_shift_reconciliation(ctx.database), _anomaly_queue(ctx.database)]
+    return [_shift_reconciliation(ctx.database, ctx.on_cluster), _anomaly_queue(ctx.database, ctx.on_cluster)]

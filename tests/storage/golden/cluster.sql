@@ -399,7 +399,7 @@ CREATE TABLE IF NOT EXISTS tracegate.code_events ON CLUSTER tracegate
 )
 ENGINE = Distributed('tracegate', 'tracegate', 'code_events_local', cityHash64(cis));
 
-CREATE VIEW IF NOT EXISTS tracegate.code_status AS
+CREATE VIEW IF NOT EXISTS tracegate.code_status ON CLUSTER tracegate AS
 SELECT
     cis,
     argMax(kind, (event_time, received_at)) AS last_kind,
@@ -503,7 +503,7 @@ ALTER TABLE tracegate.events ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS prote
 
 CREATE VIEW IF NOT EXISTS tracegate.receipt_buyers_live ON CLUSTER tracegate AS SELECT * FROM tracegate.receipt_buyers WHERE consent_expires_at > now64(3);
 
-CREATE VIEW IF NOT EXISTS tracegate.shift_reconciliation AS
+CREATE VIEW IF NOT EXISTS tracegate.shift_reconciliation ON CLUSTER tracegate AS
 SELECT
     s.seller_tin AS seller_tin, s.store_id AS store_id, s.device_id AS device_id,
     s.shift_number AS shift_number, s.seq AS seq, s.closed_at AS closed_at, s.received_at AS received_at,
@@ -531,7 +531,7 @@ LEFT JOIN (
     GROUP BY seller_tin, device_id, shift_number
 ) AS r ON s.seller_tin = r.seller_tin AND s.device_id = r.device_id AND s.shift_number = r.shift_number;
 
-CREATE VIEW IF NOT EXISTS tracegate.anomaly_queue AS
+CREATE VIEW IF NOT EXISTS tracegate.anomaly_queue ON CLUSTER tracegate AS
 SELECT kind, detected_at, event_time, seller_tin, store_id, device_id, seq, line, cis, detail
 FROM tracegate.anomalies
 UNION ALL
