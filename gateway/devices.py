@@ -63,6 +63,33 @@ def new_device(device_id: str, seller_tin: str, store_id: str, public_key_pem: s
     )
 
 
+def registration_decision(existing: Device | None, device: Device) -> Device | None:
+    """What registering `device` does: the Device to save, None if it is registered already as asked.
+
+    A revoked device may be registered again under a NEW key (the operator's answer to a compromised
+    key: the chain goes on under the new key). An active device changes keys only by a signed KeyRotation
+    event, a revoked key never comes back, and a register never changes seller this way.
+    """
+    if existing is None:
+        return device
+    if existing.seller_tin != device.seller_tin:
+        raise GatewayError(errors.CONFLICT, f"device {device.device_id} belongs to another seller")
+    if existing.active:
+        if existing.key_id == device.key_id:
+            return None
+        raise GatewayError(
+            errors.CONFLICT,
+            f"device {device.device_id} is active under another key: rotate it with a KeyRotation event, "
+            "or revoke it first",
+        )
+    if existing.key_id == device.key_id:
+        raise GatewayError(errors.CONFLICT, f"this key of {device.device_id} was revoked; use a new key")
+    return Device(
+        device.device_id, device.seller_tin, device.store_id, device.public_key_pem, device.key_id,
+        status=ACTIVE, updated_ms=max(device.updated_ms, existing.updated_ms + 1),
+    )
+
+
 def revoked(device: Device) -> Device:
     """The same device, revoked now."""
     return Device(

@@ -13,7 +13,7 @@ from typing import Any
 from gateway import errors
 from gateway.cli.admin_client import AdminClient, AdminError, admin_token
 from gateway.cli.main import add_common_options, settings_from_args
-from gateway.devices import Device, new_device, revoked
+from gateway.devices import Device, new_device, registration_decision, revoked
 from gateway.errors import GatewayError
 from gateway.http.admin import device_json
 from gateway.service import running_gateway_url
@@ -114,12 +114,12 @@ def run_add(args: argparse.Namespace) -> int:
 
 def _add_offline(client: Any, db: str, device: Device) -> Device:
     existing = {d.device_id: d for d in load_devices(client, db)}.get(device.device_id)
-    if existing is None:
-        save_device(client, db, device)
-        return device
-    if existing.key_id != device.key_id or not existing.active:
-        raise GatewayError(errors.CONFLICT, f"device {device.device_id} is registered already")
-    return existing
+    to_save = registration_decision(existing, device)
+    if to_save is None:
+        assert existing is not None
+        return existing
+    save_device(client, db, to_save)
+    return to_save
 
 
 def run_list(args: argparse.Namespace) -> int:

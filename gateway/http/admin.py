@@ -8,7 +8,7 @@ from aiohttp import web
 
 from gateway import errors
 from gateway.auth.tokens import Principal
-from gateway.devices import Device, new_device, revoked
+from gateway.devices import Device, new_device, registration_decision, revoked
 from gateway.errors import GatewayError
 from gateway.http.access import require_scope
 from gateway.http.keys import SERVICE
@@ -49,7 +49,7 @@ def parse_new_device(body: Any) -> Device:
 
 
 async def add_device(request: web.Request) -> web.Response:
-    """Register a device; 201, or 200 if it is registered already with the same key, 409 with another."""
+    """Register a device, or a revoked one under a new key: 201; 200 if registered already; 409 conflict."""
     require_admin(request)
     try:
         body = await request.json()
@@ -58,14 +58,15 @@ async def add_device(request: web.Request) -> web.Response:
     device = parse_new_device(body)
     service = request.app[SERVICE]
     existing = service.registry.get(device.device_id)
-    if existing is not None:
-        if existing.key_id == device.key_id and existing.active:
-            return web.json_response(device_json(existing), status=200)
-        raise GatewayError(errors.CONFLICT, f"device {device.device_id} is registered already")
-    await service.storage.run(lambda c: save_device(c, service.storage.database, device))
-    service.registry.put(device)
-    await audit_request(request, audit.DEVICE_ADDED, device.device_id, f"key {device.key_id}")
-    return web.json_response(device_json(device), status=201)
+    to_save = registration_decision(existing, device)
+    if to_save is None:
+        assert existing is not None
+        return web.json_response(device_json(existing), status=200)
+    await service.storage.run(lambda c: save_device(c, service.storage.database, to_save))
+    service.registry.put(to_save)
+    action = "new key after revocation" if existing is not None else "registered"
+    await audit_request(request, audit.DEVICE_ADDED, to_save.device_id, f"{action}, key {to_save.key_id}")
+    return web.json_response(device_json(to_save), status=201)
 
 
 async def list_devices(request: web.Request) -> web.Response:

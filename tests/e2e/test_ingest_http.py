@@ -156,3 +156,30 @@ def test_an_admin_scope_token_works_on_the_admin_routes_and_others_do_not(gatewa
     status, analyst = gateway.admin("POST", "/v1/admin/tokens", {"scope": "analyst"})
     status, _, body = gateway.request("GET", "/v1/admin/devices", token=analyst["token"])
     assert status == 403 and b"forbidden" in body
+
+
+def test_a_compromised_key_is_replaced_and_the_chain_goes_on_under_the_new_key(gateway: Gateway) -> None:
+    register = registered(gateway, "KKM-E2E-5")
+    assert gateway.post_batch([register.envelope(sale(100))]).acks[0].status == pb.ACCEPTED
+    assert gateway.admin("POST", "/v1/admin/devices/KKM-E2E-5/revoke")[0] == 200
+    assert (
+        gateway.post_batch([register.envelope(sale(200), advance=False)]).acks[0].error_code
+        == "device_revoked"
+    )
+
+    old_key = register.key
+    register.key = ChainedRegister("KKM-E2E-5").key  # the register's new secure element key
+    status, answer = gateway.admin(
+        "POST",
+        "/v1/admin/devices",
+        {
+            "device_id": "KKM-E2E-5",
+            "seller_tin": TIN,
+            "store_id": "almaty-01",
+            "public_key_pem": register.public_key_pem,
+        },
+    )
+    assert status == 201 and answer["status"] == "active", answer
+    assert gateway.post_batch([register.envelope(sale(300))]).acks[0].status == pb.ACCEPTED
+    stolen = register.envelope(sale(400), advance=False, key=old_key)
+    assert gateway.post_batch([stolen]).acks[0].status == pb.REJECTED
