@@ -44,6 +44,7 @@ class Goods:
     unit: str = UNIT_PIECE
     weighed: bool = False
     marking_group: str = ""  # "", shoes, clothing, medicines, tobacco, dairy
+    ai_label: str = ""  # machine-readable "made with AI" label (gateway/security/ai_label.py)
 
 
 def _gtin14(item: int) -> str:
@@ -66,7 +67,7 @@ _ITEMS: list[tuple[str, int, str, bool, str]] = [
     ("Сигареты Marlboro 20 шт", 115000, UNIT_PIECE, False, "tobacco"),
     ("Кроссовки мужские р.42", 2499000, UNIT_PIECE, False, "shoes"),
     ("Туфли женские р.37", 1899000, UNIT_PIECE, False, "shoes"),
-    ("Футболка хлопок M", 499000, UNIT_PIECE, False, "clothing"),
+    ("Футболка с ИИ-принтом M", 499000, UNIT_PIECE, False, "clothing"),
     ("Парацетамол 500 мг №20", 35000, UNIT_PIECE, False, "medicines"),
     ("Ибупрофен 200 мг №50", 129000, UNIT_PIECE, False, "medicines"),
     ("Пакет-майка", 3000, UNIT_PIECE, False, ""),
@@ -77,6 +78,8 @@ _ITEMS: list[tuple[str, int, str, bool, str]] = [
     ("Сыр Российский", 389000, UNIT_KG, True, ""),
     ("Конфеты Қазақстан", 299000, UNIT_KG, True, ""),
 ]
+# Goods made with AI carry the label the 2025 AI law asks for; the print of this T-shirt was generated.
+_AI_LABELS = {"Футболка с ИИ-принтом M": "ai/1;src=compositeWithTrainedAlgorithmicMedia;tool=print-studio"}
 
 
 def default_catalog() -> list[Goods]:
@@ -85,7 +88,7 @@ def default_catalog() -> list[Goods]:
     for number, (name, price, unit, weighed, group) in enumerate(_ITEMS, start=1):
         # Weighed goods are sold by in-store scale labels, not by a GTIN.
         gtin = "" if weighed else _gtin14(number)
-        catalog.append(Goods(name, gtin, price, unit, weighed, group))
+        catalog.append(Goods(name, gtin, price, unit, weighed, group, _AI_LABELS.get(name, "")))
     return catalog
 
 

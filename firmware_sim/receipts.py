@@ -67,6 +67,7 @@ def make_line(item: BasketItem) -> pb.ReceiptLine:
         sum=amount,
         unit=item.goods.unit,
         marking_codes=list(item.codes),
+        ai_label=item.goods.ai_label,
     )
     line.taxes.add(tax_type=VAT_TAX_TYPE, rate_bp=VAT_RATE_BP, sum=included_vat(amount, VAT_RATE_BP))
     return line

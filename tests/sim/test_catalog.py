@@ -8,6 +8,8 @@ import biip
 import pytest
 
 from firmware_sim.catalog import GS, GS1_SET_82, cis_of, default_catalog, gtin_is_valid, marking_code
+from firmware_sim.receipts import BasketItem, make_line
+from gateway.security.ai_label import parse_ai_label
 
 
 def test_check_digits_match_known_barcodes() -> None:
@@ -43,3 +45,12 @@ def test_marking_codes_parse_as_gs1_with_the_goods_gtin(
 def test_unmarked_goods_have_no_code() -> None:
     with pytest.raises(ValueError):
         marking_code(next(g for g in default_catalog() if not g.marking_group), random.Random(1))
+
+
+def test_goods_made_with_ai_carry_a_label_the_gateway_accepts() -> None:
+    labelled = [goods for goods in default_catalog() if goods.ai_label]
+    assert labelled, "the catalog sells at least one AI-made item"
+    for goods in labelled:
+        line = make_line(BasketItem(goods, 1000))
+        assert line.ai_label == goods.ai_label
+        assert parse_ai_label(line.ai_label).source == "compositeWithTrainedAlgorithmicMedia"
