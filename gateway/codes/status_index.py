@@ -11,6 +11,7 @@ unknown cis whose key equals a known one's (chance about n / 2**64 per lookup) w
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,7 @@ KNOWN, SOLD, RETURNED = 1, 2, 4  # flag bits: in the registry; last move a sale;
 CIS_KEY_SQL = "reinterpretAsUInt64(substring(SHA256({column}), 1, 8))"
 
 Entry = tuple[int, int, int, int, int]  # status, owner id, expiry day (0 none), flags, last store id
+Slot = tuple[int, int]  # (cis key, position in the sorted base arrays or -1): what locate() found
 U64 = npt.NDArray[np.uint64]
 
 
@@ -139,36 +141,61 @@ class StatusIndex:
 
     def _position(self, key: int) -> int:
         keys = self._keys
+        if not len(keys):
+            return -1
         position = int(keys.searchsorted(np.uint64(key)))
         if position < len(keys) and keys.item(position) == key:
             return position
         return -1
 
-    def raw(self, cis: str) -> Entry | None:
-        """The stored entry of a code, or None."""
+    def locate(self, codes: Iterable[str]) -> dict[str, Slot]:
+        """Key and base-array position of each cis, all found with ONE numpy call (per request, not per code).
+
+        A slot stays valid until the arrays are rebuilt (load_base, compact): use it at once, on the loop.
+        """
+        unique = list(dict.fromkeys(codes))
+        keys = [cis_key(cis) for cis in unique]
+        base = self._keys
+        if not unique or not len(base):
+            return {cis: (key, -1) for cis, key in zip(unique, keys, strict=True)}
+        wanted = np.array(keys, np.uint64)
+        positions = base.searchsorted(wanted)
+        clipped = np.minimum(positions, len(base) - 1)
+        found = (positions < len(base)) & (base[clipped] == wanted)
+        located = np.where(found, positions, -1).tolist()
+        return {cis: (key, at) for cis, key, at in zip(unique, keys, located, strict=True)}
+
+    def _slot(self, cis: str, slot: Slot | None) -> Slot:
+        if slot is not None:
+            return slot
         key = cis_key(cis)
+        return key, self._position(key)
+
+    def raw(self, cis: str, slot: Slot | None = None) -> Entry | None:
+        """The stored entry of a code, or None (slot: from locate(), saves the hash and the search)."""
+        key, position = self._slot(cis, slot)
         if key in self._ambiguous:
             return self._exact.get(cis)
         found = self._extra.get(key)
         if found is not None:
             return found
-        position = self._position(key)
         if position < 0:
             return None
         value: int = self._values.item(position)
         return (value & 0xFF, value >> 32, (value >> 16) & 0xFFFF, (value >> 8) & 0xFF,
                 self._store.item(position))
 
-    def set_raw(self, cis: str, entry: Entry | None) -> None:
+    def set_raw(self, cis: str, entry: Entry | None, slot: Slot | None = None) -> None:
         """Store (or, with None, forget) a code's entry; used for updates and to undo them."""
-        key = cis_key(cis)
+        key, position = self._slot(cis, slot)
         if key in self._ambiguous:
             if entry is None:
                 self._exact.pop(cis, None)
             else:
                 self._exact[cis] = entry
             return
-        position = -1 if key in self._extra else self._position(key)
+        if key in self._extra:
+            position = -1
         if position < 0:
             if entry is None:
                 self._extra.pop(key, None)
@@ -181,9 +208,9 @@ class StatusIndex:
         self._values[position] = _pack(status, owner, expiry, flags)
         self._store[position] = store
 
-    def state(self, cis: str) -> CodeState | None:
+    def state(self, cis: str, slot: Slot | None = None) -> CodeState | None:
         """What is known about a code, or None if nothing (not in the registry, never seen)."""
-        entry = self.raw(cis)
+        entry = self.raw(cis, slot)
         if entry is None:
             return None
         status, owner, expiry, flags, store = entry
@@ -201,19 +228,21 @@ class StatusIndex:
         owner = self.owners.intern(owner_tin)
         self.set_raw(cis, (STATUS_CODE[status], owner, expires_day, flags | KNOWN, store))
 
-    def record_sale(self, cis: str, seller_tin: str, store_id: str) -> Entry | None:
+    def record_sale(self, cis: str, seller_tin: str, store_id: str, slot: Slot | None = None) -> Entry | None:
         """The code is sold (retired) at this store; returns the entry before, to undo with set_raw."""
-        old = self.raw(cis)
+        slot = self._slot(cis, slot)
+        old = self.raw(cis, slot)
         status, owner, expiry, flags, _ = old if old is not None else (0, 0, 0, 0, 0)
         store = self.stores.intern(seller_tin + _STORE_SEP + store_id)
-        self.set_raw(cis, (status, owner, expiry, (flags & KNOWN) | SOLD, store))
+        self.set_raw(cis, (status, owner, expiry, (flags & KNOWN) | SOLD, store), slot)
         return old
 
-    def record_return(self, cis: str) -> Entry | None:
+    def record_return(self, cis: str, slot: Slot | None = None) -> Entry | None:
         """The code came back (in circulation again); returns the entry before, to undo with set_raw."""
-        old = self.raw(cis)
+        slot = self._slot(cis, slot)
+        old = self.raw(cis, slot)
         status, owner, expiry, flags, _ = old if old is not None else (0, 0, 0, 0, 0)
-        self.set_raw(cis, (status, owner, expiry, (flags & KNOWN) | RETURNED, 0))
+        self.set_raw(cis, (status, owner, expiry, (flags & KNOWN) | RETURNED, 0), slot)
         return old
 
     def compact(self, min_extra: int = 100_000) -> bool:

@@ -23,10 +23,11 @@ receipts (BUY, BUY_RETURN) are not sales of marked goods to consumers: their cod
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gateway.codes.parser import CodeResult, validate_code
-from gateway.codes.status_index import CodeState, Entry, StatusIndex
+from gateway.codes.status_index import CodeState, Entry, Slot, StatusIndex
 from gateway.wire import pb
 
 DAY_MS = 86_400_000
@@ -37,6 +38,13 @@ NOT_IN_CIRCULATION = frozenset(("emitted", "applied", "withdrawn", "written_off"
 KIND_OF_OPERATION = {pb.SELL: SALE, pb.SELL_RETURN: RETURN}
 
 Undo = list[tuple[str, Entry | None]]
+
+
+def parse_codes(event: pb.Event) -> dict[str, CodeResult]:
+    """validate_code of every distinct marking code of a sale or return receipt (pure: any process)."""
+    if not event.HasField("receipt") or event.receipt.operation not in KIND_OF_OPERATION:
+        return {}
+    return {code: validate_code(code) for line in event.receipt.lines for code in line.marking_codes}
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,9 +132,15 @@ class CodeVerdicts:
     def __init__(self, index: StatusIndex) -> None:
         self.index = index
 
-    def judge_event(self, event: pb.Event, seller_tin: str, store_id: str
+    def judge_event(self, event: pb.Event, seller_tin: str, store_id: str,
+                    parsed: Mapping[str, CodeResult] | None = None,
+                    slots: Mapping[str, Slot] | None = None,
                     ) -> tuple[list[pb.CodeVerdictRecord], list[pb.Finding], Undo]:
-        """Verdicts and findings for an accepted event, status moves applied; undo reverts the moves."""
+        """Verdicts and findings for an accepted event, status moves applied; undo reverts the moves.
+
+        parsed: validate_code results by raw code (parse_codes; may come from another process);
+        slots: StatusIndex.locate() of their cis, found for the whole request at once. Both only save work.
+        """
         kind = KIND_OF_OPERATION.get(event.receipt.operation) if event.HasField("receipt") else None
         if kind is None:
             return [], [], []
@@ -134,20 +148,24 @@ class CodeVerdicts:
         records: list[pb.CodeVerdictRecord] = []
         findings: list[pb.Finding] = []
         undo: Undo = []
+        index = self.index
         for line_no, line in enumerate(event.receipt.lines, start=1):
-            for index, code in enumerate(line.marking_codes):
-                result = validate_code(code)
+            for code_index, code in enumerate(line.marking_codes):
+                result = parsed.get(code) if parsed is not None else None
+                if result is None:
+                    result = validate_code(code)
                 cis = result.cis
-                state = self.index.state(cis) if cis else None
+                slot = slots.get(cis) if slots is not None and cis else None
+                state = index.state(cis, slot) if cis else None
                 if kind == SALE:
                     judgement = judge_sale(result, state, seller_tin, store_id, day)
                     if cis:
-                        undo.append((cis, self.index.record_sale(cis, seller_tin, store_id)))
+                        undo.append((cis, index.record_sale(cis, seller_tin, store_id, slot)))
                 else:
                     judgement = judge_return(result, state)
                     if cis:
-                        undo.append((cis, self.index.record_return(cis)))
-                records.append(verdict_record(line_no, index, result, judgement))
+                        undo.append((cis, index.record_return(cis, slot)))
+                records.append(verdict_record(line_no, code_index, result, judgement))
                 findings.extend(
                     pb.Finding(kind=k, line=line_no, detail=detail, cis=cis or "")
                     for k, detail in judgement.findings

@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from gateway import errors
+from gateway.codes.parser import CodeResult
+from gateway.codes.status_index import Slot
 from gateway.devices import Device, DeviceRegistry
 from gateway.ingest import decoding
 from gateway.ingest.chain import ChainCursor, ChainState, KnownEnvelope, Verdict
 from gateway.ingest.chain_takeover import LoadHead, refresh_heads
-from gateway.ingest.code_verdicts import CodeVerdicts, Undo
+from gateway.ingest.code_verdicts import CodeVerdicts, Undo, parse_codes
 from gateway.ingest.decoding import EnvelopeRejected
 from gateway.ingest.fiscal_sign import FiscalSigner
 from gateway.ingest.receipt_validation import check_event_time, validate_event
@@ -93,6 +95,7 @@ class _Item:
     fiscal_sign: str = ""
     code_verdicts: list[pb.CodeVerdictRecord] = field(default_factory=list)
     code_undo: Undo = field(default_factory=list)
+    codes: dict[str, CodeResult] = field(default_factory=dict)  # validate_code by raw code (pure, early)
 
 
 def _accepted_rotations(items: list[_Item], received_ms: int) -> list[pb.JournalRecord]:
@@ -183,6 +186,8 @@ class IngestPipeline:
             try:
                 item.event = decoding.decode_envelope(item.envelope, limits)
                 item.signed = SignedEnvelope.of(item.envelope)
+                if self._codes is not None:
+                    item.codes = parse_codes(item.event)
             except EnvelopeRejected as rejection:
                 item.rejection = rejection
         candidates = [item for item in items if item.signed is not None]
@@ -214,9 +219,13 @@ class IngestPipeline:
 
     def _decide(self, items: list[_Item], cursors: dict[str, ChainCursor], received_ms: int) -> list[bytes]:
         records: list[bytes] = []
+        # Every code of the request found in the status index with one numpy call, not one per code.
+        slots = self._codes.index.locate(
+            result.cis for item in items for result in item.codes.values() if result.cis
+        ) if self._codes is not None else {}
         for item in items:
             if item.device is not None and item.signed is not None and item.event is not None:
-                self._chain_and_validate(item, cursors[item.envelope.device_id], received_ms)
+                self._chain_and_validate(item, cursors[item.envelope.device_id], received_ms, slots)
             # A duplicate was recorded the first time; "history out of reach" says nothing about the envelope.
             if item.status == pb.DUPLICATE or (
                 item.rejection is not None and item.rejection.error is errors.HISTORY_UNAVAILABLE
@@ -225,7 +234,9 @@ class IngestPipeline:
             records.append(self._record(item, received_ms).SerializeToString())
         return records
 
-    def _chain_and_validate(self, item: _Item, cursor: ChainCursor, received_ms: int) -> None:
+    def _chain_and_validate(
+        self, item: _Item, cursor: ChainCursor, received_ms: int, slots: dict[str, Slot]
+    ) -> None:
         assert item.signed is not None and item.event is not None
         envelope, event = item.envelope, item.event
         gap = event.gap_notice if event.WhichOneof("body") == "gap_notice" else None
@@ -247,7 +258,7 @@ class IngestPipeline:
         item.findings.extend(security_findings(event))
         if self._codes is not None and item.device is not None:
             item.code_verdicts, code_findings, item.code_undo = self._codes.judge_event(
-                event, item.device.seller_tin, item.device.store_id
+                event, item.device.seller_tin, item.device.store_id, item.codes, slots
             )
             item.findings.extend(code_findings)
         item.fiscal_sign = self._fiscal.sign(

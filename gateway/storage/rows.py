@@ -60,6 +60,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
 }
 TABLES = tuple(COLUMNS)
+# _receipt_rows appends these columns one by one: a column added to receipt_lines must be added there too.
+_LINE_COLUMNS_APPENDED = 22
+assert len(COLUMNS["receipt_lines"]) == _LINE_COLUMNS_APPENDED, "update _receipt_rows with the new column"
 _PAYMENT_COLUMNS = {
     pb.CASH: "cash", pb.CARD: "card", pb.CREDIT: "credit", pb.TARE: "tare", pb.MOBILE: "mobile",
 }
@@ -149,17 +152,39 @@ def _receipt_rows(batch: dict[str, TableRows], record: pb.JournalRecord, event: 
     lines_table = batch["receipt_lines"]
     seller_tin, store_id, device_id, seq = record.seller_tin, record.store_id, env.device_id, env.seq
     shift_number, document_number, day = receipt.shift_number, receipt.document_number, event_time // DAY_MS
+    # Column lists appended to directly (no keyword dict per line): lines are most rows of a receipt.
+    c = lines_table.columns
     for line_no, line in enumerate(receipt.lines, start=1):
-        vat_taxes = [(t.rate_bp, t.sum) for t in line.taxes if t.tax_type == VAT_TAX_TYPE]
-        lines_table.add(
-            seller_tin=seller_tin, day=day, gtin=line.gtin, store_id=store_id,
-            device_id=device_id, seq=seq, shift_number=shift_number,
-            document_number=document_number, line_no=line_no, operation=operation,
-            event_time=event_time, name=line.name, quantity=line.quantity, price=line.price,
-            discount=line.discount, markup=line.markup, sum=line.sum, vat=sum(t[1] for t in vat_taxes),
-            vat_rate_bp=vat_taxes[0][0] if vat_taxes else 0, marking_codes=list(line.marking_codes),
-            ai_label=line.ai_label, ai_source=ai_source_of(line.ai_label),
-        )
+        vat = vat_rate_bp = 0
+        first_vat = True
+        for t in line.taxes:
+            if t.tax_type == VAT_TAX_TYPE:
+                vat += t.sum
+                if first_vat:
+                    vat_rate_bp, first_vat = t.rate_bp, False
+        ai_label = line.ai_label
+        c["seller_tin"].append(seller_tin)
+        c["day"].append(day)
+        c["gtin"].append(line.gtin)
+        c["store_id"].append(store_id)
+        c["device_id"].append(device_id)
+        c["seq"].append(seq)
+        c["shift_number"].append(shift_number)
+        c["document_number"].append(document_number)
+        c["line_no"].append(line_no)
+        c["operation"].append(operation)
+        c["event_time"].append(event_time)
+        c["name"].append(line.name)
+        c["quantity"].append(line.quantity)
+        c["price"].append(line.price)
+        c["discount"].append(line.discount)
+        c["markup"].append(line.markup)
+        c["sum"].append(line.sum)
+        c["vat"].append(vat)
+        c["vat_rate_bp"].append(vat_rate_bp)
+        c["marking_codes"].append(list(line.marking_codes))
+        c["ai_label"].append(ai_label)
+        c["ai_source"].append(ai_source_of(ai_label))
 
 
 def _shift_row(batch: dict[str, TableRows], record: pb.JournalRecord, event: pb.Event) -> None:
