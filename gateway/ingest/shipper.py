@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.ingest.journal import Journal
+from gateway.ingest.workers import WorkerPool, rows_in_worker
 from gateway.security.pii_keys import PiiKeyRing, load_key_ring
 from gateway.settings import Settings
 from gateway.storage.client import Storage
@@ -121,6 +122,8 @@ class Shipper:
         self._shipped_on_disk: int | None = None  # records on disk before the shipped position
         # Called with the record count of every confirmed batch (metrics: batch size histogram).
         self.batch_observers: list[Callable[[int], None]] = []
+        # Set by the service: rows are then built in a worker process, on another core.
+        self.workers: WorkerPool | None = None
 
     async def run(self) -> None:
         """Ship forever (until cancelled), retrying storage failures with exponential back-off."""
@@ -189,7 +192,10 @@ class Shipper:
 
     async def _insert(self, start: int, end: int, raw: list[bytes]) -> None:
         # Building rows is ~100 µs of Python a record: off the event loop, so acks are not held behind it.
-        tables = await asyncio.to_thread(_build_tables, raw, self._pii)
+        if self.workers is None:
+            tables = await asyncio.to_thread(_build_tables, raw, self._pii)
+        else:
+            tables = await rows_in_worker(self.workers, raw, self._pii)
         database = self.storage.database
         journal_id = self.journal.journal_id
 
