@@ -45,3 +45,25 @@ def peak_rss_mib(pid: int) -> float:
 def usage(name: str, pid: int) -> ProcessUsage:
     """Both figures of a live process."""
     return ProcessUsage(name, pid, cpu_seconds(pid), peak_rss_mib(pid))
+
+
+def child_pids(pid: int) -> list[int]:
+    """The live direct children of pid (the gateway's spawned worker processes), [] if unknown."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(child) for child in f.read().split()]
+    except OSError:
+        return []
+
+
+def usage_with_children(name: str, pid: int) -> ProcessUsage:
+    """A process and its live children together: CPU seconds added, peak RSS added (an upper bound)."""
+    own = usage(name, pid)
+    cpu, rss = own.cpu_s, own.peak_rss_mib
+    for child in child_pids(pid):
+        try:
+            cpu += cpu_seconds(child)
+            rss += peak_rss_mib(child)
+        except OSError:  # it ended meanwhile
+            continue
+    return ProcessUsage(name, pid, cpu, rss)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway.bench.procstat import ProcessUsage, usage
+from gateway.bench.procstat import ProcessUsage, usage_with_children
 from gateway.bench.workload import DeviceLoad
 
 START_TIMEOUT_S = 120
@@ -58,8 +58,8 @@ class ServerProcess:
         raise RuntimeError(f"{name} did not start within {START_TIMEOUT_S} s")
 
     def usage(self) -> ProcessUsage:
-        """CPU and peak RSS of the server so far."""
-        return usage(self.name, self.process.pid)
+        """CPU and peak RSS of the server so far, with its worker processes (TRACEGATE_INGEST_WORKERS)."""
+        return usage_with_children(self.name, self.process.pid)
 
     def stop(self) -> None:
         """SIGINT (clean shutdown), then kill if it hangs."""
