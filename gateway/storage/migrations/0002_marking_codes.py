@@ -43,7 +43,7 @@ CODE_EVENTS = """
 """
 
 # Latest first by device time, then by arrival: a code's story is the order its events happened in.
-_LATEST = "(event_time, received_at)"
+_LATEST = "(event_time, received_at, seq)"  # seq: events of one batch can share a millisecond
 CODE_STATUS = f"""
 SELECT
     cis,

@@ -402,12 +402,12 @@ ENGINE = Distributed('tracegate', 'tracegate', 'code_events_local', cityHash64(c
 CREATE VIEW IF NOT EXISTS tracegate.code_status ON CLUSTER tracegate AS
 SELECT
     cis,
-    argMax(kind, (event_time, received_at)) AS last_kind,
-    argMax(verdict, (event_time, received_at)) AS last_verdict,
-    argMax(seller_tin, (event_time, received_at)) AS last_seller_tin,
-    argMax(store_id, (event_time, received_at)) AS last_store_id,
+    argMax(kind, (event_time, received_at, seq)) AS last_kind,
+    argMax(verdict, (event_time, received_at, seq)) AS last_verdict,
+    argMax(seller_tin, (event_time, received_at, seq)) AS last_seller_tin,
+    argMax(store_id, (event_time, received_at, seq)) AS last_store_id,
     max(event_time) AS last_time,
-    argMaxIf(kind, (event_time, received_at), kind IN ('sale', 'return')) = 'sale' AS sold,
+    argMaxIf(kind, (event_time, received_at, seq), kind IN ('sale', 'return')) = 'sale' AS sold,
     countIf(kind = 'sale') AS sales,
     countIf(kind = 'return') AS returns,
     countIf(kind = 'check') AS checks,
