@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -140,3 +141,24 @@ def test_security_end_to_end(gateway: Gateway) -> None:
     for secret in (EMAIL, PHONE, IIN, "zhanna"):
         assert secret not in output
     assert (gateway.data / "journal").stat().st_mode & 0o077 == 0
+
+
+def test_expired_consent_hides_the_buyer_at_once_and_a_ttl_removes_it(gateway: Gateway) -> None:
+    register = _register(gateway, "KKM-SEC-2")
+    receipt = sale(700)
+    receipt.receipt.buyer.CopyFrom(
+        pb.BuyerContacts(phone=PHONE, consent_purpose="e-receipt", consent_expires_ms=receipt.time_ms + 4_000)
+    )
+    assert gateway.post_batch([register.envelope(receipt)]).acks[0].status == pb.ACCEPTED
+    gateway.wait_shipped(1)
+    assert gateway.sql("SELECT count() FROM tracegate.receipt_buyers_live") == [[1]]
+
+    time.sleep(max(0.0, (receipt.time_ms + 4_500) / 1000 - time.time()))
+    # Expired: no reader sees it any more, although the TTL merge may not have run yet …
+    assert gateway.sql("SELECT count() FROM tracegate.receipt_buyers_live") == [[0]]
+    # … and ClickHouse itself deletes it at the next merge.
+    [[ddl]] = gateway.sql(
+        "SELECT create_table_query FROM system.tables "
+        "WHERE database = 'tracegate' AND name = 'receipt_buyers'"
+    )
+    assert "TTL toDateTime(consent_expires_at)" in ddl
