@@ -99,3 +99,7 @@ class GatewayError(Exception):
         self.error = error
         self.detail = detail or error.summary
         self.retry_after_s = retry_after_s
+
+    def __str__(self) -> str:
+        # The same "code: detail" the CLI prints for an error the gateway answered over HTTP.
+        return f"{self.error.code}: {self.detail}"

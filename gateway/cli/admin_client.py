@@ -1,13 +1,19 @@
-"""How CLI commands reach a running gateway's admin API (blocking, standard library only)."""
+"""How CLI commands reach the data: the running gateway's admin API, or the data directory when none runs."""
 
 from __future__ import annotations
 
 import json
 import urllib.error
 import urllib.request
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from gateway.service import running_gateway_url
 from gateway.settings import Settings
+from gateway.storage.client import Storage
+from gateway.storage.migrations import apply_migrations
+
+T = TypeVar("T")
 
 
 class AdminError(Exception):
@@ -54,3 +60,19 @@ def admin_token(settings: Settings, given: str | None) -> str:
         raise AdminError(
             f"no admin token: pass --token, or run where {settings.admin_token_file} is readable"
         ) from None
+
+
+def gateway_client(settings: Settings, url: str | None, token: str | None) -> AdminClient | None:
+    """A client of the gateway at url, or of the one serving this data directory; None if none runs."""
+    url = url or running_gateway_url(settings)
+    return None if url is None else AdminClient(url, admin_token(settings, token))
+
+
+def on_data_dir(settings: Settings, action: Callable[[Any, str], T]) -> T:
+    """Run action(client, database) on the data directory opened here (no gateway runs on it), migrated."""
+    storage = Storage.open(settings)
+    try:
+        storage.run_sync(lambda c: apply_migrations(c, storage.database))
+        return storage.run_sync(lambda c: action(c, storage.database))
+    finally:
+        storage.close()

@@ -6,21 +6,16 @@ import argparse
 import json
 import sys
 import urllib.parse
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from gateway import errors
-from gateway.cli.admin_client import AdminClient, AdminError, admin_token
+from gateway.cli.admin_client import AdminError, gateway_client, on_data_dir
 from gateway.cli.main import add_common_options, settings_from_args
 from gateway.devices import Device, new_device, registration_decision, revoked
 from gateway.errors import GatewayError
 from gateway.http.admin import device_json
-from gateway.service import running_gateway_url
-from gateway.settings import Settings
-from gateway.storage.client import Storage
 from gateway.storage.device_store import load_devices, save_device
-from gateway.storage.migrations import apply_migrations
 
 
 def register(sub: Any) -> None:
@@ -47,7 +42,9 @@ def register(sub: Any) -> None:
     revoke = actions.add_parser("revoke", help="revoke a device: its events are rejected from now on")
     revoke.add_argument("device_id", help="the device id")
     revoke.add_argument(
-        "--from-seq", type=int, default=None,
+        "--from-seq",
+        type=int,
+        default=None,
         help="the key is compromised from this seq on: stored events from it are flagged "
         "signed_after_compromise (needs a running gateway)",
     )
@@ -63,23 +60,6 @@ def register(sub: Any) -> None:
         action.add_argument(
             "--token", default=None, help="admin token (default: read from <data>/admin.token)"
         )
-
-
-def _client(args: argparse.Namespace, settings: Settings) -> AdminClient | None:
-    url = args.gateway or running_gateway_url(settings)
-    if url is None:
-        return None
-    return AdminClient(url, admin_token(settings, args.token))
-
-
-def _offline(settings: Settings, action: Callable[[Any, str], Any]) -> Any:
-    """Run action(client, database) with the data directory opened here (no gateway runs on it)."""
-    storage = Storage.open(settings)
-    try:
-        storage.run_sync(lambda c: apply_migrations(c, storage.database))
-        return storage.run_sync(lambda c: action(c, storage.database))
-    finally:
-        storage.close()
 
 
 def _fail(message: str) -> int:
@@ -101,11 +81,11 @@ def run_add(args: argparse.Namespace) -> int:
         "public_key_pem": pem,
     }
     try:
-        client = _client(args, settings)
+        client = gateway_client(settings, args.gateway, args.token)
         if client is not None:
             answer = client.call("POST", "/v1/admin/devices", body)
         else:
-            answer = device_json(_offline(settings, lambda c, db: _add_offline(c, db, new_device(**body))))
+            answer = device_json(on_data_dir(settings, lambda c, db: _add_offline(c, db, new_device(**body))))
     except (AdminError, GatewayError) as exc:
         return _fail(str(exc))
     print(f"registered {answer['device_id']} (seller {answer['seller_tin']}, key {answer['key_id']})")
@@ -126,11 +106,11 @@ def run_list(args: argparse.Namespace) -> int:
     """List devices as a table or JSON."""
     settings = settings_from_args(args)
     try:
-        client = _client(args, settings)
+        client = gateway_client(settings, args.gateway, args.token)
         if client is not None:
             devices = client.call("GET", "/v1/admin/devices")["devices"]
         else:
-            devices = [device_json(d) for d in _offline(settings, load_devices)]
+            devices = [device_json(d) for d in on_data_dir(settings, load_devices)]
     except (AdminError, GatewayError) as exc:
         return _fail(str(exc))
     devices.sort(key=lambda d: d["device_id"])
@@ -150,7 +130,7 @@ def run_revoke(args: argparse.Namespace) -> int:
     """Revoke one device."""
     settings = settings_from_args(args)
     try:
-        client = _client(args, settings)
+        client = gateway_client(settings, args.gateway, args.token)
         quoted = urllib.parse.quote(args.device_id, safe="")
         if args.from_seq is not None:
             if client is None:
@@ -161,7 +141,7 @@ def run_revoke(args: argparse.Namespace) -> int:
         elif client is not None:
             client.call("POST", f"/v1/admin/devices/{quoted}/revoke")
         else:
-            _offline(settings, lambda c, db: _revoke_offline(c, db, args.device_id))
+            on_data_dir(settings, lambda c, db: _revoke_offline(c, db, args.device_id))
     except (AdminError, GatewayError) as exc:
         return _fail(str(exc))
     print(f"revoked {args.device_id}")

@@ -8,9 +8,8 @@ import json
 import sys
 from typing import Any
 
-from gateway.cli.admin_client import AdminClient, AdminError, admin_token
+from gateway.cli.admin_client import AdminClient, AdminError, gateway_client
 from gateway.cli.main import add_common_options, settings_from_args
-from gateway.service import running_gateway_url
 
 
 def _gateway_options(parser: argparse.ArgumentParser) -> None:
@@ -40,11 +39,10 @@ def register(sub: Any) -> None:
 
 
 def _client(args: argparse.Namespace) -> AdminClient:
-    settings = settings_from_args(args)
-    url = args.gateway or running_gateway_url(settings)
-    if url is None:
+    client = gateway_client(settings_from_args(args), args.gateway, args.token)
+    if client is None:
         raise AdminError("no gateway runs on this data directory: start tracegate serve or pass --gateway")
-    return AdminClient(url, admin_token(settings, args.token))
+    return client
 
 
 def run_audit(args: argparse.Namespace) -> int:

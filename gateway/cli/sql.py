@@ -7,11 +7,9 @@ import json
 import sys
 from typing import Any
 
-from gateway.cli.admin_client import AdminClient, AdminError, admin_token
+from gateway.cli.admin_client import AdminError, gateway_client, on_data_dir
 from gateway.cli.main import add_common_options, settings_from_args
 from gateway.query.sql import run_readonly
-from gateway.service import running_gateway_url
-from gateway.storage.client import Storage
 
 
 def register(sub: Any) -> None:
@@ -36,17 +34,11 @@ def run(args: argparse.Namespace) -> int:
     """Run the query and print the result."""
     settings = settings_from_args(args)
     try:
-        url = args.gateway or running_gateway_url(settings)
-        if url:
-            result = AdminClient(url, admin_token(settings, args.token)).call(
-                "POST", "/v1/admin/sql", {"query": args.query}
-            )
+        client = gateway_client(settings, args.gateway, args.token)
+        if client is not None:
+            result = client.call("POST", "/v1/admin/sql", {"query": args.query})
         else:
-            storage = Storage.open(settings)
-            try:
-                result = storage.run_sync(lambda c: run_readonly(c, args.query))
-            finally:
-                storage.close()
+            result = on_data_dir(settings, lambda c, _db: run_readonly(c, args.query))
     except AdminError as exc:
         print(f"tracegate sql: {exc}", file=sys.stderr)
         return 1

@@ -7,17 +7,12 @@ import datetime as dt
 import json
 import sys
 import urllib.parse
-from collections.abc import Callable
 from typing import Any
 
 from gateway.auth.tokens import SCOPES, load_tokens, new_token, revoke_token, save_token
-from gateway.cli.admin_client import AdminClient, AdminError, admin_token
+from gateway.cli.admin_client import AdminError, gateway_client, on_data_dir
 from gateway.cli.main import add_common_options, settings_from_args
 from gateway.errors import GatewayError
-from gateway.service import running_gateway_url
-from gateway.settings import Settings
-from gateway.storage.client import Storage
-from gateway.storage.migrations import apply_migrations
 
 
 def register(sub: Any) -> None:
@@ -49,20 +44,6 @@ def register(sub: Any) -> None:
         action.add_argument("--token", default=None, help="admin token (default: <data>/admin.token)")
 
 
-def _client(args: argparse.Namespace, settings: Settings) -> AdminClient | None:
-    url = args.gateway or running_gateway_url(settings)
-    return None if url is None else AdminClient(url, admin_token(settings, args.token))
-
-
-def _offline(settings: Settings, action: Callable[[Any, str], Any]) -> Any:
-    storage = Storage.open(settings)
-    try:
-        storage.run_sync(lambda c: apply_migrations(c, storage.database))
-        return storage.run_sync(lambda c: action(c, storage.database))
-    finally:
-        storage.close()
-
-
 def _fail(message: str) -> int:
     print(f"tracegate tokens: {message}", file=sys.stderr)
     return 1
@@ -84,12 +65,12 @@ def run_issue(args: argparse.Namespace) -> int:
         "label": args.label,
     }
     try:
-        client = _client(args, settings)
+        client = gateway_client(settings, args.gateway, args.token)
         if client is not None:
             answer = client.call("POST", "/v1/admin/tokens", body)
         else:
             secret, token = new_token(args.scope, args.tin, expires_days=args.expires_days, label=args.label)
-            _offline(settings, lambda c, db: save_token(c, db, token))
+            on_data_dir(settings, lambda c, db: save_token(c, db, token))
             answer = {"token": secret, **token.public()}
     except (AdminError, GatewayError) as exc:
         return _fail(str(exc))
@@ -109,11 +90,11 @@ def run_list(args: argparse.Namespace) -> int:
     """List tokens as a table or JSON."""
     settings = settings_from_args(args)
     try:
-        client = _client(args, settings)
+        client = gateway_client(settings, args.gateway, args.token)
         if client is not None:
             tokens = client.call("GET", "/v1/admin/tokens")["tokens"]
         else:
-            tokens = [t.public() for t in _offline(settings, load_tokens)]
+            tokens = [t.public() for t in on_data_dir(settings, load_tokens)]
     except (AdminError, GatewayError) as exc:
         return _fail(str(exc))
     if args.json:
@@ -134,11 +115,11 @@ def run_revoke(args: argparse.Namespace) -> int:
     """Revoke one token."""
     settings = settings_from_args(args)
     try:
-        client = _client(args, settings)
+        client = gateway_client(settings, args.gateway, args.token)
         if client is not None:
             client.call("POST", f"/v1/admin/tokens/{urllib.parse.quote(args.token_id, safe='')}/revoke")
         else:
-            _offline(
+            on_data_dir(
                 settings, lambda c, db: save_token(c, db, revoke_token(load_tokens(c, db), args.token_id))
             )
     except (AdminError, GatewayError) as exc:
