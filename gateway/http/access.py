@@ -13,6 +13,7 @@ from gateway import errors
 from gateway.auth.tokens import Principal, TokenCache, load_tokens, new_token, revoke_token, save_token
 from gateway.errors import GatewayError
 from gateway.http.keys import SERVICE
+from gateway.security import audit
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ async def issue(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     await service.storage.run(lambda c: save_token(c, service.storage.database, token))
     request.app[TOKENS].put(token)
-    await _audit(request, "token_issued", token.token_id, f"scope {token.scope} {token.seller_tin}")
+    await _audit(request, audit.TOKEN_ISSUED, token.token_id, f"scope {token.scope} {token.seller_tin}")
     return web.json_response({"token": secret, **token.public()}, status=201)
 
 
@@ -102,7 +103,7 @@ async def revoke(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     await service.storage.run(lambda c: save_token(c, service.storage.database, token))
     request.app[TOKENS].put(token)
-    await _audit(request, "token_revoked", token.token_id)
+    await _audit(request, audit.TOKEN_REVOKED, token.token_id)
     return web.json_response(token.public())
 
 

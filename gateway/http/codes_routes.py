@@ -22,7 +22,9 @@ from gateway.errors import GatewayError
 from gateway.http.admin import require_admin
 from gateway.http.ingest_routes import PROTOBUF, read_protobuf_body
 from gateway.http.keys import SERVICE
+from gateway.http.security_routes import audit_request
 from gateway.ingest.code_verdicts import CheckAnswer, CodeVerdicts, verdict_record
+from gateway.security import audit
 from gateway.service import GatewayService
 from gateway.storage.code_registry_store import insert_registry_rows
 from gateway.wire import pb, signing
@@ -151,6 +153,8 @@ async def post_code_import(request: web.Request) -> web.Response:
         token = await service.storage.run(lambda c: insert_registry_rows(c, database, rows, version))
         assert service.code_verdicts is not None
         apply_registry_rows(service.code_verdicts, rows)
+        detail = f"{len(rows)} rows, {len(rejected)} rejected"
+        await audit_request(request, audit.REGISTRY_IMPORTED, f"import {version}", detail)
     else:
         token = ""
     return web.json_response(

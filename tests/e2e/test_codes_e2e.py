@@ -28,21 +28,37 @@ def cis(code: str) -> str:
 
 
 def coded_receipt(code: str, operation: int = pb.SELL, check: pb.CodeCheckResponse | None = None) -> pb.Event:
-    line = pb.ReceiptLine(name="Shoes", gtin=_SHOES.gtin, quantity=1000, price=1000, sum=1000,
-                          taxes=[pb.Tax(tax_type=100, rate_bp=1200, sum=107)], marking_codes=[code])
+    line = pb.ReceiptLine(
+        name="Shoes",
+        gtin=_SHOES.gtin,
+        quantity=1000,
+        price=1000,
+        sum=1000,
+        taxes=[pb.Tax(tax_type=100, rate_bp=1200, sum=107)],
+        marking_codes=[code],
+    )
     if check is not None:
         line.code_check_id, line.code_check_time_ms = check.check_id, check.time_ms
-    return pb.Event(time_ms=int(time.time() * 1000), receipt=pb.Receipt(
-        operation=operation, shift_number=1, document_number=1, shift_document_number=1, lines=[line],
-        payments=[pb.Payment(type=pb.CARD, sum=1000)], total=1000,
-    ))
+    return pb.Event(
+        time_ms=int(time.time() * 1000),
+        receipt=pb.Receipt(
+            operation=operation,
+            shift_number=1,
+            document_number=1,
+            shift_document_number=1,
+            lines=[line],
+            payments=[pb.Payment(type=pb.CARD, sum=1000)],
+            total=1000,
+        ),
+    )
 
 
 def check_request(register: ChainedRegister, codes: list[str], *, key: object = None) -> bytes:
     body = pb.CodeCheckBody(codes=codes, time_ms=int(time.time() * 1000), nonce=b"n").SerializeToString()
     signature = signing.sign(key or register.key, signing.code_check_preimage(register.device_id, body))  # type: ignore[arg-type]
-    return pb.CodeCheckRequest(device_id=register.device_id, body=body, signature=signature,
-                               key_id=register.key_id).SerializeToString()
+    return pb.CodeCheckRequest(
+        device_id=register.device_id, body=body, signature=signature, key_id=register.key_id
+    ).SerializeToString()
 
 
 def ask(gateway: Gateway, body: bytes) -> tuple[int, bytes]:
@@ -58,19 +74,32 @@ def answered(gateway: Gateway, register: ChainedRegister, codes: list[str]) -> p
 
 def test_registry_sales_returns_and_checks(gateway: Gateway, tmp_path: Path) -> None:
     register = ChainedRegister("KKM-CODES")
-    status, answer = gateway.admin("POST", "/v1/admin/devices", {
-        "device_id": register.device_id, "seller_tin": TIN, "store_id": "almaty-01",
-        "public_key_pem": register.public_key_pem})
+    status, answer = gateway.admin(
+        "POST",
+        "/v1/admin/devices",
+        {
+            "device_id": register.device_id,
+            "seller_tin": TIN,
+            "store_id": "almaty-01",
+            "public_key_pem": register.public_key_pem,
+        },
+    )
     assert status == 201, answer
     rng = random.Random(11)
     good, blocked, unknown = (marking_code(_SHOES, rng) for _ in range(3))
     registry = tmp_path / "registry.jsonl"
     registry.write_text(
-        json.dumps({"code": good, "owner_tin": TIN, "status": "introduced"}) + "\n"
-        + json.dumps({"code": blocked, "owner_tin": TIN, "status": "blocked"}) + "\n"
+        json.dumps({"code": good, "owner_tin": TIN, "status": "introduced"})
+        + "\n"
+        + json.dumps({"code": blocked, "owner_tin": TIN, "status": "blocked"})
+        + "\n"
     )
     imported = tracegate("codes", "import", str(registry), "--data", str(gateway.data))
     assert "imported 2 codes through the gateway" in imported.stdout, imported.stdout + imported.stderr
+    audited = gateway.sql(
+        "SELECT action, principal, detail FROM tracegate.audit_log WHERE action = 'registry_imported'"
+    )
+    assert audited == [["registry_imported", "admin-file", "2 rows, 0 rejected"]]
 
     # The pre-sale check: may each code be sold now, and why not.
     check = answered(gateway, register, [good, blocked, unknown, "not a code"])
@@ -93,8 +122,12 @@ def test_registry_sales_returns_and_checks(gateway: Gateway, tmp_path: Path) -> 
 
     # Sales and returns: never refused for their codes; each verdict recorded.
     steps = [
-        coded_receipt(good, check=check), coded_receipt(good), coded_receipt(unknown), coded_receipt(blocked),
-        coded_receipt(good, pb.SELL_RETURN), coded_receipt(good),
+        coded_receipt(good, check=check),
+        coded_receipt(good),
+        coded_receipt(unknown),
+        coded_receipt(blocked),
+        coded_receipt(good, pb.SELL_RETURN),
+        coded_receipt(good),
     ]
     acks = gateway.post_batch([register.envelope(event) for event in steps]).acks
     assert [a.status for a in acks] == [pb.ACCEPTED] * len(steps)
@@ -111,13 +144,16 @@ def test_registry_sales_returns_and_checks(gateway: Gateway, tmp_path: Path) -> 
     assert check.check_id in {row[2] for row in rows if row[0] == "sale"}
     checks = gateway.sql(
         f"SELECT verdict, count() FROM tracegate.code_events WHERE kind = 'check' AND check_id = "
-        f"'{check.check_id}' GROUP BY verdict ORDER BY verdict")
+        f"'{check.check_id}' GROUP BY verdict ORDER BY verdict"
+    )
     assert checks == [["blocked", 1], ["may_sell", 1], ["syntax_error", 1], ["unknown", 1]]
-    anomalies = gateway.sql("SELECT kind, count() FROM tracegate.anomalies WHERE kind LIKE 'code_%' "
-                            "GROUP BY kind ORDER BY kind")
+    anomalies = gateway.sql(
+        "SELECT kind, count() FROM tracegate.anomalies WHERE kind LIKE 'code_%' GROUP BY kind ORDER BY kind"
+    )
     assert anomalies == [["code_blocked", 1], ["code_sold_twice", 1], ["code_unknown", 1]]
     status_row = gateway.sql(
-        f"SELECT sales, returns, sold FROM tracegate.code_status WHERE cis = '{cis(good)}'")
+        f"SELECT sales, returns, sold FROM tracegate.code_status WHERE cis = '{cis(good)}'"
+    )
     assert status_row == [[3, 1, True]]
 
     # A restart rebuilds the index from ClickHouse: the resold code is still sold.
