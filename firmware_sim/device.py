@@ -96,7 +96,6 @@ class Register:
         self.grand_totals = OperationCounters()
         self.settled_through = 0  # every seq up to here got a final answer from the gateway
         self.recent_sales: list[dict[str, Any]] = []
-        self.fiscal_signs: dict[int, str] = {}  # seq -> fiscal sign of receipts still in recent_sales
         # Where scanned marking codes come from: fresh random ones, or a registry (code_registry.CodeBook).
         self.code_source: Callable[[Goods, random.Random], str] = marking_code
 

@@ -7,8 +7,6 @@ from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
-from gateway.wire import pb
-
 _LENGTH = struct.Struct(">I")
 
 
@@ -93,7 +91,3 @@ def _varint(value: int) -> bytes:
             out.append(byte)
             return bytes(out)
 
-
-def envelope_seq(envelope_bytes: bytes) -> int:
-    """The seq of a serialized envelope."""
-    return int(pb.Envelope.FromString(envelope_bytes).seq)

@@ -48,7 +48,3 @@ CODE_ERRORS: dict[str, str] = {
     "bad_crypto_length": "A crypto part longer than required, or 92 neither 44 nor 88 characters.",
 }
 
-
-def describe(token: str) -> str:
-    """The human text of an error token ('' for an unknown token)."""
-    return CODE_ERRORS.get(token, "")

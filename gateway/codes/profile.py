@@ -7,18 +7,11 @@ from gateway.codes.specs import InvalidCode
 # Serial length → product group, from the operator's published shapes (domain.md): the shape tells no more.
 GROUP_BY_SERIAL_LENGTH = {7: "tobacco", 13: "light_industry", 6: "dairy_water"}
 TOBACCO = "tobacco"
-CRYPTO_AIS = ("91", "92", "93")
 
 
 def cis_of(gtin: str, serial: str) -> str:
     """The item's identity: 01 + GTIN + 21 + serial."""
     return "01" + gtin + "21" + serial
-
-
-def group_of(ais: dict[str, str]) -> str | None:
-    """The product group when the serial's length tells it, else None."""
-    serial = ais.get("21")
-    return None if serial is None else GROUP_BY_SERIAL_LENGTH.get(len(serial))
 
 
 def _length_error(ai: str, value: str, wanted: str, minimum: int) -> InvalidCode:

@@ -148,7 +148,6 @@ class Journal:
         self._failed = False
         self.fsyncs = 0
         self.groups = 0
-        self.appended_records = 0
         self._thread = threading.Thread(target=self._write_loop, name="journal-writer", daemon=True)
 
     @classmethod
@@ -215,7 +214,6 @@ class Journal:
             self._queue.append(_Pending(frames, len(records), loop, future))
             self._cond.notify()
         await future
-        self.appended_records += len(records)
 
     def _write_loop(self) -> None:
         while True:

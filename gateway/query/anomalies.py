@@ -7,7 +7,6 @@ import csv
 import datetime as dt
 import io
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -191,13 +190,3 @@ def csv_rows(items: list[dict[str, Any]]) -> str:
         )
     return out.getvalue()
 
-
-def iterate_pages(fetch_page: Any, first_cursor: str | None = None) -> Iterator[dict[str, Any]]:
-    """Pages from fetch_page(cursor) until the last one (for blocking callers such as the CLI)."""
-    cursor = first_cursor
-    while True:
-        page: dict[str, Any] = fetch_page(cursor)
-        yield page
-        cursor = page["next_cursor"]
-        if not cursor:
-            return

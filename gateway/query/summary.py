@@ -50,7 +50,3 @@ async def ingest_summary(storage: Storage) -> dict[str, Any]:
     """The demo's summary, computed on the storage thread."""
     return await storage.run(lambda c: _summary(c, storage.database))
 
-
-def ingest_summary_sync(storage: Storage) -> dict[str, Any]:
-    """The same, blocking (CLI with the data directory opened directly)."""
-    return storage.run_sync(lambda c: _summary(c, storage.database))

@@ -25,7 +25,6 @@ from gateway.wire import pb, signing
 
 log = logging.getLogger(__name__)
 SIGNED_AFTER_COMPROMISE = "signed_after_compromise"
-BAD_KEY_ROTATION = "bad_key_rotation"
 
 
 def rotation_in(event_bytes: bytes) -> pb.KeyRotation | None:

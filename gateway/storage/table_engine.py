@@ -19,8 +19,6 @@ DEDUP_WINDOW = 10_000
 # range first), so a week is far more than needed; the block count is what bounds it (ops/README.md).
 REPLICATED_DEDUP_WINDOW_S = 7 * 24 * 3600
 
-DEVICE_SHARDING_KEY = "cityHash64(device_id)"
-
 
 @dataclass(frozen=True)
 class TableEngine:
