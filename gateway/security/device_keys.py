@@ -39,7 +39,7 @@ def rotation_in(event_bytes: bytes) -> pb.KeyRotation | None:
 def new_key_of(rotation: pb.KeyRotation) -> tuple[ec.EllipticCurvePublicKey, str] | None:
     """The new P-256 key and its id, if the rotation names a valid key whose id matches; else None."""
     try:
-        key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), bytes(rotation.new_public_key))
+        key = signing.load_public_key_point(bytes(rotation.new_public_key))
     except ValueError:
         return None
     key_id = signing.key_id_of(key)
