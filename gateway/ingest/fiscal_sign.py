@@ -28,23 +28,29 @@ SIGN_BITS = 80
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 # Crockford decoding is forgiving of what people misread on paper.
 _READ_AS = str.maketrans({"I": "1", "L": "1", "O": "0", "-": None, " ": None})
+# Every 10-bit value as its two characters: a sign is 8 table reads (a quarter of the 16-step loop's cost).
+_PAIRS = [first + second for first in _ALPHABET for second in _ALPHABET]
+_FIELD = struct.Struct(">H")
+_SEQ = struct.Struct(">Q")
+_TIME = struct.Struct(">q")
 
 
-def _encode_base32(value: int, chars: int) -> str:
-    alphabet = _ALPHABET
-    return "".join([alphabet[(value >> shift) & 31] for shift in range(5 * (chars - 1), -1, -5)])
+def _printable(value: int) -> str:
+    """80 bits, most significant first, as 16 base32 characters in four groups of four."""
+    pairs = _PAIRS
+    return (
+        f"{pairs[value >> 70]}{pairs[value >> 60 & 1023]}-"
+        f"{pairs[value >> 50 & 1023]}{pairs[value >> 40 & 1023]}-"
+        f"{pairs[value >> 30 & 1023]}{pairs[value >> 20 & 1023]}-"
+        f"{pairs[value >> 10 & 1023]}{pairs[value & 1023]}"
+    )
 
 
 def fiscal_preimage(device_id: str, seq: int, envelope_hash: bytes, event_time_ms: int) -> bytes:
     """The exact bytes the fiscal sign is computed over (see the module docstring)."""
     raw = device_id.encode("utf-8")
     return (
-        FISCAL_TAG
-        + struct.pack(">H", len(raw))
-        + raw
-        + struct.pack(">Q", seq)
-        + envelope_hash
-        + struct.pack(">q", event_time_ms)
+        FISCAL_TAG + _FIELD.pack(len(raw)) + raw + _SEQ.pack(seq) + envelope_hash + _TIME.pack(event_time_ms)
     )
 
 
@@ -68,9 +74,7 @@ class FiscalSigner:
         # the GIL, and getting it back behind the gateway's other threads cost ~100 µs a sign under load.
         mac = self._keyed.copy()
         mac.update(fiscal_preimage(device_id, seq, envelope_hash, event_time_ms))
-        digest = mac.digest()
-        text = _encode_base32(int.from_bytes(digest[: SIGN_BITS // 8], "big"), SIGN_BITS // 5)
-        return f"{text[:4]}-{text[4:8]}-{text[8:12]}-{text[12:]}"
+        return _printable(int.from_bytes(mac.digest()[: SIGN_BITS // 8], "big"))
 
     def verify(self, device_id: str, seq: int, envelope_hash: bytes, event_time_ms: int, sign: str) -> bool:
         """True if sign is the fiscal sign of these facts (accepts lower case, missing dashes, I/L/O)."""

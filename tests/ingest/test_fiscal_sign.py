@@ -65,3 +65,10 @@ def test_a_damaged_key_file_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b"short")
     with pytest.raises(ValueError, match="32 bytes"):
         FiscalSigner.load_or_create(path)
+
+
+def test_signs_are_stable_across_releases() -> None:
+    # Printed on paper and checked years later: the encoding must never change (values from release 1).
+    signer = FiscalSigner(b"k" * 32)
+    assert signer.sign(*FACTS) == "2DXR-A1A8-7JWY-J9BN"
+    assert signer.sign("касса-1", 2**64 - 1, bytes(32), -5) == "9DAQ-6HC8-93V2-KTXE"
