@@ -83,7 +83,7 @@ class GatewayService:
         workers = WorkerPool(settings.ingest_workers) if settings.ingest_workers > 0 else None
         if workers is not None:
             workers.start_in_background()
-        storage = Storage.open(settings)
+        storage = Storage.open(settings, own_process=settings.storage_process > 0)
         applied = await storage.run(lambda c: ensure_schema(c, storage.database, settings.cluster))
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
@@ -130,7 +130,6 @@ class GatewayService:
             on_key_rotation=lambda devices: device_keys.save_devices(storage, devices),
         )
         shipper = Shipper(journal, storage, settings)
-        shipper.workers = workers
         service = cls(
             settings,
             storage,

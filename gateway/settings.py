@@ -66,8 +66,10 @@ class Settings:
     keepalive_timeout_s: float = 30.0
     body_read_timeout_s: float = 30.0  # a body that trickles in slower than this is refused (408)
     max_header_bytes: int = 8190
-    # Spawned processes for the stateless ingest and row-building work (docs/performance.md): by default
-    # one when the machine has a second core; 0 runs everything in the gateway process.
+    # 1: the ClickHouse client and the shipper's row building run in a spawned storage process of their
+    # own (docs/performance.md); by default when the machine has a second core. 0: in the gateway process.
+    storage_process: int = field(default_factory=lambda: 1 if (os.cpu_count() or 1) >= 2 else 0)
+    # Spawned processes for the stateless per-envelope ingest work (docs/performance.md); 0: none.
     ingest_workers: int = field(default_factory=lambda: 1 if (os.cpu_count() or 1) >= 2 else 0)
     limits: Limits = field(default_factory=Limits)
 
@@ -135,6 +137,7 @@ _ENV_FIELDS = {
     "KEEPALIVE_TIMEOUT_S": "keepalive_timeout_s",
     "BODY_READ_TIMEOUT_S": "body_read_timeout_s",
     "MAX_HEADER_BYTES": "max_header_bytes",
+    "STORAGE_PROCESS": "storage_process",
     "INGEST_WORKERS": "ingest_workers",
 }
 CONFIG_ENV = ENV_PREFIX + "CONFIG"  # path of an optional TOML file (flag: --config)

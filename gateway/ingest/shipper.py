@@ -13,13 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from gateway.ingest.journal import Journal
-from gateway.ingest.workers import WorkerPool, rows_in_worker
-from gateway.security.pii_keys import PiiKeyRing, load_key_ring
+from gateway.security.pii_keys import load_key_ring
 from gateway.settings import Settings
 from gateway.storage.client import Storage
 from gateway.storage.errors import classify
-from gateway.storage.rows import TableRows, build_rows
-from gateway.wire import pb
+from gateway.storage.rows import TABLES
 
 log = logging.getLogger(__name__)
 
@@ -74,15 +72,6 @@ def write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
         os.close(fd)
 
 
-# On a cluster the shipper inserts into the Distributed table, which splits the batch by
-# cityHash64(device_id): the same rows in the same order give every shard the same sub-block, and a
-# foreground (synchronous) insert forwards it, with this query's settings and so the token, straight to a
-# replica of that shard, whose Replicated table deduplicates it against the shard's log in Keeper. With the
-# default background insert the rows would be queued on the receiving node and re-batched with other
-# inserts, so a retry could not be recognised (ops/README.md, "Dedup on a cluster"). No effect on one node.
-INSERT_SETTINGS: dict[str, int] = {"insert_deduplicate": 1, "distributed_foreground_insert": 1}
-
-
 def dedup_token(journal_id: str, start: int, end: int, table: str) -> str:
     """Deterministic insert_deduplication_token of one table's rows of one batch range."""
     return f"{journal_id}:{start}-{end}:{table}"
@@ -122,8 +111,6 @@ class Shipper:
         self._shipped_on_disk: int | None = None  # records on disk before the shipped position
         # Called with the record count of every confirmed batch (metrics: batch size histogram).
         self.batch_observers: list[Callable[[int], None]] = []
-        # Set by the service: rows are then built in a worker process, on another core.
-        self.workers: WorkerPool | None = None
 
     async def run(self) -> None:
         """Ship forever (until cancelled), retrying storage failures with exponential back-off."""
@@ -191,21 +178,10 @@ class Shipper:
         return len(records)
 
     async def _insert(self, start: int, end: int, raw: list[bytes]) -> None:
-        # Building rows is ~100 µs of Python a record: off the event loop, so acks are not held behind it.
-        if self.workers is None:
-            tables = await asyncio.to_thread(_build_tables, raw, self._pii)
-        else:
-            tables = await rows_in_worker(self.workers, raw, self._pii)
-        database = self.storage.database
-        journal_id = self.journal.journal_id
-
-        def insert_all(client: Any) -> None:
-            for table, rows in tables.items():
-                _insert_table(client, database, rows, dedup_token(journal_id, start, end, table))
-
-        await self.storage.run(insert_all)
-        for table, rows in tables.items():
-            self._stats.rows_by_table[table] = self._stats.rows_by_table.get(table, 0) + len(rows)
+        tokens = {table: dedup_token(self.journal.journal_id, start, end, table) for table in TABLES}
+        counts = await self.storage.insert_records(raw, self._pii, tokens)
+        for table, rows in counts.items():
+            self._stats.rows_by_table[table] = self._stats.rows_by_table.get(table, 0) + rows
 
     def _record_failure(self, exc: Exception) -> None:
         failure = classify(exc)
@@ -234,18 +210,3 @@ class Shipper:
             "consecutive_failures": self._stats.consecutive_failures,
             "errors_total": self._stats.errors,
         }
-
-
-def _build_tables(raw: list[bytes], pii: PiiKeyRing | None) -> dict[str, TableRows]:
-    return build_rows((pb.JournalRecord.FromString(r) for r in raw), pii)
-
-
-def _insert_table(client: Any, database: str, rows: TableRows, token: str) -> None:
-    client.insert(
-        rows.table,
-        rows.data(),
-        column_names=rows.column_names(),
-        database=database,
-        column_oriented=True,
-        settings=INSERT_SETTINGS | {"insert_deduplication_token": token},
-    )

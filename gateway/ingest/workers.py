@@ -1,17 +1,15 @@
 """Worker processes for the gateway's stateless CPU work, so one gateway uses more than one core.
 
-The gateway runs one Python process under one GIL; its threads (shipper row building, decoding) still
-hold the GIL for most of their time. The pure, stateless stages run here instead, in processes started
-with `spawn` (chDB must never be forked into a child: a fork after chDB is loaded deadlocks):
-
-- rows: journal records → columnar TableRows for ClickHouse (the shipper's largest Python cost);
-- prepare: per-envelope decoding checks, the signing preimage and chain hash, receipt arithmetic and
-  security findings, and GS1 parsing of marking codes (everything of an envelope that needs no state).
+The gateway runs one Python process under one GIL. The pure, stateless per-envelope stages can run here
+instead, in processes started with `spawn` (chDB must never be forked into a child: a fork after chDB is
+loaded deadlocks): decoding checks, the signing preimage and chain hash, receipt arithmetic and security
+findings, and GS1 parsing of marking codes (everything of an envelope that needs no state). The shipper's
+row building has a process of its own, with the ClickHouse client (gateway/storage/process.py).
 
 The parent keeps everything with state or order: device registry and signature checks, chain heads,
-the code status index, the journal (append + fsync before any ack), the ack, and the chDB inserts. A
-worker gets bytes and returns small picklable values, so a worker dying loses nothing: the caller sees
-an exception (a 5xx for a request, a retried batch for the shipper) and the pool is started again.
+the code status index, the journal (append + fsync before any ack), the ack. A worker gets bytes and
+returns small picklable values, so a worker dying loses nothing: the request in hand fails (a 5xx; the
+register resends it) and the pool is started again.
 """
 
 from __future__ import annotations
@@ -33,10 +31,8 @@ from gateway.ingest import decoding
 from gateway.ingest.code_verdicts import parse_codes
 from gateway.ingest.decoding import EnvelopeRejected
 from gateway.ingest.receipt_validation import validate_event
-from gateway.security.pii_keys import PiiKeyRing
 from gateway.security.receipt_checks import security_findings
 from gateway.settings import Limits
-from gateway.storage.rows import TABLES, TableRows, build_rows
 from gateway.wire import pb, signing
 
 log = logging.getLogger(__name__)
@@ -84,29 +80,6 @@ def prepare_batch(body: bytes, limits: Limits, received_ms: int, with_codes: boo
     """prepare_envelope for every envelope of an already-accepted IngestBatch body, in order."""
     batch = pb.IngestBatch.FromString(body)
     return [prepare_envelope(envelope, limits, received_ms, with_codes) for envelope in batch.envelopes]
-
-
-# Records per call when the shipper's rows are built in a worker: a 50k-record batch is seconds of work,
-# and ingest requests queued behind it in the same worker would wait that long for their ack.
-ROWS_CHUNK_RECORDS = 2000
-
-
-def rows_of(raw: list[bytes], pii: PiiKeyRing | None) -> dict[str, TableRows]:
-    """build_rows over serialized journal records (the shipper's work, in a worker)."""
-    return build_rows((pb.JournalRecord.FromString(record) for record in raw), pii)
-
-
-async def rows_in_worker(pool: WorkerPool, raw: list[bytes], pii: PiiKeyRing | None) -> dict[str, TableRows]:
-    """build_rows(raw) computed in the pool chunk by chunk (rows are per record, so the same rows)."""
-    merged: dict[str, TableRows] = {}
-    for start in range(0, len(raw), ROWS_CHUNK_RECORDS):
-        part = await pool.run(rows_of, raw[start : start + ROWS_CHUNK_RECORDS], pii)
-        for table, rows in part.items():
-            into = merged.setdefault(table, rows)
-            if into is not rows:
-                for name, column in rows.columns.items():
-                    into.columns[name].extend(column)
-    return {table: merged[table] for table in TABLES if table in merged}
 
 
 def _exit_with_parent(parent_pid: int) -> None:

@@ -1,4 +1,8 @@
-"""Storage: one dedicated thread owns the clickhouse-connect client (chDB allows one engine per process)."""
+"""Storage: one dedicated thread owns the clickhouse-connect client (chDB allows one engine per process).
+
+The client is either in this process or, for the gateway on a machine with a second core, in a storage
+process of its own (gateway/storage/process.py) that also builds the shipper's rows.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,10 @@ from urllib.parse import unquote, urlparse
 import clickhouse_connect
 from clickhouse_connect.driver.exceptions import OperationalError
 
+from gateway.security.pii_keys import PiiKeyRing
 from gateway.settings import Settings
+from gateway.storage.process import StorageProcess
+from gateway.storage.writer import build_tables, insert_tables
 
 T = TypeVar("T")
 Client = Any  # clickhouse_connect's Client (untyped library)
@@ -29,6 +36,41 @@ def database_of(url: str, default: str) -> str:
     return default
 
 
+def connect(url: str) -> Client:
+    """A clickhouse-connect client for a storage URL (chdb:// or http(s)://)."""
+    if url.startswith("chdb://"):
+        return clickhouse_connect.get_client(dsn=url)
+    # Every statement names its database; connecting to `default` lets migrations create ours.
+    return clickhouse_connect.get_client(dsn=url, database="default")
+
+
+class RemoteClient:
+    """The client calls the gateway makes, forwarded to the storage process."""
+
+    def __init__(self, process: StorageProcess) -> None:
+        self._process = process
+
+    def query(self, *args: Any, **kwargs: Any) -> Any:
+        """client.query there; the result has result_rows and column_names."""
+        return self._process.call("query", *args, **kwargs)
+
+    def query_arrow(self, *args: Any, **kwargs: Any) -> Any:
+        """client.query_arrow there (an Arrow table pickles as it is)."""
+        return self._process.call("query_arrow", *args, **kwargs)
+
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        """client.command there."""
+        return self._process.call("command", *args, **kwargs)
+
+    def insert(self, *args: Any, **kwargs: Any) -> Any:
+        """client.insert there."""
+        return self._process.call("insert", *args, **kwargs)
+
+    def close(self) -> None:
+        """Stop the storage process (it closes its client)."""
+        self._process.close()
+
+
 class Storage:
     """Every storage call runs on one thread: chDB has no async client and must never block the event loop."""
 
@@ -38,11 +80,16 @@ class Storage:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="storage")
         self._thread_id: int | None = None
         self._client: Client = None
+        self._process: StorageProcess | None = None
         self.fault_file: Path | None = None  # testing aid (docs/reliability.md); None in production
 
     @classmethod
-    def open(cls, settings: Settings) -> Storage:
-        """Connect on the storage thread (errors surface here) and return the handle."""
+    def open(cls, settings: Settings, *, own_process: bool = False) -> Storage:
+        """Connect on the storage thread (errors surface here) and return the handle.
+
+        own_process: the client lives in a storage process of its own (the gateway's choice,
+        settings.storage_process); the CLI keeps it in its own process.
+        """
         if settings.embedded:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
         url = settings.resolved_storage_url
@@ -50,6 +97,8 @@ class Storage:
         if settings.fault_injection_file:
             storage.fault_file = Path(settings.fault_injection_file)
         try:
+            if own_process:
+                storage._process = StorageProcess(url)
             storage._executor.submit(storage._connect).result()
         except BaseException:
             storage._executor.shutdown(wait=False)
@@ -58,18 +107,16 @@ class Storage:
 
     def _connect(self) -> None:
         self._thread_id = threading.get_ident()
-        # Looked up on the module each time so tests can block it for unit tests.
-        if self.url.startswith("chdb://"):
-            self._client = clickhouse_connect.get_client(dsn=self.url)
-        else:
-            # Every statement names its database; connecting to `default` lets migrations create ours.
-            self._client = clickhouse_connect.get_client(dsn=self.url, database="default")
+        self._client = connect(self.url) if self._process is None else RemoteClient(self._process)
 
     def _call(self, fn: Callable[[Client], T]) -> T:
+        return self._faulted(lambda: fn(self._client))
+
+    def _faulted(self, call: Callable[[], T]) -> T:
         fault = self._injected_fault()
         if fault == "storage_down":
             raise OperationalError("injected fault: storage_down (ClickHouse unreachable)")
-        result = fn(self._client)
+        result = call()
         if fault == "storage_lost_reply":
             # The call ran (an insert landed) but its answer is lost: what dedup tokens exist for.
             raise OperationalError("injected fault: storage_lost_reply (answer lost after the call ran)")
@@ -93,6 +140,23 @@ class Storage:
         if threading.get_ident() == self._thread_id:
             return fn(self._client)  # already on the storage thread: waiting on it would deadlock
         return self._executor.submit(self._call, fn).result()
+
+    async def insert_records(
+        self, raw: list[bytes], pii: PiiKeyRing | None, tokens: dict[str, str]
+    ) -> dict[str, int]:
+        """Journal records → rows → one insert per table, each deduplicated by its token; rows by table.
+
+        The rows are built off the event loop: in the storage process when there is one (in parallel
+        with this process's queries), else in a thread here.
+        """
+        process = self._process
+        if process is not None:
+            return await asyncio.to_thread(
+                self._faulted, lambda: process.insert_records(raw, pii, self.database, tokens)
+            )
+        tables = await asyncio.to_thread(build_tables, raw, pii)
+        await self.run(lambda client: insert_tables(client, self.database, tables, tokens))
+        return {table: len(rows) for table, rows in tables.items()}
 
     def close(self) -> None:
         """Close the client and stop the thread (after calls already queued)."""

@@ -8,14 +8,12 @@ import pytest
 
 from gateway.codes.status_index import StatusIndex
 from gateway.devices import DeviceRegistry
-from gateway.ingest import workers as worker_module
 from gateway.ingest.chain import ChainState
 from gateway.ingest.code_verdicts import CodeVerdicts
 from gateway.ingest.fiscal_sign import FiscalSigner
 from gateway.ingest.pipeline import IngestPipeline
-from gateway.ingest.workers import WorkerPool, rows_in_worker
+from gateway.ingest.workers import WorkerPool
 from gateway.settings import Limits, Settings
-from gateway.storage.rows import build_rows
 from gateway.wire import pb
 from tests.ingest.conftest import FISCAL_KEY, NOW_MS, MemoryJournal, MemoryStorage, Register, receipt
 
@@ -82,17 +80,3 @@ async def test_a_worker_decides_byte_for_byte_as_in_process(workers: WorkerPool)
     ]  # fmt: skip
     kinds = {f.kind for raw in answers[1][2] for f in pb.JournalRecord.FromString(raw).findings}
     assert {"code_invalid", "code_unknown", "total_mismatch", "late_upload", "code_sold_twice"} <= kinds
-
-
-async def test_rows_built_in_a_worker_are_the_rows_built_here(
-    workers: WorkerPool, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    register = Register("KKM-W2")
-    pipeline, journal = _pipeline(register, None)
-    await pipeline.ingest(pipeline.decode_batch(_mixed_batch(register)))
-    here = build_rows(pb.JournalRecord.FromString(raw) for raw in journal.records)
-    monkeypatch.setattr(worker_module, "ROWS_CHUNK_RECORDS", 3)  # several chunks, merged
-    there = await rows_in_worker(workers, journal.records, None)
-    assert list(there) == list(here)
-    assert {t: r.columns for t, r in there.items()} == {t: r.columns for t, r in here.items()}
-    assert {"events", "receipts", "receipt_lines", "rejections", "anomalies", "code_events"} <= set(there)

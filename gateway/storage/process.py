@@ -1,0 +1,227 @@
+"""The storage process: the ClickHouse client and the shipper's row building in a process of their own.
+
+The gateway is one Python process under one GIL. Measured under load (docs/performance.md), turning
+journal records into rows and inserting them costs about 120 µs of CPU a receipt, nearly half of what
+ingest itself costs, and it holds the GIL that ingest needs. Here that work runs in a child process,
+started with `spawn` (chDB must never be forked into a child), which is the only process that opens
+ClickHouse: chDB allows one engine per process and one process per data directory.
+
+The parent talks to it over two pipes, each answered by its own thread in the child, so a query (an
+analyst page, a history lookup) does not wait behind a 50,000-record batch being turned into rows:
+
+- calls: one clickhouse-connect client call (query, command, insert, query_arrow) with its arguments;
+  query results come back as QueryRows (rows and column names);
+- ship: serialized journal records plus the insert tokens; the child builds the rows and inserts them.
+
+Exceptions come back as the same (picklable) clickhouse-connect exceptions, so storage/errors.py
+classifies them as before. The child dies with the gateway (PR_SET_PDEATHSIG, and a watch thread where
+that is missing), and holds a lock on the chDB directory so a successor waits until it is gone. If the
+child dies, the call in hand fails as "storage unreachable" (the shipper retries with the same tokens)
+and the next call starts a new child.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from clickhouse_connect.driver.exceptions import OperationalError
+from clickhouse_connect.driver.query import QueryResult
+
+from gateway.security.pii_keys import PiiKeyRing
+from gateway.storage.writer import build_tables, insert_tables
+
+log = logging.getLogger(__name__)
+LOCK_WAIT_S = 30.0
+STOP_WAIT_S = 30.0
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True)
+class QueryRows:
+    """What the gateway reads of a query's result, carried across the pipe."""
+
+    result_rows: list[Any]
+    column_names: tuple[str, ...]
+
+
+class StorageProcess:
+    """Parent side: starts the child and forwards calls to it; one call at a time per pipe."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._restart_lock = threading.Lock()
+        self._calls_lock = threading.Lock()
+        self._ship_lock = threading.Lock()
+        self._start()
+
+    def _start(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        calls, calls_child = context.Pipe()
+        ship, ship_child = context.Pipe()
+        process = context.Process(
+            target=_serve, args=(self.url, calls_child, ship_child, os.getpid()),
+            name="tracegate-storage", daemon=True,
+        )
+        process.start()
+        calls_child.close()
+        ship_child.close()
+        self._process, self._calls, self._ship = process, calls, ship
+        ok, value = _receive(calls, process)  # the child's connect: its errors surface here, at start
+        if not ok:
+            self._stop()
+            raise value
+
+    @property
+    def pid(self) -> int:
+        """The child's process id (for logs and tests)."""
+        return int(self._process.pid or 0)
+
+    def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """client.<method>(*args, **kwargs) in the child."""
+        return self._exchange("calls", (method, args, kwargs))
+
+    def insert_records(
+        self, raw: list[bytes], pii: PiiKeyRing | None, database: str, tokens: dict[str, str]
+    ) -> dict[str, int]:
+        """Build the rows of journal records in the child and insert them; rows inserted by table."""
+        counts: dict[str, int] = self._exchange("ship", (raw, pii, database, tokens))
+        return counts
+
+    def _exchange(self, pipe: str, message: Any) -> Any:
+        self._restart_if_dead()
+        calls = pipe == "calls"
+        connection, lock = (self._calls, self._calls_lock) if calls else (self._ship, self._ship_lock)
+        with lock:
+            with contextlib.suppress(OSError):  # the child is gone: _receive says so
+                connection.send(message)
+            ok, value = _receive(connection, self._process)
+        if not ok:
+            raise value
+        return value
+
+    def _restart_if_dead(self) -> None:
+        with self._restart_lock:
+            if self._process.is_alive():
+                return
+            log.error("the storage process exited (code %s): starting it again", self._process.exitcode)
+            self._calls.close()
+            self._ship.close()
+            self._start()
+
+    def _stop(self) -> None:
+        self._calls.close()  # the child's calls thread sees EOF, closes the client and exits
+        self._ship.close()
+        self._process.join(STOP_WAIT_S)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+
+    def close(self) -> None:
+        """Close the child's client and wait for it to exit (after the calls in hand)."""
+        with self._calls_lock, self._ship_lock:
+            self._stop()
+
+
+def _receive(connection: Connection, process: multiprocessing.process.BaseProcess) -> tuple[bool, Any]:
+    try:
+        answer: tuple[bool, Any] = connection.recv()
+        return answer
+    except (EOFError, OSError):
+        process.join(1.0)
+        return False, OperationalError(f"the storage process exited (code {process.exitcode})")
+
+
+# ── the child ──
+
+
+def _serve(url: str, calls: Connection, ship: Connection, parent_pid: int) -> None:
+    _die_with_parent(parent_pid)
+    from gateway.storage.client import connect  # the child's own import of the parent's module
+
+    try:
+        _lock_embedded_directory(url)
+        client = connect(url)
+    except Exception as exc:
+        calls.send((False, exc))
+        return
+    calls.send((True, None))
+    lock = threading.Lock()  # one client call at a time; rows are built outside it
+
+    def handle_call(message: tuple[str, tuple[Any, ...], dict[str, Any]]) -> Any:
+        method, args, kwargs = message
+        with lock:
+            result = getattr(client, method)(*args, **kwargs)
+        if isinstance(result, QueryResult):
+            return QueryRows(list(result.result_rows), tuple(result.column_names))
+        return result
+
+    def handle_ship(message: tuple[list[bytes], PiiKeyRing | None, str, dict[str, str]]) -> dict[str, int]:
+        raw, pii, database, tokens = message
+        tables = build_tables(raw, pii)
+        with lock:
+            insert_tables(client, database, tables, tokens)
+        return {table: len(rows) for table, rows in tables.items()}
+
+    threading.Thread(target=_answer, args=(ship, handle_ship), name="ship", daemon=True).start()
+    _answer(calls, handle_call)  # until the parent closes the calls pipe (or dies)
+    with lock:
+        client.close()
+
+
+def _answer(connection: Connection, handle: Callable[[Any], Any]) -> None:
+    while True:
+        try:
+            message = connection.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            answer: tuple[bool, Any] = (True, handle(message))
+        except Exception as exc:
+            answer = (False, exc)
+        try:
+            connection.send(answer)
+        except (EOFError, OSError):
+            return
+        except Exception as exc:  # an answer that does not pickle: say what it was
+            connection.send((False, OperationalError(f"storage answer could not be sent: {exc!r}")))
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Exit when the gateway does, even when it is SIGKILLed (then no one else would stop us)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+    def watch() -> None:  # where prctl is missing, and for a parent that died before it was set
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _lock_embedded_directory(url: str) -> None:
+    """Hold an exclusive lock beside the chDB directory for the child's life; waits for a predecessor."""
+    if not url.startswith("chdb://"):
+        return
+    fd = os.open(url.removeprefix("chdb://").rstrip("/") + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    deadline = time.monotonic() + LOCK_WAIT_S
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return  # kept open (and locked) until this process exits
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise OperationalError(f"another process holds the embedded ClickHouse at {url}") from None
+            time.sleep(0.1)

@@ -1,0 +1,39 @@
+"""Journal records into ClickHouse: the rows of one shipped range, one insert per table, each with its token.
+
+Used where the ClickHouse client lives: in the gateway process, or in the storage process of its own
+(gateway/storage/process.py) that takes this work off the gateway's GIL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.security.pii_keys import PiiKeyRing
+from gateway.storage.rows import TableRows, build_rows
+from gateway.wire import pb
+
+# On a cluster the shipper inserts into the Distributed table, which splits the batch by
+# cityHash64(device_id): the same rows in the same order give every shard the same sub-block, and a
+# foreground (synchronous) insert forwards it, with this query's settings and so the token, straight to a
+# replica of that shard, whose Replicated table deduplicates it against the shard's log in Keeper. With the
+# default background insert the rows would be queued on the receiving node and re-batched with other
+# inserts, so a retry could not be recognised (ops/README.md, "Dedup on a cluster"). No effect on one node.
+INSERT_SETTINGS: dict[str, int] = {"insert_deduplicate": 1, "distributed_foreground_insert": 1}
+
+
+def build_tables(raw: list[bytes], pii: PiiKeyRing | None) -> dict[str, TableRows]:
+    """The rows of serialized journal records, by table (CPU work: ~80 µs of Python a receipt)."""
+    return build_rows((pb.JournalRecord.FromString(record) for record in raw), pii)
+
+
+def insert_tables(client: Any, database: str, tables: dict[str, TableRows], tokens: dict[str, str]) -> None:
+    """One columnar insert per table, deduplicated by tokens[table] (the same rows resent are dropped)."""
+    for table, rows in tables.items():
+        client.insert(
+            rows.table,
+            rows.data(),
+            column_names=rows.column_names(),
+            database=database,
+            column_oriented=True,
+            settings=INSERT_SETTINGS | {"insert_deduplication_token": tokens[table]},
+        )
