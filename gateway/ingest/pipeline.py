@@ -17,7 +17,7 @@ from gateway.devices import Device, DeviceRegistry
 from gateway.ingest import decoding
 from gateway.ingest.chain import ChainCursor, ChainState, KnownEnvelope, Verdict
 from gateway.ingest.chain_takeover import LoadHead, refresh_heads
-from gateway.ingest.code_verdicts import CodeVerdicts, Undo, parse_codes
+from gateway.ingest.code_verdicts import CodeAt, CodeVerdicts, Undo, codes_of, parse_codes
 from gateway.ingest.decoding import EnvelopeRejected
 from gateway.ingest.fiscal_sign import FiscalSigner
 from gateway.ingest.receipt_validation import check_event_time, validate_event
@@ -97,6 +97,7 @@ class _Item:
     code_verdicts: list[pb.CodeVerdictRecord] = field(default_factory=list)
     code_undo: Undo = field(default_factory=list)
     codes: dict[str, CodeResult] = field(default_factory=dict)  # validate_code by raw code (pure, early)
+    code_places: list[CodeAt] | None = None  # codes_of(event), when parsed here (a worker does not send it)
     content_findings: list[pb.Finding] | None = None  # arithmetic + security, when a worker found them
 
 
@@ -212,7 +213,8 @@ class IngestPipeline:
                 item.event = decoding.decode_envelope(item.envelope, limits)
                 item.signed = SignedEnvelope.of(item.envelope)
                 if self._codes is not None:
-                    item.codes = parse_codes(item.event)
+                    item.code_places = codes_of(item.event)
+                    item.codes = parse_codes(item.event, item.code_places)
             except EnvelopeRejected as rejection:
                 item.rejection = rejection
         candidates = [item for item in items if item.signed is not None]
@@ -286,7 +288,7 @@ class IngestPipeline:
             item.findings.extend(item.content_findings)
         if self._codes is not None and item.device is not None:
             item.code_verdicts, code_findings, item.code_undo = self._codes.judge_event(
-                event, item.device.seller_tin, item.device.store_id, item.codes, slots
+                event, item.device.seller_tin, item.device.store_id, item.codes, slots, item.code_places
             )
             item.findings.extend(code_findings)
         item.fiscal_sign = self._fiscal.sign(
