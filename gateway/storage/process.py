@@ -14,21 +14,19 @@ analyst page, a history lookup) does not wait behind a 50,000-record batch being
 - ship: serialized journal records plus the insert tokens; the child builds the rows and inserts them.
 
 Exceptions come back as the same (picklable) clickhouse-connect exceptions, so storage/errors.py
-classifies them as before. The child dies with the gateway (PR_SET_PDEATHSIG, and a watch thread where
-that is missing), and holds a lock on the chDB directory so a successor waits until it is gone. If the
-child dies, the call in hand fails as "storage unreachable" (the shipper retries with the same tokens)
-and the next call starts a new child.
+classifies them as before. The child exits when the gateway is gone (a thread watches its parent), and
+holds a lock on the chDB directory so a successor waits until it is gone. If the child dies, the call in
+hand fails as "storage unreachable" (the shipper retries with the same tokens) and the next call starts
+a new child.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import logging
 import multiprocessing
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -45,7 +43,7 @@ from gateway.storage.writer import build_tables, insert_tables
 log = logging.getLogger(__name__)
 LOCK_WAIT_S = 30.0
 STOP_WAIT_S = 30.0
-_PR_SET_PDEATHSIG = 1
+PARENT_POLL_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -199,13 +197,15 @@ def _answer(connection: Connection, handle: Callable[[Any], Any]) -> None:
 
 
 def _die_with_parent(parent_pid: int) -> None:
-    """Exit when the gateway does, even when it is SIGKILLed (then no one else would stop us)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    """Exit when the gateway does, even when it is SIGKILLed (then no one else would stop us).
 
-    def watch() -> None:  # where prctl is missing, and for a parent that died before it was set
+    Not PR_SET_PDEATHSIG: it fires when the parent *thread* that started us ends, and a restart may
+    come from any thread. A successor waits for our directory lock meanwhile.
+    """
+
+    def watch() -> None:
         while os.getppid() == parent_pid:
-            time.sleep(0.5)
+            time.sleep(PARENT_POLL_S)
         os._exit(0)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
