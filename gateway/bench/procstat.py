@@ -48,7 +48,7 @@ def usage(name: str, pid: int) -> ProcessUsage:
 
 
 def child_pids(pid: int) -> list[int]:
-    """The live direct children of pid (the gateway's spawned worker processes), [] if unknown."""
+    """The live direct children of pid (the gateway's storage and worker processes), [] if unknown."""
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as f:
             return [int(child) for child in f.read().split()]
@@ -56,14 +56,24 @@ def child_pids(pid: int) -> list[int]:
         return []
 
 
-def usage_with_children(name: str, pid: int) -> ProcessUsage:
-    """A process and its live children together: CPU seconds added, peak RSS added (an upper bound)."""
-    own = usage(name, pid)
-    cpu, rss = own.cpu_s, own.peak_rss_mib
+def process_name(pid: int) -> str:
+    """The kernel's name of pid (/proc/<pid>/comm: the gateway's children name themselves)."""
+    with open(f"/proc/{pid}/comm") as f:
+        return f.read().strip()
+
+
+def usage_by_process(name: str, pid: int) -> list[ProcessUsage]:
+    """A process (as name) and each of its live children (by their own names)."""
+    parts = [usage(name, pid)]
     for child in child_pids(pid):
         try:
-            cpu += cpu_seconds(child)
-            rss += peak_rss_mib(child)
+            parts.append(usage(process_name(child), child))
         except OSError:  # it ended meanwhile
             continue
-    return ProcessUsage(name, pid, cpu, rss)
+    return parts
+
+
+def combined(name: str, pid: int, parts: list[ProcessUsage]) -> ProcessUsage:
+    """Processes counted as one: CPU seconds added, peak RSS added (an upper bound)."""
+    return ProcessUsage(name, pid, sum(p.cpu_s for p in parts), sum(p.peak_rss_mib for p in parts))
+

@@ -62,8 +62,9 @@ def summary(result: BenchResult) -> dict[str, Any]:
         if gateway.visible else 0.0
     backlog = result.backlog
     processes = [
-        *(p.server.as_json() | {"phase": p.name, "cpu_s_under_load": round(p.server_cpu_s, 2)}
-          for p in result.phases.values()),
+        *(part.as_json() | {"phase": p.name, "cpu_s_under_load": round(cpu, 2),
+                            "cores_under_load": round(cpu / max(p.elapsed_s, 1e-9), 2)}
+          for p in result.phases.values() for part, cpu in p.server_parts),
         *(g.as_json() | {"phase": p.name} for p in result.phases.values() for g in p.generators),
     ]
     return {
@@ -125,11 +126,12 @@ def text_report(result: BenchResult, figures: dict[str, Any]) -> str:
         f"backlog: {figures['backlog_events_per_s']:.0f} events/s for one device",
         f"rejected {figures['rejected']}, 503 back-pressure answers {figures['backpressure_503']}",
         "",
-        "processes (CPU s under load for servers; total for generators):",
+        "processes (servers and their child processes: CPU under load; generators: total):",
     ]
     for p in figures["processes"]:
         cpu = p.get("cpu_s_under_load", p["cpu_s"])
-        lines.append(f"  {p['phase']:<8} {p['name']:<16} pid {p['pid']:<7} CPU {cpu:>7.2f} s  "
+        cores = f" = {p['cores_under_load']:.2f} cores" if "cores_under_load" in p else ""
+        lines.append(f"  {p['phase']:<8} {p['name']:<16} pid {p['pid']:<7} CPU {cpu:>7.2f} s{cores:<14} "
                      f"peak RSS {p['peak_rss_mib']:>7.1f} MiB")
     if figures["errors"]:
         lines += ["", "errors:", *(f"  {e}" for e in figures["errors"])]

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.bench.loadgen import LoadPlan, LoadResult, Sample, run_load
-from gateway.bench.procstat import ProcessUsage
+from gateway.bench.procstat import ProcessUsage, combined
 from gateway.bench.servers import ServerProcess, start_ceiling, start_gateway, start_naive
 from gateway.bench.workload import generate
 
@@ -49,9 +49,11 @@ class PhaseResult:
     backpressure: int
     errors: list[str]
     exhausted: bool
-    server: ProcessUsage
+    server: ProcessUsage  # the server with its children
     server_cpu_s: float  # during the load only
     generators: list[ProcessUsage]
+    # The server process and each child separately, with the CPU seconds each used during the load.
+    server_parts: list[tuple[ProcessUsage, float]] = field(default_factory=list)
     visible: list[tuple[float, int]] = field(default_factory=list)  # (time, events rows visible)
     rows_stored: int = 0
     drained_at: float = 0.0
@@ -101,7 +103,7 @@ def _phase(
     name: str, server: ServerProcess, workload_path: Path, options: BenchOptions, devices: int,
     *, backlog: bool = False, poll: Callable[[], int] | None = None,
 ) -> PhaseResult:
-    cpu_before = server.usage().cpu_s
+    cpu_before = {part.pid: part.cpu_s for part in server.usage()}
     visible: list[tuple[float, int]] = []
     stop = threading.Event()
 
@@ -118,7 +120,8 @@ def _phase(
         poller.start()
     start = time.time() + START_DELAY_S
     results = _drive(workload_path, server.url, options, devices, backlog=backlog)
-    server_usage = server.usage()
+    parts = server.usage()
+    server_usage = combined(server.name, server.process.pid, parts)
     phase = PhaseResult(
         name=name,
         start=min((s.sent for r in results for s in r.samples), default=start),
@@ -129,8 +132,9 @@ def _phase(
         errors=[e for r in results for e in r.errors][:10],
         exhausted=all(r.exhausted for r in results),
         server=server_usage,
-        server_cpu_s=server_usage.cpu_s - cpu_before,
+        server_cpu_s=sum(part.cpu_s - cpu_before.get(part.pid, 0.0) for part in parts),
         generators=[r.usage for r in results if r.usage is not None],
+        server_parts=[(part, part.cpu_s - cpu_before.get(part.pid, 0.0)) for part in parts],
     )
     if poller and poll:
         # Keep polling until every accepted event is visible (or give up), then stop.

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway.bench.procstat import ProcessUsage, usage_with_children
+from gateway.bench.procstat import ProcessUsage, usage_by_process
 from gateway.bench.workload import DeviceLoad
 
 START_TIMEOUT_S = 120
@@ -57,9 +57,10 @@ class ServerProcess:
         server.stop()
         raise RuntimeError(f"{name} did not start within {START_TIMEOUT_S} s")
 
-    def usage(self) -> ProcessUsage:
-        """CPU and peak RSS of the server so far, with its worker processes (TRACEGATE_INGEST_WORKERS)."""
-        return usage_with_children(self.name, self.process.pid)
+    def usage(self) -> list[ProcessUsage]:
+        """CPU and peak RSS so far of the server process and of each of its children (the gateway's
+        storage process and ingest workers), the server first."""
+        return usage_by_process(self.name, self.process.pid)
 
     def stop(self) -> None:
         """SIGINT (clean shutdown), then kill if it hangs."""

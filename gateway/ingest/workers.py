@@ -31,6 +31,7 @@ from gateway.ingest import decoding
 from gateway.ingest.code_verdicts import parse_codes
 from gateway.ingest.decoding import EnvelopeRejected
 from gateway.ingest.receipt_validation import validate_event
+from gateway.observability.process_name import INGEST_WORKER, set_process_name
 from gateway.security.receipt_checks import security_findings
 from gateway.settings import Limits
 from gateway.wire import pb, signing
@@ -84,6 +85,7 @@ def prepare_batch(body: bytes, limits: Limits, received_ms: int, with_codes: boo
 
 def _exit_with_parent(parent_pid: int) -> None:
     """Worker initializer: leave when the gateway is gone (a SIGKILLed parent would otherwise orphan it)."""
+    set_process_name(INGEST_WORKER)
 
     def watch() -> None:
         while os.getppid() == parent_pid:

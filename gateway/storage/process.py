@@ -37,6 +37,7 @@ from typing import Any
 from clickhouse_connect.driver.exceptions import OperationalError
 from clickhouse_connect.driver.query import QueryResult
 
+from gateway.observability.process_name import STORAGE, set_process_name
 from gateway.security.pii_keys import PiiKeyRing
 from gateway.storage.writer import build_tables, insert_tables
 
@@ -145,6 +146,7 @@ def _receive(connection: Connection, process: multiprocessing.process.BaseProces
 
 
 def _serve(url: str, calls: Connection, ship: Connection, parent_pid: int) -> None:
+    set_process_name(STORAGE)
     _die_with_parent(parent_pid)
     from gateway.storage.client import connect  # the child's own import of the parent's module
 
