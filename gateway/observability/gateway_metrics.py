@@ -52,12 +52,15 @@ class GatewayMetrics:
             ["table"])
         self.parts_refresh_errors = Counter(
             "tracegate_clickhouse_parts_refresh_errors_total", "Failed reads of system.parts.")
+        self.storage_restarts = Counter(
+            "tracegate_storage_process_restarts_total",
+            "Times the storage process (embedded ClickHouse and row building) died and was started again.")
         self.ready = Gauge("tracegate_ready", "1 when /readyz would answer 200.")
         for metric in (
             self.events, self.anomalies, self.request_seconds, self.journal_unshipped, self.journal_budget,
             self.journal_lag_records, self.shipper_batches, self.shipper_records, self.shipper_rows,
             self.shipper_errors, self.shipper_batch_records, self.shipper_failing, self.shipper_last_success,
-            self.parts, self.partition_parts, self.parts_refresh_errors, self.ready,
+            self.parts, self.partition_parts, self.parts_refresh_errors, self.storage_restarts, self.ready,
         ):
             add(metric)
 
@@ -83,6 +86,7 @@ class GatewayMetrics:
         self.shipper_failing.set(shipper["consecutive_failures"])
         if shipper.get("last_shipped_at_ms"):
             self.shipper_last_success.set(shipper["last_shipped_at_ms"] / 1000)
+        self.storage_restarts.set_total(service.storage.process_restarts)
         # The same rule as /readyz (gateway.http.health).
         self.ready.set(0 if unshipped > 0.9 * budget or shipper.get("last_error") else 1)
 

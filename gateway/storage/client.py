@@ -141,6 +141,11 @@ class Storage:
             return fn(self._client)  # already on the storage thread: waiting on it would deadlock
         return self._executor.submit(self._call, fn).result()
 
+    @property
+    def process_restarts(self) -> int:
+        """Times the storage process died and was started again (0 without one)."""
+        return self._process.restarts if self._process is not None else 0
+
     async def insert_records(
         self, raw: list[bytes], pii: PiiKeyRing | None, tokens: dict[str, str]
     ) -> dict[str, int]:

@@ -63,6 +63,7 @@ class StorageProcess:
         self._restart_lock = threading.Lock()
         self._calls_lock = threading.Lock()
         self._ship_lock = threading.Lock()
+        self.restarts = 0  # times the child died and a new one was started
         self._start()
 
     def _start(self) -> None:
@@ -115,6 +116,7 @@ class StorageProcess:
             if self._process.is_alive():
                 return
             log.error("the storage process exited (code %s): starting it again", self._process.exitcode)
+            self.restarts += 1
             self._calls.close()
             self._ship.close()
             self._start()

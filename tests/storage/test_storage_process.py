@@ -101,6 +101,7 @@ async def test_a_killed_storage_process_fails_the_call_in_hand_then_comes_back(s
     time.sleep(0.5)
     await storage.insert_records(_records()[:1], None, _tokens("2"))
     assert _counts(storage)["events"] == 12
+    assert storage.process_restarts == 2  # what tracegate_storage_process_restarts_total reports
 
 
 def test_the_storage_process_dies_with_a_killed_gateway(tmp_path: Path) -> None:
