@@ -120,7 +120,9 @@ def decode_event(envelope: pb.Envelope, limits: Limits) -> pb.Event:
             raise EnvelopeRejected(
                 errors.TOO_MANY_LINES, f"{len(lines)} receipt lines, the limit is {limits.max_lines}"
             )
-        for number, line in enumerate(lines, start=1):
+        # lines[:] (a list) rather than lines: upb's repeated fields have no __iter__, so a plain loop
+        # indexes until a formatted IndexError ends it (~2,000 instructions a loop); a slice is one call.
+        for number, line in enumerate(lines[:], start=1):
             if len(line.marking_codes) > limits.max_codes_per_line:
                 raise EnvelopeRejected(
                     errors.FIELD_TOO_LONG,

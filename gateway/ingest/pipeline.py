@@ -204,7 +204,7 @@ class IngestPipeline:
 
     def _prepare(self, batch: pb.IngestBatch, prepared: list[Prepared] | None = None) -> list[_Item]:
         limits = self._settings.limits
-        items = [_Item(envelope) for envelope in batch.envelopes]
+        items = [_Item(envelope) for envelope in batch.envelopes[:]]  # [:]: see receipt_validation
         for index, item in enumerate(items):
             if prepared is not None:
                 _adopt(item, prepared[index])

@@ -94,7 +94,9 @@ def _receipt_is_clean(receipt: pb.Receipt) -> bool:
     operation = receipt.operation
     if operation == pb.OPERATION_UNSPECIFIED:
         return False
-    lines = receipt.lines
+    # Every repeated field as a list ([:]): upb's have no __iter__, so a plain loop indexes until a
+    # formatted IndexError ends it, ~2,000 instructions a loop and over a tenth of this function.
+    lines = receipt.lines[:]
     if not lines:
         return False
     lines_total = 0
@@ -107,7 +109,7 @@ def _receipt_is_clean(receipt: pb.Receipt) -> bool:
             return False
         if line_sum != (2 * price * quantity + 1000) // 2000 - discount + markup:
             return False
-        for tax in line.taxes:
+        for tax in line.taxes[:]:
             rate = tax.rate_bp
             tax_sum = tax.sum
             denominator = 10_000 + rate
@@ -125,7 +127,7 @@ def _receipt_is_clean(receipt: pb.Receipt) -> bool:
     if total != lines_total or change < 0:
         return False
     paid = cash = 0
-    for payment in receipt.payments:
+    for payment in receipt.payments[:]:
         amount = payment.sum
         if amount < 0:
             return False
@@ -136,7 +138,7 @@ def _receipt_is_clean(receipt: pb.Receipt) -> bool:
         return False
     if receipt.taxes:
         stated: dict[tuple[int, int], int] = {}
-        for tax in receipt.taxes:
+        for tax in receipt.taxes[:]:
             key = (tax.tax_type, tax.rate_bp)
             stated[key] = stated.get(key, 0) + tax.sum
         for key in set(from_lines) | set(stated):

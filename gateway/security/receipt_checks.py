@@ -40,7 +40,8 @@ def security_findings(event: pb.Event) -> list[pb.Finding]:
                 detail="buyer contacts without a consent purpose and a future expiry: they are not stored",
             )
         )
-    for number, line in enumerate(receipt.lines, start=1):
+    # lines[:]: a loop over a upb repeated field ends in a formatted IndexError (~2,000 instructions).
+    for number, line in enumerate(receipt.lines[:], start=1):
         if not line.ai_label:
             continue
         try:
