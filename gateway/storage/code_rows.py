@@ -33,7 +33,7 @@ def add_code_events(table: TableRows, record: pb.JournalRecord, event: pb.Event 
     }
     if is_check_record(record):
         check = record.code_check
-        for verdict in record.code_verdicts:
+        for verdict in record.code_verdicts[:]:
             table.add(
                 **common, cis=verdict.cis, event_time=clamp_time(check.answered_ms), kind="check",
                 verdict="may_sell" if verdict.verdict == "valid" else verdict.verdict,
@@ -46,7 +46,7 @@ def add_code_events(table: TableRows, record: pb.JournalRecord, event: pb.Event 
     receipt = event.receipt
     kind = _KIND_OF_OPERATION.get(receipt.operation, "sale")
     lines = receipt.lines
-    for verdict in record.code_verdicts:
+    for verdict in record.code_verdicts[:]:
         line = lines[verdict.line - 1] if 0 < verdict.line <= len(lines) else None
         codes = line.marking_codes if line is not None else []
         table.add(

@@ -135,18 +135,20 @@ def _receipt_rows(batch: dict[str, TableRows], record: pb.JournalRecord, event: 
     env = record.envelope
     operation = enum_name(pb.Operation, receipt.operation)
     event_time = clamp_time(event.time_ms)
-    vat = _vat(receipt.taxes) if receipt.taxes else sum(_vat(line.taxes) for line in receipt.lines)
+    # upb repeated fields have no __iter__ (a plain loop indexes until IndexError): sliced to lists once.
+    lines = receipt.lines[:]
+    vat = _vat(receipt.taxes[:]) if receipt.taxes else sum(_vat(line.taxes[:]) for line in lines)
     batch["receipts"].add(
         seller_tin=record.seller_tin, store_id=record.store_id, device_id=env.device_id, seq=env.seq,
         shift_number=receipt.shift_number, document_number=receipt.document_number,
         shift_document_number=receipt.shift_document_number, operation=operation, event_time=event_time,
         received_at=clamp_time(record.received_ms), total=receipt.total, change=receipt.change,
-        **_payments(receipt.payments), vat=vat, line_count=len(receipt.lines),
-        marked_code_count=sum(len(line.marking_codes) for line in receipt.lines),
+        **_payments(receipt.payments[:]), vat=vat, line_count=len(lines),
+        marked_code_count=sum(len(line.marking_codes) for line in lines),
         parent_device_id=receipt.parent.device_id, parent_shift_number=receipt.parent.shift_number,
         parent_document_number=receipt.parent.document_number, parent_fiscal_sign=receipt.parent.fiscal_sign,
         cashier=receipt.cashier, fiscal_sign=record.fiscal_sign,
-        findings=[f.kind for f in record.findings],
+        findings=[f.kind for f in record.findings[:]],
     )
     # Read once per receipt, not once per line: protobuf attribute access is most of this function's cost.
     lines_table = batch["receipt_lines"]
@@ -154,10 +156,10 @@ def _receipt_rows(batch: dict[str, TableRows], record: pb.JournalRecord, event: 
     shift_number, document_number, day = receipt.shift_number, receipt.document_number, event_time // DAY_MS
     # Column lists appended to directly (no keyword dict per line): lines are most rows of a receipt.
     c = lines_table.columns
-    for line_no, line in enumerate(receipt.lines, start=1):
+    for line_no, line in enumerate(lines, start=1):
         vat = vat_rate_bp = 0
         first_vat = True
-        for t in line.taxes:
+        for t in line.taxes[:]:
             if t.tax_type == VAT_TAX_TYPE:
                 vat += t.sum
                 if first_vat:
@@ -182,7 +184,7 @@ def _receipt_rows(batch: dict[str, TableRows], record: pb.JournalRecord, event: 
         c["sum"].append(line.sum)
         c["vat"].append(vat)
         c["vat_rate_bp"].append(vat_rate_bp)
-        c["marking_codes"].append(list(line.marking_codes))
+        c["marking_codes"].append(line.marking_codes[:])
         c["ai_label"].append(ai_label)
         c["ai_source"].append(ai_source_of(ai_label))
 
@@ -250,7 +252,7 @@ def _rejection_row(batch: dict[str, TableRows], record: pb.JournalRecord, event:
 
 
 def _anomaly_rows(batch: dict[str, TableRows], record: pb.JournalRecord, event: pb.Event | None) -> None:
-    for finding in record.findings:
+    for finding in record.findings[:]:
         batch["anomalies"].add(
             kind=finding.kind, detected_at=clamp_time(record.received_ms),
             event_time=clamp_time(event.time_ms if event is not None else 0), seller_tin=record.seller_tin,
