@@ -131,10 +131,15 @@ class ChainState:
         current = self._heads.get(device_id)
         if current is None or seq > current.seq:
             self._heads[device_id] = Head(seq, envelope_hash, max(next_seq, seq + 1))
+        # The window's keys are kept in ascending order, so its smallest seq is its first key: evicting is
+        # O(1), not a min() over the whole window for every accepted envelope.
         window = self._recent.setdefault(device_id, {})
+        in_order = not window or seq in window or seq > next(reversed(window))
         window[seq] = (envelope_hash, fiscal_sign)
+        if not in_order:  # rare: a journal replay below a head restored from storage
+            window = self._recent[device_id] = dict(sorted(window.items()))
         while len(window) > self._window:
-            del window[min(window)]
+            del window[next(iter(window))]
 
     def restore(self, heads: Iterable[StoredHead]) -> None:
         """Load the newest accepted envelope of each device from storage rows."""
