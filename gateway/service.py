@@ -18,7 +18,6 @@ from gateway.ingest.fiscal_sign import FiscalSigner
 from gateway.ingest.journal import Journal
 from gateway.ingest.pipeline import IngestPipeline
 from gateway.ingest.shipper import Shipper
-from gateway.ingest.workers import WorkerPool
 from gateway.security import device_keys
 from gateway.settings import Settings
 from gateway.storage.chain_heads import (
@@ -72,17 +71,12 @@ class GatewayService:
     code_verdicts: CodeVerdicts | None = None
     _shipper_task: asyncio.Task[None] | None = field(default=None, repr=False)
     _registry_task: asyncio.Task[None] | None = field(default=None, repr=False)
-    workers: WorkerPool | None = None
 
     @classmethod
     async def start(cls, settings: Settings) -> GatewayService:
         """Open storage (migrating it), load devices and chain heads, recover the journal, start shipping."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         new_token = ensure_admin_token(settings.admin_token_file)
-        # Spawned (never forked: chDB), starting while storage opens; see gateway/ingest/workers.py.
-        workers = WorkerPool(settings.ingest_workers) if settings.ingest_workers > 0 else None
-        if workers is not None:
-            workers.start_in_background()
         storage = Storage.open(settings, own_process=settings.storage_process > 0)
         applied = await storage.run(lambda c: ensure_schema(c, storage.database, settings.cluster))
         if applied:
@@ -126,7 +120,7 @@ class GatewayService:
         takeover = None if settings.embedded else load_head
         pipeline = IngestPipeline(
             settings, registry, chains, fiscal, journal, lookup, load_head=takeover,
-            code_verdicts=code_verdicts, workers=workers,
+            code_verdicts=code_verdicts,
             on_key_rotation=lambda devices: device_keys.save_devices(storage, devices),
         )
         shipper = Shipper(journal, storage, settings)
@@ -142,7 +136,6 @@ class GatewayService:
             admin_token=read_admin_token(settings.admin_token_file),
             new_admin_token=new_token,
             code_verdicts=code_verdicts,
-            workers=workers,
         )
         service._shipper_task = asyncio.create_task(shipper.run(), name="shipper")
         service._registry_task = asyncio.create_task(
@@ -166,8 +159,6 @@ class GatewayService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._shipper_task
         await self.journal.close()
-        if self.workers is not None:
-            self.workers.close()
         self.storage.close()
 
 

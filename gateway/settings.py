@@ -69,8 +69,6 @@ class Settings:
     # 1: the ClickHouse client and the shipper's row building run in a spawned storage process of their
     # own (docs/performance.md); by default when the machine has a second core. 0: in the gateway process.
     storage_process: int = field(default_factory=lambda: 1 if (os.cpu_count() or 1) >= 2 else 0)
-    # Spawned processes for the stateless per-envelope ingest work (docs/performance.md); 0: none.
-    ingest_workers: int = field(default_factory=lambda: 1 if (os.cpu_count() or 1) >= 2 else 0)
     limits: Limits = field(default_factory=Limits)
 
     @property
@@ -138,7 +136,6 @@ _ENV_FIELDS = {
     "BODY_READ_TIMEOUT_S": "body_read_timeout_s",
     "MAX_HEADER_BYTES": "max_header_bytes",
     "STORAGE_PROCESS": "storage_process",
-    "INGEST_WORKERS": "ingest_workers",
 }
 CONFIG_ENV = ENV_PREFIX + "CONFIG"  # path of an optional TOML file (flag: --config)
 

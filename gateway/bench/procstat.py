@@ -48,7 +48,7 @@ def usage(name: str, pid: int) -> ProcessUsage:
 
 
 def child_pids(pid: int) -> list[int]:
-    """The live direct children of pid (the gateway's storage and worker processes), [] if unknown."""
+    """The live direct children of pid (the gateway's storage process), [] if unknown."""
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as f:
             return [int(child) for child in f.read().split()]

@@ -59,7 +59,7 @@ class ServerProcess:
 
     def usage(self) -> list[ProcessUsage]:
         """CPU and peak RSS so far of the server process and of each of its children (the gateway's
-        storage process and ingest workers), the server first."""
+        storage process), the server first."""
         return usage_by_process(self.name, self.process.pid)
 
     def stop(self) -> None:

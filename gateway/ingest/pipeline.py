@@ -22,7 +22,6 @@ from gateway.ingest.decoding import EnvelopeRejected
 from gateway.ingest.fiscal_sign import FiscalSigner
 from gateway.ingest.receipt_validation import check_event_time, validate_event
 from gateway.ingest.signatures import SignedEnvelope, authenticate
-from gateway.ingest.workers import Prepared, WorkerPool, findings_of, prepare_batch
 from gateway.security.device_keys import apply_accepted
 from gateway.security.receipt_checks import security_findings
 from gateway.settings import Settings
@@ -97,8 +96,7 @@ class _Item:
     code_verdicts: list[pb.CodeVerdictRecord] = field(default_factory=list)
     code_undo: Undo = field(default_factory=list)
     codes: dict[str, CodeResult] = field(default_factory=dict)  # validate_code by raw code (pure, early)
-    code_places: list[CodeAt] | None = None  # codes_of(event), when parsed here (a worker does not send it)
-    content_findings: list[pb.Finding] | None = None  # arithmetic + security, when a worker found them
+    code_places: list[CodeAt] | None = None  # codes_of(event): where each code sits in the receipt
 
 
 # "accepted", "duplicate", …: AckStatus.Name(status).lower() once, not per envelope (~1 µs each).
@@ -113,17 +111,6 @@ def _accepted_rotations(items: list[_Item], received_ms: int) -> list[pb.Journal
         and item.event is not None
         and item.event.WhichOneof("body") == "key_rotation"
     ]
-
-
-def _adopt(item: _Item, found: Prepared) -> None:
-    """Take what a worker found (gateway.ingest.workers.prepare_envelope) about this item's envelope."""
-    if found.error:
-        item.rejection = EnvelopeRejected(errors.lookup(found.error), found.detail)
-        return
-    item.event = pb.Event.FromString(item.envelope.event)  # a few µs: the worker parsed it already
-    item.signed = SignedEnvelope(item.envelope, found.preimage, found.envelope_hash)
-    item.codes = found.codes
-    item.content_findings = findings_of(found)
 
 
 class IngestPipeline:
@@ -141,7 +128,6 @@ class IngestPipeline:
         on_key_rotation: Callable[[list[Device]], Awaitable[None]] | None = None,
         code_verdicts: CodeVerdicts | None = None,
         load_head: LoadHead | None = None,
-        workers: WorkerPool | None = None,
     ) -> None:
         self._settings = settings
         self._registry = registry
@@ -156,7 +142,6 @@ class IngestPipeline:
         self._counts: Counter[str] = Counter()
         self._load_head = load_head  # None: memory is the whole truth (one node, heads restored at start)
         self._finding_counts: Counter[str] = Counter()
-        self._workers = workers  # None: every stage in this process (gateway.ingest.workers)
 
     def decode_batch(self, body: bytes) -> pb.IngestBatch:
         """Parse a request body under the limits; raises a request-level GatewayError."""
@@ -166,14 +151,7 @@ class IngestPipeline:
         """Decide on every envelope, make the decisions durable in the journal, then answer."""
         received_ms = self._clock()
         # Parsing events and verifying signatures is CPU work; OpenSSL releases the GIL while verifying.
-        if self._workers is None:
-            items = await asyncio.to_thread(self._prepare, batch)
-        else:  # the stateless stages on another core; signatures still checked here, against the registry
-            prepared = await self._workers.run(
-                prepare_batch, batch.SerializeToString(), self._settings.limits, received_ms,
-                self._codes is not None,
-            )
-            items = await asyncio.to_thread(self._prepare, batch, prepared)
+        items = await asyncio.to_thread(self._prepare, batch)
         devices = {item.envelope.device_id for item in items if item.device is not None}
         async with self._locks.hold(devices):
             cursors = await self._cursors(items)
@@ -206,13 +184,10 @@ class IngestPipeline:
             for item in reversed(items):
                 self._codes.undo(item.code_undo)
 
-    def _prepare(self, batch: pb.IngestBatch, prepared: list[Prepared] | None = None) -> list[_Item]:
+    def _prepare(self, batch: pb.IngestBatch) -> list[_Item]:
         limits = self._settings.limits
         items = [_Item(envelope) for envelope in batch.envelopes[:]]  # [:]: see receipt_validation
-        for index, item in enumerate(items):
-            if prepared is not None:
-                _adopt(item, prepared[index])
-                continue
+        for item in items:
             try:
                 item.event = decoding.decode_envelope(item.envelope, limits)
                 item.signed = SignedEnvelope.of(item.envelope)
@@ -285,11 +260,8 @@ class IngestPipeline:
         except EnvelopeRejected as rejection:
             item.rejection, item.findings = rejection, []
             return
-        if item.content_findings is None:
-            item.findings.extend(validate_event(event, received_ms))
-            item.findings.extend(security_findings(event))
-        else:  # the same two checks, made by a worker (same received_ms)
-            item.findings.extend(item.content_findings)
+        item.findings.extend(validate_event(event, received_ms))
+        item.findings.extend(security_findings(event))
         if self._codes is not None and item.device is not None:
             item.code_verdicts, code_findings, item.code_undo = self._codes.judge_event(
                 event, item.device.seller_tin, item.device.store_id, item.codes, slots, item.code_places

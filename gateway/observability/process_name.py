@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 
 STORAGE = "tg-storage"
-INGEST_WORKER = "tg-ingest"
 
 
 def set_process_name(name: str) -> None:

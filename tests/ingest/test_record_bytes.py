@@ -1,10 +1,66 @@
-"""Journal records are built field by field for speed: their bytes must be the plain constructor's."""
+"""The pipeline on a batch of every kind of envelope: what it decides, and the exact bytes it journals."""
 
 from __future__ import annotations
 
+from gateway.codes.status_index import StatusIndex
+from gateway.devices import DeviceRegistry
+from gateway.ingest.chain import ChainState
+from gateway.ingest.code_verdicts import CodeVerdicts
+from gateway.ingest.fiscal_sign import FiscalSigner
+from gateway.ingest.pipeline import IngestPipeline
+from gateway.settings import Limits, Settings
 from gateway.wire import pb
-from tests.ingest.conftest import Register
-from tests.ingest.test_workers import _mixed_batch, _pipeline
+from tests.ingest.conftest import FISCAL_KEY, NOW_MS, MemoryJournal, MemoryStorage, Register, receipt
+
+SETTINGS = Settings(gateway_id="test-gw", limits=Limits(max_lines=3))
+GOOD_CODE = "0104870101000027214q+D2h\x1d93WCEP"
+CODES = (GOOD_CODE, GOOD_CODE, "0104601234567893215ABCDEFGHIJKLM", "not a code", "")
+
+
+def _pipeline(register: Register) -> tuple[IngestPipeline, MemoryJournal]:
+    journal = MemoryJournal()
+    pipeline = IngestPipeline(
+        SETTINGS, DeviceRegistry([register.device()]), ChainState(), FiscalSigner(FISCAL_KEY), journal,
+        MemoryStorage().lookup, clock=lambda: NOW_MS, code_verdicts=CodeVerdicts(StatusIndex()),
+    )
+    return pipeline, journal
+
+
+def _mixed_batch(register: Register) -> bytes:
+    """Clean and faulty envelopes: decoding refusals, bad arithmetic, marking codes, a forgery, a gap."""
+    coded = receipt()
+    coded.receipt.lines[0].marking_codes.extend(CODES)
+    wrong_total = receipt(time_ms=NOW_MS - 80 * 3600 * 1000)
+    wrong_total.receipt.total += 100
+    returned = receipt()
+    returned.receipt.operation = pb.SELL_RETURN
+    returned.receipt.lines[1].marking_codes.append(GOOD_CODE)
+    first = register.envelope(coded)
+    malformed = register.envelope(advance=False)
+    malformed.event = b"\x0a\xff"
+    too_many_lines = register.envelope(receipt(prices=[100] * 4), advance=False)
+    forged = register.envelope(advance=False)
+    forged.signature = bytes(63) + b"\x01"
+    envelopes = [
+        first, malformed, too_many_lines, forged, register.envelope(wrong_total), register.envelope(returned),
+        register.envelope(receipt(time_ms=NOW_MS + 3_600_000), advance=False), register.envelope(coded),
+    ]
+    envelopes.append(register.envelope(seq=register.seq + 2, advance=False))  # a gap
+    return pb.IngestBatch(envelopes=envelopes).SerializeToString()
+
+
+async def test_a_mixed_batch_is_decided_envelope_by_envelope() -> None:
+    register = Register("KKM-W1")
+    pipeline, journal = _pipeline(register)
+    body = _mixed_batch(register)
+    acks = (await pipeline.ingest(pipeline.decode_batch(body))).acks
+    await pipeline.ingest(pipeline.decode_batch(body))  # duplicates; codes now sold twice
+    assert [a.error_code or pb.AckStatus.Name(a.status) for a in acks] == [
+        "ACCEPTED", "malformed_event", "too_many_lines", "bad_signature", "ACCEPTED", "ACCEPTED",
+        "time_in_future", "ACCEPTED", "seq_gap",
+    ]  # fmt: skip
+    kinds = {f.kind for raw in journal.records for f in pb.JournalRecord.FromString(raw).findings}
+    assert {"code_invalid", "code_unknown", "total_mismatch", "late_upload", "code_sold_twice"} <= kinds
 
 
 def _plain(record: pb.JournalRecord) -> bytes:
@@ -20,7 +76,7 @@ def _plain(record: pb.JournalRecord) -> bytes:
 async def test_records_and_acks_are_byte_for_byte_the_plain_construction() -> None:
     register = Register("KKM-R1")
     body = _mixed_batch(register)
-    pipeline, journal = _pipeline(register, None)
+    pipeline, journal = _pipeline(register)
     for _ in range(2):  # the second time: duplicates, and codes sold twice
         ack = await pipeline.ingest(pipeline.decode_batch(body))
         raw_ack = ack.SerializeToString()
