@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,40 +20,19 @@ def _key_file(tmp_path: Path, name: str) -> Path:
     return path
 
 
-def _device_cycle(data: Path, tmp_path: Path, device_id: str) -> None:
-    key = _key_file(tmp_path, device_id)
-    added = tracegate(
-        "devices",
-        "add",
-        "--data",
-        str(data),
-        "--id",
-        device_id,
-        "--tin",
-        "123456789012",
-        "--store",
-        "almaty-01",
-        "--key",
-        str(key),
+def _add(data: Path, device_id: str, key: Path, *, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return tracegate(
+        "devices", "add", "--data", str(data), "--id", device_id, "--tin", "123456789012",
+        "--store", "almaty-01", "--key", str(key), check=check,
     )
+
+
+def _device_cycle(data: Path, tmp_path: Path, device_id: str) -> None:
+    added = _add(data, device_id, _key_file(tmp_path, device_id))
     assert f"registered {device_id}" in added.stdout
     listed = json.loads(tracegate("devices", "list", "--data", str(data), "--json").stdout)
     assert [(d["device_id"], d["status"]) for d in listed] == [(device_id, "active")]
-    again = tracegate(
-        "devices",
-        "add",
-        "--data",
-        str(data),
-        "--id",
-        device_id,
-        "--tin",
-        "123456789012",
-        "--store",
-        "almaty-01",
-        "--key",
-        str(_key_file(tmp_path, "other")),
-        check=False,
-    )
+    again = _add(data, device_id, _key_file(tmp_path, "other"), check=False)  # another key: a conflict
     assert again.returncode == 1 and "conflict" in again.stderr and "KeyRotation" in again.stderr
     assert "revoked" in tracegate("devices", "revoke", "--data", str(data), device_id).stdout
     table = tracegate("devices", "list", "--data", str(data)).stdout
