@@ -53,12 +53,9 @@ def codes_of(event: pb.Event) -> list[CodeAt]:
     ]
 
 
-def parse_codes(event: pb.Event, codes: list[CodeAt] | None = None) -> dict[str, CodeResult]:
-    """validate_code of every distinct marking code of a sale or return receipt (pure: any process).
-
-    codes: codes_of(event), if the caller has it already.
-    """
-    return {code: validate_code(code) for _, _, code in (codes_of(event) if codes is None else codes)}
+def parse_codes(codes: list[CodeAt]) -> dict[str, CodeResult]:
+    """validate_code of every distinct code of codes_of(event) (pure: done before the chain stage)."""
+    return {code: validate_code(code) for _, _, code in codes}
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,17 +164,13 @@ class CodeVerdicts:
     def __init__(self, index: StatusIndex) -> None:
         self.index = index
 
-    def judge_event(self, event: pb.Event, seller_tin: str, store_id: str,
-                    parsed: Mapping[str, CodeResult] | None = None,
-                    slots: Mapping[str, Slot] | None = None,
-                    codes: list[CodeAt] | None = None,
+    def judge_event(self, event: pb.Event, seller_tin: str, store_id: str, codes: list[CodeAt],
+                    parsed: Mapping[str, CodeResult], slots: Mapping[str, Slot],
                     ) -> tuple[list[pb.CodeVerdictRecord], list[pb.Finding], Undo]:
         """Verdicts and findings for an accepted event, status moves applied; undo reverts the moves.
 
-        parsed: validate_code results by raw code (parse_codes; may come from another process);
-        slots: StatusIndex.locate() of their cis, found for the whole request at once;
-        codes: codes_of(event), found while parsing (walking the receipt's lines again costs ~5 µs).
-        All three only save work.
+        codes: codes_of(event); parsed: parse_codes(codes); slots: StatusIndex.locate() of their cis,
+        found for the whole request at once (all three made before the chain stage, once).
         """
         kind = KIND_OF_OPERATION.get(event.receipt.operation) if event.HasField("receipt") else None
         if kind is None:
@@ -187,12 +180,10 @@ class CodeVerdicts:
         findings: list[pb.Finding] = []
         undo: Undo = []
         index = self.index
-        for line_no, code_index, code in codes_of(event) if codes is None else codes:
-            result = parsed.get(code) if parsed is not None else None
-            if result is None:
-                result = validate_code(code)
+        for line_no, code_index, code in codes:
+            result = parsed[code]
             cis = result.cis
-            slot = slots.get(cis) if slots is not None and cis else None
+            slot = slots.get(cis) if cis else None
             state = index.state(cis, slot) if cis else None
             if kind == SALE:
                 judgement = judge_sale(result, state, seller_tin, store_id, day)

@@ -96,7 +96,7 @@ class _Item:
     code_verdicts: list[pb.CodeVerdictRecord] = field(default_factory=list)
     code_undo: Undo = field(default_factory=list)
     codes: dict[str, CodeResult] = field(default_factory=dict)  # validate_code by raw code (pure, early)
-    code_places: list[CodeAt] | None = None  # codes_of(event): where each code sits in the receipt
+    code_places: list[CodeAt] = field(default_factory=list)  # codes_of(event): where each code sits
 
 
 # "accepted", "duplicate", …: AckStatus.Name(status).lower() once, not per envelope (~1 µs each).
@@ -193,7 +193,7 @@ class IngestPipeline:
                 item.signed = SignedEnvelope.of(item.envelope)
                 if self._codes is not None:
                     item.code_places = codes_of(item.event)
-                    item.codes = parse_codes(item.event, item.code_places)
+                    item.codes = parse_codes(item.code_places)
             except EnvelopeRejected as rejection:
                 item.rejection = rejection
         candidates = [item for item in items if item.signed is not None]
@@ -264,7 +264,7 @@ class IngestPipeline:
         item.findings.extend(security_findings(event))
         if self._codes is not None and item.device is not None:
             item.code_verdicts, code_findings, item.code_undo = self._codes.judge_event(
-                event, item.device.seller_tin, item.device.store_id, item.codes, slots, item.code_places
+                event, item.device.seller_tin, item.device.store_id, item.code_places, item.codes, slots
             )
             item.findings.extend(code_findings)
         item.fiscal_sign = self._fiscal.sign(
