@@ -50,7 +50,6 @@ class PhaseResult:
     errors: list[str]
     exhausted: bool
     server: ProcessUsage  # the server with its children
-    server_cpu_s: float  # during the load only
     generators: list[ProcessUsage]
     # The server process and each child separately, with the CPU seconds each used during the load.
     server_parts: list[tuple[ProcessUsage, float]] = field(default_factory=list)
@@ -62,6 +61,11 @@ class PhaseResult:
     def accepted(self) -> int:
         """Envelopes acked ACCEPTED."""
         return sum(s.accepted for s in self.samples)
+
+    @property
+    def server_cpu_s(self) -> float:
+        """CPU seconds of the server and its children during the load."""
+        return sum(cpu for _, cpu in self.server_parts)
 
     @property
     def elapsed_s(self) -> float:
@@ -132,7 +136,6 @@ def _phase(
         errors=[e for r in results for e in r.errors][:10],
         exhausted=all(r.exhausted for r in results),
         server=server_usage,
-        server_cpu_s=sum(part.cpu_s - cpu_before.get(part.pid, 0.0) for part in parts),
         generators=[r.usage for r in results if r.usage is not None],
         server_parts=[(part, part.cpu_s - cpu_before.get(part.pid, 0.0)) for part in parts],
     )

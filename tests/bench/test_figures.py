@@ -47,7 +47,7 @@ def test_visibility_lag_is_time_from_ack_until_that_many_events_are_visible() ->
         name="gateway", start=0.0,
         samples=[Sample(0.0, 1.0, 10, 10), Sample(0.5, 2.0, 10, 10), Sample(1.0, 3.0, 10, 0)],
         rejected=10, duplicates=0, backpressure=0, errors=[], exhausted=False,
-        server=usage, server_cpu_s=0.0, generators=[],
+        server=usage, generators=[],
         visible=[(1.5, 0), (2.5, 12), (2.7, 5), (4.0, 20)],  # a racing poll may read low: never goes back
     )
     # First 10 visible at 2.5 (ack at 1.0); all 20 at 4.0 (ack at 2.0); the all-rejected request has none.
