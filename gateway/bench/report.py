@@ -86,6 +86,8 @@ def summary(result: BenchResult) -> dict[str, Any]:
         "rejected": gateway.rejected,
         "backpressure_503": gateway.backpressure,
         "rows_stored": gateway.rows_stored,
+        "anomalies": gateway.anomalies,
+        "registry_codes": result.registry_codes,
         "exhausted_pool": {name: p.exhausted for name, p in result.phases.items()},
         "duration_s": result.options.duration_s,
         "devices": result.options.devices,
@@ -103,9 +105,11 @@ def summary(result: BenchResult) -> dict[str, Any]:
 
 def text_report(result: BenchResult, figures: dict[str, Any]) -> str:
     """The human-readable report."""
+    codes = (f"{result.registry_codes} codes in the gateway's registry" if result.options.registry
+             else "codes in no registry (each one unknown)")
     lines = [f"tracegate bench: {result.options.devices} devices, {result.workload_receipts} pre-signed "
              f"receipts in batches of {result.options.batch_size} (signed in {result.generation_s:.1f} s), "
-             f"{result.options.duration_s:g} s per phase, {os.cpu_count()} CPUs", ""]
+             f"{codes}, {result.options.duration_s:g} s per phase, {os.cpu_count()} CPUs", ""]
     lines.append(f"{'phase':<9} {'receipts/s':>11} {'accepted':>9} {'ack p50':>9} {'ack p99':>9} "
                  f"{'ack max':>9} {'server CPU':>11} {'peak RSS':>9}")
     for phase in result.phases.values():
@@ -120,7 +124,8 @@ def text_report(result: BenchResult, figures: dict[str, Any]) -> str:
         "",
         f"gateway: {figures['receipts_per_s']:.0f} receipts/s = {figures['ratio_vs_ceiling']:.2f}× ceiling, "
         f"{figures['ratio_vs_naive']:.2f}× naive",
-        f"stored: {figures['rows_stored']} rows, {figures['rows_per_s']:.0f} rows/s; visibility lag "
+        f"stored: {figures['rows_stored']} rows ({figures['anomalies']} anomalies), "
+        f"{figures['rows_per_s']:.0f} rows/s; visibility lag "
         f"p99 {figures['visibility_p99_s']:.2f} s, max {figures['visibility_max_s']:.2f} s"
         + ("" if figures["all_visible"] else " (NOT all events became visible)"),
         f"backlog: {figures['backlog_events_per_s']:.0f} events/s for one device",

@@ -12,7 +12,13 @@ from pathlib import Path
 
 from gateway.bench.loadgen import LoadPlan, LoadResult, Sample, run_load
 from gateway.bench.procstat import ProcessUsage, combined
-from gateway.bench.servers import ServerProcess, start_ceiling, start_gateway, start_naive
+from gateway.bench.servers import (
+    REGISTRY_ROWS_PER_CHUNK,
+    ServerProcess,
+    start_ceiling,
+    start_gateway,
+    start_naive,
+)
 from gateway.bench.workload import generate
 
 STORED_TABLES = ("events", "receipts", "receipt_lines", "anomalies", "rejections", "shifts")
@@ -35,6 +41,7 @@ class BenchOptions:
     backlog_events: int
     backlog_batch: int
     workdir: Path
+    registry: bool = True  # load the codes sold into the registry first; False: every code is unknown
 
 
 @dataclass
@@ -55,6 +62,7 @@ class PhaseResult:
     server_parts: list[tuple[ProcessUsage, float]] = field(default_factory=list)
     visible: list[tuple[float, int]] = field(default_factory=list)  # (time, events rows visible)
     rows_stored: int = 0
+    anomalies: int = 0  # rows of the anomalies table (findings), included in rows_stored
     drained_at: float = 0.0
 
     @property
@@ -80,6 +88,7 @@ class BenchResult:
     options: BenchOptions
     workload_receipts: int
     generation_s: float
+    registry_codes: int  # codes imported into the gateway's registry before its phase
     phases: dict[str, PhaseResult]
     backlog: PhaseResult | None
 
@@ -180,8 +189,10 @@ def run_bench(options: BenchOptions, progress: Callable[[str], None]) -> BenchRe
     finally:
         server.stop()
 
-    progress("phase gateway (tracegate serve) …")
-    server = start_gateway(options.workdir / "gateway", [*fleet, workload.backlog])
+    registry_codes = workload.codes if options.registry else 0
+    progress(f"phase gateway (tracegate serve, {registry_codes} codes in its registry) …")
+    registry = workload.registry_chunks(REGISTRY_ROWS_PER_CHUNK) if options.registry else ()
+    server = start_gateway(options.workdir / "gateway", [*fleet, workload.backlog], registry)
 
     def count_events() -> int:
         return int(server.sql("SELECT count() FROM tracegate.events")[0][0])
@@ -190,9 +201,10 @@ def run_bench(options: BenchOptions, progress: Callable[[str], None]) -> BenchRe
         gateway = _phase("gateway", server, workload_path, options, len(fleet), poll=count_events)
         union = " UNION ALL ".join(f"SELECT count() FROM tracegate.{t}" for t in STORED_TABLES)
         gateway.rows_stored = sum(int(row[0]) for row in server.sql(union))
+        gateway.anomalies = int(server.sql("SELECT count() FROM tracegate.anomalies")[0][0])
         phases["gateway"] = gateway
         progress("backlog upload (one device, chained events, large batches) …")
         backlog = _phase("backlog", server, workload_path, options, 1, backlog=True)
     finally:
         server.stop()
-    return BenchResult(options, workload.receipts, workload.generation_s, phases, backlog)
+    return BenchResult(options, workload.receipts, workload.generation_s, registry_codes, phases, backlog)

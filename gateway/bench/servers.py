@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,19 @@ class ServerProcess:
         with urllib.request.urlopen(request, timeout=60) as response:
             return json.loads(response.read())
 
+    def import_codes(self, chunk: bytes, version: int) -> dict[str, Any]:
+        """POST one chunk of registry JSON lines to the registry import; returns the gateway's answer."""
+        request = urllib.request.Request(
+            self.url + "/v1/admin/codes/import", data=chunk, method="POST",
+            headers={"Content-Type": "application/x-ndjson", "Authorization": f"Bearer {self.token}",
+                     "X-Import-Version": str(version)},
+        )
+        with urllib.request.urlopen(request, timeout=600) as response:
+            answer: dict[str, Any] = json.loads(response.read())
+        if answer["rejected_count"]:
+            raise RuntimeError(f"the gateway rejected registry rows: {answer['rejected'][:3]}")
+        return answer
+
     def sql(self, query: str) -> list[list[Any]]:
         """Rows of a read-only query through /v1/admin/sql."""
         return list(self.admin("/v1/admin/sql", {"query": query})["rows"])
@@ -111,8 +125,12 @@ def registration(device: DeviceLoad) -> dict[str, str]:
 BENCH_GATEWAY_ENV = {"TRACEGATE_RATE_REMOTE_PER_S": "1000000", "TRACEGATE_RATE_REMOTE_BURST": "1000000"}
 
 
-def start_gateway(data: Path, devices: list[DeviceLoad]) -> ServerProcess:
-    """`tracegate serve` on a fresh data directory, with the bench's devices registered."""
+REGISTRY_ROWS_PER_CHUNK = 50_000
+
+
+def start_gateway(data: Path, devices: list[DeviceLoad], registry: Iterable[bytes] = ()) -> ServerProcess:
+    """`tracegate serve` on a fresh data directory, with the bench's devices registered and the registry
+    chunks (JSON lines) imported."""
     port = free_port()
     server = ServerProcess.start(
         "gateway",
@@ -121,6 +139,8 @@ def start_gateway(data: Path, devices: list[DeviceLoad]) -> ServerProcess:
     )
     for device in devices:
         server.admin("/v1/admin/devices", registration(device))
+    for chunk in registry:
+        server.import_codes(chunk, version=1)
     return server
 
 

@@ -1,16 +1,20 @@
 """Pre-signed load: devices with keys and chained batches of realistic receipts, made before any clock starts.
 
 Receipts have 5 lines and on average 1.5 marking codes (issue 5's shape); their arithmetic is exact, so
-the gateway's validator finds nothing and every receipt is a clean ACCEPTED. Signing is the costly part
-(about 45 µs a signature), so devices are split over `spawn`ed worker processes.
+the gateway's validator finds nothing and every receipt is a clean ACCEPTED. Each device keeps the codes it
+sells, so the bench can load them into the gateway's registry first (in circulation, owned by the seller:
+the usual sale) or leave them out (each one an unknown code). Signing is the costly part (about 45 µs a
+signature), so devices are split over `spawn`ed worker processes.
 """
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import pickle
 import random
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +38,7 @@ class DeviceLoad:
     public_key_pem: str
     batches: list[bytes] = field(default_factory=list)
     receipts: int = 0
+    codes: list[str] = field(default_factory=list)  # the marking codes it sells, raw
 
 
 @dataclass
@@ -49,6 +54,24 @@ class Workload:
         """Receipts in the fleet's batches (the backlog device not counted)."""
         return sum(d.receipts for d in self.devices)
 
+    def registry_chunks(self, rows_per_chunk: int) -> Iterator[bytes]:
+        """Every code sold (fleet and backlog) as registry JSON lines: introduced, owned by its seller."""
+        lines: list[str] = []
+        for device in (*self.devices, self.backlog):
+            for code in device.codes:
+                lines.append(json.dumps({"code": code, "owner_tin": device.seller_tin,
+                                         "status": "introduced"}) + "\n")
+                if len(lines) == rows_per_chunk:
+                    yield "".join(lines).encode()
+                    lines = []
+        if lines:
+            yield "".join(lines).encode()
+
+    @property
+    def codes(self) -> int:
+        """Marking codes sold in all batches (fleet and backlog)."""
+        return sum(len(d.codes) for d in (*self.devices, self.backlog))
+
     def save(self, path: Path) -> None:
         """Write to a file the spawned load generators read (pickle: our own data, our own temp dir)."""
         path.write_bytes(pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL))
@@ -62,11 +85,13 @@ class Workload:
 
 
 def _receipt_event(
-    rng: random.Random, marked: list[Goods], plain: list[Goods], number: int, time_ms: int
+    rng: random.Random, marked: list[Goods], plain: list[Goods], number: int, time_ms: int, sold: list[str]
 ) -> pb.Event:
+    """A receipt; the marking codes on it are appended to sold."""
     codes = rng.choice(CODES_PER_RECEIPT)
     goods = rng.sample(marked, k=codes) + rng.sample(plain, k=LINES_PER_RECEIPT - codes)
     items = [BasketItem(g, 1000, 0, 0, (marking_code(g, rng),) if g.marking_group else ()) for g in goods]
+    sold.extend(code for item in items for code in item.codes)
     event = pb.Event(time_ms=time_ms)
     receipt = event.receipt
     receipt.operation = pb.SELL
@@ -94,7 +119,7 @@ def _make_device(
                       signing.public_key_pem(key.public_key()))
     batch = pb.IngestBatch()
     for seq in range(1, receipts + 1):
-        event_bytes = _receipt_event(rng, marked, plain, seq, start_ms + seq).SerializeToString()
+        event_bytes = _receipt_event(rng, marked, plain, seq, start_ms + seq, load.codes).SerializeToString()
         preimage = signing.event_preimage(device_id, seq, prev, event_bytes)
         batch.envelopes.add(device_id=device_id, seq=seq, prev_hash=prev, event=event_bytes,
                             signature=signing.sign(key, preimage), key_id=key_id)

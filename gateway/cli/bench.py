@@ -25,10 +25,11 @@ def register(sub: Any) -> None:
         "bench",
         help="measure the gateway against a decode-only ceiling and a naive pipeline",
         description="Start `tracegate serve` on a fresh temporary data directory and drive it with "
-        "pre-signed batches (receipts of 5 lines, 1.5 marking codes on average) from spawned load "
-        "generators; in the same run drive a decode-and-ack server (ceiling) and a straightforward "
-        "pipeline (naive) with the same batches, then print throughput, ack latency, visibility lag, "
-        "CPU and peak RSS, and the gateway's ratios to both baselines.",
+        "pre-signed batches (receipts of 5 lines, 1.5 marking codes on average, the codes loaded into "
+        "its registry first) from spawned load generators; in the same run drive a decode-and-ack "
+        "server (ceiling) and a straightforward pipeline (naive) with the same batches, then print "
+        "throughput, ack latency, visibility lag, CPU and peak RSS, and the gateway's ratios to both "
+        "baselines.",
     )
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of load per phase (20)")
     parser.add_argument("--devices", type=int, default=100, help="simulated registers, 50-500 (100)")
@@ -43,6 +44,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--backlog-events", type=int, default=10_000,
                         help="chained events of the one-device backlog upload (10000)")
     parser.add_argument("--backlog-batch", type=int, default=1_000, help="envelopes per backlog request")
+    parser.add_argument("--unknown-codes", action="store_true",
+                        help="leave the gateway's code registry empty: every code sold is reported unknown "
+                        "(an anomaly each), the costliest case")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, data)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON line, last")
     parser.set_defaults(func=run)
@@ -59,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         duration_s=args.duration, devices=args.devices, receipts=max(receipts, args.devices),
         batch_size=args.batch, concurrency=args.concurrency, rate=args.rate, load_procs=args.load_procs,
         backlog_events=args.backlog_events, backlog_batch=args.backlog_batch, workdir=workdir,
+        registry=not args.unknown_codes,
     )
     try:
         result = run_bench(options, lambda line: print(line, file=sys.stderr, flush=True))

@@ -35,6 +35,9 @@ def test_bench_runs_and_prints_the_figures_as_json_last() -> None:
     assert figures["all_visible"] is True
     # Events plus receipts plus five lines each at least: rows outnumber receipts.
     assert figures["rows_stored"] >= 7 * figures["accepted"]
+    # Every code sold was in the registry, in circulation and owned by its seller: no anomaly at all.
+    assert figures["registry_codes"] > figures["accepted"] // 2
+    assert figures["anomalies"] == 0
     assert figures["ack_p50_ms"] <= figures["ack_p99_ms"]
     assert 0 < figures["ratio_vs_ceiling"] < 2
     assert {p["phase"] for p in figures["processes"]} == {"ceiling", "naive", "gateway"}
