@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
@@ -20,6 +21,7 @@ from gateway.ingest.chain_takeover import LoadHead, refresh_heads
 from gateway.ingest.code_verdicts import CodeAt, CodeVerdicts, Undo, codes_of, parse_codes
 from gateway.ingest.decoding import EnvelopeRejected
 from gateway.ingest.fiscal_sign import FiscalSigner
+from gateway.ingest.offload import OffloadThread
 from gateway.ingest.receipt_validation import check_event_time, validate_event
 from gateway.ingest.signatures import SignedEnvelope, authenticate
 from gateway.security.device_keys import apply_accepted
@@ -99,6 +101,9 @@ class _Item:
     code_places: list[CodeAt] = field(default_factory=list)  # codes_of(event): where each code sits
 
 
+# One per process, shared by every pipeline (tests build many): signature checks off the event loop.
+_VERIFIER = OffloadThread("tg-verify")
+
 # "accepted", "duplicate", …: AckStatus.Name(status).lower() once, not per envelope (~1 µs each).
 _STATUS_COUNTERS = {number: name.lower() for name, number in pb.AckStatus.items()}
 
@@ -150,8 +155,8 @@ class IngestPipeline:
     async def ingest(self, batch: pb.IngestBatch) -> pb.IngestAck:
         """Decide on every envelope, make the decisions durable in the journal, then answer."""
         received_ms = self._clock()
-        # Parsing events and verifying signatures is CPU work; OpenSSL releases the GIL while verifying.
-        items = await asyncio.to_thread(self._prepare, batch)
+        items = self._prepare(batch)
+        await self._authenticate(items)
         devices = {item.envelope.device_id for item in items if item.device is not None}
         async with self._locks.hold(devices):
             cursors = await self._cursors(items)
@@ -190,22 +195,27 @@ class IngestPipeline:
         for item in items:
             try:
                 item.event = decoding.decode_envelope(item.envelope, limits)
-                item.signed = SignedEnvelope.of(item.envelope)
+                item.signed = SignedEnvelope.of(item.envelope, item.event)
                 if self._codes is not None:
                     item.code_places = codes_of(item.event)
                     item.codes = parse_codes(item.code_places)
             except EnvelopeRejected as rejection:
                 item.rejection = rejection
+        return items
+
+    async def _authenticate(self, items: list[_Item]) -> None:
         candidates = [item for item in items if item.signed is not None]
-        verdicts = authenticate(
-            self._registry, [item.signed for item in candidates if item.signed is not None]
-        )
+        if not candidates:
+            return
+        signed = [item.signed for item in candidates if item.signed is not None]
+        # Decoding above is GIL-bound Python either way, so it runs here; the ECDSA verifies release the
+        # GIL, so they run on the offload thread, in parallel with the loop.
+        verdicts = await _VERIFIER.run(functools.partial(authenticate, self._registry, signed))
         for item, verdict in zip(candidates, verdicts, strict=True):
             if isinstance(verdict, EnvelopeRejected):
                 item.rejection = verdict
             else:
                 item.device = verdict
-        return items
 
     async def _cursors(self, items: list[_Item]) -> dict[str, ChainCursor]:
         seqs: dict[str, list[int]] = {}

@@ -32,14 +32,19 @@ class SignedEnvelope:
     envelope: pb.Envelope
     preimage: bytes
     envelope_hash: bytes
+    rotation: pb.KeyRotation | None  # the KeyRotation the event carries, if it is one
 
     @classmethod
-    def of(cls, envelope: pb.Envelope) -> SignedEnvelope:
-        """Compute the preimage and hash of a decoded (well-formed) envelope."""
+    def of(cls, envelope: pb.Envelope, event: pb.Event | None = None) -> SignedEnvelope:
+        """Compute the preimage and hash of a decoded (well-formed) envelope; event: its parsed Event."""
         preimage = signing.event_preimage(
             envelope.device_id, envelope.seq, envelope.prev_hash, envelope.event
         )
-        return cls(envelope, preimage, signing.envelope_hash(preimage))
+        if event is None:
+            rotation = rotation_in(envelope.event)
+        else:  # the same answer as rotation_in without parsing the event bytes again
+            rotation = event.key_rotation if event.WhichOneof("body") == "key_rotation" else None
+        return cls(envelope, preimage, signing.envelope_hash(preimage), rotation)
 
 
 def check_device(registry: DeviceRegistry, envelope: pb.Envelope) -> Device:
@@ -129,7 +134,7 @@ def authenticate(
                 results[index] = EnvelopeRejected(errors.UNKNOWN_KEY, "the key id is not this device's key")
                 continue
             segment.append(index)
-            rotation = rotation_in(envelope.event)
+            rotation = items[index].rotation
             if rotation is None:
                 continue
             authentic = _verify_segment(key, device, items, segment, results)
