@@ -22,6 +22,22 @@ async def read_protobuf_body(request: web.Request, max_bytes: int) -> bytes:
         raise GatewayError(errors.UNSUPPORTED_MEDIA_TYPE, f"Content-Type must be {PROTOBUF}")
     if request.content_length is not None and request.content_length > max_bytes:
         raise GatewayError(errors.BODY_TOO_LARGE, f"body is larger than {max_bytes} bytes")
+    content = request.content
+    if content.is_eof():
+        # The whole body came with the headers (the usual batch): take it as it is, with no read loop
+        # and no timer to arm and cancel (~10 µs a request).
+        body = content.read_nowait(max_bytes + 1)
+    else:
+        body = await _read_arriving_body(request, max_bytes)
+    if len(body) > max_bytes:
+        raise GatewayError(errors.BODY_TOO_LARGE, f"body is larger than {max_bytes} bytes")
+    if not body:
+        raise GatewayError(errors.EMPTY_BODY)
+    return body
+
+
+async def _read_arriving_body(request: web.Request, max_bytes: int) -> bytes:
+    """The body as it arrives, to the end or past max_bytes, within the body read timeout."""
     # StreamReader.read(n) returns what has arrived so far, not n bytes: read to the end (or past the limit).
     chunks: list[bytes] = []
     size = 0
@@ -38,12 +54,7 @@ async def read_protobuf_body(request: web.Request, max_bytes: int) -> bytes:
     except TimeoutError:
         detail = f"the body did not arrive within {timeout_s:g} s"
         raise GatewayError(errors.REQUEST_TIMEOUT, detail) from None
-    body = b"".join(chunks)
-    if len(body) > max_bytes:
-        raise GatewayError(errors.BODY_TOO_LARGE, f"body is larger than {max_bytes} bytes")
-    if not body:
-        raise GatewayError(errors.EMPTY_BODY)
-    return body
+    return b"".join(chunks)
 
 
 async def post_batch(request: web.Request) -> web.Response:

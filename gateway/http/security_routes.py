@@ -60,7 +60,8 @@ async def audit_request(request: web.Request, action: str, target: str, detail: 
 def check_device_rate(request: web.Request, batch: pb.IngestBatch) -> None:
     """Raise rate_limited if any device of the batch sends batches faster than its rate."""
     limiter = request.app[DEVICE_LIMITS]
-    for device_id in sorted({e.device_id for e in batch.envelopes})[:64]:
+    # envelopes[:] (a list): upb's repeated fields have no __iter__, a plain loop ends on an IndexError.
+    for device_id in sorted({e.device_id for e in batch.envelopes[:]})[:64]:
         limiter.check(device_id, "device")
 
 
