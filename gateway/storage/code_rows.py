@@ -21,38 +21,46 @@ def is_check_record(record: pb.JournalRecord) -> bool:
     return record.HasField("code_check")
 
 
-def add_code_events(table: TableRows, record: pb.JournalRecord, event: pb.Event | None) -> None:
-    """Append one code_events row per verdict of an accepted receipt or of a check record."""
+def add_check_events(table: TableRows, record: pb.JournalRecord) -> None:
+    """Append one code_events row per verdict of a pre-sale check record."""
     from gateway.storage.rows import clamp_time  # rows imports this module
 
-    if not record.code_verdicts:
-        return
-    common = {
-        "received_at": clamp_time(record.received_ms), "seller_tin": record.seller_tin,
-        "store_id": record.store_id, "device_id": record.envelope.device_id, "seq": record.envelope.seq,
-    }
-    if is_check_record(record):
-        check = record.code_check
-        for verdict in record.code_verdicts[:]:
-            table.add(
-                **common, cis=verdict.cis, event_time=clamp_time(check.answered_ms), kind="check",
-                verdict="may_sell" if verdict.verdict == "valid" else verdict.verdict,
-                error_code=verdict.error_code, raw_code=verdict.raw_code, gtin=verdict.gtin,
-                product_group=verdict.group, document_number=0, line=0, check_id=check.check_id,
-            )
-        return
-    if event is None or not event.HasField("receipt"):
-        return
-    receipt = event.receipt
-    kind = _KIND_OF_OPERATION.get(receipt.operation, "sale")
-    lines = receipt.lines
+    check = record.code_check
     for verdict in record.code_verdicts[:]:
-        line = lines[verdict.line - 1] if 0 < verdict.line <= len(lines) else None
-        codes = line.marking_codes if line is not None else []
         table.add(
-            **common, cis=verdict.cis, event_time=clamp_time(event.time_ms), kind=kind,
-            verdict=verdict.verdict, error_code=verdict.error_code,
-            raw_code=codes[verdict.code_index] if verdict.code_index < len(codes) else "",
-            gtin=verdict.gtin, product_group=verdict.group, document_number=receipt.document_number,
-            line=verdict.line, check_id=line.code_check_id if line is not None else "",
+            received_at=clamp_time(record.received_ms), seller_tin=record.seller_tin,
+            store_id=record.store_id, device_id=record.envelope.device_id, seq=record.envelope.seq,
+            cis=verdict.cis, event_time=clamp_time(check.answered_ms), kind="check",
+            verdict="may_sell" if verdict.verdict == "valid" else verdict.verdict,
+            error_code=verdict.error_code, raw_code=verdict.raw_code, gtin=verdict.gtin,
+            product_group=verdict.group, document_number=0, line=0, check_id=check.check_id,
         )
+
+
+def add_receipt_code_events(
+    table: TableRows, verdicts: list[pb.CodeVerdictRecord], lines: list[pb.ReceiptLine],
+    codes_by_line: list[list[str]], operation: pb.Operation, times: tuple[int, int],
+    receipt_ref: tuple[str, str, str, int, int],
+) -> None:
+    """Append one code_events row per verdict of an accepted receipt (rows.py has read its fields once).
+
+    times: the receipt's (event_time, received_at), clamped; receipt_ref: (seller_tin, store_id, device_id,
+    seq, document_number); codes_by_line: each line's marking codes.
+    """
+    event_time, received_at = times
+    seller_tin, store_id, device_id, seq, document_number = receipt_ref
+    kind = _KIND_OF_OPERATION.get(operation, "sale")
+    add = table.rows.append
+    for verdict in verdicts:
+        line_no, code_index = verdict.line, verdict.code_index
+        if 0 < line_no <= len(lines):
+            codes = codes_by_line[line_no - 1]
+            raw_code = codes[code_index] if code_index < len(codes) else ""
+            check_id = lines[line_no - 1].code_check_id
+        else:
+            raw_code = check_id = ""
+        add((  # in CODE_EVENTS_COLUMNS order
+            verdict.cis, event_time, received_at, kind, verdict.verdict, verdict.error_code, raw_code,
+            verdict.gtin, verdict.group, seller_tin, store_id, device_id, seq, document_number, line_no,
+            check_id,
+        ))

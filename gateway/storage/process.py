@@ -39,7 +39,7 @@ from clickhouse_connect.driver.query import QueryResult
 
 from gateway.observability.process_name import STORAGE, set_process_name
 from gateway.security.pii_keys import PiiKeyRing
-from gateway.storage.writer import build_tables, insert_tables
+from gateway.storage.writer import build_tables, collector_paused, insert_tables
 
 log = logging.getLogger(__name__)
 LOCK_WAIT_S = 30.0
@@ -175,10 +175,13 @@ def _serve(url: str, calls: Connection, ship: Connection, parent_pid: int) -> No
 
     def handle_ship(message: tuple[list[bytes], PiiKeyRing | None, str, dict[str, str]]) -> dict[str, int]:
         raw, pii, database, tokens = message
-        tables = build_tables(raw, pii)
-        with lock:
-            insert_tables(client, database, tables, tokens)
-        return {table: len(rows) for table, rows in tables.items()}
+        with collector_paused():
+            tables = build_tables(raw, pii)
+            with lock:
+                insert_tables(client, database, tables, tokens)
+            counts = {table: len(rows) for table, rows in tables.items()}
+            del tables  # freed by refcounting before the collector resumes (see collector_paused)
+        return counts
 
     threading.Thread(target=_answer, args=(ship, handle_ship), name="ship", daemon=True).start()
     _answer(calls, handle_call)  # until the parent closes the calls pipe (or dies)

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from google.protobuf.message import DecodeError
 
 from gateway.security.ai_label import ai_source_of
-from gateway.security.buyer_data import protect_event, strip_rejected
+from gateway.security.buyer_data import CLEAR, protect_event, strip_rejected
 from gateway.security.pii_keys import PiiKeyRing
-from gateway.storage.code_rows import CODE_EVENTS_COLUMNS, add_code_events, is_check_record
+from gateway.storage.code_rows import CODE_EVENTS_COLUMNS, add_check_events, add_receipt_code_events
 from gateway.wire import pb
 
 VAT_TAX_TYPE = 100
@@ -60,34 +59,37 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
 }
 TABLES = tuple(COLUMNS)
-# _receipt_rows appends these columns one by one: a column added to receipt_lines must be added there too.
-_LINE_COLUMNS_APPENDED = 22
-assert len(COLUMNS["receipt_lines"]) == _LINE_COLUMNS_APPENDED, "update _receipt_rows with the new column"
+# The receipt path builds its rows as tuples in this column order (_receipt_record, code_rows.py): a column
+# added to one of these tables must be added there too, in its place.
+_TUPLE_BUILT = {"events": 15, "receipts": 27, "receipt_lines": 22, "code_events": 16, "anomalies": 11}
+assert all(len(COLUMNS[t]) == n for t, n in _TUPLE_BUILT.items()), "update _receipt_record's tuples"
 _PAYMENT_COLUMNS = {
     pb.CASH: "cash", pb.CARD: "card", pb.CREDIT: "credit", pb.TARE: "tare", pb.MOBILE: "mobile",
 }
+# A receipt's payments are summed into a list indexed by PaymentType: the receipts row's payment columns
+# are the types 1..5 in order.
+assert list(_PAYMENT_COLUMNS) == list(range(1, 6)), "payment columns must be the PaymentType numbers 1..5"
+assert list(_PAYMENT_COLUMNS.values()) == list(COLUMNS["receipts"][12:17])
+_OPERATION_NAMES = {value.number: value.name for value in pb.Operation.DESCRIPTOR.values}
 
 
-@dataclass
 class TableRows:
-    """Rows of one table, column by column (what a columnar insert wants)."""
+    """Rows of one table, kept as tuples in column order and handed to the insert column by column."""
 
-    table: str
-    columns: dict[str, list[Any]] = field(default_factory=dict)
+    __slots__ = ("rows", "table")
 
-    def __post_init__(self) -> None:
-        for name in COLUMNS[self.table]:
-            self.columns.setdefault(name, [])
-        # (name, column list) in insert order, looked up once: add() runs for every row of every table.
-        self._pairs = [(name, self.columns[name]) for name in COLUMNS[self.table]]
+    def __init__(self, table: str) -> None:
+        self.table = table
+        # One tuple per row, in COLUMNS[table] order: building a tuple and appending it once costs far less
+        # than one list append per value (row building is most of the storage process's CPU).
+        self.rows: list[tuple[Any, ...]] = []
 
     def add(self, **row: Any) -> None:
-        """Append one row; every column must be given."""
-        for name, column in self._pairs:
-            column.append(row[name])
+        """Append one row given by column name; every column must be given (the tables' rare rows)."""
+        self.rows.append(tuple(row[name] for name in COLUMNS[self.table]))
 
     def __len__(self) -> int:
-        return len(self.columns[COLUMNS[self.table][0]])
+        return len(self.rows)
 
     def column_names(self) -> list[str]:
         """Column names in insert order."""
@@ -95,18 +97,32 @@ class TableRows:
 
     def data(self) -> list[list[Any]]:
         """Column lists in insert order."""
-        return [self.columns[name] for name in COLUMNS[self.table]]
+        names = COLUMNS[self.table]
+        if not self.rows:
+            return [[] for _ in names]
+        if len(self.rows[0]) != len(names):
+            raise ValueError(f"{self.table}: rows of {len(self.rows[0])} values for {len(names)} columns")
+        return [list(column) for column in zip(*self.rows, strict=True)]
+
+    @property
+    def columns(self) -> dict[str, list[Any]]:
+        """Column lists by name."""
+        return dict(zip(COLUMNS[self.table], self.data(), strict=True))
 
 
 def clamp_time(ms: int) -> int:
     """A time in ms that DateTime64(3) and Date can hold."""
-    return min(max(ms, 0), MAX_TIME_MS)
+    return ms if 0 <= ms <= MAX_TIME_MS else (0 if ms < 0 else MAX_TIME_MS)
 
 
 def decode_event(record: pb.JournalRecord) -> pb.Event | None:
     """The envelope's Event, or None if its bytes do not parse."""
+    return _decode(record.envelope.event)
+
+
+def _decode(event_bytes: bytes) -> pb.Event | None:
     try:
-        return pb.Event.FromString(record.envelope.event)
+        return pb.Event.FromString(event_bytes)
     except DecodeError:
         return None
 
@@ -130,81 +146,126 @@ def _payments(payments: Iterable[pb.Payment]) -> dict[str, int]:
     return out
 
 
-def _receipt_rows(batch: dict[str, TableRows], record: pb.JournalRecord, event: pb.Event) -> None:
+def _line_vat(taxes: list[pb.Tax]) -> tuple[int, int]:
+    """A line's VAT and the rate of its first VAT tax."""
+    if len(taxes) == 1:  # nearly every line: one tax, three reads
+        tax = taxes[0]
+        return (tax.sum, tax.rate_bp) if tax.tax_type == VAT_TAX_TYPE else (0, 0)
+    vat = vat_rate_bp = 0
+    first_vat = True
+    for tax in taxes:
+        if tax.tax_type == VAT_TAX_TYPE:
+            vat += tax.sum
+            if first_vat:
+                vat_rate_bp, first_vat = tax.rate_bp, False
+    return vat, vat_rate_bp
+
+
+def _receipt_record(
+    batch: dict[str, TableRows], record: pb.JournalRecord, env: pb.Envelope, event_bytes: bytes,
+    event: pb.Event, pii: PiiKeyRing | None,
+) -> None:
+    """The rows of an accepted receipt: events, receipts, receipt_lines, code_events, anomalies.
+
+    Most records are receipts, and upb's field reads are most of their cost, so every field is read once
+    here and each row is one tuple in its table's column order (COLUMNS).
+    """
     receipt = event.receipt
-    env = record.envelope
-    operation = enum_name(pb.Operation, receipt.operation)
-    event_time = clamp_time(event.time_ms)
+    seller_tin, store_id, device_id, seq = record.seller_tin, record.store_id, env.device_id, env.seq
+    event_time, received_at = clamp_time(event.time_ms), clamp_time(record.received_ms)
+    fiscal_sign = record.fiscal_sign
+    # Event bytes naming a buyer are never stored in clear: sealed (consent) or not at all. Most receipts
+    # name no buyer, so protect_event is asked only when the buyer field is there.
+    stored_bytes, protection = event_bytes, CLEAR
+    if receipt.HasField("buyer"):
+        stored = protect_event(pii, record, event)
+        stored_bytes, protection = stored.event_bytes, stored.protection
+        if stored.buyer_row is not None:
+            _add_buyer_row(batch, stored.buyer_row)
+    batch["events"].rows.append((
+        seller_tin, store_id, device_id, seq, "receipt", event_time, received_at, record.envelope_hash,
+        env.prev_hash, env.signature, env.key_id, stored_bytes, fiscal_sign, record.gateway_id, protection,
+    ))
+
+    operation_number = receipt.operation
+    operation = _OPERATION_NAMES.get(operation_number) or enum_name(pb.Operation, operation_number)
+    shift_number, document_number, day = receipt.shift_number, receipt.document_number, event_time // DAY_MS
     # upb repeated fields have no __iter__ (a plain loop indexes until IndexError): sliced to lists once.
     lines = receipt.lines[:]
-    vat = _vat(receipt.taxes[:]) if receipt.taxes else sum(_vat(line.taxes[:]) for line in lines)
-    batch["receipts"].add(
-        seller_tin=record.seller_tin, store_id=record.store_id, device_id=env.device_id, seq=env.seq,
-        shift_number=receipt.shift_number, document_number=receipt.document_number,
-        shift_document_number=receipt.shift_document_number, operation=operation, event_time=event_time,
-        received_at=clamp_time(record.received_ms), total=receipt.total, change=receipt.change,
-        **_payments(receipt.payments[:]), vat=vat, line_count=len(lines),
-        marked_code_count=sum(len(line.marking_codes) for line in lines),
-        parent_device_id=receipt.parent.device_id, parent_shift_number=receipt.parent.shift_number,
-        parent_document_number=receipt.parent.document_number, parent_fiscal_sign=receipt.parent.fiscal_sign,
-        cashier=receipt.cashier, fiscal_sign=record.fiscal_sign,
-        findings=[f.kind for f in record.findings[:]],
-    )
-    # Read once per receipt, not once per line: protobuf attribute access is most of this function's cost.
-    lines_table = batch["receipt_lines"]
-    seller_tin, store_id, device_id, seq = record.seller_tin, record.store_id, env.device_id, env.seq
-    shift_number, document_number, day = receipt.shift_number, receipt.document_number, event_time // DAY_MS
-    # Column lists appended to directly (no keyword dict per line): lines are most rows of a receipt.
-    c = lines_table.columns
+    codes_by_line: list[list[str]] = []
+    lines_vat = 0
+    add_line = batch["receipt_lines"].rows.append
     for line_no, line in enumerate(lines, start=1):
-        vat = vat_rate_bp = 0
-        first_vat = True
-        for t in line.taxes[:]:
-            if t.tax_type == VAT_TAX_TYPE:
-                vat += t.sum
-                if first_vat:
-                    vat_rate_bp, first_vat = t.rate_bp, False
+        vat, vat_rate_bp = _line_vat(line.taxes[:])
+        lines_vat += vat
+        codes = line.marking_codes[:]
+        codes_by_line.append(codes)
         ai_label = line.ai_label
-        c["seller_tin"].append(seller_tin)
-        c["day"].append(day)
-        c["gtin"].append(line.gtin)
-        c["store_id"].append(store_id)
-        c["device_id"].append(device_id)
-        c["seq"].append(seq)
-        c["shift_number"].append(shift_number)
-        c["document_number"].append(document_number)
-        c["line_no"].append(line_no)
-        c["operation"].append(operation)
-        c["event_time"].append(event_time)
-        c["name"].append(line.name)
-        c["quantity"].append(line.quantity)
-        c["price"].append(line.price)
-        c["discount"].append(line.discount)
-        c["markup"].append(line.markup)
-        c["sum"].append(line.sum)
-        c["vat"].append(vat)
-        c["vat_rate_bp"].append(vat_rate_bp)
-        c["marking_codes"].append(line.marking_codes[:])
-        c["ai_label"].append(ai_label)
-        c["ai_source"].append(ai_source_of(ai_label))
+        add_line((
+            seller_tin, day, line.gtin, store_id, device_id, seq, shift_number, document_number, line_no,
+            operation, event_time, line.name, line.quantity, line.price, line.discount, line.markup, line.sum,
+            vat, vat_rate_bp, codes, ai_label, ai_source_of(ai_label) if ai_label else "",
+        ))
+
+    paid = [0] * 6  # by PaymentType number; the columns are types 1..5 (CASH..MOBILE), others are dropped
+    for payment in receipt.payments[:]:
+        payment_type = payment.type
+        if 0 < payment_type < 6:
+            paid[payment_type] += payment.sum
+    taxes = receipt.taxes[:]
+    vat = _vat(taxes) if taxes else lines_vat  # without receipt taxes: the lines' VAT
+    if receipt.HasField("parent"):  # a return's sale; absent on sales
+        parent = receipt.parent
+        parent_ref = (parent.device_id, parent.shift_number, parent.document_number, parent.fiscal_sign)
+    else:
+        parent_ref = ("", 0, 0, "")
+    findings = record.findings[:]
+    kinds = [finding.kind for finding in findings]
+    batch["receipts"].rows.append((
+        seller_tin, store_id, device_id, seq, shift_number, document_number, receipt.shift_document_number,
+        operation, event_time, received_at, receipt.total, receipt.change, paid[1], paid[2], paid[3], paid[4],
+        paid[5], vat, len(lines), sum(map(len, codes_by_line)), *parent_ref, receipt.cashier, fiscal_sign,
+        kinds,
+    ))
+
+    verdicts = record.code_verdicts[:]
+    if verdicts:
+        add_receipt_code_events(
+            batch["code_events"], verdicts, lines, codes_by_line, operation_number,
+            (event_time, received_at), (seller_tin, store_id, device_id, seq, document_number),
+        )
+    add_anomaly = batch["anomalies"].rows.append
+    for kind, finding in zip(kinds, findings, strict=True):
+        add_anomaly((
+            kind, received_at, event_time, seller_tin, store_id, device_id, seq, True, finding.line,
+            finding.cis, finding.detail,
+        ))
+
+
+def _add_buyer_row(batch: dict[str, TableRows], buyer_row: dict[str, Any]) -> None:
+    row = dict(buyer_row)
+    row["event_time"] = clamp_time(row["event_time"])
+    row["consent_expires_at"] = clamp_time(row["consent_expires_at"])
+    batch["receipt_buyers"].add(**row)
 
 
 def _shift_row(batch: dict[str, TableRows], record: pb.JournalRecord, event: pb.Event) -> None:
     z = event.shift_close
     per_op = {name: (0, 0) for name in ("SELL", "SELL_RETURN", "BUY", "BUY_RETURN")}
     payments: dict[str, int] = {}
-    for totals in z.operations:
+    operations = z.operations[:]
+    for totals in operations:
         op = enum_name(pb.Operation, totals.operation)
         count, total = per_op.get(op, (0, 0))
         per_op[op] = (count + totals.count, total + totals.sum)
-        for p in totals.payments:
+        for p in totals.payments[:]:
             key = f"{op}:{enum_name(pb.PaymentType, p.type)}"
             payments[key] = payments.get(key, 0) + p.sum
     # Net takings per payment type: what sales brought in minus what sale returns paid back.
     net = {column: 0 for column in _PAYMENT_COLUMNS.values()}
-    for totals in z.operations:
+    for totals in operations:
         sign = {pb.SELL: 1, pb.SELL_RETURN: -1}.get(totals.operation, 0)
-        for column, value in _payments(totals.payments).items():
+        for column, value in _payments(totals.payments[:]).items():
             net[column] += sign * value
     batch["shifts"].add(
         seller_tin=record.seller_tin, store_id=record.store_id, device_id=record.envelope.device_id,
@@ -227,10 +288,7 @@ def _event_row(
     # Event bytes naming a buyer are never stored in clear: sealed (consent) or not at all.
     stored = protect_event(pii, record, event)
     if stored.buyer_row is not None:
-        row = dict(stored.buyer_row)
-        row["event_time"] = clamp_time(row["event_time"])
-        row["consent_expires_at"] = clamp_time(row["consent_expires_at"])
-        batch["receipt_buyers"].add(**row)
+        _add_buyer_row(batch, stored.buyer_row)
     batch["events"].add(
         seller_tin=record.seller_tin, store_id=record.store_id, device_id=env.device_id, seq=env.seq,
         kind=(event.WhichOneof("body") or "empty") if event is not None else "undecodable",
@@ -270,16 +328,18 @@ def build_rows(
     """
     batch = {table: TableRows(table) for table in TABLES}
     for record in records:
-        event = decode_event(record)
-        if is_check_record(record):  # a pre-sale check: outside any chain, neither event nor rejection
-            add_code_events(batch["code_events"], record, None)
+        env = record.envelope
+        event_bytes = env.event
+        event = _decode(event_bytes)
+        if record.HasField("code_check"):  # a pre-sale check: outside any chain, neither event nor rejection
+            add_check_events(batch["code_events"], record)
             continue
         if record.accepted:
-            _event_row(batch, record, event, pii)
             if event is not None and event.HasField("receipt"):
-                _receipt_rows(batch, record, event)
-                add_code_events(batch["code_events"], record, event)
-            elif event is not None and event.HasField("shift_close"):
+                _receipt_record(batch, record, env, event_bytes, event, pii)  # its anomalies included
+                continue
+            _event_row(batch, record, event, pii)
+            if event is not None and event.HasField("shift_close"):
                 _shift_row(batch, record, event)
         else:
             _rejection_row(batch, record, event)

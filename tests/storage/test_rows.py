@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from typing import Any
 
 import pytest
 
 from gateway.storage.client import Storage
-from gateway.storage.rows import MAX_TIME_MS, build_rows
+from gateway.storage.rows import MAX_TIME_MS, TableRows, build_rows
+from gateway.storage.writer import collector_paused
 from gateway.wire import pb
 from storage.journal_records import T0_MS, Register, sell_receipt
 
@@ -58,6 +60,41 @@ def test_device_clock_far_off_is_clamped_not_fatal() -> None:
     assert build_rows([record])["events"].columns["event_time"] == [MAX_TIME_MS]
 
 
+def test_receipt_rows_read_returns_line_taxes_payments_and_verdicts() -> None:
+    register = Register()
+    receipt = sell_receipt(1, 7, [1500, 990])
+    receipt.operation = pb.SELL_RETURN
+    receipt.parent.device_id, receipt.parent.shift_number = "KKM-0009", 4
+    receipt.parent.document_number, receipt.parent.fiscal_sign = 55, "FS-55"
+    receipt.ClearField("taxes")  # the receipt's VAT is then its lines' VAT
+    receipt.lines[1].taxes.add(tax_type=5, rate_bp=300, sum=9)  # not VAT: ignored
+    receipt.lines[1].taxes.add(tax_type=100, rate_bp=800, sum=7)  # a second VAT: summed, first rate kept
+    receipt.lines[1].marking_codes.append("0104600000000221SECOND\x1d93ef")
+    receipt.lines[1].code_check_id = "chk-2"
+    receipt.payments.add(type=99, sum=5)  # type: ignore[arg-type]  # a newer payment type: no column
+    receipt.payments.add(type=pb.MOBILE, sum=11)
+    finding = pb.Finding(kind="unknown_code", line=2, detail="not in the registry", cis="0104600000000221")
+    record = register.accepted(pb.Event(time_ms=T0_MS, receipt=receipt), [finding])
+    record.code_verdicts.add(line=2, code_index=0, cis="0104600000000221", verdict="unknown", gtin="x")
+    record.code_verdicts.add(line=2, code_index=9, cis="c9", verdict="unknown")  # no such code: raw_code ""
+    record.code_verdicts.add(line=7, code_index=0, cis="c7", verdict="unknown")  # no such line
+    tables = build_rows([record])
+    row = {name: column[0] for name, column in tables["receipts"].columns.items()}
+    assert row["operation"] == "SELL_RETURN" and row["vat"] == 1500 * 12 // 112 + 990 * 12 // 112 + 7
+    assert (row["cash"], row["card"], row["mobile"], row["credit"], row["tare"]) == (2590, 0, 11, 0, 0)
+    assert (row["parent_device_id"], row["parent_shift_number"], row["parent_document_number"],
+            row["parent_fiscal_sign"]) == ("KKM-0009", 4, 55, "FS-55")
+    assert row["line_count"] == 2 and row["marked_code_count"] == 2 and row["findings"] == ["unknown_code"]
+    lines = tables["receipt_lines"].columns
+    assert lines["vat"] == [1500 * 12 // 112, 990 * 12 // 112 + 7] and lines["vat_rate_bp"] == [1200, 1200]
+    codes = tables["code_events"].columns
+    assert codes["kind"] == ["return"] * 3 and codes["line"] == [2, 2, 7]
+    assert codes["raw_code"] == ["0104600000000221SECOND\x1d93ef", "", ""]
+    assert codes["check_id"] == ["chk-2", "chk-2", ""] and codes["document_number"] == [7, 7, 7]
+    anomalies = tables["anomalies"].columns
+    assert anomalies["accepted"] == [True] and anomalies["line"] == [2] and anomalies["seq"] == [1]
+
+
 @pytest.mark.clickhouse
 def test_rows_land_in_every_table_with_their_values(storage: Storage) -> None:
     register = Register()
@@ -101,3 +138,17 @@ def test_rows_land_in_every_table_with_their_values(storage: Storage) -> None:
     assert stored["shifts"] == [(1, 3, 9990, 3000 + 6240, {"SELL:CASH": 6240, "SELL:CARD": 3750})]
     assert stored["anomalies"] == [("sum_mismatch", 3, 2, "0104600000")]
     assert stored["rejections"] == [("KKM-0001", "bad_signature", "123456789012")]
+
+
+def test_rows_of_the_wrong_width_are_refused() -> None:
+    rows = TableRows("anomalies")
+    rows.rows.append(("total_mismatch", 0))
+    with pytest.raises(ValueError, match="2 values for 11 columns"):
+        rows.data()
+
+
+def test_the_collector_runs_again_after_a_batch() -> None:
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
