@@ -48,7 +48,7 @@ class StoredHead(Protocol):
     def fiscal_sign(self) -> str: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Head:
     """The newest accepted envelope of a device, and the seq that may come next."""
 
@@ -65,7 +65,7 @@ class Verdict(enum.Enum):
     REJECT = "reject"
 
 
-@dataclass
+@dataclass(slots=True)
 class Decision:
     """The chain's answer for one envelope; findings go on its journal record."""
 

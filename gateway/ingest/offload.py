@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,28 +44,29 @@ class OffloadThread:
 
     def __init__(self, name: str) -> None:
         self._name = name
-        self._cond = threading.Condition()
-        self._queue: list[_Call] = []
+        self._start = threading.Lock()
+        # SimpleQueue: put() is one C call that wakes the thread (a Condition's notify is Python code).
+        self._queue: queue.SimpleQueue[_Call] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
 
     async def run(self, work: Callable[[], T]) -> T:
         """work() on the thread; its result or its exception here."""
+        if self._thread is None:
+            with self._start:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
+                    self._thread.start()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        with self._cond:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
-                self._thread.start()
-            self._queue.append(_Call(work, loop, future))
-            self._cond.notify()
+        self._queue.put(_Call(work, loop, future))
         return await future
 
     def _loop(self) -> None:
         while True:
-            with self._cond:
-                while not self._queue:
-                    self._cond.wait()
-                group, self._queue = self._queue, []
+            group = [self._queue.get()]
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    group.append(self._queue.get_nowait())
             for call in group:
                 try:
                     call.result = call.work()

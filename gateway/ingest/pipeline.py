@@ -6,8 +6,7 @@ import asyncio
 import functools
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -45,7 +44,7 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-@dataclass
+@dataclass(slots=True)
 class _Lock:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     users: int = 0
@@ -57,33 +56,50 @@ class DeviceLocks:
     def __init__(self) -> None:
         self._entries: dict[str, _Lock] = {}
 
-    @asynccontextmanager
-    async def hold(self, device_ids: Iterable[str]) -> AsyncIterator[None]:
+    def hold(self, device_ids: Iterable[str]) -> _Held:
         """Hold the locks of all these devices; taken in sorted order, so two batches cannot deadlock."""
-        ids = sorted(set(device_ids))
-        for device_id in ids:
-            self._entries.setdefault(device_id, _Lock()).users += 1
-        acquired: list[asyncio.Lock] = []
-        try:
-            for device_id in ids:
-                lock = self._entries[device_id].lock
-                await lock.acquire()
-                acquired.append(lock)
-            yield
-        finally:
-            for lock in reversed(acquired):
-                lock.release()
-            for device_id in ids:
-                entry = self._entries[device_id]
-                entry.users -= 1
-                if entry.users == 0:
-                    del self._entries[device_id]
+        return _Held(self._entries, sorted(set(device_ids)))
 
     def __len__(self) -> int:
         return len(self._entries)
 
 
-@dataclass
+class _Held:
+    """DeviceLocks.hold as a plain async context manager (an @asynccontextmanager generator costs more)."""
+
+    __slots__ = ("_acquired", "_entries", "_ids")
+
+    def __init__(self, entries: dict[str, _Lock], ids: list[str]) -> None:
+        self._entries = entries
+        self._ids = ids
+        self._acquired: list[asyncio.Lock] = []
+
+    async def __aenter__(self) -> None:
+        for device_id in self._ids:
+            self._entries.setdefault(device_id, _Lock()).users += 1
+        try:
+            for device_id in self._ids:
+                lock = self._entries[device_id].lock
+                await lock.acquire()
+                self._acquired.append(lock)
+        except BaseException:
+            self._release()
+            raise
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        for lock in reversed(self._acquired):
+            lock.release()
+        for device_id in self._ids:
+            entry = self._entries[device_id]
+            entry.users -= 1
+            if entry.users == 0:
+                del self._entries[device_id]
+
+
+@dataclass(slots=True)
 class _Item:
     """One envelope on its way through the stages."""
 

@@ -25,7 +25,7 @@ from gateway.wire import pb, signing
 _BAD_SIGNATURE = "the signature does not verify over this envelope's preimage"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SignedEnvelope:
     """An envelope with its signing preimage and chain hash computed once."""
 
