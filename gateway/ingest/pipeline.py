@@ -128,9 +128,8 @@ def _accepted_rotations(items: list[_Item], received_ms: int) -> list[pb.Journal
     return [
         pb.JournalRecord(envelope=item.envelope, received_ms=received_ms, accepted=True)
         for item in items
-        if item.status == pb.ACCEPTED
-        and item.event is not None
-        and item.event.WhichOneof("body") == "key_rotation"
+        # signed.rotation: the event's KeyRotation, found once while preparing (no WhichOneof per item).
+        if item.status == pb.ACCEPTED and item.signed is not None and item.signed.rotation is not None
     ]
 
 
