@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -51,11 +52,37 @@ def build_tables(raw: list[bytes], pii: PiiKeyRing | None) -> dict[str, TableRow
 def insert_tables(client: Any, database: str, tables: dict[str, TableRows], tokens: dict[str, str]) -> None:
     """One columnar insert per table, deduplicated by tokens[table] (the same rows resent are dropped)."""
     for table, rows in tables.items():
-        client.insert(
-            rows.table,
-            rows.data(),
-            column_names=rows.column_names(),
-            database=database,
-            column_oriented=True,
-            settings=INSERT_SETTINGS | {"insert_deduplication_token": tokens[table]},
-        )
+        names = rows.column_names()
+        try:
+            client.insert(
+                rows.table,
+                rows.data(),
+                column_names=names,
+                database=database,
+                column_types=_column_types(client, database, rows.table, names),
+                column_oriented=True,
+                settings=INSERT_SETTINGS | {"insert_deduplication_token": tokens[table]},
+            )
+        except Exception:
+            with contextlib.suppress(TypeError):
+                _COLUMN_TYPES.pop(client, None)  # a table may have changed under us: asked again on the retry
+            raise
+
+
+# Without column types, clickhouse-connect runs DESCRIBE TABLE before every insert (about 1 ms of chDB CPU,
+# five times a batch). A table's columns are fixed while the gateway ships (migrations run at start-up), so
+# they are asked once per client; a failed insert forgets them.
+_COLUMN_TYPES: weakref.WeakKeyDictionary[Any, dict[tuple[str, str, tuple[str, ...]], Any]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _column_types(client: Any, database: str, table: str, names: list[str]) -> Any:
+    try:
+        known = _COLUMN_TYPES.setdefault(client, {})
+    except TypeError:  # a client that cannot be weakly referenced: clickhouse-connect describes the table
+        return None
+    key = (database, table, tuple(names))
+    if key not in known:
+        known[key] = client.create_insert_context(table, names, database=database).column_types
+    return known[key]
