@@ -80,8 +80,8 @@ class TableRows:
 
     def __init__(self, table: str) -> None:
         self.table = table
-        # One tuple per row, in COLUMNS[table] order: building a tuple and appending it once costs far less
-        # than one list append per value (row building is most of the storage process's CPU).
+        # One tuple per row, in COLUMNS[table] order, appended once (no keyword dict, no append per value);
+        # data() makes the columns in one pass when the batch is inserted.
         self.rows: list[tuple[Any, ...]] = []
 
     def add(self, **row: Any) -> None:
