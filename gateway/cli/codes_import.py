@@ -4,12 +4,13 @@ Rows go in chunks, each with a deterministic dedup token (its content and the im
 code_registry (ReplacingMergeTree by cis): a chunk resent after a failure is inserted once, and importing
 the file again leaves one row per code. With a gateway serving the data directory (or --gateway), chunks
 go through POST /v1/admin/codes/import, which also updates the gateway's in-memory status index; with none,
-rows are written straight into storage and the next gateway start loads them.
+rows are written straight into storage (audited as local:<OS user>) and the next gateway start loads them.
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 import time
@@ -23,6 +24,7 @@ from gateway.cli.admin_client import AdminError, admin_token
 from gateway.cli.codes import codes_subparsers
 from gateway.cli.main import add_common_options, settings_from_args
 from gateway.codes.registry_file import RegistryRow, RegistryRowError, read_registry
+from gateway.security import audit
 from gateway.service import running_gateway_url
 from gateway.settings import Settings
 
@@ -104,19 +106,32 @@ def gateway_sink(url: str, token: str, version: int) -> Sink:
     return send
 
 
-def storage_sink(settings: Settings, version: int) -> tuple[Sink, Callable[[], None]]:
-    """Insert each chunk straight into storage (no gateway runs on this data); returns (send, close)."""
-    from gateway.storage.client import Storage
-    from gateway.storage.code_registry_store import insert_registry_rows
-    from gateway.storage.migrations import ensure_schema
+class StorageSink:
+    """Chunks inserted straight into storage (no gateway runs on this data directory)."""
 
-    storage = Storage.open(settings)
-    storage.run_sync(lambda c: ensure_schema(c, storage.database, settings.cluster))
+    def __init__(self, settings: Settings, version: int) -> None:
+        from gateway.storage.client import Storage
+        from gateway.storage.migrations import ensure_schema
 
-    def send(rows: list[RegistryRow]) -> None:
-        storage.run_sync(lambda c: insert_registry_rows(c, storage.database, rows, version))
+        self.storage = Storage.open(settings)
+        self.version = version
+        self.gateway_id = settings.gateway_id
+        self.storage.run_sync(lambda c: ensure_schema(c, self.storage.database, settings.cluster))
 
-    return send, storage.close
+    def __call__(self, rows: list[RegistryRow]) -> None:
+        from gateway.storage.code_registry_store import insert_registry_rows
+
+        self.storage.run_sync(lambda c: insert_registry_rows(c, self.storage.database, rows, self.version))
+
+    def audit(self, imported: int, rejected: int) -> None:
+        """The audit row a gateway writes for an import, here naming the operating-system user."""
+        row = [int(time.time() * 1000), f"{audit.LOCAL_PREFIX}{getpass.getuser()}", audit.REGISTRY_IMPORTED,
+               f"import {self.version}", f"{imported} rows, {rejected} rejected", "local", self.gateway_id]
+        self.storage.run_sync(lambda c: audit.insert_row(c, self.storage.database, row))
+
+    def close(self) -> None:
+        """Close the storage client."""
+        self.storage.close()
 
 
 def import_stream(source: BinaryIO, send: Sink, chunk_rows: int, progress: Progress | None,
@@ -157,22 +172,25 @@ def run_import(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     version = time.time_ns() // 1_000_000  # the newest import wins in ReplacingMergeTree(version)
     url = args.gateway or running_gateway_url(settings)
-    close: Callable[[], None] = lambda: None  # noqa: E731
+    direct: StorageSink | None = None
     try:
         if url:
             send = gateway_sink(url, admin_token(settings, args.token), version)
             where = f"through the gateway at {url}"
         else:
-            send, close = storage_sink(settings, version)
+            send = direct = StorageSink(settings, version)
             where = f"into storage {settings.resolved_storage_url.split('@')[-1]} (no gateway runs)"
         source = sys.stdin.buffer if str(args.file) == "-" else args.file.open("rb")
         total = 0 if str(args.file) == "-" else args.file.stat().st_size
         with source:
             imported, rejected = import_stream(source, send, max(1, args.chunk_rows), Progress(total))
+        if direct is not None:  # through a gateway, the gateway writes the audit row
+            direct.audit(imported, rejected)
     except (AdminError, OSError) as exc:
         print(f"tracegate codes import: {exc}", file=sys.stderr)
         return 1
     finally:
-        close()
+        if direct is not None:
+            direct.close()
     print(f"imported {imported} codes {where}; skipped {rejected} bad rows")
     return 1 if rejected else 0

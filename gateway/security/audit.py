@@ -14,6 +14,7 @@ from gateway.storage.client import Storage
 
 COLUMNS = ["at", "principal", "action", "target", "detail", "remote", "gateway_id"]
 ADMIN_FILE = "admin-file"
+LOCAL_PREFIX = "local:"  # + the operating-system user, for an action taken on the data directory itself
 
 DEVICE_ADDED = "device_added"
 DEVICE_REVOKED = "device_revoked"

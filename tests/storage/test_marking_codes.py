@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import io
 import json
 import random
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from firmware_sim.catalog import default_catalog, marking_code
-from gateway.cli.codes_import import import_stream, storage_sink
+from gateway.cli.codes_import import StorageSink, import_stream
 from gateway.codes.parser import validate_code
 from gateway.codes.registry_file import RegistryRowError, read_registry
 from gateway.codes.status_index import CIS_KEY_SQL, cis_key
@@ -75,13 +76,18 @@ def test_json_lines_with_cis_only() -> None:
 
 def test_import_is_idempotent_and_chunks_deduplicate(settings: Settings, storage: Storage) -> None:
     text = "".join(json.dumps({"code": c, "owner_tin": "1"}) + "\n" for c in codes(25))
-    send, close = storage_sink(settings, version=5)
+    send = StorageSink(settings, version=5)
     try:
         imported, rejected = import_stream(io.BytesIO(text.encode()), send, chunk_rows=10, progress=None)
         again, _ = import_stream(io.BytesIO(text.encode()), send, chunk_rows=10, progress=None)
+        send.audit(imported, rejected)
     finally:
-        close()
+        send.close()
     assert (imported, rejected, again) == (25, 0, 25)
+    # An import made on the data directory itself is audited like one through the gateway.
+    audited = query(storage, "SELECT principal, action, target, detail, remote FROM {db}.audit_log")
+    assert audited == [(f"local:{getpass.getuser()}", "registry_imported", "import 5", "25 rows, 0 rejected",
+                        "local")]
     # Same rows, same version: the dedup tokens drop the second run's chunks entirely.
     assert query(storage, "SELECT count() FROM {db}.code_registry")[0][0] == 25
     rows = [r for r in rows_of(text) if not isinstance(r, RegistryRowError)]
