@@ -55,12 +55,14 @@ class _Metric:
         self.name = name
         self.help = help_text
         self.label_names = tuple(labels)
+        self._label_set = frozenset(labels)
         self._lock = threading.Lock()
 
     def _key(self, labels: dict[str, str]) -> LabelValues:
-        if set(labels) != set(self.label_names):
+        # Once per observation (every HTTP request): the names' set made once, the values without a generator.
+        if labels.keys() != self._label_set:
             raise ValueError(f"{self.name} takes labels {self.label_names}, got {tuple(labels)}")
-        return tuple(str(labels[n]) for n in self.label_names)
+        return tuple([str(labels[n]) for n in self.label_names])
 
     def header(self) -> list[str]:
         """The HELP and TYPE lines."""
@@ -156,7 +158,9 @@ class Histogram(_Metric):
         key = self._key(labels)
         index = bisect.bisect_left(self.bounds, value)  # le is inclusive: value == bound goes in it
         with self._lock:
-            counts = self._counts.setdefault(key, [0] * (len(self.bounds) + 1))
+            counts = self._counts.get(key)
+            if counts is None:  # a new label set: its bucket list made once, not on every observation
+                counts = self._counts[key] = [0] * (len(self.bounds) + 1)
             counts[index] += 1
             self._sums[key] = self._sums.get(key, 0.0) + value
 
