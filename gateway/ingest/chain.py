@@ -128,14 +128,27 @@ class ChainState:
         self, device_id: str, seq: int, envelope_hash: bytes, fiscal_sign: str, next_seq: int
     ) -> None:
         """Record an accepted envelope: advance the head if it is newer, keep it in the window."""
+        self.remember_run(device_id, {seq: (envelope_hash, fiscal_sign, next_seq)})
+
+    def remember_run(self, device_id: str, accepted: Mapping[int, tuple[bytes, str, int]]) -> None:
+        """remember() of each seq -> (envelope hash, fiscal sign, next seq), with the head made once.
+
+        The same as remembering them one by one: the newest seq is the head if it is newer than the head.
+        """
+        if not accepted:
+            return
+        newest = max(accepted)
         current = self._heads.get(device_id)
-        if current is None or seq > current.seq:
-            self._heads[device_id] = Head(seq, envelope_hash, max(next_seq, seq + 1))
+        if current is None or newest > current.seq:
+            envelope_hash, _, next_seq = accepted[newest]
+            self._heads[device_id] = Head(newest, envelope_hash, max(next_seq, newest + 1))
         # The window's keys are kept in ascending order, so its smallest seq is its first key: evicting is
         # O(1), not a min() over the whole window for every accepted envelope.
         window = self._recent.setdefault(device_id, {})
-        in_order = not window or seq in window or seq > next(reversed(window))
-        window[seq] = (envelope_hash, fiscal_sign)
+        in_order = True
+        for seq, (envelope_hash, fiscal_sign, _) in accepted.items():
+            in_order = in_order and (not window or seq in window or seq > next(reversed(window)))
+            window[seq] = (envelope_hash, fiscal_sign)
         if not in_order:  # rare: a journal replay below a head restored from storage
             window = self._recent[device_id] = dict(sorted(window.items()))
         while len(window) > self._window:
@@ -229,5 +242,4 @@ class ChainCursor:
 
     def commit(self) -> None:
         """Make this batch's accepts the device's chain (call only once the journal has them)."""
-        for seq, (envelope_hash, sign, next_seq) in self._pending.items():
-            self._state.remember(self._device_id, seq, envelope_hash, sign, next_seq)
+        self._state.remember_run(self._device_id, self._pending)
