@@ -41,15 +41,21 @@ Undo = list[tuple[str, Entry | None]]
 CodeAt = tuple[int, int, str]  # (receipt line from 1, index in the line's marking_codes, raw code)
 
 
-def codes_of(event: pb.Event) -> list[CodeAt]:
-    """Every marking code of a sale or return receipt, in receipt order, with where it is."""
+def codes_of(event: pb.Event, line_codes: list[list[str]] | None = None) -> list[CodeAt]:
+    """Every marking code of a sale or return receipt, in receipt order, with where it is.
+
+    line_codes: each line's marking codes, when the caller has them already (decoding.Decoded).
+    """
     if not event.HasField("receipt") or event.receipt.operation not in KIND_OF_OPERATION:
         return []
-    # [:] makes lists: a loop over a upb repeated field ends in a formatted IndexError (~2,000 instructions).
+    if line_codes is None:
+        # [:] makes lists: a loop over a upb repeated field ends in a formatted IndexError (~2,000
+        # instructions).
+        line_codes = [line.marking_codes[:] for line in event.receipt.lines[:]]
     return [
         (line_no, code_index, code)
-        for line_no, line in enumerate(event.receipt.lines[:], start=1)
-        for code_index, code in enumerate(line.marking_codes[:])
+        for line_no, codes in enumerate(line_codes, start=1)
+        for code_index, code in enumerate(codes)
     ]
 
 

@@ -115,6 +115,7 @@ class _Item:
     code_undo: Undo = field(default_factory=list)
     codes: dict[str, CodeResult] = field(default_factory=dict)  # validate_code by raw code (pure, early)
     code_places: list[CodeAt] = field(default_factory=list)  # codes_of(event): where each code sits
+    lines: list[pb.ReceiptLine] = field(default_factory=list)  # decoding.Decoded.lines, for every stage
 
 
 # One per process, shared by every pipeline (tests build many): signature checks off the event loop.
@@ -209,10 +210,11 @@ class IngestPipeline:
         items = [_Item(envelope) for envelope in batch.envelopes[:]]  # [:]: see receipt_validation
         for item in items:
             try:
-                item.event = decoding.decode_envelope(item.envelope, limits)
+                # The receipt's lines and codes read once here, for codes, security and validation.
+                item.event, item.lines, line_codes = decoding.decode_envelope_parts(item.envelope, limits)
                 item.signed = SignedEnvelope.of(item.envelope, item.event)
                 if self._codes is not None:
-                    item.code_places = codes_of(item.event)
+                    item.code_places = codes_of(item.event, line_codes)
                     item.codes = parse_codes(item.code_places)
             except EnvelopeRejected as rejection:
                 item.rejection = rejection
@@ -285,8 +287,8 @@ class IngestPipeline:
         except EnvelopeRejected as rejection:
             item.rejection, item.findings = rejection, []
             return
-        item.findings.extend(validate_event(event, received_ms))
-        item.findings.extend(security_findings(event))
+        item.findings.extend(validate_event(event, received_ms, item.lines))
+        item.findings.extend(security_findings(event, item.lines))
         if self._codes is not None and item.device is not None:
             item.code_verdicts, code_findings, item.code_undo = self._codes.judge_event(
                 event, item.device.seller_tin, item.device.store_id, item.code_places, item.codes, slots
