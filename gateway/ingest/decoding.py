@@ -119,13 +119,11 @@ class Decoded(NamedTuple):
     line_codes: list[list[str]]  # each line's marking codes, in line order
 
 
-def decode_event(envelope: pb.Envelope, limits: Limits) -> pb.Event:
-    """Parse the signed event bytes and apply the content limits; raises EnvelopeRejected."""
-    return decode_event_parts(envelope, limits).event
-
-
 def decode_event_parts(envelope: pb.Envelope, limits: Limits) -> Decoded:
-    """decode_event, with the receipt's lines and their marking codes as lists."""
+    """Parse the signed event bytes and apply the content limits; raises EnvelopeRejected.
+
+    The receipt's lines and their marking codes come with the event, as lists (see Decoded).
+    """
     try:
         event = pb.Event.FromString(envelope.event)
     except DecodeError:
