@@ -18,6 +18,8 @@ from typing import Any
 
 from gateway.bench.procstat import ProcessUsage, usage_by_process
 from gateway.bench.workload import DeviceLoad
+from gateway.cli.codes_import import gateway_sink
+from gateway.codes.registry_file import RegistryRow
 
 START_TIMEOUT_S = 120
 
@@ -95,19 +97,6 @@ class ServerProcess:
         with urllib.request.urlopen(request, timeout=60) as response:
             return json.loads(response.read())
 
-    def import_codes(self, chunk: bytes, version: int) -> dict[str, Any]:
-        """POST one chunk of registry JSON lines to the registry import; returns the gateway's answer."""
-        request = urllib.request.Request(
-            self.url + "/v1/admin/codes/import", data=chunk, method="POST",
-            headers={"Content-Type": "application/x-ndjson", "Authorization": f"Bearer {self.token}",
-                     "X-Import-Version": str(version)},
-        )
-        with urllib.request.urlopen(request, timeout=600) as response:
-            answer: dict[str, Any] = json.loads(response.read())
-        if answer["rejected_count"]:
-            raise RuntimeError(f"the gateway rejected registry rows: {answer['rejected'][:3]}")
-        return answer
-
     def sql(self, query: str) -> list[list[Any]]:
         """Rows of a read-only query through /v1/admin/sql."""
         return list(self.admin("/v1/admin/sql", {"query": query})["rows"])
@@ -128,9 +117,11 @@ BENCH_GATEWAY_ENV = {"TRACEGATE_RATE_REMOTE_PER_S": "1000000", "TRACEGATE_RATE_R
 REGISTRY_ROWS_PER_CHUNK = 50_000
 
 
-def start_gateway(data: Path, devices: list[DeviceLoad], registry: Iterable[bytes] = ()) -> ServerProcess:
+def start_gateway(
+    data: Path, devices: list[DeviceLoad], registry: Iterable[list[RegistryRow]] = ()
+) -> ServerProcess:
     """`tracegate serve` on a fresh data directory, with the bench's devices registered and the registry
-    chunks (JSON lines) imported."""
+    rows imported (as `tracegate codes import` does it, through the gateway)."""
     port = free_port()
     server = ServerProcess.start(
         "gateway",
@@ -139,8 +130,9 @@ def start_gateway(data: Path, devices: list[DeviceLoad], registry: Iterable[byte
     )
     for device in devices:
         server.admin("/v1/admin/devices", registration(device))
+    send = gateway_sink(server.url, server.token, version=1)
     for chunk in registry:
-        server.import_codes(chunk, version=1)
+        send(chunk)
     return server
 
 

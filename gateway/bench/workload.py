@@ -9,7 +9,6 @@ signature), so devices are split over `spawn`ed worker processes.
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import pickle
 import random
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from firmware_sim.catalog import Goods, default_catalog, marking_code
 from firmware_sim.receipts import BasketItem, PaymentPlan, fill_receipt
+from gateway.codes.registry_file import RegistryRow, normalise_record
 from gateway.wire import pb, signing
 
 LINES_PER_RECEIPT = 5
@@ -54,18 +54,17 @@ class Workload:
         """Receipts in the fleet's batches (the backlog device not counted)."""
         return sum(d.receipts for d in self.devices)
 
-    def registry_chunks(self, rows_per_chunk: int) -> Iterator[bytes]:
-        """Every code sold (fleet and backlog) as registry JSON lines: introduced, owned by its seller."""
-        lines: list[str] = []
+    def registry_chunks(self, rows_per_chunk: int) -> Iterator[list[RegistryRow]]:
+        """Every code sold (fleet and backlog) as registry rows: introduced, owned by its seller."""
+        chunk: list[RegistryRow] = []
         for device in (*self.devices, self.backlog):
             for code in device.codes:
-                lines.append(json.dumps({"code": code, "owner_tin": device.seller_tin,
-                                         "status": "introduced"}) + "\n")
-                if len(lines) == rows_per_chunk:
-                    yield "".join(lines).encode()
-                    lines = []
-        if lines:
-            yield "".join(lines).encode()
+                chunk.append(normalise_record({"code": code, "owner_tin": device.seller_tin}, len(chunk) + 1))
+                if len(chunk) == rows_per_chunk:
+                    yield chunk
+                    chunk = []
+        if chunk:
+            yield chunk
 
     @property
     def codes(self) -> int:
