@@ -24,7 +24,7 @@ from gateway.devices import DeviceRegistry, new_device
 from gateway.ingest import decoding
 from gateway.ingest.decoding import EnvelopeRejected
 from gateway.ingest.fiscal_sign import FiscalSigner
-from gateway.ingest.journal import frame
+from gateway.ingest.journal import frames
 from gateway.ingest.receipt_validation import check_event_time, validate_event
 from gateway.ingest.signatures import SignedEnvelope, check_device
 from gateway.settings import Settings, load_settings
@@ -68,7 +68,7 @@ class NaivePipeline:
                 event_ack.status, event_ack.error_code = pb.REJECTED, rejection.error.code
                 record.error_code, record.detail = rejection.error.code, rejection.detail
             records.append(record)
-        os.write(self.journal_fd, b"".join(frame(r.SerializeToString()) for r in records))
+        os.write(self.journal_fd, frames([r.SerializeToString() for r in records]))
         os.fsync(self.journal_fd)  # one fsync per request: no group commit
         self.pending.extend(records)
         if len(self.pending) >= INSERT_EVERY:

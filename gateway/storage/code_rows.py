@@ -16,11 +16,6 @@ CODE_EVENTS_COLUMNS: tuple[str, ...] = (
 _KIND_OF_OPERATION = {pb.SELL: "sale", pb.SELL_RETURN: "return"}
 
 
-def is_check_record(record: pb.JournalRecord) -> bool:
-    """True for a pre-sale check record (journalled outside any device chain)."""
-    return record.HasField("code_check")
-
-
 def add_check_events(table: TableRows, record: pb.JournalRecord) -> None:
     """Append one code_events row per verdict of a pre-sale check record."""
     from gateway.storage.rows import clamp_time  # rows imports this module
