@@ -31,6 +31,12 @@ class KnownEnvelope(Protocol):
     @property
     def fiscal_sign(self) -> str: ...
 
+    @property
+    def signature(self) -> bytes: ...
+
+    @property
+    def key_id(self) -> str: ...
+
 
 class StoredHead(Protocol):
     """A device's newest accepted envelope as storage knows it (gateway.storage.chain_heads.ChainHead)."""

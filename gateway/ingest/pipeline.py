@@ -173,6 +173,7 @@ class IngestPipeline:
         received_ms = self._clock()
         items = self._prepare(batch)
         await self._authenticate(items)
+        await self._answer_retired_key_resends(items)
         devices = {item.envelope.device_id for item in items if item.device is not None}
         async with self._locks.hold(devices):
             cursors = await self._cursors(items)
@@ -233,6 +234,43 @@ class IngestPipeline:
                 item.rejection = verdict
             else:
                 item.device = verdict
+
+    async def _answer_retired_key_resends(self, items: list[_Item]) -> None:
+        """A resend signed by a key the device has rotated away since is a duplicate if it is, byte for byte,
+        the envelope accepted at its seq; anything else signed by that key stays unknown_key.
+
+        The register whose ack was lost around a rotation resends what it signed before it: the old key no
+        longer verifies, but storage holds the accepted envelope's hash, key id and signature, and an
+        identical copy of an envelope authenticated when it was accepted needs no verify now. Only seqs at
+        or below the head whose hash the window does not contradict are looked up, so a stranger's
+        envelopes cost no storage query.
+        """
+        wanted: dict[str, list[_Item]] = {}
+        for item in items:
+            rejection = item.rejection
+            if rejection is None or rejection.error is not errors.UNKNOWN_KEY or item.signed is None:
+                continue
+            device_id, seq = item.envelope.device_id, item.envelope.seq
+            recent = self._chains.recent(device_id, seq)
+            if seq > self._chains.head(device_id).seq or (recent and recent[0] != item.signed.envelope_hash):
+                continue
+            wanted.setdefault(device_id, []).append(item)
+        for device_id, resends in wanted.items():
+            stored = await self._lookup(device_id, [item.envelope.seq for item in resends])
+            for item in resends:
+                assert item.signed is not None
+                envelope, known = item.envelope, stored.get(item.envelope.seq)
+                if known is None:
+                    if self._chains.recent(device_id, envelope.seq) is not None:  # accepted, not shipped yet
+                        item.rejection = EnvelopeRejected(
+                            errors.HISTORY_UNAVAILABLE,
+                            f"seq {envelope.seq} was signed by a key rotated away since; "
+                            "its resend is answered once storage holds it",
+                        )
+                elif (known.envelope_hash, known.key_id, known.signature) == (
+                    item.signed.envelope_hash, envelope.key_id, envelope.signature
+                ):
+                    item.status, item.fiscal_sign, item.rejection = pb.DUPLICATE, known.fiscal_sign, None
 
     async def _cursors(self, items: list[_Item]) -> dict[str, ChainCursor]:
         seqs: dict[str, list[int]] = {}

@@ -53,12 +53,16 @@ def test_security_end_to_end(gateway: Gateway) -> None:
     register = _register(gateway, "KKM-SEC-1")
     # Key rotation: signed by the old key, the chain goes on under the new one, and survives a restart.
     old_key = register.key
-    acks = gateway.post_batch(
-        [register.envelope(sale(100)), _rotation(register), register.envelope(sale(200))]
-    )
+    batch = [register.envelope(sale(100)), _rotation(register), register.envelope(sale(200))]
+    acks = gateway.post_batch(batch)
     assert [a.status for a in acks.acks] == [pb.ACCEPTED] * 3
     gateway.stop()
     gateway.start()
+    # The ack was lost: the same bytes again, two of them signed by the key rotated away since.
+    gateway.wait_shipped(3)
+    again = gateway.post_batch(batch)
+    assert [a.status for a in again.acks] == [pb.DUPLICATE] * 3
+    assert [a.fiscal_sign for a in again.acks] == [a.fiscal_sign for a in acks.acks]
     assert gateway.post_batch([register.envelope(sale(300))]).acks[0].status == pb.ACCEPTED
     stale = ChainedRegister("KKM-SEC-1", key=old_key, seq=register.seq, head=register.head)
     rejected = gateway.post_batch([stale.envelope(sale(400), advance=False)]).acks[0]

@@ -150,6 +150,8 @@ class StoredRow:
 
     envelope_hash: bytes
     fiscal_sign: str
+    signature: bytes
+    key_id: str
 
 
 class MemoryStorage:
@@ -164,7 +166,10 @@ class MemoryStorage:
         for record in journal.decoded():
             if record.accepted:
                 key = (record.envelope.device_id, record.envelope.seq)
-                self.rows[key] = StoredRow(record.envelope_hash, record.fiscal_sign)
+                envelope = record.envelope
+                self.rows[key] = StoredRow(
+                    record.envelope_hash, record.fiscal_sign, envelope.signature, envelope.key_id
+                )
 
     async def lookup(self, device_id: str, seqs: list[int]) -> Mapping[int, StoredRow]:
         """The stored envelopes of these seqs."""

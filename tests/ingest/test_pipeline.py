@@ -7,13 +7,15 @@ import json
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from gateway import errors
 from gateway.devices import Device, DeviceRegistry
 from gateway.errors import GatewayError
 from gateway.ingest.chain import ChainState
 from gateway.settings import Limits, Settings
-from gateway.wire import pb
+from gateway.wire import pb, signing
 from tests.ingest.conftest import NOW_MS, Gateway, MemoryJournal, Register, make_gateway, receipt
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -183,6 +185,58 @@ async def test_old_seqs_are_answered_from_storage(register: Register) -> None:
     assert _statuses(acks) == ["DUPLICATE", "DUPLICATE"]
     assert acks[0].fiscal_sign == accepted[0].fiscal_sign
     assert gateway.storage.lookups[-1] == (register.device_id, [1])
+
+
+def _rotation_to(new_key: ec.EllipticCurvePrivateKey) -> pb.Event:
+    point = new_key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    rotation = pb.KeyRotation(new_public_key=point, new_key_id=signing.key_id_of(new_key.public_key()))
+    return pb.Event(time_ms=NOW_MS - 30_000, key_rotation=rotation)
+
+
+async def test_a_batch_resent_after_a_lost_ack_rotated_the_key_is_all_duplicates(register: Register) -> None:
+    # The register sent a sale and a key rotation (both signed by its old key), then a sale under the new
+    # key; the ack was lost, so it resends the very same bytes, of which the old key no longer verifies two.
+    gateway = make_gateway([register])
+    first = register.envelope(receipt())
+    rotation = register.envelope(_rotation_to(new_key := signing.new_private_key()))
+    register.key = new_key
+    after = register.envelope(receipt())
+    accepted = await gateway.send(first, rotation, after)
+    assert _statuses(accepted) == ["ACCEPTED"] * 3
+    gateway.storage.ship(gateway.journal)
+
+    acks = await gateway.send(first, rotation, after)
+    assert _statuses(acks) == ["DUPLICATE"] * 3
+    assert [a.fiscal_sign for a in acks] == [a.fiscal_sign for a in accepted]
+    assert len(gateway.journal.records) == 3  # a duplicate is not journalled again
+    assert gateway.registry.get(register.device_id).key_id == register.key_id  # type: ignore[union-attr]
+
+
+async def test_a_retired_key_still_signs_nothing_new(register: Register) -> None:
+    gateway = make_gateway([register])
+    old_key = register.key
+    sale = register.envelope(receipt())
+    rotation = register.envelope(_rotation_to(signing.new_private_key()))
+    assert _statuses(await gateway.send(sale, rotation)) == ["ACCEPTED"] * 2
+
+    # Not shipped yet: a resend of the old key's envelope is answered later, not refused.
+    (early,) = await gateway.send(sale)
+    assert (early.error_code, early.retryable) == ("history_unavailable", True)
+    gateway.storage.ship(gateway.journal)
+    lookups = len(gateway.storage.lookups)
+
+    stale = Register(register.device_id, key=old_key, seq=register.seq, head=register.head)
+    other_content = stale.envelope(receipt(prices=(999,)), seq=1, prev_hash=sale.prev_hash)
+    re_signed = stale.envelope(receipt(), seq=1, prev_hash=sale.prev_hash)  # same content, new signature
+    assert re_signed.signature != sale.signature
+    next_one = stale.envelope(receipt())
+    acks = await gateway.send(other_content, re_signed, next_one)
+    assert _statuses(acks) == ["unknown_key"] * 3
+    # The window already contradicted other_content's hash, and next_one is past the head: one lookup only.
+    assert gateway.storage.lookups[lookups:] == [(register.device_id, [1])]
+    assert [r.accepted for r in gateway.journal.decoded()] == [True, True, False, False, False]
 
 
 class CountingJournal(MemoryJournal):
