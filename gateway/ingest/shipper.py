@@ -1,4 +1,8 @@
-"""Shipper: tails the journal into ClickHouse in batches, idempotently, advancing only after confirmation."""
+"""Shipper: tails the journal into ClickHouse in batches, idempotently, advancing only after confirmation.
+
+A record whose rows cannot be built (a bug, a schema drift after an upgrade) is set aside in the quarantine
+(gateway/ingest/quarantine.py) and the rest of its batch ships, instead of the batch failing for ever.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway.ingest.journal import Journal
+from gateway.ingest.journal import FRAME_HEADER, Journal
+from gateway.ingest.quarantine import DIRECTORY_NAME, Quarantine, quarantined
 from gateway.security.pii_keys import load_key_ring
 from gateway.settings import Settings
 from gateway.storage.client import Storage
 from gateway.storage.errors import classify
 from gateway.storage.rows import TABLES
+from gateway.storage.writer import RowsNotBuilt
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +95,9 @@ class ShipperStats:
     last_shipped_at_ms: int | None = None
     consecutive_failures: int = 0
     errors: int = 0
+    quarantined: int = 0  # records set aside by this process
+    last_quarantine: str | None = None
+    last_quarantine_at_ms: int | None = None
 
 
 class Shipper:
@@ -108,6 +117,11 @@ class Shipper:
             write_checkpoint(self.checkpoint_path, self.checkpoint)
         journal.mark_shipped(self.checkpoint.shipped)
         self._stats = ShipperStats()
+        self.quarantine = Quarantine(journal.directory / DIRECTORY_NAME)
+        if self.quarantine.positions:  # from before a restart: say why, until replayed
+            newest = max(self.quarantine.entries(), key=lambda entry: entry.quarantined_at_ms)
+            self._stats.last_quarantine = newest.reason
+            self._stats.last_quarantine_at_ms = newest.quarantined_at_ms
         self._shipped_on_disk: int | None = None  # records on disk before the shipped position
         # Called with the record count of every confirmed batch (metrics: batch size histogram).
         self.batch_observers: list[Callable[[int], None]] = []
@@ -178,10 +192,57 @@ class Shipper:
         return len(records)
 
     async def _insert(self, start: int, end: int, raw: list[bytes]) -> None:
+        """Insert the range's rows, without its quarantined records; set aside records that fail to build.
+
+        Every attempt at a range leaves out the same records (those with a quarantine file), so a
+        range re-sent after a crash or an upgrade has the same rows under the same tokens.
+        """
         tokens = {table: dedup_token(self.journal.journal_id, start, end, table) for table in TABLES}
-        counts = await self.storage.insert_records(raw, self._pii, tokens)
+        try:
+            counts = await self._insert_kept(start, end, raw, tokens)
+        except RowsNotBuilt as exc:
+            await asyncio.to_thread(self._set_aside, start, raw, exc.failures)
+            counts = await self._insert_kept(start, end, raw, tokens)
         for table, rows in counts.items():
             self._stats.rows_by_table[table] = self._stats.rows_by_table.get(table, 0) + rows
+
+    async def _insert_kept(
+        self, start: int, end: int, raw: list[bytes], tokens: dict[str, str]
+    ) -> dict[str, int]:
+        kept = raw
+        if self.quarantine.holds_any(start, end):
+            kept = [record for _, record in self._kept(start, raw)]
+        return await self.storage.insert_records(kept, self._pii, tokens) if kept else {}
+
+    def _kept(self, start: int, raw: list[bytes]) -> list[tuple[tuple[int, int], bytes]]:
+        """((position, next position), record) of the range's records not in quarantine."""
+        kept = []
+        position = start
+        for record in raw:
+            after = position + FRAME_HEADER.size + len(record)
+            if position not in self.quarantine.positions:
+                kept.append(((position, after), record))
+            position = after
+        return kept
+
+    def _set_aside(self, start: int, raw: list[bytes], failures: list[tuple[int, str, str]]) -> None:
+        """Write the failed records to the quarantine (durably, before their batch ships without them)."""
+        kept = self._kept(start, raw)  # what the failed attempt was given: failures index into it
+        journal_id = self.journal.journal_id
+        entries = [
+            quarantined(kept[i][1], *kept[i][0], journal_id, error_type, error)
+            for i, error_type, error in failures
+        ]
+        self.quarantine.add(entries)
+        for entry in entries:
+            log.warning(
+                "journal record at %d set aside in %s (%s); the rest of its batch ships. See `tracegate "
+                "quarantine list`; after a fix, `tracegate quarantine replay` inserts it",
+                entry.position, self.quarantine.directory, entry.reason,
+            )
+        self._stats.quarantined += len(entries)
+        self._stats.last_quarantine = entries[-1].reason
+        self._stats.last_quarantine_at_ms = entries[-1].quarantined_at_ms
 
     def _record_failure(self, exc: Exception) -> None:
         failure = classify(exc)
@@ -209,4 +270,8 @@ class Shipper:
             "last_shipped_at_ms": self._stats.last_shipped_at_ms,
             "consecutive_failures": self._stats.consecutive_failures,
             "errors_total": self._stats.errors,
+            "quarantined": len(self.quarantine.positions),
+            "quarantined_total": self._stats.quarantined,
+            "last_quarantine": self._stats.last_quarantine,
+            "last_quarantine_at_ms": self._stats.last_quarantine_at_ms,
         }

@@ -1,0 +1,131 @@
+"""Quarantine: journal records whose rows cannot be built, set aside durably so the rest of the journal ships.
+
+One JSON file per record in `<journal dir>/quarantine/`, named by its journal position, holding the
+record's exact journal bytes (base64), where it was, which device and seq it carries, why it failed and
+when. The shipper writes the file before it ships the record's batch without it, so the record is in the
+journal until its file is on disk. While a file exists the shipper leaves that record out of every
+attempt at its batch (the same rows under the same dedup tokens, after a crash or an upgrade too); once
+the batch is confirmed, `tracegate quarantine replay` inserts the record under tokens of its own.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from google.protobuf.message import DecodeError
+
+from gateway.wire import pb
+
+DIRECTORY_NAME = "quarantine"
+_SUFFIX = ".json"
+_NAME_DIGITS = 20
+
+
+@dataclass(frozen=True)
+class QuarantinedRecord:
+    """One record set aside: its bytes, its place in the journal and why."""
+
+    position: int  # journal position of its frame
+    end: int  # position of the next frame: [position, end) is its range in dedup tokens
+    journal_id: str
+    device_id: str
+    seq: int
+    error_type: str
+    error: str
+    quarantined_at_ms: int
+    record: bytes  # the journal record exactly as journalled
+
+    @property
+    def reason(self) -> str:
+        """One line for logs, stats and `quarantine list`."""
+        return f"{self.device_id or '?'} seq {self.seq}: {self.error_type}: {self.error}"
+
+    def to_json(self) -> str:
+        """The file's text."""
+        fields = asdict(self)
+        fields["record"] = base64.b64encode(self.record).decode()
+        return json.dumps(fields, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> QuarantinedRecord:
+        """Parse the file's text."""
+        fields = json.loads(text)
+        fields["record"] = base64.b64decode(fields["record"])
+        return cls(**fields)
+
+
+def quarantined(
+    record: bytes, position: int, end: int, journal_id: str, error_type: str, error: str
+) -> QuarantinedRecord:
+    """The quarantine entry of one journal record (device and seq read from it when it parses)."""
+    try:
+        envelope = pb.JournalRecord.FromString(record).envelope
+        device_id, seq = envelope.device_id, envelope.seq
+    except DecodeError:
+        device_id, seq = "", -1
+    return QuarantinedRecord(
+        position, end, journal_id, device_id, seq, error_type, error, int(time.time() * 1000), record
+    )
+
+
+def replay_token(entry: QuarantinedRecord, table: str) -> str:
+    """The dedup token of a replayed record's rows of one table: its own, never one of a shipped batch."""
+    return f"{entry.journal_id}:{entry.position}-{entry.end}:{table}:replay"
+
+
+class Quarantine:
+    """The quarantine directory: durable writes, the set-aside positions in memory, removal after replay."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.positions = {int(path.stem) for path in self._files()}
+
+    def _files(self) -> list[Path]:
+        """The entries' files, oldest position first (other files an operator left there are ignored)."""
+        if not self.directory.is_dir():
+            return []
+        return sorted(p for p in self.directory.glob("*" + _SUFFIX) if p.stem.isdigit())
+
+    def _path(self, position: int) -> Path:
+        return self.directory / f"{position:0{_NAME_DIGITS}d}{_SUFFIX}"
+
+    def add(self, entries: list[QuarantinedRecord]) -> None:
+        """Write each entry durably (tmp + fsync + rename, then one directory fsync)."""
+        self.directory.mkdir(mode=0o700, exist_ok=True)  # receipts, buyer data too: private
+        for entry in entries:
+            path = self._path(entry.position)
+            tmp = path.with_name(path.name + ".tmp")
+            with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+                f.write(entry.to_json())
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        _fsync_dir(self.directory)
+        self.positions.update(entry.position for entry in entries)
+
+    def holds_any(self, start: int, end: int) -> bool:
+        """Whether a record of the range [start, end) is set aside (no positions: no cost)."""
+        return any(start <= position < end for position in self.positions)
+
+    def entries(self) -> list[QuarantinedRecord]:
+        """Every entry on disk, oldest position first."""
+        return [QuarantinedRecord.from_json(path.read_text()) for path in self._files()]
+
+    def remove(self, position: int) -> None:
+        """Delete an entry durably (after its rows were confirmed by storage)."""
+        self._path(position).unlink(missing_ok=True)
+        _fsync_dir(self.directory)
+        self.positions.discard(position)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
