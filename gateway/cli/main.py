@@ -26,6 +26,7 @@ SUBCOMMAND_MODULES = (
     "gateway.cli.bench",
     "gateway.cli.config",
     "gateway.cli.security",
+    "gateway.cli.quarantine",
 )
 
 

@@ -8,8 +8,17 @@ from gateway.http.keys import SERVICE
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """Alive."""
-    return web.json_response({"status": "ok"})
+    """Alive: "ok", or "degraded" (still 200: ingest works) while journal records sit in quarantine."""
+    shipper = request.app[SERVICE].shipper.stats()
+    if not shipper["quarantined"]:
+        return web.json_response({"status": "ok"})
+    return web.json_response({
+        "status": "degraded",
+        "problems": ["journal records in quarantine: see `tracegate quarantine list`"],
+        "quarantined": shipper["quarantined"],
+        "last_quarantine": shipper["last_quarantine"],
+        "last_quarantine_at_ms": shipper["last_quarantine_at_ms"],
+    })
 
 
 async def readyz(request: web.Request) -> web.Response:

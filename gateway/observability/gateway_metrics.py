@@ -44,6 +44,12 @@ class GatewayMetrics:
             "tracegate_shipper_consecutive_failures", "Shipping attempts failed in a row (0 when healthy).")
         self.shipper_last_success = Gauge(
             "tracegate_shipper_last_success_timestamp_seconds", "When ClickHouse last confirmed a batch.")
+        self.shipper_quarantined = Counter(
+            "tracegate_shipper_quarantined_total",
+            "Journal records set aside in the quarantine because their rows could not be built.")
+        self.quarantine_records = Gauge(
+            "tracegate_quarantine_records", "Journal records in the quarantine now (0 when healthy; "
+            "`tracegate quarantine replay` empties it after a fix).")
         self.parts = Gauge(
             "tracegate_clickhouse_active_parts", "Active parts of our tables in ClickHouse.", ["table"])
         self.partition_parts = Gauge(
@@ -60,7 +66,8 @@ class GatewayMetrics:
             self.events, self.anomalies, self.request_seconds, self.journal_unshipped, self.journal_budget,
             self.journal_lag_records, self.shipper_batches, self.shipper_records, self.shipper_rows,
             self.shipper_errors, self.shipper_batch_records, self.shipper_failing, self.shipper_last_success,
-            self.parts, self.partition_parts, self.parts_refresh_errors, self.storage_restarts, self.ready,
+            self.shipper_quarantined, self.quarantine_records, self.parts, self.partition_parts,
+            self.parts_refresh_errors, self.storage_restarts, self.ready,
         ):
             add(metric)
 
@@ -84,6 +91,8 @@ class GatewayMetrics:
             self.shipper_rows.set_total(rows, table=table)
         self.shipper_errors.set_total(shipper.get("errors_total", 0))
         self.shipper_failing.set(shipper["consecutive_failures"])
+        self.shipper_quarantined.set_total(shipper["quarantined_total"])
+        self.quarantine_records.set(shipper["quarantined"])
         if shipper.get("last_shipped_at_ms"):
             self.shipper_last_success.set(shipper["last_shipped_at_ms"] / 1000)
         self.storage_restarts.set_total(service.storage.process_restarts)

@@ -1,0 +1,241 @@
+"""A poison record (its rows cannot be built) is set aside durably; the rest ships; replay puts it in once."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from aiohttp import web
+from storage.journal_records import Register, storage_settings
+
+from gateway.cli.quarantine import replay_quarantine
+from gateway.http.health import setup_health
+from gateway.http.keys import SERVICE
+from gateway.ingest.journal import Journal
+from gateway.ingest.quarantine import DIRECTORY_NAME
+from gateway.ingest.shipper import CHECKPOINT_NAME, Shipper
+from gateway.observability.gateway_metrics import GatewayMetrics
+from gateway.settings import Settings
+from gateway.storage import rows as rows_module
+from gateway.storage.client import Storage
+from gateway.storage.migrations import apply_migrations
+from gateway.wire import pb
+
+pytestmark = pytest.mark.clickhouse
+
+POISON_DEVICE = "KKM-POISON"
+GOOD = {"events": 11, "receipts": 7, "receipt_lines": 13, "shifts": 2, "rejections": 1}
+WITH_POISON = GOOD | {"events": 12, "receipts": 8, "receipt_lines": 14}
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return storage_settings(tmp_path, shipper_batch_rows=5, shipper_interval_s=0.05)
+
+
+@pytest.fixture
+async def storage(settings: Settings) -> AsyncIterator[Storage]:
+    opened = Storage.open(settings)
+    await opened.run(lambda c: apply_migrations(c, opened.database))
+    yield opened
+    opened.close()
+
+
+def open_journal(settings: Settings) -> Journal:
+    return Journal.open(settings.journal_dir, segment_bytes=2048, budget_bytes=10**8)
+
+
+@pytest.fixture
+def poisoned(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bug: building a receipt's rows raises for one device (as a schema drift after an upgrade would)."""
+    real = rows_module._receipt_record
+
+    def drifted(batch: Any, record: pb.JournalRecord, env: pb.Envelope, *args: Any) -> None:
+        if env.device_id == POISON_DEVICE:
+            raise ValueError("receipt field 99 has no column")
+        real(batch, record, env, *args)
+
+    monkeypatch.setattr(rows_module, "_receipt_record", drifted)
+
+
+def fleet_with_poison() -> tuple[list[bytes], bytes]:
+    """Two registers' shifts and a rejection (12 records), with one poison receipt in the middle."""
+    first, second = Register("KKM-A"), Register("KKM-B", seller_tin="770000000001")
+    poison = Register(POISON_DEVICE).shift(9, 1, 1)[1]  # its receipt
+    records = [*first.shift(1, 4, 1), poison, *second.shift(5, 3, 100), first.rejected("bad_signature", "no")]
+    raw = [r.SerializeToString() for r in records]
+    return raw, poison.SerializeToString()
+
+
+async def counts(storage: Storage) -> dict[str, int]:
+    db = storage.database
+    sql = " UNION ALL ".join(f"SELECT '{t}', count() FROM {db}.{t}" for t in GOOD)
+    return {str(t): int(n) for t, n in await storage.run(lambda c: c.query(sql).result_rows)}
+
+
+async def poison_events(storage: Storage) -> int:
+    db = storage.database
+    sql = f"SELECT count() FROM {db}.events WHERE device_id = '{POISON_DEVICE}'"
+    return int((await storage.run(lambda c: c.query(sql).result_rows))[0][0])
+
+
+def quarantine_files(settings: Settings) -> list[dict[str, Any]]:
+    directory = settings.journal_dir / DIRECTORY_NAME
+    return [json.loads(path.read_text()) for path in sorted(directory.glob("*.json"))]
+
+
+async def replay(settings: Settings, storage: Storage) -> tuple[int, str]:
+    out = io.StringIO()
+    left = await storage.run(lambda c: replay_quarantine(settings, c, storage.database, out=out))
+    return left, out.getvalue()
+
+
+async def health(
+    shipper: Shipper, journal: Journal, settings: Settings, aiohttp_client: Any
+) -> tuple[Any, Any]:
+    app = web.Application()
+    app[SERVICE] = SimpleNamespace(shipper=shipper, journal=journal, settings=settings, registry=[])
+    setup_health(app)
+    client = await aiohttp_client(app)
+    alive, ready = await client.get("/healthz"), await client.get("/readyz")
+    return (alive.status, await alive.json()), (ready.status, await ready.json())
+
+
+def metrics_text(shipper: Shipper, journal: Journal, settings: Settings, storage: Storage) -> str:
+    pipeline = SimpleNamespace(stats=dict, finding_stats=dict)
+    service = SimpleNamespace(pipeline=pipeline, shipper=shipper, journal=journal, settings=settings,
+                              storage=storage)
+    metrics = GatewayMetrics()
+    metrics.collect(service)  # type: ignore[arg-type]
+    return metrics.registry.render()
+
+
+async def test_poison_is_set_aside_the_rest_ships_and_replay_puts_it_in_once(
+    settings: Settings, storage: Storage, poisoned: None, monkeypatch: pytest.MonkeyPatch, aiohttp_client: Any
+) -> None:
+    raw, poison = fleet_with_poison()
+    journal = open_journal(settings)
+    try:
+        await journal.append(raw)
+        shipper = Shipper(journal, storage, settings)
+        await shipper.ship_all()
+
+        assert await counts(storage) == GOOD, "every good record is visible"
+        assert journal.unshipped_bytes() == 0, "the shipper is not stuck behind the poison"
+        checkpoint = json.loads((settings.journal_dir / CHECKPOINT_NAME).read_text())
+        assert checkpoint == {"shipped": journal.end_position, "pending": None}
+        [entry] = quarantine_files(settings)
+        assert base64.b64decode(entry["record"]) == poison, "its journal bytes, intact"
+        assert (entry["device_id"], entry["seq"]) == (POISON_DEVICE, 2)
+        assert (entry["error_type"], entry["error"]) == ("ValueError", "receipt field 99 has no column")
+        assert entry["position"] < entry["end"] <= journal.end_position and entry["quarantined_at_ms"] > 0
+
+        stats = shipper.stats()
+        assert stats["quarantined"] == 1 and stats["quarantined_total"] == 1
+        assert POISON_DEVICE in stats["last_quarantine"] and "ValueError" in stats["last_quarantine"]
+        assert stats["last_error"] is None
+        (alive_status, alive), (ready_status, ready) = await health(
+            shipper, journal, settings, aiohttp_client)
+        assert alive_status == 200 and alive["status"] == "degraded" and alive["quarantined"] == 1
+        assert POISON_DEVICE in alive["last_quarantine"]
+        assert ready_status == 200 and ready["shipper"]["quarantined"] == 1, "ingest still works"
+        text = metrics_text(shipper, journal, settings, storage)
+        assert "tracegate_shipper_quarantined_total 1" in text and "tracegate_quarantine_records 1" in text
+
+        left, said = await replay(settings, storage)
+        assert left == 1 and "still fails: ValueError" in said, "no fix yet: it stays"
+        assert len(quarantine_files(settings)) == 1
+
+        monkeypatch.undo()  # the fix is deployed
+        saved = settings.journal_dir / "saved.json"
+        [path] = (settings.journal_dir / DIRECTORY_NAME).glob("*.json")
+        shutil.copy(path, saved)
+        assert await replay(settings, storage) == (0, f"position {entry['position']}: replayed "
+                                                      f"({POISON_DEVICE} seq 2, 3 rows)\n")
+        assert await counts(storage) == WITH_POISON and quarantine_files(settings) == []
+        # A crash after the insert, before the file was removed: the second replay inserts nothing again.
+        shutil.copy(saved, path)
+        assert (await replay(settings, storage))[0] == 0
+        assert await counts(storage) == WITH_POISON and await poison_events(storage) == 1
+        assert await replay(settings, storage) == (0, "")
+    finally:
+        await journal.close()
+
+
+async def test_quarantine_survives_a_restart_and_a_fixed_restart_ships_its_batch_once(
+    settings: Settings, storage: Storage, poisoned: None, monkeypatch: pytest.MonkeyPatch, aiohttp_client: Any
+) -> None:
+    raw, _ = fleet_with_poison()
+    journal = open_journal(settings)
+    await journal.append(raw)
+    shipper = Shipper(journal, storage, settings)
+    await shipper.ship_once()  # records 0-4: good ones
+    # The poison's batch: it is set aside, the rest inserted, then the answer is lost (power cut).
+    fault = settings.data_dir / "fault"
+    fault.write_text("storage_lost_reply")
+    storage.fault_file = fault
+    with pytest.raises(Exception, match="storage_lost_reply"):
+        await shipper.ship_once()
+    storage.fault_file = None
+    pending = json.loads((settings.journal_dir / CHECKPOINT_NAME).read_text())["pending"]
+    [entry] = quarantine_files(settings)
+    assert pending["start"] <= entry["position"] < pending["end"], "set aside before its batch is confirmed"
+    await journal.close()
+
+    monkeypatch.undo()  # restarted with the fix: the poison's rows would build now
+    journal = open_journal(settings)
+    try:
+        restarted = Shipper(journal, storage, settings)
+        stats = restarted.stats()
+        assert stats["quarantined"] == 1 and stats["quarantined_total"] == 0
+        assert POISON_DEVICE in stats["last_quarantine"], "why it is there, after the restart too"
+        (_, alive), _ = await health(restarted, journal, settings, aiohttp_client)
+        assert alive["status"] == "degraded"
+
+        await restarted.ship_all()
+        # The pending batch went out again without the poison, under its tokens: nothing doubled.
+        assert await counts(storage) == GOOD and await poison_events(storage) == 0
+        assert restarted.stats()["quarantined"] == 1
+
+        left, said = await replay(settings, storage)
+        assert left == 0 and "replayed" in said
+        assert await counts(storage) == WITH_POISON and await poison_events(storage) == 1
+        assert quarantine_files(settings) == []
+        again = Shipper(journal, storage, settings)
+        assert again.stats()["quarantined"] == 0
+        (_, alive), _ = await health(again, journal, settings, aiohttp_client)
+        assert alive == {"status": "ok"}
+    finally:
+        await journal.close()
+
+
+async def test_replay_waits_until_the_batch_of_the_record_is_confirmed(
+    settings: Settings, storage: Storage, poisoned: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw, _ = fleet_with_poison()
+    journal = open_journal(settings)
+    try:
+        await journal.append(raw)
+        shipper = Shipper(journal, storage, settings)
+        await shipper.ship_once()
+        storage.fault_file = settings.data_dir / "fault"
+        storage.fault_file.write_text("storage_down")  # the poison's batch is set aside, then storage fails
+        with pytest.raises(Exception, match="storage_down"):
+            await shipper.ship_once()
+        storage.fault_file = None
+        monkeypatch.undo()
+        left, said = await replay(settings, storage)
+        # Were it replayed now, the pending batch (built with the fix) could not leave it out: doubled.
+        assert left == 1 and "not shipped yet" in said and await poison_events(storage) == 0
+        await shipper.ship_all()
+        assert (await replay(settings, storage))[0] == 0
+        assert await counts(storage) == WITH_POISON and await poison_events(storage) == 1
+    finally:
+        await journal.close()
