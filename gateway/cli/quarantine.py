@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from gateway.cli.admin_client import on_data_dir
 from gateway.cli.main import add_common_options, settings_from_args
+from gateway.ingest.journal import ID_FILE
 from gateway.ingest.quarantine import DIRECTORY_NAME, Quarantine, QuarantinedRecord, replay_token
 from gateway.ingest.shipper import CHECKPOINT_NAME, load_checkpoint
 from gateway.security.pii_keys import load_key_ring
@@ -93,12 +94,15 @@ def replay_quarantine(
     """Insert the selected quarantined records' rows, removing each file after its inserts; records left."""
     quarantine = _quarantine(settings)
     shipped = load_checkpoint(settings.journal_dir / CHECKPOINT_NAME, start=0).shipped
+    id_file = settings.journal_dir / ID_FILE
+    journal_id = id_file.read_text().strip() if id_file.exists() else ""
     pii = load_key_ring(settings)
     left = 0
     for entry in quarantine.entries():
         if positions and entry.position not in positions:
             continue
-        if entry.end > shipped:  # its batch is still pending: shipping it must leave this record out
+        if entry.journal_id == journal_id and entry.end > shipped:
+            # Its batch is not confirmed: shipping it (with the fix, maybe) must leave this record out.
             out.write(f"position {entry.position}: its batch is not shipped yet; start the gateway, let it "
                       "catch up, stop it and replay again\n")
             left += 1

@@ -96,7 +96,9 @@ class Quarantine:
 
     def add(self, entries: list[QuarantinedRecord]) -> None:
         """Write each entry durably (tmp + fsync + rename, then one directory fsync)."""
-        self.directory.mkdir(mode=0o700, exist_ok=True)  # receipts, buyer data too: private
+        if not self.directory.is_dir():  # receipts, buyer data too: as private as the journal
+            self.directory.mkdir(mode=0o700)
+            _fsync_dir(self.directory.parent)
         for entry in entries:
             path = self._path(entry.position)
             tmp = path.with_name(path.name + ".tmp")

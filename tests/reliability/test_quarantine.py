@@ -22,7 +22,7 @@ from gateway.ingest.journal import Journal
 from gateway.ingest.quarantine import DIRECTORY_NAME
 from gateway.ingest.shipper import CHECKPOINT_NAME, Shipper
 from gateway.observability.gateway_metrics import GatewayMetrics
-from gateway.settings import Settings
+from gateway.settings import Settings, load_settings
 from gateway.storage import rows as rows_module
 from gateway.storage.client import Storage
 from gateway.storage.migrations import apply_migrations
@@ -239,3 +239,30 @@ async def test_replay_waits_until_the_batch_of_the_record_is_confirmed(
         assert await counts(storage) == WITH_POISON and await poison_events(storage) == 1
     finally:
         await journal.close()
+
+
+async def test_through_the_storage_process_an_unreadable_record_is_set_aside(tmp_path: Path) -> None:
+    """The gateway's own path: rows built in the storage process, the failure named across its pipe.
+
+    The poison here needs no seam: bytes this version cannot parse as a JournalRecord (as a journal
+    written by a newer gateway would be after a downgrade).
+    """
+    settings = load_settings({"data_dir": tmp_path, "shipper_batch_rows": 5}, environ={})  # a chDB of its own
+    storage = Storage.open(settings, own_process=True)
+    journal = open_journal(settings)
+    try:
+        await storage.run(lambda c: apply_migrations(c, storage.database))
+        raw, _ = fleet_with_poison()
+        unreadable = b"\xff\xff\xff\x01"
+        await journal.append([*raw[:7], unreadable, *raw[7:]])
+        shipper = Shipper(journal, storage, settings)
+        await shipper.ship_all()
+        assert await counts(storage) == WITH_POISON, "everything readable is visible"
+        assert journal.unshipped_bytes() == 0
+        [entry] = quarantine_files(settings)
+        assert base64.b64decode(entry["record"]) == unreadable
+        assert (entry["device_id"], entry["seq"], entry["error_type"]) == ("", -1, "DecodeError")
+        assert shipper.stats()["quarantined"] == 1
+    finally:
+        await journal.close()
+        storage.close()
