@@ -15,7 +15,8 @@ import pytest
 from firmware_sim.fleet import SELLER_TINS
 from gateway.wire import pb
 from tests.e2e.chain_builder import ChainedRegister, sale
-from tests.e2e.conftest import Gateway, free_port, tracegate
+from tests.e2e.conftest import tracegate
+from tests.reliability.gateway_process import GatewayProcess
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 GOLDEN_TIN = "080740000019"
@@ -27,7 +28,7 @@ FORGED_DEVICE = "forged-z-0001"
 class Loaded:
     """The running gateway with data in it, and tokens of each kind."""
 
-    gw: Gateway
+    gw: GatewayProcess
     analyst: str
     retailer_a: str  # bound to GOLDEN_TIN (SELLER_TINS[0])
     retailer_b: str  # bound to SELLER_TINS[1]
@@ -47,7 +48,7 @@ class Loaded:
         return status, json.loads(raw) if "json" in headers.get("Content-Type", "") else raw.decode()
 
 
-def _register_golden(gw: Gateway) -> int:
+def _register_golden(gw: GatewayProcess) -> int:
     devices = json.loads((FIXTURES / "devices.json").read_text())["devices"]
     for d in devices:
         status, answer = gw.admin(
@@ -59,12 +60,12 @@ def _register_golden(gw: Gateway) -> int:
     accepted = 0
     for name in ("valid_batch.pb", "receipt_sum_mismatch.pb"):
         batch = pb.IngestBatch.FromString((FIXTURES / name).read_bytes())
-        ack = gw.post_batch(list(batch.envelopes))
+        ack = gw.ingest(list(batch.envelopes))
         accepted += sum(1 for a in ack.acks if a.status == pb.ACCEPTED)
     return accepted
 
 
-def _forged_shift(gw: Gateway, tin: str) -> tuple[int, str]:
+def _forged_shift(gw: GatewayProcess, tin: str) -> tuple[int, str]:
     """One sale of 15.00 and a Z-report claiming two sales of 30.00: the shift does not add up."""
     register = ChainedRegister(FORGED_DEVICE)
     status, answer = gw.admin(
@@ -93,12 +94,12 @@ def _forged_shift(gw: Gateway, tin: str) -> tuple[int, str]:
             ],
         ),
     )
-    ack = gw.post_batch([register.envelope(sale(1500, time_ms=now - 1000)), register.envelope(z)])
+    ack = gw.ingest([register.envelope(sale(1500, time_ms=now - 1000)), register.envelope(z)])
     assert [a.status for a in ack.acks] == [pb.ACCEPTED, pb.ACCEPTED], ack
     return 2, time.strftime("%Y-%m-%d", time.gmtime(now / 1000))
 
 
-def issue(gw: Gateway, *args: str) -> str:
+def issue(gw: GatewayProcess, *args: str) -> str:
     """Issue a token with the CLI (through the running gateway) and return it."""
     out = tracegate("tokens", "issue", "--data", str(gw.data), *args, "--json")
     return str(json.loads(out.stdout)["token"])
@@ -106,9 +107,8 @@ def issue(gw: Gateway, *args: str) -> str:
 
 @pytest.fixture(scope="session")
 def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
-    port = free_port()
     data = tmp_path_factory.mktemp("analyst") / "data"
-    gw = Gateway(url=f"http://127.0.0.1:{port}", data=data, port=port)
+    gw = GatewayProcess(data)
     gw.start()
     try:
         sim = tracegate(

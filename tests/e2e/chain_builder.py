@@ -47,7 +47,7 @@ class ChainedRegister:
     head: bytes = b""
 
     def __post_init__(self) -> None:
-        self.head = signing.genesis_hash(self.device_id)
+        self.head = self.head or signing.genesis_hash(self.device_id)
 
     @property
     def key_id(self) -> str:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from gateway.wire import signing
-from tests.e2e.conftest import Gateway, tracegate
+from tests.e2e.conftest import tracegate
+from tests.reliability.gateway_process import GatewayProcess
 
 pytestmark = [pytest.mark.clickhouse, pytest.mark.slow]
 
@@ -53,7 +54,7 @@ def test_commands_open_the_data_directory_when_no_gateway_runs(tmp_path: Path) -
     assert "analyst" in issued.stdout
 
 
-def test_commands_go_through_the_running_gateway(gateway: Gateway, tmp_path: Path) -> None:
+def test_commands_go_through_the_running_gateway(gateway: GatewayProcess, tmp_path: Path) -> None:
     _device_cycle(gateway.data, tmp_path, "KKM-CLI-ON")
     status, answer = gateway.admin("GET", "/v1/admin/devices")  # the gateway itself knows the change
     assert status == 200 and answer["devices"][0]["status"] == "revoked"

@@ -13,7 +13,8 @@ from firmware_sim.catalog import default_catalog, marking_code
 from gateway.codes.parser import validate_code
 from gateway.wire import pb, signing
 from tests.e2e.chain_builder import ChainedRegister
-from tests.e2e.conftest import PROTOBUF, Gateway, tracegate
+from tests.e2e.conftest import tracegate
+from tests.reliability.gateway_process import PROTOBUF, GatewayProcess
 
 pytestmark = [pytest.mark.clickhouse, pytest.mark.slow]
 
@@ -61,18 +62,18 @@ def check_request(register: ChainedRegister, codes: list[str], *, key: object = 
     ).SerializeToString()
 
 
-def ask(gateway: Gateway, body: bytes) -> tuple[int, bytes]:
+def ask(gateway: GatewayProcess, body: bytes) -> tuple[int, bytes]:
     status, _, answer = gateway.request("POST", "/v1/codes/check", body, PROTOBUF)
     return status, answer
 
 
-def answered(gateway: Gateway, register: ChainedRegister, codes: list[str]) -> pb.CodeCheckResponse:
+def answered(gateway: GatewayProcess, register: ChainedRegister, codes: list[str]) -> pb.CodeCheckResponse:
     status, body = ask(gateway, check_request(register, codes))
     assert status == 200, body
     return pb.CodeCheckResponse.FromString(body)
 
 
-def test_registry_sales_returns_and_checks(gateway: Gateway, tmp_path: Path) -> None:
+def test_registry_sales_returns_and_checks(gateway: GatewayProcess, tmp_path: Path) -> None:
     register = ChainedRegister("KKM-CODES")
     status, answer = gateway.admin(
         "POST",
@@ -129,7 +130,7 @@ def test_registry_sales_returns_and_checks(gateway: Gateway, tmp_path: Path) -> 
         coded_receipt(good, pb.SELL_RETURN),
         coded_receipt(good),
     ]
-    acks = gateway.post_batch([register.envelope(event) for event in steps]).acks
+    acks = gateway.ingest([register.envelope(event) for event in steps]).acks
     assert [a.status for a in acks] == [pb.ACCEPTED] * len(steps)
     after = answered(gateway, register, [good])
     assert (after.verdicts[0].may_sell, after.verdicts[0].status) == (False, "already_sold")

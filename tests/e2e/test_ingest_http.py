@@ -8,14 +8,14 @@ import pytest
 
 from gateway.wire import pb
 from tests.e2e.chain_builder import ChainedRegister, sale
-from tests.e2e.conftest import PROTOBUF, Gateway
+from tests.reliability.gateway_process import PROTOBUF, GatewayProcess
 
 pytestmark = [pytest.mark.clickhouse, pytest.mark.slow]
 
 TIN = "123456789012"
 
 
-def registered(gateway: Gateway, device_id: str) -> ChainedRegister:
+def registered(gateway: GatewayProcess, device_id: str) -> ChainedRegister:
     register = ChainedRegister(device_id)
     status, answer = gateway.admin(
         "POST",
@@ -31,7 +31,7 @@ def registered(gateway: Gateway, device_id: str) -> ChainedRegister:
     return register
 
 
-def error_of(gateway: Gateway, body: bytes, content_type: str | None = PROTOBUF) -> tuple[int, str]:
+def error_of(gateway: GatewayProcess, body: bytes, content_type: str | None = PROTOBUF) -> tuple[int, str]:
     import json
 
     status, _, raw = gateway.request("POST", "/v1/batches", body, content_type)
@@ -40,7 +40,7 @@ def error_of(gateway: Gateway, body: bytes, content_type: str | None = PROTOBUF)
     return status, answer["error"]
 
 
-def test_request_level_errors_have_status_and_stable_code(gateway: Gateway) -> None:
+def test_request_level_errors_have_status_and_stable_code(gateway: GatewayProcess) -> None:
     assert error_of(gateway, b"\xff\xff\xff") == (400, "malformed_batch")
     assert error_of(gateway, b"") == (400, "empty_body")
     assert error_of(gateway, b"\x0a\x00", "application/json") == (415, "unsupported_media_type")
@@ -51,15 +51,15 @@ def test_request_level_errors_have_status_and_stable_code(gateway: Gateway) -> N
     assert gateway.sql("SELECT count() FROM tracegate.events") == [[0]]
 
 
-def test_event_level_rejections_and_duplicates(gateway: Gateway) -> None:
+def test_event_level_rejections_and_duplicates(gateway: GatewayProcess) -> None:
     good = registered(gateway, "KKM-E2E-1")
     first = good.envelope(sale(1000))
-    ack = gateway.post_batch([first])
+    ack = gateway.ingest([first])
     assert ack.acks[0].status == pb.ACCEPTED and ack.acks[0].fiscal_sign
     fiscal_sign = ack.acks[0].fiscal_sign
 
     # replay: same envelope, same answer
-    replay = gateway.post_batch([first]).acks[0]
+    replay = gateway.ingest([first]).acks[0]
     assert (replay.status, replay.fiscal_sign) == (pb.DUPLICATE, fiscal_sign)
 
     stranger = ChainedRegister("KKM-UNKNOWN")
@@ -89,13 +89,13 @@ def test_event_level_rejections_and_duplicates(gateway: Gateway) -> None:
     }
     expected = {"forged": "bad_signature", "other_bytes": "bad_signature"}
     for name, envelope in cases.items():
-        got = gateway.post_batch([envelope]).acks[0]
+        got = gateway.ingest([envelope]).acks[0]
         assert got.status == pb.REJECTED, name
         assert got.error_code == expected.get(name, name), (name, got.error_code, got.detail)
         assert got.detail and not got.fiscal_sign
 
     # the chain is intact: the next real event is accepted
-    assert gateway.post_batch([good.envelope(sale(1700))]).acks[0].status == pb.ACCEPTED
+    assert gateway.ingest([good.envelope(sale(1700))]).acks[0].status == pb.ACCEPTED
     gateway.wait_shipped(2)
     assert gateway.sql("SELECT device_id, seq FROM tracegate.events ORDER BY seq") == [
         ["KKM-E2E-1", 1],
@@ -106,10 +106,10 @@ def test_event_level_rejections_and_duplicates(gateway: Gateway) -> None:
     assert gateway.sql("SELECT count() FROM tracegate.anomalies WHERE kind = 'chain_fork'") == [[1]]
 
 
-def test_wrong_content_is_kept_with_an_anomaly_and_fiscal_sign_verifies(gateway: Gateway) -> None:
+def test_wrong_content_is_kept_with_an_anomaly_and_fiscal_sign_verifies(gateway: GatewayProcess) -> None:
     register = registered(gateway, "KKM-E2E-3")
     envelope = register.envelope(sale(1000, lines_sum=900))
-    ack = gateway.post_batch([envelope]).acks[0]
+    ack = gateway.ingest([envelope]).acks[0]
     assert ack.status == pb.ACCEPTED
     gateway.wait_shipped(1)
     assert gateway.sql("SELECT total FROM tracegate.receipts WHERE device_id = 'KKM-E2E-3'") == [[1000]]
@@ -127,28 +127,28 @@ def test_wrong_content_is_kept_with_an_anomaly_and_fiscal_sign_verifies(gateway:
     assert verdict["valid"] is False
 
 
-def test_restart_keeps_chain_heads_and_duplicate_answers(gateway: Gateway) -> None:
+def test_restart_keeps_chain_heads_and_duplicate_answers(gateway: GatewayProcess) -> None:
     register = registered(gateway, "KKM-E2E-4")
     envelopes = [register.envelope(sale(100 * i)) for i in range(1, 6)]
-    acks = gateway.post_batch(envelopes).acks
+    acks = gateway.ingest(envelopes).acks
     assert [a.status for a in acks] == [pb.ACCEPTED] * 5
     gateway.stop()
     gateway.start()
-    again = gateway.post_batch(envelopes).acks
+    again = gateway.ingest(envelopes).acks
     assert [(a.status, a.fiscal_sign) for a in again] == [(pb.DUPLICATE, a.fiscal_sign) for a in acks]
-    assert gateway.post_batch([register.envelope(sale(600))]).acks[0].status == pb.ACCEPTED
+    assert gateway.ingest([register.envelope(sale(600))]).acks[0].status == pb.ACCEPTED
     gateway.wait_shipped(6)
     assert gateway.sql("SELECT count(), uniqExact(seq) FROM tracegate.events") == [[6, 6]]
 
 
-def test_admin_routes_need_the_token(gateway: Gateway) -> None:
+def test_admin_routes_need_the_token(gateway: GatewayProcess) -> None:
     status, _, _ = gateway.request("GET", "/v1/admin/devices")
     assert status == 401
     status, _, _ = gateway.request("GET", "/v1/admin/devices", token="wrong")
     assert status == 401
 
 
-def test_an_admin_scope_token_works_on_the_admin_routes_and_others_do_not(gateway: Gateway) -> None:
+def test_an_admin_scope_token_works_on_the_admin_routes_and_others_do_not(gateway: GatewayProcess) -> None:
     status, issued = gateway.admin("POST", "/v1/admin/tokens", {"scope": "admin", "label": "ops"})
     assert status == 201, issued
     status, _, _ = gateway.request("GET", "/v1/admin/devices", token=issued["token"])
@@ -158,12 +158,12 @@ def test_an_admin_scope_token_works_on_the_admin_routes_and_others_do_not(gatewa
     assert status == 403 and b"forbidden" in body
 
 
-def test_a_compromised_key_is_replaced_and_the_chain_goes_on_under_the_new_key(gateway: Gateway) -> None:
+def test_a_compromised_key_is_replaced_and_the_chain_goes_on_under_a_new_key(gateway: GatewayProcess) -> None:
     register = registered(gateway, "KKM-E2E-5")
-    assert gateway.post_batch([register.envelope(sale(100))]).acks[0].status == pb.ACCEPTED
+    assert gateway.ingest([register.envelope(sale(100))]).acks[0].status == pb.ACCEPTED
     assert gateway.admin("POST", "/v1/admin/devices/KKM-E2E-5/revoke")[0] == 200
     assert (
-        gateway.post_batch([register.envelope(sale(200), advance=False)]).acks[0].error_code
+        gateway.ingest([register.envelope(sale(200), advance=False)]).acks[0].error_code
         == "device_revoked"
     )
 
@@ -180,6 +180,6 @@ def test_a_compromised_key_is_replaced_and_the_chain_goes_on_under_the_new_key(g
         },
     )
     assert status == 201 and answer["status"] == "active", answer
-    assert gateway.post_batch([register.envelope(sale(300))]).acks[0].status == pb.ACCEPTED
+    assert gateway.ingest([register.envelope(sale(300))]).acks[0].status == pb.ACCEPTED
     stolen = register.envelope(sale(400), advance=False, key=old_key)
-    assert gateway.post_batch([stolen]).acks[0].status == pb.REJECTED
+    assert gateway.ingest([stolen]).acks[0].status == pb.REJECTED

@@ -10,18 +10,17 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.chain_builder import ChainedRegister, sale
-from tests.e2e.conftest import Gateway, free_port
 from tests.e2e.test_ingest_http import registered
+from tests.reliability.gateway_process import GatewayProcess
 
 pytestmark = [pytest.mark.clickhouse, pytest.mark.slow]
 
 
 @pytest.fixture
-def fast_gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Gateway]:
+def fast_gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[GatewayProcess]:
     """A gateway that refreshes the parts count every 0.2 s (the process inherits the environment)."""
     monkeypatch.setenv("TRACEGATE_PARTS_REFRESH_S", "0.2")
-    port = free_port()
-    gw = Gateway(url=f"http://127.0.0.1:{port}", data=tmp_path / "data", port=port)
+    gw = GatewayProcess(tmp_path / "data")
     gw.start()
     try:
         yield gw
@@ -35,12 +34,12 @@ def _metric(text: str, sample: str) -> float:
     return float(match.group(1))
 
 
-def test_metrics_count_events_anomalies_shipping_and_parts(fast_gateway: Gateway) -> None:
+def test_metrics_count_events_anomalies_shipping_and_parts(fast_gateway: GatewayProcess) -> None:
     register: ChainedRegister = registered(fast_gateway, "KKM-OBS-1")
     good = [register.envelope(sale()) for _ in range(3)]
     wrong_total = register.envelope(sale(1500, lines_sum=1400))
-    fast_gateway.post_batch([*good, wrong_total])
-    fast_gateway.post_batch(good[:1])  # a resend: duplicate
+    fast_gateway.ingest([*good, wrong_total])
+    fast_gateway.ingest(good[:1])  # a resend: duplicate
     fast_gateway.wait_shipped(4)
 
     deadline = time.monotonic() + 30

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from gateway.wire import pb
-from tests.e2e.conftest import PROTOBUF, Gateway, free_port
+from tests.reliability.gateway_process import PROTOBUF, GatewayProcess
 
 pytestmark = [pytest.mark.clickhouse, pytest.mark.slow]
 
@@ -54,7 +54,7 @@ def _certificate(
     return cert, key
 
 
-def _tls_gateway(tmp_path: Path, *, client_ca: bool) -> Gateway:
+def _tls_gateway(tmp_path: Path, *, client_ca: bool) -> GatewayProcess:
     ca = _certificate(tmp_path / "ca", "tracegate test CA", None, ca=True)
     _certificate(tmp_path / "server", "localhost", ca)
     _certificate(tmp_path / "register", "KKM-TLS-1", ca)
@@ -62,14 +62,7 @@ def _tls_gateway(tmp_path: Path, *, client_ca: bool) -> Gateway:
     if client_ca:
         args += ["--tls-client-ca", str(tmp_path / "ca.crt")]
     context = ssl.create_default_context(cafile=str(tmp_path / "ca.crt"))
-    port = free_port()
-    return Gateway(
-        url=f"https://localhost:{port}",
-        data=tmp_path / "data",
-        port=port,
-        extra_args=tuple(args),
-        ssl_context=context,
-    )
+    return GatewayProcess(tmp_path / "data", serve_args=tuple(args), ssl_context=context, host="localhost")
 
 
 def test_serves_https_only_to_clients_that_trust_its_certificate(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -16,6 +16,7 @@ from gateway.ingest.fiscal_sign import FiscalSigner
 from gateway.ingest.pipeline import IngestPipeline
 from gateway.settings import Settings
 from gateway.wire import pb, signing
+from tests.e2e.chain_builder import ChainedRegister
 
 NOW_MS = 1_790_000_000_000  # 2026-09-21, the gateway's clock in these tests
 FISCAL_KEY = bytes(range(32))
@@ -57,21 +58,8 @@ def receipt(
 
 
 @dataclass
-class Register:
-    """A register as firmware would be: signs its events in order; can make forks, gaps and forgeries."""
-
-    device_id: str
-    key: ec.EllipticCurvePrivateKey = field(default_factory=signing.new_private_key)
-    seq: int = 0
-    head: bytes = b""
-
-    def __post_init__(self) -> None:
-        self.head = signing.genesis_hash(self.device_id)
-
-    @property
-    def key_id(self) -> str:
-        """The id of the register's key."""
-        return signing.key_id_of(self.key.public_key())
+class Register(ChainedRegister):
+    """ChainedRegister with its registry entry, and a consistent receipt when no event is given."""
 
     def device(self, status: str = "active") -> Device:
         """The registry entry for this register."""
@@ -79,7 +67,7 @@ class Register:
             device_id=self.device_id,
             seller_tin="990340000123",
             store_id="almaty-01",
-            public_key_pem=signing.public_key_pem(self.key.public_key()),
+            public_key_pem=self.public_key_pem,
             key_id=self.key_id,
             status=status,
         )
@@ -91,23 +79,11 @@ class Register:
         seq: int | None = None,
         prev_hash: bytes | None = None,
         advance: bool = True,
+        key: ec.EllipticCurvePrivateKey | None = None,
     ) -> pb.Envelope:
-        """Sign the next envelope (or one with the given seq/prev_hash); by default advance the head."""
-        seq = self.seq + 1 if seq is None else seq
-        prev = self.head if prev_hash is None else prev_hash
-        event_bytes = (event or receipt()).SerializeToString()
-        preimage = signing.event_preimage(self.device_id, seq, prev, event_bytes)
-        envelope = pb.Envelope(
-            device_id=self.device_id,
-            seq=seq,
-            prev_hash=prev,
-            event=event_bytes,
-            signature=signing.sign(self.key, preimage),
-            key_id=self.key_id,
-        )
-        if advance:
-            self.seq, self.head = seq, signing.envelope_hash(preimage)
-        return envelope
+        """ChainedRegister.envelope, of receipt() by default."""
+        event = receipt() if event is None else event
+        return super().envelope(event, seq=seq, prev_hash=prev_hash, advance=advance, key=key)
 
     def run(self, count: int) -> list[pb.Envelope]:
         """The next count envelopes, each a small sale."""

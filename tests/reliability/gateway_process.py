@@ -1,4 +1,4 @@
-"""The real `tracegate serve` process for fault runs: start, SIGKILL, restart on the same port, inspect."""
+"""The real `tracegate serve` process for end-to-end and fault runs: start, SIGKILL, restart, inspect."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -35,6 +36,9 @@ class GatewayProcess:
     data: Path
     port: int = field(default_factory=free_port)
     env: dict[str, str] = field(default_factory=dict)
+    serve_args: tuple[str, ...] = ()  # more `tracegate serve` flags (TLS …)
+    ssl_context: ssl.SSLContext | None = None  # set: the gateway serves HTTPS, reached as host
+    host: str = "127.0.0.1"
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
     start_times_s: list[float] = field(default_factory=list)
@@ -42,7 +46,7 @@ class GatewayProcess:
     @property
     def url(self) -> str:
         """Base URL."""
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.ssl_context else 'http'}://{self.host}:{self.port}"
 
     @property
     def fault_file(self) -> Path:
@@ -68,7 +72,7 @@ class GatewayProcess:
             log.write(f"\n--- start {self.starts + 1} ---\n".encode())
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "gateway.cli.main", "serve", "--data", str(self.data),
-                 "--port", str(self.port), "--log-level", "WARNING"],
+                 "--port", str(self.port), "--log-level", "WARNING", *self.serve_args],
                 stdout=log, stderr=subprocess.STDOUT, env=env,
             )
         self.starts += 1
@@ -82,7 +86,7 @@ class GatewayProcess:
             if process.poll() is not None:
                 raise RuntimeError(f"gateway exited with {process.returncode}: {self.log_tail()}")
             try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=2):
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2, context=self.ssl_context):
                     took = time.monotonic() - began
                     self.start_times_s.append(took)
                     return took
@@ -139,7 +143,7 @@ class GatewayProcess:
         if token:
             req.add_header("Authorization", f"Bearer {token}")
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
+            with urllib.request.urlopen(req, timeout=timeout, context=self.ssl_context) as resp:
                 return resp.status, dict(resp.headers), resp.read()
         except urllib.error.HTTPError as exc:
             return exc.code, dict(exc.headers), exc.read()
@@ -148,6 +152,12 @@ class GatewayProcess:
         """POST one IngestBatch."""
         body = pb.IngestBatch(envelopes=envelopes).SerializeToString()
         return self.request("POST", "/v1/batches", body, PROTOBUF)
+
+    def ingest(self, envelopes: list[pb.Envelope]) -> pb.IngestAck:
+        """POST one IngestBatch that must be answered 200; its acks."""
+        status, _, body = self.post_batch(envelopes)
+        assert status == 200, body
+        return pb.IngestAck.FromString(body)
 
     def admin(self, method: str, path: str, payload: Any = None) -> tuple[int, Any]:
         """An admin API call with the data directory's token."""
@@ -180,3 +190,14 @@ class GatewayProcess:
                 return time.monotonic() - began
             time.sleep(0.2)
         raise AssertionError(f"journal not drained in {timeout_s} s: {body}")
+
+    def wait_shipped(self, expected_events: int, timeout_s: float = 60) -> None:
+        """Wait until the journal is drained and at least expected_events rows are in events."""
+        deadline = time.monotonic() + timeout_s
+        summary: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            _, summary = self.admin("GET", "/v1/admin/summary")
+            if summary["journal_unshipped_bytes"] == 0 and summary["events_stored"] >= expected_events:
+                return
+            time.sleep(0.3)
+        raise AssertionError(f"not shipped in time: {summary}")
