@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 CODE_EVENTS_COLUMNS: tuple[str, ...] = (
     "cis", "event_time", "received_at", "kind", "verdict", "error_code", "raw_code", "gtin", "product_group",
     "seller_tin", "store_id", "device_id", "seq", "document_number", "line", "check_id",
+    "gateway_id",  # migration 0006: other nodes follow this node's moves by it (gateway/codes/follow.py)
 )
 _KIND_OF_OPERATION = {pb.SELL: "sale", pb.SELL_RETURN: "return"}
 
@@ -29,21 +30,22 @@ def add_check_events(table: TableRows, record: pb.JournalRecord) -> None:
             verdict="may_sell" if verdict.verdict == "valid" else verdict.verdict,
             error_code=verdict.error_code, raw_code=verdict.raw_code, gtin=verdict.gtin,
             product_group=verdict.group, document_number=0, line=0, check_id=check.check_id,
+            gateway_id=record.gateway_id,
         )
 
 
 def add_receipt_code_events(
     table: TableRows, verdicts: list[pb.CodeVerdictRecord], lines: list[pb.ReceiptLine],
     codes_by_line: list[list[str]], operation: pb.Operation, times: tuple[int, int],
-    receipt_ref: tuple[str, str, str, int, int],
+    receipt_ref: tuple[str, str, str, int, int, str],
 ) -> None:
     """Append one code_events row per verdict of an accepted receipt (rows.py has read its fields once).
 
     times: the receipt's (event_time, received_at), clamped; receipt_ref: (seller_tin, store_id, device_id,
-    seq, document_number); codes_by_line: each line's marking codes.
+    seq, document_number, gateway_id); codes_by_line: each line's marking codes.
     """
     event_time, received_at = times
-    seller_tin, store_id, device_id, seq, document_number = receipt_ref
+    seller_tin, store_id, device_id, seq, document_number, gateway_id = receipt_ref
     kind = _KIND_OF_OPERATION.get(operation, "sale")
     add = table.rows.append
     for verdict in verdicts:
@@ -57,5 +59,5 @@ def add_receipt_code_events(
         add((  # in CODE_EVENTS_COLUMNS order
             verdict.cis, event_time, received_at, kind, verdict.verdict, verdict.error_code, raw_code,
             verdict.gtin, verdict.group, seller_tin, store_id, device_id, seq, document_number, line_no,
-            check_id,
+            check_id, gateway_id,
         ))

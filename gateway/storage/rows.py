@@ -52,7 +52,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "seller_tin", "device_id", "seq", "event_time", "consent_purpose", "consent_expires_at", "key_id",
         "wrapped_key", "email", "phone", "iin", "email_hash", "phone_hash", "iin_hash",
     ),
-    "code_events": CODE_EVENTS_COLUMNS,  # gateway/storage/code_rows.py; migration 0002
+    "code_events": CODE_EVENTS_COLUMNS,  # gateway/storage/code_rows.py; migrations 0002, 0006
     "anomalies": (
         "kind", "detected_at", "event_time", "seller_tin", "store_id", "device_id", "seq", "accepted", "line",
         "cis", "detail",
@@ -61,7 +61,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 TABLES = tuple(COLUMNS)
 # The receipt path builds its rows as tuples in this column order (_receipt_record, code_rows.py): a column
 # added to one of these tables must be added there too, in its place.
-_TUPLE_BUILT = {"events": 15, "receipts": 27, "receipt_lines": 22, "code_events": 16, "anomalies": 11}
+_TUPLE_BUILT = {"events": 15, "receipts": 27, "receipt_lines": 22, "code_events": 17, "anomalies": 11}
 assert all(len(COLUMNS[t]) == n for t, n in _TUPLE_BUILT.items()), "update _receipt_record's tuples"
 _PAYMENT_COLUMNS = {
     pb.CASH: "cash", pb.CARD: "card", pb.CREDIT: "credit", pb.TARE: "tare", pb.MOBILE: "mobile",
@@ -232,7 +232,8 @@ def _receipt_record(
     if verdicts:
         add_receipt_code_events(
             batch["code_events"], verdicts, lines, codes_by_line, operation_number,
-            (event_time, received_at), (seller_tin, store_id, device_id, seq, document_number),
+            (event_time, received_at),
+            (seller_tin, store_id, device_id, seq, document_number, record.gateway_id),
         )
     add_anomaly = batch["anomalies"].rows.append
     for kind, finding in zip(kinds, findings, strict=True):

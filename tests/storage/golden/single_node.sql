@@ -341,3 +341,9 @@ SELECT 'shift_receipts_mismatch' AS kind, received_at AS detected_at, closed_at 
         toString(receipts_sell_sum), ' sold') AS detail
 FROM tracegate.shift_reconciliation
 WHERE mismatch;
+
+ALTER TABLE tracegate.code_events ADD COLUMN IF NOT EXISTS gateway_id LowCardinality(String) DEFAULT '';
+
+ALTER TABLE tracegate.code_events ADD COLUMN IF NOT EXISTS inserted_at DateTime64(3, 'UTC') DEFAULT now64(3) CODEC(Delta, ZSTD);
+
+ALTER TABLE tracegate.code_events ADD INDEX IF NOT EXISTS inserted_at_minmax inserted_at TYPE minmax GRANULARITY 1;
