@@ -9,9 +9,11 @@ import json
 import logging
 import os
 import secrets
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.codes.follow import CodeFollower, DoubleSaleSweep, follow_forever
 from gateway.devices import DeviceRegistry
 from gateway.ingest.chain import ChainState
 from gateway.ingest.code_verdicts import CodeVerdicts
@@ -70,8 +72,10 @@ class GatewayService:
     admin_token: str
     new_admin_token: str | None = None
     code_verdicts: CodeVerdicts | None = None
+    code_follower: CodeFollower | None = None  # with a ClickHouse server only (other nodes may sell)
     _shipper_task: asyncio.Task[None] | None = field(default=None, repr=False)
     _registry_task: asyncio.Task[None] | None = field(default=None, repr=False)
+    _follow_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
     async def start(cls, settings: Settings) -> GatewayService:
@@ -90,6 +94,7 @@ class GatewayService:
         chains = ChainState()
         chains.restore(await storage.run(lambda c: load_chain_heads(c, storage.database)))
         # Every known code's status, in memory (issue 3): registry plus each code's last sale or return.
+        loading_from_ms = time.time_ns() // 1_000_000  # the follower reads what is inserted from here on
         code_verdicts = CodeVerdicts(await storage.run(lambda c: load_status_index(c, storage.database)))
         journal = Journal.open(
             settings.journal_dir,
@@ -152,7 +157,22 @@ class GatewayService:
         service._registry_task = asyncio.create_task(
             device_keys.refresh_forever(storage, registry, settings.registry_refresh_s), name="registry"
         )
+        if not settings.embedded:  # embedded storage has one gateway: its index sees every sale already
+            service._start_following(loading_from_ms)
         return service
+
+    def _start_following(self, loaded_from_ms: int) -> None:
+        """Follow the other nodes' code moves and sweep for double sales (docs/marking-codes.md)."""
+        assert self.code_verdicts is not None
+        gateway_id = self.settings.gateway_id
+        follower = CodeFollower(self.code_verdicts.index, gateway_id, loaded_from_ms)
+        sweep = DoubleSaleSweep(gateway_id, 0, follower.stats)  # 0: the first sweep reads back an hour
+        self.code_follower = follower
+        self._follow_task = asyncio.create_task(
+            follow_forever(follower, sweep, self.storage, self.settings.code_follow_interval_s,
+                           self.settings.code_sweep_interval_s),
+            name="code-follow",
+        )
 
     def write_runtime_file(self, url: str) -> None:
         """Tell CLI commands on this machine that a gateway serves this data directory, and where."""
@@ -161,10 +181,11 @@ class GatewayService:
     async def stop(self) -> None:
         """Stop shipping, close the journal and storage; acked events stay in the journal for next start."""
         self.settings.runtime_file.unlink(missing_ok=True)
-        if self._registry_task is not None:
-            self._registry_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._registry_task
+        for task in (self._follow_task, self._registry_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._shipper_task is not None:
             self._shipper_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

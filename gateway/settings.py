@@ -53,6 +53,10 @@ class Settings:
     pii_key_file: str = ""
     pii_keys: str = ""
     registry_refresh_s: float = 3.0  # how soon a revocation made on another node takes effect here
+    # With a ClickHouse server (several nodes): how often this node reads the codes other nodes sold or
+    # returned into its status index, and how often the double-sale sweep runs (docs/marking-codes.md).
+    code_follow_interval_s: float = 2.0
+    code_sweep_interval_s: float = 30.0
     trusted_proxies: str = ""  # comma-separated addresses whose X-Forwarded-For is believed
     tls_cert_file: str = ""
     tls_key_file: str = ""
@@ -122,6 +126,8 @@ _ENV_FIELDS = {
     "PII_KEY_FILE": "pii_key_file",
     "PII_KEYS": "pii_keys",
     "REGISTRY_REFRESH_S": "registry_refresh_s",
+    "CODE_FOLLOW_INTERVAL_S": "code_follow_interval_s",
+    "CODE_SWEEP_INTERVAL_S": "code_sweep_interval_s",
     "TRUSTED_PROXIES": "trusted_proxies",
     "TLS_CERT_FILE": "tls_cert_file",
     "TLS_KEY_FILE": "tls_key_file",

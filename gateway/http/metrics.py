@@ -11,12 +11,14 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from gateway.http.keys import SERVICE
+from gateway.observability.code_follow_metrics import CodeFollowMetrics
 from gateway.observability.gateway_metrics import GatewayMetrics, parts_query
 from gateway.observability.prometheus import CONTENT_TYPE
 
 log = logging.getLogger(__name__)
 
 METRICS = web.AppKey("metrics", GatewayMetrics)
+CODE_FOLLOW_METRICS = web.AppKey("code_follow_metrics", CodeFollowMetrics)
 _PARTS_TASK = web.AppKey("parts_task", asyncio.Task[None])
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -46,6 +48,9 @@ async def get_metrics(request: web.Request) -> web.Response:
     """The exposition: stage counters, journal, shipper, ClickHouse parts, latency."""
     service = request.app.get(SERVICE)
     body = request.app[METRICS].render(service)
+    follower = service.code_follower if service is not None else None
+    if follower is not None:  # a node of a cluster: how far it follows the others' code moves
+        body += request.app[CODE_FOLLOW_METRICS].render(follower.stats, time.time_ns() // 1_000_000)
     return web.Response(body=body.encode(), headers={"Content-Type": CONTENT_TYPE})
 
 
@@ -98,6 +103,7 @@ async def _start(app: web.Application) -> None:
 def setup_metrics(app: web.Application) -> None:
     """Add /metrics, the latency middleware (outermost but for request ids) and the parts refresher."""
     app[METRICS] = GatewayMetrics()
+    app[CODE_FOLLOW_METRICS] = CodeFollowMetrics()
     app.middlewares.insert(0, latency_middleware)
     app.router.add_get("/metrics", get_metrics)
     app.on_startup.append(_start)

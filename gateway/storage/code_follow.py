@@ -1,0 +1,135 @@
+"""ClickHouse side of following other gateways' code moves: the follow query and the double-sale sweep.
+
+Both read `code_events` by `inserted_at` (set by ClickHouse at insert, migration 0006), so a node that
+ships late is read when its rows land, not lost behind a watermark of event or receive times.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from gateway.storage.client import Client
+
+# The order of a code's moves, as at start (code_registry_store._load_moves): arrival order wins.
+_ORDER = "received_at, event_time, seq"
+_LATEST = f"({_ORDER})"
+_MOVES = "kind IN ('sale', 'return') AND cis != ''"
+_SINCE = "inserted_at >= fromUnixTimestamp64Milli({since_ms:Int64}, 'UTC')"
+_UNTIL = "inserted_at < fromUnixTimestamp64Milli({until_ms:Int64}, 'UTC')"
+ANOMALY_COLUMNS = (
+    "kind", "detected_at", "event_time", "seller_tin", "store_id", "device_id", "seq", "accepted", "line",
+    "cis", "detail",
+)
+
+
+@dataclass(frozen=True)
+class LatestMoves:
+    """The latest sale or return of every code another gateway moved since a time, as columns."""
+
+    table: Any  # Arrow: cis, sold, seller_tin, store_id, mine, move_id (strings read only when selected)
+    sold: npt.NDArray[np.bool_]  # the latest move is a sale (else a return)
+    mine: npt.NDArray[np.bool_]  # that latest move was stored by the asking gateway itself
+    move_id: npt.NDArray[np.uint64]  # which row it is (a hash of device, seq, line, kind)
+    newest_ms: int  # the newest inserted_at among the rows read (0: none)
+
+    def __len__(self) -> int:
+        return len(self.sold)
+
+    def select(self, wanted: npt.NDArray[np.bool_]) -> list[tuple[str, bool, str, str, bool, int]]:
+        """(cis, sold, seller_tin, store_id, mine, move_id) of the wanted rows, in Python only for those."""
+        chosen = self.table.filter(wanted)
+        return list(zip(*(chosen.column(i).to_pylist() for i in range(6)), strict=True))
+
+
+def latest_moves(client: Client, database: str, gateway_id: str, since_ms: int) -> LatestMoves:
+    """Each code another gateway moved (rows inserted since since_ms): its latest move over all gateways.
+
+    One query. A code's latest move is taken over every gateway's rows, so a late row of another node that
+    is older than a later move of this node's does not win (the same rule as the load at start).
+    """
+    touched = (f"SELECT cis FROM {database}.code_events WHERE {_MOVES} AND {_SINCE} "
+               "AND gateway_id != {gateway_id:String}")
+    sql = (
+        f"SELECT cis, argMax(kind, {_LATEST}) = 'sale' AS sold, argMax(seller_tin, {_LATEST}) AS seller, "
+        f"argMax(store_id, {_LATEST}) AS store, "
+        f"argMax(gateway_id, {_LATEST}) = {{gateway_id:String}} AS mine, "
+        f"cityHash64(argMax((device_id, seq, line, kind), {_LATEST})) AS move_id, "
+        f"toUnixTimestamp64Milli(maxIf(inserted_at, {_SINCE})) AS newest "
+        f"FROM {database}.code_events WHERE {_MOVES} AND cis IN ({touched}) GROUP BY cis"
+    )
+    table = client.query_arrow(sql, parameters={"gateway_id": gateway_id, "since_ms": since_ms})
+    sold, mine, move_id, newest = (table.column(i).to_numpy() for i in (1, 4, 5, 6))
+    return LatestMoves(
+        table=table, sold=sold.astype(bool), mine=mine.astype(bool), move_id=move_id.astype(np.uint64),
+        newest_ms=int(newest.max()) if len(newest) else 0,
+    )
+
+
+def _double_sales_sql(database: str) -> str:
+    candidates = (f"SELECT cis FROM {database}.code_events "
+                  f"WHERE kind = 'sale' AND cis != '' AND {_SINCE} AND {_UNTIL}")
+    previous = ", ".join(f"lagInFrame({column}) OVER w AS previous_{column}"
+                         for column in ("kind", "gateway_id", "seller_tin", "store_id"))
+    return (
+        "SELECT cis, event_time, seller_tin, store_id, device_id, seq, line, previous_gateway_id, "
+        "previous_seller_tin, previous_store_id FROM ("
+        "SELECT cis, kind, verdict, gateway_id, seller_tin, store_id, device_id, seq, line, event_time, "
+        f"inserted_at, {previous} FROM {database}.code_events WHERE {_MOVES} AND cis IN ({candidates}) "
+        f"WINDOW w AS (PARTITION BY cis ORDER BY {_ORDER}, line ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)"
+        ") WHERE kind = 'sale' AND previous_kind = 'sale' AND gateway_id != previous_gateway_id "
+        f"AND gateway_id != '' AND verdict != 'already_sold' AND {_UNTIL} "
+        f"AND (cis, device_id, seq, line) NOT IN (SELECT cis, device_id, seq, toUInt32(line) "
+        f"FROM {database}.anomalies WHERE kind = 'code_sold_twice' AND cis IN ({candidates})) "
+        "ORDER BY cis, device_id, seq, line"
+    )
+
+
+def sweep_double_sales(client: Client, database: str, since_ms: int, until_ms: int, now_ms: int) -> int:
+    """Flag sales of a code already sold on another gateway that nobody flagged; returns how many.
+
+    Looks at codes with a sale inserted in [since_ms, until_ms): a sale whose previous move (arrival order)
+    was a sale on another gateway, judged without that knowledge (verdict not already_sold) and without a
+    code_sold_twice anomaly yet, gets one (and code_clone when the seller or store differs), as the ingest
+    stage would have written. Idempotent: a flagged sale is not flagged again by a later sweep, and two
+    nodes inserting the same findings at once share one dedup token, so only one insert is kept.
+    """
+    params = {"since_ms": since_ms, "until_ms": until_ms}
+    found = client.query(_double_sales_sql(database), parameters=params).result_rows
+    if not found:
+        return 0
+    rows: list[list[Any]] = []
+    token = hashlib.sha256()
+    for cis, event_time, seller, store, device, seq, line, other_gateway, other_seller, other_store in found:
+        token.update(f"{cis}\x1f{device}\x1f{seq}\x1f{line}\n".encode())
+        detail = (f"sold before by seller {other_seller} store {other_store} (gateway {other_gateway}), "
+                  "not returned since; found by the cluster sweep: both gateways accepted the sale before "
+                  "either knew of the other")
+        base = [now_ms, event_time, seller, store, device, seq, True, line, cis]
+        rows.append(["code_sold_twice", *base, detail])
+        if (other_seller, other_store) != (seller, store):
+            rows.append(["code_clone", *base,
+                         f"the same code was sold by seller {other_seller} store {other_store} and by "
+                         f"seller {seller} store {store}; found by the cluster sweep"])
+    client.insert(
+        "anomalies", rows, column_names=list(ANOMALY_COLUMNS), database=database,
+        settings={"insert_deduplication_token": f"code-sweep:{token.hexdigest()}"},
+    )
+    return len(found)
+
+
+def sweeping_gateway(client: Client, database: str, window_s: int) -> str:
+    """The gateway that sweeps: the smallest id among those that stored code rows in the last window_s."""
+    rows = client.query(
+        f"SELECT min(gateway_id) FROM {database}.code_events WHERE gateway_id != '' "
+        "AND inserted_at >= now64(3) - toIntervalSecond({window_s:UInt32})",
+        parameters={"window_s": window_s},
+    ).result_rows
+    return str(rows[0][0]) if rows else ""
+
+
+__all__ = ["LatestMoves", "latest_moves", "sweep_double_sales", "sweeping_gateway"]
