@@ -33,6 +33,9 @@ APPLY_BATCH = 1_000  # moves applied between two yields to the event loop (~5 ms
 # after the code_events rows) have landed, so a sale flagged at ingest is not flagged again.
 SETTLE_MS = 30_000
 SWEEP_LOOKBACK_MS = 3_600_000  # at start, and the most a sweep reads back
+# A swept sale's earlier moves are read this far back by insert time (all of them for a sale received
+# before that: a late shipper's): a race partner inserted earlier than this was followed in time.
+SWEEP_HISTORY_MS = 600_000
 SWEEPER_WINDOW_S = 600  # the sweeping node: the smallest gateway id that stored code rows this recently
 
 
@@ -145,7 +148,8 @@ class DoubleSaleSweep:
             return None  # nobody stored code rows lately: every node sweeps (same findings, one dedup token)
         since = max(self.watermark_ms, now - SWEEP_LOOKBACK_MS) - OVERLAP_MS
         until = now - SETTLE_MS
-        found = await storage.run(lambda c: sweep_double_sales(c, storage.database, since, until, now))
+        found = await storage.run(
+            lambda c: sweep_double_sales(c, storage.database, since, until, now, SWEEP_HISTORY_MS))
         self.watermark_ms = max(self.watermark_ms, until)
         self.stats.sweeps += 1
         self.stats.sweep_findings += found

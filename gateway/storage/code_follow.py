@@ -46,21 +46,40 @@ class LatestMoves:
         return list(zip(*(chosen.column(i).to_pylist() for i in range(6)), strict=True))
 
 
+def _moves_of(database: str, columns: str, candidates: str, recent_from: str) -> str:
+    """The moves of the candidate codes (rows `cis, received_at` of code_events) that can matter to them.
+
+    Rows inserted from recent_from on (the minmax index reads recent parts only); older rows only for codes
+    whose candidate row was received before recent_from (a node that shipped late: its row's neighbours in
+    arrival order may have landed long ago). Reading every row of every candidate instead would read
+    nearly every granule of a big table at each round: rows are ordered by cis, candidates are random.
+    """
+    start = f"fromUnixTimestamp64Milli({recent_from}, 'UTC')"
+    late = f"SELECT cis FROM ({candidates}) WHERE received_at < {start}"
+    table = f"{database}.code_events"
+    return (f"SELECT {columns} FROM {table} WHERE {_MOVES} AND inserted_at >= {start} "
+            f"AND cis IN (SELECT cis FROM ({candidates})) "
+            f"UNION ALL SELECT {columns} FROM {table} WHERE {_MOVES} AND inserted_at < {start} "
+            f"AND cis IN ({late})")
+
+
 def latest_moves(client: Client, database: str, gateway_id: str, since_ms: int) -> LatestMoves:
     """Each code another gateway moved (rows inserted since since_ms): its latest move over all gateways.
 
-    One query. A code's latest move is taken over every gateway's rows, so a late row of another node that
-    is older than a later move of this node's does not win (the same rule as the load at start).
+    One query. A code's latest move is taken over every gateway's rows (those _moves_of reads), so a late
+    row of another node older than a later move of this node's does not win (the rule of the load at start).
     """
-    touched = (f"SELECT cis FROM {database}.code_events WHERE {_MOVES} AND {_SINCE} "
+    touched = (f"SELECT cis, received_at FROM {database}.code_events WHERE {_MOVES} AND {_SINCE} "
                "AND gateway_id != {gateway_id:String}")
+    columns = ("cis, kind, seller_tin, store_id, gateway_id, device_id, seq, line, event_time, received_at, "
+               "inserted_at")
     sql = (
         f"SELECT cis, argMax(kind, {_LATEST}) = 'sale' AS sold, argMax(seller_tin, {_LATEST}) AS seller, "
         f"argMax(store_id, {_LATEST}) AS store, "
         f"argMax(gateway_id, {_LATEST}) = {{gateway_id:String}} AS mine, "
         f"cityHash64(argMax((device_id, seq, line, kind), {_LATEST})) AS move_id, "
-        f"toUnixTimestamp64Milli(maxIf(inserted_at, {_SINCE})) AS newest "
-        f"FROM {database}.code_events WHERE {_MOVES} AND cis IN ({touched}) GROUP BY cis"
+        f"toUnixTimestamp64Milli(max(inserted_at)) AS newest "
+        f"FROM ({_moves_of(database, columns, touched, '{since_ms:Int64}')}) GROUP BY cis"
     )
     table = client.query_arrow(sql, parameters={"gateway_id": gateway_id, "since_ms": since_ms})
     sold, mine, move_id, newest = (table.column(i).to_numpy() for i in (1, 4, 5, 6))
@@ -71,34 +90,42 @@ def latest_moves(client: Client, database: str, gateway_id: str, since_ms: int) 
 
 
 def _double_sales_sql(database: str) -> str:
-    candidates = (f"SELECT cis FROM {database}.code_events "
+    candidates = (f"SELECT cis, received_at FROM {database}.code_events "
                   f"WHERE kind = 'sale' AND cis != '' AND {_SINCE} AND {_UNTIL}")
     previous = ", ".join(f"lagInFrame({column}) OVER w AS previous_{column}"
                          for column in ("kind", "gateway_id", "seller_tin", "store_id"))
+    columns = ("cis, kind, verdict, gateway_id, seller_tin, store_id, device_id, seq, line, event_time, "
+               "received_at, inserted_at")
+    moves = _moves_of(database, columns, candidates, "{history_from_ms:Int64}")
+    # A sale received before every candidate was judged by an earlier sweep; one received after: every
+    # anomaly on it (ingest's, at its receive time, or a sweep's, later) was detected from `oldest` on.
     return (
+        f"WITH (SELECT min(received_at) FROM ({candidates})) AS oldest "
         "SELECT cis, event_time, seller_tin, store_id, device_id, seq, line, previous_gateway_id, "
         "previous_seller_tin, previous_store_id FROM ("
-        "SELECT cis, kind, verdict, gateway_id, seller_tin, store_id, device_id, seq, line, event_time, "
-        f"inserted_at, {previous} FROM {database}.code_events WHERE {_MOVES} AND cis IN ({candidates}) "
+        f"SELECT *, {previous} FROM ({moves}) "
         f"WINDOW w AS (PARTITION BY cis ORDER BY {_ORDER}, line ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)"
         ") WHERE kind = 'sale' AND previous_kind = 'sale' AND gateway_id != previous_gateway_id "
-        f"AND gateway_id != '' AND verdict != 'already_sold' AND {_UNTIL} "
+        f"AND gateway_id != '' AND verdict != 'already_sold' AND received_at >= oldest AND {_UNTIL} "
         f"AND (cis, device_id, seq, line) NOT IN (SELECT cis, device_id, seq, toUInt32(line) "
-        f"FROM {database}.anomalies WHERE kind = 'code_sold_twice' AND cis IN ({candidates})) "
+        f"FROM {database}.anomalies WHERE kind = 'code_sold_twice' AND detected_at >= oldest "
+        f"AND cis IN (SELECT cis FROM ({candidates}))) "
         "ORDER BY cis, device_id, seq, line"
     )
 
 
-def sweep_double_sales(client: Client, database: str, since_ms: int, until_ms: int, now_ms: int) -> int:
+def sweep_double_sales(client: Client, database: str, since_ms: int, until_ms: int, now_ms: int,
+                       history_ms: int) -> int:
     """Flag sales of a code already sold on another gateway that nobody flagged; returns how many.
 
-    Looks at codes with a sale inserted in [since_ms, until_ms): a sale whose previous move (arrival order)
-    was a sale on another gateway, judged without that knowledge (verdict not already_sold) and without a
-    code_sold_twice anomaly yet, gets one (and code_clone when the seller or store differs), as the ingest
-    stage would have written. Idempotent: a flagged sale is not flagged again by a later sweep, and two
-    nodes inserting the same findings at once share one dedup token, so only one insert is kept.
+    Looks at codes with a sale inserted in [since_ms, until_ms), and their moves inserted from history_ms
+    before since_ms on (all of them for a sale received before that). A sale whose previous move (arrival
+    order) was a sale on another gateway, judged without that knowledge (verdict not already_sold) and
+    without a code_sold_twice anomaly yet, gets one (and code_clone when the seller or store differs), as
+    the ingest stage would have written. Idempotent: a flagged sale is not flagged again by a later sweep,
+    and two nodes inserting the same findings at once share one dedup token, so only one insert is kept.
     """
-    params = {"since_ms": since_ms, "until_ms": until_ms}
+    params = {"since_ms": since_ms, "until_ms": until_ms, "history_from_ms": since_ms - history_ms}
     found = client.query(_double_sales_sql(database), parameters=params).result_rows
     if not found:
         return 0

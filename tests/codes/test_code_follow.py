@@ -14,7 +14,14 @@ from ingest.conftest import FISCAL_KEY, NOW_MS, Register
 from storage.journal_records import storage_settings
 
 from firmware_sim.catalog import default_catalog, marking_code
-from gateway.codes.follow import SETTLE_MS, CodeFollower, DoubleSaleSweep, FollowStats, follow_forever
+from gateway.codes.follow import (
+    OVERLAP_MS,
+    SETTLE_MS,
+    CodeFollower,
+    DoubleSaleSweep,
+    FollowStats,
+    follow_forever,
+)
 from gateway.codes.parser import validate_code
 from gateway.codes.registry_file import RegistryRow
 from gateway.devices import Device, DeviceRegistry
@@ -28,7 +35,7 @@ from gateway.observability.code_follow_metrics import CodeFollowMetrics
 from gateway.settings import Settings, load_settings
 from gateway.storage.chain_heads import StoredEnvelope, load_envelopes
 from gateway.storage.client import Storage
-from gateway.storage.code_follow import latest_moves
+from gateway.storage.code_follow import latest_moves, sweep_double_sales
 from gateway.storage.code_registry_store import insert_registry_rows, load_status_index
 from gateway.storage.migrations import apply_migrations
 from gateway.wire import pb, signing
@@ -115,11 +122,11 @@ async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
 
 @pytest.fixture
 async def nodes(tmp_path: Path, storage: Storage) -> AsyncIterator[tuple[Node, Node, list[int]]]:
-    """Nodes gw-a and gw-b over one storage whose registry holds codes 1..9 (no owner, in circulation)."""
+    """Nodes gw-a and gw-b over one storage whose registry holds codes 1..12 (no owner, in circulation)."""
     rows = [RegistryRow(_cis(_code(seed)), _SHOES.gtin, "", "shoes", "introduced", None, _code(seed))
-            for seed in range(1, 10)]
+            for seed in range(1, 13)]
     await storage.run(lambda c: insert_registry_rows(c, storage.database, rows, version=1))
-    clock = [NOW_MS]
+    clock = [_now_ms()]  # receive times near the insert times: the follower's and sweep's usual case
     pair = []
     for name, store in (("gw-a", "almaty-01"), ("gw-b", "astana-02")):
         index = await storage.run(lambda c: load_status_index(c, storage.database))
@@ -223,6 +230,45 @@ async def test_an_older_move_of_another_node_arriving_late_does_not_win(
 
 
 @pytest.mark.clickhouse
+async def test_a_sale_shipped_an_hour_late_does_not_beat_a_later_return_stored_long_before(
+    nodes: tuple[Node, Node, list[int]],
+) -> None:
+    a, b, clock = nodes
+    code = _code(11)
+    clock[0] -= 3_600_000
+    await a.sell(code)  # A sold it an hour ago but could not reach ClickHouse since
+    clock[0] += 1_800_000
+    await b.sell(code, pb.SELL_RETURN)  # half an hour later the item came back at B
+    await b.shipper.ship_all()
+    follower = CodeFollower(b.verdicts.index, "gw-b", watermark_ms=_now_ms() + OVERLAP_MS + 50)
+    await asyncio.sleep(0.1)
+    await a.shipper.ship_all()  # lands after the follower's window start; B's return is older than that
+    assert await follower.follow_once(b.storage) == 0
+    assert b.may_sell(code) == (True, "valid")
+
+
+@pytest.mark.clickhouse
+async def test_the_sweep_flags_the_later_sale_when_the_earlier_one_was_shipped_late(
+    nodes: tuple[Node, Node, list[int]], storage: Storage,
+) -> None:
+    a, b, clock = nodes
+    code = _code(8)
+    clock[0] -= 3_600_000
+    await a.sell(code)  # A sold it an hour ago, then lost ClickHouse
+    clock[0] += 1_800_000
+    assert _verdict_and_kinds(await b.sell(code)) == ("valid", [])  # B could not know
+    await b.shipper.ship_all()
+    await asyncio.sleep(0.1)
+    since = _now_ms()
+    await a.shipper.ship_all()  # A's sale is the only row of this sweep's window
+    swept = await storage.run(
+        lambda c: sweep_double_sales(c, storage.database, since, _now_ms() + 1_000, _now_ms(), history_ms=50))
+    assert swept == 1
+    expected = [("code_clone", "KKM-gw-b", "astana-02"), ("code_sold_twice", "KKM-gw-b", "astana-02")]
+    assert await _anomalies(storage, _cis(code)) == expected
+
+
+@pytest.mark.clickhouse
 async def test_the_sweep_flags_a_double_sale_both_nodes_accepted_exactly_once(
     nodes: tuple[Node, Node, list[int]], storage: Storage,
 ) -> None:
@@ -256,7 +302,7 @@ async def test_one_node_sweeps_the_smallest_gateway_id_that_stores_codes(
     nodes: tuple[Node, Node, list[int]], storage: Storage,
 ) -> None:
     a, _, _ = nodes
-    await a.sell(_code(8))
+    await a.sell(_code(10))
     await a.shipper.ship_all()
     later = _now_ms() + SETTLE_MS
     assert await DoubleSaleSweep("gw-b", 0, FollowStats(), clock=lambda: later).sweep_once(storage) is None
