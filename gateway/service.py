@@ -158,11 +158,14 @@ class GatewayService:
             device_keys.refresh_forever(storage, registry, settings.registry_refresh_s), name="registry"
         )
         if not settings.embedded:  # embedded storage has one gateway: its index sees every sale already
-            service._start_following(loading_from_ms)
+            service.start_following(loading_from_ms)
         return service
 
-    def _start_following(self, loaded_from_ms: int) -> None:
-        """Follow the other nodes' code moves and sweep for double sales (docs/marking-codes.md)."""
+    def start_following(self, loaded_from_ms: int) -> None:
+        """Follow the other nodes' code moves and sweep for double sales (docs/marking-codes.md).
+
+        start() calls it when storage is a server; loaded_from_ms: when the status index began loading.
+        """
         assert self.code_verdicts is not None
         gateway_id = self.settings.gateway_id
         follower = CodeFollower(self.code_verdicts.index, gateway_id, loaded_from_ms)

@@ -95,10 +95,8 @@ class CodeFollower:
         before (that move was older, and arrived while this node's was not stored yet).
         """
         tag = max(moves.newest_ms, self.watermark_ms)
-        rows = moves.select(self._wanted(moves))
         done: list[int] = []
-        for start in range(0, len(rows), APPLY_BATCH):
-            batch = rows[start:start + APPLY_BATCH]
+        for batch in moves.batches(self._wanted(moves), APPLY_BATCH):
             slots = self.index.locate(cis for cis, *_ in batch)  # no await before they are used
             for cis, sold, seller_tin, store_id, mine, move_id in batch:
                 if mine and cis not in self._taken:

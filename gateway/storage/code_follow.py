@@ -7,6 +7,7 @@ ships late is read when its rows land, not lost behind a watermark of event or r
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gateway.storage.client import Client
+from gateway.storage.writer import INSERT_SETTINGS
 
 # The order of a code's moves, as at start (code_registry_store._load_moves): arrival order wins.
 _ORDER = "received_at, event_time, seq"
@@ -21,6 +23,7 @@ _LATEST = f"({_ORDER})"
 _MOVES = "kind IN ('sale', 'return') AND cis != ''"
 _SINCE = "inserted_at >= fromUnixTimestamp64Milli({since_ms:Int64}, 'UTC')"
 _UNTIL = "inserted_at < fromUnixTimestamp64Milli({until_ms:Int64}, 'UTC')"
+Move = tuple[str, bool, str, str, bool, int]  # cis, sold, seller_tin, store_id, mine, move_id
 ANOMALY_COLUMNS = (
     "kind", "detected_at", "event_time", "seller_tin", "store_id", "device_id", "seq", "accepted", "line",
     "cis", "detail",
@@ -40,10 +43,12 @@ class LatestMoves:
     def __len__(self) -> int:
         return len(self.sold)
 
-    def select(self, wanted: npt.NDArray[np.bool_]) -> list[tuple[str, bool, str, str, bool, int]]:
-        """(cis, sold, seller_tin, store_id, mine, move_id) of the wanted rows, in Python only for those."""
+    def batches(self, wanted: npt.NDArray[np.bool_], size: int) -> Iterator[list[Move]]:
+        """The wanted rows as Python tuples, size at a time (each batch converted only when asked for)."""
         chosen = self.table.filter(wanted)
-        return list(zip(*(chosen.column(i).to_pylist() for i in range(6)), strict=True))
+        for start in range(0, chosen.num_rows, size):
+            part = chosen.slice(start, size)
+            yield list(zip(*(part.column(i).to_pylist() for i in range(6)), strict=True))
 
 
 def _moves_of(database: str, columns: str, candidates: str, recent_from: str) -> str:
@@ -144,7 +149,7 @@ def sweep_double_sales(client: Client, database: str, since_ms: int, until_ms: i
                          f"seller {seller} store {store}; found by the cluster sweep"])
     client.insert(
         "anomalies", rows, column_names=list(ANOMALY_COLUMNS), database=database,
-        settings={"insert_deduplication_token": f"code-sweep:{token.hexdigest()}"},
+        settings=INSERT_SETTINGS | {"insert_deduplication_token": f"code-sweep:{token.hexdigest()}"},
     )
     return len(found)
 
@@ -159,4 +164,4 @@ def sweeping_gateway(client: Client, database: str, window_s: int) -> str:
     return str(rows[0][0]) if rows else ""
 
 
-__all__ = ["LatestMoves", "latest_moves", "sweep_double_sales", "sweeping_gateway"]
+__all__ = ["LatestMoves", "Move", "latest_moves", "sweep_double_sales", "sweeping_gateway"]

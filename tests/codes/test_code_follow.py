@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import random
 import time
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp import web
 from ingest.conftest import FISCAL_KEY, NOW_MS, Register
 from storage.journal_records import storage_settings
 
 from firmware_sim.catalog import default_catalog, marking_code
+from gateway.codes import follow
 from gateway.codes.follow import (
     OVERLAP_MS,
     SETTLE_MS,
@@ -25,6 +29,8 @@ from gateway.codes.follow import (
 from gateway.codes.parser import validate_code
 from gateway.codes.registry_file import RegistryRow
 from gateway.devices import Device, DeviceRegistry
+from gateway.http.keys import SERVICE
+from gateway.http.metrics import CODE_FOLLOW_METRICS, METRICS, get_metrics
 from gateway.ingest.chain import ChainState
 from gateway.ingest.code_verdicts import CodeVerdicts
 from gateway.ingest.fiscal_sign import FiscalSigner
@@ -32,6 +38,8 @@ from gateway.ingest.journal import Journal
 from gateway.ingest.pipeline import IngestPipeline
 from gateway.ingest.shipper import Shipper
 from gateway.observability.code_follow_metrics import CodeFollowMetrics
+from gateway.observability.gateway_metrics import GatewayMetrics
+from gateway.service import GatewayService
 from gateway.settings import Settings, load_settings
 from gateway.storage.chain_heads import StoredEnvelope, load_envelopes
 from gateway.storage.client import Storage
@@ -158,6 +166,30 @@ async def test_a_code_sold_on_node_a_is_already_sold_on_node_b_once_b_followed(
     assert _verdict_and_kinds(await b.sell(code)) == ("already_sold", ["code_clone", "code_sold_twice"])
     state = b.verdicts.index.state(_cis(code))
     assert state is not None and state.known and state.sold and state.last_store_id == "astana-02"
+
+
+@pytest.mark.clickhouse
+async def test_moves_are_applied_in_batches_between_yields(
+    nodes: tuple[Node, Node, list[int]], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    a, b, _ = nodes
+    codes = [_code(seed) for seed in (1, 2, 3)]
+    for code in codes:
+        await a.sell(code)
+    await a.shipper.ship_all()
+    yields = 0
+    real_sleep = asyncio.sleep
+
+    async def counting_sleep(delay: float) -> None:
+        nonlocal yields
+        yields += 1
+        await real_sleep(delay)
+
+    monkeypatch.setattr(follow, "APPLY_BATCH", 2)
+    monkeypatch.setattr(follow.asyncio, "sleep", counting_sleep)
+    assert await b.follower.follow_once(b.storage) == 3
+    assert yields == 2
+    assert [b.may_sell(code)[0] for code in codes] == [False] * 3
 
 
 @pytest.mark.clickhouse
@@ -340,3 +372,36 @@ def test_the_intervals_are_settings() -> None:
     settings = load_settings(environ=environ)
     assert (settings.code_follow_interval_s, settings.code_sweep_interval_s) == (0.5, 10.0)
     assert (Settings().code_follow_interval_s, Settings().code_sweep_interval_s) == (2.0, 30.0)
+
+
+@pytest.mark.clickhouse
+async def test_the_service_follows_only_with_a_server_shows_it_in_metrics_and_stops(
+    tmp_path: Path, aiohttp_client: Any,
+) -> None:
+    settings = storage_settings(tmp_path / "svc", gateway_id="gw-svc", storage_process=0,
+                                code_follow_interval_s=0.01)
+    threshold = gc.get_threshold()
+    service = await GatewayService.start(settings)  # it freezes the heap and raises gc thresholds: undone
+    try:
+        assert service.code_follower is None  # embedded storage: one node, nothing to follow
+        service.start_following(_now_ms())
+        follower = service.code_follower
+        assert follower is not None
+        for _ in range(300):
+            await asyncio.sleep(0.01)
+            if follower.stats.rounds >= 2:
+                break
+        app = web.Application()
+        app[SERVICE] = service
+        app.router.add_get("/metrics", get_metrics)
+        app[METRICS], app[CODE_FOLLOW_METRICS] = GatewayMetrics(), CodeFollowMetrics()
+        client = await aiohttp_client(app)
+        text = await (await client.get("/metrics")).text()
+        await client.close()
+        assert f"tracegate_code_follow_rounds_total {follower.stats.rounds}" in text
+        assert "tracegate_code_follow_lag_seconds " in text and follower.stats.failures == 0
+    finally:
+        await service.stop()
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
+    assert service._follow_task is not None and service._follow_task.cancelled()
