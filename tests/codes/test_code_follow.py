@@ -45,7 +45,8 @@ from gateway.storage.chain_heads import StoredEnvelope, load_envelopes
 from gateway.storage.client import Storage
 from gateway.storage.code_follow import latest_moves, sweep_double_sales
 from gateway.storage.code_registry_store import insert_registry_rows, load_status_index
-from gateway.storage.migrations import apply_migrations
+from gateway.storage.migrations import MigrationContext, all_migrations, apply_migrations
+from gateway.storage.table_engine import SINGLE_NODE
 from gateway.wire import pb, signing
 
 SELLER = "990340000123"  # one chain of shops: node A serves its Almaty store, node B its Astana store
@@ -405,3 +406,33 @@ async def test_the_service_follows_only_with_a_server_shows_it_in_metrics_and_st
         gc.unfreeze()
         gc.set_threshold(*threshold)
     assert service._follow_task is not None and service._follow_task.cancelled()
+
+
+@pytest.mark.clickhouse
+async def test_rows_stored_before_migration_0006_are_not_new_to_the_follower(tmp_path: Path) -> None:
+    storage = Storage.open(storage_settings(tmp_path))
+    database = storage.database
+    context = MigrationContext(database, SINGLE_NODE)
+
+    def upgrade(client: Any) -> list[tuple[Any, ...]]:
+        client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
+        for migration in all_migrations():
+            if migration.id.startswith("0006"):  # rows stored by the version before, then the upgrade
+                client.command(f"INSERT INTO {database}.code_events (cis, received_at, kind, seller_tin) "
+                               "VALUES ('old-cis', now64(3) - INTERVAL 1 DAY, 'sale', 'S')")
+            for statement in migration.statements(context):
+                client.command(statement)
+        for _ in range(100):  # MATERIALIZE runs as a background mutation
+            if not client.query("SELECT count() FROM system.mutations WHERE database = {db:String} "
+                                "AND NOT is_done", parameters={"db": database}).result_rows[0][0]:
+                break
+            time.sleep(0.05)
+        return list(client.query(f"SELECT inserted_at = received_at, gateway_id FROM {database}.code_events"
+                                 ).result_rows)
+
+    try:
+        assert await storage.run(upgrade) == [(True, "")]  # its receive time, not "now" at every read
+        moves = await storage.run(lambda c: latest_moves(c, database, "gw-new", _now_ms() - 60_000))
+        assert len(moves) == 0
+    finally:
+        storage.close()

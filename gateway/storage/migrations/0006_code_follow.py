@@ -22,10 +22,17 @@ def statements(ctx: MigrationContext) -> list[str]:
     out = _alter(ctx, "code_events", "ADD COLUMN IF NOT EXISTS gateway_id LowCardinality(String) DEFAULT ''")
     # Insert time, not event or receive time: a node that ships late (an outage, a backlog) inserts late,
     # so a follower reading "inserted since my watermark" never misses its rows (docs/marking-codes.md).
+    # Rows already on disk have no value: ClickHouse computes a default on every read, so now64(3) would
+    # make them new at each follow round; they (and rows of not yet upgraded gateways, which write no
+    # gateway_id) read their receive time instead. Rows of upgraded gateways store the insert time.
     out += _alter(ctx, "code_events", "ADD COLUMN IF NOT EXISTS inserted_at DateTime64(3, 'UTC') "
-                                      "DEFAULT now64(3) CODEC(Delta, ZSTD)")
-    # Rows are ordered by cis: without it every follow query would read the whole inserted_at column. Parts
-    # made before the watermark are skipped whole; only recent parts (and merges of them) are read.
+                                      "DEFAULT if(gateway_id = '', received_at, now64(3)) CODEC(Delta, ZSTD)")
+    # Rows are ordered by cis: without it every follow query would read the whole inserted_at column.
+    # Granules inserted before the watermark are skipped, but only in parts that store the column: the
+    # MATERIALIZEs write it (and the index) into the parts on disk, as background mutations (values a
+    # part already stores are kept). Until they are done, follow queries read those parts whole.
     out += _alter(ctx, "code_events", "ADD INDEX IF NOT EXISTS inserted_at_minmax inserted_at "
                                       "TYPE minmax GRANULARITY 1", distributed=False)
+    out += _alter(ctx, "code_events", "MATERIALIZE COLUMN inserted_at", distributed=False)
+    out += _alter(ctx, "code_events", "MATERIALIZE INDEX inserted_at_minmax", distributed=False)
     return out

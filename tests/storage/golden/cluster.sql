@@ -547,8 +547,12 @@ ALTER TABLE tracegate.code_events_local ON CLUSTER tracegate ADD COLUMN IF NOT E
 
 ALTER TABLE tracegate.code_events ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS gateway_id LowCardinality(String) DEFAULT '';
 
-ALTER TABLE tracegate.code_events_local ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS inserted_at DateTime64(3, 'UTC') DEFAULT now64(3) CODEC(Delta, ZSTD);
+ALTER TABLE tracegate.code_events_local ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS inserted_at DateTime64(3, 'UTC') DEFAULT if(gateway_id = '', received_at, now64(3)) CODEC(Delta, ZSTD);
 
-ALTER TABLE tracegate.code_events ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS inserted_at DateTime64(3, 'UTC') DEFAULT now64(3) CODEC(Delta, ZSTD);
+ALTER TABLE tracegate.code_events ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS inserted_at DateTime64(3, 'UTC') DEFAULT if(gateway_id = '', received_at, now64(3)) CODEC(Delta, ZSTD);
 
 ALTER TABLE tracegate.code_events_local ON CLUSTER tracegate ADD INDEX IF NOT EXISTS inserted_at_minmax inserted_at TYPE minmax GRANULARITY 1;
+
+ALTER TABLE tracegate.code_events_local ON CLUSTER tracegate MATERIALIZE COLUMN inserted_at;
+
+ALTER TABLE tracegate.code_events_local ON CLUSTER tracegate MATERIALIZE INDEX inserted_at_minmax;

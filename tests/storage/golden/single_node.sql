@@ -344,6 +344,10 @@ WHERE mismatch;
 
 ALTER TABLE tracegate.code_events ADD COLUMN IF NOT EXISTS gateway_id LowCardinality(String) DEFAULT '';
 
-ALTER TABLE tracegate.code_events ADD COLUMN IF NOT EXISTS inserted_at DateTime64(3, 'UTC') DEFAULT now64(3) CODEC(Delta, ZSTD);
+ALTER TABLE tracegate.code_events ADD COLUMN IF NOT EXISTS inserted_at DateTime64(3, 'UTC') DEFAULT if(gateway_id = '', received_at, now64(3)) CODEC(Delta, ZSTD);
 
 ALTER TABLE tracegate.code_events ADD INDEX IF NOT EXISTS inserted_at_minmax inserted_at TYPE minmax GRANULARITY 1;
+
+ALTER TABLE tracegate.code_events MATERIALIZE COLUMN inserted_at;
+
+ALTER TABLE tracegate.code_events MATERIALIZE INDEX inserted_at_minmax;
