@@ -1,7 +1,9 @@
 """ClickHouse side of following other gateways' code moves: the follow query and the double-sale sweep.
 
 Both read `code_events` by `inserted_at` (set by ClickHouse at insert, migration 0006), so a node that
-ships late is read when its rows land, not lost behind a watermark of event or receive times.
+ships late is read when its rows land, not lost behind a watermark of event or receive times. Subqueries
+are GLOBAL: on a cluster a plain IN over a Distributed table inside a query over one is refused
+(distributed_product_mode = deny), and `anomalies` is sharded by device, not by cis.
 """
 
 from __future__ import annotations
@@ -63,9 +65,9 @@ def _moves_of(database: str, columns: str, candidates: str, recent_from: str) ->
     late = f"SELECT cis FROM ({candidates}) WHERE received_at < {start}"
     table = f"{database}.code_events"
     return (f"SELECT {columns} FROM {table} WHERE {_MOVES} AND inserted_at >= {start} "
-            f"AND cis IN (SELECT cis FROM ({candidates})) "
+            f"AND cis GLOBAL IN (SELECT cis FROM ({candidates})) "
             f"UNION ALL SELECT {columns} FROM {table} WHERE {_MOVES} AND inserted_at < {start} "
-            f"AND cis IN ({late})")
+            f"AND cis GLOBAL IN ({late})")
 
 
 def latest_moves(client: Client, database: str, gateway_id: str, since_ms: int) -> LatestMoves:
@@ -112,9 +114,9 @@ def _double_sales_sql(database: str) -> str:
         f"WINDOW w AS (PARTITION BY cis ORDER BY {_ORDER}, line ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)"
         ") WHERE kind = 'sale' AND previous_kind = 'sale' AND gateway_id != previous_gateway_id "
         f"AND gateway_id != '' AND verdict != 'already_sold' AND received_at >= oldest AND {_UNTIL} "
-        f"AND (cis, device_id, seq, line) NOT IN (SELECT cis, device_id, seq, toUInt32(line) "
+        f"AND (cis, device_id, seq, line) GLOBAL NOT IN (SELECT cis, device_id, seq, toUInt32(line) "
         f"FROM {database}.anomalies WHERE kind = 'code_sold_twice' AND detected_at >= oldest "
-        f"AND cis IN (SELECT cis FROM ({candidates}))) "
+        f"AND cis GLOBAL IN (SELECT cis FROM ({candidates}))) "
         "ORDER BY cis, device_id, seq, line"
     )
 
