@@ -142,8 +142,10 @@ class DoubleSaleSweep:
         """One sweep if this node is the sweeping one; findings written, None when another node sweeps."""
         now = self.clock()
         sweeper = await storage.run(lambda c: sweeping_gateway(c, storage.database, SWEEPER_WINDOW_S))
+        # The smallest id among the gateways that stored code rows lately sweeps; when none did, every node
+        # does (they find the same rows: one dedup token).
         if sweeper and sweeper != self.gateway_id:
-            return None  # nobody stored code rows lately: every node sweeps (same findings, one dedup token)
+            return None
         since = max(self.watermark_ms, now - SWEEP_LOOKBACK_MS) - OVERLAP_MS
         until = now - SETTLE_MS
         found = await storage.run(
