@@ -1,4 +1,5 @@
-"""GET /metrics (Prometheus text), request latency, and the ClickHouse parts count refreshed off the loop."""
+"""GET /metrics (Prometheus text), request latency, event loop lag, and the ClickHouse parts count refreshed
+off the loop."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ log = logging.getLogger(__name__)
 
 METRICS = web.AppKey("metrics", GatewayMetrics)
 CODE_FOLLOW_METRICS = web.AppKey("code_follow_metrics", CodeFollowMetrics)
-_PARTS_TASK = web.AppKey("parts_task", asyncio.Task[None])
+_TASKS = web.AppKey("metrics_tasks", list[asyncio.Task[None]])
+LOOP_LAG_SAMPLE_S = 0.1
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -74,15 +76,18 @@ async def refresh_parts(app: web.Application) -> None:
         await asyncio.sleep(service.settings.parts_refresh_s)
 
 
-async def _start_parts_refresh(app: web.Application) -> None:
-    # on_startup runs after every cleanup_ctx started, so the service exists here.
-    app[_PARTS_TASK] = asyncio.create_task(refresh_parts(app), name="parts-refresh")
+async def watch_loop_lag(metrics: GatewayMetrics) -> None:
+    """Forever: sleep LOOP_LAG_SAMPLE_S and record how much later than that the loop woke up."""
+    loop = asyncio.get_running_loop()
+    while True:
+        began = loop.time()
+        await asyncio.sleep(LOOP_LAG_SAMPLE_S)
+        metrics.loop_lag.observe(max(0.0, loop.time() - began - LOOP_LAG_SAMPLE_S))
 
 
-async def _stop_parts_refresh(app: web.Application) -> None:
+async def _stop_tasks(app: web.Application) -> None:
     # on_shutdown runs before the service context closes storage.
-    task = app.get(_PARTS_TASK)
-    if task is not None:
+    for task in app.get(_TASKS, []):
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
@@ -97,14 +102,19 @@ async def _start(app: web.Application) -> None:
     if SERVICE not in app:
         return  # an app without the gateway service (tests of the HTTP layer alone)
     _observe_batches(app)
-    await _start_parts_refresh(app)
+    # on_startup runs after every cleanup_ctx started, so the service exists here.
+    app[_TASKS] = [
+        asyncio.create_task(refresh_parts(app), name="parts-refresh"),
+        asyncio.create_task(watch_loop_lag(app[METRICS]), name="loop-lag"),
+    ]
 
 
 def setup_metrics(app: web.Application) -> None:
-    """Add /metrics, the latency middleware (outermost but for request ids) and the parts refresher."""
+    """Add /metrics, the latency middleware (outermost but for request ids), the parts refresher and the
+    event loop lag watcher."""
     app[METRICS] = GatewayMetrics()
     app[CODE_FOLLOW_METRICS] = CodeFollowMetrics()
     app.middlewares.insert(0, latency_middleware)
     app.router.add_get("/metrics", get_metrics)
     app.on_startup.append(_start)
-    app.on_shutdown.append(_stop_parts_refresh)
+    app.on_shutdown.append(_stop_tasks)

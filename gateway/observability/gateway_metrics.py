@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 10, 100, 1_000, 5_000, 10_000, 50_000, 100_000)
+LOOP_LAG_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 
 
 class GatewayMetrics:
@@ -62,12 +63,16 @@ class GatewayMetrics:
             "tracegate_storage_process_restarts_total",
             "Times the storage process (embedded ClickHouse and row building) died and was started again.")
         self.ready = Gauge("tracegate_ready", "1 when /readyz would answer 200.")
+        self.loop_lag = Histogram(
+            "tracegate_event_loop_lag_seconds", "How late the event loop ran a timer it set 0.1 s ahead: "
+            "the wait of every request behind the work already queued (a busy or blocked loop).",
+            LOOP_LAG_BUCKETS)
         for metric in (
             self.events, self.anomalies, self.request_seconds, self.journal_unshipped, self.journal_budget,
             self.journal_lag_records, self.shipper_batches, self.shipper_records, self.shipper_rows,
             self.shipper_errors, self.shipper_batch_records, self.shipper_failing, self.shipper_last_success,
             self.shipper_quarantined, self.quarantine_records, self.parts, self.partition_parts,
-            self.parts_refresh_errors, self.storage_restarts, self.ready,
+            self.parts_refresh_errors, self.storage_restarts, self.ready, self.loop_lag,
         ):
             add(metric)
 

@@ -59,5 +59,6 @@ def test_metrics_count_events_anomalies_shipping_and_parts(fast_gateway: Gateway
     assert _metric(text, "tracegate_ready") == 1
     assert _metric(text, 'tracegate_clickhouse_active_parts{table="events"}') >= 1
     assert _metric(text, "tracegate_shipper_batch_records_count") >= 1
+    assert _metric(text, "tracegate_event_loop_lag_seconds_count") >= 1  # the watcher runs in the gateway
     batches = 'tracegate_http_request_duration_seconds_count{route="/v1/batches",method="POST",status="200"}'
     assert _metric(text, batches) == 2

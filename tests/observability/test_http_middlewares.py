@@ -1,10 +1,12 @@
-"""Request ids and latency on a bare aiohttp app: ids echoed (errors too), routes labelled by pattern."""
+"""Request ids (echoed on errors too), latency by route pattern and event loop lag, on a bare aiohttp app."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,8 +14,9 @@ import pytest
 from aiohttp import web
 
 from gateway.http.errors import setup_errors
-from gateway.http.metrics import METRICS, setup_metrics
+from gateway.http.metrics import METRICS, setup_metrics, watch_loop_lag
 from gateway.http.request_ids import setup_request_ids
+from gateway.observability.gateway_metrics import GatewayMetrics
 from gateway.observability.logs import configure_logging
 
 log = logging.getLogger("gateway.test.handler")
@@ -77,3 +80,24 @@ async def test_latency_is_labelled_by_route_pattern_and_served_at_metrics(aiohtt
     assert answer.headers["Content-Type"].startswith("text/plain; version=0.0.4")
     assert 'tracegate_http_request_duration_seconds_count{route="/v1/devices/{device_id}",method="GET",' \
         'status="200"} 3' in text
+
+
+async def test_a_blocked_event_loop_shows_in_the_loop_lag() -> None:
+    metrics = GatewayMetrics()
+    watcher = asyncio.create_task(watch_loop_lag(metrics))
+    await asyncio.sleep(0.35)  # a few samples of an idle loop
+    idle = metrics.loop_lag.count()
+    time.sleep(0.3)  # a handler that blocks the loop, as a CPU-bound stage would
+    await asyncio.sleep(0.15)
+    watcher.cancel()
+    text = metrics.registry.render()
+    total = _sample(text, "tracegate_event_loop_lag_seconds_count")
+    # Samples of the idle loop are on time; the one the block delayed is late by 0.2-0.3 s.
+    assert idle >= 2 and total >= idle + 1
+    assert _sample(text, 'tracegate_event_loop_lag_seconds_bucket{le="0.1"}') == total - 1
+    assert _sample(text, 'tracegate_event_loop_lag_seconds_bucket{le="0.5"}') == total
+
+
+def _sample(text: str, name: str) -> float:
+    (value,) = [line.rsplit(" ", 1)[1] for line in text.splitlines() if line.startswith(name + " ")]
+    return float(value)
