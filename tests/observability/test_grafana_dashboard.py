@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+from gateway.observability.code_follow_metrics import CodeFollowMetrics
 from gateway.observability.gateway_metrics import GatewayMetrics
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "ops" / "grafana" / "tracegate.json"
@@ -29,12 +30,17 @@ def _family(name: str) -> str:
     return name
 
 
+def _exposed() -> set[str]:
+    """Every family a gateway node can expose (the code follower's only on a cluster)."""
+    return set(GatewayMetrics().registry.names()) | set(CodeFollowMetrics().registry.names())
+
+
 def test_every_queried_metric_exists() -> None:
-    exposed = set(GatewayMetrics().registry.names())
+    exposed = _exposed()
     unknown = {name for name in _queried_metrics() if _family(name) not in exposed}
     assert not unknown
 
 
 def test_the_operator_sees_every_metric_family() -> None:
     queried = {_family(name) for name in _queried_metrics()}
-    assert set(GatewayMetrics().registry.names()) <= queried
+    assert _exposed() <= queried
