@@ -65,7 +65,21 @@ def frames(records: Sequence[bytes]) -> bytes:
     return b"".join([pack(len(r), crc32(r)) + r for r in records])
 
 
-def _fsync_dir(directory: Path) -> None:
+def write_file_durably(path: Path, text: str, *, sync_directory: bool = True) -> None:
+    """Replace path with text atomically and durably (tmp + fsync + rename; then the directory, unless the
+    caller syncs it once after several files). Private (0600), like the journal."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    if sync_directory:
+        fsync_dir(path.parent)
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a directory's entries (files created, renamed or removed in it) durable."""
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -126,7 +140,7 @@ def _journal_id(directory: Path) -> str:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-    _fsync_dir(directory)
+    fsync_dir(directory)
     return path.read_text().strip()
 
 
@@ -197,7 +211,7 @@ class Journal:
     def _create_segment(self, start: int) -> None:
         fd = os.open(self._segment_path(start), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.close(fd)
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
 
     # ── writing ──
 
@@ -388,7 +402,7 @@ class Journal:
         for start in done:
             self._segment_path(start).unlink(missing_ok=True)
         if done:
-            _fsync_dir(self.directory)
+            fsync_dir(self.directory)
         return deleted
 
     def stats(self) -> dict[str, int]:

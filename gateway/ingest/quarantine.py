@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from google.protobuf.message import DecodeError
 
+from gateway.ingest.journal import fsync_dir, write_file_durably
 from gateway.wire import pb
 
 DIRECTORY_NAME = "quarantine"
@@ -98,16 +98,10 @@ class Quarantine:
         """Write each entry durably (tmp + fsync + rename, then one directory fsync)."""
         if not self.directory.is_dir():  # receipts, buyer data too: as private as the journal
             self.directory.mkdir(mode=0o700)
-            _fsync_dir(self.directory.parent)
+            fsync_dir(self.directory.parent)
         for entry in entries:
-            path = self._path(entry.position)
-            tmp = path.with_name(path.name + ".tmp")
-            with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
-                f.write(entry.to_json())
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        _fsync_dir(self.directory)
+            write_file_durably(self._path(entry.position), entry.to_json(), sync_directory=False)
+        fsync_dir(self.directory)
         self.positions.update(entry.position for entry in entries)
 
     def holds_any(self, start: int, end: int) -> bool:
@@ -121,13 +115,5 @@ class Quarantine:
     def remove(self, position: int) -> None:
         """Delete an entry durably (after its rows were confirmed by storage)."""
         self._path(position).unlink(missing_ok=True)
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
         self.positions.discard(position)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

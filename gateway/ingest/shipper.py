@@ -9,14 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway.ingest.journal import FRAME_HEADER, Journal
+from gateway.ingest.journal import FRAME_HEADER, Journal, write_file_durably
 from gateway.ingest.quarantine import DIRECTORY_NAME, Quarantine, quarantined
 from gateway.security.pii_keys import load_key_ring
 from gateway.settings import Settings
@@ -65,17 +64,7 @@ def load_checkpoint(path: Path, *, start: int) -> Checkpoint:
 
 def write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
     """Replace the checkpoint file atomically and durably (tmp + fsync + rename + directory fsync)."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        f.write(checkpoint.to_json())
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_file_durably(path, checkpoint.to_json())
 
 
 def dedup_token(journal_id: str, start: int, end: int, table: str) -> str:
