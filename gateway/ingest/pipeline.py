@@ -125,6 +125,14 @@ _VERIFIER = OffloadThread("tg-verify")
 _STATUS_COUNTERS = {number: name.lower() for name, number in pb.AckStatus.items()}
 
 
+def _signed_by_another_key(items: list[_Item]) -> list[_Item]:
+    """The envelopes of registered, active devices refused as unknown_key: maybe resends of a retired key."""
+    return [
+        item for item in items
+        if item.signed is not None and item.rejection and item.rejection.error is errors.UNKNOWN_KEY
+    ]
+
+
 def _accepted_rotations(items: list[_Item], received_ms: int) -> list[pb.JournalRecord]:
     return [
         pb.JournalRecord(envelope=item.envelope, received_ms=received_ms, accepted=True)
@@ -173,9 +181,10 @@ class IngestPipeline:
         received_ms = self._clock()
         items = self._prepare(batch)
         await self._authenticate(items)
-        await self._answer_retired_key_resends(items)
+        resends = _signed_by_another_key(items)
         devices = {item.envelope.device_id for item in items if item.device is not None}
-        async with self._locks.hold(devices):
+        async with self._locks.hold(devices | {item.envelope.device_id for item in resends}):
+            await self._answer_retired_key_resends(resends)
             cursors = await self._cursors(items)
             records = self._decide(items, cursors, received_ms)
             if records:
@@ -235,7 +244,7 @@ class IngestPipeline:
             else:
                 item.device = verdict
 
-    async def _answer_retired_key_resends(self, items: list[_Item]) -> None:
+    async def _answer_retired_key_resends(self, resends: list[_Item]) -> None:
         """A resend signed by a key the device has rotated away since is a duplicate if it is, byte for byte,
         the envelope accepted at its seq; anything else signed by that key stays unknown_key.
 
@@ -243,21 +252,30 @@ class IngestPipeline:
         longer verifies, but storage holds the accepted envelope's hash, key id and signature, and an
         identical copy of an envelope authenticated when it was accepted needs no verify now. Only seqs at
         or below the head whose hash the window does not contradict are looked up, so a stranger's
-        envelopes cost no storage query.
+        envelopes cost no envelope query. On a cluster a head this node lacks, or that the seqs would put
+        past, is read first, as for a device taken over: at most one head query a device and request,
+        under the device's rate limit.
         """
+        if not resends:
+            return
+        if self._load_head is not None:
+            heads: dict[str, tuple[str, list[int]]] = {}
+            for item in resends:
+                device = self._registry.get(item.envelope.device_id)
+                if device is not None:  # unknown_key is only said of registered devices
+                    heads.setdefault(device.device_id, (device.seller_tin, []))[1].append(item.envelope.seq)
+            await refresh_heads(self._chains, self._load_head, heads)
         wanted: dict[str, list[_Item]] = {}
-        for item in items:
-            rejection = item.rejection
-            if rejection is None or rejection.error is not errors.UNKNOWN_KEY or item.signed is None:
-                continue
+        for item in resends:
+            assert item.signed is not None
             device_id, seq = item.envelope.device_id, item.envelope.seq
             recent = self._chains.recent(device_id, seq)
             if seq > self._chains.head(device_id).seq or (recent and recent[0] != item.signed.envelope_hash):
                 continue
             wanted.setdefault(device_id, []).append(item)
-        for device_id, resends in wanted.items():
-            stored = await self._lookup(device_id, [item.envelope.seq for item in resends])
-            for item in resends:
+        for device_id, device_items in wanted.items():
+            stored = await self._lookup(device_id, [item.envelope.seq for item in device_items])
+            for item in device_items:
                 assert item.signed is not None
                 envelope, known = item.envelope, stored.get(item.envelope.seq)
                 if known is None:

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from gateway.devices import Device, DeviceRegistry
@@ -55,6 +56,15 @@ def receipt(
             total=total,
         ),
     )
+
+
+def rotation_to(new_key: ec.EllipticCurvePrivateKey) -> pb.Event:
+    """A KeyRotation event handing the chain over to new_key."""
+    point = new_key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    rotation = pb.KeyRotation(new_public_key=point, new_key_id=signing.key_id_of(new_key.public_key()))
+    return pb.Event(time_ms=NOW_MS - 30_000, key_rotation=rotation)
 
 
 @dataclass

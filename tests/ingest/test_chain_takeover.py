@@ -21,8 +21,8 @@ from gateway.settings import Settings
 from gateway.storage.chain_heads import ChainHead, StoredEnvelope, load_chain_head, load_envelopes
 from gateway.storage.client import Storage
 from gateway.storage.migrations import apply_migrations
-from gateway.wire import pb
-from ingest.conftest import FISCAL_KEY, NOW_MS, Register, receipt
+from gateway.wire import pb, signing
+from ingest.conftest import FISCAL_KEY, NOW_MS, Register, receipt, rotation_to
 
 
 def _statuses(acks: list[pb.EventAck]) -> list[str]:
@@ -129,6 +129,25 @@ async def test_a_stale_head_is_refreshed_when_the_batch_would_be_a_gap(
     assert node_b.chains.head(register.device_id).seq == 4
     for node in (node_a, node_b):
         await node.journal.close()
+
+
+@pytest.mark.clickhouse
+async def test_a_resend_signed_by_a_retired_key_is_a_duplicate_on_the_node_that_took_the_device_over(
+    tmp_path: Path, storage: Storage
+) -> None:
+    register = Register("KKM-ROTATED")
+    node_a = await _node(tmp_path, "gw-a", storage, register, takeover=True)
+    new_key = signing.new_private_key()
+    sent = [register.envelope(receipt()), register.envelope(rotation_to(new_key))]
+    accepted = await node_a.send(*sent)
+    assert _statuses(accepted) == ["ACCEPTED"] * 2
+    await node_a.shipper.ship_all()
+    register.key = new_key  # node B knows the device under its new key, and nothing of its chain
+
+    node_b = await _node(tmp_path, "gw-b", storage, register, takeover=True)
+    acks = await node_b.send(*sent)
+    assert _statuses(acks) == ["DUPLICATE"] * 2
+    assert [a.fiscal_sign for a in acks] == [a.fiscal_sign for a in accepted]
 
 
 def test_a_device_this_node_serves_needs_no_storage_read() -> None:

@@ -7,8 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from gateway import errors
 from gateway.devices import Device, DeviceRegistry
@@ -16,7 +14,15 @@ from gateway.errors import GatewayError
 from gateway.ingest.chain import ChainState
 from gateway.settings import Limits, Settings
 from gateway.wire import pb, signing
-from tests.ingest.conftest import NOW_MS, Gateway, MemoryJournal, Register, make_gateway, receipt
+from tests.ingest.conftest import (
+    NOW_MS,
+    Gateway,
+    MemoryJournal,
+    Register,
+    make_gateway,
+    receipt,
+    rotation_to,
+)
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 
@@ -187,20 +193,12 @@ async def test_old_seqs_are_answered_from_storage(register: Register) -> None:
     assert gateway.storage.lookups[-1] == (register.device_id, [1])
 
 
-def _rotation_to(new_key: ec.EllipticCurvePrivateKey) -> pb.Event:
-    point = new_key.public_key().public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-    )
-    rotation = pb.KeyRotation(new_public_key=point, new_key_id=signing.key_id_of(new_key.public_key()))
-    return pb.Event(time_ms=NOW_MS - 30_000, key_rotation=rotation)
-
-
 async def test_a_batch_resent_after_a_lost_ack_rotated_the_key_is_all_duplicates(register: Register) -> None:
     # The register sent a sale and a key rotation (both signed by its old key), then a sale under the new
     # key; the ack was lost, so it resends the very same bytes, of which the old key no longer verifies two.
     gateway = make_gateway([register])
     first = register.envelope(receipt())
-    rotation = register.envelope(_rotation_to(new_key := signing.new_private_key()))
+    rotation = register.envelope(rotation_to(new_key := signing.new_private_key()))
     register.key = new_key
     after = register.envelope(receipt())
     accepted = await gateway.send(first, rotation, after)
@@ -218,7 +216,7 @@ async def test_a_retired_key_still_signs_nothing_new(register: Register) -> None
     gateway = make_gateway([register])
     old_key = register.key
     sale = register.envelope(receipt())
-    rotation = register.envelope(_rotation_to(signing.new_private_key()))
+    rotation = register.envelope(rotation_to(signing.new_private_key()))
     assert _statuses(await gateway.send(sale, rotation)) == ["ACCEPTED"] * 2
 
     # Not shipped yet: a resend of the old key's envelope is answered later, not refused.
