@@ -19,13 +19,17 @@ from typing import Any, TextIO
 from gateway.cli.admin_client import on_data_dir
 from gateway.cli.main import add_common_options, settings_from_args
 from gateway.ingest.journal import ID_FILE
-from gateway.ingest.quarantine import DIRECTORY_NAME, Quarantine, QuarantinedRecord, replay_token
+from gateway.ingest.quarantine import (
+    DIRECTORY_NAME,
+    Quarantine,
+    QuarantinedRecord,
+    batch_confirmed,
+    replay_entry,
+)
 from gateway.ingest.shipper import CHECKPOINT_NAME, load_checkpoint
 from gateway.security.pii_keys import load_key_ring
 from gateway.service import running_gateway_url
 from gateway.settings import Settings
-from gateway.storage.errors import classify
-from gateway.storage.writer import RowsNotBuilt, build_tables, insert_tables
 
 
 def register(subparsers: Any) -> None:
@@ -34,7 +38,8 @@ def register(subparsers: Any) -> None:
         "quarantine", help="journal records the shipper set aside (rows could not be built): list, replay",
         description="A journal record whose rows cannot be built (a bug, a schema drift after an upgrade) "
         "is set aside in <data>/journal/quarantine/ so the rest of the journal keeps shipping; /healthz "
-        "says \"degraded\" while any is there. List them, fix the cause (upgrade), then replay them.",
+        "says \"degraded\" while any is there. List them, fix the cause (upgrade): the gateway retries "
+        "them when it starts, or replay them by hand.",
     )
     sub = parser.add_subparsers(dest="quarantine_command", metavar="QUARANTINE_COMMAND")
     parser.set_defaults(func=lambda _args: parser.print_help() or 2)
@@ -101,31 +106,18 @@ def replay_quarantine(
     for entry in quarantine.entries():
         if positions and entry.position not in positions:
             continue
-        if entry.journal_id == journal_id and entry.end > shipped:
-            # Its batch is not confirmed: shipping it (with the fix, maybe) must leave this record out.
+        if not batch_confirmed(entry, journal_id, shipped):
             out.write(f"position {entry.position}: its batch is not shipped yet; start the gateway, let it "
                       "catch up, stop it and replay again\n")
             left += 1
             continue
-        try:
-            tables = build_tables([entry.record], pii)
-        except RowsNotBuilt as exc:
-            _, error_type, error = exc.failures[0]
-            out.write(f"position {entry.position}: still fails: {error_type}: {error}\n")
-            left += 1
-            continue
-        tokens = {table: replay_token(entry, table) for table in tables}
-        try:
-            insert_tables(client, database, tables, tokens)
-        except Exception as exc:
-            failure = classify(exc)
-            out.write(f"position {entry.position}: storage refused it ({failure.name}: "
-                      f"{failure.user_message}); it stays in quarantine\n")
+        why = replay_entry(entry, client, database, pii)
+        if why is not None:
+            out.write(f"position {entry.position}: {why}; it stays in quarantine\n")
             left += 1
             continue
         quarantine.remove(entry.position)
-        rows = sum(len(rows) for rows in tables.values())
-        out.write(f"position {entry.position}: replayed ({entry.device_id} seq {entry.seq}, {rows} rows)\n")
+        out.write(f"position {entry.position}: replayed ({entry.device_id} seq {entry.seq})\n")
     return left
 
 

@@ -5,7 +5,8 @@ record's exact journal bytes (base64), where it was, which device and seq it car
 when. The shipper writes the file before it ships the record's batch without it, so the record is in the
 journal until its file is on disk. While a file exists the shipper leaves that record out of every
 attempt at its batch (the same rows under the same dedup tokens, after a crash or an upgrade too); once
-the batch is confirmed, `tracegate quarantine replay` inserts the record under tokens of its own.
+the batch is confirmed, the shipper at its next start, or `tracegate quarantine replay`, inserts the
+record under tokens of its own (replay_entry).
 """
 
 from __future__ import annotations
@@ -15,10 +16,14 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from google.protobuf.message import DecodeError
 
 from gateway.ingest.journal import fsync_dir, write_file_durably
+from gateway.security.pii_keys import PiiKeyRing
+from gateway.storage.errors import classify
+from gateway.storage.writer import RowsNotBuilt, build_tables, insert_tables
 from gateway.wire import pb
 
 DIRECTORY_NAME = "quarantine"
@@ -76,6 +81,29 @@ def quarantined(
 def replay_token(entry: QuarantinedRecord, table: str) -> str:
     """The dedup token of a replayed record's rows of one table: its own, never one of a shipped batch."""
     return f"{entry.journal_id}:{entry.position}-{entry.end}:{table}:replay"
+
+
+def batch_confirmed(entry: QuarantinedRecord, journal_id: str, shipped: int) -> bool:
+    """Whether the record's batch is in storage without it (only then may the record be replayed: shipping
+    the batch later, with a fix, must not put it in a second time). A record of a journal since replaced
+    cannot be shipped again."""
+    return entry.journal_id != journal_id or entry.end <= shipped
+
+
+def replay_entry(entry: QuarantinedRecord, client: Any, database: str, pii: PiiKeyRing | None) -> str | None:
+    """Build the record's rows with the code installed now and insert them under its own tokens; None when
+    storage confirmed every insert, else why it stays (the rows still cannot be built, or storage refused)."""
+    try:
+        tables = build_tables([entry.record], pii)
+    except RowsNotBuilt as exc:
+        _, error_type, error = exc.failures[0]
+        return f"still fails: {error_type}: {error}"
+    try:
+        insert_tables(client, database, tables, {table: replay_token(entry, table) for table in tables})
+    except Exception as exc:
+        failure = classify(exc)
+        return f"storage refused it ({failure.name}: {failure.user_message})"
+    return None
 
 
 class Quarantine:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.ingest.journal import FRAME_HEADER, Journal, write_file_durably
-from gateway.ingest.quarantine import DIRECTORY_NAME, Quarantine, quarantined
+from gateway.ingest.quarantine import DIRECTORY_NAME, Quarantine, batch_confirmed, quarantined, replay_entry
 from gateway.security.pii_keys import load_key_ring
 from gateway.settings import Settings
 from gateway.storage.client import Storage
@@ -116,7 +116,16 @@ class Shipper:
         self.batch_observers: list[Callable[[int], None]] = []
 
     async def run(self) -> None:
-        """Ship forever (until cancelled), retrying storage failures with exponential back-off."""
+        """Ship forever (until cancelled), retrying storage failures with exponential back-off.
+
+        First, records set aside before this start are tried again: the usual fix is an upgrade, and an
+        upgrade is a restart.
+        """
+        if self.quarantine.positions:
+            try:
+                await self.retry_quarantine()
+            except Exception as exc:  # storage not there yet: `tracegate quarantine replay` remains
+                log.warning("could not retry the quarantined records at start: %s", type(exc).__name__)
         backoff = BACKOFF_FIRST_S
         while True:
             try:
@@ -165,6 +174,24 @@ class Shipper:
         for observe in self.batch_observers:
             observe(len(raw))
         return len(raw)
+
+    async def retry_quarantine(self) -> int:
+        """Insert each quarantined record whose batch is confirmed and whose rows build now (under its own
+        tokens, as `tracegate quarantine replay` does); returns how many left the quarantine."""
+        replayed = 0
+        database = self.storage.database
+        for entry in self.quarantine.entries():
+            if not batch_confirmed(entry, self.journal.journal_id, self.checkpoint.shipped):
+                continue
+            why = await self.storage.run(lambda c, e=entry: replay_entry(e, c, database, self._pii))  # type: ignore[misc]
+            if why is None:
+                await asyncio.to_thread(self.quarantine.remove, entry.position)
+                log.info("journal record at %d (%s) left the quarantine: its rows build now",
+                         entry.position, entry.reason)
+                replayed += 1
+            else:
+                log.warning("journal record at %d stays in quarantine: %s", entry.position, why)
+        return replayed
 
     async def ship_all(self) -> int:
         """Ship until the journal is caught up at the moment of the call; returns records shipped."""

@@ -1,8 +1,11 @@
-"""A poison record (its rows cannot be built) is set aside durably; the rest ships; replay puts it in once."""
+"""A poison record (its rows cannot be built) is set aside durably; the rest ships; replay, or the restart of
+the upgrade that fixed it, puts it in once."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import io
 import json
 import shutil
@@ -158,7 +161,7 @@ async def test_poison_is_set_aside_the_rest_ships_and_replay_puts_it_in_once(
         [path] = (settings.journal_dir / DIRECTORY_NAME).glob("*.json")
         shutil.copy(path, saved)
         assert await replay(settings, storage) == (0, f"position {entry['position']}: replayed "
-                                                      f"({POISON_DEVICE} seq 2, 3 rows)\n")
+                                                      f"({POISON_DEVICE} seq 2)\n")
         assert await counts(storage) == WITH_POISON and quarantine_files(settings) == []
         # A crash after the insert, before the file was removed: the second replay inserts nothing again.
         shutil.copy(saved, path)
@@ -211,6 +214,43 @@ async def test_quarantine_survives_a_restart_and_a_fixed_restart_ships_its_batch
         again = Shipper(journal, storage, settings)
         assert again.stats()["quarantined"] == 0
         (_, alive), _ = await health(again, journal, settings, aiohttp_client)
+        assert alive == {"status": "ok"}
+    finally:
+        await journal.close()
+
+
+async def test_the_restart_of_an_upgrade_that_fixed_the_cause_puts_the_records_in_by_itself(
+    settings: Settings, storage: Storage, poisoned: None, monkeypatch: pytest.MonkeyPatch, aiohttp_client: Any
+) -> None:
+    raw, _ = fleet_with_poison()
+    journal = open_journal(settings)
+    await journal.append(raw)
+    await Shipper(journal, storage, settings).ship_all()
+    assert await poison_events(storage) == 0 and len(quarantine_files(settings)) == 1
+    await journal.close()
+
+    journal = open_journal(settings)  # a restart without the fix: it stays, and the gateway ships on
+    try:
+        same = Shipper(journal, storage, settings)
+        assert await same.retry_quarantine() == 0 and same.stats()["quarantined"] == 1
+    finally:
+        await journal.close()
+
+    monkeypatch.undo()  # the upgrade with the fix, and its restart
+    journal = open_journal(settings)
+    try:
+        upgraded = Shipper(journal, storage, settings)
+        running = asyncio.create_task(upgraded.run())
+        for _ in range(100):
+            if not quarantine_files(settings):
+                break
+            await asyncio.sleep(0.05)
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        assert quarantine_files(settings) == [] and upgraded.stats()["quarantined"] == 0
+        assert await counts(storage) == WITH_POISON and await poison_events(storage) == 1
+        (_, alive), _ = await health(upgraded, journal, settings, aiohttp_client)
         assert alive == {"status": "ok"}
     finally:
         await journal.close()
