@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 CHECKPOINT_NAME = "shipped.json"
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 30.0
+RETRY_AT_START = 100  # quarantined records retried when the shipper starts (see retry_quarantine)
 
 
 @dataclass
@@ -177,12 +178,19 @@ class Shipper:
 
     async def retry_quarantine(self) -> int:
         """Insert each quarantined record whose batch is confirmed and whose rows build now (under its own
-        tokens, as `tracegate quarantine replay` does); returns how many left the quarantine."""
+        tokens, as `tracegate quarantine replay` does); returns how many left the quarantine.
+
+        At most RETRY_AT_START of them: each costs one small insert per table (~15 ms and a part each), so
+        thousands (a bug that hit every receipt) are left to `tracegate quarantine replay`, at a quiet hour.
+        """
         replayed = 0
         database = self.storage.database
-        for entry in self.quarantine.entries():
-            if not batch_confirmed(entry, self.journal.journal_id, self.checkpoint.shipped):
-                continue
+        ready = [entry for entry in self.quarantine.entries()
+                 if batch_confirmed(entry, self.journal.journal_id, self.checkpoint.shipped)]
+        if len(ready) > RETRY_AT_START:
+            log.warning("%d journal records in quarantine: retrying the first %d at start, replay the rest "
+                        "with `tracegate quarantine replay`", len(ready), RETRY_AT_START)
+        for entry in ready[:RETRY_AT_START]:
             why = await self.storage.run(lambda c, e=entry: replay_entry(e, c, database, self._pii))  # type: ignore[misc]
             if why is None:
                 await asyncio.to_thread(self.quarantine.remove, entry.position)
