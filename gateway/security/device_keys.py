@@ -4,8 +4,8 @@ A `KeyRotation` event is signed by the device's current key; once it is accepted
 under the new key. The registry is updated in memory at once, a new version of the devices row is written
 before the ack (so other nodes see it at their next refresh), and at start-up every accepted rotation
 still in the journal or in `events` is applied again, so a node that missed the row write still knows the
-new key. A rotated device's `updated_ms` is the rotation's receive time, so replays are idempotent and an
-operator's later revoke (newer) always wins.
+new key. A rotation applies only to the key that signed it, so replays are idempotent; a rotated device's
+`updated_ms` is the rotation's receive time, so an operator's later revoke or new key (newer) always wins.
 """
 
 from __future__ import annotations
@@ -65,11 +65,17 @@ def rotated(device: Device, rotation: pb.KeyRotation, at_ms: int) -> Device | No
     )
 
 
-def apply_rotation(registry: DeviceRegistry, device_id: str, event_bytes: bytes, at_ms: int) -> Device | None:
-    """Apply one accepted rotation to the registry (newer versions win); the new device if it moved."""
-    rotation = rotation_in(event_bytes)
-    device = registry.get(device_id)
-    if rotation is None or device is None or device.updated_ms >= at_ms:
+def apply_rotation(registry: DeviceRegistry, envelope: pb.Envelope, at_ms: int) -> Device | None:
+    """Apply one accepted rotation to the registry; the new device if it moved.
+
+    It applies only where it continues the device's key: the envelope was signed by the device's current
+    key (so replaying rotations already applied, or older ones, moves nothing), and nothing newer than the
+    rotation happened to the device (an operator's revoke or new key wins). Several rotations in one
+    batch share their receive time; each continues the key the one before it set.
+    """
+    rotation = rotation_in(envelope.event)
+    device = registry.get(envelope.device_id)
+    if rotation is None or device is None or device.key_id != envelope.key_id or device.updated_ms > at_ms:
         return None
     new = rotated(device, rotation, at_ms)
     if new is None or new.key_id == device.key_id:
@@ -79,28 +85,26 @@ def apply_rotation(registry: DeviceRegistry, device_id: str, event_bytes: bytes,
 
 
 def apply_accepted(registry: DeviceRegistry, accepted: Iterable[pb.JournalRecord]) -> list[Device]:
-    """Apply the rotations among accepted journal records, in order; the devices whose key changed."""
-    moved: list[Device] = []
+    """Apply the rotations among accepted journal records, in order; each moved device once, as it ends."""
+    moved: dict[str, Device] = {}
     for record in accepted:
         if record.accepted:
-            new = apply_rotation(
-                registry, record.envelope.device_id, record.envelope.event, record.received_ms
-            )
+            new = apply_rotation(registry, record.envelope, record.received_ms)
             if new is not None:
-                moved.append(new)
-    return moved
+                moved[new.device_id] = new
+    return list(moved.values())
 
 
 def load_stored_rotations(client: Any, database: str) -> list[pb.JournalRecord]:
     """Accepted rotations in `events`, oldest first, as minimal journal records (for start-up replay)."""
     sql = (
-        f"SELECT device_id, seq, event, toUnixTimestamp64Milli(received_at) FROM {database}.events "
+        f"SELECT device_id, seq, event, toUnixTimestamp64Milli(received_at), key_id FROM {database}.events "
         "WHERE kind = 'key_rotation' ORDER BY received_at, device_id, seq"
     )
     rows = client.query(sql, column_formats={"event": "bytes"}).result_rows
     return [
         pb.JournalRecord(
-            envelope=pb.Envelope(device_id=str(r[0]), seq=int(r[1]), event=bytes(r[2])),
+            envelope=pb.Envelope(device_id=str(r[0]), seq=int(r[1]), event=bytes(r[2]), key_id=str(r[4])),
             received_ms=int(r[3]),
             accepted=True,
         )

@@ -168,3 +168,33 @@ def test_rotation_in_a_batch_hands_over_to_the_new_key_and_retires_the_old() -> 
         registry, [SignedEnvelope.of(forged.envelope(_rotation(signing.new_private_key())))]
     )
     assert isinstance(bad, EnvelopeRejected)
+
+
+def test_rotations_accepted_in_one_batch_end_at_the_last_key_and_replay_changes_nothing() -> None:
+    # A register back from offline uploads several rotations in one batch: one receive time for all.
+    register = ChainedRegister("KKM-ROT2")
+    registered = new_device("KKM-ROT2", "123456789012", "s1", register.public_key_pem)
+    registry = DeviceRegistry([registered])
+    batch, keys = [], [signing.new_private_key() for _ in range(3)]
+    for key in keys:
+        batch.append(register.envelope(sale(100)))
+        batch.append(register.envelope(_rotation(key)))
+        register.key = key
+    batch.append(register.envelope(sale(200)))
+    verdicts = authenticate(registry, [SignedEnvelope.of(e) for e in batch])
+    assert all(not isinstance(v, EnvelopeRejected) for v in verdicts)
+    received = registered.updated_ms + 1000
+    records = [pb.JournalRecord(envelope=e, accepted=True, received_ms=received) for e in batch]
+    (moved,) = apply_accepted(registry, records)  # the device once, as it ends
+    last = signing.key_id_of(keys[-1].public_key())
+    assert moved.key_id == last and registry.get("KKM-ROT2").key_id == last  # type: ignore[union-attr]
+    # The start-up replay of the same records (from the journal, or from events): nothing moves back.
+    assert apply_accepted(registry, records) == []
+    assert registry.get("KKM-ROT2").key_id == last  # type: ignore[union-attr]
+    # A node that only knew the registration replays them in order and ends at the same key.
+    fresh = DeviceRegistry([registered])
+    apply_accepted(fresh, records)
+    assert fresh.get("KKM-ROT2").key_id == last  # type: ignore[union-attr]
+    # The next batch, signed by the last key, is authentic.
+    (result,) = authenticate(registry, [SignedEnvelope.of(register.envelope(sale(300)))])
+    assert not isinstance(result, EnvelopeRejected)
