@@ -190,6 +190,25 @@ class Register:
         self._save_state()
         return raw
 
+    def rotate_key(self, new_key: ec.EllipticCurvePrivateKey | None = None) -> bytes:
+        """Hand the chain over to a new key: a KeyRotation event signed by the current key, after which the
+        new key signs (and, with a state dir, replaces key.pem). Events queued before it keep their old
+        signatures: resent after a lost ack, they are the same bytes, which the gateway answers DUPLICATE."""
+        new_key = new_key or signing.new_private_key()
+        public = new_key.public_key()
+        point = public.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+        raw = self.record(
+            pb.Event(key_rotation=pb.KeyRotation(new_public_key=point, new_key_id=signing.key_id_of(public)))
+        )
+        self.key, self.key_id = new_key, signing.key_id_of(public)
+        self._sign = lambda preimage: signing.sign(new_key, preimage)
+        if self._dir is not None:  # a real register keeps both in its secure element, switched at once
+            tmp = self._dir / "key.pem.tmp"
+            tmp.write_bytes(private_key_pem(new_key).encode())
+            tmp.chmod(0o600)
+            os.replace(tmp, self._dir / "key.pem")
+        return raw
+
     def settle(self, seq: int, status: int, fiscal_sign: str = "") -> None:
         """The gateway answered seq for good (accepted, duplicate or rejected for good): dequeue it."""
         self.queue.settle(seq)

@@ -79,6 +79,7 @@ class FleetConfig:
     token: str | None = None  # register the fleet through the admin API with this token first
     registry: Path | None = None  # sell marked goods from this registry file (firmware_sim.code_registry)
     check_share: float = 0.2  # with a registry: share of sales whose codes are checked first
+    rotate_every: int = 0  # a register hands its chain to a new key after this many receipts (0: never)
 
 
 class RegistrationError(Exception):
@@ -90,6 +91,7 @@ class _Activity:
     receipts: int = 0
     returns: int = 0
     shifts_closed: int = 0
+    key_rotations: int = 0
     registers: list[Register] = field(default_factory=list)
 
 
@@ -133,6 +135,7 @@ async def _drive(register: Register, uploader: Uploader, config: FleetConfig, rn
         step(register.open_shift())
         step(register.cash_movement(pb.CashMovement.DEPOSIT, SHIFT_FLOAT))
     shift_length = rng.randint(config.shift_receipts // 2, config.shift_receipts * 3 // 2 + 1)
+    sold_since_rotation = 0
     while True:
         pause = rng.expovariate(config.rate) if config.rate > 0 else deadline - time.monotonic()
         await asyncio.sleep(max(0.0, pause))
@@ -158,6 +161,11 @@ async def _drive(register: Register, uploader: Uploader, config: FleetConfig, rn
             else:
                 step(register.sell(buyer=buyer))
             activity.receipts += 1
+            sold_since_rotation += 1
+        if config.rotate_every and sold_since_rotation >= config.rotate_every:
+            step(register.rotate_key())
+            activity.key_rotations += 1
+            sold_since_rotation = 0
     step(register.close_shift())
     activity.shifts_closed += 1
 
@@ -243,4 +251,5 @@ async def run_fleet(config: FleetConfig) -> FleetSummary:
         returns=activity.returns,
         shifts_closed=activity.shifts_closed,
         stats=stats,
+        key_rotations=activity.key_rotations,
     )

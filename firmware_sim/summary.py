@@ -80,6 +80,7 @@ class FleetSummary:
     returns: int
     shifts_closed: int
     stats: UploadStats
+    key_rotations: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able dict."""
@@ -91,6 +92,7 @@ class FleetSummary:
             "receipts": self.receipts,
             "returns": self.returns,
             "shifts_closed": self.shifts_closed,
+            "key_rotations": self.key_rotations,
             "acks": self.stats.acks,
             "acks_per_s": round(self.stats.acks / self.duration_s, 1) if self.duration_s > 0 else 0.0,
             "by_status": self.stats.by_status(),

@@ -36,6 +36,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="share of answered batches whose answer is dropped, so they are resent (tests DUPLICATE)",
     )
     parser.add_argument(
+        "--rotate-every", type=int, default=0, metavar="N",
+        help="each register hands its chain to a new key (a signed KeyRotation) after N receipts "
+        "(default 0: never)",
+    )
+    parser.add_argument(
         "--register", action="store_true", help="register the registers through the admin API first"
     )
     parser.add_argument("--token", default=None, help="admin token (default: read <data>/admin.token)")
@@ -88,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         gateway_url=args.gateway, devices=args.devices, duration_s=args.duration, seed=args.seed,
         rate=args.rate, offline_fraction=args.offline_fraction, lost_ack_rate=args.lost_ack_rate,
         state_dir=args.state_dir, drain_s=args.drain, ack_log=args.ack_log, token=_token(args),
-        registry=args.registry,
+        registry=args.registry, rotate_every=args.rotate_every,
     )
     if not args.json:
         what = f"{config.devices} registers for {config.duration_s:g} s against {config.gateway_url}"

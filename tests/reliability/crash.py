@@ -16,7 +16,9 @@ CRASH_ENV = {"TRACEGATE_JOURNAL_SEGMENT_BYTES": "32768", "TRACEGATE_SHIPPER_INTE
 
 
 def run_crash(workdir: Path, *, short: bool, seed: int | None = None) -> ScenarioResult:
-    """Kill -9 the gateway 10 (short) or 40 times while 4 registers sell, some acks 'lost' so they resend."""
+    """Kill -9 the gateway 10 (short) or 40 times while 4 registers sell, some acks 'lost' so they resend,
+    and each register rotates its key every 25 receipts (a resend signed by the retired key must be a
+    DUPLICATE, also when the kill came between journalling the rotation and acking it)."""
     kills = 10 if short else 40
     duration_s = 55.0 if short else 240.0
     rng = random.Random(seed)
@@ -24,7 +26,7 @@ def run_crash(workdir: Path, *, short: bool, seed: int | None = None) -> Scenari
     gateway = GatewayProcess(workdir / "data", env=dict(CRASH_ENV))
     gateway.start()
     sim = SimRun(gateway, workdir, devices=4, duration_s=duration_s, rate=8.0, lost_ack_rate=0.05,
-                 drain_s=120.0)
+                 drain_s=120.0, rotate_every=25)
     notes: list[str] = []
     try:
         sim.wait_registered()  # a kill during registration would end the simulator
@@ -41,7 +43,10 @@ def run_crash(workdir: Path, *, short: bool, seed: int | None = None) -> Scenari
         verdict.problems += settled_problems(summary)
         if not ledger.duplicates:
             verdict.problems.append("no DUPLICATE answers: resends after lost acks were not exercised")
-        notes.append(f"{kills} SIGKILLs, {len(ledger.duplicates)} duplicates answered, "
+        if summary.get("key_rotations", 0) < 4:
+            verdict.problems.append("fewer key rotations than registers: rotation was not exercised")
+        notes.append(f"{kills} SIGKILLs, {summary.get('key_rotations')} key rotations, "
+                     f"{len(ledger.duplicates)} duplicates answered, "
                      f"request errors {summary['request_errors']}, final drain {drain_s:.1f} s")
     finally:
         sim.kill()

@@ -33,7 +33,8 @@ class SimRun:
     """A fleet of simulated registers uploading to a gateway, surviving its restarts by resending."""
 
     def __init__(self, gateway: GatewayProcess, workdir: Path, *, devices: int, duration_s: float,
-                 rate: float, lost_ack_rate: float = 0.0, drain_s: float = 90.0, seed: int = 7) -> None:
+                 rate: float, lost_ack_rate: float = 0.0, drain_s: float = 90.0, seed: int = 7,
+                 rotate_every: int = 0) -> None:
         self.gateway = gateway
         self.devices = devices
         self.ack_log = workdir / "acks.jsonl"
@@ -44,6 +45,7 @@ class SimRun:
             "--devices", str(devices), "--duration", str(duration_s), "--rate", str(rate),
             "--seed", str(seed), "--lost-ack-rate", str(lost_ack_rate), "--drain", str(drain_s),
             "--register", "--data", str(gateway.data), "--ack-log", str(self.ack_log), "--json",
+            "--rotate-every", str(rotate_every),
         ]
         with self._out.open("wb") as out, self._err.open("wb") as err:
             self.process = subprocess.Popen(args, stdout=out, stderr=err)

@@ -6,6 +6,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from firmware_sim.receipts import included_vat, line_sum, round_half_up_div
 from gateway.ingest.receipt_validation import validate_event
@@ -174,3 +175,31 @@ def test_a_restarted_register_continues_its_chain_and_queue(
     again.close_shift()
     report = events_of([again.journal.records()[-1]])[0].shift_close
     assert report.receipt_count == 2 and report.shift_number == 2
+
+
+def test_a_key_rotation_is_signed_by_the_old_key_and_the_new_one_signs_after_it(
+    make_register: MakeRegister, tmp_path: Path
+) -> None:
+    register = make_register(state_dir=tmp_path)
+    register.open_shift()
+    old_key = register.key
+    before = register.sell()
+    rotation = register.rotate_key()
+    after = register.sell()
+
+    def signed_by(raw: bytes, key: ec.EllipticCurvePrivateKey) -> bool:
+        envelope = pb.Envelope.FromString(raw)
+        e = envelope
+        preimage = signing.event_preimage(e.device_id, e.seq, e.prev_hash, e.event)
+        public = key.public_key()
+        return envelope.key_id == signing.key_id_of(public) and signing.verify_signature(
+            public, preimage, envelope.signature
+        )
+
+    handed_to = events_of([rotation])[0].key_rotation
+    assert signed_by(before, old_key) and signed_by(rotation, old_key)
+    assert handed_to.new_key_id == register.key_id != signing.key_id_of(old_key.public_key())
+    assert signed_by(after, register.key) and not signed_by(after, old_key)
+    assert register.journal.records()[-3:] == [before, rotation, after]  # resent as these same bytes
+    again = make_register(state_dir=tmp_path)
+    assert again.key_id == register.key_id and signed_by(again.sell(), register.key)
