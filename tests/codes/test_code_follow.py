@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from ingest.conftest import FISCAL_KEY, NOW_MS, Register
-from storage.journal_records import storage_settings
+from storage.journal_records import migrated_storage, storage_settings
 
 from firmware_sim.catalog import default_catalog, marking_code
 from gateway.codes import follow
@@ -45,7 +45,7 @@ from gateway.storage.chain_heads import StoredEnvelope, load_envelopes
 from gateway.storage.client import Storage
 from gateway.storage.code_follow import latest_moves, sweep_double_sales
 from gateway.storage.code_registry_store import insert_registry_rows, load_status_index
-from gateway.storage.migrations import MigrationContext, all_migrations, apply_migrations
+from gateway.storage.migrations import MigrationContext, all_migrations
 from gateway.storage.table_engine import SINGLE_NODE
 from gateway.wire import pb, signing
 
@@ -123,10 +123,8 @@ def _verdict_and_kinds(record: pb.JournalRecord) -> tuple[str, list[str]]:
 
 @pytest.fixture
 async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
-    opened = Storage.open(storage_settings(tmp_path))
-    await opened.run(lambda c: apply_migrations(c, opened.database))
-    yield opened
-    opened.close()
+    async with migrated_storage(storage_settings(tmp_path)) as opened:
+        yield opened
 
 
 @pytest.fixture

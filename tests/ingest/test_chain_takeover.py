@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 import pytest
-from storage.journal_records import storage_settings
+from storage.journal_records import migrated_storage, storage_settings
 
 from gateway import errors
 from gateway.devices import DeviceRegistry
@@ -20,7 +20,6 @@ from gateway.ingest.shipper import Shipper
 from gateway.settings import Settings
 from gateway.storage.chain_heads import ChainHead, StoredEnvelope, load_chain_head, load_envelopes
 from gateway.storage.client import Storage
-from gateway.storage.migrations import apply_migrations
 from gateway.wire import pb, signing
 from ingest.conftest import FISCAL_KEY, NOW_MS, Register, receipt, rotation_to
 
@@ -57,10 +56,8 @@ class Node:
 
 @pytest.fixture
 async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
-    opened = Storage.open(storage_settings(tmp_path))
-    await opened.run(lambda c: apply_migrations(c, opened.database))
-    yield opened
-    opened.close()
+    async with migrated_storage(storage_settings(tmp_path)) as opened:
+        yield opened
 
 
 async def _node(tmp_path: Path, name: str, storage: Storage, register: Register, takeover: bool) -> Node:

@@ -8,14 +8,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from storage.journal_records import Register, storage_settings
+from storage.journal_records import Register, migrated_storage, storage_settings
 
 from gateway.ingest import shipper as shipper_module
 from gateway.ingest.journal import Journal
 from gateway.ingest.shipper import CHECKPOINT_NAME, Shipper
 from gateway.settings import Settings
 from gateway.storage.client import Storage
-from gateway.storage.migrations import apply_migrations
 from gateway.wire import pb
 
 pytestmark = pytest.mark.clickhouse
@@ -28,10 +27,8 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def storage(settings: Settings) -> AsyncIterator[Storage]:
-    opened = Storage.open(settings)
-    await opened.run(lambda c: apply_migrations(c, opened.database))
-    yield opened
-    opened.close()
+    async with migrated_storage(settings) as opened:
+        yield opened
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from storage.journal_records import Register, storage_settings
+from storage.journal_records import Register, migrated_storage, storage_settings
 
 from gateway.cli.quarantine import replay_quarantine
 from gateway.http.health import setup_health
@@ -45,10 +45,8 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def storage(settings: Settings) -> AsyncIterator[Storage]:
-    opened = Storage.open(settings)
-    await opened.run(lambda c: apply_migrations(c, opened.database))
-    yield opened
-    opened.close()
+    async with migrated_storage(settings) as opened:
+        yield opened
 
 
 def open_journal(settings: Settings) -> Journal:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from gateway.settings import Settings, load_settings
+from gateway.storage.client import Storage
+from gateway.storage.migrations import apply_migrations
 from gateway.wire import pb, signing
 
 T0_MS = 1_790_000_000_000  # 2026-09-21T14:13:20Z
@@ -33,6 +37,17 @@ def storage_settings(data_dir: Path, **overrides: Any) -> Settings:
     database = f"t_{uuid.uuid4().hex[:12]}"
     values = {"data_dir": data_dir, "storage_url": session_chdb_url(), "database": database}
     return load_settings({**values, **overrides}, environ={})
+
+
+@contextlib.asynccontextmanager
+async def migrated_storage(settings: Settings) -> AsyncIterator[Storage]:
+    """Storage opened on settings with every migration applied; closed afterwards."""
+    opened = Storage.open(settings)
+    try:
+        await opened.run(lambda c: apply_migrations(c, opened.database))
+        yield opened
+    finally:
+        opened.close()
 
 
 def sell_receipt(shift: int, document: int, prices: list[int], *, cash: bool = True) -> pb.Receipt:
