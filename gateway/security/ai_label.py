@@ -25,8 +25,9 @@ SOURCE_TYPES = frozenset(
     }
 )
 KNOWN_KEYS = frozenset({"src", "tool", "by"})
-_KEY = re.compile(r"^(?:[a-z]{1,16}|x-[a-z0-9-]{1,30})$")
-_VALUE = re.compile(r"^[A-Za-z0-9._:/+-]{1,64}$")
+# Matched whole (fullmatch): "$" would also match before a final newline and let one through.
+_KEY = re.compile(r"[a-z]{1,16}|x-[a-z0-9-]{1,30}")
+_VALUE = re.compile(r"[A-Za-z0-9._:/+-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -52,13 +53,13 @@ def parse_ai_label(raw: str) -> AiLabel:
     pairs: dict[str, str] = {}
     for part in rest.split(";") if rest else []:
         key, sep, value = part.partition("=")
-        if not sep or not _KEY.match(key):
+        if not sep or not _KEY.fullmatch(key):
             raise BadAiLabel("a part is not key=value with a lowercase key")
         if key in pairs:
             raise BadAiLabel(f"key {key} appears twice")
         if not key.startswith("x-") and key not in KNOWN_KEYS:
             raise BadAiLabel(f"unknown key {key} (private keys start with x-)")
-        if not _VALUE.match(value):
+        if not _VALUE.fullmatch(value):
             raise BadAiLabel(
                 f"the value of {key} is empty, too long or has characters outside [A-Za-z0-9._:/+-]"
             )

@@ -51,6 +51,7 @@ def test_ai_label_format() -> None:
         "ai/1;src=algorithmicMedia;tool=<script>",
         "ai/1;src=algorithmicMedia;tool=",
         "ai/1;src=algorithmicMedia;" + "x-a=b;" * 60,
+        "ai/1;tool=x\n;src=algorithmicMedia",  # a newline before a separator is not a value's character
     ]:
         with pytest.raises(BadAiLabel):
             parse_ai_label(bad)
