@@ -22,6 +22,7 @@ from gateway.settings import Settings
 from gateway.storage.client import Storage
 from gateway.storage.errors import classify
 from gateway.storage.rows import TABLES
+from gateway.storage.staged_rows import STAGE_TABLE
 from gateway.storage.writer import RowsNotBuilt
 
 log = logging.getLogger(__name__)
@@ -34,14 +35,23 @@ RETRY_AT_START = 100  # quarantined records retried when the shipper starts (see
 
 @dataclass
 class Checkpoint:
-    """How far storage has confirmed, and the batch being inserted (re-shipped first after a crash)."""
+    """How far storage has confirmed, and the batch being inserted (re-shipped first after a crash).
+
+    pending_staged: whether the pending batch's receipts were staged for ClickHouse to build their rows
+    (gateway/storage/staged_rows.py). A re-ship keeps the first attempt's way, so its inserts carry the
+    same tokens into the same tables even across an upgrade or a move between chDB and a server (files
+    from before it read False: those gateways built every row in Python).
+    """
 
     shipped: int = 0
     pending: tuple[int, int] | None = None
+    pending_staged: bool = False
 
     def to_json(self) -> str:
         """The file's text."""
-        pending = None if self.pending is None else {"start": self.pending[0], "end": self.pending[1]}
+        pending = None if self.pending is None else {
+            "start": self.pending[0], "end": self.pending[1], "staged": self.pending_staged
+        }
         return json.dumps({"shipped": self.shipped, "pending": pending})
 
     @classmethod
@@ -49,9 +59,10 @@ class Checkpoint:
         """Parse the file's text."""
         raw = json.loads(text)
         pending = raw.get("pending")
+        if not pending:
+            return cls(int(raw["shipped"]))
         return cls(
-            int(raw["shipped"]),
-            None if not pending else (int(pending["start"]), int(pending["end"])),
+            int(raw["shipped"]), (int(pending["start"]), int(pending["end"])), bool(pending.get("staged"))
         )
 
 
@@ -160,6 +171,7 @@ class Shipper:
             if not raw:
                 return 0
             self.checkpoint.pending = (start, end)
+            self.checkpoint.pending_staged = self.storage.stages_receipts
             await asyncio.to_thread(write_checkpoint, self.checkpoint_path, self.checkpoint)
         await self._insert(start, end, raw)
         self.checkpoint.shipped = end
@@ -221,7 +233,9 @@ class Shipper:
         Every attempt at a range leaves out the same records (those with a quarantine file), so a
         range re-sent after a crash or an upgrade has the same rows under the same tokens.
         """
-        tokens = {table: dedup_token(self.journal.journal_id, start, end, table) for table in TABLES}
+        tokens = {
+            table: dedup_token(self.journal.journal_id, start, end, table) for table in (*TABLES, STAGE_TABLE)
+        }
         try:
             counts = await self._insert_kept(start, end, raw, tokens)
         except RowsNotBuilt as exc:
@@ -236,7 +250,10 @@ class Shipper:
         kept = raw
         if self.quarantine.holds_any(start, end):
             kept = [record for _, record in self._kept(start, raw)]
-        return await self.storage.insert_records(kept, self._pii, tokens) if kept else {}
+        if not kept:
+            return {}
+        staged = self.checkpoint.pending_staged
+        return await self.storage.insert_records(kept, self._pii, tokens, staged=staged)
 
     def _kept(self, start: int, raw: list[bytes]) -> list[tuple[tuple[int, int], bytes]]:
         """((position, next position), record) of the range's records not in quarantine."""

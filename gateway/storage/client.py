@@ -7,6 +7,7 @@ process of its own (gateway/storage/process.py) that also builds the shipper's r
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +21,8 @@ from clickhouse_connect.driver.exceptions import OperationalError
 from gateway.security.pii_keys import PiiKeyRing
 from gateway.settings import Settings
 from gateway.storage.process import StorageProcess
-from gateway.storage.writer import build_tables, insert_tables
+from gateway.storage.staged_rows import schema_file
+from gateway.storage.writer import build_tables, insert_tables, row_counts
 
 T = TypeVar("T")
 Client = Any  # clickhouse_connect's Client (untyped library)
@@ -146,22 +148,30 @@ class Storage:
         """Times the storage process died and was started again (0 without one)."""
         return self._process.restarts if self._process is not None else 0
 
+    @property
+    def stages_receipts(self) -> bool:
+        """Whether ClickHouse builds accepted receipts' rows from their journal records (embedded chDB:
+        gateway/storage/staged_rows.py); elsewhere every row is built in Python."""
+        return self.url.startswith("chdb://") and bool(self.url.removeprefix("chdb://").strip("/"))
+
     async def insert_records(
-        self, raw: list[bytes], pii: PiiKeyRing | None, tokens: dict[str, str]
+        self, raw: list[bytes], pii: PiiKeyRing | None, tokens: dict[str, str], *, staged: bool
     ) -> dict[str, int]:
         """Journal records → rows → one insert per table, each deduplicated by its token; rows by table.
 
-        The rows are built off the event loop: in the storage process when there is one (in parallel
-        with this process's queries), else in a thread here.
+        staged: accepted receipts go to the stage table (tokens must name it), for ClickHouse to build
+        their rows. The rest are built off the event loop: in the storage process when there is one (in
+        parallel with this process's queries), else in a thread here.
         """
         process = self._process
         if process is not None:
             return await asyncio.to_thread(
-                self._faulted, lambda: process.insert_records(raw, pii, self.database, tokens)
+                self._faulted, lambda: process.insert_records(raw, pii, self.database, tokens, staged)
             )
-        tables = await asyncio.to_thread(build_tables, raw, pii)
+        schema = schema_file(self.url) if staged else None
+        tables = await asyncio.to_thread(functools.partial(build_tables, raw, pii, stage_schema=schema))
         await self.run(lambda client: insert_tables(client, self.database, tables, tokens))
-        return {table: len(rows) for table, rows in tables.items()}
+        return row_counts(tables)
 
     def close(self) -> None:
         """Close the client and stop the thread (after calls already queued)."""

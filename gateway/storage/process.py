@@ -39,7 +39,8 @@ from clickhouse_connect.driver.query import QueryResult
 
 from gateway.observability.process_name import STORAGE, set_process_name
 from gateway.security.pii_keys import PiiKeyRing
-from gateway.storage.writer import build_tables, collector_paused, insert_tables
+from gateway.storage.staged_rows import schema_file
+from gateway.storage.writer import build_tables, collector_paused, insert_tables, row_counts
 
 log = logging.getLogger(__name__)
 LOCK_WAIT_S = 30.0
@@ -94,10 +95,10 @@ class StorageProcess:
         return self._exchange("calls", (method, args, kwargs))
 
     def insert_records(
-        self, raw: list[bytes], pii: PiiKeyRing | None, database: str, tokens: dict[str, str]
+        self, raw: list[bytes], pii: PiiKeyRing | None, database: str, tokens: dict[str, str], staged: bool
     ) -> dict[str, int]:
         """Build the rows of journal records in the child and insert them; rows inserted by table."""
-        counts: dict[str, int] = self._exchange("ship", (raw, pii, database, tokens))
+        counts: dict[str, int] = self._exchange("ship", (raw, pii, database, tokens, staged))
         return counts
 
     def _exchange(self, pipe: str, message: Any) -> Any:
@@ -173,13 +174,15 @@ def _serve(url: str, calls: Connection, ship: Connection, parent_pid: int) -> No
             return QueryRows(list(result.result_rows), tuple(result.column_names))
         return result
 
-    def handle_ship(message: tuple[list[bytes], PiiKeyRing | None, str, dict[str, str]]) -> dict[str, int]:
-        raw, pii, database, tokens = message
+    def handle_ship(
+        message: tuple[list[bytes], PiiKeyRing | None, str, dict[str, str], bool]
+    ) -> dict[str, int]:
+        raw, pii, database, tokens, staged = message
         with collector_paused():
-            tables = build_tables(raw, pii)
+            tables = build_tables(raw, pii, stage_schema=schema_file(url) if staged else None)
             with lock:
                 insert_tables(client, database, tables, tokens)
-            counts = {table: len(rows) for table, rows in tables.items()}
+            counts = row_counts(tables)
             del tables  # freed by refcounting before the collector resumes (see collector_paused)
         return counts
 

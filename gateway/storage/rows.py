@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from google.protobuf.message import DecodeError
 
@@ -12,6 +12,9 @@ from gateway.security.buyer_data import CLEAR, protect_event, strip_rejected
 from gateway.security.pii_keys import PiiKeyRing
 from gateway.storage.code_rows import CODE_EVENTS_COLUMNS, add_check_events, add_receipt_code_events
 from gateway.wire import pb
+
+if TYPE_CHECKING:
+    from gateway.storage.staged_rows import StagedReceipts
 
 VAT_TAX_TYPE = 100
 DAY_MS = 86_400_000
@@ -63,13 +66,13 @@ TABLES = tuple(COLUMNS)
 # added to one of these tables must be added there too, in its place.
 _TUPLE_BUILT = {"events": 15, "receipts": 27, "receipt_lines": 22, "code_events": 17, "anomalies": 11}
 assert all(len(COLUMNS[t]) == n for t, n in _TUPLE_BUILT.items()), "update _receipt_record's tuples"
-_PAYMENT_COLUMNS = {
+PAYMENT_COLUMNS = {
     pb.CASH: "cash", pb.CARD: "card", pb.CREDIT: "credit", pb.TARE: "tare", pb.MOBILE: "mobile",
 }
 # A receipt's payments are summed into a list indexed by PaymentType: the receipts row's payment columns
 # are the types 1..5 in order.
-assert list(_PAYMENT_COLUMNS) == list(range(1, 6)), "payment columns must be the PaymentType numbers 1..5"
-assert list(_PAYMENT_COLUMNS.values()) == list(COLUMNS["receipts"][12:17])
+assert list(PAYMENT_COLUMNS) == list(range(1, 6)), "payment columns must be the PaymentType numbers 1..5"
+assert list(PAYMENT_COLUMNS.values()) == list(COLUMNS["receipts"][12:17])
 _OPERATION_NAMES = {value.number: value.name for value in pb.Operation.DESCRIPTOR.values}
 
 
@@ -138,9 +141,9 @@ def _vat(taxes: Iterable[pb.Tax]) -> int:
 
 
 def _payments(payments: Iterable[pb.Payment]) -> dict[str, int]:
-    out = dict.fromkeys(_PAYMENT_COLUMNS.values(), 0)
+    out = dict.fromkeys(PAYMENT_COLUMNS.values(), 0)
     for p in payments:
-        column = _PAYMENT_COLUMNS.get(p.type)
+        column = PAYMENT_COLUMNS.get(p.type)
         if column:
             out[column] += p.sum
     return out
@@ -174,14 +177,7 @@ def _receipt_record(
     seller_tin, store_id, device_id, seq = record.seller_tin, record.store_id, env.device_id, env.seq
     event_time, received_at = clamp_time(event.time_ms), clamp_time(record.received_ms)
     fiscal_sign = record.fiscal_sign
-    # Event bytes naming a buyer are never stored in clear: sealed (consent) or not at all. Most receipts
-    # name no buyer, so protect_event is asked only when the buyer field is there.
-    stored_bytes, protection = event_bytes, CLEAR
-    if receipt.HasField("buyer"):
-        stored = protect_event(pii, record, event)
-        stored_bytes, protection = stored.event_bytes, stored.protection
-        if stored.buyer_row is not None:
-            _add_buyer_row(batch, stored.buyer_row)
+    stored_bytes, protection = _stored_receipt(batch, record, event_bytes, event, pii)
     batch["events"].rows.append((
         seller_tin, store_id, device_id, seq, "receipt", event_time, received_at, record.envelope_hash,
         env.prev_hash, env.signature, env.key_id, stored_bytes, fiscal_sign, record.gateway_id, protection,
@@ -243,6 +239,23 @@ def _receipt_record(
         ))
 
 
+def _stored_receipt(
+    batch: dict[str, TableRows], record: pb.JournalRecord, event_bytes: bytes, event: pb.Event,
+    pii: PiiKeyRing | None,
+) -> tuple[bytes, str]:
+    """A receipt's event bytes as stored and their protection (and its receipt_buyers row, if any).
+
+    Event bytes naming a buyer are never stored in clear: sealed (consent) or not at all. Most receipts
+    name no buyer, so protect_event is asked only when the buyer field is there.
+    """
+    if not event.receipt.HasField("buyer"):
+        return event_bytes, CLEAR
+    stored = protect_event(pii, record, event)
+    if stored.buyer_row is not None:
+        _add_buyer_row(batch, stored.buyer_row)
+    return stored.event_bytes, stored.protection
+
+
 def _add_buyer_row(batch: dict[str, TableRows], buyer_row: dict[str, Any]) -> None:
     row = dict(buyer_row)
     row["event_time"] = clamp_time(row["event_time"])
@@ -263,7 +276,7 @@ def _shift_row(batch: dict[str, TableRows], record: pb.JournalRecord, event: pb.
             key = f"{op}:{enum_name(pb.PaymentType, p.type)}"
             payments[key] = payments.get(key, 0) + p.sum
     # Net takings per payment type: what sales brought in minus what sale returns paid back.
-    net = {column: 0 for column in _PAYMENT_COLUMNS.values()}
+    net = {column: 0 for column in PAYMENT_COLUMNS.values()}
     for totals in operations:
         sign = {pb.SELL: 1, pb.SELL_RETURN: -1}.get(totals.operation, 0)
         for column, value in _payments(totals.payments[:]).items():
@@ -321,14 +334,16 @@ def _anomaly_rows(batch: dict[str, TableRows], record: pb.JournalRecord, event: 
 
 
 def build_rows(
-    records: Iterable[pb.JournalRecord], pii: PiiKeyRing | None = None
+    records: Iterable[pb.JournalRecord], pii: PiiKeyRing | None = None, staged: StagedReceipts | None = None
 ) -> dict[str, TableRows]:
     """Columnar rows for every table from a run of journal records (tables without rows are left out).
 
     pii: the operator's key ring; without it, event bytes naming a buyer are not stored at all.
+    staged: accepted receipts go there instead, for ClickHouse to build their rows (staged_rows.py); their
+    buyers' receipt_buyers rows are still built here.
     """
     batch = {table: TableRows(table) for table in TABLES}
-    for record in records:
+    for index, record in enumerate(records):
         env = record.envelope
         event_bytes = env.event
         event = _decode(event_bytes)
@@ -337,7 +352,11 @@ def build_rows(
             continue
         if record.accepted:
             if event is not None and event.HasField("receipt"):
-                _receipt_record(batch, record, env, event_bytes, event, pii)  # its anomalies included
+                if staged is not None:
+                    stored_bytes, protection = _stored_receipt(batch, record, event_bytes, event, pii)
+                    staged.add(index, record, event, stored_bytes, protection)
+                else:
+                    _receipt_record(batch, record, env, event_bytes, event, pii)  # its anomalies included
                 continue
             _event_row(batch, record, event, pii)
             if event is not None and event.HasField("shift_close"):

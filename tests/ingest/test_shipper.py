@@ -121,6 +121,40 @@ async def test_crash_between_insert_and_checkpoint_does_not_double(
     assert await counts(storage) == EXPECTED
 
 
+async def test_a_range_pending_across_an_upgrade_ships_its_rows_the_first_way(
+    journal: Journal, storage: Storage, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gateway that built receipts' rows in Python crashed after its insert; the upgraded one stages
+    receipts for ClickHouse's views, whose inserts carry other tokens: the pending range must not."""
+    await journal_all(journal, fleet_records()[:5])
+    real_write = shipper_module.write_checkpoint
+
+    def crash_after_insert(path: Path, state: shipper_module.Checkpoint) -> None:
+        if state.pending is None:
+            raise SystemExit("power cut")
+        real_write(path, state)
+
+    old = Shipper(journal, storage, settings)
+    monkeypatch.setattr(Storage, "stages_receipts", property(lambda self: False))
+    monkeypatch.setattr(shipper_module, "write_checkpoint", crash_after_insert)
+    with pytest.raises(SystemExit):
+        await old.ship_once()
+    monkeypatch.undo()
+    path = settings.journal_dir / CHECKPOINT_NAME
+    old_format = json.loads(path.read_text())
+    del old_format["pending"]["staged"]  # the file as a gateway from before staging wrote it
+    path.write_text(json.dumps(old_format))
+    assert (await counts(storage))["receipts"] == 4
+    upgraded = Shipper(journal, storage, settings)
+    assert storage.stages_receipts and not upgraded.checkpoint.pending_staged
+    await upgraded.ship_all()
+    first_five = {"events": 5, "receipts": 4, "receipt_lines": 7, "shifts": 0, "rejections": 0}
+    assert await counts(storage) == first_five
+    await journal_all(journal, fleet_records()[5:6])  # the next range is staged
+    await upgraded.ship_all()
+    assert (await counts(storage))["events"] == 6
+
+
 async def test_storage_failure_is_retried_until_it_recovers(
     journal: Journal, storage: Storage, settings: Settings
 ) -> None:

@@ -56,14 +56,14 @@ def open_journal(settings: Settings) -> Journal:
 @pytest.fixture
 def poisoned(monkeypatch: pytest.MonkeyPatch) -> None:
     """The bug: building a receipt's rows raises for one device (as a schema drift after an upgrade would)."""
-    real = rows_module._receipt_record
+    real = rows_module._stored_receipt  # every receipt's, staged for ClickHouse's views or not
 
-    def drifted(batch: Any, record: pb.JournalRecord, env: pb.Envelope, *args: Any) -> None:
-        if env.device_id == POISON_DEVICE:
+    def drifted(batch: Any, record: pb.JournalRecord, *args: Any) -> tuple[bytes, str]:
+        if record.envelope.device_id == POISON_DEVICE:
             raise ValueError("receipt field 99 has no column")
-        real(batch, record, env, *args)
+        return real(batch, record, *args)
 
-    monkeypatch.setattr(rows_module, "_receipt_record", drifted)
+    monkeypatch.setattr(rows_module, "_stored_receipt", drifted)
 
 
 def fleet_with_poison() -> tuple[list[bytes], bytes]:

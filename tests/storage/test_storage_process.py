@@ -21,6 +21,7 @@ from gateway.storage.client import Storage
 from gateway.storage.errors import classify
 from gateway.storage.migrations import apply_migrations
 from gateway.storage.rows import TABLES
+from gateway.storage.staged_rows import STAGE_TABLE
 from storage.journal_records import Register
 
 pytestmark = pytest.mark.clickhouse
@@ -47,7 +48,7 @@ def _records() -> list[bytes]:
 
 
 def _tokens(batch: str) -> dict[str, str]:
-    return {table: f"test:{batch}:{table}" for table in TABLES}
+    return {table: f"test:{batch}:{table}" for table in (*TABLES, STAGE_TABLE)}
 
 
 def _counts(storage: Storage) -> dict[str, int]:
@@ -63,11 +64,15 @@ def _child_pid(storage: Storage) -> int:
     return storage._process.pid
 
 
-async def test_records_sent_twice_with_the_same_tokens_are_stored_once(storage: Storage) -> None:
+@pytest.mark.parametrize("staged", [True, False], ids=["receipts-staged", "python-rows"])
+async def test_records_sent_twice_with_the_same_tokens_are_stored_once(
+    storage: Storage, staged: bool
+) -> None:
     raw = _records()
-    rows = await storage.insert_records(raw, None, _tokens("1"))
+    rows = await storage.insert_records(raw, None, _tokens("1"), staged=staged)
     assert rows["events"] == 11 and rows["rejections"] == 1 and rows["receipts"] == 7
-    again = await storage.insert_records(raw, None, _tokens("1"))  # a retry after a lost answer
+    # a retry after a lost answer
+    again = await storage.insert_records(raw, None, _tokens("1"), staged=staged)
     assert again == rows
     stored = {"events": 11, "receipts": 7, "receipt_lines": 13, "shifts": 2, "rejections": 1}
     assert _counts(storage) == stored
@@ -93,7 +98,7 @@ def test_storage_errors_come_back_as_clickhouse_errors(storage: Storage) -> None
 
 
 async def test_a_killed_storage_process_fails_the_call_in_hand_then_comes_back(storage: Storage) -> None:
-    await storage.insert_records(_records(), None, _tokens("1"))
+    await storage.insert_records(_records(), None, _tokens("1"), staged=True)
     call = storage.run(lambda c: c.command("SELECT sleep(2)"))
     pending = asyncio.ensure_future(call)
     await asyncio.sleep(0.5)
@@ -105,7 +110,7 @@ async def test_a_killed_storage_process_fails_the_call_in_hand_then_comes_back(s
     assert _counts(storage)["events"] == 11
     os.kill(_child_pid(storage), signal.SIGKILL)  # found dead between calls: restarted before the call
     time.sleep(0.5)
-    await storage.insert_records(_records()[:1], None, _tokens("2"))
+    await storage.insert_records(_records()[:1], None, _tokens("2"), staged=True)
     assert _counts(storage)["events"] == 12
     assert storage.process_restarts == 2  # what tracegate_storage_process_restarts_total reports
 

@@ -1,0 +1,185 @@
+"""Receipts staged for ClickHouse's views store exactly the rows Python builds, and a resend adds none."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.security.ai_label import ai_source_of
+from gateway.security.pii_keys import PiiKeyRing
+from gateway.storage.client import Storage
+from gateway.storage.migrations import apply_migrations
+from gateway.storage.rows import MAX_TIME_MS, TABLES
+from gateway.storage.staged_rows import STAGE_TABLE, VIEW_TABLES, schema_file
+from gateway.storage.writer import build_tables, insert_tables, row_counts
+from gateway.wire import pb
+from storage.journal_records import T0_MS, Register, migrated_storage, sell_receipt, storage_settings
+
+ALGO = "ai/1;src=algorithmicMedia"
+LABELS = [
+    "", "ai/1;src=trainedAlgorithmicMedia", "ai/1;src=compositeSynthetic;tool=gen-2.1;by=123456789012",
+    "ai/1;tool=x;src=algorithmicMedia;x-batch=7", f"{ALGO};src=algorithmicMedia", "ai/1;src=unknownMedia",
+    "ai/1", "ai/1;", "ai/2;src=algorithmicMedia", "ai/1;src=", "ai/1;Src=algorithmicMedia",
+    "ai/1;colour=red;src=algorithmicMedia", f"{ALGO};x-=1", f"{ALGO}\n", "ai/1;tool=x\n;src=algorithmicMedia",
+    f"{ALGO};tool=" + "a" * 65, f"{ALGO};tool=" + "a" * 64, f"{ALGO};tool=a b", f"{ALGO};tool=ä",
+    f"{ALGO};" + ";".join(f"x-k{i}=v" for i in range(40)), f"{ALGO};x-src=trainedAlgorithmicMedia",
+    "ai/1;x-a-b=1;src=compositeSynthetic", f"{ALGO};tool=a=b", "ai/1;;src=algorithmicMedia",
+]
+SOURCES = {label: ai_source_of(label) for label in LABELS}
+pytestmark = pytest.mark.clickhouse
+
+
+def _line(rng: random.Random, i: int) -> pb.ReceiptLine:
+    price = rng.randrange(1, 10**7)
+    taxes = rng.choice([
+        [pb.Tax(tax_type=100, rate_bp=1200, sum=price * 12 // 112)],
+        [],
+        [pb.Tax(tax_type=7, rate_bp=300, sum=11), pb.Tax(tax_type=100, rate_bp=1600, sum=99),
+         pb.Tax(tax_type=100, rate_bp=1200, sum=5)],
+        [pb.Tax(tax_type=7, rate_bp=300, sum=11)],
+    ])
+    return pb.ReceiptLine(
+        name=rng.choice([f"Item {i}", "Сүт 1л", "", "x" * 300]), gtin=rng.choice(["", f"0460000000{i:04d}"]),
+        quantity=rng.randrange(-5000, 10**6), price=price, discount=rng.randrange(0, 100),
+        markup=rng.randrange(0, 100), sum=rng.randrange(-(2**40), 2**40), taxes=taxes,
+        marking_codes=[f"0104600000{i:04d}21S{rng.randrange(10**9)}\x1d93ab" for _ in range(rng.randrange(3))
+                       ],
+        code_check_id=rng.choice(["", f"chk-{i}"]), ai_label=rng.choice(LABELS),
+    )
+
+
+def _receipt(rng: random.Random, n: int) -> pb.Receipt:
+    receipt = pb.Receipt(
+        operation=rng.choice([pb.SELL, pb.SELL, pb.SELL_RETURN, pb.BUY, pb.BUY_RETURN, 0, 99]),
+        shift_number=rng.randrange(1, 500), document_number=n, shift_document_number=rng.randrange(0, 10**6),
+        cashier=rng.choice(["Aigerim", "", "Ерлан"]),
+        lines=[_line(rng, i) for i in range(rng.randrange(0, 8))],
+        payments=[pb.Payment(type=rng.choice([1, 2, 3, 4, 5, 0, 9]), sum=rng.randrange(0, 10**8))
+                  for _ in range(rng.randrange(0, 4))],
+        total=rng.randrange(-(2**40), 2**40), change=rng.randrange(0, 1000),
+        taxes=rng.choice([[], [pb.Tax(tax_type=100, rate_bp=1200, sum=n)], [pb.Tax(tax_type=7, sum=3)]]),
+    )
+    if rng.random() < 0.3:
+        receipt.parent.CopyFrom(pb.ParentDocument(device_id="KKM-0009", shift_number=4, document_number=n - 1,
+                                                  fiscal_sign=f"FS-{n}"))
+    return receipt
+
+
+def _verdicts(rng: random.Random, receipt: pb.Receipt) -> list[pb.CodeVerdictRecord]:
+    verdicts = []
+    for _ in range(rng.randrange(0, 4)):
+        verdicts.append(pb.CodeVerdictRecord(
+            line=rng.randrange(0, len(receipt.lines) + 2), code_index=rng.randrange(0, 3),
+            cis=rng.choice(["", "0104600000000121ABC"]),
+            verdict=rng.choice(["valid", "already_sold", "unknown"]),
+            error_code=rng.choice(["", "bad_check_digit"]), gtin="04600000000012",
+            group=rng.choice(["", "tobacco"]),
+        ))
+    return verdicts
+
+
+def corpus(seed: int = 5, receipts: int = 400) -> list[bytes]:
+    """Accepted receipts of every shape (and a few records of other kinds between them), serialized."""
+    rng = random.Random(seed)
+    register = Register()
+    records = register.shift(shift=1, receipts=3, first_document=1)  # shift rows: Python's, in the same batch
+    for n in range(receipts):
+        receipt = _receipt(rng, n + 10)
+        time_ms = rng.choice([T0_MS + n * 1000, -5, 2**62, MAX_TIME_MS + 1, 0])
+        findings = [pb.Finding(kind=rng.choice(["total_mismatch", "code_unknown"]), line=rng.randrange(0, 3),
+                               detail="why", cis=rng.choice(["", "0104600000000121ABC"]))
+                    for _ in range(rng.choice([0, 0, 1, 2]))]
+        record = register.accepted(pb.Event(time_ms=time_ms, receipt=receipt), findings)
+        record.received_ms = rng.choice([T0_MS + n * 1000 + 500, -1, 2**62])
+        record.code_verdicts.extend(_verdicts(rng, receipt))
+        records.append(record)
+        if n % 50 == 0:
+            records.append(register.rejected("bad_signature", "signature does not verify"))
+    buyer = register.accepted(pb.Event(time_ms=T0_MS, receipt=sell_receipt(9, 900, [1500])))
+    event = pb.Event.FromString(buyer.envelope.event)
+    event.receipt.buyer.CopyFrom(pb.BuyerContacts(phone="+77010000000", consent_purpose="e-receipt",
+                                                  consent_expires_ms=T0_MS + 10 * 365 * 86_400_000))
+    buyer.envelope.event = event.SerializeToString()
+    erased = pb.JournalRecord()
+    erased.CopyFrom(buyer)
+    event.receipt.buyer.consent_purpose = ""  # contacts without consent: the bytes are not kept at all
+    erased.envelope.event, erased.envelope.seq = event.SerializeToString(), 10**6
+    return [record.SerializeToString() for record in [*records, buyer, erased]]
+
+
+# Columns that differ by design between two inserts: random keys of sealed buyer data, the insert time.
+_DIFFERENT_EACH_TIME = {
+    "events": {"event": "if(protection = 'sealed', '', event)"},
+    "receipt_buyers": {column: "''" for column in ("wrapped_key", "email", "phone", "iin")},
+    "code_events": {"inserted_at": "0"},
+}
+
+
+def _rows(client: Any, database: str, table: str) -> list[tuple[Any, ...]]:
+    replace = _DIFFERENT_EACH_TIME.get(table, {})
+    columns = [row[0] for row in client.query(f"DESCRIBE TABLE {database}.{table}").result_rows]
+    select = ", ".join(f"{replace[c]} AS {c}" if c in replace else c for c in columns)
+    return sorted(client.query(f"SELECT {select} FROM {database}.{table}").result_rows, key=repr)
+
+
+@pytest.fixture
+async def storage(tmp_path: Path) -> Any:
+    async with migrated_storage(storage_settings(tmp_path)) as opened:
+        yield opened
+
+
+async def test_staged_receipts_store_the_rows_python_builds(storage: Storage) -> None:
+    raw = corpus()
+    ring = PiiKeyRing.generate()
+    python_db, staged_db = storage.database, storage.database + "_staged"
+    await storage.run(lambda c: apply_migrations(c, staged_db))
+    python_tables = build_tables(raw, ring)
+    staged_tables = build_tables(raw, ring, stage_schema=schema_file(storage.url))
+    assert STAGE_TABLE in staged_tables and "receipt_lines" not in staged_tables, "receipts were staged"
+    assert row_counts(staged_tables) == row_counts(python_tables)
+    tokens = {table: f"t:{table}" for table in (*TABLES, STAGE_TABLE)}
+    await storage.run(lambda c: insert_tables(c, python_db, python_tables, tokens))
+    await storage.run(lambda c: insert_tables(c, staged_db, staged_tables, tokens))
+    for table in TABLES:
+        python_rows = await storage.run(lambda c, t=table: _rows(c, python_db, t))  # type: ignore[misc]
+        staged_rows = await storage.run(lambda c, t=table: _rows(c, staged_db, t))  # type: ignore[misc]
+        assert len(staged_rows) == len(python_rows) == row_counts(python_tables).get(table, 0), table
+        assert staged_rows == python_rows, table
+    sources = await storage.run(lambda c: c.query(
+        f"SELECT DISTINCT ai_label, ai_source FROM {staged_db}.receipt_lines").result_rows)
+    assert dict(sources) == {label: SOURCES[label] for label, _ in sources} and len(sources) == len(LABELS)
+    sealed = await storage.run(lambda c: c.query(
+        f"SELECT protection, count() FROM {staged_db}.events WHERE protection != '' GROUP BY protection"
+    ).result_rows)
+    assert dict(sealed) == {"sealed": 1, "erased": 1}
+
+
+async def test_a_resent_range_adds_no_rows_in_any_table_the_views_write(
+    storage: Storage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = corpus(seed=9, receipts=60)
+    tokens = {table: f"r:{table}" for table in (*TABLES, STAGE_TABLE)}
+    schema = schema_file(storage.url)
+    database = storage.database
+    working_directory = tmp_path / "cwd"
+    working_directory.mkdir()
+    monkeypatch.chdir(working_directory)
+
+    def counts(client: Any) -> dict[str, int]:
+        return {t: client.query(f"SELECT count() FROM {database}.{t}").result_rows[0][0] for t in VIEW_TABLES}
+
+    def ship(client: Any, records: list[bytes], tokens: dict[str, str]) -> None:
+        insert_tables(client, database, build_tables(records, None, stage_schema=schema), tokens)
+
+    await storage.run(lambda c: ship(c, raw, tokens))
+    first = await storage.run(counts)
+    await storage.run(lambda c: ship(c, raw, tokens))
+    assert await storage.run(counts) == first
+    assert first == {table: row_counts(build_tables(raw, None)).get(table, 0) for table in VIEW_TABLES}
+    other = {table: f"other:{table}" for table in tokens}  # another range: new rows
+    await storage.run(lambda c: ship(c, raw[:5], other))
+    assert (await storage.run(counts))["receipts"] > first["receipts"]
+    assert not list(working_directory.iterdir()), "nothing is written where the gateway was started"
