@@ -1,7 +1,7 @@
 """Accepted receipts' rows built by ClickHouse itself, from the journal records as they are (embedded chDB).
 
-Building a receipt's seven rows in Python and serialising them was most of the shipper's CPU: ~45 µs and
-~24 µs a receipt against ~7 µs here (docs/performance.md). ClickHouse reads protobuf: the records of
+Building a receipt's seven rows in Python was most of the storage process's CPU: 50-70 µs a receipt,
+against 8-9 µs to stage its record (docs/performance.md). ClickHouse reads protobuf: the records of
 accepted receipts go, length-delimited and unchanged, into the Null table `journal_receipts` under a shadow
 schema that reads `Envelope.event` (bytes on the wire) as the `Event` message it holds, and materialized
 views write the events, receipts, receipt_lines, code_events and anomalies rows. Python only appends the
@@ -11,9 +11,10 @@ keeps the Python rows of rows.py, which also remain the reference: tests/storage
 compares both paths table by table and column by column.
 
 One insert carries the dedup token of the stage table; ClickHouse derives each view's token from it, so
-a resent range is dropped in every table the views write. Used on chDB, whose engine version ships with
-this package; servers and clusters keep the Python rows (`format_schema_source`, and dedup through views
-into Distributed tables, are untested here).
+a resent range is dropped in every table the views write. Used on chDB, whose engine ships with this
+package and reads the schema from a file beside its directory; a server would need the file in its own
+`format_schemas` directory, and a cluster dedup through views into Distributed tables, neither tested
+here, so servers and clusters keep the Python rows (migration 0007 creates the views on one node only).
 """
 
 from __future__ import annotations
