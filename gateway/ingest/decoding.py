@@ -108,21 +108,20 @@ def _join(path: str, name: str) -> str:
 
 
 class Decoded(NamedTuple):
-    """A parsed event and its receipt's repeated fields, read once here for every later stage.
+    """A parsed event and its receipt's marking codes, read once here for the later stages.
 
-    Each read of a upb repeated field makes a new container (about 0.5 µs for a line's marking codes), and
-    codes, security and validation all walk the lines: they take these lists instead of reading again.
+    Each read of a upb repeated field makes a new container (about 0.5 µs for a line's marking codes):
+    the code stages take these lists instead of reading again.
     """
 
     event: pb.Event
-    lines: list[pb.ReceiptLine]  # the receipt's lines; [] for other events
-    line_codes: list[list[str]]  # each line's marking codes, in line order
+    line_codes: list[list[str]]  # each line's marking codes, in line order; [] for other events
 
 
 def decode_event_parts(envelope: pb.Envelope, limits: Limits) -> Decoded:
     """Parse the signed event bytes and apply the content limits; raises EnvelopeRejected.
 
-    The receipt's lines and their marking codes come with the event, as lists (see Decoded).
+    The receipt's marking codes come with the event, as lists (see Decoded).
     """
     try:
         event = pb.Event.FromString(envelope.event)
@@ -131,7 +130,6 @@ def decode_event_parts(envelope: pb.Envelope, limits: Limits) -> Decoded:
     kind = event.WhichOneof("body")
     if kind is None:
         raise EnvelopeRejected(errors.MALFORMED_EVENT, "the event has no body (receipt, shift_open, …)")
-    lines: list[pb.ReceiptLine] = []
     line_codes: list[list[str]] = []
     if kind == "receipt":
         receipt_lines = event.receipt.lines
@@ -141,8 +139,7 @@ def decode_event_parts(envelope: pb.Envelope, limits: Limits) -> Decoded:
             )
         # lines[:] (a list) rather than lines: upb's repeated fields have no __iter__, so a plain loop
         # indexes until a formatted IndexError ends it (~2,000 instructions a loop); a slice is one call.
-        lines = receipt_lines[:]
-        line_codes = [line.marking_codes[:] for line in lines]
+        line_codes = [line.marking_codes[:] for line in receipt_lines[:]]
         for number, codes in enumerate(line_codes, start=1):
             if len(codes) > limits.max_codes_per_line:
                 raise EnvelopeRejected(
@@ -154,7 +151,7 @@ def decode_event_parts(envelope: pb.Envelope, limits: Limits) -> Decoded:
     # and the walk is most of decoding's cost (about 60 µs for a receipt of 5 lines).
     if len(envelope.event) > limits.max_string_chars:
         _check_strings(event, limits, "")
-    return Decoded(event, lines, line_codes)
+    return Decoded(event, line_codes)
 
 
 def decode_envelope(envelope: pb.Envelope, limits: Limits) -> pb.Event:
@@ -163,6 +160,6 @@ def decode_envelope(envelope: pb.Envelope, limits: Limits) -> pb.Event:
 
 
 def decode_envelope_parts(envelope: pb.Envelope, limits: Limits) -> Decoded:
-    """decode_envelope, with the receipt's lines and their marking codes as lists (see Decoded)."""
+    """decode_envelope, with the receipt's marking codes as lists (see Decoded)."""
     check_envelope_fields(envelope, limits)
     return decode_event_parts(envelope, limits)

@@ -21,10 +21,9 @@ from gateway.ingest.code_verdicts import CodeAt, CodeVerdicts, Undo, codes_of, p
 from gateway.ingest.decoding import EnvelopeRejected
 from gateway.ingest.fiscal_sign import FiscalSigner
 from gateway.ingest.offload import OffloadThread
-from gateway.ingest.receipt_validation import check_event_time, validate_event
+from gateway.ingest.receipt_validation import check_event_time
 from gateway.ingest.signatures import SignedEnvelope, authenticate
 from gateway.security.device_keys import apply_accepted
-from gateway.security.receipt_checks import security_findings
 from gateway.settings import Settings
 from gateway.wire import pb
 
@@ -115,7 +114,6 @@ class _Item:
     code_undo: Undo = field(default_factory=list)
     codes: dict[str, CodeResult] = field(default_factory=dict)  # validate_code by raw code (pure, early)
     code_places: list[CodeAt] = field(default_factory=list)  # codes_of(event): where each code sits
-    lines: list[pb.ReceiptLine] = field(default_factory=list)  # decoding.Decoded.lines, for every stage
 
 
 # One per process, shared by every pipeline (tests build many): signature checks off the event loop.
@@ -170,7 +168,6 @@ class IngestPipeline:
         self._codes = code_verdicts  # None: marking codes get no verdicts (tests of the other stages)
         self._counts: Counter[str] = Counter()
         self._load_head = load_head  # None: memory is the whole truth (one node, heads restored at start)
-        self._finding_counts: Counter[str] = Counter()
 
     def decode_batch(self, body: bytes) -> pb.IngestBatch:
         """Parse a request body under the limits; raises a request-level GatewayError."""
@@ -206,10 +203,6 @@ class IngestPipeline:
         """Envelopes answered since start, by status and by rejection code."""
         return dict(self._counts)
 
-    def finding_stats(self) -> dict[str, int]:
-        """Findings (anomalies) journalled since start, by kind."""
-        return dict(self._finding_counts)
-
     def _undo_codes(self, items: list[_Item]) -> None:
         if self._codes is not None:
             for item in reversed(items):
@@ -220,8 +213,8 @@ class IngestPipeline:
         items = [_Item(envelope) for envelope in batch.envelopes[:]]  # [:]: see receipt_validation
         for item in items:
             try:
-                # The receipt's lines and codes read once here, for codes, security and validation.
-                item.event, item.lines, line_codes = decoding.decode_envelope_parts(item.envelope, limits)
+                # The receipt's codes read once here, for the code stages.
+                item.event, line_codes = decoding.decode_envelope_parts(item.envelope, limits)
                 item.signed = SignedEnvelope.of(item.envelope, item.event)
                 if self._codes is not None:
                     item.code_places = codes_of(item.event, line_codes)
@@ -343,8 +336,8 @@ class IngestPipeline:
         except EnvelopeRejected as rejection:
             item.rejection, item.findings = rejection, []
             return
-        item.findings.extend(validate_event(event, received_ms, item.lines))
-        item.findings.extend(security_findings(event, item.lines))
+        # Content findings (arithmetic, labels, consent) are found where rows are built: see
+        # receipt_validation.content_findings. What the journal must keep is decided here.
         if self._codes is not None and item.device is not None:
             item.code_verdicts, code_findings, item.code_undo = self._codes.judge_event(
                 event, item.device.seller_tin, item.device.store_id, item.code_places, item.codes, slots
@@ -387,9 +380,6 @@ class IngestPipeline:
         ack = pb.IngestAck(received_ms=received_ms, gateway_id=self._settings.gateway_id)
         acks = ack.acks
         for item in items:
-            # _ack runs only once the journal holds the batch: these findings are anomaly rows to be.
-            for finding in item.findings if item.status != pb.DUPLICATE else ():
-                self._finding_counts[finding.kind] += 1
             # Field by field: upb's keyword form of add() costs more (an unset field and "" are the same).
             event_ack = acks.add()
             event_ack.device_id = item.envelope.device_id

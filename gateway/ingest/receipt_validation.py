@@ -1,7 +1,10 @@
-"""Validation stage: receipt and Z-report arithmetic as findings; authentic content is never rejected.
+"""Validation: receipt and Z-report arithmetic as findings; authentic content is never rejected.
 
-Only a time too far in the future is a rejection (the device clock or the event is not believable).
-Every other problem is a `pb.Finding` with a stable `kind` token on an event that is still accepted:
+Only a time too far in the future is a rejection (the device clock or the event is not believable): that
+check runs at ingest, before the ack. Every other problem is a `pb.Finding` with a stable `kind` token on
+an event that is still accepted. Those follow from the signed event and its receive time alone, so they
+are found where its rows are built, off the ingest process (content_findings, called by
+gateway/storage/rows.py): the ack does not depend on them, and the journal keeps what does.
 
     line_sum_mismatch   line sum != round_half_up(price * quantity / 1000) - discount + markup
     tax_mismatch        line tax != round_half_up(sum * rate / (1 + rate)), more than 1 minor unit off
@@ -29,6 +32,7 @@ from collections.abc import Iterable
 
 from gateway import errors
 from gateway.ingest.decoding import EnvelopeRejected
+from gateway.security.receipt_checks import security_findings
 from gateway.settings import Limits
 from gateway.wire import pb
 
@@ -85,7 +89,7 @@ def _line_findings(number: int, line: pb.ReceiptLine) -> Iterable[pb.Finding]:
             )
 
 
-def _receipt_is_clean(receipt: pb.Receipt, lines: list[pb.ReceiptLine] | None = None) -> bool:
+def _receipt_is_clean(receipt: pb.Receipt) -> bool:
     """True only if _receipt_findings would report nothing: one pass, fields read once (the usual case).
 
     False sends the receipt through the full checks, which say what is wrong; so this needs only to be
@@ -96,8 +100,7 @@ def _receipt_is_clean(receipt: pb.Receipt, lines: list[pb.ReceiptLine] | None = 
         return False
     # Every repeated field as a list ([:]): upb's have no __iter__, so a plain loop indexes until a
     # formatted IndexError ends it, ~2,000 instructions a loop and over a tenth of this function.
-    if lines is None:
-        lines = receipt.lines[:]
+    lines = receipt.lines[:]
     if not lines:
         return False
     lines_total = 0
@@ -227,18 +230,13 @@ def _cash_movement_findings(movement: pb.CashMovement) -> Iterable[pb.Finding]:
         yield _finding("bad_amount", f"cash movement of kind {movement.kind} and sum {movement.sum}")
 
 
-def validate_event(
-    event: pb.Event, received_ms: int, lines: list[pb.ReceiptLine] | None = None
-) -> list[pb.Finding]:
-    """Every content problem of an authentic event, as findings (empty when all adds up).
-
-    lines: the receipt's lines as a list, when the caller has it already (decoding.Decoded).
-    """
+def validate_event(event: pb.Event, received_ms: int) -> list[pb.Finding]:
+    """Every arithmetic and time problem of an authentic event, as findings (empty when all adds up)."""
     findings: list[pb.Finding] = []
     kind = event.WhichOneof("body")
     if kind == "receipt":
         receipt = event.receipt
-        if not _receipt_is_clean(receipt, lines):
+        if not _receipt_is_clean(receipt):
             findings.extend(_receipt_findings(receipt))
     elif kind == "shift_close":
         findings.extend(_shift_close_findings(event.shift_close))
@@ -252,3 +250,11 @@ def validate_event(
             _finding("late_upload", f"received {hours} h after the event, the offline limit is 72 h")
         )
     return findings
+
+
+def content_findings(event: pb.Event, received_ms: int) -> list[pb.Finding]:
+    """Every finding an accepted event's own content gives: arithmetic, time, buyer consent, AI labels.
+
+    Pure: the same event and receive time give the same findings, wherever and whenever they are found.
+    """
+    return validate_event(event, received_ms) + security_findings(event)

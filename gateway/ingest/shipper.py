@@ -23,7 +23,7 @@ from gateway.storage.client import Storage
 from gateway.storage.errors import classify
 from gateway.storage.rows import TABLES
 from gateway.storage.staged_rows import STAGE_TABLE
-from gateway.storage.writer import RowsNotBuilt
+from gateway.storage.writer import Inserted, RowsNotBuilt
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,7 @@ class ShipperStats:
     batches: int = 0
     records: int = 0
     rows_by_table: dict[str, int] = field(default_factory=dict)
+    anomalies_by_kind: dict[str, int] = field(default_factory=dict)  # anomaly rows stored, by kind
     last_error: str | None = None
     last_error_at_ms: int | None = None
     last_shipped_at_ms: int | None = None
@@ -237,21 +238,23 @@ class Shipper:
             table: dedup_token(self.journal.journal_id, start, end, table) for table in (*TABLES, STAGE_TABLE)
         }
         try:
-            counts = await self._insert_kept(start, end, raw, tokens)
+            inserted = await self._insert_kept(start, end, raw, tokens)
         except RowsNotBuilt as exc:
             await asyncio.to_thread(self._set_aside, start, raw, exc.failures)
-            counts = await self._insert_kept(start, end, raw, tokens)
-        for table, rows in counts.items():
-            self._stats.rows_by_table[table] = self._stats.rows_by_table.get(table, 0) + rows
+            inserted = await self._insert_kept(start, end, raw, tokens)
+        for totals, counts in ((self._stats.rows_by_table, inserted.rows),
+                               (self._stats.anomalies_by_kind, inserted.anomalies)):
+            for name, count in counts.items():
+                totals[name] = totals.get(name, 0) + count
 
     async def _insert_kept(
         self, start: int, end: int, raw: list[bytes], tokens: dict[str, str]
-    ) -> dict[str, int]:
+    ) -> Inserted:
         kept = raw
         if self.quarantine.holds_any(start, end):
             kept = [record for _, record in self._kept(start, raw)]
         if not kept:
-            return {}
+            return Inserted({}, {})
         staged = self.checkpoint.pending_staged
         return await self.storage.insert_records(kept, self._pii, tokens, staged=staged)
 
@@ -294,7 +297,8 @@ class Shipper:
         log.warning("shipping failed (%s, retryable=%s): %s", failure.name, failure.retryable, exc)
 
     def stats(self) -> dict[str, Any]:
-        """Shipped position, lag, batches, rows by table and the last error (None when healthy)."""
+        """Shipped position, lag, batches, rows by table, anomalies by kind and the last error (None when
+        healthy)."""
         end = self.journal.end_position
         return {
             "shipped_position": self.checkpoint.shipped,
@@ -306,6 +310,7 @@ class Shipper:
             "records_shipped": self._stats.records,
             "batches": self._stats.batches,
             "rows_by_table": dict(self._stats.rows_by_table),
+            "anomalies_by_kind": dict(self._stats.anomalies_by_kind),
             "last_error": self._stats.last_error,
             "last_error_at_ms": self._stats.last_error_at_ms,
             "last_shipped_at_ms": self._stats.last_shipped_at_ms,

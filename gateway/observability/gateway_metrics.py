@@ -25,7 +25,7 @@ class GatewayMetrics:
             "tracegate_events_total", "Envelopes answered, by status (accepted, duplicate, rejected) and "
             "error code (empty unless rejected).", ["status", "error_code"])
         self.anomalies = Counter(
-            "tracegate_anomalies_total", "Findings journalled at ingest (anomaly rows), by kind.", ["kind"])
+            "tracegate_anomalies_total", "Anomaly rows stored by the shipper (findings), by kind.", ["kind"])
         self.request_seconds = Histogram(
             "tracegate_http_request_duration_seconds", "HTTP request latency, by route, method and status.",
             LATENCY_BUCKETS, ["route", "method", "status"])
@@ -81,9 +81,9 @@ class GatewayMetrics:
         for key, count in service.pipeline.stats().items():
             status, _, code = key.partition(":")
             self.events.set_total(count, status=status, error_code=code)
-        for kind, count in service.pipeline.finding_stats().items():
-            self.anomalies.set_total(count, kind=kind)
         shipper: dict[str, Any] = service.shipper.stats()
+        for kind, count in shipper["anomalies_by_kind"].items():
+            self.anomalies.set_total(count, kind=kind)
         unshipped = service.journal.unshipped_bytes()
         budget = service.settings.journal_budget_bytes
         self.journal_unshipped.set(unshipped)

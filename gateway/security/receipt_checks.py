@@ -27,11 +27,8 @@ def buyer_storable(event: pb.Event) -> bool:
     return has_contacts(buyer) and consent_valid(buyer, event.time_ms)
 
 
-def security_findings(event: pb.Event, lines: list[pb.ReceiptLine] | None = None) -> list[pb.Finding]:
-    """Findings for one event; details never quote the personal data or the raw label.
-
-    lines: the receipt's lines as a list, when the caller has it already (decoding.Decoded).
-    """
+def security_findings(event: pb.Event) -> list[pb.Finding]:
+    """Findings for one event; details never quote the personal data or the raw label."""
     if event.WhichOneof("body") != "receipt":
         return []
     receipt = event.receipt
@@ -46,7 +43,7 @@ def security_findings(event: pb.Event, lines: list[pb.ReceiptLine] | None = None
             )
         )
     # lines[:]: a loop over a upb repeated field ends in a formatted IndexError (~2,000 instructions).
-    for number, line in enumerate(receipt.lines[:] if lines is None else lines, start=1):
+    for number, line in enumerate(receipt.lines[:], start=1):
         if not line.ai_label:
             continue
         try:

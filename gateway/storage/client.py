@@ -22,7 +22,7 @@ from gateway.security.pii_keys import PiiKeyRing
 from gateway.settings import Settings
 from gateway.storage.process import StorageProcess
 from gateway.storage.staged_rows import schema_file
-from gateway.storage.writer import build_tables, insert_tables, row_counts
+from gateway.storage.writer import Inserted, build_tables, insert_tables
 
 T = TypeVar("T")
 Client = Any  # clickhouse_connect's Client (untyped library)
@@ -156,8 +156,8 @@ class Storage:
 
     async def insert_records(
         self, raw: list[bytes], pii: PiiKeyRing | None, tokens: dict[str, str], *, staged: bool
-    ) -> dict[str, int]:
-        """Journal records → rows → one insert per table, each deduplicated by its token; rows by table.
+    ) -> Inserted:
+        """Journal records → rows → one insert per table, each deduplicated by its token; what was stored.
 
         staged: accepted receipts go to the stage table (tokens must name it), for ClickHouse to build
         their rows. The rest are built off the event loop: in the storage process when there is one (in
@@ -171,7 +171,7 @@ class Storage:
         schema = schema_file(self.url) if staged else None
         tables = await asyncio.to_thread(functools.partial(build_tables, raw, pii, stage_schema=schema))
         await self.run(lambda client: insert_tables(client, self.database, tables, tokens))
-        return row_counts(tables)
+        return Inserted.of(tables)
 
     def close(self) -> None:
         """Close the client and stop the thread (after calls already queued)."""

@@ -40,7 +40,7 @@ from clickhouse_connect.driver.query import QueryResult
 from gateway.observability.process_name import STORAGE, set_process_name
 from gateway.security.pii_keys import PiiKeyRing
 from gateway.storage.staged_rows import schema_file
-from gateway.storage.writer import build_tables, collector_paused, insert_tables, row_counts
+from gateway.storage.writer import Inserted, build_tables, collector_paused, insert_tables
 
 log = logging.getLogger(__name__)
 LOCK_WAIT_S = 30.0
@@ -96,10 +96,10 @@ class StorageProcess:
 
     def insert_records(
         self, raw: list[bytes], pii: PiiKeyRing | None, database: str, tokens: dict[str, str], staged: bool
-    ) -> dict[str, int]:
-        """Build the rows of journal records in the child and insert them; rows inserted by table."""
-        counts: dict[str, int] = self._exchange("ship", (raw, pii, database, tokens, staged))
-        return counts
+    ) -> Inserted:
+        """Build the rows of journal records in the child and insert them; what was stored."""
+        inserted: Inserted = self._exchange("ship", (raw, pii, database, tokens, staged))
+        return inserted
 
     def _exchange(self, pipe: str, message: Any) -> Any:
         self._restart_if_dead()
@@ -176,15 +176,15 @@ def _serve(url: str, calls: Connection, ship: Connection, parent_pid: int) -> No
 
     def handle_ship(
         message: tuple[list[bytes], PiiKeyRing | None, str, dict[str, str], bool]
-    ) -> dict[str, int]:
+    ) -> Inserted:
         raw, pii, database, tokens, staged = message
         with collector_paused():
             tables = build_tables(raw, pii, stage_schema=schema_file(url) if staged else None)
             with lock:
                 insert_tables(client, database, tables, tokens)
-            counts = row_counts(tables)
+            inserted = Inserted.of(tables)
             del tables  # freed by refcounting before the collector resumes (see collector_paused)
-        return counts
+        return inserted
 
     threading.Thread(target=_answer, args=(ship, handle_ship), name="ship", daemon=True).start()
     _answer(calls, handle_call)  # until the parent closes the calls pipe (or dies)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from google.protobuf.message import DecodeError
 
+from gateway.ingest.receipt_validation import content_findings
 from gateway.security.ai_label import ai_source_of
 from gateway.security.buyer_data import CLEAR, protect_event, strip_rejected
 from gateway.security.pii_keys import PiiKeyRing
@@ -341,6 +342,8 @@ def build_rows(
     pii: the operator's key ring; without it, event bytes naming a buyer are not stored at all.
     staged: accepted receipts go there instead, for ClickHouse to build their rows (staged_rows.py); their
     buyers' receipt_buyers rows are still built here.
+    An accepted event's content findings are found here (receipt_validation.content_findings) and join
+    the findings its record journalled (chain, codes).
     """
     batch = {table: TableRows(table) for table in TABLES}
     for index, record in enumerate(records):
@@ -351,10 +354,13 @@ def build_rows(
             add_check_events(batch["code_events"], record)
             continue
         if record.accepted:
+            found = content_findings(event, record.received_ms) if event is not None else []
+            if found:
+                record.findings.extend(found)
             if event is not None and event.HasField("receipt"):
                 if staged is not None:
                     stored_bytes, protection = _stored_receipt(batch, record, event_bytes, event, pii)
-                    staged.add(index, record, event, stored_bytes, protection)
+                    staged.add(index, record, event, stored_bytes, protection, found)
                 else:
                     _receipt_record(batch, record, env, event_bytes, event, pii)  # its anomalies included
                 continue

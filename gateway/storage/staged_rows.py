@@ -273,34 +273,45 @@ def _varint(value: int) -> bytes:
 
 _STORED_EVENT_TAG = _varint(STORED_EVENT_FIELD << 3 | 2)
 _PROTECTION_TAG = _varint(PROTECTION_FIELD << 3 | 2)
+_FINDINGS_TAG = _varint(pb.JournalRecord.DESCRIPTOR.fields_by_name["findings"].number << 3 | 2)
 
 
 class StagedReceipts:
     """The records of a batch staged for ClickHouse's views: length-delimited, and the rows they make."""
 
-    __slots__ = ("frames", "raw", "rows", "schema")
+    __slots__ = ("anomaly_kinds", "frames", "raw", "rows", "schema")
 
     def __init__(self, raw: Sequence[bytes], schema: Path) -> None:
         self.raw = raw  # the batch's records as the journal holds them
         self.schema = schema  # schema_file()
         self.frames: list[bytes] = []
         self.rows: dict[str, int] = dict.fromkeys(VIEW_TABLES, 0)  # what the views will write, by table
+        self.anomaly_kinds: dict[str, int] = {}
 
     def add(
-        self, index: int, record: pb.JournalRecord, event: pb.Event, stored: bytes, protection: str
+        self, index: int, record: pb.JournalRecord, event: pb.Event, stored: bytes, protection: str,
+        content_findings: list[pb.Finding],
     ) -> None:
-        """Stage the batch's record at index, an accepted receipt, with its event bytes as stored."""
+        """Stage the batch's record at index, an accepted receipt, with its event bytes as stored and the
+        findings its content gives (added to those its record holds: repeated fields concatenate)."""
         body = self.raw[index] + _STORED_EVENT_TAG + _varint(len(stored)) + stored
         if protection:
             encoded = protection.encode()
             body += _PROTECTION_TAG + _varint(len(encoded)) + encoded
+        for finding in content_findings:
+            encoded = finding.SerializeToString()
+            body += _FINDINGS_TAG + _varint(len(encoded)) + encoded
         self.frames.append(_varint(len(body)) + body)
         rows = self.rows
         rows["events"] += 1
         rows["receipts"] += 1
         rows["receipt_lines"] += len(event.receipt.lines)
         rows["code_events"] += len(record.code_verdicts)
-        rows["anomalies"] += len(record.findings)
+        findings = record.findings  # the journalled ones and the content ones (build_rows added them)
+        if findings:
+            rows["anomalies"] += len(findings)
+            for finding in findings[:]:
+                self.anomaly_kinds[finding.kind] = self.anomaly_kinds.get(finding.kind, 0) + 1
 
     def __len__(self) -> int:
         return len(self.frames)

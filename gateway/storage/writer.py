@@ -9,12 +9,14 @@ from __future__ import annotations
 import contextlib
 import gc
 import weakref
+from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gateway.security.pii_keys import PiiKeyRing
-from gateway.storage.rows import TableRows, build_rows
+from gateway.storage.rows import COLUMNS, TableRows, build_rows
 from gateway.storage.staged_rows import STAGE_TABLE, StagedReceipts
 from gateway.wire import pb
 
@@ -82,14 +84,32 @@ def build_tables(raw: list[bytes], pii: PiiKeyRing | None, *, stage_schema: Path
     return tables
 
 
-def row_counts(tables: Tables) -> dict[str, int]:
-    """Rows by table that inserting these tables writes (the stage table's by the tables its views write)."""
-    counts: dict[str, int] = {}
-    for table, rows in tables.items():
-        by_table = rows.counts() if isinstance(rows, StagedReceipts) else {table: len(rows)}
-        for name, count in by_table.items():
-            counts[name] = counts.get(name, 0) + count
-    return counts
+_KIND = COLUMNS["anomalies"].index("kind")
+
+
+@dataclass(frozen=True)
+class Inserted:
+    """What inserting a batch's tables stores: rows by table (the stage table's by the tables its views
+    write), and anomaly rows by kind (tracegate_anomalies_total)."""
+
+    rows: dict[str, int]
+    anomalies: dict[str, int]
+
+    @classmethod
+    def of(cls, tables: Tables) -> Inserted:
+        """Count what these tables hold."""
+        rows: dict[str, int] = {}
+        kinds: dict[str, int] = {}
+        for table, built in tables.items():
+            if isinstance(built, StagedReceipts):
+                by_table, by_kind = built.counts(), built.anomaly_kinds
+            else:
+                by_table = {table: len(built)}
+                by_kind = Counter(row[_KIND] for row in built.rows) if table == "anomalies" else {}
+            for counts, add in ((rows, by_table), (kinds, by_kind)):
+                for name, count in add.items():
+                    counts[name] = counts.get(name, 0) + count
+        return cls(rows, kinds)
 
 
 def unbuildable(raw: list[bytes], pii: PiiKeyRing | None) -> list[tuple[int, str, str]]:

@@ -14,7 +14,7 @@ from gateway.storage.client import Storage
 from gateway.storage.migrations import apply_migrations
 from gateway.storage.rows import MAX_TIME_MS, TABLES
 from gateway.storage.staged_rows import STAGE_TABLE, VIEW_TABLES, schema_file
-from gateway.storage.writer import build_tables, insert_tables, row_counts
+from gateway.storage.writer import Inserted, build_tables, insert_tables
 from gateway.wire import pb
 from storage.journal_records import T0_MS, Register, migrated_storage, sell_receipt, storage_settings
 
@@ -139,14 +139,16 @@ async def test_staged_receipts_store_the_rows_python_builds(storage: Storage) ->
     python_tables = build_tables(raw, ring)
     staged_tables = build_tables(raw, ring, stage_schema=schema_file(storage.url))
     assert STAGE_TABLE in staged_tables and "receipt_lines" not in staged_tables, "receipts were staged"
-    assert row_counts(staged_tables) == row_counts(python_tables)
+    stored = Inserted.of(python_tables)
+    assert Inserted.of(staged_tables) == stored
+    assert stored.anomalies["total_mismatch"] > 0 and stored.anomalies["bad_ai_label"] > 0, "content findings"
     tokens = {table: f"t:{table}" for table in (*TABLES, STAGE_TABLE)}
     await storage.run(lambda c: insert_tables(c, python_db, python_tables, tokens))
     await storage.run(lambda c: insert_tables(c, staged_db, staged_tables, tokens))
     for table in TABLES:
         python_rows = await storage.run(lambda c, t=table: _rows(c, python_db, t))  # type: ignore[misc]
         staged_rows = await storage.run(lambda c, t=table: _rows(c, staged_db, t))  # type: ignore[misc]
-        assert len(staged_rows) == len(python_rows) == row_counts(python_tables).get(table, 0), table
+        assert len(staged_rows) == len(python_rows) == stored.rows.get(table, 0), table
         assert staged_rows == python_rows, table
     sources = await storage.run(lambda c: c.query(
         f"SELECT DISTINCT ai_label, ai_source FROM {staged_db}.receipt_lines").result_rows)
@@ -178,7 +180,7 @@ async def test_a_resent_range_adds_no_rows_in_any_table_the_views_write(
     first = await storage.run(counts)
     await storage.run(lambda c: ship(c, raw, tokens))
     assert await storage.run(counts) == first
-    assert first == {table: row_counts(build_tables(raw, None)).get(table, 0) for table in VIEW_TABLES}
+    assert first == {table: Inserted.of(build_tables(raw, None)).rows.get(table, 0) for table in VIEW_TABLES}
     other = {table: f"other:{table}" for table in tokens}  # another range: new rows
     await storage.run(lambda c: ship(c, raw[:5], other))
     assert (await storage.run(counts))["receipts"] > first["receipts"]

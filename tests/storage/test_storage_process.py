@@ -69,11 +69,11 @@ async def test_records_sent_twice_with_the_same_tokens_are_stored_once(
     storage: Storage, staged: bool
 ) -> None:
     raw = _records()
-    rows = await storage.insert_records(raw, None, _tokens("1"), staged=staged)
-    assert rows["events"] == 11 and rows["rejections"] == 1 and rows["receipts"] == 7
+    inserted = await storage.insert_records(raw, None, _tokens("1"), staged=staged)
+    assert (inserted.rows["events"], inserted.rows["rejections"], inserted.rows["receipts"]) == (11, 1, 7)
     # a retry after a lost answer
     again = await storage.insert_records(raw, None, _tokens("1"), staged=staged)
-    assert again == rows
+    assert again == inserted
     stored = {"events": 11, "receipts": 7, "receipt_lines": 13, "shifts": 2, "rejections": 1}
     assert _counts(storage) == stored
     result = storage.run_sync(
