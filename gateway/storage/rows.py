@@ -342,8 +342,8 @@ def build_rows(
     pii: the operator's key ring; without it, event bytes naming a buyer are not stored at all.
     staged: accepted receipts go there instead, for ClickHouse to build their rows (staged_rows.py); their
     buyers' receipt_buyers rows are still built here.
-    An accepted event's content findings are found here (receipt_validation.content_findings) and join
-    the findings its record journalled (chain, codes).
+    An accepted event's content findings are found here (receipt_validation.content_findings) and added
+    to the findings its record journalled (chain, codes): the records are changed, so give parsed copies.
     """
     batch = {table: TableRows(table) for table in TABLES}
     for index, record in enumerate(records):
