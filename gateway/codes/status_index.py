@@ -58,9 +58,13 @@ class Interner:
         return len(self._values)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CodeState:
-    """What the gateway knows about one code right now."""
+    """What the gateway knows about one code right now (a snapshot: changing it changes nothing).
+
+    Not frozen: one is made per marking code on the ingest path, and a frozen dataclass's __init__ costs
+    ~3x (object.__setattr__ per field).
+    """
 
     known: bool  # in the operator's registry
     status: str  # registry status, '' when unknown
@@ -215,10 +219,11 @@ class StatusIndex:
             return None
         status, owner, expiry, flags, store = entry
         seller, _, store_id = self.stores.value(store).partition(_STORE_SEP)
+        # Positional, in field order (known, status, owner_tin, expires_day, sold, returned, last seller,
+        # last store): keywords cost twice as much.
         return CodeState(
-            known=bool(flags & KNOWN), status=STATUSES[status], owner_tin=self.owners.value(owner),
-            expires_day=expiry, sold=bool(flags & SOLD), returned=bool(flags & RETURNED),
-            last_seller_tin=seller, last_store_id=store_id,
+            bool(flags & KNOWN), STATUSES[status], self.owners.value(owner), expiry, bool(flags & SOLD),
+            bool(flags & RETURNED), seller, store_id,
         )
 
     def put_registry(self, cis: str, status: str, owner_tin: str, expires_day: int) -> None:
