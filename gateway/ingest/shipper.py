@@ -125,6 +125,7 @@ class Shipper:
             self._stats.last_quarantine = newest.reason
             self._stats.last_quarantine_at_ms = newest.quarantined_at_ms
         self._shipped_on_disk: int | None = None  # records on disk before the shipped position
+        self.clock = time.monotonic  # paces the batches (tests set their own)
         # Called with the record count of every confirmed batch (metrics: batch size histogram).
         self.batch_observers: list[Callable[[int], None]] = []
 
@@ -141,6 +142,7 @@ class Shipper:
                 log.warning("could not retry the quarantined records at start: %s", type(exc).__name__)
         backoff = BACKOFF_FIRST_S
         while True:
+            started = self.clock()
             try:
                 shipped = await self.ship_once()
             except asyncio.CancelledError:
@@ -152,8 +154,10 @@ class Shipper:
                 continue
             backoff = BACKOFF_FIRST_S
             if shipped < self.batch_records:
-                # Not a full batch: wait so the next one is larger (about one insert per interval per table).
-                await asyncio.sleep(self.interval_s)
+                # Not a full batch: wait so the next one is larger, about one insert per interval per table.
+                # The interval counts from this batch's start: when shipping took longer (a busy gateway),
+                # the records that came meanwhile go at once, not an interval later.
+                await asyncio.sleep(max(0.0, self.interval_s - (self.clock() - started)))
 
     async def ship_once(self) -> int:
         """Ship the pending range if there is one, else the next batch; returns the records shipped."""

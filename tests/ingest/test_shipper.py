@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -153,6 +154,31 @@ async def test_a_range_pending_across_an_upgrade_ships_its_rows_the_first_way(
     await journal_all(journal, fleet_records()[5:6])  # the next range is staged
     await upgraded.ship_all()
     assert (await counts(storage))["events"] == 6
+
+
+async def test_the_interval_between_batches_counts_from_the_batch_start(
+    journal: Journal, storage: Storage, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a batch that took most of the interval, the next goes when the interval is up, not an interval
+    later (a busy gateway's records would wait twice); after a quick one it waits the rest."""
+    await journal_all(journal, fleet_records()[:3])  # fewer than a batch: the shipper waits between
+    shipper = Shipper(journal, storage, dataclasses.replace(settings, shipper_interval_s=1.0))
+    times = iter([100.0, 100.8, 200.0, 200.1, 300.0, 301.5])  # (start, end) of three rounds
+    shipper.clock = lambda: next(times)
+    waits: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 3:
+            raise asyncio.CancelledError
+        await real_sleep(0)
+
+    monkeypatch.setattr(shipper_module.asyncio, "sleep", sleep)
+    with pytest.raises(asyncio.CancelledError):
+        await shipper.run()
+    assert waits == [pytest.approx(0.2), pytest.approx(0.9), 0.0]
+    assert (await counts(storage))["events"] == 3
 
 
 async def test_storage_failure_is_retried_until_it_recovers(
