@@ -93,20 +93,23 @@ def _shadow_message(name: str) -> str:
 SHADOW_SCHEMA = 'syntax = "proto3";\n' + "\n".join(_shadow_message(name) for name in _SHADOW_FIELDS) + "\n"
 
 
+_SCHEMA_NAME = f"journal_record-{hashlib.sha256(SHADOW_SCHEMA.encode()).hexdigest()[:16]}.proto"
+
+
 def schema_file(chdb_url: str) -> Path:
     """The shadow schema as a file beside the chDB directory, written once (its name carries its hash).
 
     A file, not `format_schema_source = 'string'`: chDB would cache that under the working directory.
     """
     directory = Path(chdb_url.removeprefix("chdb://").rstrip("/"))
-    digest = hashlib.sha256(SHADOW_SCHEMA.encode()).hexdigest()[:16]
-    path = directory.with_name(directory.name + ".schemas") / f"journal_record-{digest}.proto"
+    path = directory.with_name(directory.name + ".schemas") / _SCHEMA_NAME
     if not path.exists():
         path.parent.mkdir(mode=0o700, exist_ok=True)
         partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         partial.write_text(SHADOW_SCHEMA)
         partial.replace(path)  # whole or absent, whoever writes it first
     return path
+
 
 _TAX = "Tuple(tax_type UInt32, rate_bp UInt32, sum Int64)"
 # Columns by the fields' paths (ClickHouse matches `envelope_event_receipt_total` to envelope.event.
