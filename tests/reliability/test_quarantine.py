@@ -110,7 +110,7 @@ async def health(
 
 
 def metrics_text(shipper: Shipper, journal: Journal, settings: Settings, storage: Storage) -> str:
-    pipeline = SimpleNamespace(stats=dict, finding_stats=dict)
+    pipeline = SimpleNamespace(stats=dict)
     service = SimpleNamespace(pipeline=pipeline, shipper=shipper, journal=journal, settings=settings,
                               storage=storage)
     metrics = GatewayMetrics()
