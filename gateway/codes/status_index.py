@@ -214,7 +214,10 @@ class StatusIndex:
 
     def state(self, cis: str, slot: Slot | None = None) -> CodeState | None:
         """What is known about a code, or None if nothing (not in the registry, never seen)."""
-        entry = self.raw(cis, slot)
+        return self.state_of(self.raw(cis, slot))
+
+    def state_of(self, entry: Entry | None) -> CodeState | None:
+        """The CodeState of an entry raw() returned (None: nothing known)."""
         if entry is None:
             return None
         status, owner, expiry, flags, store = entry
@@ -237,18 +240,26 @@ class StatusIndex:
         """The code is sold (retired) at this store; returns the entry before, to undo with set_raw."""
         slot = self._slot(cis, slot)
         old = self.raw(cis, slot)
+        self.sold(cis, slot, old, seller_tin, store_id)
+        return old
+
+    def sold(self, cis: str, slot: Slot | None, old: Entry | None, seller_tin: str, store_id: str) -> None:
+        """record_sale, given the entry raw() has just read at slot (the ingest path reads it once)."""
         status, owner, expiry, flags, _ = old if old is not None else (0, 0, 0, 0, 0)
         store = self.stores.intern(seller_tin + _STORE_SEP + store_id)
         self.set_raw(cis, (status, owner, expiry, (flags & KNOWN) | SOLD, store), slot)
-        return old
 
     def record_return(self, cis: str, slot: Slot | None = None) -> Entry | None:
         """The code came back (in circulation again); returns the entry before, to undo with set_raw."""
         slot = self._slot(cis, slot)
         old = self.raw(cis, slot)
+        self.returned(cis, slot, old)
+        return old
+
+    def returned(self, cis: str, slot: Slot | None, old: Entry | None) -> None:
+        """record_return, given the entry raw() has just read at slot."""
         status, owner, expiry, flags, _ = old if old is not None else (0, 0, 0, 0, 0)
         self.set_raw(cis, (status, owner, expiry, (flags & KNOWN) | RETURNED, 0), slot)
-        return old
 
     def compact(self, min_extra: int = 100_000) -> bool:
         """Merge the dict of later additions into the sorted arrays once it is large; True if merged."""

@@ -26,6 +26,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
+
 from gateway.codes.parser import CodeResult, validate_code
 from gateway.codes.status_index import CodeState, Entry, Slot, StatusIndex
 from gateway.wire import pb
@@ -130,10 +132,11 @@ def judge_return(result: CodeResult, state: CodeState | None) -> Judgement:
 
 
 def verdict_record(line: int, index: int, result: CodeResult, judgement: Judgement,
-                   raw_code: str = "") -> pb.CodeVerdictRecord:
-    """The journalled form of one verdict."""
+                   raw_code: str = "", record: pb.CodeVerdictRecord | None = None) -> pb.CodeVerdictRecord:
+    """The journalled form of one verdict; record: the empty message to fill (a repeated field's add())."""
     # Field by field, the empty ones left unset (the same message): upb's keyword constructor costs twice.
-    record = pb.CodeVerdictRecord()
+    if record is None:
+        record = pb.CodeVerdictRecord()
     record.line = line
     record.code_index = index
     record.verdict = judgement.verdict
@@ -172,37 +175,43 @@ class CodeVerdicts:
 
     def judge_event(self, event: pb.Event, seller_tin: str, store_id: str, codes: list[CodeAt],
                     parsed: Mapping[str, CodeResult], slots: Mapping[str, Slot],
-                    ) -> tuple[list[pb.CodeVerdictRecord], list[pb.Finding], Undo]:
-        """Verdicts and findings for an accepted event, status moves applied; undo reverts the moves.
+                    verdicts: RepeatedCompositeFieldContainer[pb.CodeVerdictRecord],
+                    ) -> tuple[list[pb.Finding], Undo]:
+        """Verdicts (added to `verdicts`, the journal record's) and findings for an accepted event, status
+        moves applied; undo reverts the moves.
 
         codes: codes_of(event); parsed: parse_codes(codes); slots: StatusIndex.locate() of their cis,
         found for the whole request at once (all three made before the chain stage, once).
         """
         kind = KIND_OF_OPERATION.get(event.receipt.operation) if event.HasField("receipt") else None
         if kind is None:
-            return [], [], []
+            return [], []
         day = max(event.time_ms, 0) // DAY_MS
-        records: list[pb.CodeVerdictRecord] = []
         findings: list[pb.Finding] = []
         undo: Undo = []
         index = self.index
         for line_no, code_index, code in codes:
             result = parsed[code]
             cis = result.cis
-            slot = slots.get(cis) if cis else None
-            state = index.state(cis, slot) if cis else None
+            if cis:
+                slot = slots.get(cis)
+                entry = index.raw(cis, slot)  # read once: for the verdict and for the move
+                state = index.state_of(entry)
+                undo.append((cis, entry))
+            else:
+                state = None
             if kind == SALE:
                 judgement = judge_sale(result, state, seller_tin, store_id, day)
                 if cis:
-                    undo.append((cis, index.record_sale(cis, seller_tin, store_id, slot)))
+                    index.sold(cis, slot, entry, seller_tin, store_id)
             else:
                 judgement = judge_return(result, state)
                 if cis:
-                    undo.append((cis, index.record_return(cis, slot)))
-            records.append(verdict_record(line_no, code_index, result, judgement))
+                    index.returned(cis, slot, entry)
+            verdict_record(line_no, code_index, result, judgement, record=verdicts.add())
             for finding_kind, detail in judgement.findings:
                 findings.append(pb.Finding(kind=finding_kind, line=line_no, detail=detail, cis=cis or ""))
-        return records, findings, undo
+        return findings, undo
 
     def undo(self, undo: Undo) -> None:
         """Revert status moves (the journal refused the records that made them), newest first."""

@@ -103,6 +103,8 @@ class _Item:
     """One envelope on its way through the stages."""
 
     envelope: pb.Envelope
+    device_id: str  # the envelope's, read once (each upb field read makes a new object)
+    seq: int
     event: pb.Event | None = None
     signed: SignedEnvelope | None = None
     device: Device | None = None
@@ -110,7 +112,8 @@ class _Item:
     findings: list[pb.Finding] = field(default_factory=list)
     status: pb.AckStatus = pb.REJECTED
     fiscal_sign: str = ""
-    code_verdicts: list[pb.CodeVerdictRecord] = field(default_factory=list)
+    # Its journal record, filled by _record; the code verdicts go straight into it (no copies).
+    record: pb.JournalRecord = field(default_factory=pb.JournalRecord)
     code_undo: Undo = field(default_factory=list)
     codes: dict[str, CodeResult] = field(default_factory=dict)  # validate_code by raw code (pure, early)
     code_places: list[CodeAt] = field(default_factory=list)  # codes_of(event): where each code sits
@@ -179,8 +182,8 @@ class IngestPipeline:
         items = self._prepare(batch)
         await self._authenticate(items)
         resends = _signed_by_another_key(items)
-        devices = {item.envelope.device_id for item in items if item.device is not None}
-        async with self._locks.hold(devices | {item.envelope.device_id for item in resends}):
+        devices = {item.device_id for item in items if item.device is not None}
+        async with self._locks.hold(devices | {item.device_id for item in resends}):
             await self._answer_retired_key_resends(resends)
             cursors = await self._cursors(items)
             records = self._decide(items, cursors, received_ms)
@@ -210,7 +213,8 @@ class IngestPipeline:
 
     def _prepare(self, batch: pb.IngestBatch) -> list[_Item]:
         limits = self._settings.limits
-        items = [_Item(envelope) for envelope in batch.envelopes[:]]  # [:]: see receipt_validation
+        # [:]: a list (see decoding); the ids read once here for every later stage.
+        items = [_Item(envelope, envelope.device_id, envelope.seq) for envelope in batch.envelopes[:]]
         for item in items:
             try:
                 # The receipt's codes read once here, for the code stages.
@@ -254,23 +258,23 @@ class IngestPipeline:
         if self._load_head is not None:
             heads: dict[str, tuple[str, list[int]]] = {}
             for item in resends:
-                device = self._registry.get(item.envelope.device_id)
+                device = self._registry.get(item.device_id)
                 if device is not None:  # unknown_key is only said of registered devices
-                    heads.setdefault(device.device_id, (device.seller_tin, []))[1].append(item.envelope.seq)
+                    heads.setdefault(device.device_id, (device.seller_tin, []))[1].append(item.seq)
             await refresh_heads(self._chains, self._load_head, heads)
         wanted: dict[str, list[_Item]] = {}
         for item in resends:
             assert item.signed is not None
-            device_id, seq = item.envelope.device_id, item.envelope.seq
+            device_id, seq = item.device_id, item.seq
             recent = self._chains.recent(device_id, seq)
             if seq > self._chains.head(device_id).seq or (recent and recent[0] != item.signed.envelope_hash):
                 continue
             wanted.setdefault(device_id, []).append(item)
         for device_id, device_items in wanted.items():
-            stored = await self._lookup(device_id, [item.envelope.seq for item in device_items])
+            stored = await self._lookup(device_id, [item.seq for item in device_items])
             for item in device_items:
                 assert item.signed is not None
-                envelope, known = item.envelope, stored.get(item.envelope.seq)
+                envelope, known = item.envelope, stored.get(item.seq)
                 if known is None:
                     if self._chains.recent(device_id, envelope.seq) is not None:  # accepted, not shipped yet
                         item.rejection = EnvelopeRejected(
@@ -287,9 +291,9 @@ class IngestPipeline:
         seqs: dict[str, list[int]] = {}
         for item in items:
             if item.device is not None:
-                seqs.setdefault(item.envelope.device_id, []).append(item.envelope.seq)
+                seqs.setdefault(item.device_id, []).append(item.seq)
         if self._load_head is not None:
-            sellers = {item.envelope.device_id: item.device.seller_tin for item in items if item.device}
+            sellers = {item.device_id: item.device.seller_tin for item in items if item.device}
             wanted = {device_id: (sellers[device_id], device_seqs) for device_id, device_seqs in seqs.items()}
             await refresh_heads(self._chains, self._load_head, wanted)
         cursors: dict[str, ChainCursor] = {}
@@ -307,7 +311,7 @@ class IngestPipeline:
         ) if self._codes is not None else {}
         for item in items:
             if item.device is not None and item.signed is not None and item.event is not None:
-                self._chain_and_validate(item, cursors[item.envelope.device_id], received_ms, slots)
+                self._chain_and_validate(item, cursors[item.device_id], received_ms, slots)
             # A duplicate was recorded the first time; "history out of reach" says nothing about the envelope.
             if item.status == pb.DUPLICATE or (
                 item.rejection is not None and item.rejection.error is errors.HISTORY_UNAVAILABLE
@@ -339,15 +343,15 @@ class IngestPipeline:
         # Content findings (arithmetic, labels, consent) are found where rows are built: see
         # receipt_validation.content_findings. What the journal must keep is decided here.
         if self._codes is not None and item.device is not None:
-            item.code_verdicts, code_findings, item.code_undo = self._codes.judge_event(
-                event, item.device.seller_tin, item.device.store_id, item.code_places, item.codes, slots
+            code_findings, item.code_undo = self._codes.judge_event(
+                event, item.device.seller_tin, item.device.store_id, item.code_places, item.codes, slots,
+                item.record.code_verdicts,
             )
             item.findings.extend(code_findings)
-        item.fiscal_sign = self._fiscal.sign(
-            envelope.device_id, envelope.seq, item.signed.envelope_hash, event.time_ms
-        )
+        signed = item.signed
+        item.fiscal_sign = self._fiscal.sign(item.device_id, item.seq, signed.envelope_hash, event.time_ms)
         item.status = pb.ACCEPTED
-        cursor.accept(envelope.seq, item.signed.envelope_hash, item.fiscal_sign, decision.next_seq)
+        cursor.accept(item.seq, signed.envelope_hash, item.fiscal_sign, decision.next_seq)
 
     def _record(self, item: _Item, received_ms: int) -> pb.JournalRecord:
         envelope = item.envelope
@@ -357,7 +361,7 @@ class IngestPipeline:
             envelope.CopyFrom(item.envelope)
             envelope.ClearField("event")
         # Field by field, empty ones left unset (the same bytes): upb's keyword constructor costs more.
-        record = pb.JournalRecord()
+        record = item.record
         record.envelope.CopyFrom(envelope)
         record.received_ms = received_ms
         record.accepted = item.status == pb.ACCEPTED
@@ -366,10 +370,8 @@ class IngestPipeline:
         record.fiscal_sign = item.fiscal_sign
         if item.findings:
             record.findings.extend(item.findings)
-        if item.code_verdicts:
-            record.code_verdicts.extend(item.code_verdicts)
         record.gateway_id = self._settings.gateway_id
-        device = item.device or self._registry.get(envelope.device_id)
+        device = item.device or self._registry.get(item.device_id)
         if device is not None:
             record.seller_tin, record.store_id = device.seller_tin, device.store_id
         if item.rejection is not None:
@@ -382,8 +384,8 @@ class IngestPipeline:
         for item in items:
             # Field by field: upb's keyword form of add() costs more (an unset field and "" are the same).
             event_ack = acks.add()
-            event_ack.device_id = item.envelope.device_id
-            event_ack.seq = item.envelope.seq
+            event_ack.device_id = item.device_id
+            event_ack.seq = item.seq
             event_ack.status = item.status
             event_ack.fiscal_sign = item.fiscal_sign
             if item.signed is not None:
