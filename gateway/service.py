@@ -193,6 +193,8 @@ class GatewayService:
             self._shipper_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._shipper_task
+            # The last confirmed batch into the checkpoint file (else the next start ships it again).
+            await self.shipper.flush()
         await self.journal.close()
         self.storage.close()
 

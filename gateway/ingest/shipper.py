@@ -125,6 +125,8 @@ class Shipper:
             self._stats.last_quarantine = newest.reason
             self._stats.last_quarantine_at_ms = newest.quarantined_at_ms
         self._shipped_on_disk: int | None = None  # records on disk before the shipped position
+        self._saved = True  # the checkpoint file says what self.checkpoint says
+        self._releasing: asyncio.Task[None] | None = None  # the journal deleting shipped segments
         self.clock = time.monotonic  # paces the batches (tests set their own)
         # Called with the record count of every confirmed batch (metrics: batch size histogram).
         self.batch_observers: list[Callable[[int], None]] = []
@@ -160,7 +162,13 @@ class Shipper:
                 await asyncio.sleep(max(0.0, self.interval_s - (self.clock() - started)))
 
     async def ship_once(self) -> int:
-        """Ship the pending range if there is one, else the next batch; returns the records shipped."""
+        """Ship the pending range if there is one, else the next batch; returns the records shipped.
+
+        A confirmed batch becomes durable in the checkpoint with the next batch's claim (one checkpoint
+        write a batch, not two: each is a few fsyncs on the path between two inserts), or in flush() when
+        there is nothing more to ship. A restart before that ships the batch again under its tokens, which
+        stores nothing twice; the journal keeps its records until the checkpoint says they are shipped.
+        """
         if self._shipped_on_disk is None:
             self._shipped_on_disk = await asyncio.to_thread(self._count_shipped_on_disk)
         if self.checkpoint.pending is not None:
@@ -174,16 +182,16 @@ class Shipper:
             start = self.checkpoint.shipped
             raw, end = await asyncio.to_thread(self.journal.read, start, max_records=self.batch_records)
             if not raw:
+                await self.flush()
                 return 0
             self.checkpoint.pending = (start, end)
             self.checkpoint.pending_staged = self.storage.stages_receipts
-            await asyncio.to_thread(write_checkpoint, self.checkpoint_path, self.checkpoint)
+            await self._save_checkpoint()
         await self._insert(start, end, raw)
         self.checkpoint.shipped = end
         self.checkpoint.pending = None
-        await asyncio.to_thread(write_checkpoint, self.checkpoint_path, self.checkpoint)
-        deleted = await asyncio.to_thread(self.journal.mark_shipped, end)
-        self._shipped_on_disk += len(raw) - deleted
+        self._saved = False
+        self._shipped_on_disk += len(raw)
         self._stats.records += len(raw)
         self._stats.batches += 1
         self._stats.consecutive_failures = 0
@@ -192,6 +200,31 @@ class Shipper:
         for observe in self.batch_observers:
             observe(len(raw))
         return len(raw)
+
+    async def flush(self) -> None:
+        """Make the confirmed position durable and let the journal delete what it covers."""
+        if not self._saved:
+            await self._save_checkpoint()
+        if self._releasing is not None:
+            await self._releasing
+
+    async def _save_checkpoint(self) -> None:
+        await asyncio.to_thread(write_checkpoint, self.checkpoint_path, self.checkpoint)
+        self._saved = True
+        # What the file now says is shipped may leave the journal; deleting segments (unlinks and a
+        # directory fsync) goes on beside the next insert, one deletion at a time.
+        self._releasing = asyncio.create_task(self._release(self.checkpoint.shipped, self._releasing))
+
+    async def _release(self, shipped: int, before: asyncio.Task[None] | None) -> None:
+        if before is not None:
+            await before
+        try:
+            deleted = await asyncio.to_thread(self.journal.mark_shipped, shipped)
+        except OSError as exc:  # a later release retries: mark_shipped deletes every segment it covers
+            log.warning("could not delete shipped journal segments: %s", exc)
+            return
+        if self._shipped_on_disk is not None:
+            self._shipped_on_disk -= deleted
 
     async def retry_quarantine(self) -> int:
         """Insert each quarantined record whose batch is confirmed and whose rows build now (under its own
@@ -224,6 +257,7 @@ class Shipper:
         total = 0
         while self.checkpoint.shipped < target or self.checkpoint.pending is not None:
             total += await self.ship_once()
+        await self.flush()
         return total
 
     def _count_shipped_on_disk(self) -> int:

@@ -94,26 +94,16 @@ async def test_a_batch_shipped_again_does_not_double_rows(
     assert await counts(storage) == EXPECTED
 
 
-async def test_crash_between_insert_and_checkpoint_does_not_double(
-    journal: Journal, storage: Storage, settings: Settings, monkeypatch: pytest.MonkeyPatch
+async def test_crash_after_a_confirmed_insert_does_not_double(
+    journal: Journal, storage: Storage, settings: Settings
 ) -> None:
+    """A confirmed batch is written down with the next batch's claim: a crash before that ships it again,
+    and its tokens store nothing twice."""
     records = fleet_records()
     await journal_all(journal, records[:3])  # a short batch: a fresh read after the restart would be longer
-    real_write = shipper_module.write_checkpoint
-    writes: list[object] = []
-
-    def crash_after_insert(path: Path, state: shipper_module.Checkpoint) -> None:
-        writes.append(state.pending)
-        if state.pending is None:
-            raise SystemExit("power cut")  # the insert was confirmed, the checkpoint never written
-        real_write(path, state)
-
     shipper = Shipper(journal, storage, settings)
-    monkeypatch.setattr(shipper_module, "write_checkpoint", crash_after_insert)
-    with pytest.raises(SystemExit):
-        await shipper.ship_once()
-    monkeypatch.setattr(shipper_module, "write_checkpoint", real_write)
-    assert checkpoint(settings)["pending"] is not None
+    assert await shipper.ship_once() == 3
+    assert checkpoint(settings)["pending"] is not None  # confirmed, not yet written down: the power goes
     assert (await counts(storage))["events"] == 3
     # More arrives before the restart: the pending range must still go out exactly as it was.
     await journal_all(journal, records[3:])
@@ -122,24 +112,46 @@ async def test_crash_between_insert_and_checkpoint_does_not_double(
     assert await counts(storage) == EXPECTED
 
 
+async def test_one_checkpoint_write_a_batch_and_the_journal_keeps_what_it_does_not_cover(
+    journal: Journal, storage: Storage, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each batch's claim also writes down the batch before it; segments leave the journal only once the
+    file says they are shipped, so a crash at any point finds its pending range on disk."""
+    real_write = shipper_module.write_checkpoint
+    written: list[tuple[int, object]] = []
+
+    def counted(path: Path, state: shipper_module.Checkpoint) -> None:
+        written.append((state.shipped, state.pending))
+        real_write(path, state)
+
+    monkeypatch.setattr(shipper_module, "write_checkpoint", counted)
+    records = fleet_records()
+    for record in records[:10]:  # one append each: the journal rolls to a new segment every ~2 kB
+        await journal_all(journal, [record])
+    shipper = Shipper(journal, storage, settings)
+    written.clear()  # the constructor writes a fresh file
+    assert await shipper.ship_once() == 5
+    assert await shipper.ship_once() == 5
+    first_end = written[0][1][1]  # type: ignore[index]
+    assert written == [(0, (0, first_end)), (first_end, (first_end, journal.end_position))]
+    assert journal.oldest_position <= first_end, "the second range, still pending on disk, is kept"
+    # The power goes now: the restart ships the second batch again, then the rest.
+    await journal_all(journal, records[10:])
+    restarted = Shipper(journal, storage, settings)
+    await restarted.ship_all()
+    assert await counts(storage) == EXPECTED
+    assert checkpoint(settings) == {"shipped": journal.end_position, "pending": None}
+
+
 async def test_a_range_pending_across_an_upgrade_ships_its_rows_the_first_way(
     journal: Journal, storage: Storage, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A gateway that built receipts' rows in Python crashed after its insert; the upgraded one stages
     receipts for ClickHouse's views, whose inserts carry other tokens: the pending range must not."""
     await journal_all(journal, fleet_records()[:5])
-    real_write = shipper_module.write_checkpoint
-
-    def crash_after_insert(path: Path, state: shipper_module.Checkpoint) -> None:
-        if state.pending is None:
-            raise SystemExit("power cut")
-        real_write(path, state)
-
     old = Shipper(journal, storage, settings)
     monkeypatch.setattr(Storage, "stages_receipts", property(lambda self: False))
-    monkeypatch.setattr(shipper_module, "write_checkpoint", crash_after_insert)
-    with pytest.raises(SystemExit):
-        await old.ship_once()
+    await old.ship_once()  # confirmed; then the power goes before the checkpoint says so
     monkeypatch.undo()
     path = settings.journal_dir / CHECKPOINT_NAME
     old_format = json.loads(path.read_text())
