@@ -194,7 +194,10 @@ class GatewayService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._shipper_task
             # The last confirmed batch into the checkpoint file (else the next start ships it again).
-            await self.shipper.flush()
+            try:
+                await self.shipper.flush()
+            except OSError as exc:
+                log.warning("shipper checkpoint not written at stop (its last batch ships again): %s", exc)
         await self.journal.close()
         self.storage.close()
 

@@ -172,6 +172,8 @@ class Shipper:
         if self._shipped_on_disk is None:
             self._shipped_on_disk = await asyncio.to_thread(self._count_shipped_on_disk)
         if self.checkpoint.pending is not None:
+            if not self._saved:  # the claim's write failed: the range goes out only once it is on disk
+                await self._save_checkpoint()
             start, end = self.checkpoint.pending
             raw, next_pos = await asyncio.to_thread(
                 self.journal.read, start, max_records=2**62, stop=end
@@ -186,6 +188,7 @@ class Shipper:
                 return 0
             self.checkpoint.pending = (start, end)
             self.checkpoint.pending_staged = self.storage.stages_receipts
+            self._saved = False
             await self._save_checkpoint()
         await self._insert(start, end, raw)
         self.checkpoint.shipped = end

@@ -143,6 +143,36 @@ async def test_one_checkpoint_write_a_batch_and_the_journal_keeps_what_it_does_n
     assert checkpoint(settings) == {"shipped": journal.end_position, "pending": None}
 
 
+async def test_a_range_whose_claim_was_not_written_is_not_inserted_until_it_is(
+    journal: Journal, storage: Storage, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk refused the claim's write: the next attempt writes it before inserting, so a crash after
+    that insert re-ships the same range under the same tokens."""
+    records = fleet_records()
+    await journal_all(journal, records[:3])
+    shipper = Shipper(journal, storage, settings)
+    real_write = shipper_module.write_checkpoint
+    failures = iter([OSError("disk full")])
+
+    def failing_once(path: Path, state: shipper_module.Checkpoint) -> None:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        real_write(path, state)
+
+    monkeypatch.setattr(shipper_module, "write_checkpoint", failing_once)
+    with pytest.raises(OSError):
+        await shipper.ship_once()
+    assert (await counts(storage))["events"] == 0
+    assert await shipper.ship_once() == 3
+    assert checkpoint(settings)["pending"] is not None
+    # The power goes; more arrives before the restart, which must not see a longer first range.
+    await journal_all(journal, records[3:])
+    restarted = Shipper(journal, storage, settings)
+    await restarted.ship_all()
+    assert await counts(storage) == EXPECTED
+
+
 async def test_a_range_pending_across_an_upgrade_ships_its_rows_the_first_way(
     journal: Journal, storage: Storage, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
