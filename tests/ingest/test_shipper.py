@@ -63,6 +63,15 @@ def checkpoint(settings: Settings) -> dict[str, object]:
     return dict(json.loads((settings.journal_dir / CHECKPOINT_NAME).read_text()))
 
 
+async def restart_after_power_cut(
+    journal: Journal, storage: Storage, settings: Settings, arriving: list[pb.JournalRecord]
+) -> None:
+    """The process died without a flush and more arrived: a new shipper stores everything exactly once."""
+    await journal_all(journal, arriving)
+    await Shipper(journal, storage, settings).ship_all()
+    assert await counts(storage) == EXPECTED
+
+
 async def test_ships_everything_in_batches_and_checkpoints(
     journal: Journal, storage: Storage, settings: Settings
 ) -> None:
@@ -106,10 +115,7 @@ async def test_crash_after_a_confirmed_insert_does_not_double(
     assert checkpoint(settings)["pending"] is not None  # confirmed, not yet written down: the power goes
     assert (await counts(storage))["events"] == 3
     # More arrives before the restart: the pending range must still go out exactly as it was.
-    await journal_all(journal, records[3:])
-    restarted = Shipper(journal, storage, settings)
-    await restarted.ship_all()
-    assert await counts(storage) == EXPECTED
+    await restart_after_power_cut(journal, storage, settings, records[3:])
 
 
 async def test_one_checkpoint_write_a_batch_and_the_journal_keeps_what_it_does_not_cover(
@@ -136,10 +142,7 @@ async def test_one_checkpoint_write_a_batch_and_the_journal_keeps_what_it_does_n
     assert written == [(0, (0, first_end)), (first_end, (first_end, journal.end_position))]
     assert journal.oldest_position <= first_end, "the second range, still pending on disk, is kept"
     # The power goes now: the restart ships the second batch again, then the rest.
-    await journal_all(journal, records[10:])
-    restarted = Shipper(journal, storage, settings)
-    await restarted.ship_all()
-    assert await counts(storage) == EXPECTED
+    await restart_after_power_cut(journal, storage, settings, records[10:])
     assert checkpoint(settings) == {"shipped": journal.end_position, "pending": None}
 
 
@@ -167,10 +170,7 @@ async def test_a_range_whose_claim_was_not_written_is_not_inserted_until_it_is(
     assert await shipper.ship_once() == 3
     assert checkpoint(settings)["pending"] is not None
     # The power goes; more arrives before the restart, which must not see a longer first range.
-    await journal_all(journal, records[3:])
-    restarted = Shipper(journal, storage, settings)
-    await restarted.ship_all()
-    assert await counts(storage) == EXPECTED
+    await restart_after_power_cut(journal, storage, settings, records[3:])
 
 
 async def test_a_range_pending_across_an_upgrade_ships_its_rows_the_first_way(
