@@ -14,8 +14,10 @@ CODE_ERRORS: dict[str, str] = {
     "this data (]d2 ]C1 ]Q3 ]e0 for GS1 data; ]d1 ]Q1 for plain data).",
     "not_gs1_data": "A plain-data symbology identifier (]d1, ]Q1) followed by something that is neither a "
     "raw 29-character tobacco pack code nor a GS1 Digital Link URI.",
-    "bad_digital_link": "An http(s) URI that is not a valid GS1 Digital Link (no primary key, qualifiers "
-    "out of order, an AI that may not be a data attribute …).",
+    "bad_digital_link": "An http(s) URI that is not a valid GS1 Digital Link: a character a URI may not "
+    "carry, a mixed-case scheme, no host, no primary key, a '/' after the last path value, qualifiers out of "
+    "order, a deprecated form (convenience alpha, zero-suppressed GTIN in the path), an AI twice, an AI that "
+    "may not be a data attribute or that belongs in the path.",
     # Element-string syntax
     "unknown_ai": "The data at an AI position is not an assigned GS1 Application Identifier.",
     "double_gs": "Two GS separators in a row (or a second leading GS): an empty element.",

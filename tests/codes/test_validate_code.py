@@ -54,7 +54,7 @@ VALID = {
     "raw tobacco pack after ]d1": "]d1" + raw_pack(),
     "raw tobacco pack after ]Q1": "]Q1" + raw_pack(),
     "Digital Link": f"https://id.gs1.org/01/{GTIN}/21/ABC%2F1?93=abcd&17=240229&linkType=all",
-    "Digital Link with path prefix and GTIN-13": f"HTTPS://brand.example/p/x/01/{GTIN[1:]}/21/ABCDEF?93=abcd",
+    "Digital Link with path prefix, upper case": f"HTTPS://BRAND.EXAMPLE/p/x/01/{GTIN}/21/ABCDEF?93=abcd",
     "Digital Link with 10 and 21 in order": f"http://e.kz/01/{GTIN}/10/L1/21/S1?91=EE06&92={CRYPTO44}",
     "Digital Link after ]Q1": f"]Q1https://id.gs1.org/01/{GTIN}/21/ABCDEF?93=abcd",
 }
@@ -90,8 +90,8 @@ def test_groups_by_serial_shape() -> None:
     assert validate_code(dairy(serial="ABCDEFGHIJ")).group is None
 
 
-def test_digital_link_values_are_decoded_and_padded() -> None:
-    result = validate_code(f"https://id.gs1.org/01/{GTIN[1:]}/21/A%25B?3103=001250&93=ab%2Fc")
+def test_digital_link_values_are_decoded() -> None:
+    result = validate_code(f"https://id.gs1.org/01/{GTIN}/21/A%25B?3103=001250&93=ab%2Fc")
     assert result.ok
     assert result.ais == {"01": GTIN, "21": "A%B", "3103": "001250", "93": "ab/c"}
 
