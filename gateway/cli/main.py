@@ -7,8 +7,10 @@ import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from gateway.settings import Settings, load_settings
+if TYPE_CHECKING:
+    from gateway.settings import Settings
 
 # Each module registers its subcommand(s) and sets `func` on its parser; the order is the --help order.
 SUBCOMMAND_MODULES = (
@@ -28,6 +30,31 @@ SUBCOMMAND_MODULES = (
     "gateway.cli.security",
     "gateway.cli.quarantine",
 )
+# The one module that registers each command (its first one or two words), so a run imports only what
+# its command needs: importing every module costs about a second (aiohttp, numpy, chDB's client), more
+# than `codes validate` needs for 100,000 codes. Anything not listed here (`--help`, a typo, an option
+# before the command) builds the full parser; a test checks the table against what the modules register.
+COMMAND_MODULES = {
+    "serve": "gateway.cli.serve",
+    "migrate": "gateway.cli.migrate",
+    "devices": "gateway.cli.devices",
+    "sql": "gateway.cli.sql",
+    "sim": "gateway.cli.sim",
+    "demo": "gateway.cli.demo",
+    "codes validate": "gateway.cli.codes",
+    "codes bench": "gateway.cli.codes",
+    "codes import": "gateway.cli.codes_import",
+    "codes bench-check": "gateway.cli.codes_bench_check",
+    "tokens": "gateway.cli.tokens",
+    "trace": "gateway.cli.analyst",
+    "anomalies": "gateway.cli.analyst",
+    "reconcile": "gateway.cli.analyst",
+    "bench": "gateway.cli.bench",
+    "config": "gateway.cli.config",
+    "audit": "gateway.cli.security",
+    "pii": "gateway.cli.security",
+    "quarantine": "gateway.cli.quarantine",
+}
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
@@ -50,6 +77,9 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Settings from the environment, overridden by whichever common flags this subcommand has."""
+    # Imported here, not at the top: commands without settings (`codes validate`) start without it.
+    from gateway.settings import load_settings
+
     names = ("data_dir", "storage_url", "host", "port", "cluster", "log_format", "log_level")
     config_file = getattr(args, "config_file", None)
     return load_settings(
@@ -58,22 +88,32 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser."""
+def modules_for(argv: Sequence[str]) -> tuple[str, ...]:
+    """The modules whose commands the parser for argv needs: the command's own, else all of them."""
+    for words in (argv[:2], argv[:1]):
+        module = COMMAND_MODULES.get(" ".join(words))
+        if module is not None:
+            return (module,)
+    return SUBCOMMAND_MODULES
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser for argv: only its command's subparser when known, every command otherwise."""
     parser = argparse.ArgumentParser(
         prog="tracegate",
         description="Cash-register traceability gateway: ingest signed receipt events from registers, "
         "journal them durably, stream them to ClickHouse.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in SUBCOMMAND_MODULES:
+    for name in SUBCOMMAND_MODULES if argv is None else modules_for(argv):
         importlib.import_module(name).register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; returns the process exit code."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
