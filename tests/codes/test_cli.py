@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import io
 import json
+import select
 import subprocess
 import sys
 
-from gateway.cli.codes import validate_stream
+import pytest
+
+from gateway.cli.codes import result_for_line, validate_stream
 from gateway.cli.main import build_parser
 from gateway.codes import validate_code
+from gateway.codes.bench import generate_corpus
+from gateway.codes.verdict_json import verdict_json
 from tests.codes.code_builders import GS, dairy, raw_pack, shoes
+from tests.codes.test_digital_link import INVALID as DL_INVALID
+from tests.codes.test_digital_link import VALID as DL_VALID
+from tests.codes.test_validate_code import INVALID, VALID
 
 
 def _run(data: bytes, input_format: str = "text") -> list[dict[str, object]]:
@@ -86,3 +94,64 @@ def test_real_process_reads_stdin_and_writes_stdout() -> None:
     )
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [row["error"] for row in rows] == [None, "not_gs1_data"]
+
+
+def _every_kind_of_line() -> list[bytes]:
+    """Generated codes, every valid and invalid case of the validator's tests, and what files hold."""
+    codes = [*generate_corpus(2_000, seed=11), *VALID.values(), *(c for c, _ in INVALID.values()), *DL_VALID,
+             *DL_INVALID, dairy(serial='Ab"\\x'), shoes(serial='a"b"c"d"e"f"g'), "\u2028", "\t\x00\x7f"]
+    lines = [code.encode() for code in codes]
+    return [*lines, b"", b"\xff\xfe01", dairy().encode() + b"\r", b"\r\r", b"01\r0460", "тест".encode()]
+
+
+def _plain(data: bytes, input_format: str) -> bytes:
+    """What the command wrote before it was made fast: json.dumps of each line's verdict, line by line."""
+    lines = data.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    lines[0] = lines[0].removeprefix(b"\xef\xbb\xbf")
+    return b"".join(
+        (json.dumps(result_for_line(line, input_format).to_json_dict(), ensure_ascii=False) + "\n").encode()
+        for line in lines
+    )
+
+
+@pytest.mark.parametrize("chunk_size", [1, 5, 97, 65_536])
+@pytest.mark.parametrize("input_format", ["text", "json"])
+def test_output_is_byte_for_byte_the_plain_path(input_format: str, chunk_size: int) -> None:
+    lines = _every_kind_of_line()
+    if input_format == "json":
+        lines = [json.dumps(line.decode("utf-8", "replace")).encode() for line in lines] + lines[-6:]
+    data = b"\xef\xbb\xbf" + b"\n".join(lines)  # a BOM first, no \n after the last line
+    sink = io.BytesIO()
+    count = validate_stream(io.BytesIO(data), sink, input_format, chunk_size)
+    assert sink.getvalue() == _plain(data, input_format)
+    assert count == len(lines)
+
+
+def test_verdict_json_is_json_dumps_for_every_verdict() -> None:
+    results = [result_for_line(line, "text") for line in _every_kind_of_line()]
+    kinds = {r.error for r in results}
+    assert {None, "bad_encoding", "non_ascii", "missing_crypto", "bad_digital_link"} <= kinds
+    expected = [json.dumps(r.to_json_dict(), ensure_ascii=False) for r in results]
+    assert [verdict_json(r) for r in results] == expected
+
+
+def test_a_pipe_gets_each_answer_as_soon_as_its_line_is_complete() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli.main", "codes", "validate"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        for code in (dairy(), "]d1" + dairy(), shoes()):
+            proc.stdin.write(code.encode()[:10])  # a scanner typing: half a line first
+            proc.stdin.flush()
+            proc.stdin.write(code.encode()[10:] + b"\n")
+            proc.stdin.flush()
+            ready, _, _ = select.select([proc.stdout], [], [], 30)
+            assert ready, "no answer while the input stays open"
+            assert json.loads(proc.stdout.readline()) == validate_code(code).to_json_dict()
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
