@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from gateway.codes.digital_link import is_digital_link, split_digital_link
 from gateway.codes.element_string import GS, split_elements, suspect_spans
@@ -25,9 +25,12 @@ _LIKELY_LOST = ("91", "92", "93", "80", "17", "31", "10")
 _GUESSABLE = frozenset(("field_too_long", "missing_crypto", "truncated_crypto", "bad_crypto_length"))
 
 
-@dataclass(frozen=True, slots=True)
-class CodeResult:
-    """The verdict on one scanned code; `to_json_dict` is exactly the CLI's JSON object."""
+class CodeResult(NamedTuple):
+    """The verdict on one scanned code (immutable); `to_json_dict` is exactly the CLI's JSON object.
+
+    A named tuple, not a frozen dataclass: it is made once per code on the hot path, and a tuple is made
+    in C (a frozen dataclass's __init__ costs three times as much).
+    """
 
     ok: bool
     ais: dict[str, str]
@@ -47,29 +50,7 @@ class CodeResult:
 
 def failure(token: str, detail: str) -> CodeResult:
     """A result for a code that fails before any AI could be trusted."""
-    return _result(False, {}, None, None, None, token, detail)
-
-
-_NEW = object.__new__
-_SET_OK, _SET_AIS, _SET_GTIN, _SET_CIS, _SET_GROUP, _SET_ERROR, _SET_DETAIL = (
-    CodeResult.__dict__[name].__set__ for name in ("ok", "ais", "gtin", "cis", "group", "error", "detail")
-)
-
-
-def _result(
-    ok: bool, ais: dict[str, str], gtin: str | None, cis: str | None, group: str | None, error: str | None,
-    detail: str,
-) -> CodeResult:
-    """CodeResult without the frozen dataclass __init__ (3x slower); slot setters bypass only the freeze."""
-    result: CodeResult = _NEW(CodeResult)
-    _SET_OK(result, ok)
-    _SET_AIS(result, ais)
-    _SET_GTIN(result, gtin)
-    _SET_CIS(result, cis)
-    _SET_GROUP(result, group)
-    _SET_ERROR(result, error)
-    _SET_DETAIL(result, detail)
-    return result
+    return CodeResult(False, {}, None, None, None, token, detail)
 
 
 def _collect(pairs: list[tuple[str, str]]) -> dict[str, str]:
@@ -119,7 +100,7 @@ def _common_shape_result(match: re.Match[str]) -> CodeResult | None:
         ais["93"] = tail
         if weight is not None:
             ais["3103"] = weight
-    return _result(
+    return CodeResult(
         True, ais, gtin, "01" + gtin + "21" + serial, GROUP_BY_SERIAL_LENGTH.get(len(serial)), None, ""
     )
 
@@ -128,10 +109,11 @@ def _marking(ais: dict[str, str]) -> CodeResult:
     """Apply the marking profile to syntactically valid GS1 data."""
     gtin = ais.get("01")
     if gtin is None:
-        return _result(False, ais, None, None, None, "missing_gtin", "no GTIN (01): not a marking code")
+        return CodeResult(False, ais, None, None, None, "missing_gtin", "no GTIN (01): not a marking code")
     serial = ais.get("21")
     if serial is None:
-        return _result(False, ais, gtin, None, None, "missing_serial", "no serial (21): not a marking code")
+        return CodeResult(False, ais, gtin, None, None, "missing_serial",
+                          "no serial (21): not a marking code")
     cis = "01" + gtin + "21" + serial
     group = GROUP_BY_SERIAL_LENGTH.get(len(serial))
     c93 = ais.get("93")
@@ -141,12 +123,12 @@ def _marking(ais: dict[str, str]) -> CodeResult:
         (c93 is not None and c91 is None and c92 is None)
         or (c91 is not None and c92 is not None and len(c91) == 4 and len(c92) in (44, 88))
     ):
-        return _result(True, ais, gtin, cis, group, None, "")  # the common valid shapes, checked inline
+        return CodeResult(True, ais, gtin, cis, group, None, "")  # the common valid shapes, checked inline
     try:
         check_crypto(ais)
     except InvalidCode as exc:
-        return _result(False, ais, gtin, cis, group, exc.token, exc.detail)
-    return _result(True, ais, gtin, cis, group, None, "")
+        return CodeResult(False, ais, gtin, cis, group, exc.token, exc.detail)
+    return CodeResult(True, ais, gtin, cis, group, None, "")
 
 
 def _element_result(data: str, start: int) -> CodeResult:
@@ -192,7 +174,7 @@ def _raw_tobacco(data: str) -> CodeResult | None:
         return failure("bad_charset", f"raw tobacco pack code: {bad!r} is not in GS1 set 82")
     del tail  # price and crypto tail: only the operator can check them
     ais = {"01": gtin, "21": serial}
-    return _result(True, ais, gtin, cis_of(gtin, serial), TOBACCO, None, "")
+    return CodeResult(True, ais, gtin, cis_of(gtin, serial), TOBACCO, None, "")
 
 
 def _gs1_data(data: str, start: int, allow_raw: bool) -> CodeResult:
