@@ -1,11 +1,16 @@
-"""Speed of validate_code against biip on one generated corpus, measured in one run on one core."""
+"""Speed of validate_code and of `codes validate` against biip on one generated corpus, in one run."""
 
 from __future__ import annotations
 
 import random
+import resource
+import subprocess
+import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from gateway.codes.linters import X82_ORDER
 from gateway.codes.parser import validate_code
@@ -44,27 +49,54 @@ def generate_corpus(count: int, seed: int = 7) -> list[str]:
     return codes
 
 
+BIIP_MISSING = (
+    "the benchmark compares against biip, which is not installed: pip install 'tracegate[bench]' "
+    "(or the dev extra) into this environment, then run it again"
+)
+# `tracegate codes validate` as a user runs it, from this interpreter and source tree.
+_VALIDATE_COMMAND = (sys.executable, "-m", "gateway.cli.main", "codes", "validate")
+
+
+class BiipMissing(RuntimeError):
+    """biip, the baseline of the benchmark, is not installed (it is an optional extra)."""
+
+
 @dataclass(frozen=True)
 class BenchFigures:
-    """Codes per second of ours and biip's on the same corpus."""
+    """Codes per second of the library, of the command end to end and of biip, on one corpus and one core."""
 
     count: int
     ours_per_s: float
+    cli_per_s: float
     biip_per_s: float
+    startup_s: float
+    startup_cpu_s: float
+    python_startup_s: float
 
     @property
     def ratio(self) -> float:
-        """How many times faster ours is."""
+        """How many times faster the library is than biip."""
         return self.ours_per_s / self.biip_per_s
 
+    @property
+    def cli_ratio(self) -> float:
+        """How many times faster `codes validate` is end to end than biip's parser."""
+        return self.cli_per_s / self.biip_per_s
 
-def _biip_parse(code: str) -> object:
-    import biip
 
+def _biip_parser() -> Callable[[str], object]:
     try:
-        return biip.parse(code)
-    except biip.ParseError as exc:  # biip raises on codes it cannot read; that is its verdict
-        return exc
+        import biip
+    except ImportError as exc:
+        raise BiipMissing(BIIP_MISSING) from exc
+
+    def parse(code: str) -> object:
+        try:
+            return biip.parse(code)
+        except biip.ParseError as error:  # biip raises on codes it cannot read; that is its verdict
+            return error
+
+    return parse
 
 
 def _cpu_seconds(fn: Callable[[str], object], codes: list[str]) -> float:
@@ -74,18 +106,43 @@ def _cpu_seconds(fn: Callable[[str], object], codes: list[str]) -> float:
     return time.process_time() - started
 
 
-def run_bench(count: int, biip_count: int | None = None, rounds: int = 5) -> BenchFigures:
-    """Codes/s of ours over `count` codes and of biip over `biip_count` of the same corpus.
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
-    The two run in alternating slices and are timed in process CPU time, so other load on the machine
-    weighs on both alike; each side keeps its best round.
+
+def _run_process(command: Sequence[str], stdin: Path, stdout: Path) -> tuple[float, float]:
+    """(wall, CPU) seconds of one child process, start-up included, from stdin's file to stdout's."""
+    cpu = _children_cpu()
+    started = time.perf_counter()
+    with stdin.open("rb") as source, stdout.open("wb") as sink:
+        subprocess.run(command, stdin=source, stdout=sink, check=True)
+    return time.perf_counter() - started, _children_cpu() - cpu
+
+
+def run_bench(count: int, biip_count: int | None = None, rounds: int = 5) -> BenchFigures:
+    """Codes/s of the library and of `tracegate codes validate` (a separate process reading a file of
+    `count` codes, writing JSON lines to a file) over the corpus, and of biip over `biip_count` of it.
+
+    The three run in alternating slices and are timed in CPU time (the command's own, start-up
+    included), so other load on the machine weighs on all alike; each keeps its best round. Start-up is
+    the command on an empty input, against the bare interpreter, best of the same rounds.
     """
+    biip_parse = _biip_parser()
     codes = generate_corpus(count)
     biip_codes = codes[: biip_count or min(count, 5000)]
     _cpu_seconds(validate_code, codes[:1000])  # warm caches and lazy imports for both
-    _cpu_seconds(_biip_parse, biip_codes[:100])
-    ours = theirs = float("inf")
-    for _ in range(rounds):
-        ours = min(ours, _cpu_seconds(validate_code, codes) / len(codes))
-        theirs = min(theirs, _cpu_seconds(_biip_parse, biip_codes) / len(biip_codes))
-    return BenchFigures(count, 1 / ours, 1 / theirs)
+    _cpu_seconds(biip_parse, biip_codes[:100])
+    ours = cli = theirs = startup = startup_cpu = python = float("inf")
+    with tempfile.TemporaryDirectory(prefix="tracegate-codes-bench-") as scratch:
+        corpus, empty, out = (Path(scratch, name) for name in ("codes.txt", "empty.txt", "out.jsonl"))
+        corpus.write_text("\n".join(codes) + "\n")
+        empty.write_bytes(b"")
+        for _ in range(rounds):
+            ours = min(ours, _cpu_seconds(validate_code, codes) / len(codes))
+            cli = min(cli, _run_process(_VALIDATE_COMMAND, corpus, out)[1] / len(codes))
+            theirs = min(theirs, _cpu_seconds(biip_parse, biip_codes) / len(biip_codes))
+            wall, cpu = _run_process(_VALIDATE_COMMAND, empty, out)
+            startup, startup_cpu = min(startup, wall), min(startup_cpu, cpu)
+            python = min(python, _run_process((sys.executable, "-c", "pass"), empty, out)[0])
+    return BenchFigures(count, 1 / ours, 1 / cli, 1 / theirs, startup, startup_cpu, python)

@@ -155,3 +155,25 @@ def test_a_pipe_gets_each_answer_as_soon_as_its_line_is_complete() -> None:
     finally:
         proc.stdin.close()
         proc.wait(timeout=30)
+
+
+def test_bench_without_biip_says_how_to_get_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gateway.cli.main import main
+
+    monkeypatch.setitem(sys.modules, "biip", None)  # what an install without the bench extra looks like
+    assert main(["codes", "bench", "--count", "100"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "biip" in err and "pip install 'tracegate[bench]'" in err and "Traceback" not in err
+
+
+def test_bench_reports_the_command_end_to_end_against_biip(capsys: pytest.CaptureFixture[str]) -> None:
+    from gateway.cli.main import main
+
+    assert main(["codes", "bench", "--count", "300", "--biip-count", "30", "--rounds", "1"]) == 0
+    out = capsys.readouterr().out
+    for figure in ("validate_code (library):", "codes validate, end to end:", "biip:", "start-up of"):
+        assert figure in out
+    assert out.count("x biip") == 2
