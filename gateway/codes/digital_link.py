@@ -56,6 +56,12 @@ def _unescape(raw: str, in_query: bool) -> str:
     return "".join(parts)
 
 
+# Primary key → every AI that may qualify it in the path, whatever the order.
+_KEY_QUALIFIERS = {
+    ai: frozenset(q for order in spec.dlpkey for q in order) for ai, spec in SPECS.items() if spec.dlpkey
+}
+
+
 def _qualifiers_in_order(primary: str, qualifiers: list[str]) -> bool:
     """Whether the qualifiers are a subsequence of one of the primary key's qualifier orders."""
     for order in SPECS[primary].dlpkey or ((),):
@@ -73,9 +79,9 @@ def _qualifiers_in_order(primary: str, qualifiers: list[str]) -> bool:
 
 def _split_uri(uri: str) -> tuple[str, str]:
     """(path, query) of a URI with an allowed scheme and host; the fragment is dropped."""
-    for ch in uri:
-        if ch not in _URI_CHARS:
-            raise _bad(f"{ch!r} may not appear in a URI: it must be percent-encoded")
+    if not _URI_CHARS.issuperset(uri):
+        bad = next(ch for ch in uri if ch not in _URI_CHARS)
+        raise _bad(f"{bad!r} may not appear in a URI: it must be percent-encoded")
     scheme = next((s for s in _SCHEMES if uri.startswith(s)), None)
     if scheme is None:
         raise _bad(f"scheme {uri.split('://', 1)[0]!r}: only http or https, in lower or upper case")
@@ -85,9 +91,10 @@ def _split_uri(uri: str) -> tuple[str, str]:
         raise _bad("no path after the host")
     if slash == 0:
         raise _bad("no host before the path")
-    bad = next((ch for ch in rest[:slash] if ch in _BAD_DOMAIN_CHARS), None)
-    if bad is not None:
-        raise _bad(f"{bad!r} may not appear in the host {rest[:slash]!r}")
+    host = rest[:slash]
+    if not _BAD_DOMAIN_CHARS.isdisjoint(host):
+        wrong = next(ch for ch in host if ch in _BAD_DOMAIN_CHARS)
+        raise _bad(f"{wrong!r} may not appear in the host {host!r}")
     path, _, query = rest[slash:].split("#", 1)[0].partition("?")
     return path, query
 
@@ -154,7 +161,7 @@ def _query_pairs(query: str, path: list[tuple[str, str]]) -> list[tuple[str, str
             raise _bad(f"AI ({name}) appears twice: a Digital Link URI carries each AI once")
         if not spec.dl_attribute:
             raise _bad(f"AI ({name}) may not be a Digital Link data attribute")
-        if any(
+        if name in _KEY_QUALIFIERS[primary] and any(
             _qualifiers_in_order(primary, [*qualifiers[:i], name, *qualifiers[i:]])
             for i in range(len(qualifiers) + 1)
         ):
