@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any, BinaryIO
 
@@ -124,7 +125,13 @@ def validate_stream(source: BinaryIO, sink: BinaryIO, input_format: str, chunk_s
 
 
 def _run_validate(args: argparse.Namespace) -> int:
-    validate_stream(sys.stdin.buffer, sys.stdout.buffer, args.input_format)
+    try:
+        validate_stream(sys.stdin.buffer, sys.stdout.buffer, args.input_format)
+    except BrokenPipeError:
+        # The reader stopped early (`| head`): no traceback; point stdout at /dev/null so that Python's
+        # own flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return 0
 
 

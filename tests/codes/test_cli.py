@@ -177,3 +177,18 @@ def test_bench_reports_the_command_end_to_end_against_biip(capsys: pytest.Captur
     for figure in ("validate_code (library):", "codes validate, end to end:", "biip:", "start-up of"):
         assert figure in out
     assert out.count("x biip") == 2
+
+
+def test_a_reader_that_stops_early_gets_no_traceback() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli.main", "codes", "validate"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write((dairy() + "\n").encode())
+    proc.stdin.flush()
+    assert json.loads(proc.stdout.readline())["ok"]
+    proc.stdout.close()  # what `| head -1` does
+    _, err = proc.communicate((dairy() + "\n").encode() * 20_000, timeout=60)
+    assert proc.returncode == 1
+    assert b"Traceback" not in err
