@@ -53,6 +53,11 @@ class StoredHead(Protocol):
     @property
     def fiscal_sign(self) -> str: ...
 
+    @property
+    def gap_event(self) -> bytes:
+        """The head's event bytes when it is a gap notice, else b"" (the next seq is then past the gap)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Head:
@@ -161,9 +166,15 @@ class ChainState:
             del window[next(iter(window))]
 
     def restore(self, heads: Iterable[StoredHead]) -> None:
-        """Load the newest accepted envelope of each device from storage rows."""
+        """Load the newest accepted envelope of each device from storage rows.
+
+        A head that is a gap notice is followed by the seq after the declared gap, as when it was accepted:
+        the journal that said so may be shipped and gone, or on another node.
+        """
         for row in heads:
-            self.remember(row.device_id, row.seq, row.envelope_hash, row.fiscal_sign, row.seq + 1)
+            gap = _gap_notice(row.gap_event) if row.gap_event else None
+            next_seq, _ = next_seq_after(row.seq, gap)
+            self.remember(row.device_id, row.seq, row.envelope_hash, row.fiscal_sign, next_seq)
 
     def apply_record(self, record: pb.JournalRecord) -> None:
         """Replay one journal record (rejections change nothing)."""

@@ -16,6 +16,12 @@ class ChainHead:
     envelope_hash: bytes
     fiscal_sign: str
     event_time_ms: int
+    # The head's event bytes when it is a gap notice (else b""): the seq after it is past the declared gap.
+    gap_event: bytes = b""
+
+
+# The head's event only when it is a gap notice: a register's head is usually a receipt, not worth reading.
+_GAP_EVENT = "argMax(if(kind = 'gap_notice', event, ''), seq)"
 
 
 @dataclass(frozen=True)
@@ -37,12 +43,14 @@ class StoredEnvelope:
 def load_chain_heads(client: Any, database: str) -> list[ChainHead]:
     """The head (highest seq) of every device's chain in the events table."""
     sql = (
-        "SELECT device_id, max(seq), argMax(envelope_hash, seq), argMax(fiscal_sign, seq), "
-        f"argMax(toUnixTimestamp64Milli(event_time), seq) FROM {database}.events GROUP BY device_id"
+        "SELECT device_id, max(seq), argMax(envelope_hash, seq) AS head_hash, argMax(fiscal_sign, seq), "
+        f"argMax(toUnixTimestamp64Milli(event_time), seq), {_GAP_EVENT} AS gap_event "
+        f"FROM {database}.events GROUP BY device_id"
     )
+    formats = {"head_hash": "bytes", "gap_event": "bytes"}
     return [
-        ChainHead(str(r[0]), int(r[1]), bytes(r[2]), str(r[3]), int(r[4]))
-        for r in client.query(sql, column_formats={"argMax(envelope_hash, seq)": "bytes"}).result_rows
+        ChainHead(str(r[0]), int(r[1]), bytes(r[2]), str(r[3]), int(r[4]), bytes(r[5]))
+        for r in client.query(sql, column_formats=formats).result_rows
     ]
 
 
@@ -63,13 +71,14 @@ def load_chain_head(
     sql = (
         "SELECT max(seq) AS head_seq, argMax(envelope_hash, seq) AS head_hash, "
         "argMax(fiscal_sign, seq) AS head_sign, argMax(toUnixTimestamp64Milli(event_time), seq) AS head_ms, "
-        f"count() AS n FROM {database}.events WHERE {where}"
+        f"count() AS n, {_GAP_EVENT} AS gap_event FROM {database}.events WHERE {where}"
     )
-    rows = client.query(sql, parameters=parameters, column_formats={"head_hash": "bytes"}).result_rows
+    formats = {"head_hash": "bytes", "gap_event": "bytes"}
+    rows = client.query(sql, parameters=parameters, column_formats=formats).result_rows
     if not rows or int(rows[0][4]) == 0:
         return None
-    seq, env_hash, sign, event_ms, _ = rows[0]
-    return ChainHead(device_id, int(seq), bytes(env_hash), str(sign), int(event_ms))
+    seq, env_hash, sign, event_ms, _, gap_event = rows[0]
+    return ChainHead(device_id, int(seq), bytes(env_hash), str(sign), int(event_ms), bytes(gap_event))
 
 
 def load_envelopes(

@@ -1,0 +1,39 @@
+"""What a restarted gateway knows of each chain when the journal that said it was shipped and deleted."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from storage.journal_records import storage_settings
+
+from gateway.wire import pb
+from ingest.conftest import Register, receipt
+from tests.running_service import register_devices, running_service, send, statuses
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@pytest.mark.clickhouse
+async def test_a_gap_notice_is_kept_when_the_head_comes_back_from_storage(tmp_path: Path) -> None:
+    """Seq 1, a signed notice at seq 2 that 3..4 are lost, then seq 5: also across a restart whose journal
+    no longer holds the notice (its segment was shipped and deleted, so the head is read from ClickHouse)."""
+    device, neighbour = Register("KKM-GAP"), Register("KKM-BUSY")
+    settings = storage_settings(tmp_path / "gw", storage_process=0, journal_segment_bytes=4096)
+    register_devices(settings, [device.device(), neighbour.device()])
+    notice = pb.Event(time_ms=_now_ms(), gap_notice=pb.GapNotice(first_missing_seq=3, last_missing_seq=4))
+    async with running_service(settings) as service:
+        acks = await send(service, device.envelope(receipt(time_ms=_now_ms())), device.envelope(notice))
+        assert statuses(acks) == ["ACCEPTED", "ACCEPTED"]
+        for _ in range(20):  # another register's sales fill the segment, so the journal moves on
+            await send(service, neighbour.envelope(receipt(time_ms=_now_ms())))
+        await service.shipper.ship_all()
+        left = [pb.JournalRecord.FromString(raw).envelope.device_id for raw in service.journal.replay()]
+        assert device.device_id not in left  # the notice lives in ClickHouse only
+    async with running_service(settings) as service:
+        acks = await send(service, device.envelope(receipt(time_ms=_now_ms()), seq=5))
+        assert statuses(acks) == ["ACCEPTED"]
+        assert service.chains.head(device.device_id).next_seq == 6
