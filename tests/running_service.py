@@ -1,4 +1,4 @@
-"""The real GatewayService in the test process, on the session's chDB: started, driven, stopped as `serve` does."""
+"""The real GatewayService in the test process, on the session's chDB: started and stopped as `serve` does."""
 
 from __future__ import annotations
 
