@@ -49,22 +49,23 @@ class _Lock:
     users: int = 0
 
 
-class DeviceLocks:
-    """Per-device locks so two requests for one device never interleave; an entry lives while in use."""
+class KeyLocks:
+    """Per-key locks (devices, marking codes) so two requests on one key never interleave; an entry lives
+    while in use."""
 
     def __init__(self) -> None:
         self._entries: dict[str, _Lock] = {}
 
-    def hold(self, device_ids: Iterable[str]) -> _Held:
-        """Hold the locks of all these devices; taken in sorted order, so two batches cannot deadlock."""
-        return _Held(self._entries, sorted(set(device_ids)))
+    def hold(self, keys: Iterable[str]) -> _Held:
+        """Hold the locks of all these keys; taken in sorted order, so two batches cannot deadlock."""
+        return _Held(self._entries, sorted(set(keys)))
 
     def __len__(self) -> int:
         return len(self._entries)
 
 
 class _Held:
-    """DeviceLocks.hold as a plain async context manager (an @asynccontextmanager generator costs more)."""
+    """KeyLocks.hold as a plain async context manager (an @asynccontextmanager generator costs more)."""
 
     __slots__ = ("_acquired", "_entries", "_ids")
 
@@ -167,7 +168,11 @@ class IngestPipeline:
         self._lookup = lookup_envelopes
         self._clock = clock
         self._on_key_rotation = on_key_rotation  # stores the rotated devices (before the ack)
-        self._locks = DeviceLocks()
+        self._locks = KeyLocks()  # by device id
+        # By cis: the status index is shared by every device, so a code's move is settled (journalled, or
+        # reversed) before another request judges that code. Always taken after the device locks and
+        # released before them, so the two kinds cannot deadlock.
+        self._code_locks = KeyLocks()
         self._codes = code_verdicts  # None: marking codes get no verdicts (tests of the other stages)
         self._counts: Counter[str] = Counter()
         self._load_head = load_head  # None: memory is the whole truth (one node, heads restored at start)
@@ -186,11 +191,12 @@ class IngestPipeline:
         async with self._locks.hold(devices | {item.device_id for item in resends}):
             await self._answer_retired_key_resends(resends)
             cursors = await self._cursors(items)
-            records = self._decide(items, cursors, received_ms)
-            if records:
-                # Raises BACKPRESSURE (or anything else) before any head moves: the client resends later.
+            async with self._code_locks.hold(self._codes_judged(items)):
                 try:
-                    await self._journal.append(records)
+                    records = self._decide(items, cursors, received_ms)
+                    if records:
+                        # Raises BACKPRESSURE (or anything else) before any head moves: the client resends.
+                        await self._journal.append(records)
                 except BaseException:
                     self._undo_codes(items)  # nothing was accepted, so no code was sold or returned
                     raise
@@ -205,6 +211,13 @@ class IngestPipeline:
     def stats(self) -> dict[str, int]:
         """Envelopes answered since start, by status and by rejection code."""
         return dict(self._counts)
+
+    def _codes_judged(self, items: list[_Item]) -> list[str]:
+        """The cis of every code an authentic envelope of the request may move (the chain decides which)."""
+        if self._codes is None:
+            return []
+        return [result.cis for item in items if item.device is not None
+                for result in item.codes.values() if result.cis]
 
     def _undo_codes(self, items: list[_Item]) -> None:
         if self._codes is not None:
@@ -343,9 +356,9 @@ class IngestPipeline:
         # Content findings (arithmetic, labels, consent) are found where rows are built: see
         # receipt_validation.content_findings. What the journal must keep is decided here.
         if self._codes is not None and item.device is not None:
-            code_findings, item.code_undo = self._codes.judge_event(
+            code_findings = self._codes.judge_event(
                 event, item.device.seller_tin, item.device.store_id, item.code_places, item.codes, slots,
-                item.record.code_verdicts,
+                item.record.code_verdicts, item.code_undo,
             )
             item.findings.extend(code_findings)
         signed = item.signed
