@@ -21,7 +21,7 @@ from gateway.ingest.code_verdicts import CodeAt, CodeVerdicts, Undo, codes_of, p
 from gateway.ingest.decoding import EnvelopeRejected
 from gateway.ingest.fiscal_sign import FiscalSigner
 from gateway.ingest.offload import OffloadThread
-from gateway.ingest.receipt_validation import check_event_time
+from gateway.ingest.receipt_validation import event_time_findings
 from gateway.ingest.signatures import SignedEnvelope, authenticate
 from gateway.security.device_keys import apply_accepted
 from gateway.settings import Settings
@@ -110,6 +110,7 @@ class _Item:
     signed: SignedEnvelope | None = None
     device: Device | None = None
     rejection: EnvelopeRejected | None = None
+    content: tuple[pb.Finding, ...] = ()  # content over the limits (decoding): anomalies once accepted
     findings: list[pb.Finding] = field(default_factory=list)
     status: pb.AckStatus = pb.REJECTED
     fiscal_sign: str = ""
@@ -231,9 +232,9 @@ class IngestPipeline:
         for item in items:
             try:
                 # The receipt's codes read once here, for the code stages.
-                item.event, line_codes = decoding.decode_envelope_parts(item.envelope, limits)
+                item.event, line_codes, item.content = decoding.decode_envelope_parts(item.envelope, limits)
                 item.signed = SignedEnvelope.of(item.envelope, item.event)
-                if self._codes is not None:
+                if self._codes is not None and item.event is not None:
                     item.code_places = codes_of(item.event, line_codes)
                     item.codes = parse_codes(item.code_places)
             except EnvelopeRejected as rejection:
@@ -323,7 +324,7 @@ class IngestPipeline:
             result.cis for item in items for result in item.codes.values() if result.cis
         ) if self._codes is not None else {}
         for item in items:
-            if item.device is not None and item.signed is not None and item.event is not None:
+            if item.device is not None and item.signed is not None:
                 self._chain_and_validate(item, cursors[item.device_id], received_ms, slots)
             # A duplicate was recorded the first time; "history out of reach" says nothing about the envelope.
             if item.status == pb.DUPLICATE or (
@@ -336,9 +337,9 @@ class IngestPipeline:
     def _chain_and_validate(
         self, item: _Item, cursor: ChainCursor, received_ms: int, slots: dict[str, Slot]
     ) -> None:
-        assert item.signed is not None and item.event is not None
+        assert item.signed is not None
         envelope, event = item.envelope, item.event
-        gap = event.gap_notice if event.WhichOneof("body") == "gap_notice" else None
+        gap = event.gap_notice if event is not None and event.WhichOneof("body") == "gap_notice" else None
         decision = cursor.decide(envelope, item.signed.envelope_hash, gap)
         item.findings = list(decision.findings)
         if decision.verdict is Verdict.DUPLICATE:
@@ -348,28 +349,31 @@ class IngestPipeline:
             assert decision.error is not None
             item.rejection = EnvelopeRejected(decision.error, decision.detail)
             return
-        try:
-            check_event_time(event, received_ms, self._settings.limits)
-        except EnvelopeRejected as rejection:
-            item.rejection, item.findings = rejection, []
-            return
-        # Content findings (arithmetic, labels, consent) are found where rows are built: see
-        # receipt_validation.content_findings. What the journal must keep is decided here.
-        if self._codes is not None and item.device is not None:
+        # Authentic and in its chain: accepted whatever its content (the register cannot un-sign it). What
+        # breaks a limit or the clock is journalled as findings; content findings (arithmetic, labels,
+        # consent) are found where rows are built: see receipt_validation.content_findings.
+        if item.content:
+            item.findings.extend(item.content)
+        if event is None:
+            event_time_ms = 0
+        else:
+            event_time_ms = event.time_ms
+            item.findings.extend(event_time_findings(event, received_ms, self._settings.limits))
+        if self._codes is not None and item.device is not None and event is not None:
             code_findings = self._codes.judge_event(
                 event, item.device.seller_tin, item.device.store_id, item.code_places, item.codes, slots,
                 item.record.code_verdicts, item.code_undo,
             )
             item.findings.extend(code_findings)
         signed = item.signed
-        item.fiscal_sign = self._fiscal.sign(item.device_id, item.seq, signed.envelope_hash, event.time_ms)
+        item.fiscal_sign = self._fiscal.sign(item.device_id, item.seq, signed.envelope_hash, event_time_ms)
         item.status = pb.ACCEPTED
         cursor.accept(item.seq, signed.envelope_hash, item.fiscal_sign, decision.next_seq)
 
     def _record(self, item: _Item, received_ms: int) -> pb.JournalRecord:
         envelope = item.envelope
-        if len(envelope.event) > self._settings.limits.max_event_bytes:
-            # An oversized event is refused unread; keeping its bytes would let anyone fill the journal.
+        if item.status != pb.ACCEPTED and len(envelope.event) > self._settings.limits.max_event_bytes:
+            # A refused oversized event is kept without its bytes, else anyone could fill the journal.
             envelope = pb.Envelope()
             envelope.CopyFrom(item.envelope)
             envelope.ClearField("event")
