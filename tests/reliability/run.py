@@ -26,14 +26,15 @@ SCENARIOS: dict[str, Scenario] = {
     "journal_full": run_journal_full,
     "restart_backlog": run_restart_backlog,
 }
-HEADER = ("scenario", "events acked", "events stored", "lost", "doubled", "time to recover", "result")
+HEADER = ("scenario", "events acked", "events stored", "other rows", "lost", "doubled", "time to recover",
+          "result")
 
 
 def table(results: list[ScenarioResult]) -> str:
     """The results as a fixed-width text table."""
     rows = [HEADER] + [
-        (r.scenario, str(r.verdict.acked), str(r.verdict.stored), str(r.verdict.lost),
-         str(r.verdict.doubled), f"{r.recover_s:.1f} s", "ok" if r.ok else "FAILED")
+        (r.scenario, str(r.verdict.acked), str(r.verdict.stored), str(r.verdict.table_rows),
+         str(r.verdict.lost), str(r.verdict.doubled), f"{r.recover_s:.1f} s", "ok" if r.ok else "FAILED")
         for r in results
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
