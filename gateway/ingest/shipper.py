@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,7 +172,10 @@ class Shipper:
         """
         if self._shipped_on_disk is None:
             self._shipped_on_disk = await asyncio.to_thread(self._count_shipped_on_disk)
+        retry = self.checkpoint.pending is not None
         if self.checkpoint.pending is not None:
+            # Found pending: an attempt failed, or this process started with it. It may have landed, in
+            # some tables or all, so only what ClickHouse lacks goes in (writer.insert_missing).
             if not self._saved:  # the claim's write failed: the range goes out only once it is on disk
                 await self._save_checkpoint()
             start, end = self.checkpoint.pending
@@ -190,7 +194,7 @@ class Shipper:
             self.checkpoint.pending_staged = self.storage.stages_receipts
             self._saved = False
             await self._save_checkpoint()
-        await self._insert(start, end, raw)
+        await self._insert(start, end, raw, retry=retry)
         self.checkpoint.shipped = end
         self.checkpoint.pending = None
         self._saved = False
@@ -269,27 +273,30 @@ class Shipper:
         )
         return len(records)
 
-    async def _insert(self, start: int, end: int, raw: list[bytes]) -> None:
+    async def _insert(self, start: int, end: int, raw: list[bytes], *, retry: bool) -> None:
         """Insert the range's rows, without its quarantined records; set aside records that fail to build.
 
-        Every attempt at a range leaves out the same records (those with a quarantine file), so a
-        range re-sent after a crash or an upgrade has the same rows under the same tokens.
+        Every attempt at a range leaves out the same records (those with a quarantine file). The first
+        goes out under the range's tokens; a retry inserts what ClickHouse lacks under tokens of its own
+        (an earlier attempt's token may be known to ClickHouse without its rows, after a power cut).
         """
+        suffix = f":retry-{uuid.uuid4().hex[:12]}" if retry else ""
         tokens = {
-            table: dedup_token(self.journal.journal_id, start, end, table) for table in (*TABLES, STAGE_TABLE)
+            table: dedup_token(self.journal.journal_id, start, end, table) + suffix
+            for table in (*TABLES, STAGE_TABLE)
         }
         try:
-            inserted = await self._insert_kept(start, end, raw, tokens)
+            inserted = await self._insert_kept(start, end, raw, tokens, retry)
         except RowsNotBuilt as exc:
             await asyncio.to_thread(self._set_aside, start, raw, exc.failures)
-            inserted = await self._insert_kept(start, end, raw, tokens)
+            inserted = await self._insert_kept(start, end, raw, tokens, retry)
         for totals, counts in ((self._stats.rows_by_table, inserted.rows),
                                (self._stats.anomalies_by_kind, inserted.anomalies)):
             for name, count in counts.items():
                 totals[name] = totals.get(name, 0) + count
 
     async def _insert_kept(
-        self, start: int, end: int, raw: list[bytes], tokens: dict[str, str]
+        self, start: int, end: int, raw: list[bytes], tokens: dict[str, str], retry: bool
     ) -> Inserted:
         kept = raw
         if self.quarantine.holds_any(start, end):
@@ -297,7 +304,7 @@ class Shipper:
         if not kept:
             return Inserted({}, {})
         staged = self.checkpoint.pending_staged
-        return await self.storage.insert_records(kept, self._pii, tokens, staged=staged)
+        return await self.storage.insert_records(kept, self._pii, tokens, staged=staged, retry=retry)
 
     def _kept(self, start: int, raw: list[bytes]) -> list[tuple[tuple[int, int], bytes]]:
         """((position, next position), record) of the range's records not in quarantine."""

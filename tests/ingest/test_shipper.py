@@ -250,3 +250,33 @@ async def test_storage_failure_is_retried_until_it_recovers(
             await task
     assert await counts(storage) == EXPECTED
     assert shipper.stats()["last_error"] is None
+
+
+async def _confirmed_but_pending(journal: Journal, storage: Storage, settings: Settings) -> None:
+    """A batch inserted and confirmed, the power gone before the checkpoint said so."""
+    await journal_all(journal, fleet_records()[:5])
+    assert await Shipper(journal, storage, settings).ship_once() == 5
+    assert checkpoint(settings)["pending"] is not None
+
+
+async def test_a_pending_range_resent_after_the_dedup_window_is_not_doubled(
+    journal: Journal, storage: Storage, settings: Settings
+) -> None:
+    """The range's tokens are forgotten (the window passed: thousands of inserts since, or a power cut
+    that kept the parts and lost the deduplication log): the restart inserts only what is missing."""
+    await _confirmed_but_pending(journal, storage, settings)
+    for table in ("events", "receipts", "receipt_lines", "shifts", "rejections", "code_events", "anomalies"):
+        sql = f"ALTER TABLE {storage.database}.{table} MODIFY SETTING non_replicated_deduplication_window = 0"
+        await storage.run(lambda c, sql=sql: c.command(sql))  # type: ignore[misc]
+    await restart_after_power_cut(journal, storage, settings, fleet_records()[5:])
+
+
+async def test_a_pending_range_that_landed_in_some_tables_only_is_completed(
+    journal: Journal, storage: Storage, settings: Settings
+) -> None:
+    """The power went mid-insert: events and receipts landed, receipt_lines did not, yet ClickHouse kept
+    their token. The restart adds the missing lines, and nothing twice."""
+    await _confirmed_but_pending(journal, storage, settings)
+    sql = f"DELETE FROM {storage.database}.receipt_lines WHERE 1"  # the part that never reached the disk
+    await storage.run(lambda c: c.command(sql))
+    await restart_after_power_cut(journal, storage, settings, fleet_records()[5:])
