@@ -49,6 +49,8 @@ def ensure_admin_token(path: Path) -> str | None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(token + "\n")
+        f.flush()
+        os.fsync(f.fileno())  # printed once: after a power cut it must still be the one in the file
     return token
 
 

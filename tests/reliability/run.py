@@ -14,6 +14,7 @@ from tests.reliability.crash import run_crash
 from tests.reliability.journal_damage import run_journal_damage
 from tests.reliability.journal_full import run_journal_full
 from tests.reliability.ledger import Verdict
+from tests.reliability.power_cut import run_power_cut
 from tests.reliability.restart_backlog import run_restart_backlog
 from tests.reliability.sim_run import ScenarioResult
 from tests.reliability.storage_outage import run_storage_outage
@@ -25,6 +26,7 @@ SCENARIOS: dict[str, Scenario] = {
     "storage_outage": run_storage_outage,
     "journal_full": run_journal_full,
     "restart_backlog": run_restart_backlog,
+    "power_cut": run_power_cut,
 }
 HEADER = ("scenario", "events acked", "events stored", "other rows", "lost", "doubled", "time to recover",
           "result")
