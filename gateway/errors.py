@@ -50,6 +50,9 @@ BACKPRESSURE = _define(
     "backpressure", 503, True, "The gateway cannot journal more now; retry after the given delay."
 )
 STORAGE_UNAVAILABLE = _define("storage_unavailable", 503, True, "Storage is unavailable; retry later.")
+CHAIN_MOVED = _define(
+    "chain_moved", 409, True, "Another gateway node accepted this device's events meanwhile; resend them."
+)
 INTERNAL = _define("internal_error", 500, True, "Internal error; it has been logged.")
 RATE_LIMITED = _define(
     "rate_limited", 429, True, "Too many requests; wait the Retry-After seconds and send again."

@@ -12,10 +12,12 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from gateway.codes.follow import CodeFollower, DoubleSaleSweep, follow_forever
 from gateway.devices import DeviceRegistry
-from gateway.ingest.chain import ChainState
+from gateway.ingest.acceptance_sweep import AcceptanceSweep, sweep_forever
+from gateway.ingest.chain import ChainState, HeadMove
 from gateway.ingest.code_verdicts import CodeVerdicts
 from gateway.ingest.fiscal_sign import FiscalSigner
 from gateway.ingest.journal import Journal
@@ -29,7 +31,9 @@ from gateway.storage.chain_heads import (
     load_chain_head,
     load_chain_heads,
     load_envelopes,
+    load_keeper_head,
 )
+from gateway.storage.chain_heads import move_heads as move_chain_heads
 from gateway.storage.client import Storage
 from gateway.storage.code_registry_store import load_status_index
 from gateway.storage.device_store import load_devices
@@ -75,9 +79,11 @@ class GatewayService:
     new_admin_token: str | None = None
     code_verdicts: CodeVerdicts | None = None
     code_follower: CodeFollower | None = None  # with a ClickHouse server only (other nodes may sell)
+    acceptance_sweep: AcceptanceSweep | None = None  # with a ClickHouse server only (other nodes accept)
     _shipper_task: asyncio.Task[None] | None = field(default=None, repr=False)
     _registry_task: asyncio.Task[None] | None = field(default=None, repr=False)
     _follow_task: asyncio.Task[None] | None = field(default=None, repr=False)
+    _sweep_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
     async def start(cls, settings: Settings) -> GatewayService:
@@ -121,13 +127,25 @@ class GatewayService:
         async def lookup(device_id: str, seqs: list[int]) -> dict[int, StoredEnvelope]:
             return await storage.run(lambda c: load_envelopes(c, storage.database, device_id, seqs))
 
-        async def load_head(device_id: str, seller_tin: str) -> ChainHead | None:
-            return await storage.run(lambda c: load_chain_head(c, storage.database, device_id, seller_tin))
+        def stored_head(client: Any, device_id: str, seller_tin: str) -> ChainHead | None:
+            # On a cluster, Keeper's head counts what other nodes acked and have not shipped yet.
+            keeper = load_keeper_head(client, storage.database, device_id) if settings.cluster else None
+            return keeper or load_chain_head(client, storage.database, device_id, seller_tin)
 
-        # Embedded storage has one gateway: memory is complete. With a server, other nodes write too.
+        async def load_head(device_id: str, seller_tin: str) -> ChainHead | None:
+            return await storage.run(lambda c: stored_head(c, device_id, seller_tin))
+
+        async def move_heads(moves: list[HeadMove]) -> list[str]:
+            now_ms = time.time_ns() // 1_000_000
+            return await storage.run(
+                lambda c: move_chain_heads(c, storage.database, moves, settings.gateway_id, now_ms))
+
+        # Embedded storage has one gateway: memory is complete. With a server, other nodes write too; on a
+        # cluster (Keeper) each batch also moves the device's head by compare-and-set before its ack.
         takeover = None if settings.embedded else load_head
         pipeline = IngestPipeline(
             settings, registry, chains, fiscal, journal, lookup, load_head=takeover,
+            move_heads=move_heads if settings.cluster else None,
             code_verdicts=code_verdicts,
             on_key_rotation=lambda devices: device_keys.save_devices(storage, devices),
         )
@@ -161,6 +179,11 @@ class GatewayService:
         )
         if not settings.embedded:  # embedded storage has one gateway: its index sees every sale already
             service.start_following(loading_from_ms)
+            service.acceptance_sweep = AcceptanceSweep()
+            service._sweep_task = asyncio.create_task(
+                sweep_forever(service.acceptance_sweep, storage, settings.acceptance_sweep_interval_s),
+                name="acceptance-sweep",
+            )
         return service
 
     def start_following(self, loaded_from_ms: int) -> None:
@@ -186,7 +209,7 @@ class GatewayService:
     async def stop(self) -> None:
         """Stop shipping, close the journal and storage; acked events stay in the journal for next start."""
         self.settings.runtime_file.unlink(missing_ok=True)
-        for task in (self._follow_task, self._registry_task):
+        for task in (self._follow_task, self._sweep_task, self._registry_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -16,7 +16,7 @@ from gateway.codes.status_index import Slot
 from gateway.devices import Device, DeviceRegistry
 from gateway.ingest import decoding
 from gateway.ingest.chain import ChainCursor, ChainState, KnownEnvelope, Verdict
-from gateway.ingest.chain_takeover import LoadHead, refresh_heads
+from gateway.ingest.chain_takeover import LoadHead, MoveHeads, move_heads_or_refuse, refresh_heads
 from gateway.ingest.code_verdicts import CodeAt, CodeVerdicts, Undo, codes_of, parse_codes
 from gateway.ingest.decoding import EnvelopeRejected
 from gateway.ingest.fiscal_sign import FiscalSigner
@@ -160,6 +160,7 @@ class IngestPipeline:
         on_key_rotation: Callable[[list[Device]], Awaitable[None]] | None = None,
         code_verdicts: CodeVerdicts | None = None,
         load_head: LoadHead | None = None,
+        move_heads: MoveHeads | None = None,
     ) -> None:
         self._settings = settings
         self._registry = registry
@@ -177,6 +178,7 @@ class IngestPipeline:
         self._codes = code_verdicts  # None: marking codes get no verdicts (tests of the other stages)
         self._counts: Counter[str] = Counter()
         self._load_head = load_head  # None: memory is the whole truth (one node, heads restored at start)
+        self._move_heads = move_heads  # None: no other node accepts for these devices (one node)
 
     def decode_batch(self, body: bytes) -> pb.IngestBatch:
         """Parse a request body under the limits; raises a request-level GatewayError."""
@@ -195,6 +197,9 @@ class IngestPipeline:
             async with self._code_locks.hold(self._codes_judged(items)):
                 try:
                     records = self._decide(items, cursors, received_ms)
+                    if records and self._move_heads is not None:  # a cluster: claim the heads first
+                        moves = [move for cursor in cursors.values() if (move := cursor.move()) is not None]
+                        await move_heads_or_refuse(self._chains, self._move_heads, moves)
                     if records:
                         # Raises BACKPRESSURE (or anything else) before any head moves: the client resends.
                         await self._journal.append(records)

@@ -133,6 +133,7 @@ class HeadRow:
     fiscal_sign: str
     event_time_ms: int
     gap_event: bytes = b""
+    next_seq: int = 0
 
 
 def test_restore_from_storage_then_replay_the_journal(register: Register) -> None:

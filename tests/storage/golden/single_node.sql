@@ -449,8 +449,6 @@ SELECT seller_tin, store_id, envelope_device_id AS device_id, envelope_seq AS se
 FROM tracegate.journal_receipts
 ARRAY JOIN findings AS finding;
 
-ALTER TABLE tracegate.schema_migrations MODIFY SETTING fsync_after_insert = 1, fsync_part_directory = 1, min_rows_to_fsync_after_merge = 1;
-
 ALTER TABLE tracegate.events MODIFY SETTING fsync_after_insert = 1, fsync_part_directory = 1, min_rows_to_fsync_after_merge = 1;
 
 ALTER TABLE tracegate.receipts MODIFY SETTING fsync_after_insert = 1, fsync_part_directory = 1, min_rows_to_fsync_after_merge = 1;
