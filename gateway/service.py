@@ -10,6 +10,7 @@ import logging
 import os
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,33 @@ def ensure_admin_token(path: Path) -> str | None:
 def read_admin_token(path: Path) -> str:
     """The admin token stored in the data directory."""
     return path.read_text().strip()
+
+
+def chain_storage(storage: Storage, settings: Settings) -> tuple[
+    Callable[[str, list[int]], Awaitable[dict[int, StoredEnvelope]]],
+    Callable[[str, str], Awaitable[ChainHead | None]],
+    Callable[[list[HeadMove]], Awaitable[list[str]]],
+]:
+    """What the pipeline reads and writes of chains in storage: stored envelopes by seq; a device's stored
+    head (on a cluster Keeper's first: it counts what other nodes acked and have not shipped yet); and,
+    on a cluster, the compare-and-set of heads."""
+
+    async def lookup(device_id: str, seqs: list[int]) -> dict[int, StoredEnvelope]:
+        return await storage.run(lambda c: load_envelopes(c, storage.database, device_id, seqs))
+
+    def stored_head(client: Any, device_id: str, seller_tin: str) -> ChainHead | None:
+        keeper = load_keeper_head(client, storage.database, device_id) if settings.cluster else None
+        return keeper or load_chain_head(client, storage.database, device_id, seller_tin)
+
+    async def load_head(device_id: str, seller_tin: str) -> ChainHead | None:
+        return await storage.run(lambda c: stored_head(c, device_id, seller_tin))
+
+    async def move_heads(moves: list[HeadMove]) -> list[str]:
+        now_ms = time.time_ns() // 1_000_000
+        return await storage.run(
+            lambda c: move_chain_heads(c, storage.database, moves, settings.gateway_id, now_ms))
+
+    return lookup, load_head, move_heads
 
 
 @dataclass
@@ -124,22 +152,7 @@ class GatewayService:
         log.info("devices: %d, journal records replayed: %d", len(registry), replayed)
         fiscal = FiscalSigner.load_or_create(settings.fiscal_key_file)
 
-        async def lookup(device_id: str, seqs: list[int]) -> dict[int, StoredEnvelope]:
-            return await storage.run(lambda c: load_envelopes(c, storage.database, device_id, seqs))
-
-        def stored_head(client: Any, device_id: str, seller_tin: str) -> ChainHead | None:
-            # On a cluster, Keeper's head counts what other nodes acked and have not shipped yet.
-            keeper = load_keeper_head(client, storage.database, device_id) if settings.cluster else None
-            return keeper or load_chain_head(client, storage.database, device_id, seller_tin)
-
-        async def load_head(device_id: str, seller_tin: str) -> ChainHead | None:
-            return await storage.run(lambda c: stored_head(c, device_id, seller_tin))
-
-        async def move_heads(moves: list[HeadMove]) -> list[str]:
-            now_ms = time.time_ns() // 1_000_000
-            return await storage.run(
-                lambda c: move_chain_heads(c, storage.database, moves, settings.gateway_id, now_ms))
-
+        lookup, load_head, move_heads = chain_storage(storage, settings)
         # Embedded storage has one gateway: memory is complete. With a server, other nodes write too; on a
         # cluster (Keeper) each batch also moves the device's head by compare-and-set before its ack.
         takeover = None if settings.embedded else load_head

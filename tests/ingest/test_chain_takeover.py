@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -18,8 +18,9 @@ from gateway.ingest.fiscal_sign import FiscalSigner
 from gateway.ingest.journal import Journal
 from gateway.ingest.pipeline import IngestPipeline
 from gateway.ingest.shipper import Shipper
+from gateway.service import chain_storage
 from gateway.settings import Settings
-from gateway.storage.chain_heads import ChainHead, StoredEnvelope, load_chain_head, load_envelopes
+from gateway.storage.chain_heads import ChainHead
 from gateway.storage.client import Storage
 from gateway.wire import pb, signing
 from ingest.conftest import FISCAL_KEY, NOW_MS, Register, receipt, rotation_to
@@ -62,13 +63,13 @@ class Node:
         self.chains = ChainState()
         self.journal = Journal.open(settings.journal_dir, segment_bytes=1 << 20, budget_bytes=1 << 26)
 
-        async def lookup(device_id: str, seqs: list[int]) -> Mapping[int, StoredEnvelope]:
-            return await storage.run(lambda c: load_envelopes(c, storage.database, device_id, seqs))
+        # The service's own wiring of chain reads (gateway.service.chain_storage), as on a server.
+        lookup, stored_head, _ = chain_storage(storage, settings)
 
         async def load_head(device_id: str, seller_tin: str) -> ChainHead | None:
             if keeper is not None and device_id in keeper.heads:
                 return keeper.heads[device_id]
-            return await storage.run(lambda c: load_chain_head(c, storage.database, device_id, seller_tin))
+            return await stored_head(device_id, seller_tin)
 
         self.pipeline = IngestPipeline(
             settings, DeviceRegistry([register.device()]), self.chains, FiscalSigner(FISCAL_KEY),

@@ -37,3 +37,24 @@ async def test_a_gap_notice_is_kept_when_the_head_comes_back_from_storage(tmp_pa
         acks = await send(service, device.envelope(receipt(time_ms=_now_ms()), seq=5))
         assert statuses(acks) == ["ACCEPTED"]
         assert service.chains.head(device.device_id).next_seq == 6
+
+
+@pytest.mark.clickhouse
+async def test_a_restart_answers_resends_from_its_journal_and_the_chain_goes_on(tmp_path: Path) -> None:
+    """The real service, stopped while ClickHouse could not take the events: the restarted one replays its
+    journal, answers each resend DUPLICATE with the fiscal sign of the first ack, accepts the next seq."""
+    register = Register("KKM-REPLAY")
+    fault = tmp_path / "fault"
+    settings = storage_settings(tmp_path / "gw", storage_process=0, fault_injection_file=str(fault))
+    register_devices(settings, [register.device()])
+    envelopes = [register.envelope(receipt(time_ms=_now_ms())) for _ in range(4)]
+    async with running_service(settings) as service:
+        fault.write_text("storage_down")  # nothing ships: the journal alone holds the events
+        first = await send(service, *envelopes)
+        assert statuses(first) == ["ACCEPTED"] * 4
+        assert service.journal.unshipped_bytes() > 0
+        fault.unlink()
+    async with running_service(settings) as service:
+        again = await send(service, *envelopes, register.envelope(receipt(time_ms=_now_ms())))
+        assert statuses(again) == ["DUPLICATE"] * 4 + ["ACCEPTED"]
+        assert [a.fiscal_sign for a in again[:4]] == [a.fiscal_sign for a in first]
