@@ -24,6 +24,7 @@ class ChainHead:
     # The head's event bytes when it is a gap notice (else b""): the seq after it is past the declared gap.
     gap_event: bytes = b""
     next_seq: int = 0  # when known (chain_heads keeps it); 0: seq + 1, or past gap_event's gap
+    gateway_id: str = ""  # the node that set it (chain_heads only)
 
 
 # The head's event only when it is a gap notice: a register's head is usually a receipt, not worth reading.
@@ -124,22 +125,24 @@ KEEPER_STRICT = {"keeper_map_strict_mode": 1}
 def load_keeper_head(client: Any, database: str, device_id: str) -> ChainHead | None:
     """The head in chain_heads (Keeper: every node's accepts, shipped or not), or None."""
     rows = client.query(
-        f"SELECT seq, envelope_hash, fiscal_sign, next_seq FROM {database}.chain_heads "
+        f"SELECT seq, envelope_hash, fiscal_sign, next_seq, gateway_id FROM {database}.chain_heads "
         "WHERE device_id = {device_id:String}",
         parameters={"device_id": device_id}, column_formats={"envelope_hash": "bytes"},
     ).result_rows
     if not rows:
         return None
-    seq, envelope_hash, fiscal_sign, next_seq = rows[0]
-    return ChainHead(device_id, int(seq), bytes(envelope_hash), str(fiscal_sign), 0, next_seq=int(next_seq))
+    seq, envelope_hash, fiscal_sign, next_seq, gateway_id = rows[0]
+    return ChainHead(device_id, int(seq), bytes(envelope_hash), str(fiscal_sign), 0, next_seq=int(next_seq),
+                     gateway_id=str(gateway_id))
 
 
 def move_heads(client: Any, database: str, moves: list[HeadMove], gateway_id: str, now_ms: int) -> list[str]:
     """Compare-and-set each device's head in chain_heads; returns the devices whose head another node
     moved first (their batch must not be acked: the chain went on elsewhere).
 
-    A move from the head this node judged against, or to the head it wants (its own earlier attempt whose
-    journal write failed, resent), succeeds; a device without a row gets one (a strict insert).
+    A move from the head this node judged against succeeds, and so does one to the head it wants when this
+    node set it (its earlier attempt whose journal write failed, resent); another node that set the same
+    head accepted the same envelope first. A device without a row gets one (a strict insert).
     """
     lost = []
     for move in moves:
@@ -149,6 +152,8 @@ def move_heads(client: Any, database: str, moves: list[HeadMove], gateway_id: st
             "sign": move.fiscal_sign, "next": move.next_seq, "gateway": gateway_id, "now": now_ms,
         }
         if current is not None and (current.seq, current.envelope_hash) == (move.seq, move.envelope_hash):
+            if current.gateway_id != gateway_id:
+                lost.append(move.device_id)
             continue
         if current is None:  # the device's first accept since chain_heads exists
             try:

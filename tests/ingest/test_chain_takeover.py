@@ -12,7 +12,7 @@ from gateway import errors
 from gateway.devices import DeviceRegistry
 from gateway.errors import GatewayError
 from gateway.ingest.acceptance_sweep import AcceptanceSweep
-from gateway.ingest.chain import ChainState, HeadMove
+from gateway.ingest.chain import ChainState
 from gateway.ingest.chain_takeover import LoadHead, needs_stored_head, refresh_heads
 from gateway.ingest.fiscal_sign import FiscalSigner
 from gateway.ingest.journal import Journal
@@ -24,34 +24,11 @@ from gateway.storage.chain_heads import ChainHead
 from gateway.storage.client import Storage
 from gateway.wire import pb, signing
 from ingest.conftest import FISCAL_KEY, NOW_MS, Register, receipt, rotation_to
+from tests.ingest.keeper_heads import KeeperHeads
 
 
 def _statuses(acks: list[pb.EventAck]) -> list[str]:
     return [pb.AckStatus.Name(a.status) if not a.error_code else a.error_code for a in acks]
-
-
-class KeeperHeads:
-    """chain_heads as Keeper keeps it for every node, with storage.chain_heads.move_heads' rule: a head
-    moves only from the value the batch was judged against (Keeper cannot run here; chDB has none)."""
-
-    def __init__(self) -> None:
-        self.heads: dict[str, ChainHead] = {}
-
-    async def move(self, moves: list[HeadMove]) -> list[str]:
-        """Compare-and-set each move; the devices whose head had moved already."""
-        lost = []
-        for move in moves:
-            current = self.heads.get(move.device_id)
-            wanted = (move.seq, move.envelope_hash)
-            if current is not None and (current.seq, current.envelope_hash) not in (
-                (move.from_seq, move.from_hash), wanted
-            ):
-                lost.append(move.device_id)
-                continue
-            self.heads[move.device_id] = ChainHead(
-                move.device_id, move.seq, move.envelope_hash, move.fiscal_sign, 0, next_seq=move.next_seq
-            )
-        return lost
 
 
 class Node:
@@ -74,7 +51,7 @@ class Node:
         self.pipeline = IngestPipeline(
             settings, DeviceRegistry([register.device()]), self.chains, FiscalSigner(FISCAL_KEY),
             self.journal, lookup, clock=lambda: NOW_MS, load_head=load_head if takeover else None,
-            move_heads=keeper.move if keeper is not None else None,
+            move_heads=keeper.mover(settings.gateway_id) if keeper is not None else None,
         )
         self.shipper = Shipper(self.journal, storage, settings)
 

@@ -10,7 +10,10 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.reliability.authentic_content import run_authentic_content
+from tests.reliability.code_race import run_code_race
 from tests.reliability.crash import run_crash
+from tests.reliability.gap_restart import run_gap_restart
 from tests.reliability.journal_damage import run_journal_damage
 from tests.reliability.journal_full import run_journal_full
 from tests.reliability.ledger import Verdict
@@ -18,6 +21,7 @@ from tests.reliability.power_cut import run_power_cut
 from tests.reliability.restart_backlog import run_restart_backlog
 from tests.reliability.sim_run import ScenarioResult
 from tests.reliability.storage_outage import run_storage_outage
+from tests.reliability.takeover import run_takeover
 
 Scenario = Callable[..., ScenarioResult]
 SCENARIOS: dict[str, Scenario] = {
@@ -27,6 +31,10 @@ SCENARIOS: dict[str, Scenario] = {
     "journal_full": run_journal_full,
     "restart_backlog": run_restart_backlog,
     "power_cut": run_power_cut,
+    "gap_restart": run_gap_restart,
+    "authentic_content": run_authentic_content,
+    "code_race": run_code_race,
+    "takeover": run_takeover,
 }
 HEADER = ("scenario", "events acked", "events stored", "other rows", "lost", "doubled", "time to recover",
           "result")
