@@ -9,56 +9,19 @@ import pytest
 from storage.journal_records import migrated_storage, storage_settings
 
 from gateway import errors
-from gateway.devices import DeviceRegistry
 from gateway.errors import GatewayError
 from gateway.ingest.acceptance_sweep import AcceptanceSweep
 from gateway.ingest.chain import ChainState
 from gateway.ingest.chain_takeover import LoadHead, needs_stored_head, refresh_heads
-from gateway.ingest.fiscal_sign import FiscalSigner
-from gateway.ingest.journal import Journal
-from gateway.ingest.pipeline import IngestPipeline
-from gateway.ingest.shipper import Shipper
-from gateway.service import chain_storage
-from gateway.settings import Settings
 from gateway.storage.chain_heads import ChainHead
 from gateway.storage.client import Storage
 from gateway.wire import pb, signing
-from ingest.conftest import FISCAL_KEY, NOW_MS, Register, receipt, rotation_to
-from tests.ingest.keeper_heads import KeeperHeads
+from ingest.conftest import NOW_MS, Register, receipt, rotation_to
+from tests.ingest.nodes import KeeperHeads, Node
 
 
 def _statuses(acks: list[pb.EventAck]) -> list[str]:
     return [pb.AckStatus.Name(a.status) if not a.error_code else a.error_code for a in acks]
-
-
-class Node:
-    """One gateway node's pipeline over a real journal, sharing storage with the other nodes."""
-
-    def __init__(self, settings: Settings, storage: Storage, register: Register, *, takeover: bool,
-                 keeper: KeeperHeads | None = None) -> None:
-        self.storage = storage
-        self.chains = ChainState()
-        self.journal = Journal.open(settings.journal_dir, segment_bytes=1 << 20, budget_bytes=1 << 26)
-
-        # The service's own wiring of chain reads (gateway.service.chain_storage), as on a server.
-        lookup, stored_head, _ = chain_storage(storage, settings)
-
-        async def load_head(device_id: str, seller_tin: str) -> ChainHead | None:
-            if keeper is not None and device_id in keeper.heads:
-                return keeper.heads[device_id]
-            return await stored_head(device_id, seller_tin)
-
-        self.pipeline = IngestPipeline(
-            settings, DeviceRegistry([register.device()]), self.chains, FiscalSigner(FISCAL_KEY),
-            self.journal, lookup, clock=lambda: NOW_MS, load_head=load_head if takeover else None,
-            move_heads=keeper.mover(settings.gateway_id) if keeper is not None else None,
-        )
-        self.shipper = Shipper(self.journal, storage, settings)
-
-    async def send(self, *envelopes: pb.Envelope) -> list[pb.EventAck]:
-        """One batch through decode and ingest."""
-        body = pb.IngestBatch(envelopes=envelopes).SerializeToString()
-        return list((await self.pipeline.ingest(self.pipeline.decode_batch(body))).acks)
 
 
 @pytest.fixture
@@ -70,7 +33,7 @@ async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
 async def _node(tmp_path: Path, name: str, storage: Storage, register: Register, takeover: bool,
                 keeper: KeeperHeads | None = None) -> Node:
     settings = storage_settings(tmp_path / name, gateway_id=name, database=storage.database)
-    return Node(settings, storage, register, takeover=takeover, keeper=keeper)
+    return Node(settings, storage, [register], takeover=takeover, keeper=keeper)
 
 
 @pytest.mark.clickhouse

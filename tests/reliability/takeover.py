@@ -12,52 +12,23 @@ import asyncio
 import random
 from pathlib import Path
 
-from gateway.devices import DeviceRegistry
 from gateway.errors import GatewayError
 from gateway.ingest.acceptance_sweep import AcceptanceSweep
-from gateway.ingest.chain import ChainState
-from gateway.ingest.fiscal_sign import FiscalSigner
-from gateway.ingest.journal import Journal
-from gateway.ingest.pipeline import IngestPipeline
-from gateway.ingest.shipper import Shipper
-from gateway.service import chain_storage
-from gateway.storage.chain_heads import ChainHead
 from gateway.storage.client import Storage
 from gateway.storage.migrations import apply_migrations
 from gateway.wire import pb
-from tests.ingest.conftest import FISCAL_KEY, Register, receipt
-from tests.ingest.keeper_heads import KeeperHeads
+from tests.ingest.conftest import NOW_MS, Register, receipt
+from tests.ingest.nodes import KeeperHeads, Node
 from tests.reliability.ledger import Verdict
 from tests.reliability.sim_run import ScenarioResult
 from tests.storage.journal_records import storage_settings
 
 
-class _Node:
-    def __init__(self, name: str, workdir: Path, storage: Storage, registers: list[Register],
-                 keeper: KeeperHeads | None) -> None:
-        settings = storage_settings(workdir / name, gateway_id=name, database=storage.database,
-                                    shipper_batch_rows=50)
-        self.journal = Journal.open(settings.journal_dir, segment_bytes=1 << 20, budget_bytes=1 << 28)
-        lookup, stored_head, _ = chain_storage(storage, settings)
-
-        async def load_head(device_id: str, seller_tin: str) -> ChainHead | None:
-            if keeper is not None and device_id in keeper.heads:
-                return keeper.heads[device_id]
-            return await stored_head(device_id, seller_tin)
-
-        self.pipeline = IngestPipeline(
-            settings, DeviceRegistry([r.device() for r in registers]), ChainState(), FiscalSigner(FISCAL_KEY),
-            self.journal, lookup, load_head=load_head,
-            move_heads=keeper.mover(settings.gateway_id) if keeper else None,
-        )
-        self.shipper = Shipper(self.journal, storage, settings)
-
-    async def send(self, envelopes: list[pb.Envelope]) -> list[pb.EventAck] | GatewayError:
-        body = pb.IngestBatch(envelopes=envelopes).SerializeToString()
-        try:
-            return list((await self.pipeline.ingest(self.pipeline.decode_batch(body))).acks)
-        except GatewayError as exc:
-            return exc
+async def _send(node: Node, envelopes: list[pb.Envelope]) -> list[pb.EventAck] | GatewayError:
+    try:
+        return await node.send(*envelopes)
+    except GatewayError as exc:
+        return exc
 
 
 async def _run(workdir: Path, storage: Storage, with_keeper: bool, moves: int) -> tuple[int, int, list[str]]:
@@ -65,14 +36,19 @@ async def _run(workdir: Path, storage: Storage, with_keeper: bool, moves: int) -
     rng = random.Random(5)
     registers = [Register(f"MOVE-{'K' if with_keeper else 'N'}{i}") for i in range(3)]
     keeper = KeeperHeads() if with_keeper else None
-    nodes = [_Node(f"{'k' if with_keeper else 'n'}-{i}", workdir, storage, registers, keeper) for i in (0, 1)]
+    nodes = []
+    for i in (0, 1):
+        name = f"{'k' if with_keeper else 'n'}-{i}"
+        settings = storage_settings(workdir / name, gateway_id=name, database=storage.database,
+                                    shipper_batch_rows=50)
+        nodes.append(Node(settings, storage, registers, takeover=True, keeper=keeper))
     problems: list[str] = []
     for _ in range(moves):
         for register in registers:
             batch = [register.envelope(receipt(), advance=False)]
             node = rng.choice(nodes)
             for _attempt in range(20):
-                answer = await node.send(batch)
+                answer = await _send(node, batch)
                 if isinstance(answer, GatewayError) or any(a.retryable for a in answer):
                     await asyncio.gather(*(n.shipper.ship_all() for n in nodes))  # let storage catch up
                     continue
@@ -92,7 +68,8 @@ async def _run(workdir: Path, storage: Storage, with_keeper: bool, moves: int) -
     doubled = await storage.run(lambda c: c.query(
         f"SELECT count() FROM (SELECT device_id, seq FROM {storage.database}.events "
         f"WHERE startsWith(device_id, '{prefix}') GROUP BY device_id, seq HAVING count() > 1)").result_rows)
-    found = [key for key in await AcceptanceSweep().sweep_once(storage) if key[0].startswith(prefix)]
+    sweep = AcceptanceSweep(clock=lambda: NOW_MS + 1_000)  # the nodes' clock (tests.ingest.nodes)
+    found = [key for key in await sweep.sweep_once(storage) if key[0].startswith(prefix)]
     return int(doubled[0][0]), len(found), problems
 
 
