@@ -293,6 +293,18 @@ class ChainCursor:
             self._device_id, started.seq, started.envelope_hash, newest, envelope_hash, fiscal_sign, next_seq
         )
 
+    def move_back(self) -> HeadMove | None:
+        """The move that undoes move() (the batch was not journalled after all)."""
+        forward = self.move()
+        if forward is None:
+            return None
+        started = self._started
+        known = self._state.recent(self._device_id, started.seq)
+        return HeadMove(
+            self._device_id, forward.seq, forward.envelope_hash, started.seq, started.envelope_hash,
+            known[1] if known else "", started.next_seq,
+        )
+
     def commit(self) -> None:
         """Make this batch's accepts the device's chain (call only once the journal has them)."""
         self._state.remember_run(self._device_id, self._pending)

@@ -23,9 +23,12 @@ RETRY_AFTER_S = 5
 MoveHeads = Callable[[list[HeadMove]], Awaitable[list[str]]]
 
 
-async def move_heads_or_refuse(chains: ChainState, move_heads: MoveHeads, moves: list[HeadMove]) -> None:
+async def move_heads_or_refuse(
+    chains: ChainState, move_heads: MoveHeads, moves: list[HeadMove], backs: list[HeadMove]
+) -> None:
     """Move the heads before the batch is journalled; when another node moved one first, forget that head
-    (the next request reads it) and refuse the request, retryably: nothing of it was accepted."""
+    (the next request reads it), move the others back and refuse the request, retryably: nothing of it was
+    accepted. backs: the moves that undo moves, device by device."""
     if not moves:
         return
     try:
@@ -37,8 +40,21 @@ async def move_heads_or_refuse(chains: ChainState, move_heads: MoveHeads, moves:
     if lost:
         for device_id in lost:
             chains.forget(device_id)
+        await move_heads_back(move_heads, [back for back in backs if back.device_id not in lost])
         raise GatewayError(errors.CHAIN_MOVED, f"the chain of {', '.join(sorted(lost))} went on at another "
                            "gateway node meanwhile; resend the batch", retry_after_s=1)
+
+
+async def move_heads_back(move_heads: MoveHeads, backs: list[HeadMove]) -> None:
+    """Undo head moves whose batch was not journalled. Best effort: a head left ahead (Keeper away now)
+    makes another node answer that device history_unavailable until this node moves it again on the
+    register's resend, which it may (it set that head)."""
+    if not backs:
+        return
+    try:
+        await move_heads(backs)
+    except Exception as exc:
+        log.error("chain heads of %s could not be moved back: %s", [b.device_id for b in backs], exc)
 
 
 def needs_stored_head(chains: ChainState, device_id: str, seqs: Iterable[int]) -> bool:

@@ -15,8 +15,14 @@ from gateway.codes.parser import CodeResult
 from gateway.codes.status_index import Slot
 from gateway.devices import Device, DeviceRegistry
 from gateway.ingest import decoding
-from gateway.ingest.chain import ChainCursor, ChainState, KnownEnvelope, Verdict
-from gateway.ingest.chain_takeover import LoadHead, MoveHeads, move_heads_or_refuse, refresh_heads
+from gateway.ingest.chain import ChainCursor, ChainState, HeadMove, KnownEnvelope, Verdict
+from gateway.ingest.chain_takeover import (
+    LoadHead,
+    MoveHeads,
+    move_heads_back,
+    move_heads_or_refuse,
+    refresh_heads,
+)
 from gateway.ingest.code_verdicts import CodeAt, CodeVerdicts, Undo, codes_of, parse_codes
 from gateway.ingest.decoding import EnvelopeRejected
 from gateway.ingest.fiscal_sign import FiscalSigner
@@ -195,16 +201,21 @@ class IngestPipeline:
             await self._answer_retired_key_resends(resends)
             cursors = await self._cursors(items)
             async with self._code_locks.hold(self._codes_judged(items)):
+                moved: list[HeadMove] = []  # the moves undoing the heads this batch moved in Keeper
                 try:
                     records = self._decide(items, cursors, received_ms)
                     if records and self._move_heads is not None:  # a cluster: claim the heads first
                         moves = [move for cursor in cursors.values() if (move := cursor.move()) is not None]
-                        await move_heads_or_refuse(self._chains, self._move_heads, moves)
+                        backs = [back for cursor in cursors.values() if (back := cursor.move_back())]
+                        await move_heads_or_refuse(self._chains, self._move_heads, moves, backs)
+                        moved = backs
                     if records:
                         # Raises BACKPRESSURE (or anything else) before any head moves: the client resends.
                         await self._journal.append(records)
                 except BaseException:
                     self._undo_codes(items)  # nothing was accepted, so no code was sold or returned
+                    if moved and self._move_heads is not None:
+                        await move_heads_back(self._move_heads, moved)
                     raise
             for cursor in cursors.values():
                 cursor.commit()

@@ -16,7 +16,7 @@ from gateway.ingest.chain_takeover import LoadHead, needs_stored_head, refresh_h
 from gateway.storage.chain_heads import ChainHead
 from gateway.storage.client import Storage
 from gateway.wire import pb, signing
-from ingest.conftest import NOW_MS, Register, receipt, rotation_to
+from ingest.conftest import NOW_MS, MemoryJournal, Register, receipt, rotation_to
 from tests.ingest.nodes import KeeperHeads, Node
 
 
@@ -198,3 +198,24 @@ async def test_the_sweep_flags_every_event_two_nodes_accepted_once(tmp_path: Pat
     assert sweep.stats.found == 2 and sweep.stats.sweeps == 2
     for node in (node_a, naive):
         await node.journal.close()
+
+
+@pytest.mark.clickhouse
+async def test_a_head_moved_for_a_batch_the_journal_refused_is_moved_back(
+    tmp_path: Path, storage: Storage
+) -> None:
+    """Else the node taking the device over would take the refused event for one acked and unshipped."""
+    keeper = KeeperHeads()
+    register = Register("KKM-BACK-OUT")
+    node_a = await _node(tmp_path, "gw-a", storage, register, takeover=True, keeper=keeper)
+    assert _statuses(await node_a.send(*register.run(2))) == ["ACCEPTED"] * 2
+    full = MemoryJournal()
+    full.refuse = GatewayError(errors.BACKPRESSURE, retry_after_s=1)
+    node_a.pipeline._journal = full
+    refused = register.envelope(receipt(prices=(300_00,)))
+    with pytest.raises(GatewayError):
+        await node_a.send(refused)
+    assert keeper.heads[register.device_id].seq == 2
+    node_b = await _node(tmp_path, "gw-b", storage, register, takeover=True, keeper=keeper)
+    assert _statuses(await node_b.send(refused)) == ["ACCEPTED"]
+    await node_b.journal.close()
