@@ -11,7 +11,7 @@ DESCRIPTION = "fsync_after_insert, fsync_part_directory, min_rows_to_fsync_after
 
 # Every MergeTree table of migrations 0001-0007 (a table added later sets these in its own migration;
 # tests/storage/test_migrations.py checks that every one does). Not schema_migrations: the status table
-# is made before any migration, and rows of it a power cut took only make idempotent migrations run again.
+# is made before any migration, which sets them on it (migrations/__init__.py).
 TABLES = (
     "events", "receipts", "receipt_lines", "shifts", "rejections", "anomalies", "devices", "code_registry",
     "code_events", "access_tokens", "audit_log", "receipt_buyers",

@@ -10,6 +10,8 @@ ENGINE = ReplacingMergeTree(applied_at)
 ORDER BY (id)
 SETTINGS non_replicated_deduplication_window = 10000;
 
+ALTER TABLE tracegate.schema_migrations MODIFY SETTING fsync_after_insert = 1, fsync_part_directory = 1, min_rows_to_fsync_after_merge = 1;
+
 CREATE TABLE IF NOT EXISTS tracegate.events
 (
     seller_tin String,
