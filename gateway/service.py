@@ -10,7 +10,6 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,10 +18,11 @@ from gateway.codes.follow import CodeFollower, DoubleSaleSweep, follow_forever
 from gateway.devices import DeviceRegistry
 from gateway.ingest.acceptance_sweep import AcceptanceSweep, sweep_forever
 from gateway.ingest.chain import ChainState, HeadMove
+from gateway.ingest.chain_takeover import LoadHead, MoveHeads
 from gateway.ingest.code_verdicts import CodeVerdicts
 from gateway.ingest.fiscal_sign import FiscalSigner
 from gateway.ingest.journal import Journal
-from gateway.ingest.pipeline import IngestPipeline
+from gateway.ingest.pipeline import IngestPipeline, LookupEnvelopes
 from gateway.ingest.shipper import Shipper
 from gateway.security import device_keys
 from gateway.settings import Settings
@@ -64,11 +64,7 @@ def read_admin_token(path: Path) -> str:
     return path.read_text().strip()
 
 
-def chain_storage(storage: Storage, settings: Settings) -> tuple[
-    Callable[[str, list[int]], Awaitable[dict[int, StoredEnvelope]]],
-    Callable[[str, str], Awaitable[ChainHead | None]],
-    Callable[[list[HeadMove]], Awaitable[list[str]]],
-]:
+def chain_storage(storage: Storage, settings: Settings) -> tuple[LookupEnvelopes, LoadHead, MoveHeads]:
     """What the pipeline reads and writes of chains in storage: stored envelopes by seq; a device's stored
     head (on a cluster Keeper's first: it counts what other nodes acked and have not shipped yet); and,
     on a cluster, the compare-and-set of heads."""

@@ -36,23 +36,16 @@ RETRY_AT_START = 100  # quarantined records retried when the shipper starts (see
 
 @dataclass
 class Checkpoint:
-    """How far storage has confirmed, and the batch being inserted (re-shipped first after a crash).
-
-    pending_staged: whether the pending batch's receipts were staged for ClickHouse to build their rows
-    (gateway/storage/staged_rows.py). A re-ship keeps the first attempt's way, so its inserts carry the
-    same tokens into the same tables even across an upgrade or a move between chDB and a server (files
-    from before it read False: those gateways built every row in Python).
-    """
+    """How far storage has confirmed, and the batch being inserted (completed first after a crash, with
+    only what ClickHouse lacks: whichever way its first attempt built its rows, so files of older gateways,
+    which also said whether that attempt staged receipts, read the same)."""
 
     shipped: int = 0
     pending: tuple[int, int] | None = None
-    pending_staged: bool = False
 
     def to_json(self) -> str:
         """The file's text."""
-        pending = None if self.pending is None else {
-            "start": self.pending[0], "end": self.pending[1], "staged": self.pending_staged
-        }
+        pending = None if self.pending is None else {"start": self.pending[0], "end": self.pending[1]}
         return json.dumps({"shipped": self.shipped, "pending": pending})
 
     @classmethod
@@ -62,9 +55,7 @@ class Checkpoint:
         pending = raw.get("pending")
         if not pending:
             return cls(int(raw["shipped"]))
-        return cls(
-            int(raw["shipped"]), (int(pending["start"]), int(pending["end"])), bool(pending.get("staged"))
-        )
+        return cls(int(raw["shipped"]), (int(pending["start"]), int(pending["end"])))
 
 
 def load_checkpoint(path: Path, *, start: int) -> Checkpoint:
@@ -191,7 +182,6 @@ class Shipper:
                 await self.flush()
                 return 0
             self.checkpoint.pending = (start, end)
-            self.checkpoint.pending_staged = self.storage.stages_receipts
             self._saved = False
             await self._save_checkpoint()
         await self._insert(start, end, raw, retry=retry)
@@ -303,8 +293,9 @@ class Shipper:
             kept = [record for _, record in self._kept(start, raw)]
         if not kept:
             return Inserted({}, {})
-        staged = self.checkpoint.pending_staged
-        return await self.storage.insert_records(kept, self._pii, tokens, staged=staged, retry=retry)
+        return await self.storage.insert_records(
+            kept, self._pii, tokens, staged=self.storage.stages_receipts, retry=retry
+        )
 
     def _kept(self, start: int, raw: list[bytes]) -> list[tuple[tuple[int, int], bytes]]:
         """((position, next position), record) of the range's records not in quarantine."""
