@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint proto clean browser reliability fuzz
+.PHONY: demo test lint proto clean browser fuse reliability fuzz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/tracegate demo
 
-test: $(STAMP) browser lint
+test: $(STAMP) browser fuse lint
 	$(BIN)/python -m pytest
 
 # The page tests drive Debian's chromium; install it when missing and we may (root), else they skip.
@@ -24,11 +24,18 @@ browser:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 		|| echo "chromium could not be installed: the page tests will be skipped"; fi
 
+# The power-cut scenario mounts a FUSE filesystem that forgets unsynced writes (tests/reliability/lazyfs.py):
+# it needs Debian's fuse3 (fusermount3, libfuse3) and /dev/fuse. Without them it fails and says why.
+fuse:
+	@if ! command -v fusermount3 >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fuse3 >/dev/null) \
+		|| echo "fuse3 could not be installed: the power-cut scenario will fail"; fi
+
 # Fault scenarios against the real gateway (docs/reliability.md); `make reliability ARGS=--short` is the CI
 # form that `make test` also runs. `make fuzz` is the long fuzzing budget (CI runs a few thousand cases).
 ARGS ?=
 FUZZ_CASES ?= 1000000
-reliability: $(STAMP)
+reliability: $(STAMP) fuse
 	$(BIN)/python -m tests.reliability.run $(ARGS)
 
 fuzz: $(STAMP)

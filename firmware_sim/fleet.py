@@ -80,6 +80,13 @@ class FleetConfig:
     registry: Path | None = None  # sell marked goods from this registry file (firmware_sim.code_registry)
     check_share: float = 0.2  # with a registry: share of sales whose codes are checked first
     rotate_every: int = 0  # a register hands its chain to a new key after this many receipts (0: never)
+    clock_skew_s: float = 0.0  # every register's clock runs this far ahead of real time (negative: behind)
+
+
+def _skewed_clock(skew_s: float) -> Callable[[], int]:
+    """A register clock off by skew_s from the wall clock (its events carry that time, signed)."""
+    skew_ms = int(skew_s * 1000)
+    return lambda: time.time_ns() // 1_000_000 + skew_ms
 
 
 class RegistrationError(Exception):
@@ -198,9 +205,10 @@ async def run_fleet(config: FleetConfig) -> FleetSummary:
         async with aiohttp.ClientSession(connector=connector) as session:
             for index in range(config.devices):
                 rng = random.Random(config.seed * 1_000_003 + index)
-                activity.registers.append(
-                    Register.open(fleet_identity(prefix, index), rng=rng, state_dir=config.state_dir)
-                )
+                activity.registers.append(Register.open(
+                    fleet_identity(prefix, index), rng=rng, state_dir=config.state_dir,
+                    clock=_skewed_clock(config.clock_skew_s),
+                ))
             start_seqs = [r.seq for r in activity.registers]
             if config.registry is not None:
                 book = CodeBook.load(config.registry, config.seed)

@@ -1,6 +1,7 @@
-"""What a gateway must turn away: a stranger, a forger, a fork, a gap, a clock from the future.
+"""What a gateway must turn away (a stranger, a forger, a fork, a gap) and keep (a clock from the future).
 
-The demo sends this after the fleet so the summary shows rejections, each with its stable error code.
+The demo sends this after the fleet so the summary shows rejections, each with its stable error code. The
+register whose clock runs a day ahead signed its event: it is accepted, with a clock_skew anomaly.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def send_rogue_traffic(gateway_url: str, admin_token: str, seed: int = 7) -> Cou
     send([honest.sell()])  # … so seq 5 is a seq_gap
     head = _chain_hash(pb.Envelope.FromString(pending))
     tomorrow = pb.Event(time_ms=int(time.time() * 1000) + 86_400_000, shift_open=pb.ShiftOpen(shift_number=9))
-    send([_signed(honest, 4, head, tomorrow)])  # time_in_future
+    send([_signed(honest, 4, head, tomorrow)])  # accepted, a clock_skew anomaly
     return answers
 
 

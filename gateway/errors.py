@@ -29,9 +29,15 @@ EMPTY_BODY = _define("empty_body", 400, False, "The request body is empty.")
 UNSUPPORTED_MEDIA_TYPE = _define(
     "unsupported_media_type", 415, False, "Send Content-Type: application/x-protobuf."
 )
-BODY_TOO_LARGE = _define("body_too_large", 413, False, "The request body exceeds the size limit.")
+# The two hard limits that protect the gateway: retryable, since the same envelopes in smaller batches pass
+# (a single event larger than the body limit is the one thing a register can never upload).
+BODY_TOO_LARGE = _define(
+    "body_too_large", 413, True, "The request body exceeds the size limit; send fewer envelopes a request."
+)
 MALFORMED_BATCH = _define("malformed_batch", 400, False, "The body is not a valid protobuf IngestBatch.")
-TOO_MANY_ENVELOPES = _define("too_many_envelopes", 413, False, "The batch has more envelopes than allowed.")
+TOO_MANY_ENVELOPES = _define(
+    "too_many_envelopes", 413, True, "The batch has more envelopes than allowed; send smaller batches."
+)
 MALFORMED_REQUEST = _define("malformed_request", 400, False, "The request is not valid.")
 UNAUTHORIZED = _define("unauthorized", 401, False, "A valid bearer token is required.")
 FORBIDDEN = _define("forbidden", 403, False, "The token does not allow this action.")
@@ -44,6 +50,9 @@ BACKPRESSURE = _define(
     "backpressure", 503, True, "The gateway cannot journal more now; retry after the given delay."
 )
 STORAGE_UNAVAILABLE = _define("storage_unavailable", 503, True, "Storage is unavailable; retry later.")
+CHAIN_MOVED = _define(
+    "chain_moved", 409, True, "Another gateway node accepted this device's events meanwhile; resend them."
+)
 INTERNAL = _define("internal_error", 500, True, "Internal error; it has been logged.")
 RATE_LIMITED = _define(
     "rate_limited", 429, True, "Too many requests; wait the Retry-After seconds and send again."
@@ -54,9 +63,7 @@ CLIENT_CERT_REQUIRED = _define(
 
 # Event-level: one envelope is REJECTED in the ack, the others go on.
 MALFORMED_ENVELOPE = _define("malformed_envelope", 400, False, "An envelope field is missing or malformed.")
-FIELD_TOO_LONG = _define("field_too_long", 400, False, "A string or bytes field exceeds its limit.")
-TOO_MANY_LINES = _define("too_many_lines", 400, False, "The receipt has more lines than allowed.")
-MALFORMED_EVENT = _define("malformed_event", 400, False, "The signed event bytes are not a valid Event.")
+FIELD_TOO_LONG = _define("field_too_long", 400, False, "An envelope's id field exceeds its limit.")
 UNKNOWN_DEVICE = _define("unknown_device", 403, False, "The device is not registered.")
 DEVICE_REVOKED = _define("device_revoked", 403, False, "The device (or this key) is revoked.")
 UNKNOWN_KEY = _define("unknown_key", 403, False, "The key id is not a key of this device.")
@@ -70,7 +77,6 @@ PREV_HASH_MISMATCH = _define(
 SEQ_GAP = _define(
     "seq_gap", 409, True, "Events before this seq are missing; upload them first, in order."
 )
-TIME_IN_FUTURE = _define("time_in_future", 400, False, "The event time is too far in the future.")
 HISTORY_UNAVAILABLE = _define(
     "history_unavailable",
     503,
@@ -84,6 +90,13 @@ TOO_MANY_CODES = _define("too_many_codes", 413, False, "The check has more marki
 def lookup(code: str) -> ErrorCode:
     """The ErrorCode for a token (internal_error for an unknown one)."""
     return _CODES.get(code, INTERNAL)
+
+
+# No longer answered: an authentic event's content is an anomaly, never a refusal (ingest/decoding.py).
+# Kept so the rejections stored before say what they meant.
+_define("too_many_lines", 400, False, "The receipt had more lines than allowed (no longer refused).")
+_define("malformed_event", 400, False, "The signed event bytes were not a valid Event (no longer refused).")
+_define("time_in_future", 400, False, "The event time was too far in the future (no longer refused).")
 
 
 def all_codes() -> list[ErrorCode]:

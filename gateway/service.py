@@ -12,14 +12,17 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from gateway.codes.follow import CodeFollower, DoubleSaleSweep, follow_forever
 from gateway.devices import DeviceRegistry
-from gateway.ingest.chain import ChainState
+from gateway.ingest.acceptance_sweep import AcceptanceSweep, sweep_forever
+from gateway.ingest.chain import ChainState, HeadMove
+from gateway.ingest.chain_takeover import LoadHead, MoveHeads
 from gateway.ingest.code_verdicts import CodeVerdicts
 from gateway.ingest.fiscal_sign import FiscalSigner
 from gateway.ingest.journal import Journal
-from gateway.ingest.pipeline import IngestPipeline
+from gateway.ingest.pipeline import IngestPipeline, LookupEnvelopes
 from gateway.ingest.shipper import Shipper
 from gateway.security import device_keys
 from gateway.settings import Settings
@@ -29,7 +32,9 @@ from gateway.storage.chain_heads import (
     load_chain_head,
     load_chain_heads,
     load_envelopes,
+    load_keeper_head,
 )
+from gateway.storage.chain_heads import move_heads as move_chain_heads
 from gateway.storage.client import Storage
 from gateway.storage.code_registry_store import load_status_index
 from gateway.storage.device_store import load_devices
@@ -49,12 +54,37 @@ def ensure_admin_token(path: Path) -> str | None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(token + "\n")
+        f.flush()
+        os.fsync(f.fileno())  # printed once: after a power cut it must still be the one in the file
     return token
 
 
 def read_admin_token(path: Path) -> str:
     """The admin token stored in the data directory."""
     return path.read_text().strip()
+
+
+def chain_storage(storage: Storage, settings: Settings) -> tuple[LookupEnvelopes, LoadHead, MoveHeads]:
+    """What the pipeline reads and writes of chains in storage: stored envelopes by seq; a device's stored
+    head (on a cluster Keeper's first: it counts what other nodes acked and have not shipped yet); and,
+    on a cluster, the compare-and-set of heads."""
+
+    async def lookup(device_id: str, seqs: list[int]) -> dict[int, StoredEnvelope]:
+        return await storage.run(lambda c: load_envelopes(c, storage.database, device_id, seqs))
+
+    def stored_head(client: Any, device_id: str, seller_tin: str) -> ChainHead | None:
+        keeper = load_keeper_head(client, storage.database, device_id) if settings.cluster else None
+        return keeper or load_chain_head(client, storage.database, device_id, seller_tin)
+
+    async def load_head(device_id: str, seller_tin: str) -> ChainHead | None:
+        return await storage.run(lambda c: stored_head(c, device_id, seller_tin))
+
+    async def move_heads(moves: list[HeadMove]) -> list[str]:
+        now_ms = time.time_ns() // 1_000_000
+        return await storage.run(
+            lambda c: move_chain_heads(c, storage.database, moves, settings.gateway_id, now_ms))
+
+    return lookup, load_head, move_heads
 
 
 @dataclass
@@ -73,9 +103,11 @@ class GatewayService:
     new_admin_token: str | None = None
     code_verdicts: CodeVerdicts | None = None
     code_follower: CodeFollower | None = None  # with a ClickHouse server only (other nodes may sell)
+    acceptance_sweep: AcceptanceSweep | None = None  # with a ClickHouse server only (other nodes accept)
     _shipper_task: asyncio.Task[None] | None = field(default=None, repr=False)
     _registry_task: asyncio.Task[None] | None = field(default=None, repr=False)
     _follow_task: asyncio.Task[None] | None = field(default=None, repr=False)
+    _sweep_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
     async def start(cls, settings: Settings) -> GatewayService:
@@ -116,16 +148,13 @@ class GatewayService:
         log.info("devices: %d, journal records replayed: %d", len(registry), replayed)
         fiscal = FiscalSigner.load_or_create(settings.fiscal_key_file)
 
-        async def lookup(device_id: str, seqs: list[int]) -> dict[int, StoredEnvelope]:
-            return await storage.run(lambda c: load_envelopes(c, storage.database, device_id, seqs))
-
-        async def load_head(device_id: str, seller_tin: str) -> ChainHead | None:
-            return await storage.run(lambda c: load_chain_head(c, storage.database, device_id, seller_tin))
-
-        # Embedded storage has one gateway: memory is complete. With a server, other nodes write too.
+        lookup, load_head, move_heads = chain_storage(storage, settings)
+        # Embedded storage has one gateway: memory is complete. With a server, other nodes write too; on a
+        # cluster (Keeper) each batch also moves the device's head by compare-and-set before its ack.
         takeover = None if settings.embedded else load_head
         pipeline = IngestPipeline(
             settings, registry, chains, fiscal, journal, lookup, load_head=takeover,
+            move_heads=move_heads if settings.cluster else None,
             code_verdicts=code_verdicts,
             on_key_rotation=lambda devices: device_keys.save_devices(storage, devices),
         )
@@ -159,6 +188,11 @@ class GatewayService:
         )
         if not settings.embedded:  # embedded storage has one gateway: its index sees every sale already
             service.start_following(loading_from_ms)
+            service.acceptance_sweep = AcceptanceSweep()
+            service._sweep_task = asyncio.create_task(
+                sweep_forever(service.acceptance_sweep, storage, settings.acceptance_sweep_interval_s),
+                name="acceptance-sweep",
+            )
         return service
 
     def start_following(self, loaded_from_ms: int) -> None:
@@ -184,7 +218,7 @@ class GatewayService:
     async def stop(self) -> None:
         """Stop shipping, close the journal and storage; acked events stay in the journal for next start."""
         self.settings.runtime_file.unlink(missing_ok=True)
-        for task in (self._follow_task, self._registry_task):
+        for task in (self._follow_task, self._sweep_task, self._registry_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

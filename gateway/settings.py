@@ -57,6 +57,7 @@ class Settings:
     # returned into its status index, and how often the double-sale sweep runs (docs/marking-codes.md).
     code_follow_interval_s: float = 2.0
     code_sweep_interval_s: float = 30.0
+    acceptance_sweep_interval_s: float = 60.0  # with a server: how often events stored twice are looked for
     trusted_proxies: str = ""  # comma-separated addresses whose X-Forwarded-For is believed
     tls_cert_file: str = ""
     tls_key_file: str = ""
@@ -128,6 +129,7 @@ _ENV_FIELDS = {
     "REGISTRY_REFRESH_S": "registry_refresh_s",
     "CODE_FOLLOW_INTERVAL_S": "code_follow_interval_s",
     "CODE_SWEEP_INTERVAL_S": "code_sweep_interval_s",
+    "ACCEPTANCE_SWEEP_INTERVAL_S": "acceptance_sweep_interval_s",
     "TRUSTED_PROXIES": "trusted_proxies",
     "TLS_CERT_FILE": "tls_cert_file",
     "TLS_KEY_FILE": "tls_key_file",

@@ -26,7 +26,7 @@ from gateway.ingest import decoding
 from gateway.ingest.decoding import EnvelopeRejected
 from gateway.ingest.fiscal_sign import FiscalSigner
 from gateway.ingest.journal import frames
-from gateway.ingest.receipt_validation import check_event_time
+from gateway.ingest.receipt_validation import event_time_findings
 from gateway.ingest.signatures import SignedEnvelope, check_device
 from gateway.settings import Settings, load_settings
 from gateway.storage.client import Storage
@@ -77,7 +77,7 @@ class NaivePipeline:
         return ack
 
     def _decide(self, envelope: pb.Envelope, record: pb.JournalRecord, received_ms: int) -> None:
-        event = decoding.decode_envelope(envelope, self.settings.limits)
+        event, _, content = decoding.decode_envelope_parts(envelope, self.settings.limits)
         signed = SignedEnvelope.of(envelope)
         device = check_device(self.registry, envelope)
         if not signing.verify_signature(device.public_key(), signed.preimage, envelope.signature):
@@ -85,9 +85,11 @@ class NaivePipeline:
         seq, head = self.heads.get(envelope.device_id, (0, signing.genesis_hash(envelope.device_id)))
         if envelope.seq != seq + 1 or envelope.prev_hash != head:
             raise EnvelopeRejected(errors.SEQ_GAP, f"expected seq {seq + 1}")
-        check_event_time(event, received_ms, self.settings.limits)
-        record.fiscal_sign = self.fiscal.sign(envelope.device_id, envelope.seq, signed.envelope_hash,
-                                              event.time_ms)
+        record.findings.extend(content)
+        time_ms = 0 if event is None else event.time_ms
+        if event is not None:
+            record.findings.extend(event_time_findings(event, received_ms, self.settings.limits))
+        record.fiscal_sign = self.fiscal.sign(envelope.device_id, envelope.seq, signed.envelope_hash, time_ms)
         record.accepted, record.envelope_hash = True, signed.envelope_hash
         record.seller_tin, record.store_id = device.seller_tin, device.store_id
         self.heads[envelope.device_id] = (envelope.seq, signed.envelope_hash)

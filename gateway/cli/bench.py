@@ -9,6 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from gateway.bench.durability import report as durability_report
+from gateway.bench.durability import run_durability
 from gateway.bench.report import json_line, summary, text_report
 from gateway.bench.runner import BenchOptions, run_bench
 
@@ -49,11 +51,18 @@ def register(sub: Any) -> None:
                         "(an anomaly each), the costliest case")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, data)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON line, last")
+    parser.add_argument("--durability", action="store_true",
+                        help="instead: what surviving a power cut costs the shipper (ClickHouse's fsyncs, "
+                        "a filesystem sync a batch, or neither), each on a fresh embedded ClickHouse, with "
+                        "--receipts records (default 60000) in batches of --batch (default 10000)")
+    parser.add_argument("--rounds", type=int, default=3, help="with --durability: turns each way takes (3)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the bench and print the report."""
+    if args.durability:
+        return _durability(args)
     if args.duration <= 0 or args.devices < 1 or args.batch < 1:
         print("tracegate bench: --duration, --devices and --batch must be positive", file=sys.stderr)
         return 2
@@ -76,4 +85,13 @@ def run(args: argparse.Namespace) -> int:
             print(f"kept {workdir}", file=sys.stderr)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+def _durability(args: argparse.Namespace) -> int:
+    """`--durability`: the three ways of shipping, same records, same run (gateway/bench/durability.py)."""
+    receipts = args.receipts or 60_000
+    batch = args.batch if args.batch != 20 else 10_000  # the gateway bench's request size is no batch here
+    results = run_durability(receipts, batch, max(1, args.rounds), lambda line: print(line, file=sys.stderr))
+    print(durability_report(results))
     return 0

@@ -41,6 +41,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "(default 0: never)",
     )
     parser.add_argument(
+        "--clock-skew", type=float, default=0.0, metavar="S",
+        help="every register's clock runs S seconds ahead of real time (negative: behind; default 0)",
+    )
+    parser.add_argument(
         "--register", action="store_true", help="register the registers through the admin API first"
     )
     parser.add_argument("--token", default=None, help="admin token (default: read <data>/admin.token)")
@@ -93,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         gateway_url=args.gateway, devices=args.devices, duration_s=args.duration, seed=args.seed,
         rate=args.rate, offline_fraction=args.offline_fraction, lost_ack_rate=args.lost_ack_rate,
         state_dir=args.state_dir, drain_s=args.drain, ack_log=args.ack_log, token=_token(args),
-        registry=args.registry, rotate_every=args.rotate_every,
+        registry=args.registry, rotate_every=args.rotate_every, clock_skew_s=args.clock_skew,
     )
     if not args.json:
         what = f"{config.devices} registers for {config.duration_s:g} s against {config.gateway_url}"

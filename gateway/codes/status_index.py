@@ -20,6 +20,7 @@ import numpy.typing as npt
 STATUSES = ("", "emitted", "applied", "introduced", "retired", "withdrawn", "written_off", "blocked")
 STATUS_CODE = {name: number for number, name in enumerate(STATUSES)}
 KNOWN, SOLD, RETURNED = 1, 2, 4  # flag bits: in the registry; last move a sale; last move a return
+MOVED = SOLD | RETURNED
 # The same key computed by ClickHouse, so the index loads keys without hashing ten million strings here.
 CIS_KEY_SQL = "reinterpretAsUInt64(substring(SHA256({column}), 1, 8))"
 
@@ -243,11 +244,14 @@ class StatusIndex:
         self.sold(cis, slot, old, seller_tin, store_id)
         return old
 
-    def sold(self, cis: str, slot: Slot | None, old: Entry | None, seller_tin: str, store_id: str) -> None:
-        """record_sale, given the entry raw() has just read at slot (the ingest path reads it once)."""
+    def sold(self, cis: str, slot: Slot | None, old: Entry | None, seller_tin: str, store_id: str) -> Entry:
+        """record_sale, given the entry raw() has just read at slot (the ingest path reads it once); returns
+        the entry it stored."""
         status, owner, expiry, flags, _ = old if old is not None else (0, 0, 0, 0, 0)
         store = self.stores.intern(seller_tin + _STORE_SEP + store_id)
-        self.set_raw(cis, (status, owner, expiry, (flags & KNOWN) | SOLD, store), slot)
+        entry = (status, owner, expiry, (flags & KNOWN) | SOLD, store)
+        self.set_raw(cis, entry, slot)
+        return entry
 
     def record_return(self, cis: str, slot: Slot | None = None) -> Entry | None:
         """The code came back (in circulation again); returns the entry before, to undo with set_raw."""
@@ -256,10 +260,30 @@ class StatusIndex:
         self.returned(cis, slot, old)
         return old
 
-    def returned(self, cis: str, slot: Slot | None, old: Entry | None) -> None:
-        """record_return, given the entry raw() has just read at slot."""
+    def returned(self, cis: str, slot: Slot | None, old: Entry | None) -> Entry:
+        """record_return, given the entry raw() has just read at slot; returns the entry it stored."""
         status, owner, expiry, flags, _ = old if old is not None else (0, 0, 0, 0, 0)
-        self.set_raw(cis, (status, owner, expiry, (flags & KNOWN) | RETURNED, 0), slot)
+        entry = (status, owner, expiry, (flags & KNOWN) | RETURNED, 0)
+        self.set_raw(cis, entry, slot)
+        return entry
+
+    def unmove(self, cis: str, before: Entry | None, after: Entry) -> bool:
+        """Reverse one sale or return that turned `before` into `after`, if the code still shows that move;
+        what changed since in the registry's columns is kept. False when a later move has replaced it.
+
+        Not a restore of `before`: the index is shared by every device, so between the move and its
+        reversal another device may have moved the code (its move stays) or the registry changed.
+        """
+        current = self.raw(cis)
+        if current is None or (current[3] & MOVED, current[4]) != (after[3] & MOVED, after[4]):
+            return False
+        status, owner, expiry, flags, _ = current
+        if before is None and not flags & KNOWN:
+            self.set_raw(cis, None)  # an unknown code first seen by the refused sale: forgotten again
+            return True
+        moved, store = (before[3] & MOVED, before[4]) if before is not None else (0, 0)
+        self.set_raw(cis, (status, owner, expiry, (flags & ~MOVED) | moved, store))
+        return True
 
     def compact(self, min_extra: int = 100_000) -> bool:
         """Merge the dict of later additions into the sorted arrays once it is large; True if merged."""

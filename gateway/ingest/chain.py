@@ -53,6 +53,16 @@ class StoredHead(Protocol):
     @property
     def fiscal_sign(self) -> str: ...
 
+    @property
+    def gap_event(self) -> bytes:
+        """The head's event bytes when it is a gap notice, else b"" (the next seq is then past the gap)."""
+        ...
+
+    @property
+    def next_seq(self) -> int:
+        """The seq that may follow, when storage keeps it (chain_heads); 0 when it must be derived."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Head:
@@ -61,6 +71,19 @@ class Head:
     seq: int
     envelope_hash: bytes
     next_seq: int  # seq + 1, or past the range a signed gap notice declared lost
+
+
+@dataclass(frozen=True)
+class HeadMove:
+    """A device's head moved by a batch: from the head the batch was judged against, to its newest accept."""
+
+    device_id: str
+    from_seq: int
+    from_hash: bytes
+    seq: int
+    envelope_hash: bytes
+    fiscal_sign: str
+    next_seq: int
 
 
 class Verdict(enum.Enum):
@@ -161,9 +184,21 @@ class ChainState:
             del window[next(iter(window))]
 
     def restore(self, heads: Iterable[StoredHead]) -> None:
-        """Load the newest accepted envelope of each device from storage rows."""
+        """Load the newest accepted envelope of each device from storage rows.
+
+        A head that is a gap notice is followed by the seq after the declared gap, as when it was accepted:
+        the journal that said so may be shipped and gone, or on another node.
+        """
         for row in heads:
-            self.remember(row.device_id, row.seq, row.envelope_hash, row.fiscal_sign, row.seq + 1)
+            next_seq = row.next_seq
+            if not next_seq:
+                next_seq, _ = next_seq_after(row.seq, _gap_notice(row.gap_event) if row.gap_event else None)
+            self.remember(row.device_id, row.seq, row.envelope_hash, row.fiscal_sign, next_seq)
+
+    def forget(self, device_id: str) -> None:
+        """Drop a device's head and window: another node moved its chain, so storage is asked next time."""
+        self._heads.pop(device_id, None)
+        self._recent.pop(device_id, None)
 
     def apply_record(self, record: pb.JournalRecord) -> None:
         """Replay one journal record (rejections change nothing)."""
@@ -189,6 +224,7 @@ class ChainCursor:
         self._device_id = device_id
         self._stored = stored
         self._head = state.head(device_id)
+        self._started = self._head  # what the batch is judged against
         self._pending: dict[int, tuple[bytes, str, int]] = {}
 
     @property
@@ -245,6 +281,29 @@ class ChainCursor:
         """Advance the tentative head past an accepted envelope."""
         self._pending[seq] = (envelope_hash, fiscal_sign, next_seq)
         self._head = Head(seq, envelope_hash, next_seq)
+
+    def move(self) -> HeadMove | None:
+        """This batch's move of the head (None if it accepted nothing), for chain_heads on a cluster."""
+        if not self._pending:
+            return None
+        newest = max(self._pending)
+        envelope_hash, fiscal_sign, next_seq = self._pending[newest]
+        started = self._started
+        return HeadMove(
+            self._device_id, started.seq, started.envelope_hash, newest, envelope_hash, fiscal_sign, next_seq
+        )
+
+    def move_back(self) -> HeadMove | None:
+        """The move that undoes move() (the batch was not journalled after all)."""
+        forward = self.move()
+        if forward is None:
+            return None
+        started = self._started
+        known = self._state.recent(self._device_id, started.seq)
+        return HeadMove(
+            self._device_id, forward.seq, forward.envelope_hash, started.seq, started.envelope_hash,
+            known[1] if known else "", started.next_seq,
+        )
 
     def commit(self) -> None:
         """Make this batch's accepts the device's chain (call only once the journal has them)."""

@@ -39,7 +39,7 @@ NOT_MARKING_ERRORS = frozenset(("missing_gtin", "missing_serial"))
 NOT_IN_CIRCULATION = frozenset(("emitted", "applied", "withdrawn", "written_off"))
 KIND_OF_OPERATION = {pb.SELL: SALE, pb.SELL_RETURN: RETURN}
 
-Undo = list[tuple[str, Entry | None]]
+Undo = list[tuple[str, Entry | None, Entry]]  # (cis, entry before a move, entry the move stored)
 CodeAt = tuple[int, int, str]  # (receipt line from 1, index in the line's marking_codes, raw code)
 
 
@@ -175,20 +175,20 @@ class CodeVerdicts:
 
     def judge_event(self, event: pb.Event, seller_tin: str, store_id: str, codes: list[CodeAt],
                     parsed: Mapping[str, CodeResult], slots: Mapping[str, Slot],
-                    verdicts: RepeatedCompositeFieldContainer[pb.CodeVerdictRecord],
-                    ) -> tuple[list[pb.Finding], Undo]:
+                    verdicts: RepeatedCompositeFieldContainer[pb.CodeVerdictRecord], undo: Undo,
+                    ) -> list[pb.Finding]:
         """Verdicts (added to `verdicts`, the journal record's) and findings for an accepted event, status
-        moves applied; undo reverts the moves.
+        moves applied; each move is added to `undo` as it is made (so undo() reverses them even when this
+        raises half-way).
 
         codes: codes_of(event); parsed: parse_codes(codes); slots: StatusIndex.locate() of their cis,
         found for the whole request at once (all three made before the chain stage, once).
         """
         kind = KIND_OF_OPERATION.get(event.receipt.operation) if event.HasField("receipt") else None
         if kind is None:
-            return [], []
+            return []
         day = max(event.time_ms, 0) // DAY_MS
         findings: list[pb.Finding] = []
-        undo: Undo = []
         index = self.index
         for line_no, code_index, code in codes:
             result = parsed[code]
@@ -197,26 +197,26 @@ class CodeVerdicts:
                 slot = slots.get(cis)
                 entry = index.raw(cis, slot)  # read once: for the verdict and for the move
                 state = index.state_of(entry)
-                undo.append((cis, entry))
             else:
                 state = None
             if kind == SALE:
                 judgement = judge_sale(result, state, seller_tin, store_id, day)
                 if cis:
-                    index.sold(cis, slot, entry, seller_tin, store_id)
+                    undo.append((cis, entry, index.sold(cis, slot, entry, seller_tin, store_id)))
             else:
                 judgement = judge_return(result, state)
                 if cis:
-                    index.returned(cis, slot, entry)
+                    undo.append((cis, entry, index.returned(cis, slot, entry)))
             verdict_record(line_no, code_index, result, judgement, record=verdicts.add())
             for finding_kind, detail in judgement.findings:
                 findings.append(pb.Finding(kind=finding_kind, line=line_no, detail=detail, cis=cis or ""))
-        return findings, undo
+        return findings
 
     def undo(self, undo: Undo) -> None:
-        """Revert status moves (the journal refused the records that made them), newest first."""
-        for cis, entry in reversed(undo):
-            self.index.set_raw(cis, entry)
+        """Reverse status moves (their records were not journalled), newest first; a move another device
+        made on the same code since stays (StatusIndex.unmove)."""
+        for cis, before, after in reversed(undo):
+            self.index.unmove(cis, before, after)
 
     def check(self, codes: list[str], seller_tin: str, store_id: str, now_ms: int) -> list[CheckAnswer]:
         """May each code be sold now by this seller and store (no status moves)."""

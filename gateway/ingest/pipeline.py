@@ -15,13 +15,19 @@ from gateway.codes.parser import CodeResult
 from gateway.codes.status_index import Slot
 from gateway.devices import Device, DeviceRegistry
 from gateway.ingest import decoding
-from gateway.ingest.chain import ChainCursor, ChainState, KnownEnvelope, Verdict
-from gateway.ingest.chain_takeover import LoadHead, refresh_heads
+from gateway.ingest.chain import ChainCursor, ChainState, HeadMove, KnownEnvelope, Verdict
+from gateway.ingest.chain_takeover import (
+    LoadHead,
+    MoveHeads,
+    move_heads_back,
+    move_heads_or_refuse,
+    refresh_heads,
+)
 from gateway.ingest.code_verdicts import CodeAt, CodeVerdicts, Undo, codes_of, parse_codes
 from gateway.ingest.decoding import EnvelopeRejected
 from gateway.ingest.fiscal_sign import FiscalSigner
 from gateway.ingest.offload import OffloadThread
-from gateway.ingest.receipt_validation import check_event_time
+from gateway.ingest.receipt_validation import event_time_findings
 from gateway.ingest.signatures import SignedEnvelope, authenticate
 from gateway.security.device_keys import apply_accepted
 from gateway.settings import Settings
@@ -49,22 +55,23 @@ class _Lock:
     users: int = 0
 
 
-class DeviceLocks:
-    """Per-device locks so two requests for one device never interleave; an entry lives while in use."""
+class KeyLocks:
+    """Per-key locks (devices, marking codes) so two requests on one key never interleave; an entry lives
+    while in use."""
 
     def __init__(self) -> None:
         self._entries: dict[str, _Lock] = {}
 
-    def hold(self, device_ids: Iterable[str]) -> _Held:
-        """Hold the locks of all these devices; taken in sorted order, so two batches cannot deadlock."""
-        return _Held(self._entries, sorted(set(device_ids)))
+    def hold(self, keys: Iterable[str]) -> _Held:
+        """Hold the locks of all these keys; taken in sorted order, so two batches cannot deadlock."""
+        return _Held(self._entries, sorted(set(keys)))
 
     def __len__(self) -> int:
         return len(self._entries)
 
 
 class _Held:
-    """DeviceLocks.hold as a plain async context manager (an @asynccontextmanager generator costs more)."""
+    """KeyLocks.hold as a plain async context manager (an @asynccontextmanager generator costs more)."""
 
     __slots__ = ("_acquired", "_entries", "_ids")
 
@@ -109,6 +116,7 @@ class _Item:
     signed: SignedEnvelope | None = None
     device: Device | None = None
     rejection: EnvelopeRejected | None = None
+    content: tuple[pb.Finding, ...] = ()  # content over the limits (decoding): anomalies once accepted
     findings: list[pb.Finding] = field(default_factory=list)
     status: pb.AckStatus = pb.REJECTED
     fiscal_sign: str = ""
@@ -158,6 +166,7 @@ class IngestPipeline:
         on_key_rotation: Callable[[list[Device]], Awaitable[None]] | None = None,
         code_verdicts: CodeVerdicts | None = None,
         load_head: LoadHead | None = None,
+        move_heads: MoveHeads | None = None,
     ) -> None:
         self._settings = settings
         self._registry = registry
@@ -167,10 +176,15 @@ class IngestPipeline:
         self._lookup = lookup_envelopes
         self._clock = clock
         self._on_key_rotation = on_key_rotation  # stores the rotated devices (before the ack)
-        self._locks = DeviceLocks()
+        self._locks = KeyLocks()  # by device id
+        # By cis: the status index is shared by every device, so a code's move is settled (journalled, or
+        # reversed) before another request judges that code. Always taken after the device locks and
+        # released before them, so the two kinds cannot deadlock.
+        self._code_locks = KeyLocks()
         self._codes = code_verdicts  # None: marking codes get no verdicts (tests of the other stages)
         self._counts: Counter[str] = Counter()
         self._load_head = load_head  # None: memory is the whole truth (one node, heads restored at start)
+        self._move_heads = move_heads  # None: no other node accepts for these devices (one node)
 
     def decode_batch(self, body: bytes) -> pb.IngestBatch:
         """Parse a request body under the limits; raises a request-level GatewayError."""
@@ -186,13 +200,22 @@ class IngestPipeline:
         async with self._locks.hold(devices | {item.device_id for item in resends}):
             await self._answer_retired_key_resends(resends)
             cursors = await self._cursors(items)
-            records = self._decide(items, cursors, received_ms)
-            if records:
-                # Raises BACKPRESSURE (or anything else) before any head moves: the client resends later.
+            async with self._code_locks.hold(self._codes_judged(items)):
+                moved: list[HeadMove] = []  # the moves undoing the heads this batch moved in Keeper
                 try:
-                    await self._journal.append(records)
+                    records = self._decide(items, cursors, received_ms)
+                    if records and self._move_heads is not None:  # a cluster: claim the heads first
+                        moves = [move for cursor in cursors.values() if (move := cursor.move()) is not None]
+                        backs = [back for cursor in cursors.values() if (back := cursor.move_back())]
+                        await move_heads_or_refuse(self._chains, self._move_heads, moves, backs)
+                        moved = backs
+                    if records:
+                        # Raises BACKPRESSURE (or anything else) before any head moves: the client resends.
+                        await self._journal.append(records)
                 except BaseException:
                     self._undo_codes(items)  # nothing was accepted, so no code was sold or returned
+                    if moved and self._move_heads is not None:
+                        await move_heads_back(self._move_heads, moved)
                     raise
             for cursor in cursors.values():
                 cursor.commit()
@@ -206,6 +229,13 @@ class IngestPipeline:
         """Envelopes answered since start, by status and by rejection code."""
         return dict(self._counts)
 
+    def _codes_judged(self, items: list[_Item]) -> list[str]:
+        """The cis of every code an authentic envelope of the request may move (the chain decides which)."""
+        if self._codes is None:
+            return []
+        return [result.cis for item in items if item.device is not None
+                for result in item.codes.values() if result.cis]
+
     def _undo_codes(self, items: list[_Item]) -> None:
         if self._codes is not None:
             for item in reversed(items):
@@ -218,9 +248,9 @@ class IngestPipeline:
         for item in items:
             try:
                 # The receipt's codes read once here, for the code stages.
-                item.event, line_codes = decoding.decode_envelope_parts(item.envelope, limits)
+                item.event, line_codes, item.content = decoding.decode_envelope_parts(item.envelope, limits)
                 item.signed = SignedEnvelope.of(item.envelope, item.event)
-                if self._codes is not None:
+                if self._codes is not None and item.event is not None:
                     item.code_places = codes_of(item.event, line_codes)
                     item.codes = parse_codes(item.code_places)
             except EnvelopeRejected as rejection:
@@ -310,7 +340,7 @@ class IngestPipeline:
             result.cis for item in items for result in item.codes.values() if result.cis
         ) if self._codes is not None else {}
         for item in items:
-            if item.device is not None and item.signed is not None and item.event is not None:
+            if item.device is not None and item.signed is not None:
                 self._chain_and_validate(item, cursors[item.device_id], received_ms, slots)
             # A duplicate was recorded the first time; "history out of reach" says nothing about the envelope.
             if item.status == pb.DUPLICATE or (
@@ -323,9 +353,9 @@ class IngestPipeline:
     def _chain_and_validate(
         self, item: _Item, cursor: ChainCursor, received_ms: int, slots: dict[str, Slot]
     ) -> None:
-        assert item.signed is not None and item.event is not None
+        assert item.signed is not None
         envelope, event = item.envelope, item.event
-        gap = event.gap_notice if event.WhichOneof("body") == "gap_notice" else None
+        gap = event.gap_notice if event is not None and event.WhichOneof("body") == "gap_notice" else None
         decision = cursor.decide(envelope, item.signed.envelope_hash, gap)
         item.findings = list(decision.findings)
         if decision.verdict is Verdict.DUPLICATE:
@@ -335,28 +365,31 @@ class IngestPipeline:
             assert decision.error is not None
             item.rejection = EnvelopeRejected(decision.error, decision.detail)
             return
-        try:
-            check_event_time(event, received_ms, self._settings.limits)
-        except EnvelopeRejected as rejection:
-            item.rejection, item.findings = rejection, []
-            return
-        # Content findings (arithmetic, labels, consent) are found where rows are built: see
-        # receipt_validation.content_findings. What the journal must keep is decided here.
-        if self._codes is not None and item.device is not None:
-            code_findings, item.code_undo = self._codes.judge_event(
+        # Authentic and in its chain: accepted whatever its content (the register cannot un-sign it). What
+        # breaks a limit or the clock is journalled as findings; content findings (arithmetic, labels,
+        # consent) are found where rows are built: see receipt_validation.content_findings.
+        if item.content:
+            item.findings.extend(item.content)
+        if event is None:
+            event_time_ms = 0
+        else:
+            event_time_ms = event.time_ms
+            item.findings.extend(event_time_findings(event, received_ms, self._settings.limits))
+        if self._codes is not None and item.device is not None and event is not None:
+            code_findings = self._codes.judge_event(
                 event, item.device.seller_tin, item.device.store_id, item.code_places, item.codes, slots,
-                item.record.code_verdicts,
+                item.record.code_verdicts, item.code_undo,
             )
             item.findings.extend(code_findings)
         signed = item.signed
-        item.fiscal_sign = self._fiscal.sign(item.device_id, item.seq, signed.envelope_hash, event.time_ms)
+        item.fiscal_sign = self._fiscal.sign(item.device_id, item.seq, signed.envelope_hash, event_time_ms)
         item.status = pb.ACCEPTED
         cursor.accept(item.seq, signed.envelope_hash, item.fiscal_sign, decision.next_seq)
 
     def _record(self, item: _Item, received_ms: int) -> pb.JournalRecord:
         envelope = item.envelope
-        if len(envelope.event) > self._settings.limits.max_event_bytes:
-            # An oversized event is refused unread; keeping its bytes would let anyone fill the journal.
+        if item.status != pb.ACCEPTED and len(envelope.event) > self._settings.limits.max_event_bytes:
+            # A refused oversized event is kept without its bytes, else anyone could fill the journal.
             envelope = pb.Envelope()
             envelope.CopyFrom(item.envelope)
             envelope.ClearField("event")

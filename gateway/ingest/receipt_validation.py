@@ -1,10 +1,10 @@
 """Validation: receipt and Z-report arithmetic as findings; authentic content is never rejected.
 
-Only a time too far in the future is a rejection (the device clock or the event is not believable): that
-check runs at ingest, before the ack. Every other problem is a `pb.Finding` with a stable `kind` token on
-an event that is still accepted. Those follow from the signed event and its receive time alone, so they
-are found where its rows are built, off the ingest process (content_findings, called by
-gateway/storage/rows.py): the ack does not depend on them, and the journal keeps what does.
+Every problem is a `pb.Finding` with a stable `kind` token on an event that is still accepted. A time
+too far ahead of the gateway's clock (clock_skew) depends on a setting, so it is found at ingest and
+journalled; the others follow from the signed event and its receive time alone, so they are found where
+its rows are built, off the ingest process (content_findings, called by gateway/storage/rows.py): the ack
+does not depend on them, and the journal keeps what does.
 
     line_sum_mismatch   line sum != round_half_up(price * quantity / 1000) - discount + markup
     tax_mismatch        line tax != round_half_up(sum * rate / (1 + rate)), more than 1 minor unit off
@@ -23,6 +23,7 @@ gateway/storage/rows.py): the ack does not depend on them, and the journal keeps
     bad_amount          a cash movement of zero or less, or of unspecified kind
     bad_time            an event time of zero or less
     late_upload         event time more than 72 h before it reached the gateway (offline limit)
+    clock_skew          event time more than limits.max_future_skew_s ahead of the gateway (at ingest)
 """
 
 from __future__ import annotations
@@ -30,8 +31,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from gateway import errors
-from gateway.ingest.decoding import EnvelopeRejected
 from gateway.security.receipt_checks import security_findings
 from gateway.settings import Limits
 from gateway.wire import pb
@@ -56,15 +55,18 @@ def expected_included_tax(amount: int, rate_bp: int) -> int:
     return round_half_up(amount * rate_bp, 10_000 + rate_bp)
 
 
-def check_event_time(event: pb.Event, received_ms: int, limits: Limits) -> None:
-    """Raise EnvelopeRejected(time_in_future) if the event claims a time beyond the allowed clock skew."""
+def event_time_findings(event: pb.Event, received_ms: int, limits: Limits) -> list[pb.Finding]:
+    """clock_skew when the event claims a time beyond the allowed skew ahead of the gateway's clock.
+
+    A register whose clock runs fast still sold what it signed: the event is accepted and its time kept as
+    signed (the receive time is stored beside it).
+    """
     skew_ms = event.time_ms - received_ms
-    if skew_ms > limits.max_future_skew_s * 1000:
-        raise EnvelopeRejected(
-            errors.TIME_IN_FUTURE,
-            f"event time is {skew_ms // 1000} s ahead of the gateway, "
-            f"the limit is {limits.max_future_skew_s} s",
-        )
+    if skew_ms <= limits.max_future_skew_s * 1000:
+        return []
+    detail = (f"event time is {skew_ms // 1000} s ahead of the gateway, "
+              f"the allowed skew is {limits.max_future_skew_s} s")
+    return [_finding("clock_skew", detail)]
 
 
 def _finding(kind: str, detail: str, line: int = 0) -> pb.Finding:

@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,23 +36,16 @@ RETRY_AT_START = 100  # quarantined records retried when the shipper starts (see
 
 @dataclass
 class Checkpoint:
-    """How far storage has confirmed, and the batch being inserted (re-shipped first after a crash).
-
-    pending_staged: whether the pending batch's receipts were staged for ClickHouse to build their rows
-    (gateway/storage/staged_rows.py). A re-ship keeps the first attempt's way, so its inserts carry the
-    same tokens into the same tables even across an upgrade or a move between chDB and a server (files
-    from before it read False: those gateways built every row in Python).
-    """
+    """How far storage has confirmed, and the batch being inserted (completed first after a crash, with
+    only what ClickHouse lacks: whichever way its first attempt built its rows, so files of older gateways,
+    which also said whether that attempt staged receipts, read the same)."""
 
     shipped: int = 0
     pending: tuple[int, int] | None = None
-    pending_staged: bool = False
 
     def to_json(self) -> str:
         """The file's text."""
-        pending = None if self.pending is None else {
-            "start": self.pending[0], "end": self.pending[1], "staged": self.pending_staged
-        }
+        pending = None if self.pending is None else {"start": self.pending[0], "end": self.pending[1]}
         return json.dumps({"shipped": self.shipped, "pending": pending})
 
     @classmethod
@@ -61,9 +55,7 @@ class Checkpoint:
         pending = raw.get("pending")
         if not pending:
             return cls(int(raw["shipped"]))
-        return cls(
-            int(raw["shipped"]), (int(pending["start"]), int(pending["end"])), bool(pending.get("staged"))
-        )
+        return cls(int(raw["shipped"]), (int(pending["start"]), int(pending["end"])))
 
 
 def load_checkpoint(path: Path, *, start: int) -> Checkpoint:
@@ -171,7 +163,10 @@ class Shipper:
         """
         if self._shipped_on_disk is None:
             self._shipped_on_disk = await asyncio.to_thread(self._count_shipped_on_disk)
+        retry = self.checkpoint.pending is not None
         if self.checkpoint.pending is not None:
+            # Found pending: an attempt failed, or this process started with it. It may have landed, in
+            # some tables or all, so only what ClickHouse lacks goes in (writer.insert_missing).
             if not self._saved:  # the claim's write failed: the range goes out only once it is on disk
                 await self._save_checkpoint()
             start, end = self.checkpoint.pending
@@ -187,10 +182,9 @@ class Shipper:
                 await self.flush()
                 return 0
             self.checkpoint.pending = (start, end)
-            self.checkpoint.pending_staged = self.storage.stages_receipts
             self._saved = False
             await self._save_checkpoint()
-        await self._insert(start, end, raw)
+        await self._insert(start, end, raw, retry=retry)
         self.checkpoint.shipped = end
         self.checkpoint.pending = None
         self._saved = False
@@ -269,35 +263,39 @@ class Shipper:
         )
         return len(records)
 
-    async def _insert(self, start: int, end: int, raw: list[bytes]) -> None:
+    async def _insert(self, start: int, end: int, raw: list[bytes], *, retry: bool) -> None:
         """Insert the range's rows, without its quarantined records; set aside records that fail to build.
 
-        Every attempt at a range leaves out the same records (those with a quarantine file), so a
-        range re-sent after a crash or an upgrade has the same rows under the same tokens.
+        Every attempt at a range leaves out the same records (those with a quarantine file). The first
+        goes out under the range's tokens; a retry inserts what ClickHouse lacks under tokens of its own
+        (an earlier attempt's token may be known to ClickHouse without its rows, after a power cut).
         """
+        suffix = f":retry-{uuid.uuid4().hex[:12]}" if retry else ""
         tokens = {
-            table: dedup_token(self.journal.journal_id, start, end, table) for table in (*TABLES, STAGE_TABLE)
+            table: dedup_token(self.journal.journal_id, start, end, table) + suffix
+            for table in (*TABLES, STAGE_TABLE)
         }
         try:
-            inserted = await self._insert_kept(start, end, raw, tokens)
+            inserted = await self._insert_kept(start, end, raw, tokens, retry)
         except RowsNotBuilt as exc:
             await asyncio.to_thread(self._set_aside, start, raw, exc.failures)
-            inserted = await self._insert_kept(start, end, raw, tokens)
+            inserted = await self._insert_kept(start, end, raw, tokens, retry)
         for totals, counts in ((self._stats.rows_by_table, inserted.rows),
                                (self._stats.anomalies_by_kind, inserted.anomalies)):
             for name, count in counts.items():
                 totals[name] = totals.get(name, 0) + count
 
     async def _insert_kept(
-        self, start: int, end: int, raw: list[bytes], tokens: dict[str, str]
+        self, start: int, end: int, raw: list[bytes], tokens: dict[str, str], retry: bool
     ) -> Inserted:
         kept = raw
         if self.quarantine.holds_any(start, end):
             kept = [record for _, record in self._kept(start, raw)]
         if not kept:
             return Inserted({}, {})
-        staged = self.checkpoint.pending_staged
-        return await self.storage.insert_records(kept, self._pii, tokens, staged=staged)
+        return await self.storage.insert_records(
+            kept, self._pii, tokens, staged=self.storage.stages_receipts, retry=retry
+        )
 
     def _kept(self, start: int, raw: list[bytes]) -> list[tuple[tuple[int, int], bytes]]:
         """((position, next position), record) of the range's records not in quarantine."""

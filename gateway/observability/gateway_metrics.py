@@ -62,6 +62,12 @@ class GatewayMetrics:
         self.storage_restarts = Counter(
             "tracegate_storage_process_restarts_total",
             "Times the storage process (embedded ClickHouse and row building) died and was started again.")
+        self.double_acceptances = Counter(
+            "tracegate_double_acceptances_total",
+            "Events found stored more than once (accepted by two gateway nodes), each flagged with a "
+            "double_acceptance anomaly; with a server only. Should stay 0: alert on any increase.")
+        self.acceptance_sweep_failures = Counter(
+            "tracegate_acceptance_sweep_failures_total", "Double-acceptance sweeps that failed (retried).")
         self.ready = Gauge("tracegate_ready", "1 when /readyz would answer 200.")
         self.loop_lag = Histogram(
             "tracegate_event_loop_lag_seconds", "How late the event loop ran a timer it set 0.1 s ahead: "
@@ -72,7 +78,8 @@ class GatewayMetrics:
             self.journal_lag_records, self.shipper_batches, self.shipper_records, self.shipper_rows,
             self.shipper_errors, self.shipper_batch_records, self.shipper_failing, self.shipper_last_success,
             self.shipper_quarantined, self.quarantine_records, self.parts, self.partition_parts,
-            self.parts_refresh_errors, self.storage_restarts, self.ready, self.loop_lag,
+            self.parts_refresh_errors, self.storage_restarts, self.double_acceptances,
+            self.acceptance_sweep_failures, self.ready, self.loop_lag,
         ):
             add(metric)
 
@@ -101,6 +108,9 @@ class GatewayMetrics:
         if shipper.get("last_shipped_at_ms"):
             self.shipper_last_success.set(shipper["last_shipped_at_ms"] / 1000)
         self.storage_restarts.set_total(service.storage.process_restarts)
+        if service.acceptance_sweep is not None:
+            self.double_acceptances.set_total(service.acceptance_sweep.stats.found)
+            self.acceptance_sweep_failures.set_total(service.acceptance_sweep.stats.failures)
         # The same rule as /readyz (gateway.http.health).
         self.ready.set(0 if unshipped > 0.9 * budget or shipper.get("last_error") else 1)
 

@@ -133,5 +133,7 @@ def load_key_ring(settings: Settings, *, create: bool = True) -> PiiKeyRing:
             return PiiKeyRing.from_json(path.read_text())  # another process made it first
         with os.fdopen(fd, "w") as f:
             f.write(ring.to_json() + "\n")
+            f.flush()
+            os.fsync(f.fileno())  # sealed buyer data is unreadable for ever without this file
         return ring
     return PiiKeyRing.from_json(path.read_text())

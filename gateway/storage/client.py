@@ -22,7 +22,7 @@ from gateway.security.pii_keys import PiiKeyRing
 from gateway.settings import Settings
 from gateway.storage.process import StorageProcess
 from gateway.storage.staged_rows import schema_file
-from gateway.storage.writer import Inserted, build_tables, insert_tables
+from gateway.storage.writer import Inserted, build_tables, insert_missing, insert_tables
 
 T = TypeVar("T")
 Client = Any  # clickhouse_connect's Client (untyped library)
@@ -155,22 +155,28 @@ class Storage:
         return self.url.startswith("chdb://") and bool(self.url.removeprefix("chdb://").strip("/"))
 
     async def insert_records(
-        self, raw: list[bytes], pii: PiiKeyRing | None, tokens: dict[str, str], *, staged: bool
+        self, raw: list[bytes], pii: PiiKeyRing | None, tokens: dict[str, str], *, staged: bool,
+        retry: bool = False,
     ) -> Inserted:
         """Journal records → rows → one insert per table, each deduplicated by its token; what was stored.
 
         staged: accepted receipts go to the stage table (tokens must name it), for ClickHouse to build
-        their rows. The rest are built off the event loop: in the storage process when there is one (in
-        parallel with this process's queries), else in a thread here.
+        their rows. retry: the records may have landed before; every row is built here and only those a
+        table lacks are inserted (writer.insert_missing; the tokens must be new). Rows are built off the
+        event loop: in the storage process when there is one (in parallel with this process's queries),
+        else in a thread here.
         """
         process = self._process
         if process is not None:
             return await asyncio.to_thread(
-                self._faulted, lambda: process.insert_records(raw, pii, self.database, tokens, staged)
+                self._faulted, lambda: process.insert_records(raw, pii, self.database, tokens, staged, retry)
             )
-        schema = schema_file(self.url) if staged else None
+        schema = schema_file(self.url) if staged and not retry else None
         tables = await asyncio.to_thread(functools.partial(build_tables, raw, pii, stage_schema=schema))
-        await self.run(lambda client: insert_tables(client, self.database, tables, tokens))
+        if retry:
+            tables = await self.run(lambda client: insert_missing(client, self.database, tables, tokens))
+        else:
+            await self.run(lambda client: insert_tables(client, self.database, tables, tokens))
         return Inserted.of(tables)
 
     def close(self) -> None:

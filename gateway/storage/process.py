@@ -40,7 +40,7 @@ from clickhouse_connect.driver.query import QueryResult
 from gateway.observability.process_name import STORAGE, set_process_name
 from gateway.security.pii_keys import PiiKeyRing
 from gateway.storage.staged_rows import schema_file
-from gateway.storage.writer import Inserted, build_tables, collector_paused, insert_tables
+from gateway.storage.writer import Inserted, build_tables, collector_paused, insert_missing, insert_tables
 
 log = logging.getLogger(__name__)
 LOCK_WAIT_S = 30.0
@@ -95,10 +95,12 @@ class StorageProcess:
         return self._exchange("calls", (method, args, kwargs))
 
     def insert_records(
-        self, raw: list[bytes], pii: PiiKeyRing | None, database: str, tokens: dict[str, str], staged: bool
+        self, raw: list[bytes], pii: PiiKeyRing | None, database: str, tokens: dict[str, str], staged: bool,
+        retry: bool = False,
     ) -> Inserted:
-        """Build the rows of journal records in the child and insert them; what was stored."""
-        inserted: Inserted = self._exchange("ship", (raw, pii, database, tokens, staged))
+        """Build the rows of journal records in the child and insert them (retry: only what is missing,
+        writer.insert_missing); what was stored."""
+        inserted: Inserted = self._exchange("ship", (raw, pii, database, tokens, staged, retry))
         return inserted
 
     def _exchange(self, pipe: str, message: Any) -> Any:
@@ -175,13 +177,16 @@ def _serve(url: str, calls: Connection, ship: Connection, parent_pid: int) -> No
         return result
 
     def handle_ship(
-        message: tuple[list[bytes], PiiKeyRing | None, str, dict[str, str], bool]
+        message: tuple[list[bytes], PiiKeyRing | None, str, dict[str, str], bool, bool]
     ) -> Inserted:
-        raw, pii, database, tokens, staged = message
+        raw, pii, database, tokens, staged, retry = message
         with collector_paused():
-            tables = build_tables(raw, pii, stage_schema=schema_file(url) if staged else None)
+            tables = build_tables(raw, pii, stage_schema=schema_file(url) if staged and not retry else None)
             with lock:
-                insert_tables(client, database, tables, tokens)
+                if retry:
+                    tables = insert_missing(client, database, tables, tokens)
+                else:
+                    insert_tables(client, database, tables, tokens)
             inserted = Inserted.of(tables)
             del tables  # freed by refcounting before the collector resumes (see collector_paused)
         return inserted

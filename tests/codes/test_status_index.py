@@ -99,3 +99,23 @@ def test_twenty_bytes_a_code() -> None:
     index = base_index(extra_keys=999_999)
     assert len(index) == 1_000_000
     assert index.nbytes() == 20 * 1_000_000
+
+
+def test_unmove_reverses_one_move_and_keeps_what_happened_since() -> None:
+    index = StatusIndex()
+    index.put_registry("CIS-A", "introduced", "OWNER", 0)
+    before = index.raw("CIS-A")
+    after = index.sold("CIS-A", None, before, "S1", "store-1")
+    index.put_registry("CIS-A", "blocked", "OWNER", 0)  # the registry changed meanwhile
+    assert index.unmove("CIS-A", before, after)
+    state = index.state("CIS-A")
+    assert state is not None and not state.sold and state.status == "blocked"
+    # Another device's sale on top of a move being reversed stays.
+    first = index.sold("CIS-A", None, index.raw("CIS-A"), "S1", "store-1")
+    index.sold("CIS-A", None, index.raw("CIS-A"), "S2", "store-2")
+    assert not index.unmove("CIS-A", before, first)
+    state = index.state("CIS-A")
+    assert state is not None and state.sold and state.last_store_id == "store-2"
+    # An unknown code first seen by a reversed sale is forgotten again.
+    unknown = index.sold("CIS-NEW", None, None, "S1", "store-1")
+    assert index.unmove("CIS-NEW", None, unknown) and index.state("CIS-NEW") is None

@@ -59,17 +59,20 @@ class ChainedRegister:
 
     def envelope(
         self,
-        event: pb.Event,
+        event: pb.Event | bytes,
         *,
         seq: int | None = None,
         prev_hash: bytes | None = None,
         advance: bool = True,
         key: ec.EllipticCurvePrivateKey | None = None,
     ) -> pb.Envelope:
-        """Sign the next envelope (or one with the given seq/prev_hash) and, by default, advance the head."""
+        """Sign the next envelope (or one with the given seq/prev_hash) and, by default, advance the head.
+
+        event: an Event, or the exact bytes to sign (firmware with a bug may sign bytes that are no Event).
+        """
         seq = self.seq + 1 if seq is None else seq
         prev = self.head if prev_hash is None else prev_hash
-        event_bytes = event.SerializeToString()
+        event_bytes = event if isinstance(event, bytes) else event.SerializeToString()
         preimage = signing.event_preimage(self.device_id, seq, prev, event_bytes)
         env = pb.Envelope(
             device_id=self.device_id,

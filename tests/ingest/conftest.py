@@ -84,7 +84,7 @@ class Register(ChainedRegister):
 
     def envelope(
         self,
-        event: pb.Event | None = None,
+        event: pb.Event | bytes | None = None,
         *,
         seq: int | None = None,
         prev_hash: bytes | None = None,

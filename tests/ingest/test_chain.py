@@ -132,6 +132,8 @@ class HeadRow:
     envelope_hash: bytes
     fiscal_sign: str
     event_time_ms: int
+    gap_event: bytes = b""
+    next_seq: int = 0
 
 
 def test_restore_from_storage_then_replay_the_journal(register: Register) -> None:
@@ -152,4 +154,11 @@ def test_replaying_a_gap_notice_restores_the_allowed_jump(register: Register) ->
     notice = register.envelope(_gap(2, 4))
     state = ChainState()
     state.apply_record(pb.JournalRecord(envelope=notice, accepted=True, envelope_hash=_hash(notice)))
+    assert state.head(register.device_id).next_seq == 5
+
+
+def test_a_gap_notice_restored_as_the_stored_head_allows_the_same_jump(register: Register) -> None:
+    notice = register.envelope(_gap(2, 4))
+    state = ChainState()
+    state.restore([HeadRow(register.device_id, 1, _hash(notice), "SIGN-1", NOW_MS, notice.event)])
     assert state.head(register.device_id).next_seq == 5

@@ -2,56 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from storage.journal_records import migrated_storage, storage_settings
 
 from gateway import errors
-from gateway.devices import DeviceRegistry
 from gateway.errors import GatewayError
+from gateway.ingest.acceptance_sweep import AcceptanceSweep
 from gateway.ingest.chain import ChainState
 from gateway.ingest.chain_takeover import LoadHead, needs_stored_head, refresh_heads
-from gateway.ingest.fiscal_sign import FiscalSigner
-from gateway.ingest.journal import Journal
-from gateway.ingest.pipeline import IngestPipeline
-from gateway.ingest.shipper import Shipper
-from gateway.settings import Settings
-from gateway.storage.chain_heads import ChainHead, StoredEnvelope, load_chain_head, load_envelopes
+from gateway.storage.chain_heads import ChainHead
 from gateway.storage.client import Storage
 from gateway.wire import pb, signing
-from ingest.conftest import FISCAL_KEY, NOW_MS, Register, receipt, rotation_to
+from ingest.conftest import NOW_MS, MemoryJournal, Register, receipt, rotation_to
+from tests.ingest.nodes import KeeperHeads, Node
 
 
 def _statuses(acks: list[pb.EventAck]) -> list[str]:
     return [pb.AckStatus.Name(a.status) if not a.error_code else a.error_code for a in acks]
-
-
-class Node:
-    """One gateway node's pipeline over a real journal, sharing storage with the other nodes."""
-
-    def __init__(self, settings: Settings, storage: Storage, register: Register, *, takeover: bool) -> None:
-        self.storage = storage
-        self.chains = ChainState()
-        self.journal = Journal.open(settings.journal_dir, segment_bytes=1 << 20, budget_bytes=1 << 26)
-
-        async def lookup(device_id: str, seqs: list[int]) -> Mapping[int, StoredEnvelope]:
-            return await storage.run(lambda c: load_envelopes(c, storage.database, device_id, seqs))
-
-        async def load_head(device_id: str, seller_tin: str) -> ChainHead | None:
-            return await storage.run(lambda c: load_chain_head(c, storage.database, device_id, seller_tin))
-
-        self.pipeline = IngestPipeline(
-            settings, DeviceRegistry([register.device()]), self.chains, FiscalSigner(FISCAL_KEY),
-            self.journal, lookup, clock=lambda: NOW_MS, load_head=load_head if takeover else None,
-        )
-        self.shipper = Shipper(self.journal, storage, settings)
-
-    async def send(self, *envelopes: pb.Envelope) -> list[pb.EventAck]:
-        """One batch through decode and ingest."""
-        body = pb.IngestBatch(envelopes=envelopes).SerializeToString()
-        return list((await self.pipeline.ingest(self.pipeline.decode_batch(body))).acks)
 
 
 @pytest.fixture
@@ -60,9 +30,10 @@ async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
         yield opened
 
 
-async def _node(tmp_path: Path, name: str, storage: Storage, register: Register, takeover: bool) -> Node:
+async def _node(tmp_path: Path, name: str, storage: Storage, register: Register, takeover: bool,
+                keeper: KeeperHeads | None = None) -> Node:
     settings = storage_settings(tmp_path / name, gateway_id=name, database=storage.database)
-    return Node(settings, storage, register, takeover=takeover)
+    return Node(settings, storage, [register], takeover=takeover, keeper=keeper)
 
 
 @pytest.mark.clickhouse
@@ -165,3 +136,86 @@ async def test_storage_unreadable_is_a_retryable_503_not_a_guess() -> None:
         await refresh_heads(ChainState(), load, {"KKM-1": ("990340000123", [1])})
     assert caught.value.error is errors.STORAGE_UNAVAILABLE
     assert caught.value.error.http_status == 503 and caught.value.retry_after_s
+
+
+@pytest.mark.clickhouse
+async def test_an_event_acked_on_the_old_node_and_not_shipped_is_not_accepted_again_on_the_new(
+    tmp_path: Path, storage: Storage
+) -> None:
+    """With chain_heads in Keeper the new node knows the old node's head before anything is shipped: the
+    register's resend waits (retryable) until storage has it, and is then a DUPLICATE; the old node, still
+    sent a batch by a stale balancer, is refused retryably instead of accepting a fork of the chain."""
+    keeper = KeeperHeads()
+    register = Register("KKM-KEEPER")
+    node_a = await _node(tmp_path, "gw-a", storage, register, takeover=True, keeper=keeper)
+    sent = register.run(3)
+    first = await node_a.send(*sent)
+    assert _statuses(first) == ["ACCEPTED"] * 3  # acked on A, in A's journal only
+
+    node_b = await _node(tmp_path, "gw-b", storage, register, takeover=True, keeper=keeper)
+    # The ack was lost; the balancer now sends the device to B, which has Keeper's head (seq 3, its sign).
+    resent = await node_b.send(sent[1], sent[2])
+    assert _statuses(resent) == ["history_unavailable", "DUPLICATE"] and resent[0].retryable
+    assert resent[1].fiscal_sign == first[2].fiscal_sign
+    following = register.envelope()
+    assert _statuses(await node_b.send(following)) == ["ACCEPTED"]
+    assert keeper.heads[register.device_id].seq == 4
+
+    late = register.envelope(receipt(prices=(777_00,)), seq=4, prev_hash=following.prev_hash, advance=False)
+    with pytest.raises(GatewayError) as caught:  # A still believes seq 3 is the head
+        await node_a.send(late)
+    assert caught.value.error is errors.CHAIN_MOVED and caught.value.error.retryable
+    assert node_a.chains.head(register.device_id).seq == 0, "A forgot the head: it asks Keeper next time"
+
+    await node_a.shipper.ship_all()
+    assert _statuses(await node_b.send(sent[1])) == ["DUPLICATE"]  # storage has it now
+    await node_b.shipper.ship_all()
+    stored = await storage.run(lambda c: c.query(
+        f"SELECT seq, count() FROM {storage.database}.events GROUP BY seq ORDER BY seq").result_rows)
+    assert stored == [(1, 1), (2, 1), (3, 1), (4, 1)]
+    for node in (node_a, node_b):
+        await node.journal.close()
+
+
+@pytest.mark.clickhouse
+async def test_the_sweep_flags_every_event_two_nodes_accepted_once(tmp_path: Path, storage: Storage) -> None:
+    """Without chain heads in Keeper (a single server, or Keeper away) two nodes can accept one event:
+    the sweep finds each such event, writes one double_acceptance anomaly for it, and counts it."""
+    register = Register("KKM-TWICE")
+    node_a = await _node(tmp_path, "gw-a", storage, register, takeover=True)
+    sent = register.run(2)
+    assert _statuses(await node_a.send(*sent)) == ["ACCEPTED"] * 2
+    naive = await _node(tmp_path, "gw-naive", storage, register, takeover=False)
+    assert _statuses(await naive.send(sent[0])) == ["ACCEPTED"]  # seq 1 accepted a second time
+    for node in (node_a, naive):
+        await node.shipper.ship_all()
+    sweep = AcceptanceSweep(clock=lambda: NOW_MS + 1_000)
+    assert await sweep.sweep_once(storage) == [(register.device_id, 1)]
+    assert await sweep.sweep_once(storage) == [(register.device_id, 1)]  # found again, flagged once
+    flagged = await storage.run(lambda c: c.query(
+        f"SELECT seq, detail FROM {storage.database}.anomalies WHERE kind = 'double_acceptance'").result_rows)
+    assert len(flagged) == 1 and flagged[0][0] == 1 and "gw-a, gw-naive" in flagged[0][1]
+    assert sweep.stats.found == 2 and sweep.stats.sweeps == 2
+    for node in (node_a, naive):
+        await node.journal.close()
+
+
+@pytest.mark.clickhouse
+async def test_a_head_moved_for_a_batch_the_journal_refused_is_moved_back(
+    tmp_path: Path, storage: Storage
+) -> None:
+    """Else the node taking the device over would take the refused event for one acked and unshipped."""
+    keeper = KeeperHeads()
+    register = Register("KKM-BACK-OUT")
+    node_a = await _node(tmp_path, "gw-a", storage, register, takeover=True, keeper=keeper)
+    assert _statuses(await node_a.send(*register.run(2))) == ["ACCEPTED"] * 2
+    full = MemoryJournal()
+    full.refuse = GatewayError(errors.BACKPRESSURE, retry_after_s=1)
+    node_a.pipeline._journal = full
+    refused = register.envelope(receipt(prices=(300_00,)))
+    with pytest.raises(GatewayError):
+        await node_a.send(refused)
+    assert keeper.heads[register.device_id].seq == 2
+    node_b = await _node(tmp_path, "gw-b", storage, register, takeover=True, keeper=keeper)
+    assert _statuses(await node_b.send(refused)) == ["ACCEPTED"]
+    await node_b.journal.close()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
+from collections.abc import Sequence
 
 import pytest
 
@@ -13,10 +15,11 @@ from gateway.codes.status_index import StatusIndex
 from gateway.devices import Device
 from gateway.errors import GatewayError
 from gateway.ingest.code_verdicts import DAY_MS, CodeVerdicts, judge_sale
+from gateway.ingest.fiscal_sign import FiscalSigner
 from gateway.ingest.pipeline import IngestPipeline
 from gateway.storage.rows import build_rows
 from gateway.wire import pb, signing
-from tests.ingest.conftest import NOW_MS, Gateway, Register, make_gateway
+from tests.ingest.conftest import FISCAL_KEY, NOW_MS, Gateway, MemoryJournal, Register, make_gateway
 
 OWNER = "990340000123"  # the seller of conftest's Register.device()
 OTHER_SELLER = "990340000456"
@@ -197,6 +200,79 @@ async def test_a_refused_journal_append_leaves_no_status_move(shop: Shop) -> Non
     acks = await shop.gateway.send(envelope)  # the register resends the same envelope
     assert acks[0].status == pb.ACCEPTED
     assert verdicts(shop.gateway.journal.decoded()[-1]) == ["valid"]
+
+
+class OneDeviceRefused(MemoryJournal):
+    """A journal that takes a while to answer and is full for the requests carrying one device's records
+    (a large batch over the budget, while a small one still fits)."""
+
+    def __init__(self, device_id: str) -> None:
+        super().__init__()
+        self.device_id = device_id
+        self.delay_s = 0.05
+
+    async def append(self, records: Sequence[bytes]) -> None:
+        """Refuse (BACKPRESSURE) a request holding the device's records, after the fsync's pause."""
+        self.appends += 1
+        await asyncio.sleep(self.delay_s)
+        if any(pb.JournalRecord.FromString(raw).envelope.device_id == self.device_id for raw in records):
+            raise GatewayError(errors.BACKPRESSURE, retry_after_s=1)
+        self.records.extend(records)
+
+
+async def test_two_devices_sell_one_code_while_one_sale_is_refused(shop: Shop) -> None:
+    """The status index is shared by every device: OWN's sale is refused by the journal while OTHER sells
+    the same code. OTHER's sale is the one that stays, judged as if OWN's had never been made."""
+    journal = OneDeviceRefused(shop.own.device_id)
+    g = shop.gateway
+    g.journal = journal
+    g.pipeline = IngestPipeline(g.pipeline._settings, g.registry, g.chains, g.fiscal, journal,
+                                g.storage.lookup, clock=lambda: NOW_MS,
+                                code_verdicts=CodeVerdicts(shop.index))
+    code = shop.registry(fresh_code(30), owner="")  # any seller may sell it
+    refused = asyncio.create_task(g.send(shop.own.envelope(coded_event([code]), advance=False)))
+    while journal.appends == 0:  # OWN's sale is judged and waits for its fsync
+        await asyncio.sleep(0.001)
+    accepted = await g.send(shop.other.envelope(coded_event([code])))
+    with pytest.raises(GatewayError):
+        await refused
+    assert accepted[0].status == pb.ACCEPTED
+    record = journal.decoded()[-1]
+    assert verdicts(record) == ["valid"] and kinds(record) == []  # not a clone of a sale never made
+    state = shop.index.state(cis(code))
+    assert state is not None and state.sold and state.last_store_id == "astana-02"
+    journal.device_id = ""  # OWN's register resends later: now the second sale, by another store
+    resent = await g.send(shop.own.envelope(coded_event([code])))
+    assert resent[0].status == pb.ACCEPTED
+    assert kinds(journal.decoded()[-1]) == ["code_clone", "code_sold_twice"]
+
+
+class FailingOnSeq(FiscalSigner):
+    """A fiscal signer that fails (a bug, a key gone) when asked to sign one seq."""
+
+    def __init__(self, seq: int) -> None:
+        super().__init__(FISCAL_KEY)
+        self.failing_seq = seq
+
+    def sign(self, device_id: str, seq: int, envelope_hash: bytes, event_time_ms: int) -> str:
+        """The fiscal sign, except for the failing seq."""
+        if seq == self.failing_seq:
+            raise RuntimeError("fiscal signing failed")
+        return super().sign(device_id, seq, envelope_hash, event_time_ms)
+
+
+async def test_an_error_while_deciding_leaves_no_status_move(shop: Shop) -> None:
+    g = shop.gateway
+    g.pipeline = IngestPipeline(g.pipeline._settings, g.registry, g.chains, FailingOnSeq(2), g.journal,
+                                g.storage.lookup, clock=lambda: NOW_MS,
+                                code_verdicts=CodeVerdicts(shop.index))
+    first, second = shop.registry(fresh_code(31)), shop.registry(fresh_code(32))
+    with pytest.raises(RuntimeError):
+        await g.send(shop.own.envelope(coded_event([first])), shop.own.envelope(coded_event([second])))
+    for code in (first, second):
+        state = shop.index.state(cis(code))
+        assert state is not None and not state.sold
+    assert g.journal.records == []
 
 
 async def test_duplicates_are_not_judged_again(shop: Shop) -> None:

@@ -1,4 +1,4 @@
-"""DeviceLocks: one request per device at a time, entries freed after use, also when a waiter gives up."""
+"""KeyLocks: one request per device at a time, entries freed after use, also when a waiter gives up."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import asyncio
 
 import pytest
 
-from gateway.ingest.pipeline import DeviceLocks
+from gateway.ingest.pipeline import KeyLocks
 
 
 async def test_second_holder_waits_and_entries_are_freed() -> None:
-    locks = DeviceLocks()
+    locks = KeyLocks()
     order: list[str] = []
 
     async def hold(name: str, devices: list[str]) -> None:
@@ -25,7 +25,7 @@ async def test_second_holder_waits_and_entries_are_freed() -> None:
 
 
 async def test_a_cancelled_waiter_leaves_nothing_behind() -> None:
-    locks = DeviceLocks()
+    locks = KeyLocks()
     async with locks.hold(["d1"]):
         waiter = asyncio.ensure_future(locks.hold(["d0", "d1"]).__aenter__())
         await asyncio.sleep(0)
@@ -37,7 +37,7 @@ async def test_a_cancelled_waiter_leaves_nothing_behind() -> None:
 
 
 async def test_an_error_inside_releases_the_locks() -> None:
-    locks = DeviceLocks()
+    locks = KeyLocks()
     with pytest.raises(RuntimeError):
         async with locks.hold(["d1"]):
             raise RuntimeError("boom")

@@ -6,10 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
-from gateway.ingest.decoding import EnvelopeRejected
 from gateway.ingest.receipt_validation import (
     OFFLINE_LIMIT_MS,
-    check_event_time,
+    event_time_findings,
     expected_included_tax,
     round_half_up,
     validate_event,
@@ -139,12 +138,11 @@ def test_late_upload_beyond_the_offline_limit() -> None:
     assert _kinds(receipt(time_ms=NOW_MS - OFFLINE_LIMIT_MS - 1000)) == ["late_upload"]
 
 
-def test_time_in_the_future_is_the_one_rejection() -> None:
+def test_a_clock_ahead_of_the_gateway_is_a_finding_not_a_rejection() -> None:
     limits = Limits(max_future_skew_s=300)
-    check_event_time(receipt(time_ms=NOW_MS + 299_000), NOW_MS, limits)
-    with pytest.raises(EnvelopeRejected) as caught:
-        check_event_time(receipt(time_ms=NOW_MS + 301_000), NOW_MS, limits)
-    assert caught.value.error.code == "time_in_future"
+    assert event_time_findings(receipt(time_ms=NOW_MS + 299_000), NOW_MS, limits) == []
+    (found,) = event_time_findings(receipt(time_ms=NOW_MS + 301_000), NOW_MS, limits)
+    assert found.kind == "clock_skew" and "301 s ahead" in found.detail
 
 
 def _z_report() -> pb.Event:

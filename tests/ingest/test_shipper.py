@@ -173,11 +173,12 @@ async def test_a_range_whose_claim_was_not_written_is_not_inserted_until_it_is(
     await restart_after_power_cut(journal, storage, settings, records[3:])
 
 
-async def test_a_range_pending_across_an_upgrade_ships_its_rows_the_first_way(
+async def test_a_range_pending_across_an_upgrade_is_not_doubled(
     journal: Journal, storage: Storage, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A gateway that built receipts' rows in Python crashed after its insert; the upgraded one stages
-    receipts for ClickHouse's views, whose inserts carry other tokens: the pending range must not."""
+    receipts for ClickHouse's views, whose inserts carry other tokens: the pending range is completed
+    with what is missing (nothing), the next one is staged."""
     await journal_all(journal, fleet_records()[:5])
     old = Shipper(journal, storage, settings)
     monkeypatch.setattr(Storage, "stages_receipts", property(lambda self: False))
@@ -185,11 +186,11 @@ async def test_a_range_pending_across_an_upgrade_ships_its_rows_the_first_way(
     monkeypatch.undo()
     path = settings.journal_dir / CHECKPOINT_NAME
     old_format = json.loads(path.read_text())
-    del old_format["pending"]["staged"]  # the file as a gateway from before staging wrote it
+    old_format["pending"]["staged"] = False  # the file as the gateway before this one wrote it
     path.write_text(json.dumps(old_format))
     assert (await counts(storage))["receipts"] == 4
     upgraded = Shipper(journal, storage, settings)
-    assert storage.stages_receipts and not upgraded.checkpoint.pending_staged
+    assert storage.stages_receipts and upgraded.checkpoint.pending is not None
     await upgraded.ship_all()
     first_five = {"events": 5, "receipts": 4, "receipt_lines": 7, "shifts": 0, "rejections": 0}
     assert await counts(storage) == first_five
@@ -250,3 +251,33 @@ async def test_storage_failure_is_retried_until_it_recovers(
             await task
     assert await counts(storage) == EXPECTED
     assert shipper.stats()["last_error"] is None
+
+
+async def _confirmed_but_pending(journal: Journal, storage: Storage, settings: Settings) -> None:
+    """A batch inserted and confirmed, the power gone before the checkpoint said so."""
+    await journal_all(journal, fleet_records()[:5])
+    assert await Shipper(journal, storage, settings).ship_once() == 5
+    assert checkpoint(settings)["pending"] is not None
+
+
+async def test_a_pending_range_resent_after_the_dedup_window_is_not_doubled(
+    journal: Journal, storage: Storage, settings: Settings
+) -> None:
+    """The range's tokens are forgotten (the window passed: thousands of inserts since, or a power cut
+    that kept the parts and lost the deduplication log): the restart inserts only what is missing."""
+    await _confirmed_but_pending(journal, storage, settings)
+    for table in ("events", "receipts", "receipt_lines", "shifts", "rejections", "code_events", "anomalies"):
+        sql = f"ALTER TABLE {storage.database}.{table} MODIFY SETTING non_replicated_deduplication_window = 0"
+        await storage.run(lambda c, sql=sql: c.command(sql))  # type: ignore[misc]
+    await restart_after_power_cut(journal, storage, settings, fleet_records()[5:])
+
+
+async def test_a_pending_range_that_landed_in_some_tables_only_is_completed(
+    journal: Journal, storage: Storage, settings: Settings
+) -> None:
+    """The power went mid-insert: events and receipts landed, receipt_lines did not, yet ClickHouse kept
+    their token. The restart adds the missing lines, and nothing twice."""
+    await _confirmed_but_pending(journal, storage, settings)
+    sql = f"DELETE FROM {storage.database}.receipt_lines WHERE 1"  # the part that never reached the disk
+    await storage.run(lambda c: c.command(sql))
+    await restart_after_power_cut(journal, storage, settings, fleet_records()[5:])

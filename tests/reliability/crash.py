@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from tests.reliability.gateway_process import GatewayProcess
-from tests.reliability.ledger import AckLedger, StoredEvents, judge
+from tests.reliability.ledger import judge_all
 from tests.reliability.sim_run import ScenarioResult, SimRun, settled_problems
 
 # Small segments and a fast shipper, so kills also land mid-rotation, mid-insert and mid-checkpoint,
@@ -38,8 +38,8 @@ def run_crash(workdir: Path, *, short: bool, seed: int | None = None) -> Scenari
             gateway.start()
         summary = sim.wait(timeout_s=duration_s + 240)
         drain_s = gateway.wait_drained()
-        ledger = AckLedger.from_ack_log(sim.ack_log)
-        verdict = judge(ledger, StoredEvents.query(gateway))
+        ledger = sim.ledger()
+        verdict = judge_all(gateway, ledger)
         verdict.problems += settled_problems(summary)
         if not ledger.duplicates:
             verdict.problems.append("no DUPLICATE answers: resends after lost acks were not exercised")

@@ -31,7 +31,8 @@ def signed_sales(register: ChainedRegister, count: int) -> list[pb.Envelope]:
 
 
 def post_and_log(gateway: GatewayProcess, envelopes: list[pb.Envelope], ledger: AckLedger) -> pb.IngestAck:
-    """POST a batch that must be answered 200, and log its acks."""
+    """POST a batch that must be answered 200, and log it and its acks."""
+    keep_signed(ledger, envelopes)
     status, _, body = gateway.post_batch(envelopes)
     if status != 200:
         raise AssertionError(f"batch answered {status}: {body[:300]!r}")
@@ -44,3 +45,9 @@ def log_acks(body: bytes, ledger: AckLedger) -> pb.IngestAck:
     for a in ack.acks:
         ledger.add(a.device_id, a.seq, STATUS.get(a.status, "UNSPECIFIED"), a.fiscal_sign, a.error_code)
     return ack
+
+
+def keep_signed(ledger: AckLedger, envelopes: list[pb.Envelope]) -> None:
+    """Remember what was sent, to judge every table against it (tables.py)."""
+    for envelope in envelopes:
+        ledger.signed[(envelope.device_id, envelope.seq)] = envelope

@@ -40,6 +40,7 @@ class GatewayProcess:
     ssl_context: ssl.SSLContext | None = None  # set: the gateway serves HTTPS, reached as host
     host: str = "127.0.0.1"
     process: subprocess.Popen[bytes] | None = None
+    logs: Path | None = None  # where the log and the fault file go (default: beside the data directory)
     starts: int = 0
     start_times_s: list[float] = field(default_factory=list)
 
@@ -51,12 +52,12 @@ class GatewayProcess:
     @property
     def fault_file(self) -> Path:
         """The fault-injection file this gateway watches (TRACEGATE_FAULT_INJECTION_FILE)."""
-        return self.data.parent / f"{self.data.name}.fault"
+        return (self.logs or self.data.parent) / f"{self.data.name}.fault"
 
     @property
     def log_path(self) -> Path:
         """Output of every process of this gateway, appended (a pipe nobody reads could block it)."""
-        return self.data.parent / f"{self.data.name}.log"
+        return (self.logs or self.data.parent) / f"{self.data.name}.log"
 
     @property
     def token(self) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.reliability.direct_register import post_and_log, register_device, signed_sales
 from tests.reliability.gateway_process import GatewayProcess
-from tests.reliability.ledger import AckLedger, StoredEvents, judge
+from tests.reliability.ledger import AckLedger, judge_all
 from tests.reliability.sim_run import ScenarioResult
 
 FRAME = struct.Struct("<II")
@@ -70,7 +70,7 @@ def run_journal_damage(workdir: Path, *, short: bool) -> ScenarioResult:
         segment.write_bytes(bytes(data))
         gateway.start()
         gateway.wait_drained()
-        verdict = judge(ledger, StoredEvents.query(gateway))
+        verdict = judge_all(gateway, ledger)
         verdict.problems += problems
         notes.append("torn tail and flipped-bit tail dropped at start; mid damage refused start "
                      f"(exit {code}) until repaired")

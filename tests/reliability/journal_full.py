@@ -12,9 +12,9 @@ from typing import Any
 
 from gateway.wire import pb
 from tests.e2e.chain_builder import ChainedRegister
-from tests.reliability.direct_register import log_acks, register_device, signed_sales
+from tests.reliability.direct_register import keep_signed, log_acks, register_device, signed_sales
 from tests.reliability.gateway_process import GatewayProcess
-from tests.reliability.ledger import AckLedger, StoredEvents, judge
+from tests.reliability.ledger import AckLedger, judge_all
 from tests.reliability.sim_run import ScenarioResult, SimRun, settled_problems
 
 
@@ -47,6 +47,7 @@ class Filler:
     def send(self, count: int) -> tuple[int, dict[str, Any], str]:
         """Send the refused batch again, or `count` new sales; (status, JSON body if refused, Retry-After)."""
         batch = self.pending or signed_sales(self.register, count)
+        keep_signed(self.ledger, batch)
         status, headers, body = self.gateway.post_batch(batch)
         if status == 200:
             log_acks(body, self.ledger)
@@ -109,7 +110,7 @@ def run_journal_full(workdir: Path, *, short: bool) -> ScenarioResult:
             if not summary["request_errors"].get("backpressure"):
                 problems.append(f"the simulator never met back-pressure: {summary['request_errors']}")
             problems += settled_problems(summary)
-            ledger_sim = AckLedger.from_ack_log(sim.ack_log)
+            ledger_sim = sim.ledger()
             notes.append(f"budget 120000 B: simulator got {summary['request_errors']}")
             if mounted:
                 gateway.wait_drained()
@@ -132,7 +133,8 @@ def run_journal_full(workdir: Path, *, short: bool) -> ScenarioResult:
                 ledger.accepted.add(key)
             for key, signs in ledger_sim.signs.items():
                 ledger.signs[key] |= signs
-            verdict = judge(ledger, StoredEvents.query(gateway))
+            ledger.signed.update(ledger_sim.signed)
+            verdict = judge_all(gateway, ledger)
             verdict.problems += problems
         finally:
             sim.kill()

@@ -1,4 +1,5 @@
-"""The promise, checked: every ACCEPTED ack stored exactly once, chains gapless, nothing rejected stored."""
+"""The promise, checked: every ACCEPTED ack stored exactly once, chains gapless, nothing rejected stored, and
+every other table holding exactly the rows its acked events make (tables.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from gateway import errors
+from gateway.wire import pb
 from tests.reliability.gateway_process import GatewayProcess
+from tests.reliability.tables import StoredRows, judge_tables
 
 Key = tuple[str, int]  # (device_id, seq)
 
@@ -24,6 +27,7 @@ class AckLedger:
     duplicates: set[Key] = field(default_factory=set)
     rejected_final: set[Key] = field(default_factory=set)  # non-retryable rejections
     rejection_codes: Counter[str] = field(default_factory=Counter)
+    signed: dict[Key, pb.Envelope] = field(default_factory=dict)  # what the registers sent, by (device, seq)
 
     def add(self, device_id: str, seq: int, status: str, fiscal_sign: str, error_code: str) -> None:
         """Record one per-event answer."""
@@ -98,10 +102,12 @@ class Verdict:
     lost: int
     doubled: int
     problems: list[str]
+    table_rows: int = 0  # rows of receipts, receipt_lines, shifts, code_events and anomalies compared
 
     def as_row(self) -> dict[str, Any]:
         """The table's columns."""
-        return {"acked": self.acked, "stored": self.stored, "lost": self.lost, "doubled": self.doubled}
+        return {"acked": self.acked, "stored": self.stored, "table_rows": self.table_rows,
+                "lost": self.lost, "doubled": self.doubled}
 
 
 def judge(ledger: AckLedger, stored: StoredEvents, *, sim_traffic: bool = True) -> Verdict:
@@ -138,3 +144,15 @@ def judge(ledger: AckLedger, stored: StoredEvents, *, sim_traffic: bool = True) 
     if sim_traffic and ledger.final_rejection_codes():
         problems.append(f"authentic traffic was rejected: {ledger.final_rejection_codes()}")
     return Verdict(len(acked), stored.total, len(lost), len(doubled), problems)
+
+
+def judge_all(gateway: GatewayProcess, ledger: AckLedger, *, sim_traffic: bool = True) -> Verdict:
+    """judge() on `events`, then every other table against the envelopes the acked events were: lost and
+    doubled count events missing from (or twice in) `events` and (event, table) pairs short or over."""
+    verdict = judge(ledger, StoredEvents.query(gateway), sim_traffic=sim_traffic)
+    tables = judge_tables(ledger.acked, ledger.signed, StoredRows.query(gateway))
+    verdict.table_rows = tables.rows
+    verdict.lost += tables.lost
+    verdict.doubled += tables.doubled
+    verdict.problems += tables.problems
+    return verdict

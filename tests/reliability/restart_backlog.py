@@ -8,7 +8,7 @@ from pathlib import Path
 from gateway.wire import pb
 from tests.reliability.direct_register import post_and_log, register_device, signed_sales
 from tests.reliability.gateway_process import GatewayProcess
-from tests.reliability.ledger import AckLedger, StoredEvents, judge
+from tests.reliability.ledger import AckLedger, judge_all
 from tests.reliability.sim_run import ScenarioResult
 
 BATCH = 50
@@ -57,7 +57,7 @@ def run_restart_backlog(workdir: Path, *, short: bool) -> ScenarioResult:
                 problems.append(f"{register.device_id}: next seqs not accepted after restart: {ack}")
         gateway.wait_drained()
         recover_s = time.monotonic() - began
-        verdict = judge(ledger, StoredEvents.query(gateway))
+        verdict = judge_all(gateway, ledger)
         verdict.problems += problems
         notes = [f"{devices} devices, {shipped_per_device} shipped + {backlog_per_device} backlog each "
                  f"({backlog} B unshipped at the kill); every resend DUPLICATE with the same fiscal sign"]

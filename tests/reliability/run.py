@@ -10,13 +10,18 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.reliability.authentic_content import run_authentic_content
+from tests.reliability.code_race import run_code_race
 from tests.reliability.crash import run_crash
+from tests.reliability.gap_restart import run_gap_restart
 from tests.reliability.journal_damage import run_journal_damage
 from tests.reliability.journal_full import run_journal_full
 from tests.reliability.ledger import Verdict
+from tests.reliability.power_cut import run_power_cut
 from tests.reliability.restart_backlog import run_restart_backlog
 from tests.reliability.sim_run import ScenarioResult
 from tests.reliability.storage_outage import run_storage_outage
+from tests.reliability.takeover import run_takeover
 
 Scenario = Callable[..., ScenarioResult]
 SCENARIOS: dict[str, Scenario] = {
@@ -25,15 +30,21 @@ SCENARIOS: dict[str, Scenario] = {
     "storage_outage": run_storage_outage,
     "journal_full": run_journal_full,
     "restart_backlog": run_restart_backlog,
+    "power_cut": run_power_cut,
+    "gap_restart": run_gap_restart,
+    "authentic_content": run_authentic_content,
+    "code_race": run_code_race,
+    "takeover": run_takeover,
 }
-HEADER = ("scenario", "events acked", "events stored", "lost", "doubled", "time to recover", "result")
+HEADER = ("scenario", "events acked", "events stored", "other rows", "lost", "doubled", "time to recover",
+          "result")
 
 
 def table(results: list[ScenarioResult]) -> str:
     """The results as a fixed-width text table."""
     rows = [HEADER] + [
-        (r.scenario, str(r.verdict.acked), str(r.verdict.stored), str(r.verdict.lost),
-         str(r.verdict.doubled), f"{r.recover_s:.1f} s", "ok" if r.ok else "FAILED")
+        (r.scenario, str(r.verdict.acked), str(r.verdict.stored), str(r.verdict.table_rows),
+         str(r.verdict.lost), str(r.verdict.doubled), f"{r.recover_s:.1f} s", "ok" if r.ok else "FAILED")
         for r in results
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]

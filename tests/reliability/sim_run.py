@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from firmware_sim.journal import EventJournal
+from gateway.wire import pb
 from tests.reliability.gateway_process import GatewayProcess
-from tests.reliability.ledger import Verdict
+from tests.reliability.ledger import AckLedger, Verdict
 
 
 @dataclass
@@ -34,10 +36,11 @@ class SimRun:
 
     def __init__(self, gateway: GatewayProcess, workdir: Path, *, devices: int, duration_s: float,
                  rate: float, lost_ack_rate: float = 0.0, drain_s: float = 90.0, seed: int = 7,
-                 rotate_every: int = 0) -> None:
+                 rotate_every: int = 0, extra: tuple[str, ...] = ()) -> None:
         self.gateway = gateway
         self.devices = devices
         self.ack_log = workdir / "acks.jsonl"
+        self.registers = workdir / "registers"  # each register's key, state and journal of what it signed
         self._out = workdir / "sim.out"
         self._err = workdir / "sim.err"
         args = [
@@ -45,7 +48,7 @@ class SimRun:
             "--devices", str(devices), "--duration", str(duration_s), "--rate", str(rate),
             "--seed", str(seed), "--lost-ack-rate", str(lost_ack_rate), "--drain", str(drain_s),
             "--register", "--data", str(gateway.data), "--ack-log", str(self.ack_log), "--json",
-            "--rotate-every", str(rotate_every),
+            "--rotate-every", str(rotate_every), "--state-dir", str(self.registers), *extra,
         ]
         with self._out.open("wb") as out, self._err.open("wb") as err:
             self.process = subprocess.Popen(args, stdout=out, stderr=err)
@@ -72,6 +75,15 @@ class SimRun:
             raise RuntimeError(f"sim exited {code}: {self._err.read_text()[-2000:]}")
         summary: dict[str, Any] = json.loads(self._out.read_text().strip().splitlines()[-1])
         return summary
+
+    def ledger(self) -> AckLedger:
+        """What the registers were told (the ack log) and what they signed (their own journals)."""
+        ledger = AckLedger.from_ack_log(self.ack_log)
+        for journal in sorted(self.registers.glob("*/journal.bin")):
+            for raw in EventJournal(journal).records():
+                envelope = pb.Envelope.FromString(raw)
+                ledger.signed[(envelope.device_id, envelope.seq)] = envelope
+        return ledger
 
     def kill(self) -> None:
         """Stop the fleet if it still runs (cleanup after a failed scenario)."""

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from tests.reliability.gateway_process import GatewayProcess
-from tests.reliability.ledger import AckLedger, StoredEvents, judge
+from tests.reliability.ledger import judge_all
 from tests.reliability.sim_run import ScenarioResult, SimRun, settled_problems
 
 
@@ -83,7 +83,7 @@ def run_storage_outage(workdir: Path, *, short: bool) -> ScenarioResult:
             problems.append(f"/readyz answers {ready_status} after the heal")
         summary = sim.wait(timeout_s=duration_s + 240)
         gateway.wait_drained()
-        verdict = judge(AckLedger.from_ack_log(sim.ack_log), StoredEvents.query(gateway))
+        verdict = judge_all(gateway, sim.ledger())
         verdict.problems += problems + settled_problems(summary)
         notes = [f"outage {down_s:g} s + lost replies {lost_reply_s:g} s; journal grew to {unshipped} B; "
                  f"shipper failures in a row: {failures} / {lost_failures}; "

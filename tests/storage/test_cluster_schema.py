@@ -125,3 +125,11 @@ def test_single_node_rendering_applies_to_chdb(settings: Settings) -> None:
     assert engines["events"] == "MergeTree" and engines["devices"] == "ReplacingMergeTree"
     assert not any(name.endswith("_local") for name in engines)
 
+
+
+def test_chain_heads_live_in_keeper_on_a_cluster_only() -> None:
+    """Every node must see every node's accepted head before it acks (migration 0009)."""
+    [ddl] = [s for s in render_schema("tracegate", CLUSTER) if ".chain_heads" in s.split("\n")[0]]
+    assert ddl.startswith("CREATE TABLE IF NOT EXISTS tracegate.chain_heads ON CLUSTER tracegate")
+    assert "ENGINE = KeeperMap('/tracegate/chain_heads')" in ddl and "PRIMARY KEY device_id" in ddl
+    assert not any("chain_heads" in s for s in render_schema("tracegate", SINGLE_NODE))

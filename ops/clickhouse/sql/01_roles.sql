@@ -4,7 +4,8 @@
 -- The gateway: writes every table, reads back chain heads, devices and the migration status.
 -- CREATE DATABASE / CREATE TABLE only because `tracegate serve` runs the idempotent migration prelude
 -- (CREATE ... IF NOT EXISTS) at start, and ClickHouse checks the grant before it checks existence.
--- No DROP, ALTER or TRUNCATE: schema changes are `tracegate migrate` as tracegate_admin.
+-- No DROP, ALTER (but the UPDATE of chain_heads) or TRUNCATE: schema changes are `tracegate migrate`
+-- as tracegate_admin.
 CREATE SETTINGS PROFILE OR REPLACE tracegate_writer_profile SETTINGS
     async_insert = 0,                    -- an insert that returned is in a part, not in a server buffer
     distributed_foreground_insert = 1,   -- ... and on its shard, not queued on the node that took it
@@ -13,6 +14,8 @@ CREATE SETTINGS PROFILE OR REPLACE tracegate_writer_profile SETTINGS
 CREATE ROLE IF NOT EXISTS tracegate_writer_role SETTINGS PROFILE 'tracegate_writer_profile';
 GRANT SELECT, INSERT ON tracegate.* TO tracegate_writer_role;
 GRANT CREATE DATABASE, CREATE TABLE ON tracegate.* TO tracegate_writer_role;
+-- Each batch moves its device's head in Keeper by compare-and-set (migration 0009) before the ack.
+GRANT ALTER UPDATE ON tracegate.chain_heads TO tracegate_writer_role;
 
 -- Tax analysts: read everything; readonly = 2 lets their tools (Grafana, DBeaver) change session settings,
 -- and the grants allow nothing but SELECT.

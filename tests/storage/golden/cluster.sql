@@ -556,3 +556,16 @@ ALTER TABLE tracegate.code_events_local ON CLUSTER tracegate ADD INDEX IF NOT EX
 ALTER TABLE tracegate.code_events_local ON CLUSTER tracegate MATERIALIZE COLUMN inserted_at;
 
 ALTER TABLE tracegate.code_events_local ON CLUSTER tracegate MATERIALIZE INDEX inserted_at_minmax;
+
+CREATE TABLE IF NOT EXISTS tracegate.chain_heads ON CLUSTER tracegate
+(
+    device_id String,
+    seq UInt64,
+    envelope_hash String,
+    fiscal_sign String,
+    next_seq UInt64,
+    gateway_id String,
+    updated_ms Int64
+)
+ENGINE = KeeperMap('/tracegate/chain_heads')
+PRIMARY KEY device_id;

@@ -10,6 +10,8 @@ ENGINE = ReplacingMergeTree(applied_at)
 ORDER BY (id)
 SETTINGS non_replicated_deduplication_window = 10000;
 
+ALTER TABLE tracegate.schema_migrations MODIFY SETTING fsync_after_insert = 1, fsync_part_directory = 1, min_rows_to_fsync_after_merge = 1;
+
 CREATE TABLE IF NOT EXISTS tracegate.events
 (
     seller_tin String,
@@ -448,3 +450,27 @@ SELECT seller_tin, store_id, envelope_device_id AS device_id, envelope_seq AS se
     finding.line AS line, finding.cis AS cis, finding.detail AS detail
 FROM tracegate.journal_receipts
 ARRAY JOIN findings AS finding;
+
+ALTER TABLE tracegate.events MODIFY SETTING fsync_after_insert = 1, fsync_part_directory = 1, min_rows_to_fsync_after_merge = 1;
+
+ALTER TABLE tracegate.receipts MODIFY SETTING fsync_after_insert = 1, fsync_part_directory = 1, min_rows_to_fsync_after_merge = 1;
+
+ALTER TABLE tracegate.receipt_lines MODIFY SETTING fsync_after_insert = 1, fsync_part_directory = 1, min_rows_to_fsync_after_merge = 1;
+
+ALTER TABLE tracegate.shifts MODIFY SETTING fsync_after_insert = 1, fsync_part_directory = 1, min_rows_to_fsync_after_merge = 1;
+
+ALTER TABLE tracegate.rejections MODIFY SETTING fsync_after_insert = 1, fsync_part_directory = 1, min_rows_to_fsync_after_merge = 1;
+
+ALTER TABLE tracegate.anomalies MODIFY SETTING fsync_after_insert = 1, fsync_part_directory = 1, min_rows_to_fsync_after_merge = 1;
+
+ALTER TABLE tracegate.devices MODIFY SETTING fsync_after_insert = 1, fsync_part_directory = 1, min_rows_to_fsync_after_merge = 1;
+
+ALTER TABLE tracegate.code_registry MODIFY SETTING fsync_after_insert = 1, fsync_part_directory = 1, min_rows_to_fsync_after_merge = 1;
+
+ALTER TABLE tracegate.code_events MODIFY SETTING fsync_after_insert = 1, fsync_part_directory = 1, min_rows_to_fsync_after_merge = 1;
+
+ALTER TABLE tracegate.access_tokens MODIFY SETTING fsync_after_insert = 1, fsync_part_directory = 1, min_rows_to_fsync_after_merge = 1;
+
+ALTER TABLE tracegate.audit_log MODIFY SETTING fsync_after_insert = 1, fsync_part_directory = 1, min_rows_to_fsync_after_merge = 1;
+
+ALTER TABLE tracegate.receipt_buyers MODIFY SETTING fsync_after_insert = 1, fsync_part_directory = 1, min_rows_to_fsync_after_merge = 1;
