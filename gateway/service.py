@@ -32,7 +32,7 @@ from gateway.storage.chain_heads import (
 )
 from gateway.storage.client import Storage
 from gateway.storage.code_registry_store import load_status_index
-from gateway.storage.device_store import load_devices
+from gateway.storage.device_store import load_registry
 from gateway.storage.migrations import ensure_schema
 from gateway.storage.rows import decode_event
 from gateway.wire import pb
@@ -86,7 +86,7 @@ class GatewayService:
         applied = await storage.run(lambda c: ensure_schema(c, storage.database, settings.cluster))
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
-        registry = DeviceRegistry(await storage.run(lambda c: load_devices(c, storage.database)))
+        registry = await storage.run(lambda c: load_registry(c, storage.database))
         # Rotations already shipped: a node that missed the devices row write still learns the new keys.
         device_keys.apply_accepted(
             registry, await storage.run(lambda c: device_keys.load_stored_rotations(c, storage.database))

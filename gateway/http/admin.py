@@ -58,7 +58,7 @@ async def add_device(request: web.Request) -> web.Response:
     device = parse_new_device(body)
     service = request.app[SERVICE]
     existing = service.registry.get(device.device_id)
-    to_save = registration_decision(existing, device)
+    to_save = registration_decision(existing, device, service.registry.revoked_keys(device.device_id))
     if to_save is None:
         assert existing is not None
         return web.json_response(device_json(existing), status=200)

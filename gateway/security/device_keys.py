@@ -18,9 +18,11 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 from google.protobuf.message import DecodeError
 
+from gateway import errors
 from gateway.devices import Device, DeviceRegistry
+from gateway.ingest.decoding import EnvelopeRejected
 from gateway.storage.client import Storage
-from gateway.storage.device_store import load_devices, save_device
+from gateway.storage.device_store import load_device_keys, load_devices, save_device
 from gateway.wire import pb, signing
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,25 @@ def new_key_of(rotation: pb.KeyRotation) -> tuple[ec.EllipticCurvePublicKey, str
     if rotation.new_key_id and rotation.new_key_id != key_id:
         return None
     return key, key_id
+
+
+def rotation_key(
+    registry: DeviceRegistry, device_id: str, rotation: pb.KeyRotation | None
+) -> tuple[ec.EllipticCurvePublicKey, str] | None:
+    """The key an accepted rotation hands the chain to (None: not a rotation); raises EnvelopeRejected for
+    a rotation that could not take effect: to no valid P-256 key, or to a key this device had revoked."""
+    if rotation is None:
+        return None
+    new = new_key_of(rotation)
+    if new is None:
+        raise EnvelopeRejected(
+            errors.MALFORMED_EVENT, "the key rotation names no valid P-256 key (or a key id that is not its)"
+        )
+    if registry.is_revoked(device_id, new[1]):
+        raise EnvelopeRejected(
+            errors.DEVICE_REVOKED, "the key rotation names a key this device had revoked: it never comes back"
+        )
+    return new
 
 
 def rotated(device: Device, rotation: pb.KeyRotation, at_ms: int) -> Device | None:
@@ -78,7 +99,8 @@ def apply_rotation(registry: DeviceRegistry, envelope: pb.Envelope, at_ms: int) 
     if rotation is None or device is None or device.key_id != envelope.key_id or device.updated_ms > at_ms:
         return None
     new = rotated(device, rotation, at_ms)
-    if new is None or new.key_id == device.key_id:
+    # A rotation to a revoked key is refused at ingest; one stored before that rule changes nothing.
+    if new is None or new.key_id == device.key_id or registry.is_revoked(device.device_id, new.key_id):
         return None
     registry.put(new)
     return new
@@ -127,9 +149,12 @@ async def refresh_forever(storage: Storage, registry: DeviceRegistry, interval_s
         await asyncio.sleep(interval_s)
         try:
             devices = await storage.run(lambda c: load_devices(c, storage.database))
+            keys = await storage.run(lambda c: load_device_keys(c, storage.database))
         except Exception as exc:  # keep serving with what we know
             log.warning("device registry refresh failed: %s", type(exc).__name__)
             continue
+        for device_id, key in keys:  # revocations first: a device row may name a key revoked since
+            registry.put_key(device_id, key)
         for device in devices:
             registry.put(device)
 

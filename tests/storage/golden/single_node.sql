@@ -448,3 +448,17 @@ SELECT seller_tin, store_id, envelope_device_id AS device_id, envelope_seq AS se
     finding.line AS line, finding.cis AS cis, finding.detail AS detail
 FROM tracegate.journal_receipts
 ARRAY JOIN findings AS finding;
+
+CREATE TABLE IF NOT EXISTS tracegate.device_keys
+(
+    device_id String,
+    key_id String,
+    public_key_pem String,
+    revoked Bool,
+    at_ms Int64
+)
+ENGINE = MergeTree()
+ORDER BY (device_id, key_id)
+SETTINGS non_replicated_deduplication_window = 10000;
+
+INSERT INTO tracegate.device_keys (device_id, key_id, public_key_pem, revoked, at_ms) SELECT device_id, key_id, public_key_pem, status = 'revoked', updated_ms FROM tracegate.devices;
