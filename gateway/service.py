@@ -22,6 +22,7 @@ from gateway.ingest.journal import Journal
 from gateway.ingest.pipeline import IngestPipeline
 from gateway.ingest.shipper import Shipper
 from gateway.security import device_keys
+from gateway.security.pii_keys import load_key_ring
 from gateway.settings import Settings
 from gateway.storage.chain_heads import (
     ChainHead,
@@ -126,7 +127,7 @@ class GatewayService:
         takeover = None if settings.embedded else load_head
         pipeline = IngestPipeline(
             settings, registry, chains, fiscal, journal, lookup, load_head=takeover,
-            code_verdicts=code_verdicts,
+            code_verdicts=code_verdicts, pii=load_key_ring(settings),
             on_key_rotation=lambda devices: device_keys.save_devices(storage, devices),
         )
         shipper = Shipper(journal, storage, settings)

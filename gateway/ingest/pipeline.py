@@ -31,7 +31,9 @@ from gateway.ingest.signatures import (
     judge_until_rotation,
 )
 from gateway.ingest.signatures import Verdict as AuthVerdict
+from gateway.security.buyer_data import protect_record
 from gateway.security.device_keys import apply_accepted, rotation_key
+from gateway.security.pii_keys import PiiKeyRing
 from gateway.settings import Settings
 from gateway.wire import pb, signing
 
@@ -170,6 +172,7 @@ class IngestPipeline:
         on_key_rotation: Callable[[list[Device]], Awaitable[None]] | None = None,
         code_verdicts: CodeVerdicts | None = None,
         load_head: LoadHead | None = None,
+        pii: PiiKeyRing | None = None,
     ) -> None:
         self._settings = settings
         self._registry = registry
@@ -183,6 +186,7 @@ class IngestPipeline:
         self._codes = code_verdicts  # None: marking codes get no verdicts (tests of the other stages)
         self._counts: Counter[str] = Counter()
         self._load_head = load_head  # None: memory is the whole truth (one node, heads restored at start)
+        self._pii = pii  # buyer data is sealed under it before the journal; None: never kept
 
     def decode_batch(self, body: bytes) -> pb.IngestBatch:
         """Parse a request body under the limits; raises a request-level GatewayError."""
@@ -448,6 +452,8 @@ class IngestPipeline:
             record.seller_tin, record.store_id = device.seller_tin, device.store_id
         if item.rejection is not None:
             record.error_code, record.detail = item.rejection.error.code, item.rejection.detail
+        # Whatever kind the event turned out to be, accepted or refused: no buyer in clear in the journal.
+        protect_record(self._pii, record, item.event)
         return record
 
     def _ack(self, items: list[_Item], received_ms: int) -> pb.IngestAck:

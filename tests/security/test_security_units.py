@@ -6,7 +6,15 @@ import pytest
 
 from gateway.errors import GatewayError
 from gateway.security.ai_label import BadAiLabel, parse_ai_label
-from gateway.security.buyer_data import ERASED, SEALED, open_buyer, open_event, protect_event
+from gateway.security.buyer_data import (
+    ERASED,
+    SEALED,
+    StoredEvent,
+    open_buyer,
+    open_event,
+    protect_record,
+    stored_event,
+)
 from gateway.security.pii_keys import PiiKeyError, PiiKeyRing
 from gateway.security.rate_limits import RateLimiter
 from gateway.security.receipt_checks import security_findings
@@ -91,10 +99,19 @@ def _record(event: pb.Event) -> pb.JournalRecord:
     )
 
 
+def _protected(ring: PiiKeyRing | None, record: pb.JournalRecord) -> StoredEvent:
+    """What the events row keeps of a record protected by the ingest stage."""
+    protected = pb.JournalRecord()
+    protected.CopyFrom(record)
+    protect_record(ring, protected, pb.Event.FromString(record.envelope.event))
+    assert b"Aigul" not in protected.SerializeToString()  # nothing in clear in the journal either
+    return stored_event(ring, protected, pb.Event.FromString(protected.envelope.event))
+
+
 def test_event_bytes_with_buyer_are_sealed_or_not_stored() -> None:
     ring = PiiKeyRing.generate()
     record = _record(buyer_sale())
-    stored = protect_event(ring, record, pb.Event.FromString(record.envelope.event))
+    stored = _protected(ring, record)
     assert stored.protection == SEALED and stored.buyer_row is not None
     assert b"Aigul" not in stored.event_bytes and b"Aigul" not in repr(stored.buyer_row).encode()
     # Whoever holds the key gets the exact signed bytes back (non-repudiation) and the contacts.
@@ -102,16 +119,12 @@ def test_event_bytes_with_buyer_are_sealed_or_not_stored() -> None:
         open_event(ring, stored.buyer_row, stored.event_bytes, record.envelope_hash) == record.envelope.event
     )
     assert open_buyer(ring, stored.buyer_row)["email"] == "Aigul@Example.kz"
-    no_consent = _record(buyer_sale(purpose=""))
-    assert (
-        protect_event(ring, no_consent, pb.Event.FromString(no_consent.envelope.event)).protection == ERASED
-    )
-    assert protect_event(None, record, pb.Event.FromString(record.envelope.event)).event_bytes == b""
+    assert _protected(ring, _record(buyer_sale(purpose=""))).protection == ERASED
+    assert _protected(None, record).event_bytes == b""
     plain = _record(sale(100))
-    assert (
-        protect_event(ring, plain, pb.Event.FromString(plain.envelope.event)).event_bytes
-        == plain.envelope.event
-    )
+    assert _protected(ring, plain).event_bytes == plain.envelope.event
+    # A journal from before the ingest stage sealed buyer data: its rows are protected the same way.
+    assert stored_event(ring, record, pb.Event.FromString(record.envelope.event)).protection == SEALED
 
 
 def test_rate_limiter_answers_429_with_retry_after() -> None:
