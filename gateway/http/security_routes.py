@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -15,7 +16,7 @@ from gateway.http.access import TOKENS, bearer_token, require_scope
 from gateway.http.keys import SERVICE, SETTINGS
 from gateway.security import audit
 from gateway.security.device_keys import flag_signed_after
-from gateway.security.pii_erasure import forget
+from gateway.security.pii_erasure import count_in_journal, forget, forget_set_aside, lookup_hashes
 from gateway.security.pii_keys import PiiKeyRing, load_key_ring
 from gateway.security.rate_limits import RateLimiter
 from gateway.storage.device_store import save_device
@@ -27,6 +28,7 @@ TOKEN_LIMITS = web.AppKey("token_limits", RateLimiter)
 DEVICE_LIMITS = web.AppKey("device_limits", RateLimiter)
 PII_KEYS = web.AppKey("pii_keys", PiiKeyRing)
 DEVICE_PATHS = ("/v1/batches", "/v1/codes/check")
+FORGET_WAIT_S = 10.0  # how long pii forget waits for the journal to ship what it holds
 
 
 def remote_of(request: web.Request) -> str:
@@ -119,7 +121,8 @@ async def revoke_from(request: web.Request) -> web.Response:
 
 
 async def pii_forget(request: web.Request) -> web.Response:
-    """Erase a person's buyer data: JSON {email?, phone?, iin?} → {"erased": n, "remaining": 0}."""
+    """Erase a person's buyer data: JSON {email?, phone?, iin?} → {"erased", "remaining", "unshipped",
+    "sealed_in_journal"} (pii_erasure.py says what each counts; remaining 0 proves the erasure)."""
     require_scope(request, "admin")
     try:
         body = await request.json()
@@ -128,16 +131,32 @@ async def pii_forget(request: web.Request) -> web.Response:
     if not isinstance(body, dict):
         raise GatewayError(errors.MALFORMED_REQUEST, "body must be a JSON object")
     contacts = {k: str(body.get(k) or "") for k in ("email", "phone", "iin")}
-    service = request.app[SERVICE]
-    ring = request.app[PII_KEYS]
     try:
-        result = await service.storage.run(lambda c: forget(c, service.storage.database, ring, contacts))
+        hashes = lookup_hashes(request.app[PII_KEYS], contacts)
     except ValueError:
         raise GatewayError(errors.MALFORMED_REQUEST, "give at least one of email, phone, iin") from None
-    # The audit names neither the person nor the contact: only which kinds were given and the count.
+    service = request.app[SERVICE]
+    journal, shipper = service.journal, service.shipper
+    # What the journal holds now reaches storage first (a second or so), so the deletion covers it.
+    until = journal.end_position
+    await shipper.wait_shipped(until, FORGET_WAIT_S)
+    journal.request_rotation()  # so shipped segments holding sealed copies are deleted soon
+    result = await service.storage.run(lambda c: forget(c, service.storage.database, hashes))
+    set_aside = await asyncio.to_thread(forget_set_aside, shipper.quarantine, hashes)
+    shipped = min(shipper.checkpoint.shipped, until)
+    unshipped = await asyncio.to_thread(count_in_journal, journal, shipped, until, hashes)
+    on_disk = await asyncio.to_thread(count_in_journal, journal, journal.oldest_position, shipped, hashes)
+    answer = {
+        "erased": result["erased"] + set_aside,
+        "remaining": result["remaining"] + unshipped,
+        "unshipped": unshipped,
+        "sealed_in_journal": on_disk,
+    }
+    # The audit names neither the person nor the contact: only which kinds were given and the counts.
     given = ",".join(k for k, v in contacts.items() if v)
-    await audit_request(request, audit.DATA_ERASED, f"buyer by {given}", f"{result['erased']} receipts")
-    return web.json_response(result)
+    detail = f"{answer['erased']} receipts, {answer['remaining']} remaining"
+    await audit_request(request, audit.DATA_ERASED, f"buyer by {given}", detail)
+    return web.json_response(answer)
 
 
 async def _load_keys(app: web.Application) -> None:
