@@ -79,6 +79,12 @@ HISTORY_UNAVAILABLE = _define(
 )
 # Pre-sale marking-code check (POST /v1/codes/check).
 TOO_MANY_CODES = _define("too_many_codes", 413, False, "The check has more marking codes than allowed.")
+CHECK_REPLAYED = _define(
+    "check_replayed", 409, False, "This signed check was answered already; sign a new one with a fresh nonce."
+)
+CHECK_EXPIRED = _define(
+    "check_expired", 400, False, "The check's time is too far from the gateway's clock to be answered."
+)
 
 
 def lookup(code: str) -> ErrorCode:

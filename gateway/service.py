@@ -22,6 +22,7 @@ from gateway.ingest.journal import Journal
 from gateway.ingest.pipeline import IngestPipeline
 from gateway.ingest.shipper import Shipper
 from gateway.security import device_keys
+from gateway.security.check_replay import CheckNonces
 from gateway.security.pii_keys import load_key_ring
 from gateway.settings import Settings
 from gateway.storage.chain_heads import (
@@ -73,6 +74,7 @@ class GatewayService:
     admin_token: str
     new_admin_token: str | None = None
     code_verdicts: CodeVerdicts | None = None
+    check_nonces: CheckNonces = field(default_factory=lambda: CheckNonces(0))
     code_follower: CodeFollower | None = None  # with a ClickHouse server only (other nodes may sell)
     _shipper_task: asyncio.Task[None] | None = field(default=None, repr=False)
     _registry_task: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -105,8 +107,13 @@ class GatewayService:
         # The journal holds signed events with buyer data in clear (docs/security.md): owner only.
         settings.journal_dir.chmod(0o700)
         replayed = 0
+        # Checks answered before this start: a replay of one is refused (security/check_replay.py).
+        check_nonces = CheckNonces(settings.limits.max_future_skew_s * 1000)
         for raw in journal.replay():
             record = pb.JournalRecord.FromString(raw)
+            if record.HasField("code_check"):
+                check = record.code_check
+                check_nonces.remember(record.envelope.device_id, check.nonce, check.device_time_ms)
             if record.accepted:
                 chains.apply_record(record)
                 device_keys.apply_accepted(registry, [record])
@@ -143,6 +150,7 @@ class GatewayService:
             admin_token=read_admin_token(settings.admin_token_file),
             new_admin_token=new_token,
             code_verdicts=code_verdicts,
+            check_nonces=check_nonces,
         )
         # Everything loaded so far (registry, chain heads, the code status index) lives as long as the
         # process: out of the collector's sight, a full collection no longer walks it (it paused every

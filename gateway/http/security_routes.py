@@ -26,6 +26,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 REMOTE_LIMITS = web.AppKey("remote_limits", RateLimiter)
 TOKEN_LIMITS = web.AppKey("token_limits", RateLimiter)
 DEVICE_LIMITS = web.AppKey("device_limits", RateLimiter)
+VERIFY_LIMITS = web.AppKey("verify_limits", RateLimiter)
+CHECK_LIMITS = web.AppKey("check_limits", RateLimiter)
 PII_KEYS = web.AppKey("pii_keys", PiiKeyRing)
 DEVICE_PATHS = ("/v1/batches", "/v1/codes/check")
 FORGET_WAIT_S = 10.0  # how long pii forget waits for the journal to ship what it holds
@@ -169,6 +171,8 @@ def setup_security(app: web.Application) -> None:
     app[REMOTE_LIMITS] = RateLimiter(settings.rate_remote_per_s, settings.rate_remote_burst)
     app[TOKEN_LIMITS] = RateLimiter(settings.rate_token_per_s, settings.rate_token_burst)
     app[DEVICE_LIMITS] = RateLimiter(settings.rate_device_per_s, settings.rate_device_burst)
+    app[VERIFY_LIMITS] = RateLimiter(settings.rate_verify_per_s, settings.rate_verify_burst)
+    app[CHECK_LIMITS] = RateLimiter(settings.rate_check_per_s, settings.rate_check_burst)
     app.middlewares.insert(1, limits_middleware)
     app.on_startup.append(_load_keys)
     app.router.add_get("/v1/admin/audit", get_audit)

@@ -481,11 +481,13 @@ class CodeVerdictRecord(_message.Message):
     def __init__(self, line: _Optional[int] = ..., code_index: _Optional[int] = ..., cis: _Optional[str] = ..., verdict: _Optional[str] = ..., error_code: _Optional[str] = ..., gtin: _Optional[str] = ..., group: _Optional[str] = ..., raw_code: _Optional[str] = ...) -> None: ...
 
 class CodeCheckLog(_message.Message):
-    __slots__ = ("check_id", "device_time_ms", "answered_ms")
+    __slots__ = ("check_id", "device_time_ms", "answered_ms", "nonce")
     CHECK_ID_FIELD_NUMBER: _ClassVar[int]
     DEVICE_TIME_MS_FIELD_NUMBER: _ClassVar[int]
     ANSWERED_MS_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
     check_id: str
     device_time_ms: int
     answered_ms: int
-    def __init__(self, check_id: _Optional[str] = ..., device_time_ms: _Optional[int] = ..., answered_ms: _Optional[int] = ...) -> None: ...
+    nonce: bytes
+    def __init__(self, check_id: _Optional[str] = ..., device_time_ms: _Optional[int] = ..., answered_ms: _Optional[int] = ..., nonce: _Optional[bytes] = ...) -> None: ...
