@@ -84,8 +84,13 @@ class GatewayService:
     async def start(cls, settings: Settings) -> GatewayService:
         """Open storage (migrating it), load devices and chain heads, recover the journal, start shipping."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # Receipts, keys, the journal and embedded ClickHouse's parts: the service user's alone, also
+        # for files made before (what is inside a 0700 directory is out of others' reach).
+        settings.data_dir.chmod(0o700)
         new_token = ensure_admin_token(settings.admin_token_file)
         storage = Storage.open(settings, own_process=settings.storage_process > 0)
+        if settings.embedded:  # the chDB directory may lie outside the data directory
+            Path(settings.resolved_storage_url.removeprefix("chdb://")).chmod(0o700)
         applied = await storage.run(lambda c: ensure_schema(c, storage.database, settings.cluster))
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
@@ -104,7 +109,6 @@ class GatewayService:
             segment_bytes=settings.journal_segment_bytes,
             budget_bytes=settings.journal_budget_bytes,
         )
-        # The journal holds signed events with buyer data in clear (docs/security.md): owner only.
         settings.journal_dir.chmod(0o700)
         replayed = 0
         # Checks answered before this start: a replay of one is refused (security/check_replay.py).

@@ -74,9 +74,11 @@ async def limits_middleware(request: web.Request, handler: Handler) -> web.Strea
     """Per-address and per-token rate limits, and client certificates on device endpoints if required."""
     request.app[REMOTE_LIMITS].check(remote_of(request), "address")
     token = bearer_token(request)
-    if token:
-        # Keyed by the token itself (kept only in memory) so a flood of bad tokens shares one address limit.
-        request.app[TOKEN_LIMITS].check(token, "token")
+    # A bucket per token that authenticates, by its id: a string that is no token gets none (it is
+    # answered 401 under the address's limit), so a flood of made-up tokens holds no memory.
+    principal = request.app[TOKENS].authenticate(token) if token else None
+    if principal is not None:
+        request.app[TOKEN_LIMITS].check(principal.token_id, "token")
     needs_cert = request.app[SETTINGS].tls_client_ca_file and request.path in DEVICE_PATHS
     if needs_cert and (request.transport is None or not request.transport.get_extra_info("peercert")):
         raise GatewayError(errors.CLIENT_CERT_REQUIRED)

@@ -144,6 +144,10 @@ def test_security_end_to_end(gateway: GatewayProcess) -> None:
     for secret in (EMAIL, PHONE, IIN, "zhanna"):
         assert secret not in output
     assert (gateway.data / "journal").stat().st_mode & 0o077 == 0
+    # The whole data directory is the service user's: ClickHouse's parts, the journal, the keys.
+    assert gateway.data.stat().st_mode & 0o077 == 0
+    shared = [str(p) for p in gateway.data.rglob("*") if not p.is_symlink() and p.stat().st_mode & 0o077]
+    assert shared == []
 
 
 def test_expired_consent_hides_the_buyer_at_once_and_a_ttl_removes_it(gateway: GatewayProcess) -> None:
