@@ -10,6 +10,7 @@ import pytest
 from gateway.errors import GatewayError
 from gateway.query.anomalies import decode_cursor, encode_cursor, parse_time
 from gateway.query.books import parse_books, parse_money
+from gateway.query.reconcile import parse_date
 
 
 def _cursor(key: object) -> str:
@@ -63,3 +64,9 @@ def test_a_books_upload_with_crafted_values_says_which_line(time: str, total: st
     with pytest.raises(GatewayError) as caught:
         parse_books(text)
     assert caught.value.error.code == "malformed_request" and caught.value.detail.startswith("line 3:")
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "1969-12-31", "0001-01-01"])
+def test_a_day_no_receipt_can_have_is_refused(day: str) -> None:
+    with pytest.raises(GatewayError, match="between"):
+        parse_date(day)
