@@ -2,7 +2,7 @@
 
 Besides each device's current key, the registry keeps every key a device has had (`KnownKey`): a key
 once revoked stays revoked for good (no registration, rotation or replay brings it back), and a key
-rotated away can still check a byte-identical resend of what it signed.
+rotated away can still check a resend of what it signed before the rotation.
 """
 
 from __future__ import annotations

@@ -289,12 +289,13 @@ class IngestPipeline:
             awaiting[device_id] = [pending[i] for i in rest]
 
     async def _answer_retired_key_resends(self, resends: list[_Item]) -> None:
-        """A resend signed by a key the device has rotated away since is a duplicate if it is, byte for byte,
-        the envelope accepted at its seq; anything else signed by that key stays unknown_key.
+        """A resend signed by a key the device has rotated away since is a duplicate if it is the envelope
+        accepted at its seq (same hash and key) signed by that key; anything else it signs stays unknown_key.
 
         The register whose ack was lost around a rotation resends what it signed before it: the old key no
-        longer verifies, but storage holds the accepted envelope's hash, key id and signature, and an
-        identical copy of an envelope authenticated when it was accepted needs no verify now. Only seqs at
+        longer signs anything new, but storage holds the accepted envelope's hash, key id and signature (or
+        none, if a later one covered it), and the key history the old key: a copy carrying the stored
+        signature needs no verify, another one is verified under that key (_signed_as_stored). Only seqs at
         or below the head whose hash the window does not contradict are looked up, so a stranger's
         envelopes cost no envelope query. On a cluster a head this node lacks, or that the seqs would put
         past, is read first, as for a device taken over: at most one head query a device and request,
