@@ -72,9 +72,9 @@ class GatewayService:
     pipeline: IngestPipeline
     shipper: Shipper
     admin_token: str
+    check_nonces: CheckNonces  # the pre-sale checks answered lately: a replay is refused
     new_admin_token: str | None = None
     code_verdicts: CodeVerdicts | None = None
-    check_nonces: CheckNonces = field(default_factory=lambda: CheckNonces(0))
     code_follower: CodeFollower | None = None  # with a ClickHouse server only (other nodes may sell)
     _shipper_task: asyncio.Task[None] | None = field(default=None, repr=False)
     _registry_task: asyncio.Task[None] | None = field(default=None, repr=False)

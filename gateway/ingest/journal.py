@@ -266,11 +266,10 @@ class Journal:
         try:
             if self._failed:
                 self._reopen()
-            if start - self._segments[-1] >= self.segment_bytes or (
-                self._rotate_soon and start > self._segments[-1]
-            ):
+            # Asked for (request_rotation): a new segment, unless this one is still empty.
+            asked, self._rotate_soon = self._rotate_soon and start > self._segments[-1], False
+            if asked or start - self._segments[-1] >= self.segment_bytes:
                 self._rotate(start)
-                self._rotate_soon = False
             written = 0
             while written < len(data):
                 written += os.write(self._fd, data[written:])
