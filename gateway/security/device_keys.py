@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from google.protobuf.message import DecodeError
 
 from gateway import errors
-from gateway.devices import Device, DeviceRegistry
+from gateway.devices import Device, DeviceRegistry, KnownKey
 from gateway.ingest.decoding import EnvelopeRejected
 from gateway.storage.client import Storage
 from gateway.storage.device_store import load_device_keys, load_devices, save_device
@@ -96,11 +96,16 @@ def apply_rotation(registry: DeviceRegistry, envelope: pb.Envelope, at_ms: int) 
     """
     rotation = rotation_in(envelope.event)
     device = registry.get(envelope.device_id)
-    if rotation is None or device is None or device.key_id != envelope.key_id or device.updated_ms > at_ms:
+    new = rotated(device, rotation, at_ms) if rotation is not None and device is not None else None
+    if device is None or new is None:
         return None
-    new = rotated(device, rotation, at_ms)
+    # Every key an accepted rotation named joins the key history, moved to or not: the devices row names
+    # only the newest key, and a resend signed by an older one may still come (pipeline: resends).
+    registry.put_key(device.device_id, KnownKey(new.key_id, new.public_key_pem))
+    if device.key_id != envelope.key_id or device.updated_ms > at_ms or new.key_id == device.key_id:
+        return None
     # A rotation to a revoked key is refused at ingest; one stored before that rule changes nothing.
-    if new is None or new.key_id == device.key_id or registry.is_revoked(device.device_id, new.key_id):
+    if registry.is_revoked(device.device_id, new.key_id):
         return None
     registry.put(new)
     return new

@@ -178,3 +178,20 @@ def test_what_follows_a_rotation_waits_for_the_chain(register: Register) -> None
     verdicts, awaiting = authenticate(registry, [SignedEnvelope.of(e) for e in batch])
     assert [type(v).__name__ for v in verdicts] == ["Device", "Device", "_AwaitsRotation", "_AwaitsRotation"]
     assert awaiting == {register.device_id: [2, 3]}
+
+
+async def test_a_restarted_node_learns_every_key_a_rotation_named(register: Register) -> None:
+    # The devices row names only the newest key; the keys between come back from the stored rotations,
+    # so a resend signed by one of them (its ack lost around a crash) is still a duplicate.
+    gateway = make_gateway([register])
+    registered = register.device()
+    batch, keys = [], [signing.new_private_key() for _ in range(2)]
+    for key in keys:
+        batch += [register.envelope(), register.envelope(rotation_to(key))]
+        register.key = key
+    assert _statuses(await gateway.send(*batch)) == ["ACCEPTED"] * 4
+    middle = signing.key_id_of(keys[0].public_key())
+    restarted = DeviceRegistry([registered, gateway.registry.get(register.device_id)])  # type: ignore[list-item]
+    assert middle not in {k.key_id for k in restarted.history(register.device_id)}
+    apply_accepted(restarted, gateway.journal.decoded())  # the start-up replay: nothing moves …
+    assert restarted.known_key(register.device_id, middle) is not None  # … but the middle key is known
