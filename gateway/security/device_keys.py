@@ -1,11 +1,13 @@
 """Device keys over time: rotation (signed by the old key), registry refresh, revocation from a seq on.
 
-A `KeyRotation` event is signed by the device's current key; once it is accepted, the chain continues
-under the new key. The registry is updated in memory at once, a new version of the devices row is written
-before the ack (so other nodes see it at their next refresh), and at start-up every accepted rotation
-still in the journal or in `events` is applied again, so a node that missed the row write still knows the
-new key. A rotation applies only to the key that signed it, so replays are idempotent; a rotated device's
-`updated_ms` is the rotation's receive time, so an operator's later revoke or new key (newer) always wins.
+A `KeyRotation` event is signed by the device's current key; once the chain has accepted it, the chain
+continues under the new key (rotation_key refuses one to no valid key, or to a key the device had
+revoked). The registry is updated in memory at once, a new version of the devices row and a device_keys
+row are written before the ack (so other nodes see them at their next refresh), and at start-up every
+accepted rotation still in the journal or in `events` is applied again, so a node that missed the row
+write still knows the new key, and every key a rotation named joins the key history. A rotation applies
+only to the key that signed it, so replays are idempotent; a rotated device's `updated_ms` is the
+rotation's receive time, so an operator's later revoke or new key (newer) always wins.
 """
 
 from __future__ import annotations
