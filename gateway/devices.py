@@ -1,4 +1,9 @@
-"""The device registry: who may send, under which keys; kept in ClickHouse, served from memory."""
+"""The device registry: who may send, under which keys; kept in ClickHouse, served from memory.
+
+Besides each device's current key, the registry keeps every key a device has had (`KnownKey`): a key
+once revoked stays revoked for good (no registration, rotation or replay brings it back), and a key
+rotated away can still check a resend of what it signed before the rotation.
+"""
 
 from __future__ import annotations
 
@@ -63,13 +68,32 @@ def new_device(device_id: str, seller_tin: str, store_id: str, public_key_pem: s
     )
 
 
-def registration_decision(existing: Device | None, device: Device) -> Device | None:
+@dataclass(frozen=True)
+class KnownKey:
+    """A key a device has had: its id, its PEM ('' when only the id is known) and whether it was revoked."""
+
+    key_id: str
+    public_key_pem: str
+    revoked: bool = False
+
+    def merged(self, other: KnownKey) -> KnownKey:
+        """What two reports of one key say together: once revoked, revoked for good."""
+        pem = self.public_key_pem or other.public_key_pem
+        return KnownKey(self.key_id, pem, self.revoked or other.revoked)
+
+
+def registration_decision(
+    existing: Device | None, device: Device, revoked_keys: frozenset[str] = frozenset()
+) -> Device | None:
     """What registering `device` does: the Device to save, None if it is registered already as asked.
 
     A revoked device may be registered again under a NEW key (the operator's answer to a compromised
     key: the chain goes on under the new key). An active device changes keys only by a signed KeyRotation
-    event, a revoked key never comes back, and a register never changes seller this way.
+    event, a revoked key (revoked_keys: every key of this device ever revoked) never comes back, and a
+    register never changes seller this way.
     """
+    if device.key_id in revoked_keys:
+        raise GatewayError(errors.CONFLICT, f"this key of {device.device_id} was revoked; use a new key")
     if existing is None:
         return device
     if existing.seller_tin != device.seller_tin:
@@ -104,21 +128,51 @@ def revoked(device: Device) -> Device:
 
 
 class DeviceRegistry:
-    """In-memory view of the devices table; lookups on the ingest path never touch storage."""
+    """In-memory view of the devices and device_keys tables; ingest lookups never touch storage."""
 
     def __init__(self, devices: list[Device] | None = None) -> None:
         self._devices: dict[str, Device] = {}
         self._keys: dict[str, ec.EllipticCurvePublicKey] = {}
+        self._history: dict[str, dict[str, KnownKey]] = {}
         for device in devices or []:
             self.put(device)
 
     def put(self, device: Device) -> None:
-        """Add or replace a device (newer updated_ms wins)."""
+        """Add or replace a device (newer updated_ms wins); its key joins the history either way."""
+        self.put_key(
+            device.device_id, KnownKey(device.key_id, device.public_key_pem, device.status == REVOKED)
+        )
         current = self._devices.get(device.device_id)
         if current is not None and current.updated_ms > device.updated_ms:
             return
         self._devices[device.device_id] = device
         self._keys[device.device_id] = device.public_key()
+
+    def put_key(self, device_id: str, key: KnownKey) -> None:
+        """Learn of a key of a device (revocations are never forgotten)."""
+        keys = self._history.setdefault(device_id, {})
+        known = keys.get(key.key_id)
+        keys[key.key_id] = key if known is None else known.merged(key)
+
+    def revoked_keys(self, device_id: str) -> frozenset[str]:
+        """Ids of every key of this device that was ever revoked."""
+        return frozenset(k.key_id for k in self._history.get(device_id, {}).values() if k.revoked)
+
+    def is_revoked(self, device_id: str, key_id: str) -> bool:
+        """Whether this key of this device was ever revoked."""
+        known = self._history.get(device_id, {}).get(key_id)
+        return known is not None and known.revoked
+
+    def known_key(self, device_id: str, key_id: str) -> ec.EllipticCurvePublicKey | None:
+        """A key this device has had (current, rotated away or revoked), if its PEM is known."""
+        known = self._history.get(device_id, {}).get(key_id)
+        if known is None or not known.public_key_pem:
+            return None
+        return signing.load_public_key_pem(known.public_key_pem)
+
+    def history(self, device_id: str) -> list[KnownKey]:
+        """Every key this device is known to have had, by id."""
+        return sorted(self._history.get(device_id, {}).values(), key=lambda k: k.key_id)
 
     def get(self, device_id: str) -> Device | None:
         """The device, or None if unknown."""

@@ -66,6 +66,9 @@ MALFORMED_ENVELOPE = _define("malformed_envelope", 400, False, "An envelope fiel
 FIELD_TOO_LONG = _define("field_too_long", 400, False, "An envelope's id field exceeds its limit.")
 UNKNOWN_DEVICE = _define("unknown_device", 403, False, "The device is not registered.")
 DEVICE_REVOKED = _define("device_revoked", 403, False, "The device (or this key) is revoked.")
+INVALID_ROTATION = _define(
+    "invalid_rotation", 400, False, "The key rotation names no valid P-256 key; the chain keeps its key."
+)
 UNKNOWN_KEY = _define("unknown_key", 403, False, "The key id is not a key of this device.")
 BAD_SIGNATURE = _define("bad_signature", 403, False, "The signature does not verify over the envelope.")
 CHAIN_FORK = _define(
@@ -85,6 +88,12 @@ HISTORY_UNAVAILABLE = _define(
 )
 # Pre-sale marking-code check (POST /v1/codes/check).
 TOO_MANY_CODES = _define("too_many_codes", 413, False, "The check has more marking codes than allowed.")
+CHECK_REPLAYED = _define(
+    "check_replayed", 409, False, "This signed check was answered already; sign a new one with a fresh nonce."
+)
+CHECK_EXPIRED = _define(
+    "check_expired", 400, False, "The check's time is too far from the gateway's clock to be answered."
+)
 
 
 def lookup(code: str) -> ErrorCode:

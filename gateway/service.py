@@ -25,6 +25,8 @@ from gateway.ingest.journal import Journal
 from gateway.ingest.pipeline import IngestPipeline, LookupEnvelopes
 from gateway.ingest.shipper import Shipper
 from gateway.security import device_keys
+from gateway.security.check_replay import CheckNonces
+from gateway.security.pii_keys import load_key_ring
 from gateway.settings import Settings
 from gateway.storage.chain_heads import (
     ChainHead,
@@ -37,7 +39,7 @@ from gateway.storage.chain_heads import (
 from gateway.storage.chain_heads import move_heads as move_chain_heads
 from gateway.storage.client import Storage
 from gateway.storage.code_registry_store import load_status_index
-from gateway.storage.device_store import load_devices
+from gateway.storage.device_store import load_registry
 from gateway.storage.migrations import ensure_schema
 from gateway.storage.rows import decode_event
 from gateway.wire import pb
@@ -100,6 +102,7 @@ class GatewayService:
     pipeline: IngestPipeline
     shipper: Shipper
     admin_token: str
+    check_nonces: CheckNonces  # the pre-sale checks answered lately: a replay is refused
     new_admin_token: str | None = None
     code_verdicts: CodeVerdicts | None = None
     code_follower: CodeFollower | None = None  # with a ClickHouse server only (other nodes may sell)
@@ -113,12 +116,17 @@ class GatewayService:
     async def start(cls, settings: Settings) -> GatewayService:
         """Open storage (migrating it), load devices and chain heads, recover the journal, start shipping."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # Receipts, keys, the journal and embedded ClickHouse's parts: the service user's alone, also
+        # for files made before (what is inside a 0700 directory is out of others' reach).
+        settings.data_dir.chmod(0o700)
         new_token = ensure_admin_token(settings.admin_token_file)
         storage = Storage.open(settings, own_process=settings.storage_process > 0)
+        if settings.embedded:  # the chDB directory may lie outside the data directory
+            Path(settings.resolved_storage_url.removeprefix("chdb://")).chmod(0o700)
         applied = await storage.run(lambda c: ensure_schema(c, storage.database, settings.cluster))
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
-        registry = DeviceRegistry(await storage.run(lambda c: load_devices(c, storage.database)))
+        registry = await storage.run(lambda c: load_registry(c, storage.database))
         # Rotations already shipped: a node that missed the devices row write still learns the new keys.
         device_keys.apply_accepted(
             registry, await storage.run(lambda c: device_keys.load_stored_rotations(c, storage.database))
@@ -133,11 +141,15 @@ class GatewayService:
             segment_bytes=settings.journal_segment_bytes,
             budget_bytes=settings.journal_budget_bytes,
         )
-        # The journal holds signed events with buyer data in clear (docs/security.md): owner only.
         settings.journal_dir.chmod(0o700)
         replayed = 0
+        # Checks answered before this start: a replay of one is refused (security/check_replay.py).
+        check_nonces = CheckNonces(settings.limits.max_future_skew_s * 1000)
         for raw in journal.replay():
             record = pb.JournalRecord.FromString(raw)
+            if record.HasField("code_check"):
+                check = record.code_check
+                check_nonces.remember(record.envelope.device_id, check.nonce, check.device_time_ms)
             if record.accepted:
                 chains.apply_record(record)
                 device_keys.apply_accepted(registry, [record])
@@ -155,7 +167,7 @@ class GatewayService:
         pipeline = IngestPipeline(
             settings, registry, chains, fiscal, journal, lookup, load_head=takeover,
             move_heads=move_heads if settings.cluster else None,
-            code_verdicts=code_verdicts,
+            code_verdicts=code_verdicts, pii=load_key_ring(settings),
             on_key_rotation=lambda devices: device_keys.save_devices(storage, devices),
         )
         shipper = Shipper(journal, storage, settings)
@@ -171,6 +183,7 @@ class GatewayService:
             admin_token=read_admin_token(settings.admin_token_file),
             new_admin_token=new_token,
             code_verdicts=code_verdicts,
+            check_nonces=check_nonces,
         )
         # Everything loaded so far (registry, chain heads, the code status index) lives as long as the
         # process: out of the collector's sight, a full collection no longer walks it (it paused every

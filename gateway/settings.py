@@ -68,6 +68,10 @@ class Settings:
     rate_token_burst: int = 200
     rate_remote_per_s: float = 200.0  # requests per second per remote address, before anything else
     rate_remote_burst: int = 2000
+    rate_verify_per_s: float = 2.0  # GET /v1/verify (open to anyone) per remote address
+    rate_verify_burst: int = 20
+    rate_check_per_s: float = 10.0  # pre-sale code checks per second per device
+    rate_check_burst: int = 100
     keepalive_timeout_s: float = 30.0
     body_read_timeout_s: float = 30.0  # a body that trickles in slower than this is refused (408)
     max_header_bytes: int = 8190
@@ -140,6 +144,10 @@ _ENV_FIELDS = {
     "RATE_TOKEN_BURST": "rate_token_burst",
     "RATE_REMOTE_PER_S": "rate_remote_per_s",
     "RATE_REMOTE_BURST": "rate_remote_burst",
+    "RATE_VERIFY_PER_S": "rate_verify_per_s",
+    "RATE_VERIFY_BURST": "rate_verify_burst",
+    "RATE_CHECK_PER_S": "rate_check_per_s",
+    "RATE_CHECK_BURST": "rate_check_burst",
     "KEEPALIVE_TIMEOUT_S": "keepalive_timeout_s",
     "BODY_READ_TIMEOUT_S": "body_read_timeout_s",
     "MAX_HEADER_BYTES": "max_header_bytes",

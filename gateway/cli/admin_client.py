@@ -70,9 +70,14 @@ def gateway_client(settings: Settings, url: str | None, token: str | None) -> Ad
 
 def on_data_dir(settings: Settings, action: Callable[[Any, str], T]) -> T:
     """Run action(client, database) on the data directory opened here (no gateway runs on it), migrated."""
+    return on_data_dir_storage(settings, lambda s: s.run_sync(lambda c: action(c, s.database)))
+
+
+def on_data_dir_storage(settings: Settings, action: Callable[[Storage], T]) -> T:
+    """Run action(storage) on the data directory opened here (no gateway runs on it), migrated."""
     storage = Storage.open(settings)
     try:
         storage.run_sync(lambda c: apply_migrations(c, storage.database))
-        return storage.run_sync(lambda c: action(c, storage.database))
+        return action(storage)
     finally:
         storage.close()

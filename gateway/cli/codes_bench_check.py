@@ -51,7 +51,7 @@ def _start_temporary_gateway(data: Path) -> tuple[subprocess.Popen[bytes], str]:
     url = f"http://127.0.0.1:{port}"
     # One bench client from one address and device would hit the per-address/per-device rate limits
     # (gateway/security/rate_limits.py) long before the check path: they are off on this scratch gateway.
-    unlimited = {f"TRACEGATE_RATE_{name}_PER_S": "0" for name in ("DEVICE", "TOKEN", "REMOTE")}
+    unlimited = {f"TRACEGATE_RATE_{name}_PER_S": "0" for name in ("DEVICE", "TOKEN", "REMOTE", "CHECK")}
     process = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli.main", "serve", "--data", str(data), "--port", str(port),
          "--log-level", "WARNING"],

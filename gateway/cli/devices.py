@@ -15,7 +15,7 @@ from gateway.cli.main import add_common_options, settings_from_args
 from gateway.devices import Device, new_device, registration_decision, revoked
 from gateway.errors import GatewayError
 from gateway.http.admin import device_json
-from gateway.storage.device_store import load_devices, save_device
+from gateway.storage.device_store import load_devices, load_registry, save_device
 
 
 def register(sub: Any) -> None:
@@ -93,8 +93,9 @@ def run_add(args: argparse.Namespace) -> int:
 
 
 def _add_offline(client: Any, db: str, device: Device) -> Device:
-    existing = {d.device_id: d for d in load_devices(client, db)}.get(device.device_id)
-    to_save = registration_decision(existing, device)
+    registry = load_registry(client, db)
+    existing = registry.get(device.device_id)
+    to_save = registration_decision(existing, device, registry.revoked_keys(device.device_id))
     if to_save is None:
         assert existing is not None
         return existing

@@ -69,7 +69,7 @@ def run_audit(args: argparse.Namespace) -> int:
 
 
 def run_forget(args: argparse.Namespace) -> int:
-    """Erase a person's buyer data and print how many receipts held it and how many still do (0)."""
+    """Erase a person's buyer data and print how many receipts held it and what is left (exit 1 if any)."""
     if not (args.email or args.phone or args.iin):
         print("tracegate: give --email, --phone or --iin", file=sys.stderr)
         return 2
@@ -81,4 +81,10 @@ def run_forget(args: argparse.Namespace) -> int:
         print(f"tracegate: {exc}", file=sys.stderr)
         return 1
     print(f"erased buyer data from {answer['erased']} receipts; remaining: {answer['remaining']}")
+    if answer.get("unshipped"):
+        print(f"{answer['unshipped']} receipt(s) naming this person are still in the gateway's journal, not "
+              "shipped (storage behind): run this again once they are")
+    if answer.get("sealed_in_journal"):
+        print(f"{answer['sealed_in_journal']} sealed copy(ies) stay in journal segments already shipped, "
+              "deleted with their segment (the next shipped batch)")
     return 0 if answer["remaining"] == 0 else 1

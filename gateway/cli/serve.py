@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from typing import Any
 
@@ -50,6 +51,8 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted."""
+    # Every file the gateway and its storage process make (journal, ClickHouse parts, keys) is its own.
+    os.umask(0o077)
     settings = settings_from_args(args)
     tls = {
         "tls_cert_file": args.tls_cert,

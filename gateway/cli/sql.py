@@ -7,9 +7,9 @@ import json
 import sys
 from typing import Any
 
-from gateway.cli.admin_client import AdminError, gateway_client, on_data_dir
+from gateway.cli.admin_client import AdminError, gateway_client, on_data_dir_storage
 from gateway.cli.main import add_common_options, settings_from_args
-from gateway.query.sql import run_readonly
+from gateway.query.sql import readonly_query_sync
 
 
 def register(sub: Any) -> None:
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         if client is not None:
             result = client.call("POST", "/v1/admin/sql", {"query": args.query})
         else:
-            result = on_data_dir(settings, lambda c, _db: run_readonly(c, args.query))
+            result = on_data_dir_storage(settings, lambda storage: readonly_query_sync(storage, args.query))
     except AdminError as exc:
         print(f"tracegate sql: {exc}", file=sys.stderr)
         return 1

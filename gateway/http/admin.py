@@ -13,7 +13,7 @@ from gateway.errors import GatewayError
 from gateway.http.access import require_scope
 from gateway.http.keys import SERVICE
 from gateway.http.security_routes import audit_request
-from gateway.query.sql import run_readonly
+from gateway.query.sql import readonly_query
 from gateway.query.summary import ingest_summary
 from gateway.security import audit
 from gateway.storage.device_store import save_device
@@ -58,7 +58,7 @@ async def add_device(request: web.Request) -> web.Response:
     device = parse_new_device(body)
     service = request.app[SERVICE]
     existing = service.registry.get(device.device_id)
-    to_save = registration_decision(existing, device)
+    to_save = registration_decision(existing, device, service.registry.revoked_keys(device.device_id))
     if to_save is None:
         assert existing is not None
         return web.json_response(device_json(existing), status=200)
@@ -110,7 +110,7 @@ async def post_sql(request: web.Request) -> web.Response:
     if not isinstance(query, str) or not query.strip():
         raise GatewayError(errors.MALFORMED_REQUEST, 'body must be {"query": "SELECT …"}')
     try:
-        result = await request.app[SERVICE].storage.run(lambda c: run_readonly(c, query))
+        result = await readonly_query(request.app[SERVICE].storage, query)
     except Exception as exc:
         raise GatewayError(errors.MALFORMED_REQUEST, str(exc).splitlines()[0][:500]) from None
     return web.json_response(result)

@@ -22,7 +22,7 @@ from gateway.errors import GatewayError
 from gateway.http.admin import require_admin
 from gateway.http.ingest_routes import PROTOBUF, read_protobuf_body
 from gateway.http.keys import SERVICE
-from gateway.http.security_routes import audit_request
+from gateway.http.security_routes import CHECK_LIMITS, audit_request
 from gateway.ingest.code_verdicts import CheckAnswer, CodeVerdicts, verdict_record
 from gateway.security import audit
 from gateway.service import GatewayService
@@ -44,23 +44,28 @@ _DETAILS = {
 }
 
 
-def _verified_check(service: GatewayService, body: bytes) -> tuple[pb.CodeCheckRequest, pb.CodeCheckBody]:
+def _verified_check(
+    request: web.Request, service: GatewayService, body: bytes, now_ms: int
+) -> tuple[pb.CodeCheckRequest, pb.CodeCheckBody]:
     try:
-        request = pb.CodeCheckRequest.FromString(body)
-        check = pb.CodeCheckBody.FromString(request.body)
+        check_request = pb.CodeCheckRequest.FromString(body)
+        check = pb.CodeCheckBody.FromString(check_request.body)
     except DecodeError:
         raise GatewayError(errors.MALFORMED_REQUEST, "the body is not a CodeCheckRequest") from None
-    device = service.registry.get(request.device_id)
-    key = service.registry.key(request.device_id)
+    device = service.registry.get(check_request.device_id)
+    key = service.registry.key(check_request.device_id)
     if device is None or key is None:
         raise GatewayError(errors.UNKNOWN_DEVICE)
     if not device.active:
         raise GatewayError(errors.DEVICE_REVOKED)
-    if request.key_id != device.key_id:
+    if check_request.key_id != device.key_id:
         raise GatewayError(errors.UNKNOWN_KEY)
-    preimage = signing.code_check_preimage(request.device_id, request.body)
-    if not signing.verify_signature(key, preimage, request.signature):
+    preimage = signing.code_check_preimage(check_request.device_id, check_request.body)
+    if not signing.verify_signature(key, preimage, check_request.signature):
         raise GatewayError(errors.BAD_SIGNATURE, "the signature does not verify over the check body")
+    # Only now, so nobody can spend a register's budget with checks it did not sign.
+    request.app[CHECK_LIMITS].check(device.device_id, "device")
+    service.check_nonces.admit(device.device_id, check.nonce, check.time_ms, now_ms)
     limits = service.settings.limits
     if not check.codes:
         raise GatewayError(errors.MALFORMED_REQUEST, "no codes to check")
@@ -68,7 +73,7 @@ def _verified_check(service: GatewayService, body: bytes) -> tuple[pb.CodeCheckR
         raise GatewayError(errors.TOO_MANY_CODES, f"at most {limits.max_codes_per_line} codes a check")
     if any(len(code) > limits.max_string_chars for code in check.codes):
         raise GatewayError(errors.FIELD_TOO_LONG, f"a code is longer than {limits.max_string_chars} chars")
-    return request, check
+    return check_request, check
 
 
 def check_response(check_id: str, now_ms: int, answers: list[CheckAnswer]) -> pb.CodeCheckResponse:
@@ -76,7 +81,11 @@ def check_response(check_id: str, now_ms: int, answers: list[CheckAnswer]) -> pb
     response = pb.CodeCheckResponse(check_id=check_id, time_ms=now_ms)
     for answer in answers:
         verdict = answer.judgement.verdict
-        detail = "; ".join(text for _, text in answer.judgement.findings) or _DETAILS.get(verdict, "")
+        # The findings' own texts name other sellers, stores and the registry's owner: a register is told
+        # why in words that name nobody, the code's own syntax error aside.
+        detail = _DETAILS.get(verdict, "")
+        if verdict == "syntax_error" and answer.result.detail:
+            detail = f"{detail}: {answer.result.detail}"
         response.verdicts.add(
             code=answer.code, cis=answer.result.cis or "", may_sell=answer.may_sell, status=verdict,
             error_code=answer.result.error or "", detail=detail,
@@ -88,10 +97,10 @@ async def post_code_check(request: web.Request) -> web.Response:
     """May these codes be sold now? Signed by a registered register; the check is journalled first."""
     service = request.app[SERVICE]
     body = await read_protobuf_body(request, MAX_CHECK_BODY_BYTES)
-    check_request, check = _verified_check(service, body)
+    now_ms = time.time_ns() // 1_000_000
+    check_request, check = _verified_check(request, service, body, now_ms)
     device = service.registry.get(check_request.device_id)
     assert device is not None and service.code_verdicts is not None
-    now_ms = time.time_ns() // 1_000_000
     codes = list(check.codes)
     answers = service.code_verdicts.check(codes, device.seller_tin, device.store_id, now_ms)
     check_id = uuid.uuid4().hex
@@ -101,9 +110,15 @@ async def post_code_check(request: web.Request) -> web.Response:
         code_verdicts=[
             verdict_record(0, i, a.result, a.judgement, raw_code=a.code) for i, a in enumerate(answers)
         ],
-        code_check=pb.CodeCheckLog(check_id=check_id, device_time_ms=check.time_ms, answered_ms=now_ms),
+        code_check=pb.CodeCheckLog(
+            check_id=check_id, device_time_ms=check.time_ms, answered_ms=now_ms, nonce=check.nonce
+        ),
     )
-    await service.journal.append([record.SerializeToString()])
+    try:
+        await service.journal.append([record.SerializeToString()])
+    except BaseException:
+        service.check_nonces.release(device.device_id, check.nonce)
+        raise
     response = check_response(check_id, now_ms, answers)
     return web.Response(body=response.SerializeToString(), content_type=PROTOBUF)
 

@@ -9,7 +9,7 @@ from aiohttp import web
 from gateway import errors
 from gateway.errors import GatewayError
 from gateway.http.keys import SERVICE
-from gateway.http.security_routes import check_device_rate
+from gateway.http.security_routes import VERIFY_LIMITS, check_device_rate, remote_of
 from gateway.query.verify import verify_fiscal_sign
 
 PROTOBUF = "application/x-protobuf"
@@ -69,6 +69,8 @@ async def post_batch(request: web.Request) -> web.Response:
 
 async def get_verify(request: web.Request) -> web.Response:
     """Check a printed fiscal sign: ?device_id=…&seq=…&fiscal_sign=… → {"valid": …, the event's facts}."""
+    # Open to anyone: limited per address, so nobody can try signs (or device ids) by the thousand.
+    request.app[VERIFY_LIMITS].check(remote_of(request), "address")
     query = request.query
     device_id = query.get("device_id", "")
     fiscal_sign = query.get("fiscal_sign", "")
@@ -76,8 +78,8 @@ async def get_verify(request: web.Request) -> web.Response:
         seq = int(query.get("seq", ""))
     except ValueError:
         raise GatewayError(errors.MALFORMED_REQUEST, "seq must be a whole number") from None
-    if not device_id or not fiscal_sign or seq < 1:
-        raise GatewayError(errors.MALFORMED_REQUEST, "device_id, seq and fiscal_sign are required")
+    if not device_id or not fiscal_sign or not 1 <= seq < 2**64:
+        raise GatewayError(errors.MALFORMED_REQUEST, "device_id, seq (1 or more) and fiscal_sign are needed")
     result = await verify_fiscal_sign(request.app[SERVICE], device_id, seq, fiscal_sign)
     return web.json_response(result)
 

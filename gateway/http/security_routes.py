@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -15,7 +16,7 @@ from gateway.http.access import TOKENS, bearer_token, require_scope
 from gateway.http.keys import SERVICE, SETTINGS
 from gateway.security import audit
 from gateway.security.device_keys import flag_signed_after
-from gateway.security.pii_erasure import forget
+from gateway.security.pii_erasure import count_in_journal, forget, forget_set_aside, lookup_hashes
 from gateway.security.pii_keys import PiiKeyRing, load_key_ring
 from gateway.security.rate_limits import RateLimiter
 from gateway.storage.device_store import save_device
@@ -25,8 +26,11 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 REMOTE_LIMITS = web.AppKey("remote_limits", RateLimiter)
 TOKEN_LIMITS = web.AppKey("token_limits", RateLimiter)
 DEVICE_LIMITS = web.AppKey("device_limits", RateLimiter)
+VERIFY_LIMITS = web.AppKey("verify_limits", RateLimiter)
+CHECK_LIMITS = web.AppKey("check_limits", RateLimiter)
 PII_KEYS = web.AppKey("pii_keys", PiiKeyRing)
 DEVICE_PATHS = ("/v1/batches", "/v1/codes/check")
+FORGET_WAIT_S = 10.0  # how long pii forget waits for the journal to ship what it holds
 
 
 def remote_of(request: web.Request) -> str:
@@ -70,9 +74,11 @@ async def limits_middleware(request: web.Request, handler: Handler) -> web.Strea
     """Per-address and per-token rate limits, and client certificates on device endpoints if required."""
     request.app[REMOTE_LIMITS].check(remote_of(request), "address")
     token = bearer_token(request)
-    if token:
-        # Keyed by the token itself (kept only in memory) so a flood of bad tokens shares one address limit.
-        request.app[TOKEN_LIMITS].check(token, "token")
+    # A bucket per token that authenticates, by its id: a string that is no token gets none (it is
+    # answered 401 under the address's limit), so a flood of made-up tokens holds no memory.
+    principal = request.app[TOKENS].authenticate(token) if token else None
+    if principal is not None:
+        request.app[TOKEN_LIMITS].check(principal.token_id, "token")
     needs_cert = request.app[SETTINGS].tls_client_ca_file and request.path in DEVICE_PATHS
     if needs_cert and (request.transport is None or not request.transport.get_extra_info("peercert")):
         raise GatewayError(errors.CLIENT_CERT_REQUIRED)
@@ -119,7 +125,8 @@ async def revoke_from(request: web.Request) -> web.Response:
 
 
 async def pii_forget(request: web.Request) -> web.Response:
-    """Erase a person's buyer data: JSON {email?, phone?, iin?} → {"erased": n, "remaining": 0}."""
+    """Erase a person's buyer data: JSON {email?, phone?, iin?} → {"erased", "remaining", "unshipped",
+    "sealed_in_journal"} (pii_erasure.py says what each counts; remaining 0 proves the erasure)."""
     require_scope(request, "admin")
     try:
         body = await request.json()
@@ -128,16 +135,32 @@ async def pii_forget(request: web.Request) -> web.Response:
     if not isinstance(body, dict):
         raise GatewayError(errors.MALFORMED_REQUEST, "body must be a JSON object")
     contacts = {k: str(body.get(k) or "") for k in ("email", "phone", "iin")}
-    service = request.app[SERVICE]
-    ring = request.app[PII_KEYS]
     try:
-        result = await service.storage.run(lambda c: forget(c, service.storage.database, ring, contacts))
+        hashes = lookup_hashes(request.app[PII_KEYS], contacts)
     except ValueError:
         raise GatewayError(errors.MALFORMED_REQUEST, "give at least one of email, phone, iin") from None
-    # The audit names neither the person nor the contact: only which kinds were given and the count.
+    service = request.app[SERVICE]
+    journal, shipper = service.journal, service.shipper
+    # What the journal holds now reaches storage first (a second or so), so the deletion covers it.
+    until = journal.end_position
+    await shipper.wait_shipped(until, FORGET_WAIT_S)
+    journal.request_rotation()  # so shipped segments holding sealed copies are deleted soon
+    result = await service.storage.run(lambda c: forget(c, service.storage.database, hashes))
+    set_aside = await asyncio.to_thread(forget_set_aside, shipper.quarantine, hashes)
+    shipped = min(shipper.checkpoint.shipped, until)
+    unshipped = await asyncio.to_thread(count_in_journal, journal, shipped, until, hashes)
+    on_disk = await asyncio.to_thread(count_in_journal, journal, journal.oldest_position, shipped, hashes)
+    answer = {
+        "erased": result["erased"] + set_aside,
+        "remaining": result["remaining"] + unshipped,
+        "unshipped": unshipped,
+        "sealed_in_journal": on_disk,
+    }
+    # The audit names neither the person nor the contact: only which kinds were given and the counts.
     given = ",".join(k for k, v in contacts.items() if v)
-    await audit_request(request, audit.DATA_ERASED, f"buyer by {given}", f"{result['erased']} receipts")
-    return web.json_response(result)
+    detail = f"{answer['erased']} receipts, {answer['remaining']} remaining"
+    await audit_request(request, audit.DATA_ERASED, f"buyer by {given}", detail)
+    return web.json_response(answer)
 
 
 async def _load_keys(app: web.Application) -> None:
@@ -150,6 +173,8 @@ def setup_security(app: web.Application) -> None:
     app[REMOTE_LIMITS] = RateLimiter(settings.rate_remote_per_s, settings.rate_remote_burst)
     app[TOKEN_LIMITS] = RateLimiter(settings.rate_token_per_s, settings.rate_token_burst)
     app[DEVICE_LIMITS] = RateLimiter(settings.rate_device_per_s, settings.rate_device_burst)
+    app[VERIFY_LIMITS] = RateLimiter(settings.rate_verify_per_s, settings.rate_verify_burst)
+    app[CHECK_LIMITS] = RateLimiter(settings.rate_check_per_s, settings.rate_check_burst)
     app.middlewares.insert(1, limits_middleware)
     app.on_startup.append(_load_keys)
     app.router.add_get("/v1/admin/audit", get_audit)

@@ -161,6 +161,7 @@ class Journal:
         self._end = 0  # durable end position (everything before it is fsynced)
         self._shipped = 0
         self._failed = False
+        self._rotate_soon = False  # start a new segment at the next write (request_rotation)
         self.fsyncs = 0
         self.groups = 0
         self._thread = threading.Thread(target=self._write_loop, name="journal-writer", daemon=True)
@@ -265,7 +266,9 @@ class Journal:
         try:
             if self._failed:
                 self._reopen()
-            if start - self._segments[-1] >= self.segment_bytes:
+            # Asked for (request_rotation): a new segment, unless this one is still empty.
+            asked, self._rotate_soon = self._rotate_soon and start > self._segments[-1], False
+            if asked or start - self._segments[-1] >= self.segment_bytes:
                 self._rotate(start)
             written = 0
             while written < len(data):
@@ -320,6 +323,12 @@ class Journal:
             # A closed loop means nobody waits for these answers any more.
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_settle, settled)
+
+    def request_rotation(self) -> None:
+        """Start a new segment at the next write, so the records before it leave the disk as soon as they
+        are shipped (pii forget: the sealed copies of a person's receipts go with their segment)."""
+        with self._cond:
+            self._rotate_soon = True
 
     # ── reading ──
 

@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from gateway import errors
 from gateway.codes.parser import CodeResult
 from gateway.codes.status_index import Slot
@@ -28,10 +30,18 @@ from gateway.ingest.decoding import EnvelopeRejected
 from gateway.ingest.fiscal_sign import FiscalSigner
 from gateway.ingest.offload import OffloadThread
 from gateway.ingest.receipt_validation import event_time_findings
-from gateway.ingest.signatures import SignedEnvelope, authenticate
-from gateway.security.device_keys import apply_accepted
+from gateway.ingest.signatures import (
+    AWAITS_ROTATION,
+    SignedEnvelope,
+    authenticate,
+    judge_until_rotation,
+)
+from gateway.ingest.signatures import Verdict as AuthVerdict
+from gateway.security.buyer_data import protect_record
+from gateway.security.device_keys import apply_accepted, rotation_key
+from gateway.security.pii_keys import PiiKeyRing
 from gateway.settings import Settings
-from gateway.wire import pb
+from gateway.wire import pb, signing
 
 # (device_id, seqs) -> {seq: stored envelope} for the seqs storage holds (gateway.storage.chain_heads).
 LookupEnvelopes = Callable[[str, list[int]], Awaitable[Mapping[int, KnownEnvelope]]]
@@ -115,6 +125,7 @@ class _Item:
     event: pb.Event | None = None
     signed: SignedEnvelope | None = None
     device: Device | None = None
+    awaits_rotation: bool = False  # judged once the chain decided on its device's rotation before it
     rejection: EnvelopeRejected | None = None
     content: tuple[pb.Finding, ...] = ()  # content over the limits (decoding): anomalies once accepted
     findings: list[pb.Finding] = field(default_factory=list)
@@ -126,6 +137,9 @@ class _Item:
     codes: dict[str, CodeResult] = field(default_factory=dict)  # validate_code by raw code (pure, early)
     code_places: list[CodeAt] = field(default_factory=list)  # codes_of(event): where each code sits
 
+
+# A device's key while a batch is decided: (public key, key id), after the rotations accepted so far.
+_Key = tuple[ec.EllipticCurvePublicKey, str]
 
 # One per process, shared by every pipeline (tests build many): signature checks off the event loop.
 _VERIFIER = OffloadThread("tg-verify")
@@ -167,6 +181,7 @@ class IngestPipeline:
         code_verdicts: CodeVerdicts | None = None,
         load_head: LoadHead | None = None,
         move_heads: MoveHeads | None = None,
+        pii: PiiKeyRing | None = None,
     ) -> None:
         self._settings = settings
         self._registry = registry
@@ -185,6 +200,7 @@ class IngestPipeline:
         self._counts: Counter[str] = Counter()
         self._load_head = load_head  # None: memory is the whole truth (one node, heads restored at start)
         self._move_heads = move_heads  # None: no other node accepts for these devices (one node)
+        self._pii = pii  # buyer data is sealed under it before the journal; None: never kept
 
     def decode_batch(self, body: bytes) -> pb.IngestBatch:
         """Parse a request body under the limits; raises a request-level GatewayError."""
@@ -194,16 +210,16 @@ class IngestPipeline:
         """Decide on every envelope, make the decisions durable in the journal, then answer."""
         received_ms = self._clock()
         items = self._prepare(batch)
-        await self._authenticate(items)
+        awaiting = await self._authenticate(items)
         resends = _signed_by_another_key(items)
-        devices = {item.device_id for item in items if item.device is not None}
+        devices = {item.device_id for item in items if item.device is not None or item.awaits_rotation}
         async with self._locks.hold(devices | {item.device_id for item in resends}):
             await self._answer_retired_key_resends(resends)
             cursors = await self._cursors(items)
             async with self._code_locks.hold(self._codes_judged(items)):
                 moved: list[HeadMove] = []  # the moves undoing the heads this batch moved in Keeper
                 try:
-                    records = self._decide(items, cursors, received_ms)
+                    records = self._decide(items, cursors, received_ms, awaiting)
                     if records and self._move_heads is not None:  # a cluster: claim the heads first
                         moves = [move for cursor in cursors.values() if (move := cursor.move()) is not None]
                         backs = [back for cursor in cursors.values() if (back := cursor.move_back())]
@@ -233,7 +249,7 @@ class IngestPipeline:
         """The cis of every code an authentic envelope of the request may move (the chain decides which)."""
         if self._codes is None:
             return []
-        return [result.cis for item in items if item.device is not None
+        return [result.cis for item in items if item.device is not None or item.awaits_rotation
                 for result in item.codes.values() if result.cis]
 
     def _undo_codes(self, items: list[_Item]) -> None:
@@ -257,27 +273,59 @@ class IngestPipeline:
                 item.rejection = rejection
         return items
 
-    async def _authenticate(self, items: list[_Item]) -> None:
+    async def _authenticate(self, items: list[_Item]) -> dict[str, list[_Item]]:
+        """Authenticate every envelope; returns, by device, those awaiting their device's key rotation."""
         candidates = [item for item in items if item.signed is not None]
         if not candidates:
-            return
+            return {}
         signed = [item.signed for item in candidates if item.signed is not None]
         # Decoding above is GIL-bound Python either way, so it runs here; the ECDSA verifies release the
         # GIL, so they run on the offload thread, in parallel with the loop.
-        verdicts = await _VERIFIER.run(functools.partial(authenticate, self._registry, signed))
+        verdicts, awaiting = await _VERIFIER.run(functools.partial(authenticate, self._registry, signed))
         for item, verdict in zip(candidates, verdicts, strict=True):
+            if isinstance(verdict, Device):
+                item.device = verdict
+            elif isinstance(verdict, EnvelopeRejected):
+                item.rejection = verdict
+            else:
+                item.awaits_rotation = True
+        return {device_id: [candidates[i] for i in indexes] for device_id, indexes in awaiting.items()}
+
+    def _judge_after_rotation(
+        self, device_id: str, awaiting: dict[str, list[_Item]], keys: dict[str, _Key]
+    ) -> None:
+        """Authenticate the envelopes after a device's rotation, now that the chain has decided on it: under
+        the new key if it was accepted, else the key before it; up to the next rotation, which waits again.
+
+        A few verifies on the event loop: rotations are rare.
+        """
+        pending = awaiting.pop(device_id)
+        device = self._registry.get(device_id)
+        current = self._registry.key(device_id)
+        assert device is not None and current is not None  # authenticated up to the rotation
+        key = keys.get(device_id, (current, device.key_id))
+        signed = [item.signed for item in pending if item.signed is not None]
+        verdicts: list[AuthVerdict | None] = [None] * len(pending)
+        rest = judge_until_rotation(self._registry, device, key, signed, range(len(pending)), verdicts)
+        for item, verdict in zip(pending, verdicts, strict=True):
+            if verdict is AWAITS_ROTATION:
+                continue
+            item.awaits_rotation = False
             if isinstance(verdict, EnvelopeRejected):
                 item.rejection = verdict
             else:
-                item.device = verdict
+                item.device = device
+        if rest:
+            awaiting[device_id] = [pending[i] for i in rest]
 
     async def _answer_retired_key_resends(self, resends: list[_Item]) -> None:
-        """A resend signed by a key the device has rotated away since is a duplicate if it is, byte for byte,
-        the envelope accepted at its seq; anything else signed by that key stays unknown_key.
+        """A resend signed by a key the device has rotated away since is a duplicate if it is the envelope
+        accepted at its seq (same hash and key) signed by that key; anything else it signs stays unknown_key.
 
         The register whose ack was lost around a rotation resends what it signed before it: the old key no
-        longer verifies, but storage holds the accepted envelope's hash, key id and signature, and an
-        identical copy of an envelope authenticated when it was accepted needs no verify now. Only seqs at
+        longer signs anything new, but storage holds the accepted envelope's hash, key id and signature (or
+        none, if a later one covered it), and the key history the old key: a copy carrying the stored
+        signature needs no verify, another one is verified under that key (_signed_as_stored). Only seqs at
         or below the head whose hash the window does not contradict are looked up, so a stranger's
         envelopes cost no envelope query. On a cluster a head this node lacks, or that the seqs would put
         past, is read first, as for a device taken over: at most one head query a device and request,
@@ -312,18 +360,28 @@ class IngestPipeline:
                             f"seq {envelope.seq} was signed by a key rotated away since; "
                             "its resend is answered once storage holds it",
                         )
-                elif (known.envelope_hash, known.key_id, known.signature) == (
-                    item.signed.envelope_hash, envelope.key_id, envelope.signature
+                elif (known.envelope_hash, known.key_id) == (item.signed.envelope_hash, envelope.key_id) and (
+                    self._signed_as_stored(item.signed, known)
                 ):
                     item.status, item.fiscal_sign, item.rejection = pb.DUPLICATE, known.fiscal_sign, None
+
+    def _signed_as_stored(self, signed: SignedEnvelope, known: KnownEnvelope) -> bool:
+        """Whether a resend of a stored envelope is signed by the key that signed it: it carries the stored
+        signature, or one that verifies under that key, which the device had (the stored row may keep no
+        signature: a later one covered it)."""
+        signature = signed.envelope.signature
+        if known.signature and known.signature == signature:
+            return True
+        key = self._registry.known_key(signed.envelope.device_id, signed.envelope.key_id)
+        return key is not None and signing.verify_signature(key, signed.preimage, signature)
 
     async def _cursors(self, items: list[_Item]) -> dict[str, ChainCursor]:
         seqs: dict[str, list[int]] = {}
         for item in items:
-            if item.device is not None:
+            if item.device is not None or item.awaits_rotation:
                 seqs.setdefault(item.device_id, []).append(item.seq)
         if self._load_head is not None:
-            sellers = {item.device_id: item.device.seller_tin for item in items if item.device}
+            sellers = {device_id: self._seller_of(device_id) for device_id in seqs}
             wanted = {device_id: (sellers[device_id], device_seqs) for device_id, device_seqs in seqs.items()}
             await refresh_heads(self._chains, self._load_head, wanted)
         cursors: dict[str, ChainCursor] = {}
@@ -333,15 +391,25 @@ class IngestPipeline:
             cursors[device_id] = self._chains.cursor(device_id, stored)
         return cursors
 
-    def _decide(self, items: list[_Item], cursors: dict[str, ChainCursor], received_ms: int) -> list[bytes]:
+    def _seller_of(self, device_id: str) -> str:
+        device = self._registry.get(device_id)
+        return device.seller_tin if device is not None else ""
+
+    def _decide(
+        self, items: list[_Item], cursors: dict[str, ChainCursor], received_ms: int,
+        awaiting: dict[str, list[_Item]],
+    ) -> list[bytes]:
         records: list[bytes] = []
+        keys: dict[str, _Key] = {}  # by device: the key a rotation accepted in this batch handed over to
         # Every code of the request found in the status index with one numpy call, not one per code.
         slots = self._codes.index.locate(
             result.cis for item in items for result in item.codes.values() if result.cis
         ) if self._codes is not None else {}
         for item in items:
+            if item.awaits_rotation:
+                self._judge_after_rotation(item.device_id, awaiting, keys)
             if item.device is not None and item.signed is not None:
-                self._chain_and_validate(item, cursors[item.device_id], received_ms, slots)
+                self._chain_and_validate(item, cursors[item.device_id], received_ms, slots, keys)
             # A duplicate was recorded the first time; "history out of reach" says nothing about the envelope.
             if item.status == pb.DUPLICATE or (
                 item.rejection is not None and item.rejection.error is errors.HISTORY_UNAVAILABLE
@@ -351,7 +419,8 @@ class IngestPipeline:
         return records
 
     def _chain_and_validate(
-        self, item: _Item, cursor: ChainCursor, received_ms: int, slots: dict[str, Slot]
+        self, item: _Item, cursor: ChainCursor, received_ms: int, slots: dict[str, Slot],
+        keys: dict[str, _Key],
     ) -> None:
         assert item.signed is not None
         envelope, event = item.envelope, item.event
@@ -364,6 +433,12 @@ class IngestPipeline:
         if decision.verdict is Verdict.REJECT:
             assert decision.error is not None
             item.rejection = EnvelopeRejected(decision.error, decision.detail)
+            return
+        try:
+            # A rotation takes effect only if accepted, and only to a valid key never revoked here.
+            new_key = rotation_key(self._registry, item.device_id, item.signed.rotation)
+        except EnvelopeRejected as rejection:
+            item.rejection, item.findings = rejection, []
             return
         # Authentic and in its chain: accepted whatever its content (the register cannot un-sign it). What
         # breaks a limit or the clock is journalled as findings; content findings (arithmetic, labels,
@@ -385,6 +460,8 @@ class IngestPipeline:
         item.fiscal_sign = self._fiscal.sign(item.device_id, item.seq, signed.envelope_hash, event_time_ms)
         item.status = pb.ACCEPTED
         cursor.accept(item.seq, signed.envelope_hash, item.fiscal_sign, decision.next_seq)
+        if new_key is not None:
+            keys[item.device_id] = new_key
 
     def _record(self, item: _Item, received_ms: int) -> pb.JournalRecord:
         envelope = item.envelope
@@ -398,6 +475,10 @@ class IngestPipeline:
         record.envelope.CopyFrom(envelope)
         record.received_ms = received_ms
         record.accepted = item.status == pb.ACCEPTED
+        if record.accepted and item.signed is not None and not item.signed.verified:
+            # Authentic because a later signature of its run covers it: its own was never checked, so it
+            # is not kept as if it were evidence (docs/security.md, what events.signature proves).
+            record.envelope.ClearField("signature")
         if item.signed is not None:
             record.envelope_hash = item.signed.envelope_hash
         record.fiscal_sign = item.fiscal_sign
@@ -409,6 +490,8 @@ class IngestPipeline:
             record.seller_tin, record.store_id = device.seller_tin, device.store_id
         if item.rejection is not None:
             record.error_code, record.detail = item.rejection.error.code, item.rejection.detail
+        # Whatever kind the event turned out to be, accepted or refused: no buyer in clear in the journal.
+        protect_record(self._pii, record, item.event)
         return record
 
     def _ack(self, items: list[_Item], received_ms: int) -> pb.IngestAck:

@@ -132,6 +132,10 @@ class Quarantine:
         fsync_dir(self.directory)
         self.positions.update(entry.position for entry in entries)
 
+    def replace(self, entry: QuarantinedRecord) -> None:
+        """Rewrite an entry durably (its record changed: pii forget erased a buyer from it)."""
+        write_file_durably(self._path(entry.position), entry.to_json())
+
     def holds_any(self, start: int, end: int) -> bool:
         """Whether a record of the range [start, end) is set aside (no positions: no cost)."""
         return any(start <= position < end for position in self.positions)

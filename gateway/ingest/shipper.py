@@ -248,6 +248,15 @@ class Shipper:
                 log.warning("journal record at %d stays in quarantine: %s", entry.position, why)
         return replayed
 
+    async def wait_shipped(self, position: int, timeout_s: float) -> bool:
+        """Wait until storage has confirmed everything before position; False if timeout_s passed first."""
+        deadline = self.clock() + timeout_s
+        while self.checkpoint.shipped < position:
+            if self.clock() >= deadline:
+                return False
+            await asyncio.sleep(min(0.05, self.interval_s))
+        return True
+
     async def ship_all(self) -> int:
         """Ship until the journal is caught up at the moment of the call; returns records shipped."""
         target = self.journal.end_position

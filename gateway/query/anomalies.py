@@ -30,6 +30,11 @@ CSV_COLUMNS = [
 ]
 # Newest first; the tuple is unique per anomaly row, so a cursor never skips or repeats one.
 _ORDER_KEY = "toUnixTimestamp64Milli(detected_at), device_id, seq, line, kind, cis"
+# What each integer of a cursor key may be (Int64, UInt64, Int32, as _ORDER_KEY's parameters are typed).
+_CURSOR_INTS = {0: (-(2**63), 2**63), 2: (0, 2**64), 3: (-(2**31), 2**31)}
+# The times a DateTime64(3) holds: a filter outside them would wrap around and filter nothing.
+MIN_TIME_MS = -2_208_988_800_000  # 1900-01-01
+MAX_TIME_MS = 10_413_792_000_000  # 2300-01-01
 
 
 @dataclass(frozen=True)
@@ -50,16 +55,20 @@ def parse_time(value: str | None) -> int | None:
         return None
     text = value.strip()
     if text.isdigit():
-        return int(text)
-    try:
-        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise GatewayError(
-            errors.MALFORMED_REQUEST, f"not a time: {text[:40]!r} (use 2026-01-15T09:00)"
-        ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return int(parsed.timestamp() * 1000)
+        ms = int(text)
+    else:
+        try:
+            parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise GatewayError(
+                errors.MALFORMED_REQUEST, f"not a time: {text[:40]!r} (use 2026-01-15T09:00)"
+            ) from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt.UTC)
+        ms = int(parsed.timestamp() * 1000)
+    if not MIN_TIME_MS <= ms < MAX_TIME_MS:
+        raise GatewayError(errors.MALFORMED_REQUEST, f"time {text[:40]!r} is out of range (1900 to 2299)")
+    return ms
 
 
 def encode_cursor(row: dict[str, Any]) -> str:
@@ -75,9 +84,8 @@ def decode_cursor(cursor: str) -> list[Any]:
         if (
             isinstance(key, list)
             and len(key) == 6
-            and isinstance(key[0], int)
-            and isinstance(key[2], int)
-            and isinstance(key[3], int)
+            # bool is an int to Python, not to ClickHouse
+            and all(type(key[i]) is int and low <= key[i] < high for i, (low, high) in _CURSOR_INTS.items())
             and all(isinstance(key[i], str) for i in (1, 4, 5))
         ):
             return key

@@ -14,6 +14,7 @@ from gateway.auth.tokens import Principal
 from gateway.errors import GatewayError
 from gateway.query.anomalies import parse_time
 from gateway.query.scoping import require_tin
+from gateway.storage.rows import MAX_TIME_MS
 
 MAX_BOOK_ROWS = 200_000
 BOOKS_COLUMNS = ("document_number", "device_id", "time", "total")
@@ -39,6 +40,9 @@ class BookEntry:
     total: int
 
 
+MAX_AMOUNT = decimal.Decimal(2**63) / 100  # in tenge: the receipts' Int64 minor units
+
+
 def parse_money(text: str) -> int:
     """Tenge with up to two decimals ('1234.50', '1 234,50', '-15') as exact minor units."""
     cleaned = text.strip().replace(" ", "").replace("\u00a0", "").replace(",", ".")
@@ -46,6 +50,8 @@ def parse_money(text: str) -> int:
         value = decimal.Decimal(cleaned)
     except decimal.InvalidOperation:
         raise ValueError(f"total {text!r} is not an amount") from None
+    if not value.is_finite() or abs(value) >= MAX_AMOUNT:
+        raise ValueError(f"total {text[:40]!r} is not an amount of tenge")
     minor = value * 100
     if minor != minor.to_integral_value():
         raise ValueError(f"total {text!r} has more than two decimals")
@@ -67,6 +73,8 @@ def parse_books(text: str) -> list[BookEntry]:
             time_ms = parse_time(row["time"])
             if time_ms is None:
                 raise ValueError("time is empty")
+            if not 0 <= time_ms <= MAX_TIME_MS:  # what a receipt's time can be (rows.clamp_time)
+                raise ValueError(f"time {row['time'][:40]!r} is not between 1970 and 2100")
             entries.append(
                 BookEntry(int(row["document_number"]), row["device_id"], time_ms, parse_money(row["total"]))
             )

@@ -33,12 +33,18 @@ ADVICE = {
 }
 
 
+_FIRST_DAY, _LAST_DAY = dt.date(1970, 1, 1), dt.date(2100, 1, 1)  # rows.clamp_time's range
+
+
 def parse_date(value: str | None) -> dt.date:
-    """A YYYY-MM-DD date (malformed_request otherwise)."""
+    """A YYYY-MM-DD date a receipt can have, 1970 to 2100 (malformed_request otherwise)."""
     try:
-        return dt.date.fromisoformat((value or "").strip())
+        day = dt.date.fromisoformat((value or "").strip())
     except ValueError:
         raise GatewayError(errors.MALFORMED_REQUEST, "date must be YYYY-MM-DD") from None
+    if not _FIRST_DAY <= day <= _LAST_DAY:  # outside, ClickHouse's Date would quietly mean another day
+        raise GatewayError(errors.MALFORMED_REQUEST, "date must be between 1970-01-01 and 2100-01-01")
+    return day
 
 
 def _missing_documents(first: int, last: int, present: list[int]) -> tuple[int, list[int]]:

@@ -7,14 +7,19 @@ import datetime as dt
 import decimal
 import ipaddress
 import uuid
+from functools import partial
 from typing import Any
 
+from gateway.storage.client import Storage
+
 MAX_ROWS = 10_000
-_READONLY_SETTINGS = {
-    "readonly": 1,
+# In this order: once readonly=1 is set, no setting can change any more (a session made with these keeps
+# them for its whole life, whatever the operator types).
+READONLY_SETTINGS = {
     "max_execution_time": 60,
     "max_result_rows": MAX_ROWS,
     "result_overflow_mode": "break",
+    "readonly": 1,
 }
 
 
@@ -38,10 +43,31 @@ def json_value(value: Any) -> Any:
     return str(value)
 
 
-def run_readonly(client: Any, query: str) -> dict[str, Any]:
-    """Run one read-only query; {"columns": [...], "rows": [[...], ...]} (at most MAX_ROWS rows)."""
-    result = client.query(query, settings=_READONLY_SETTINGS)
+def run_readonly(client: Any, query: str, *, session_readonly: bool = False) -> dict[str, Any]:
+    """Run one read-only query; {"columns": [...], "rows": [[...], ...]} (at most MAX_ROWS rows).
+
+    session_readonly: the client's session was opened with READONLY_SETTINGS (gateway.storage.client.
+    readonly_query), so the query carries none; otherwise every request carries them.
+    """
+    result = client.query(query, settings=None if session_readonly else READONLY_SETTINGS)
     return {
         "columns": list(result.column_names),
-        "rows": [[json_value(v) for v in row] for row in result.result_rows],
+        # "break" stops at a block boundary, past MAX_ROWS: the promise is MAX_ROWS.
+        "rows": [[json_value(v) for v in row] for row in result.result_rows[:MAX_ROWS]],
     }
+
+
+async def readonly_query(storage: Storage, query: str) -> dict[str, Any]:
+    """Run an operator's query (tracegate sql) in a read-only session of its own: whatever the text, the
+    session that ships and serves pages is never touched (gateway.storage.client.in_own_session)."""
+    return await storage.run_in_own_session(READONLY_SETTINGS, _readonly_in_session(query))
+
+
+def readonly_query_sync(storage: Storage, query: str) -> dict[str, Any]:
+    """readonly_query, blocking (the CLI on a data directory no gateway serves)."""
+    return storage.run_in_own_session_sync(READONLY_SETTINGS, _readonly_in_session(query))
+
+
+def _readonly_in_session(query: str) -> partial[dict[str, Any]]:
+    # A partial of a module-level function: it is sent to the storage process.
+    return partial(run_readonly, query=query, session_readonly=True)

@@ -1,4 +1,8 @@
-"""Verify a printed fiscal sign against what the gateway stored (the consumer check page)."""
+"""Verify a printed fiscal sign against what the gateway stored (the consumer check page).
+
+Anyone may ask, without a token: the answer to a sign that does not match is the same whether or not the
+device and seq exist, so the page tells nobody which devices there are or how many events each has.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,11 @@ from typing import Any
 
 from gateway.service import GatewayService
 
+NOT_VALID = {
+    "valid": False,
+    "reason": "no registered event matches this device, seq and fiscal sign (a receipt just printed may "
+    "take a few seconds to appear)",
+}
 _EVENT_SQL = """
 SELECT e.seller_tin, e.store_id, e.kind, toUnixTimestamp64Milli(e.event_time), e.envelope_hash,
        e.fiscal_sign, r.operation, r.total, r.document_number
@@ -27,14 +36,14 @@ async def verify_fiscal_sign(
     params = {"device_id": device_id, "seq": seq}
     rows = await service.storage.run(lambda c: c.query(sql, parameters=params).result_rows)
     if not rows:
-        return {"valid": False, "reason": "no event with this device and seq is stored (yet)"}
+        return dict(NOT_VALID)
     seller_tin, store_id, kind, time_ms, envelope_hash, stored_sign, operation, total, document = rows[0]
     given = fiscal_sign.strip().upper()
     matches = hmac.compare_digest(given, str(stored_sign).upper()) and service.fiscal.verify(
         device_id, seq, _as_bytes(envelope_hash), int(time_ms), given
     )
     if not matches:
-        return {"valid": False, "reason": "the fiscal sign does not match the stored event"}
+        return dict(NOT_VALID)
     result: dict[str, Any] = {
         "valid": True,
         "device_id": device_id,

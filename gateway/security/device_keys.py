@@ -1,11 +1,13 @@
 """Device keys over time: rotation (signed by the old key), registry refresh, revocation from a seq on.
 
-A `KeyRotation` event is signed by the device's current key; once it is accepted, the chain continues
-under the new key. The registry is updated in memory at once, a new version of the devices row is written
-before the ack (so other nodes see it at their next refresh), and at start-up every accepted rotation
-still in the journal or in `events` is applied again, so a node that missed the row write still knows the
-new key. A rotation applies only to the key that signed it, so replays are idempotent; a rotated device's
-`updated_ms` is the rotation's receive time, so an operator's later revoke or new key (newer) always wins.
+A `KeyRotation` event is signed by the device's current key; once the chain has accepted it, the chain
+continues under the new key (rotation_key refuses one to no valid key, or to a key the device had
+revoked). The registry is updated in memory at once, a new version of the devices row and a device_keys
+row are written before the ack (so other nodes see them at their next refresh), and at start-up every
+accepted rotation still in the journal or in `events` is applied again, so a node that missed the row
+write still knows the new key, and every key a rotation named joins the key history. A rotation applies
+only to the key that signed it, so replays are idempotent; a rotated device's `updated_ms` is the
+rotation's receive time, so an operator's later revoke or new key (newer) always wins.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 from google.protobuf.message import DecodeError
 
-from gateway.devices import Device, DeviceRegistry
+from gateway import errors
+from gateway.devices import Device, DeviceRegistry, KnownKey
+from gateway.ingest.decoding import EnvelopeRejected
 from gateway.storage.client import Storage
-from gateway.storage.device_store import load_devices, save_device
+from gateway.storage.device_store import load_device_keys, load_devices, save_device
 from gateway.wire import pb, signing
 
 log = logging.getLogger(__name__)
@@ -46,6 +50,25 @@ def new_key_of(rotation: pb.KeyRotation) -> tuple[ec.EllipticCurvePublicKey, str
     if rotation.new_key_id and rotation.new_key_id != key_id:
         return None
     return key, key_id
+
+
+def rotation_key(
+    registry: DeviceRegistry, device_id: str, rotation: pb.KeyRotation | None
+) -> tuple[ec.EllipticCurvePublicKey, str] | None:
+    """The key an accepted rotation hands the chain to (None: not a rotation); raises EnvelopeRejected for
+    a rotation that could not take effect: to no valid P-256 key, or to a key this device had revoked."""
+    if rotation is None:
+        return None
+    new = new_key_of(rotation)
+    if new is None:
+        raise EnvelopeRejected(
+            errors.INVALID_ROTATION, "the key rotation names no valid P-256 key (or a key id that is not its)"
+        )
+    if registry.is_revoked(device_id, new[1]):
+        raise EnvelopeRejected(
+            errors.DEVICE_REVOKED, "the key rotation names a key this device had revoked: it never comes back"
+        )
+    return new
 
 
 def rotated(device: Device, rotation: pb.KeyRotation, at_ms: int) -> Device | None:
@@ -75,10 +98,16 @@ def apply_rotation(registry: DeviceRegistry, envelope: pb.Envelope, at_ms: int) 
     """
     rotation = rotation_in(envelope.event)
     device = registry.get(envelope.device_id)
-    if rotation is None or device is None or device.key_id != envelope.key_id or device.updated_ms > at_ms:
+    new = rotated(device, rotation, at_ms) if rotation is not None and device is not None else None
+    if device is None or new is None:
         return None
-    new = rotated(device, rotation, at_ms)
-    if new is None or new.key_id == device.key_id:
+    # Every key an accepted rotation named joins the key history, moved to or not: the devices row names
+    # only the newest key, and a resend signed by an older one may still come (pipeline: resends).
+    registry.put_key(device.device_id, KnownKey(new.key_id, new.public_key_pem))
+    if device.key_id != envelope.key_id or device.updated_ms > at_ms or new.key_id == device.key_id:
+        return None
+    # A rotation to a revoked key is refused at ingest; one stored before that rule changes nothing.
+    if registry.is_revoked(device.device_id, new.key_id):
         return None
     registry.put(new)
     return new
@@ -127,9 +156,12 @@ async def refresh_forever(storage: Storage, registry: DeviceRegistry, interval_s
         await asyncio.sleep(interval_s)
         try:
             devices = await storage.run(lambda c: load_devices(c, storage.database))
+            keys = await storage.run(lambda c: load_device_keys(c, storage.database))
         except Exception as exc:  # keep serving with what we know
             log.warning("device registry refresh failed: %s", type(exc).__name__)
             continue
+        for device_id, key in keys:  # revocations first: a device row may name a key revoked since
+            registry.put_key(device_id, key)
         for device in devices:
             registry.put(device)
 

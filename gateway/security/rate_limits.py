@@ -55,6 +55,10 @@ class RateLimiter:
                 retry_after_s=max(1, math.ceil(wait)),
             )
 
+    def __len__(self) -> int:
+        """How many keys hold a bucket."""
+        return len(self._buckets)
+
     def _prune(self, now: float) -> None:
         # Buckets full again are indistinguishable from new ones: drop them.
         full = [k for k, b in self._buckets.items() if b.tokens + (now - b.stamp) * self.per_s >= self.burst]

@@ -38,12 +38,26 @@ def database_of(url: str, default: str) -> str:
     return default
 
 
-def connect(url: str) -> Client:
-    """A clickhouse-connect client for a storage URL (chdb:// or http(s)://)."""
+def connect(url: str, settings: dict[str, Any] | None = None) -> Client:
+    """A clickhouse-connect client for a storage URL (chdb:// or http(s)://); settings: of its session."""
     if url.startswith("chdb://"):
-        return clickhouse_connect.get_client(dsn=url)
+        return clickhouse_connect.get_client(dsn=url, settings=settings)
     # Every statement names its database; connecting to `default` lets migrations create ours.
-    return clickhouse_connect.get_client(dsn=url, database="default")
+    return clickhouse_connect.get_client(dsn=url, database="default", settings=settings)
+
+
+def in_own_session(url: str, settings: dict[str, Any], fn: Callable[[Client], T]) -> T:
+    """fn(client) on a connection of its own, opened with these session settings and closed after.
+
+    chDB keeps settings per connection and the client applies a query's settings with SET around it: a
+    statement that fails between those SETs (an INSERT under readonly=1) leaves them in the session. On
+    the shipper's connection that froze storage; here it dies with the connection.
+    """
+    session = connect(url, settings)
+    try:
+        return fn(session)
+    finally:
+        session.close()
 
 
 class RemoteClient:
@@ -136,6 +150,21 @@ class Storage:
     async def run(self, fn: Callable[[Client], T]) -> T:
         """Run fn(client) on the storage thread and await its result."""
         return await asyncio.wrap_future(self._executor.submit(self._call, fn))
+
+    async def run_in_own_session(self, settings: dict[str, Any], fn: Callable[[Client], T]) -> T:
+        """Run fn(client) on a connection of its own with these session settings (in_own_session): for
+        what an operator types, which must never touch the session shipping and pages use.
+
+        fn goes to the storage process when there is one: a module-level function (or a partial of one).
+        """
+        process = self._process
+        if process is not None:
+            return await asyncio.to_thread(self._faulted, lambda: process.in_own_session(settings, fn))
+        return await self.run(lambda _client: in_own_session(self.url, settings, fn))
+
+    def run_in_own_session_sync(self, settings: dict[str, Any], fn: Callable[[Client], T]) -> T:
+        """run_in_own_session, blocking (CLI)."""
+        return self.run_sync(lambda _client: in_own_session(self.url, settings, fn))
 
     def run_sync(self, fn: Callable[[Client], T]) -> T:
         """Run fn(client) on the storage thread and block for its result (CLI, start-up)."""

@@ -1,12 +1,15 @@
-"""The devices table: each save is a new version of the row; the newest updated_ms wins."""
+"""The devices and device_keys tables: each save of a device is a new version of its row (the newest
+updated_ms wins) and a row of its key in the key history, which is never collapsed: a key once revoked
+stays revoked whatever versions a merge keeps."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from gateway.devices import Device
+from gateway.devices import REVOKED, Device, DeviceRegistry, KnownKey
 
 _COLUMNS = ["device_id", "seller_tin", "store_id", "public_key_pem", "key_id", "status", "updated_ms"]
+_KEY_COLUMNS = ["device_id", "key_id", "public_key_pem", "revoked", "at_ms"]
 
 
 def load_devices(client: Any, database: str) -> list[Device]:
@@ -23,8 +26,35 @@ def load_devices(client: Any, database: str) -> list[Device]:
     ]
 
 
+def load_device_keys(client: Any, database: str) -> list[tuple[str, KnownKey]]:
+    """Every key of every device ever recorded: (device id, key), revoked if any report says so."""
+    sql = (
+        "SELECT device_id, key_id, anyIf(public_key_pem, public_key_pem != ''), max(revoked) "
+        f"FROM {database}.device_keys GROUP BY device_id, key_id ORDER BY device_id, key_id"
+    )
+    return [
+        (str(r[0]), KnownKey(str(r[1]), str(r[2] or ""), bool(r[3]))) for r in client.query(sql).result_rows
+    ]
+
+
+def load_registry(client: Any, database: str) -> DeviceRegistry:
+    """The registry as storage holds it: devices and the history of their keys (a new registry)."""
+    registry = DeviceRegistry(load_devices(client, database))
+    for device_id, key in load_device_keys(client, database):
+        registry.put_key(device_id, key)
+    return registry
+
+
 def save_device(client: Any, database: str, device: Device) -> None:
-    """Store a device (a new version: give it a larger updated_ms than the one it replaces)."""
+    """Store a device (a new version: give it a larger updated_ms than the one it replaces) and its key.
+
+    The key row goes first: a device row naming a key the history lacks could let a revoked key be
+    registered again on a node that has not seen the revocation's key row.
+    """
+    key_row = [
+        device.device_id, device.key_id, device.public_key_pem, device.status == REVOKED, device.updated_ms
+    ]
+    client.insert("device_keys", [key_row], column_names=_KEY_COLUMNS, database=database)
     row = [
         device.device_id, device.seller_tin, device.store_id, device.public_key_pem, device.key_id,
         device.status, device.updated_ms,

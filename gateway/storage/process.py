@@ -47,6 +47,7 @@ LOCK_WAIT_S = 30.0
 STOP_WAIT_S = 30.0
 PARENT_POLL_S = 0.2
 STORAGE_NICE = 10  # the child's CPU priority below the gateway's (nice +10)
+_OWN_SESSION = "<own session>"  # a call that is not a client method: in_own_session in the child
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,10 @@ class StorageProcess:
     def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """client.<method>(*args, **kwargs) in the child."""
         return self._exchange("calls", (method, args, kwargs))
+
+    def in_own_session(self, settings: dict[str, Any], fn: Callable[[Any], Any]) -> Any:
+        """fn(client) in the child, on a connection of its own (gateway.storage.client.in_own_session)."""
+        return self._exchange("calls", (_OWN_SESSION, (settings, fn), {}))
 
     def insert_records(
         self, raw: list[bytes], pii: PiiKeyRing | None, database: str, tokens: dict[str, str], staged: bool,
@@ -157,7 +162,8 @@ def _serve(url: str, calls: Connection, ship: Connection, parent_pid: int) -> No
     # (measured at 4,000 receipts/s: ack p99 ~200 -> ~60-120 ms, visibility p99 still under 2 s).
     os.nice(STORAGE_NICE)
     _die_with_parent(parent_pid)
-    from gateway.storage.client import connect  # the child's own import of the parent's module
+    # The child's own import of the parent's module.
+    from gateway.storage.client import connect, in_own_session
 
     try:
         _lock_embedded_directory(url)
@@ -171,6 +177,9 @@ def _serve(url: str, calls: Connection, ship: Connection, parent_pid: int) -> No
     def handle_call(message: tuple[str, tuple[Any, ...], dict[str, Any]]) -> Any:
         method, args, kwargs = message
         with lock:
+            if method == _OWN_SESSION:
+                settings, fn = args
+                return in_own_session(url, settings, fn)
             result = getattr(client, method)(*args, **kwargs)
         if isinstance(result, QueryResult):
             return QueryRows(list(result.result_rows), tuple(result.column_names))

@@ -9,7 +9,7 @@ from google.protobuf.message import DecodeError
 
 from gateway.ingest.receipt_validation import content_findings
 from gateway.security.ai_label import ai_source_of
-from gateway.security.buyer_data import CLEAR, protect_event, strip_rejected
+from gateway.security.buyer_data import CLEAR, kept_envelope, stored_event
 from gateway.security.pii_keys import PiiKeyRing
 from gateway.storage.code_rows import CODE_EVENTS_COLUMNS, add_check_events, add_receipt_code_events
 from gateway.wire import pb
@@ -246,12 +246,13 @@ def _stored_receipt(
 ) -> tuple[bytes, str]:
     """A receipt's event bytes as stored and their protection (and its receipt_buyers row, if any).
 
-    Event bytes naming a buyer are never stored in clear: sealed (consent) or not at all. Most receipts
-    name no buyer, so protect_event is asked only when the buyer field is there.
+    Event bytes naming a buyer are never stored in clear: sealed (consent) or not at all, as the ingest
+    stage decided (record.sealed). Most receipts name no buyer and carry no `sealed`; a record journalled
+    by a version that left that decision to this stage is asked only when its buyer field is there.
     """
-    if not event.receipt.HasField("buyer"):
+    if not record.HasField("sealed") and not event.receipt.HasField("buyer"):
         return event_bytes, CLEAR
-    stored = protect_event(pii, record, event)
+    stored = stored_event(pii, record, event)
     if stored.buyer_row is not None:
         _add_buyer_row(batch, stored.buyer_row)
     return stored.event_bytes, stored.protection
@@ -301,7 +302,7 @@ def _event_row(
 ) -> None:
     env = record.envelope
     # Event bytes naming a buyer are never stored in clear: sealed (consent) or not at all.
-    stored = protect_event(pii, record, event)
+    stored = stored_event(pii, record, event)
     if stored.buyer_row is not None:
         _add_buyer_row(batch, stored.buyer_row)
     batch["events"].add(
@@ -314,8 +315,8 @@ def _event_row(
     )
 
 
-def _rejection_row(batch: dict[str, TableRows], record: pb.JournalRecord, event: pb.Event | None) -> None:
-    env = strip_rejected(record.envelope, event)
+def _rejection_row(batch: dict[str, TableRows], record: pb.JournalRecord) -> None:
+    env = kept_envelope(record.envelope)
     batch["rejections"].add(
         device_id=env.device_id, seq=env.seq, received_at=clamp_time(record.received_ms),
         error_code=record.error_code, detail=record.detail, envelope_hash=record.envelope_hash,
@@ -354,7 +355,8 @@ def build_rows(
             add_check_events(batch["code_events"], record)
             continue
         if record.accepted:
-            found = content_findings(event, record.received_ms) if event is not None else []
+            # No bytes (an empty event, or undecodable ones erased for their buyer): nothing to judge.
+            found = content_findings(event, record.received_ms) if event is not None and event_bytes else []
             if found:
                 record.findings.extend(found)
             if event is not None and event.HasField("receipt"):
@@ -368,6 +370,6 @@ def build_rows(
             if event is not None and event.HasField("shift_close"):
                 _shift_row(batch, record, event)
         else:
-            _rejection_row(batch, record, event)
+            _rejection_row(batch, record)
         _anomaly_rows(batch, record, event)
     return {table: rows for table, rows in batch.items() if len(rows)}

@@ -387,7 +387,7 @@ class Finding(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., line: _Optional[int] = ..., detail: _Optional[str] = ..., cis: _Optional[str] = ...) -> None: ...
 
 class JournalRecord(_message.Message):
-    __slots__ = ("envelope", "received_ms", "accepted", "envelope_hash", "fiscal_sign", "seller_tin", "store_id", "findings", "error_code", "detail", "gateway_id", "code_verdicts", "code_check")
+    __slots__ = ("envelope", "received_ms", "accepted", "envelope_hash", "fiscal_sign", "seller_tin", "store_id", "findings", "error_code", "detail", "gateway_id", "code_verdicts", "code_check", "sealed")
     ENVELOPE_FIELD_NUMBER: _ClassVar[int]
     RECEIVED_MS_FIELD_NUMBER: _ClassVar[int]
     ACCEPTED_FIELD_NUMBER: _ClassVar[int]
@@ -401,6 +401,7 @@ class JournalRecord(_message.Message):
     GATEWAY_ID_FIELD_NUMBER: _ClassVar[int]
     CODE_VERDICTS_FIELD_NUMBER: _ClassVar[int]
     CODE_CHECK_FIELD_NUMBER: _ClassVar[int]
+    SEALED_FIELD_NUMBER: _ClassVar[int]
     envelope: Envelope
     received_ms: int
     accepted: bool
@@ -414,7 +415,50 @@ class JournalRecord(_message.Message):
     gateway_id: str
     code_verdicts: _containers.RepeatedCompositeFieldContainer[CodeVerdictRecord]
     code_check: CodeCheckLog
-    def __init__(self, envelope: _Optional[_Union[Envelope, _Mapping]] = ..., received_ms: _Optional[int] = ..., accepted: _Optional[bool] = ..., envelope_hash: _Optional[bytes] = ..., fiscal_sign: _Optional[str] = ..., seller_tin: _Optional[str] = ..., store_id: _Optional[str] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., error_code: _Optional[str] = ..., detail: _Optional[str] = ..., gateway_id: _Optional[str] = ..., code_verdicts: _Optional[_Iterable[_Union[CodeVerdictRecord, _Mapping]]] = ..., code_check: _Optional[_Union[CodeCheckLog, _Mapping]] = ...) -> None: ...
+    sealed: SealedEvent
+    def __init__(self, envelope: _Optional[_Union[Envelope, _Mapping]] = ..., received_ms: _Optional[int] = ..., accepted: _Optional[bool] = ..., envelope_hash: _Optional[bytes] = ..., fiscal_sign: _Optional[str] = ..., seller_tin: _Optional[str] = ..., store_id: _Optional[str] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., error_code: _Optional[str] = ..., detail: _Optional[str] = ..., gateway_id: _Optional[str] = ..., code_verdicts: _Optional[_Iterable[_Union[CodeVerdictRecord, _Mapping]]] = ..., code_check: _Optional[_Union[CodeCheckLog, _Mapping]] = ..., sealed: _Optional[_Union[SealedEvent, _Mapping]] = ...) -> None: ...
+
+class SealedEvent(_message.Message):
+    __slots__ = ("protection", "event", "buyer")
+    PROTECTION_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    BUYER_FIELD_NUMBER: _ClassVar[int]
+    protection: str
+    event: bytes
+    buyer: SealedBuyer
+    def __init__(self, protection: _Optional[str] = ..., event: _Optional[bytes] = ..., buyer: _Optional[_Union[SealedBuyer, _Mapping]] = ...) -> None: ...
+
+class SealedBuyer(_message.Message):
+    __slots__ = ("event_time_ms", "consent_purpose", "consent_expires_ms", "key_id", "wrapped_key", "email", "phone", "iin", "email_hash", "phone_hash", "iin_hash")
+    EVENT_TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    CONSENT_PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    CONSENT_EXPIRES_MS_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    WRAPPED_KEY_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    PHONE_FIELD_NUMBER: _ClassVar[int]
+    IIN_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_HASH_FIELD_NUMBER: _ClassVar[int]
+    PHONE_HASH_FIELD_NUMBER: _ClassVar[int]
+    IIN_HASH_FIELD_NUMBER: _ClassVar[int]
+    event_time_ms: int
+    consent_purpose: str
+    consent_expires_ms: int
+    key_id: str
+    wrapped_key: bytes
+    email: bytes
+    phone: bytes
+    iin: bytes
+    email_hash: str
+    phone_hash: str
+    iin_hash: str
+    def __init__(self, event_time_ms: _Optional[int] = ..., consent_purpose: _Optional[str] = ..., consent_expires_ms: _Optional[int] = ..., key_id: _Optional[str] = ..., wrapped_key: _Optional[bytes] = ..., email: _Optional[bytes] = ..., phone: _Optional[bytes] = ..., iin: _Optional[bytes] = ..., email_hash: _Optional[str] = ..., phone_hash: _Optional[str] = ..., iin_hash: _Optional[str] = ...) -> None: ...
+
+class EventReceipts(_message.Message):
+    __slots__ = ("receipt",)
+    RECEIPT_FIELD_NUMBER: _ClassVar[int]
+    receipt: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, receipt: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class CodeVerdictRecord(_message.Message):
     __slots__ = ("line", "code_index", "cis", "verdict", "error_code", "gtin", "group", "raw_code")
@@ -437,11 +481,13 @@ class CodeVerdictRecord(_message.Message):
     def __init__(self, line: _Optional[int] = ..., code_index: _Optional[int] = ..., cis: _Optional[str] = ..., verdict: _Optional[str] = ..., error_code: _Optional[str] = ..., gtin: _Optional[str] = ..., group: _Optional[str] = ..., raw_code: _Optional[str] = ...) -> None: ...
 
 class CodeCheckLog(_message.Message):
-    __slots__ = ("check_id", "device_time_ms", "answered_ms")
+    __slots__ = ("check_id", "device_time_ms", "answered_ms", "nonce")
     CHECK_ID_FIELD_NUMBER: _ClassVar[int]
     DEVICE_TIME_MS_FIELD_NUMBER: _ClassVar[int]
     ANSWERED_MS_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
     check_id: str
     device_time_ms: int
     answered_ms: int
-    def __init__(self, check_id: _Optional[str] = ..., device_time_ms: _Optional[int] = ..., answered_ms: _Optional[int] = ...) -> None: ...
+    nonce: bytes
+    def __init__(self, check_id: _Optional[str] = ..., device_time_ms: _Optional[int] = ..., answered_ms: _Optional[int] = ..., nonce: _Optional[bytes] = ...) -> None: ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 from pathlib import Path
@@ -54,8 +55,14 @@ def coded_receipt(code: str, operation: int = pb.SELL, check: pb.CodeCheckRespon
     )
 
 
-def check_request(register: ChainedRegister, codes: list[str], *, key: object = None) -> bytes:
-    body = pb.CodeCheckBody(codes=codes, time_ms=int(time.time() * 1000), nonce=b"n").SerializeToString()
+def check_request(
+    register: ChainedRegister, codes: list[str], *, key: object = None, nonce: bytes | None = None,
+    time_ms: int | None = None,
+) -> bytes:
+    body = pb.CodeCheckBody(
+        codes=codes, time_ms=int(time.time() * 1000) if time_ms is None else time_ms,
+        nonce=os.urandom(12) if nonce is None else nonce,
+    ).SerializeToString()
     signature = signing.sign(key or register.key, signing.code_check_preimage(register.device_id, body))  # type: ignore[arg-type]
     return pb.CodeCheckRequest(
         device_id=register.device_id, body=body, signature=signature, key_id=register.key_id
@@ -111,15 +118,23 @@ def test_registry_sales_returns_and_checks(gateway: GatewayProcess, tmp_path: Pa
 
     # Bad check requests get the JSON error body with a stable code.
     stranger = ChainedRegister("KKM-STRANGER")
+    hour_ago_ms = int(time.time() * 1000) - 3_600_000
     for body, expected in (
         (check_request(register, [good], key=signing.new_private_key()), (403, "bad_signature")),
         (check_request(stranger, [good]), (403, "unknown_device")),
         (b"\xff\xff", (400, "malformed_request")),
         (check_request(register, [good] * 101), (413, "too_many_codes")),
         (check_request(register, []), (400, "malformed_request")),
+        (check_request(register, [good], nonce=b"n"), (400, "malformed_request")),
+        (check_request(register, [good], time_ms=hour_ago_ms), (400, "check_expired")),
     ):
         status, raw = ask(gateway, body)
         assert (status, json.loads(raw)["error"]) == expected
+    # A signed check is answered once: a replay gets no answer, and no code_events row.
+    once = check_request(register, [good])
+    assert ask(gateway, once)[0] == 200
+    status, raw = ask(gateway, once)
+    assert (status, json.loads(raw)["error"]) == (409, "check_replayed")
 
     # Sales and returns: never refused for their codes; each verdict recorded.
     steps = [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from gateway.wire import pb
@@ -30,8 +32,6 @@ def registered(gateway: GatewayProcess, device_id: str) -> ChainedRegister:
 
 
 def error_of(gateway: GatewayProcess, body: bytes, content_type: str | None = PROTOBUF) -> tuple[int, str]:
-    import json
-
     status, _, raw = gateway.request("POST", "/v1/batches", body, content_type)
     answer = json.loads(raw)
     assert set(answer) == {"error", "detail", "retryable"} and answer["detail"]
@@ -121,6 +121,16 @@ def test_wrong_content_is_kept_with_an_anomaly_and_fiscal_sign_verifies(gateway:
     wrong = ("X" if ack.fiscal_sign[0] != "X" else "Y") + ack.fiscal_sign[1:]
     _, verdict = gateway.admin("GET", f"/v1/verify?device_id=KKM-E2E-3&seq=1&fiscal_sign={wrong}")
     assert verdict["valid"] is False
+    # No token needed, and nothing to learn by asking: an unknown device or seq is answered alike.
+    for query in ("device_id=KKM-E2E-3&seq=2", "device_id=KKM-NOBODY&seq=1"):
+        status, _, raw = gateway.request("GET", f"/v1/verify?{query}&fiscal_sign={wrong}")
+        assert (status, json.loads(raw)) == (200, verdict)
+    status, _, raw = gateway.request("GET", f"/v1/verify?device_id=x&seq={2**64}&fiscal_sign={wrong}")
+    assert (status, json.loads(raw)["error"]) == (400, "malformed_request")
+    # And it is rate-limited per address (rate_verify_burst, 20 by default).
+    statuses = [gateway.request("GET", f"/v1/verify?device_id=x&seq=1&fiscal_sign={wrong}")[0]
+                for _ in range(25)]
+    assert statuses.count(429) >= 1
 
 
 def test_restart_keeps_chain_heads_and_duplicate_answers(gateway: GatewayProcess) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -102,7 +103,7 @@ def test_security_end_to_end(gateway: GatewayProcess) -> None:
 
     # Forget: the count proves it, and nothing is left to find.
     status, answer = gateway.admin("POST", "/v1/admin/pii/forget", {"phone": "8 701 999 88 77"})
-    assert status == 200 and answer == {"erased": 1, "remaining": 0}
+    assert status == 200 and (answer["erased"], answer["remaining"], answer["unshipped"]) == (1, 0, 0)
     assert gateway.sql("SELECT count() FROM tracegate.receipt_buyers") == [[0]]
 
     # Hostile input never comes back in an answer.
@@ -143,6 +144,10 @@ def test_security_end_to_end(gateway: GatewayProcess) -> None:
     for secret in (EMAIL, PHONE, IIN, "zhanna"):
         assert secret not in output
     assert (gateway.data / "journal").stat().st_mode & 0o077 == 0
+    # The whole data directory is the service user's: ClickHouse's parts, the journal, the keys.
+    assert gateway.data.stat().st_mode & 0o077 == 0
+    shared = [str(p) for p in gateway.data.rglob("*") if not p.is_symlink() and p.stat().st_mode & 0o077]
+    assert shared == []
 
 
 def test_expired_consent_hides_the_buyer_at_once_and_a_ttl_removes_it(gateway: GatewayProcess) -> None:
@@ -164,3 +169,28 @@ def test_expired_consent_hides_the_buyer_at_once_and_a_ttl_removes_it(gateway: G
         "WHERE database = 'tracegate' AND name = 'receipt_buyers'"
     )
     assert "TTL toDateTime(consent_expires_at)" in ddl
+
+
+def test_forget_covers_a_receipt_not_shipped_yet(tmp_path: Path) -> None:
+    # The shipper waits seconds between small batches here: the receipt is only in the journal when the
+    # request comes, and must not land afterwards.
+    gateway = GatewayProcess(tmp_path / "data", env={"TRACEGATE_SHIPPER_INTERVAL_S": "4"})
+    gateway.start()
+    try:
+        register = _register(gateway, "KKM-SEC-3")
+        gateway.wait_shipped(0)
+        receipt = sale(800)
+        receipt.receipt.buyer.CopyFrom(pb.BuyerContacts(
+            phone=PHONE, consent_purpose="e-receipt", consent_expires_ms=receipt.time_ms + 86_400_000
+        ))
+        assert gateway.ingest([register.envelope(receipt)]).acks[0].status == pb.ACCEPTED
+        status, answer = gateway.admin("POST", "/v1/admin/pii/forget", {"phone": PHONE})
+        assert status == 200, answer
+        assert (answer["erased"], answer["remaining"], answer["unshipped"]) == (1, 0, 0)
+        gateway.wait_shipped(1)
+        assert gateway.sql("SELECT count() FROM tracegate.receipt_buyers") == [[0]]
+        assert gateway.sql("SELECT protection, length(event) FROM tracegate.events") == [["erased", 0]]
+        journal = b"".join(p.read_bytes() for p in (gateway.data / "journal").glob("*.seg"))
+        assert PHONE.encode() not in journal
+    finally:
+        gateway.stop()

@@ -15,12 +15,14 @@ from gateway.errors import GatewayError
 from gateway.ingest.chain import ChainState
 from gateway.ingest.fiscal_sign import FiscalSigner
 from gateway.ingest.pipeline import IngestPipeline
+from gateway.security.pii_keys import PiiKeyRing
 from gateway.settings import Settings
 from gateway.wire import pb, signing
 from tests.e2e.chain_builder import ChainedRegister
 
 NOW_MS = 1_790_000_000_000  # 2026-09-21, the gateway's clock in these tests
 FISCAL_KEY = bytes(range(32))
+PII_KEYS = PiiKeyRing.generate()  # the operator's key ring buyer data is sealed under
 
 
 def receipt(
@@ -198,6 +200,7 @@ def make_gateway(
         journal,
         storage.lookup,
         clock=lambda: NOW_MS,
+        pii=PII_KEYS,
     )
     return Gateway(pipeline, registry, chains, journal, storage, fiscal)
 

@@ -9,6 +9,7 @@ import pytest
 from storage.journal_records import migrated_storage, storage_settings
 
 from gateway import errors
+from gateway.devices import KnownKey
 from gateway.errors import GatewayError
 from gateway.ingest.acceptance_sweep import AcceptanceSweep
 from gateway.ingest.chain import ChainState
@@ -105,14 +106,17 @@ async def test_a_resend_signed_by_a_retired_key_is_a_duplicate_on_the_node_that_
 ) -> None:
     register = Register("KKM-ROTATED")
     node_a = await _node(tmp_path, "gw-a", storage, register, takeover=True)
+    retired = KnownKey(register.key_id, register.public_key_pem)
     new_key = signing.new_private_key()
     sent = [register.envelope(receipt()), register.envelope(rotation_to(new_key))]
     accepted = await node_a.send(*sent)
     assert _statuses(accepted) == ["ACCEPTED"] * 2
     await node_a.shipper.ship_all()
-    register.key = new_key  # node B knows the device under its new key, and nothing of its chain
+    # Node B knows the device under its new key, its key history (device_keys), and nothing of its chain.
+    register.key = new_key
 
     node_b = await _node(tmp_path, "gw-b", storage, register, takeover=True)
+    node_b.pipeline._registry.put_key(register.device_id, retired)
     acks = await node_b.send(*sent)
     assert _statuses(acks) == ["DUPLICATE"] * 2
     assert [a.fiscal_sign for a in acks] == [a.fiscal_sign for a in accepted]

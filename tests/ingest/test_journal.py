@@ -243,3 +243,16 @@ async def test_replay_of_an_empty_journal(journal: Journal) -> None:
     assert list(journal.replay()) == []
     read: Callable[..., tuple[list[bytes], int]] = journal.read
     assert read(0, max_records=10) == ([], 0)
+
+
+async def test_a_rotation_asked_for_lets_shipped_records_leave_the_disk(journal: Journal) -> None:
+    # pii forget asks for one: the sealed copies it counted go with their segment once shipped.
+    path = journal.directory
+    await journal.append(records(3))
+    journal.request_rotation()
+    await journal.append(records(2, prefix="after-"))
+    assert len(segment_files(path)) == 2
+    shipped, _ = journal.read(journal.oldest_position, max_records=3)
+    assert shipped == records(3)
+    assert journal.mark_shipped(int(segment_files(path)[1].stem)) == 3
+    assert len(segment_files(path)) == 1 and list(journal.replay()) == records(2, prefix="after-")

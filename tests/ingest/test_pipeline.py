@@ -184,6 +184,23 @@ async def test_one_verify_per_clean_run(
     assert len(verify_calls) == 1
 
 
+async def test_only_verified_signatures_are_kept_as_evidence(gateway: Gateway, register: Register) -> None:
+    # In a chained run only the newest signature is verified: it covers the others through their hashes,
+    # so whatever bytes the others carry are not stored as if they were the device's signatures.
+    envelopes = register.run(3)
+    envelopes[0].signature = envelopes[1].signature = b"\x01" * 64
+    assert _statuses(await gateway.send(*envelopes)) == ["ACCEPTED"] * 3
+    kept = [record.envelope.signature for record in gateway.journal.decoded()]
+    assert kept == [b"", b"", envelopes[2].signature]
+    rows = build_rows(gateway.journal.decoded())["events"].columns
+    assert rows["signature"] == kept
+    # A run whose newest signature fails is verified envelope by envelope: each keeps its own.
+    more = register.run(2)
+    more[1].signature = bytes(64)
+    assert _statuses(await gateway.send(*more)) == ["ACCEPTED", "bad_signature"]
+    assert gateway.journal.decoded()[3].envelope.signature == more[0].signature
+
+
 async def test_a_tampered_envelope_in_a_run_rejects_it_and_its_successors_only(
     gateway: Gateway, register: Register, verify_calls: list[bytes]
 ) -> None:
@@ -260,10 +277,11 @@ async def test_a_retired_key_still_signs_nothing_new(register: Register) -> None
     assert re_signed.signature != sale.signature
     next_one = stale.envelope(receipt())
     acks = await gateway.send(other_content, re_signed, next_one)
-    assert _statuses(acks) == ["unknown_key"] * 3
+    # What the old key signed before its rotation is still what was accepted; nothing else it signs is.
+    assert _statuses(acks) == ["unknown_key", "DUPLICATE", "unknown_key"]
     # The window already contradicted other_content's hash, and next_one is past the head: one lookup only.
     assert gateway.storage.lookups[lookups:] == [(register.device_id, [1])]
-    assert [r.accepted for r in gateway.journal.decoded()] == [True, True, False, False, False]
+    assert [r.accepted for r in gateway.journal.decoded()] == [True, True, False, False]
 
 
 class CountingJournal(MemoryJournal):

@@ -75,7 +75,7 @@ def test_signature_by_another_key_or_over_other_bytes_fails(register: Register) 
     other_bytes = pb.Envelope()
     other_bytes.CopyFrom(register.envelope(advance=False))
     other_bytes.seq += 1  # the seq is signed too
-    results = authenticate(registry, _signed([forged, honest, other_bytes]))
+    results, _ = authenticate(registry, _signed([forged, honest, other_bytes]))
     assert _codes(results) == ["bad_signature", "ok", "bad_signature"]
 
 
@@ -85,5 +85,5 @@ def test_authenticate_keeps_batch_order_across_devices(register: Register) -> No
     a1, b1, a2, b2 = register.envelope(), second.envelope(), register.envelope(), second.envelope()
     b2.signature = bytes(64)
     stranger = Register("KKM-9999").envelope()
-    results = authenticate(registry, _signed([a1, b1, stranger, a2, b2]))
+    results, _ = authenticate(registry, _signed([a1, b1, stranger, a2, b2]))
     assert _codes(results) == ["ok", "ok", "unknown_device", "ok", "bad_signature"]

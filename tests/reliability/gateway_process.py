@@ -39,6 +39,7 @@ class GatewayProcess:
     serve_args: tuple[str, ...] = ()  # more `tracegate serve` flags (TLS …)
     ssl_context: ssl.SSLContext | None = None  # set: the gateway serves HTTPS, reached as host
     host: str = "127.0.0.1"
+    code: Path | None = None  # run the gateway of another source tree (make attack --code); None: this one
     process: subprocess.Popen[bytes] | None = None
     logs: Path | None = None  # where the log and the fault file go (default: beside the data directory)
     starts: int = 0
@@ -74,7 +75,7 @@ class GatewayProcess:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "gateway.cli.main", "serve", "--data", str(self.data),
                  "--port", str(self.port), "--log-level", "WARNING", *self.serve_args],
-                stdout=log, stderr=subprocess.STDOUT, env=env,
+                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.code,
             )
         self.starts += 1
         return self.process

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from cryptography.hazmat.primitives import serialization
 
-from gateway.devices import DeviceRegistry, new_device
 from gateway.errors import GatewayError
-from gateway.ingest.decoding import EnvelopeRejected
-from gateway.ingest.signatures import SignedEnvelope, authenticate
 from gateway.security.ai_label import BadAiLabel, parse_ai_label
-from gateway.security.buyer_data import ERASED, SEALED, open_buyer, open_event, protect_event
-from gateway.security.device_keys import apply_accepted
+from gateway.security.buyer_data import (
+    ERASED,
+    SEALED,
+    StoredEvent,
+    open_buyer,
+    open_event,
+    protect_record,
+    stored_event,
+)
 from gateway.security.pii_keys import PiiKeyError, PiiKeyRing
 from gateway.security.rate_limits import RateLimiter
 from gateway.security.receipt_checks import security_findings
-from gateway.wire import pb, signing
+from gateway.wire import pb
 from tests.e2e.chain_builder import ChainedRegister, sale
 
 DAY_MS = 86_400_000
@@ -98,10 +99,19 @@ def _record(event: pb.Event) -> pb.JournalRecord:
     )
 
 
+def _protected(ring: PiiKeyRing | None, record: pb.JournalRecord) -> StoredEvent:
+    """What the events row keeps of a record protected by the ingest stage."""
+    protected = pb.JournalRecord()
+    protected.CopyFrom(record)
+    protect_record(ring, protected, pb.Event.FromString(record.envelope.event))
+    assert b"Aigul" not in protected.SerializeToString()  # nothing in clear in the journal either
+    return stored_event(ring, protected, pb.Event.FromString(protected.envelope.event))
+
+
 def test_event_bytes_with_buyer_are_sealed_or_not_stored() -> None:
     ring = PiiKeyRing.generate()
     record = _record(buyer_sale())
-    stored = protect_event(ring, record, pb.Event.FromString(record.envelope.event))
+    stored = _protected(ring, record)
     assert stored.protection == SEALED and stored.buyer_row is not None
     assert b"Aigul" not in stored.event_bytes and b"Aigul" not in repr(stored.buyer_row).encode()
     # Whoever holds the key gets the exact signed bytes back (non-repudiation) and the contacts.
@@ -109,16 +119,12 @@ def test_event_bytes_with_buyer_are_sealed_or_not_stored() -> None:
         open_event(ring, stored.buyer_row, stored.event_bytes, record.envelope_hash) == record.envelope.event
     )
     assert open_buyer(ring, stored.buyer_row)["email"] == "Aigul@Example.kz"
-    no_consent = _record(buyer_sale(purpose=""))
-    assert (
-        protect_event(ring, no_consent, pb.Event.FromString(no_consent.envelope.event)).protection == ERASED
-    )
-    assert protect_event(None, record, pb.Event.FromString(record.envelope.event)).event_bytes == b""
+    assert _protected(ring, _record(buyer_sale(purpose=""))).protection == ERASED
+    assert _protected(None, record).event_bytes == b""
     plain = _record(sale(100))
-    assert (
-        protect_event(ring, plain, pb.Event.FromString(plain.envelope.event)).event_bytes
-        == plain.envelope.event
-    )
+    assert _protected(ring, plain).event_bytes == plain.envelope.event
+    # A journal from before the ingest stage sealed buyer data: its rows are protected the same way.
+    assert stored_event(ring, record, pb.Event.FromString(record.envelope.event)).protection == SEALED
 
 
 def test_rate_limiter_answers_429_with_retry_after() -> None:
@@ -132,70 +138,3 @@ def test_rate_limiter_answers_429_with_retry_after() -> None:
     limiter.check("KKM-2", "device")  # another key has its own bucket
     now[0] += 0.5
     limiter.check("KKM-1", "device")
-
-
-def _rotation(new_key: object) -> pb.Event:
-    public = new_key.public_key()  # type: ignore[attr-defined]
-    point = public.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
-    return pb.Event(
-        time_ms=int(time.time() * 1000),
-        key_rotation=pb.KeyRotation(new_public_key=point, new_key_id=signing.key_id_of(public)),
-    )
-
-
-def test_rotation_in_a_batch_hands_over_to_the_new_key_and_retires_the_old() -> None:
-    register = ChainedRegister("KKM-ROT")
-    registry = DeviceRegistry([new_device("KKM-ROT", "123456789012", "s1", register.public_key_pem)])
-    new_key = signing.new_private_key()
-    batch = [register.envelope(sale(100)), register.envelope(_rotation(new_key))]
-    old_key = register.key
-    register.key = new_key
-    batch.append(register.envelope(sale(200)))
-    results = authenticate(registry, [SignedEnvelope.of(e) for e in batch])
-    assert all(not isinstance(r, EnvelopeRejected) for r in results)
-    # Accepted: the registry moves to the new key; the old key is refused from then on.
-    records = [
-        pb.JournalRecord(envelope=e, accepted=True, received_ms=int(time.time() * 1000) + 1000) for e in batch
-    ]
-    (moved,) = apply_accepted(registry, records)
-    assert moved.key_id == signing.key_id_of(new_key.public_key())
-    register.key = old_key
-    stale = register.envelope(sale(300))
-    (result,) = authenticate(registry, [SignedEnvelope.of(stale)])
-    assert isinstance(result, EnvelopeRejected) and result.error.code == "unknown_key"
-    # A rotation signed by a key that is not the device's moves nothing.
-    forged = ChainedRegister("KKM-ROT", key=signing.new_private_key())
-    (bad,) = authenticate(
-        registry, [SignedEnvelope.of(forged.envelope(_rotation(signing.new_private_key())))]
-    )
-    assert isinstance(bad, EnvelopeRejected)
-
-
-def test_rotations_accepted_in_one_batch_end_at_the_last_key_and_replay_changes_nothing() -> None:
-    # A register back from offline uploads several rotations in one batch: one receive time for all.
-    register = ChainedRegister("KKM-ROT2")
-    registered = new_device("KKM-ROT2", "123456789012", "s1", register.public_key_pem)
-    registry = DeviceRegistry([registered])
-    batch, keys = [], [signing.new_private_key() for _ in range(3)]
-    for key in keys:
-        batch.append(register.envelope(sale(100)))
-        batch.append(register.envelope(_rotation(key)))
-        register.key = key
-    batch.append(register.envelope(sale(200)))
-    verdicts = authenticate(registry, [SignedEnvelope.of(e) for e in batch])
-    assert all(not isinstance(v, EnvelopeRejected) for v in verdicts)
-    received = registered.updated_ms + 1000
-    records = [pb.JournalRecord(envelope=e, accepted=True, received_ms=received) for e in batch]
-    (moved,) = apply_accepted(registry, records)  # the device once, as it ends
-    last = signing.key_id_of(keys[-1].public_key())
-    assert moved.key_id == last and registry.get("KKM-ROT2").key_id == last  # type: ignore[union-attr]
-    # The start-up replay of the same records (from the journal, or from events): nothing moves back.
-    assert apply_accepted(registry, records) == []
-    assert registry.get("KKM-ROT2").key_id == last  # type: ignore[union-attr]
-    # A node that only knew the registration replays them in order and ends at the same key.
-    fresh = DeviceRegistry([registered])
-    apply_accepted(fresh, records)
-    assert fresh.get("KKM-ROT2").key_id == last  # type: ignore[union-attr]
-    # The next batch, signed by the last key, is authentic.
-    (result,) = authenticate(registry, [SignedEnvelope.of(register.envelope(sale(300)))])
-    assert not isinstance(result, EnvelopeRejected)

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 
-from gateway.devices import Device
+from gateway.devices import Device, revoked
 from gateway.storage.chain_heads import load_chain_heads, load_envelopes
 from gateway.storage.client import Storage
-from gateway.storage.device_store import load_devices, save_device
+from gateway.storage.device_store import load_devices, load_registry, save_device
+from gateway.storage.migrations import render_schema
 from gateway.storage.rows import build_rows
-from gateway.wire import pb
+from gateway.wire import pb, signing
 from storage.journal_records import Register
 
 pytestmark = pytest.mark.clickhouse
+PEM_A, PEM_B = (signing.public_key_pem(signing.new_private_key().public_key()) for _ in range(2))
 
 
 def insert(storage: Storage, records: list[pb.JournalRecord]) -> None:
@@ -34,6 +37,36 @@ def test_newest_version_of_a_device_wins(storage: Storage) -> None:
     for d in (device, other, revoked):
         storage.run_sync(lambda c, d=d: save_device(c, db, d))
     assert storage.run_sync(lambda c: load_devices(c, db)) == [revoked, other]
+
+
+def test_a_revoked_key_stays_revoked_whatever_version_of_the_device_wins(storage: Storage) -> None:
+    db = storage.database
+    first = Device("KKM-1", "123456789012", "store-1", PEM_A, "key-a", "active", updated_ms=1000)
+    second = Device("KKM-1", "123456789012", "store-1", PEM_B, "key-b", "active", updated_ms=3000)
+    for d in (first, dataclasses.replace(revoked(first), updated_ms=2000), second):
+        storage.run_sync(lambda c, d=d: save_device(c, db, d))
+    storage.run_sync(lambda c: c.command(f"OPTIMIZE TABLE {db}.devices FINAL"))  # older versions merged away
+    registry = storage.run_sync(lambda c: load_registry(c, db))
+    assert registry.get("KKM-1") == second
+    assert registry.revoked_keys("KKM-1") == {"key-a"}
+    assert {k.key_id: k.public_key_pem for k in registry.history("KKM-1")} == {"key-a": PEM_A, "key-b": PEM_B}
+
+
+def test_the_key_history_starts_from_the_device_versions_on_disk(storage: Storage) -> None:
+    db = storage.database
+    old = Device("KKM-9", "123456789012", "store-1", PEM_A, "key-a", "revoked", updated_ms=1000)
+    new = Device("KKM-9", "123456789012", "store-1", PEM_B, "key-b", "active", updated_ms=2000)
+    rows = [[d.device_id, d.seller_tin, d.store_id, d.public_key_pem, d.key_id, d.status, d.updated_ms]
+            for d in (old, new)]
+    columns = ["device_id", "seller_tin", "store_id", "public_key_pem", "key_id", "status", "updated_ms"]
+    for row in rows:  # as two saves did (one insert would keep only the newest)
+        storage.run_sync(lambda c, row=row: c.insert("devices", [row], column_names=columns, database=db))
+    backfill = [s for s in render_schema(db) if s.startswith(f"INSERT INTO {db}.device_keys")]
+    assert backfill
+    for statement in backfill * 2:  # a migration run again after a crash adds nothing new
+        storage.run_sync(lambda c, s=statement: c.command(s))
+    registry = storage.run_sync(lambda c: load_registry(c, db))
+    assert registry.revoked_keys("KKM-9") == {"key-a"} and registry.get("KKM-9") == new
 
 
 def test_chain_heads_are_the_newest_event_of_each_device(storage: Storage) -> None:

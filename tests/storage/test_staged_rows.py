@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from gateway.security.ai_label import ai_source_of
+from gateway.security.buyer_data import protect_record
 from gateway.security.pii_keys import PiiKeyRing
 from gateway.storage.client import Storage
 from gateway.storage.migrations import apply_migrations
@@ -107,7 +108,22 @@ def corpus(seed: int = 5, receipts: int = 400) -> list[bytes]:
     erased.CopyFrom(buyer)
     event.receipt.buyer.consent_purpose = ""  # contacts without consent: the bytes are not kept at all
     erased.envelope.event, erased.envelope.seq = event.SerializeToString(), 10**6
-    return [record.SerializeToString() for record in [*records, buyer, erased]]
+    # As the ingest stage journals them now: sealed (or erased) before the journal, a receipt without
+    # its buyer in envelope.event, and a receipt hidden under another body of the oneof.
+    protected = []
+    for seq, event_bytes in enumerate(
+        [buyer.envelope.event, erased.envelope.event, buyer.envelope.event + _SHIFT_OPEN], start=10**6 + 1
+    ):
+        record = pb.JournalRecord()
+        record.CopyFrom(buyer)
+        record.envelope.event, record.envelope.seq = event_bytes, seq
+        protect_record(RING, record, pb.Event.FromString(event_bytes))
+        protected.append(record)
+    return [record.SerializeToString() for record in [*records, buyer, erased, *protected]]
+
+
+RING = PiiKeyRing.generate()
+_SHIFT_OPEN = pb.Event(shift_open=pb.ShiftOpen(shift_number=9)).SerializeToString()
 
 
 # Columns that differ by design between two inserts: random keys of sealed buyer data, the insert time.
@@ -133,7 +149,7 @@ async def storage(tmp_path: Path) -> Any:
 
 async def test_staged_receipts_store_the_rows_python_builds(storage: Storage) -> None:
     raw = corpus()
-    ring = PiiKeyRing.generate()
+    ring = RING
     python_db, staged_db = storage.database, storage.database + "_staged"
     await storage.run(lambda c: apply_migrations(c, staged_db))
     python_tables = build_tables(raw, ring)
@@ -156,7 +172,7 @@ async def test_staged_receipts_store_the_rows_python_builds(storage: Storage) ->
     sealed = await storage.run(lambda c: c.query(
         f"SELECT protection, count() FROM {staged_db}.events WHERE protection != '' GROUP BY protection"
     ).result_rows)
-    assert dict(sealed) == {"sealed": 1, "erased": 1}
+    assert dict(sealed) == {"sealed": 2, "erased": 3}
 
 
 async def test_a_resent_range_adds_no_rows_in_any_table_the_views_write(

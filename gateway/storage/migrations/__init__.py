@@ -32,6 +32,14 @@ class MigrationContext:
         """" ON CLUSTER <name>" on a cluster, "" on one node: for hand-written DDL (views, ALTERs)."""
         return self.topology.on_cluster
 
+    def durable(self, *tables: str) -> list[str]:
+        """On one node, the ALTERs making these MergeTree tables fsync the parts they write (migration 0008
+        says why; every migration that creates a table calls this, and tests/storage/test_migrations.py
+        checks that none forgot). A cluster keeps its replicas' copies instead: nothing."""
+        if self.on_cluster:
+            return []
+        return [f"ALTER TABLE {self.database}.{table} MODIFY SETTING {DURABLE_PARTS}" for table in tables]
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -52,10 +60,12 @@ def all_migrations() -> list[Migration]:
     return [_load(importlib.import_module(f"{__name__}.{name}"), name) for name in names]
 
 
-# The status table's rows must survive a power cut like any other (migration 0008 says why): a lost row
-# only makes its idempotent migration run again, but every start after such a cut would find broken parts.
-# Set at creation and, for tables made before, at every start (idempotent); one node only, as 0008.
-_DURABLE_STATUS = "fsync_after_insert = 1, fsync_part_directory = 1, min_rows_to_fsync_after_merge = 1"
+# ClickHouse writes a part's files without fsync by default, so a power cut or kernel crash within the
+# page cache's writeback window loses rows whose insert was confirmed, after which the shipper had
+# advanced and the journal had let them go. With these, an insert returns once its part's files and
+# directory are on disk, and a merge's or mutation's new part is too before the parts it replaces are
+# removed (ClickHouse fsyncs a merged part of at least this many rows). Cost: docs/performance.md.
+DURABLE_PARTS = "fsync_after_insert = 1, fsync_part_directory = 1, min_rows_to_fsync_after_merge = 1"
 
 
 def _status_table(ctx: MigrationContext) -> list[str]:
@@ -68,9 +78,9 @@ def _status_table(ctx: MigrationContext) -> list[str]:
 """,
         TableEngine(order_by=["id"], replacing_version="applied_at"),
     )
-    if ctx.on_cluster:
-        return statements
-    return [*statements, f"ALTER TABLE {ctx.database}.schema_migrations MODIFY SETTING {_DURABLE_STATUS}"]
+    # Its rows must survive a power cut like any other: a lost row only makes its idempotent migration run
+    # again, but every start after such a cut would find broken parts. Set at every start (idempotent).
+    return [*statements, *ctx.durable("schema_migrations")]
 
 
 def applied_migrations(client: Any, database: str) -> set[str]:

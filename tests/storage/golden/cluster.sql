@@ -569,3 +569,17 @@ CREATE TABLE IF NOT EXISTS tracegate.chain_heads ON CLUSTER tracegate
 )
 ENGINE = KeeperMap('/tracegate/chain_heads')
 PRIMARY KEY device_id;
+
+CREATE TABLE IF NOT EXISTS tracegate.device_keys ON CLUSTER tracegate
+(
+    device_id String,
+    key_id String,
+    public_key_pem String,
+    revoked Bool,
+    at_ms Int64
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/{database}/{table}', '{replica}')
+ORDER BY (device_id, key_id)
+SETTINGS replicated_deduplication_window = 10000, replicated_deduplication_window_seconds = 604800;
+
+INSERT INTO tracegate.device_keys (device_id, key_id, public_key_pem, revoked, at_ms) SELECT device_id, key_id, public_key_pem, status = 'revoked', updated_ms FROM tracegate.devices;

@@ -474,3 +474,19 @@ ALTER TABLE tracegate.access_tokens MODIFY SETTING fsync_after_insert = 1, fsync
 ALTER TABLE tracegate.audit_log MODIFY SETTING fsync_after_insert = 1, fsync_part_directory = 1, min_rows_to_fsync_after_merge = 1;
 
 ALTER TABLE tracegate.receipt_buyers MODIFY SETTING fsync_after_insert = 1, fsync_part_directory = 1, min_rows_to_fsync_after_merge = 1;
+
+CREATE TABLE IF NOT EXISTS tracegate.device_keys
+(
+    device_id String,
+    key_id String,
+    public_key_pem String,
+    revoked Bool,
+    at_ms Int64
+)
+ENGINE = MergeTree()
+ORDER BY (device_id, key_id)
+SETTINGS non_replicated_deduplication_window = 10000;
+
+ALTER TABLE tracegate.device_keys MODIFY SETTING fsync_after_insert = 1, fsync_part_directory = 1, min_rows_to_fsync_after_merge = 1;
+
+INSERT INTO tracegate.device_keys (device_id, key_id, public_key_pem, revoked, at_ms) SELECT device_id, key_id, public_key_pem, status = 'revoked', updated_ms FROM tracegate.devices;
