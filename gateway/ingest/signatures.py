@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from gateway import errors
 from gateway.devices import Device, DeviceRegistry
 from gateway.ingest.decoding import EnvelopeRejected
-from gateway.security.device_keys import new_key_of, rotation_in
 from gateway.wire import pb, signing
+from gateway.wire.rotation import new_key_of, rotation_in
 
 _BAD_SIGNATURE = "the signature does not verify over this envelope's preimage"
 
