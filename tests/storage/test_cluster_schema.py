@@ -79,6 +79,8 @@ def test_a_devices_chain_and_everything_derived_from_it_live_on_one_shard() -> N
 def test_every_cluster_statement_runs_on_cluster() -> None:
     missing = set()
     for statement in render_schema("tracegate", CLUSTER):
+        if statement.startswith("INSERT INTO "):
+            continue  # data, not schema: inserted through one server, a replicated table copies it
         if " ON CLUSTER tracegate" not in statement.split(" AS ", 1)[0]:
             match = _NAME.match(statement)
             missing.add(match.group(1) if match else statement[:60])

@@ -556,3 +556,34 @@ ALTER TABLE tracegate.code_events_local ON CLUSTER tracegate ADD INDEX IF NOT EX
 ALTER TABLE tracegate.code_events_local ON CLUSTER tracegate MATERIALIZE COLUMN inserted_at;
 
 ALTER TABLE tracegate.code_events_local ON CLUSTER tracegate MATERIALIZE INDEX inserted_at_minmax;
+
+CREATE TABLE IF NOT EXISTS tracegate.device_versions ON CLUSTER tracegate
+(
+    device_id String,
+    seller_tin String,
+    store_id String,
+    public_key_pem String,
+    key_id String,
+    status LowCardinality(String),
+    updated_ms Int64
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/{database}/{table}', '{replica}')
+ORDER BY (device_id, updated_ms)
+SETTINGS replicated_deduplication_window = 10000, replicated_deduplication_window_seconds = 604800;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS tracegate.device_versions_mv ON CLUSTER tracegate TO tracegate.device_versions AS SELECT device_id, seller_tin, store_id, public_key_pem, key_id, status, updated_ms FROM tracegate.devices;
+
+INSERT INTO tracegate.device_versions (device_id, seller_tin, store_id, public_key_pem, key_id, status, updated_ms) SELECT device_id, seller_tin, store_id, public_key_pem, key_id, status, updated_ms FROM tracegate.devices WHERE (device_id, updated_ms) NOT IN (SELECT device_id, updated_ms FROM tracegate.device_versions);
+
+CREATE TABLE IF NOT EXISTS tracegate.device_revocations ON CLUSTER tracegate
+(
+    device_id String,
+    seller_tin String,
+    key_id String,
+    from_seq UInt64,
+    revoked_ms Int64,
+    recorded_at DateTime64(3, 'UTC')
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/{database}/{table}', '{replica}')
+ORDER BY (device_id, revoked_ms)
+SETTINGS replicated_deduplication_window = 10000, replicated_deduplication_window_seconds = 604800;

@@ -448,3 +448,34 @@ SELECT seller_tin, store_id, envelope_device_id AS device_id, envelope_seq AS se
     finding.line AS line, finding.cis AS cis, finding.detail AS detail
 FROM tracegate.journal_receipts
 ARRAY JOIN findings AS finding;
+
+CREATE TABLE IF NOT EXISTS tracegate.device_versions
+(
+    device_id String,
+    seller_tin String,
+    store_id String,
+    public_key_pem String,
+    key_id String,
+    status LowCardinality(String),
+    updated_ms Int64
+)
+ENGINE = MergeTree()
+ORDER BY (device_id, updated_ms)
+SETTINGS non_replicated_deduplication_window = 10000;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS tracegate.device_versions_mv TO tracegate.device_versions AS SELECT device_id, seller_tin, store_id, public_key_pem, key_id, status, updated_ms FROM tracegate.devices;
+
+INSERT INTO tracegate.device_versions (device_id, seller_tin, store_id, public_key_pem, key_id, status, updated_ms) SELECT device_id, seller_tin, store_id, public_key_pem, key_id, status, updated_ms FROM tracegate.devices WHERE (device_id, updated_ms) NOT IN (SELECT device_id, updated_ms FROM tracegate.device_versions);
+
+CREATE TABLE IF NOT EXISTS tracegate.device_revocations
+(
+    device_id String,
+    seller_tin String,
+    key_id String,
+    from_seq UInt64,
+    revoked_ms Int64,
+    recorded_at DateTime64(3, 'UTC')
+)
+ENGINE = MergeTree()
+ORDER BY (device_id, revoked_ms)
+SETTINGS non_replicated_deduplication_window = 10000;
