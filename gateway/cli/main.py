@@ -27,6 +27,7 @@ SUBCOMMAND_MODULES = (
     "gateway.cli.config",
     "gateway.cli.security",
     "gateway.cli.quarantine",
+    "gateway.cli.export",
 )
 
 

@@ -11,6 +11,7 @@ from gateway.http.admin import setup_admin
 from gateway.http.analyst_routes import setup_analyst_routes
 from gateway.http.codes_routes import setup_code_check
 from gateway.http.errors import setup_errors
+from gateway.http.export_routes import setup_export_routes
 from gateway.http.health import setup_health
 from gateway.http.ingest_routes import setup_ingest_routes
 from gateway.http.keys import SERVICE, SETTINGS
@@ -48,6 +49,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_code_check(app)
     setup_access(app)
     setup_analyst_routes(app)
+    setup_export_routes(app)
     setup_pages(app)
     setup_metrics(app)
     setup_request_ids(app)  # last: its middleware goes outermost, so every answer and log line has the id
