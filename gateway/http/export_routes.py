@@ -65,6 +65,9 @@ async def get_export(request: web.Request) -> web.StreamResponse:
         # Pages are read and formatted off the event loop.
         while (chunk := await loop.run_in_executor(None, next, chunks, None)) is not None:
             await response.write(chunk)
+    except ConnectionResetError:
+        log.info("export of %s abandoned by the client", ",".join(names)[:200])
+        return response
     except Exception:
         # Too late for an error answer: the connection is cut, and the file lacks its manifest, which
         # `tracegate export` and any verifier report as an incomplete file.
