@@ -9,11 +9,13 @@ it reads the file alone (gateway/export/verify.py).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
 import gzip
 import json
 import os
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from gateway.auth.tokens import ADMIN
+from gateway.bench import export_bench
 from gateway.cli.admin_client import AdminError, admin_token
 from gateway.cli.main import add_common_options, settings_from_args
 from gateway.errors import GatewayError
@@ -88,6 +91,18 @@ def register(sub: Any) -> None:
     )
     verify.add_arguments(checker)
     checker.set_defaults(func=verify.run)
+    bench = sub.add_parser(
+        "export-bench", help="measure verify (one core) on a year of a busy register, and an export's memory",
+        description="Sign one register's history (shifts of 40-80 receipts, 5 %% naming a buyer), write its "
+        "export, and run verify on one core against a ceiling measured in the same run (read, parse and hash "
+        "every line) and with --every-signature; with --gateway-events, also ingest that many events into a "
+        "fresh gateway and export them over HTTP while sampling the gateway's memory.",
+    )
+    bench.add_argument("--events", type=int, default=500_000, help="events of the history (500000)")
+    bench.add_argument("--gateway-events", type=int, default=0,
+                       help="also ingest this many into a fresh gateway and export them over HTTP (0: skip)")
+    bench.add_argument("--json", action="store_true", help="print the figures as JSON")
+    bench.set_defaults(func=run_bench)
 
 
 class Progress:
@@ -172,6 +187,14 @@ class _Sink:
             os.replace(self.partial, self.path)
         else:
             self.partial.unlink(missing_ok=True)
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    """Run the export benchmark in a temporary directory and print its figures."""
+    with tempfile.TemporaryDirectory(prefix="tracegate-export-bench-") as workdir:
+        figures = export_bench.run_export_bench(args.events, Path(workdir), args.gateway_events)
+    print(json.dumps(dataclasses.asdict(figures)) if args.json else export_bench.report_text(figures))
+    return 0
 
 
 def _fail(message: str) -> int:

@@ -12,11 +12,11 @@ from tests.export.builders import (
     TIN,
     Life,
     Lived,
-    device_entry,
     export_bytes,
     export_of,
     failures,
     live,
+    record_of,
     verify,
 )
 
@@ -109,7 +109,7 @@ def test_erased_receipts_leave_their_shift_unchecked_and_their_signature_to_the_
     lived = live(
         "KKM-ERASED", 12, Life(shifts=2, receipts_per_shift=(10, 10), buyer_share=0.5, return_share=0)
     )
-    report = verify(export_bytes([(device_entry(lived), lived.envelopes)], erased=True))
+    report = verify(export_bytes([(record_of(lived), lived.envelopes)], erased=True))
     assert report.exit_status == EXIT_PASS, failures(report)
     notes = [line.detail for line in report.lines if line.status == "NOTE"]
     assert any("withheld without their digest" in note for note in notes), notes

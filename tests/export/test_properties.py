@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.export.report import EXIT_PASS
-from tests.export.builders import Life, device_entry, export_bytes, export_of, failures, live, verify
+from tests.export.builders import Life, export_bytes, export_of, failures, live, record_of, verify
 
 lives = st.builds(
     Life,
@@ -38,7 +38,7 @@ def test_any_slice_of_a_history_verifies(life: Life, seed: int, data: st.DataObj
     first = data.draw(st.integers(min_value=0, max_value=len(lived.envelopes) - 1))
     last = data.draw(st.integers(min_value=first, max_value=len(lived.envelopes) - 1))
     chosen = lived.envelopes[first : last + 1]
-    report = verify(export_bytes([(device_entry(lived, chosen), chosen)]))
+    report = verify(export_bytes([(record_of(lived, chosen), chosen)]))
     assert report.exit_status == EXIT_PASS, failures(report)
 
 

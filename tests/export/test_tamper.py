@@ -19,13 +19,13 @@ from tests.export.builders import (
     EXPORT_KEY,
     Life,
     Lived,
-    device_entry,
     export_bytes,
     export_of,
     failures,
     file_of,
     lines_of,
     live,
+    record_of,
     verify,
 )
 
@@ -58,7 +58,7 @@ def _plain_event(records: list[dict[str, object]], after: int = 5) -> int:
 
 
 def _reexported(lived: Lived, envelopes: list[pb.Envelope], **record: object) -> bytes:
-    entry = replace(device_entry(lived, envelopes), **record)  # type: ignore[arg-type]
+    entry = replace(record_of(lived, envelopes), **record)  # type: ignore[arg-type]
     return export_bytes([(entry, envelopes)])
 
 
@@ -167,7 +167,7 @@ def test_a_rotation_not_signed_by_the_key_it_replaces(lived: Lived) -> None:
         one_rotation.register.key,
         signing.event_preimage(rotation.device_id, rotation.seq, rotation.prev_hash, rotation.event),
     )
-    lines = failures(verify(export_bytes([(device_entry(one_rotation), one_rotation.envelopes)])))
+    lines = failures(verify(export_bytes([(record_of(one_rotation), one_rotation.envelopes)])))
     old_key = rotation.key_id
     assert any(
         f"keys: seq {rotation.seq}: the key rotation is not signed by the key it replaces ({old_key})" in line
