@@ -117,13 +117,10 @@ def keys_of(
         if version.key_id in rotated or any(k.key_id == version.key_id for k in registered):
             continue
         point = signing.public_key_bytes(signing.load_public_key_pem(version.public_key_pem))
-        if registered:
-            start = first_signed.get(version.key_id, head + 1)
-            registered.append(
-                KeyEntry(version.key_id, point, start, REGISTERED_AFTER_REVOCATION, version.updated_ms)
-            )
-        else:
-            registered.append(KeyEntry(version.key_id, point, 1, REGISTERED, version.updated_ms))
+        # A key that has not signed yet takes over after the newest event (from seq 1 if it is the first).
+        start = first_signed.get(version.key_id, head + 1 if registered else 1)
+        source = REGISTERED if start == 1 else REGISTERED_AFTER_REVOCATION
+        registered.append(KeyEntry(version.key_id, point, start, source, version.updated_ms))
     # A key that signed but that no version or rotation names: its row was merged away before
     # device_versions kept every version (migration 0018). Its id is known, its public key is not.
     named = rotated | {k.key_id for k in registered}
@@ -170,8 +167,8 @@ class _Device:
         rows = self.client.query(sql, parameters={**self.params, **params}, column_formats=formats)
         return list(rows.result_rows)
 
-    def seq_range(self, request: ExportRequest) -> tuple[int, int, int] | None:
-        """(first, last, head) seq to export; None if no stored event is in the range."""
+    def seq_range(self, request: ExportRequest) -> tuple[tuple[int, int] | None, int]:
+        """(first, last) seq to export (None if no stored event is in the range), and the newest seq."""
         since = "event_time >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')"
         until = "event_time < fromUnixTimestamp64Milli({until:Int64}, 'UTC')"
         both = " AND ".join(
@@ -184,10 +181,10 @@ class _Device:
             until=request.until_ms or 0,
         )
         if not matching:
-            return None
+            return None, int(head)
         # The range is contiguous (the chain must be): from the first to the last seq in the time range.
         first, last = max(int(first), request.from_seq or 1), min(int(last), request.to_seq or int(head))
-        return (first, last, int(head)) if first <= last else None
+        return ((first, last) if first <= last else None), int(head)
 
     def count(self, first: int, last: int) -> int:
         [(count,)] = self.rows(
@@ -252,10 +249,9 @@ class _Device:
 
 def _plan_device(client: Any, db: str, device: Device, request: ExportRequest) -> DevicePlan:
     queries = _Device(client, db, device)
-    found = queries.seq_range(request)
+    found, head = queries.seq_range(request)
     rotations, gap_notices = queries.chain_events()
     versions = load_versions(client, db, device.device_id)
-    head = found[2] if found else 0
     revocations = tuple(
         Revocation(
             from_seq if from_seq is not None else (queries.first_received_after(at_ms) or head + 1),
