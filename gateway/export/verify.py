@@ -71,11 +71,13 @@ class _Reader:
             try:
                 record = json.loads(raw)
             except ValueError:
-                self.fail("is not JSON")
-                continue
+                record = None
             kind = record.get("record") if isinstance(record, dict) else None
             if self.manifest is None and kind != MANIFEST:
                 self.digest.update(raw)
+            if not isinstance(record, dict):
+                self.fail("is not a JSON object")
+                continue
             if not self.dispatch(kind, record, raw):
                 return
         self.end()
