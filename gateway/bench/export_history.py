@@ -36,9 +36,9 @@ class Life:
     return_share: float = 0.1
 
 
-def new_register(device_id: str, seed: int) -> Register:
-    """A register with a fresh key and a clock that steps 45 s an event from START_MS."""
-    now = [START_MS]
+def new_register(device_id: str, seed: int, start_ms: int = START_MS) -> Register:
+    """A register with a fresh key and a clock that steps 45 s an event from start_ms."""
+    now = [start_ms]
 
     def tick() -> int:
         now[0] += 45_000

@@ -101,6 +101,8 @@ def register(sub: Any) -> None:
     bench.add_argument("--events", type=int, default=500_000, help="events of the history (500000)")
     bench.add_argument("--gateway-events", type=int, default=0,
                        help="also ingest this many into a fresh gateway and export them over HTTP (0: skip)")
+    bench.add_argument("--workdir", type=Path, default=None,
+                       help="keep the history and files here, and reuse a history signed there before")
     bench.add_argument("--json", action="store_true", help="print the figures as JSON")
     bench.set_defaults(func=run_bench)
 
@@ -191,8 +193,12 @@ class _Sink:
 
 def run_bench(args: argparse.Namespace) -> int:
     """Run the export benchmark in a temporary directory and print its figures."""
-    with tempfile.TemporaryDirectory(prefix="tracegate-export-bench-") as workdir:
-        figures = export_bench.run_export_bench(args.events, Path(workdir), args.gateway_events)
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        figures = export_bench.run_export_bench(args.events, args.workdir, args.gateway_events)
+    else:
+        with tempfile.TemporaryDirectory(prefix="tracegate-export-bench-") as workdir:
+            figures = export_bench.run_export_bench(args.events, Path(workdir), args.gateway_events)
     print(json.dumps(dataclasses.asdict(figures)) if args.json else export_bench.report_text(figures))
     return 0
 
