@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.bench.export_history import Life, device_entry, new_register, working_life, write_export
+from gateway.bench.procstat import rss_mib
 from gateway.bench.servers import ServerProcess, free_port
 from gateway.export.writer import ExportSigner
 from gateway.wire import pb, signing
@@ -104,14 +105,6 @@ def _verify(mode: str, export: Path) -> dict[str, Any]:
     return result
 
 
-def _rss_mib(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def _post(
     url: str, body: bytes, token: str | None = None, content_type: str = "application/x-protobuf"
 ) -> bytes:
@@ -170,13 +163,13 @@ def _through_gateway(history: Path, first_key: bytes, events: int, workdir: Path
 
 def _export_sampled(data: Path, pids: list[int], out: Path, to_seq: int) -> dict[str, Any]:
     """`tracegate export` through the gateway; its resident memory is sampled every 0.1 s meanwhile."""
-    before = sum(_rss_mib(pid) for pid in pids)
+    before = sum(rss_mib(pid) for pid in pids)
     peak = [before]
     stop = threading.Event()
 
     def sample() -> None:
         while not stop.wait(0.1):
-            peak[0] = max(peak[0], sum(_rss_mib(pid) for pid in pids))
+            peak[0] = max(peak[0], sum(rss_mib(pid) for pid in pids))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from gateway.export.format import (
     manifest_preimage,
 )
 from gateway.export.records import DeviceEntry, DeviceTotals, EventEntry
+from gateway.ingest.fiscal_sign import create_key_file
 from gateway.wire import signing
 
 
@@ -147,22 +146,12 @@ class ExportSigner:
     @classmethod
     def load_or_create(cls, path: Path) -> ExportSigner:
         """Load the key file (PEM PKCS#8), or create a fresh P-256 key there (mode 0600) if there is none."""
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            pem = signing.new_private_key().private_bytes(
+        create_key_file(
+            path,
+            lambda: signing.new_private_key().private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                os.write(fd, pem)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            # link() fails if another process won the race: then both use the winner's key.
-            with contextlib.suppress(FileExistsError):
-                os.link(tmp, path)
-            tmp.unlink()
+            ),
+        )
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
         if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
             raise ValueError(f"{path}: an export key file holds a P-256 private key (PEM)")
