@@ -288,16 +288,17 @@ def plan_export(client: Any, db: str, principal: Principal, request: ExportReque
     scope = scope_for(principal, request.seller_tin)
     if not request.device_ids and scope.seller_tin is None:
         raise GatewayError(errors.MALFORMED_REQUEST, "name the devices (device=ID) or the seller (tin=TIN)")
-    devices = {d.device_id: d for d in load_devices(client, db)}
-    chosen: list[Device] = []
-    for device_id in request.device_ids:
-        device = devices.get(device_id)
-        # Another seller's device is answered exactly like one that does not exist.
-        if device is None or scope.seller_tin not in (None, device.seller_tin):
-            raise GatewayError(errors.NOT_FOUND, f"no device {device_id}")
-        chosen.append(device)
     if not request.device_ids:
-        chosen = [d for d in devices.values() if d.seller_tin == scope.seller_tin]
+        chosen = load_devices(client, db, seller_tin=scope.seller_tin)
+    else:
+        found = {d.device_id: d for d in load_devices(client, db, device_ids=list(request.device_ids))}
+        chosen = []
+        for device_id in request.device_ids:
+            device = found.get(device_id)
+            # Another seller's device is answered exactly like one that does not exist.
+            if device is None or scope.seller_tin not in (None, device.seller_tin):
+                raise GatewayError(errors.NOT_FOUND, f"no device {device_id}")
+            chosen.append(device)
     return [_plan_device(client, db, device, request) for device in chosen]
 
 
