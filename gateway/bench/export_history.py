@@ -161,8 +161,8 @@ def write_export(
     erased: bool = False,
 ) -> int:
     """Write a whole export of these device sections; the events written."""
-    writer = ExportWriter("gw-sim", START_MS + 10**9)
-    write(writer.header({"principal": "tok_sim", "scope": "analyst"}, {"simulated": True}))
+    writer = ExportWriter("gw-sim", START_MS + 10**9, {"principal": "tok_sim", "scope": "analyst"})
+    write(writer.header({"simulated": True}))
     for device, envelopes in sections:
         write(writer.device(device))
         for envelope in envelopes:

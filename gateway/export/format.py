@@ -79,6 +79,7 @@ FIELDS: dict[str, dict[str, str]] = {
         "version": f"{VERSION}",
         "created_ms": "as in the header",
         "gateway_id": "as in the header",
+        "exported_by": "as in the header",
         "devices": "per device: {device_id, events, from_seq, to_seq, first_prev_hash, last_hash (hex), "
         "withheld}",
         "events": "events in the file",

@@ -238,6 +238,10 @@ def check_manifest(reader: _Reader, raw: bytes, manifest: dict[str, Any], signat
             f"export key {key_id} is the file's own claim: pass "
             "--export-key with the key your gateway publishes (GET /v1/export/key) to check whose it is",
         )
+    header = reader.header or {}
+    for name in ("created_ms", "gateway_id", "exported_by"):
+        if manifest.get(name) != header.get(name):
+            fail(f"the manifest's {name} is not the header's: {manifest.get(name)!r}, {header.get(name)!r}")
     if manifest.get("body_sha256") != reader.digest.hexdigest():
         fail(
             "the file's digest differs from the manifest's body_sha256: lines before the manifest were "

@@ -47,6 +47,7 @@ class ExportWriter:
 
     gateway_id: str
     created_ms: int
+    exported_by: dict[str, str]  # {principal, scope}
     _digest: Any = field(default_factory=hashlib.sha256)
     _lines: int = 0
     _sections: list[_Section] = field(default_factory=list)
@@ -57,7 +58,7 @@ class ExportWriter:
         self._lines += 1
         return data
 
-    def header(self, exported_by: dict[str, str], request: dict[str, Any]) -> bytes:
+    def header(self, request: dict[str, Any]) -> bytes:
         """The first line."""
         return self._emit(
             {
@@ -67,7 +68,7 @@ class ExportWriter:
                 "spec": SPEC,
                 "created_ms": self.created_ms,
                 "gateway_id": self.gateway_id,
-                "exported_by": exported_by,
+                "exported_by": self.exported_by,
                 "request": request,
                 "fields": FIELDS,
             }
@@ -109,6 +110,7 @@ class ExportWriter:
                 "version": VERSION,
                 "created_ms": self.created_ms,
                 "gateway_id": self.gateway_id,
+                "exported_by": self.exported_by,
                 "devices": [s.to_json() for s in sections],
                 "events": sum(s.events for s in sections),
                 "lines": self._lines,

@@ -399,8 +399,8 @@ def export_chunks(
     ring: PiiKeyRing | None,
 ) -> Iterator[bytes]:
     """The file, a page of events at a time (run: calls a function with the storage client)."""
-    writer = ExportWriter(gateway_id, int(time.time() * 1000))
-    yield writer.header(exported_by, request.to_json())
+    writer = ExportWriter(gateway_id, int(time.time() * 1000), exported_by)
+    yield writer.header(request.to_json())
     for plan in plans:
         chunk = writer.device(plan.entry)
         first, last = plan.entry.from_seq, plan.entry.to_seq

@@ -205,6 +205,14 @@ def test_an_edited_manifest(lived: Lived) -> None:
     assert any("the manifest says to_seq" in line for line in lines)
 
 
+def test_who_exported_is_signed(lived: Lived) -> None:
+    records = lines_of(export_of(lived))
+    records[0]["exported_by"] = {"principal": "tok_someone_else", "scope": "analyst"}
+    lines = failures(verify(file_of(records)))
+    assert any("manifest: the manifest's exported_by is not the header's" in line for line in lines), lines
+    assert any(DIGEST_CHANGED in line for line in lines)
+
+
 @pytest.mark.parametrize("cut", ["mid-line", "at a line end"])
 def test_a_truncated_file(lived: Lived, cut: str) -> None:
     data = export_of(lived)
