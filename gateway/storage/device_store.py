@@ -1,4 +1,5 @@
-"""The devices table: each save is a new version of the row; the newest updated_ms wins."""
+"""The devices table: each save is a new version of the row; the newest updated_ms wins (and every version is
+kept in device_versions)."""
 
 from __future__ import annotations
 
@@ -35,9 +36,15 @@ def load_devices(
 
 
 def save_device(client: Any, database: str, device: Device) -> None:
-    """Store a device (a new version: give it a larger updated_ms than the one it replaces)."""
+    """Store a device (a new version: give it a larger updated_ms than the one it replaces).
+
+    The version is kept in device_versions too, which merges never collapse: audit exports need every key
+    a device had. devices first: a version there that device_versions missed is still read from devices
+    (key_history_store), while one only in device_versions would be history that never happened.
+    """
     row = [
         device.device_id, device.seller_tin, device.store_id, device.public_key_pem, device.key_id,
         device.status, device.updated_ms,
     ]
     client.insert("devices", [row], column_names=_COLUMNS, database=database)
+    client.insert("device_versions", [row], column_names=_COLUMNS, database=database)

@@ -25,19 +25,15 @@ _NAMES = "device_id, seller_tin, store_id, public_key_pem, key_id, status, updat
 
 
 def statements(ctx: MigrationContext) -> list[str]:
-    """The table, a view that copies each insert into devices, and the versions devices still holds."""
+    """The table (save_device writes each version to it too), and the versions devices still holds."""
     db = ctx.database
     # devices is a ReplacingMergeTree: merges keep only a device's newest row, and with it the key it was
     # first registered with. An audit export needs every key the device ever signed with (docs/export.md).
-    # On a cluster devices is one replicated table on every server: an insert lands on one of them, whose
-    # view writes one row into the replicated device_versions; replicas fetching parts trigger no view.
+    # Not a materialized view on devices: in chDB an insert that feeds a view renames the inserting
+    # thread, which is the storage process's main thread.
     out = ctx.create_table("device_versions", DEVICE_VERSIONS, TableEngine(["device_id", "updated_ms"]))
-    out.append(
-        f"CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.device_versions_mv{ctx.on_cluster} "
-        f"TO {db}.device_versions AS SELECT {_NAMES} FROM {db}.devices"
-    )
     # Versions from before this migration that no merge has removed yet; the guard makes a rerun (after a
-    # crash mid-migration) add nothing the view or the first run wrote.
+    # crash mid-migration) add nothing the first run wrote.
     out.append(
         f"INSERT INTO {db}.device_versions ({_NAMES}) SELECT {_NAMES} FROM {db}.devices "
         f"WHERE (device_id, updated_ms) NOT IN (SELECT device_id, updated_ms FROM {db}.device_versions)"

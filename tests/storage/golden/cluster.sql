@@ -571,8 +571,6 @@ ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/{database}/{table}', '{repl
 ORDER BY (device_id, updated_ms)
 SETTINGS replicated_deduplication_window = 10000, replicated_deduplication_window_seconds = 604800;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS tracegate.device_versions_mv ON CLUSTER tracegate TO tracegate.device_versions AS SELECT device_id, seller_tin, store_id, public_key_pem, key_id, status, updated_ms FROM tracegate.devices;
-
 INSERT INTO tracegate.device_versions (device_id, seller_tin, store_id, public_key_pem, key_id, status, updated_ms) SELECT device_id, seller_tin, store_id, public_key_pem, key_id, status, updated_ms FROM tracegate.devices WHERE (device_id, updated_ms) NOT IN (SELECT device_id, updated_ms FROM tracegate.device_versions);
 
 CREATE TABLE IF NOT EXISTS tracegate.device_revocations ON CLUSTER tracegate

@@ -463,8 +463,6 @@ ENGINE = MergeTree()
 ORDER BY (device_id, updated_ms)
 SETTINGS non_replicated_deduplication_window = 10000;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS tracegate.device_versions_mv TO tracegate.device_versions AS SELECT device_id, seller_tin, store_id, public_key_pem, key_id, status, updated_ms FROM tracegate.devices;
-
 INSERT INTO tracegate.device_versions (device_id, seller_tin, store_id, public_key_pem, key_id, status, updated_ms) SELECT device_id, seller_tin, store_id, public_key_pem, key_id, status, updated_ms FROM tracegate.devices WHERE (device_id, updated_ms) NOT IN (SELECT device_id, updated_ms FROM tracegate.device_versions);
 
 CREATE TABLE IF NOT EXISTS tracegate.device_revocations
