@@ -137,6 +137,7 @@ class Register:
             self.settled_through = state["settled_through"]
             self.recent_sales = state["recent_sales"]
         # The journal, not the state file, is the truth about the chain: it is written first.
+        envelope = None
         for raw in self.journal.records():
             envelope = pb.Envelope.FromString(raw)
             preimage = signing.event_preimage(
@@ -146,6 +147,10 @@ class Register:
             self.prev_hash = signing.envelope_hash(preimage)
             if envelope.seq > self.settled_through:
                 self.queue.push(envelope.seq, raw)
+        if envelope is not None:  # a gap notice last: the chain goes on past the seqs it declared lost
+            event = pb.Event.FromString(envelope.event)
+            if event.WhichOneof("body") == "gap_notice":
+                self.seq = max(self.seq, event.gap_notice.last_missing_seq)
 
     def _save_state(self) -> None:
         if self._dir is None:
@@ -207,6 +212,19 @@ class Register:
             tmp.write_bytes(private_key_pem(new_key).encode())
             tmp.chmod(0o600)
             os.replace(tmp, self._dir / "key.pem")
+        return raw
+
+    def declare_lost(self, count: int, reason: str = "journal storage failure") -> bytes:
+        """Storage lost `count` events the register had numbered: a signed GapNotice (the next event)
+        declares the seqs after it lost, and the chain goes on past them, linked to the notice."""
+        if count < 1:
+            raise ValueError("a gap notice declares at least one seq lost")
+        first = self.seq + 2  # the notice itself takes seq + 1
+        raw = self.record(pb.Event(gap_notice=pb.GapNotice(
+            first_missing_seq=first, last_missing_seq=first + count - 1, reason=reason,
+        )))
+        self.seq += count
+        self._save_state()
         return raw
 
     def settle(self, seq: int, status: int, fiscal_sign: str = "") -> None:

@@ -53,9 +53,9 @@ class UploadQueue:
         self._items: deque[tuple[int, bytes]] = deque()
 
     def push(self, seq: int, envelope_bytes: bytes) -> None:
-        """Queue a freshly signed envelope."""
-        if self._items and seq != self._items[-1][0] + 1:
-            raise ValueError("the upload queue only takes the next seq")
+        """Queue a freshly signed envelope (the next seq, or past the seqs a gap notice declared lost)."""
+        if self._items and seq <= self._items[-1][0]:
+            raise ValueError("the upload queue only takes a newer seq")
         self._items.append((seq, envelope_bytes))
 
     def peek(self, limit: int) -> list[tuple[int, bytes]]:

@@ -106,6 +106,11 @@ class Settings:
         return self.data_dir / "fiscal.key"
 
     @property
+    def export_key_file(self) -> Path:
+        """The gateway's export key: signs the manifests of audit exports (docs/export.md)."""
+        return self.data_dir / "export.key"
+
+    @property
     def runtime_file(self) -> Path:
         """Written by a running gateway: its pid and URL, so the CLI can talk to it."""
         return self.data_dir / "gateway.json"

@@ -29,6 +29,7 @@ SUBCOMMAND_MODULES = (
     "gateway.cli.config",
     "gateway.cli.security",
     "gateway.cli.quarantine",
+    "gateway.cli.export",
 )
 # The one module that registers each command (its first one or two words), so a run imports only what
 # its command needs: importing every module costs about a second (aiohttp, numpy, chDB's client), more

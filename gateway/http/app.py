@@ -11,6 +11,7 @@ from gateway.http.admin import setup_admin
 from gateway.http.analyst_routes import setup_analyst_routes
 from gateway.http.codes_routes import setup_code_check
 from gateway.http.errors import setup_errors
+from gateway.http.export_routes import setup_export_routes
 from gateway.http.health import setup_health
 from gateway.http.ingest_routes import setup_ingest_routes
 from gateway.http.keys import SERVICE, SETTINGS
@@ -49,6 +50,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_code_check(app)
     setup_access(app)
     setup_analyst_routes(app)
+    setup_export_routes(app)
     setup_pages(app)
     setup_page_headers(app)
     setup_metrics(app)

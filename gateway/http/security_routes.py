@@ -20,6 +20,7 @@ from gateway.security.pii_erasure import count_in_journal, forget, forget_set_as
 from gateway.security.pii_keys import PiiKeyRing, load_key_ring
 from gateway.security.rate_limits import RateLimiter
 from gateway.storage.device_store import save_device
+from gateway.storage.key_history_store import record_revocation
 from gateway.wire import pb
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -111,6 +112,7 @@ async def revoke_from(request: web.Request) -> web.Response:
         raise GatewayError(errors.NOT_FOUND if device is None else errors.MALFORMED_REQUEST)
     gone = revoked(device)
     db = service.storage.database
+    await service.storage.run(lambda c: record_revocation(c, db, gone, from_seq))
     await service.storage.run(lambda c: save_device(c, db, gone))
     service.registry.put(gone)
     now_ms = int(time.time() * 1000)

@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import os
 import struct
+from collections.abc import Callable
 from pathlib import Path
 
 FISCAL_TAG = b"TRACEGATE-FISCAL-V1\x00"
@@ -84,20 +85,26 @@ class FiscalSigner:
     @classmethod
     def load_or_create(cls, path: Path) -> FiscalSigner:
         """Load the key file, or create a fresh 32-byte key (mode 0600) if there is none."""
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                os.write(fd, os.urandom(KEY_BYTES))
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            # link() fails if another process won the race: then both use the winner's key.
-            with contextlib.suppress(FileExistsError):
-                os.link(tmp, path)
-            tmp.unlink()
+        create_key_file(path, lambda: os.urandom(KEY_BYTES))
         key = path.read_bytes()
         if len(key) != KEY_BYTES:
             raise ValueError(f"{path}: a fiscal key file holds exactly {KEY_BYTES} bytes")
         return cls(key)
+
+
+def create_key_file(path: Path, make: Callable[[], bytes]) -> None:
+    """Write a new secret key file (mode 0600, fsynced) with make()'s bytes, unless path exists already."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, make())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    # link() fails if another process won the race: then both use the winner's key.
+    with contextlib.suppress(FileExistsError):
+        os.link(tmp, path)
+    tmp.unlink()

@@ -232,18 +232,22 @@ def _cash_movement_findings(movement: pb.CashMovement) -> Iterable[pb.Finding]:
         yield _finding("bad_amount", f"cash movement of kind {movement.kind} and sum {movement.sum}")
 
 
-def validate_event(event: pb.Event, received_ms: int) -> list[pb.Finding]:
-    """Every arithmetic and time problem of an authentic event, as findings (empty when all adds up)."""
-    findings: list[pb.Finding] = []
+def arithmetic_findings(event: pb.Event) -> list[pb.Finding]:
+    """The arithmetic problems of an event's own content: a receipt, a Z-report, a cash movement."""
     kind = event.WhichOneof("body")
     if kind == "receipt":
         receipt = event.receipt
-        if not _receipt_is_clean(receipt):
-            findings.extend(_receipt_findings(receipt))
-    elif kind == "shift_close":
-        findings.extend(_shift_close_findings(event.shift_close))
-    elif kind == "cash_movement":
-        findings.extend(_cash_movement_findings(event.cash_movement))
+        return [] if _receipt_is_clean(receipt) else list(_receipt_findings(receipt))
+    if kind == "shift_close":
+        return list(_shift_close_findings(event.shift_close))
+    if kind == "cash_movement":
+        return list(_cash_movement_findings(event.cash_movement))
+    return []
+
+
+def validate_event(event: pb.Event, received_ms: int) -> list[pb.Finding]:
+    """Every arithmetic and time problem of an authentic event, as findings (empty when all adds up)."""
+    findings = arithmetic_findings(event)
     if event.time_ms <= 0:
         findings.append(_finding("bad_time", f"event time {event.time_ms} ms is not a real time"))
     elif received_ms - event.time_ms > OFFLINE_LIMIT_MS:

@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from gateway import errors
 from gateway.devices import Device, DeviceRegistry
 from gateway.ingest.decoding import EnvelopeRejected
-from gateway.security.device_keys import rotation_in
 from gateway.wire import pb, signing
+from gateway.wire.rotation import rotation_in
 
 _BAD_SIGNATURE = "the signature does not verify over this envelope's preimage"
 

@@ -22,6 +22,7 @@ TOKEN_ISSUED = "token_issued"
 TOKEN_REVOKED = "token_revoked"
 REGISTRY_IMPORTED = "registry_imported"
 DATA_ERASED = "data_erased"
+EXPORTED = "exported"  # an audit export: whose history, by whom
 
 
 class HasTokenId(Protocol):

@@ -18,7 +18,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
-from google.protobuf.message import DecodeError
 
 from gateway import errors
 from gateway.devices import Device, DeviceRegistry, KnownKey
@@ -26,30 +25,10 @@ from gateway.ingest.decoding import EnvelopeRejected
 from gateway.storage.client import Storage
 from gateway.storage.device_store import load_device_keys, load_devices, save_device
 from gateway.wire import pb, signing
+from gateway.wire.rotation import new_key_of, rotation_in
 
 log = logging.getLogger(__name__)
 SIGNED_AFTER_COMPROMISE = "signed_after_compromise"
-
-
-def rotation_in(event_bytes: bytes) -> pb.KeyRotation | None:
-    """The KeyRotation an event carries, or None."""
-    try:
-        event = pb.Event.FromString(event_bytes)
-    except DecodeError:
-        return None
-    return event.key_rotation if event.WhichOneof("body") == "key_rotation" else None
-
-
-def new_key_of(rotation: pb.KeyRotation) -> tuple[ec.EllipticCurvePublicKey, str] | None:
-    """The new P-256 key and its id, if the rotation names a valid key whose id matches; else None."""
-    try:
-        key = signing.load_public_key_point(bytes(rotation.new_public_key))
-    except ValueError:
-        return None
-    key_id = signing.key_id_of(key)
-    if rotation.new_key_id and rotation.new_key_id != key_id:
-        return None
-    return key, key_id
 
 
 def rotation_key(

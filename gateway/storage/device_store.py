@@ -12,17 +12,28 @@ _COLUMNS = ["device_id", "seller_tin", "store_id", "public_key_pem", "key_id", "
 _KEY_COLUMNS = ["device_id", "key_id", "public_key_pem", "revoked", "at_ms"]
 
 
-def load_devices(client: Any, database: str) -> list[Device]:
-    """Every device in its newest version, sorted by id."""
+def load_devices(
+    client: Any, database: str, *, device_ids: list[str] | None = None, seller_tin: str | None = None
+) -> list[Device]:
+    """Every device in its newest version, sorted by id (only these ids, or this seller's, if given)."""
+    where: list[str] = []
+    params: dict[str, Any] = {}
+    if device_ids is not None:
+        where.append("device_id IN {device_ids:Array(String)}")
+        params["device_ids"] = device_ids
     # argMax rather than FINAL: correct before background merges and on every topology.
     sql = (
-        "SELECT device_id, argMax(seller_tin, updated_ms), argMax(store_id, updated_ms), "
+        "SELECT device_id, argMax(seller_tin, updated_ms) AS tin, argMax(store_id, updated_ms), "
         "argMax(public_key_pem, updated_ms), argMax(key_id, updated_ms), argMax(status, updated_ms), "
-        f"max(updated_ms) FROM {database}.devices GROUP BY device_id ORDER BY device_id"
+        f"max(updated_ms) FROM {database}.devices {'WHERE ' + ' AND '.join(where) if where else ''} "
+        "GROUP BY device_id "
     )
+    if seller_tin is not None:
+        sql += "HAVING tin = {seller_tin:String} "
+        params["seller_tin"] = seller_tin
     return [
         Device(str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]), int(r[6]))
-        for r in client.query(sql).result_rows
+        for r in client.query(sql + "ORDER BY device_id", parameters=params).result_rows
     ]
 
 

@@ -34,15 +34,14 @@ def genesis_hash(device_id: str) -> bytes:
 
 def event_preimage(device_id: str, seq: int, prev_hash: bytes, event_bytes: bytes) -> bytes:
     """The exact bytes a device signs for one envelope."""
+    return digest_preimage(device_id, seq, prev_hash, hashlib.sha256(event_bytes).digest())
+
+
+def digest_preimage(device_id: str, seq: int, prev_hash: bytes, event_sha256: bytes) -> bytes:
+    """The same preimage from the SHA-256 of the event bytes (all it needs of them)."""
     if len(prev_hash) != HASH_LEN:
         raise ValueError("prev_hash must be 32 bytes")
-    return (
-        EVENT_TAG
-        + _device_field(device_id)
-        + struct.pack(">Q", seq)
-        + prev_hash
-        + hashlib.sha256(event_bytes).digest()
-    )
+    return EVENT_TAG + _device_field(device_id) + struct.pack(">Q", seq) + prev_hash + event_sha256
 
 
 def envelope_hash(preimage: bytes) -> bytes:

@@ -583,3 +583,16 @@ ORDER BY (device_id, key_id)
 SETTINGS replicated_deduplication_window = 10000, replicated_deduplication_window_seconds = 604800;
 
 INSERT INTO tracegate.device_keys (device_id, key_id, public_key_pem, revoked, at_ms) SELECT device_id, key_id, public_key_pem, status = 'revoked', updated_ms FROM tracegate.devices;
+
+CREATE TABLE IF NOT EXISTS tracegate.device_revocations ON CLUSTER tracegate
+(
+    device_id String,
+    seller_tin String,
+    key_id String,
+    from_seq UInt64,
+    revoked_ms Int64,
+    recorded_at DateTime64(3, 'UTC')
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/{database}/{table}', '{replica}')
+ORDER BY (device_id, revoked_ms)
+SETTINGS replicated_deduplication_window = 10000, replicated_deduplication_window_seconds = 604800;

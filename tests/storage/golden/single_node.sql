@@ -490,3 +490,18 @@ SETTINGS non_replicated_deduplication_window = 10000;
 ALTER TABLE tracegate.device_keys MODIFY SETTING fsync_after_insert = 1, fsync_part_directory = 1, min_rows_to_fsync_after_merge = 1;
 
 INSERT INTO tracegate.device_keys (device_id, key_id, public_key_pem, revoked, at_ms) SELECT device_id, key_id, public_key_pem, status = 'revoked', updated_ms FROM tracegate.devices;
+
+CREATE TABLE IF NOT EXISTS tracegate.device_revocations
+(
+    device_id String,
+    seller_tin String,
+    key_id String,
+    from_seq UInt64,
+    revoked_ms Int64,
+    recorded_at DateTime64(3, 'UTC')
+)
+ENGINE = MergeTree()
+ORDER BY (device_id, revoked_ms)
+SETTINGS non_replicated_deduplication_window = 10000;
+
+ALTER TABLE tracegate.device_revocations MODIFY SETTING fsync_after_insert = 1, fsync_part_directory = 1, min_rows_to_fsync_after_merge = 1;
