@@ -7,6 +7,8 @@ under that key (AES-GCM, the envelope hash as associated data), and so are the c
 operator's current PII key. Deleting that row (consent expired → TTL, or `pii forget`) therefore
 crypto-shreds the event bytes too: no mutation of `events` is needed. A receipt with contacts but no valid
 consent keeps neither: its event bytes are not stored (signature and hash are), protection = "erased".
+The evidence an event was made from (an OFD register's request frame, gateway/ofd) holds the same buyer
+data, so it is stored as the event bytes are: in clear, sealed under the same data key, or not at all.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class StoredEvent:
     event_bytes: bytes
     protection: str
     buyer_row: dict[str, Any] | None = None
+    evidence: bytes = b""  # the record's evidence (ofd_frame) as stored: same protection as the event
 
 
 def _wrap_aad(device_id: str, seq: int) -> bytes:
@@ -48,10 +51,10 @@ def contains_buyer(event: pb.Event | None) -> bool:
 
 
 def protect_event(ring: PiiKeyRing | None, record: pb.JournalRecord, event: pb.Event | None) -> StoredEvent:
-    """Decide how one accepted event is stored (see the module docstring)."""
+    """Decide how one accepted event (and its evidence) is stored (see the module docstring)."""
     env = record.envelope
     if not contains_buyer(event):
-        return StoredEvent(env.event, CLEAR)
+        return StoredEvent(env.event, CLEAR, evidence=record.ofd_frame)
     assert event is not None
     if ring is None or not buyer_storable(event):
         return StoredEvent(b"", ERASED)
@@ -75,7 +78,10 @@ def protect_event(ring: PiiKeyRing | None, record: pb.JournalRecord, event: pb.E
         )
         row[f"{kind}_hash"] = ring.lookup_hash(kind, value) if value else ""
     sealed = seal_with(data_key, env.event, record.envelope_hash)
-    return StoredEvent(sealed, SEALED, row)
+    evidence = record.ofd_frame
+    if evidence:
+        evidence = seal_with(data_key, evidence, _field_aad("evidence", env.device_id, env.seq))
+    return StoredEvent(sealed, SEALED, row, evidence)
 
 
 def open_buyer(ring: PiiKeyRing, row: dict[str, Any]) -> dict[str, str]:
@@ -98,6 +104,14 @@ def open_event(ring: PiiKeyRing, row: dict[str, Any], sealed_event: bytes, envel
         str(row["key_id"]), bytes(row["wrapped_key"]), _wrap_aad(row["device_id"], row["seq"])
     )
     return open_with(data_key, sealed_event, envelope_hash)
+
+
+def open_evidence(ring: PiiKeyRing, row: dict[str, Any], sealed_evidence: bytes) -> bytes:
+    """The evidence (OFD frame) of a sealed event, given its receipt_buyers row."""
+    data_key = ring.open(
+        str(row["key_id"]), bytes(row["wrapped_key"]), _wrap_aad(row["device_id"], row["seq"])
+    )
+    return open_with(data_key, sealed_evidence, _field_aad("evidence", row["device_id"], row["seq"]))
 
 
 def strip_rejected(envelope: pb.Envelope, event: pb.Event | None) -> pb.Envelope:
