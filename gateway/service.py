@@ -177,9 +177,13 @@ class GatewayService:
             name="code-follow",
         )
 
-    def write_runtime_file(self, url: str) -> None:
-        """Tell CLI commands on this machine that a gateway serves this data directory, and where."""
-        self.settings.runtime_file.write_text(json.dumps({"pid": os.getpid(), "url": url}))
+    def write_runtime_file(self, url: str, ofd: list[str] | None = None) -> None:
+        """Tell CLI commands on this machine that a gateway serves this data directory, and where (ofd:
+        host:port of the OFD front door's sockets, when it listens)."""
+        info: dict[str, object] = {"pid": os.getpid(), "url": url}
+        if ofd:
+            info["ofd"] = ofd
+        self.settings.runtime_file.write_text(json.dumps(info))
 
     async def stop(self) -> None:
         """Stop shipping, close the journal and storage; acked events stay in the journal for next start."""

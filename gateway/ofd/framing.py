@@ -164,6 +164,65 @@ def next_reqnum(reqnum: int) -> int:
     return (reqnum + 1) & MAX_REQNUM
 
 
+def peek_command(payload: bytes) -> int | None:
+    """Request.command / Response.command without decoding the rest (metrics, logs); None if absent or the
+    bytes do not read."""
+    return _peek_varint(payload, 1)
+
+
+def peek_result_code(payload: bytes) -> int | None:
+    """Response.result.result_code without decoding the rest; None if absent or unreadable."""
+    result = _peek_field(payload, 2)
+    return _peek_varint(result, 1) if isinstance(result, bytes) else None
+
+
+def _peek_varint(data: bytes, number: int) -> int | None:
+    value = _peek_field(data, number)
+    return value if isinstance(value, int) else None
+
+
+def _peek_field(data: bytes, number: int) -> int | bytes | None:
+    """The last top-level occurrence of field `number` (as protobuf reads it): a varint's value or a
+    length-delimited field's bytes; other wire types and malformed bytes give None."""
+    found: int | bytes | None = None
+    pos, end = 0, len(data)
+    try:
+        while pos < end:
+            tag, pos = _read_varint(data, pos)
+            wire = tag & 7
+            if wire == 0:
+                value, pos = _read_varint(data, pos)
+                if tag >> 3 == number:
+                    found = value
+            elif wire == 2:
+                length, pos = _read_varint(data, pos)
+                if pos + length > end:
+                    return None
+                if tag >> 3 == number:
+                    found = data[pos : pos + length]
+                pos += length
+            elif wire in (1, 5):
+                pos += 8 if wire == 1 else 4
+            else:
+                return None
+    except IndexError:
+        return None
+    return found if pos == end else None
+
+
+def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+        if shift > 63:
+            raise IndexError("varint longer than 10 bytes")
+
+
 M = TypeVar("M", ofd_pb2.Request, ofd_pb2.Response)
 
 

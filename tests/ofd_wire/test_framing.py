@@ -21,6 +21,8 @@ from gateway.ofd.framing import (
     encode_frame,
     next_reqnum,
     parse_header,
+    peek_command,
+    peek_result_code,
     split_frame,
 )
 from gateway.ofd.handler import result_answer
@@ -169,3 +171,14 @@ def test_a_string_that_is_not_utf8_decodes_and_reads_as_text() -> None:
     assert decoded.complete
     assert as_text(decoded.message.service.reg_info.kkm.fns_kkm_id) == "\ufffd\ufffd"
     assert as_text("КГД") == "КГД"
+
+
+def test_command_and_result_are_peeked_without_decoding() -> None:
+    _, request = split_frame(frame(INFO_REQUEST_203))
+    _, answer = split_frame(frame(TICKET_203))
+    assert peek_command(request) == Command.INFO
+    assert (peek_command(answer), peek_result_code(answer)) == (Command.TICKET, ResultCode.OK)
+    assert peek_result_code(split_frame(result_answer(FrameHeader(203, 0, 1, 2, 3), ResultCode.BLOCKED,
+                                                      command=1))[1]) == ResultCode.BLOCKED
+    for junk in (b"", b"\xff", b"\x0a\x05ab", b"\x08", b"\x0b"):
+        assert peek_command(junk) is None and peek_result_code(junk) is None
