@@ -127,6 +127,7 @@ class DeviceRegistry:
         self._devices: dict[str, Device] = {}
         self._keys: dict[str, ec.EllipticCurvePublicKey] = {}
         self._by_ofd_id: dict[int, str] = {}
+        self._by_kgd_number: dict[str, str] = {}
         for device in devices or []:
             self.put(device)
 
@@ -139,8 +140,10 @@ class DeviceRegistry:
         self._keys[device.device_id] = device.public_key()
         if current is not None and current.ofd is not None:
             self._by_ofd_id.pop(current.ofd.ofd_id, None)
+            self._by_kgd_number.pop(current.ofd.kgd_number, None)
         if device.ofd is not None:
             self._by_ofd_id[device.ofd.ofd_id] = device.device_id
+            self._by_kgd_number[device.ofd.kgd_number] = device.device_id
 
     def get(self, device_id: str) -> Device | None:
         """The device, or None if unknown."""
@@ -149,6 +152,11 @@ class DeviceRegistry:
     def by_ofd_id(self, ofd_id: int) -> Device | None:
         """The OFD register with this OFD id (its frames' header ID), or None."""
         device_id = self._by_ofd_id.get(ofd_id)
+        return None if device_id is None else self._devices.get(device_id)
+
+    def by_kgd_number(self, kgd_number: str) -> Device | None:
+        """The OFD register with this tax authority registration number, or None."""
+        device_id = self._by_kgd_number.get(kgd_number)
         return None if device_id is None else self._devices.get(device_id)
 
     def key(self, device_id: str) -> ec.EllipticCurvePublicKey | None:

@@ -21,6 +21,9 @@ from gateway.ingest.fiscal_sign import FiscalSigner
 from gateway.ingest.journal import Journal
 from gateway.ingest.pipeline import IngestPipeline
 from gateway.ingest.shipper import Shipper
+from gateway.ofd.dispatch import OfdDispatcher
+from gateway.ofd.exchange import RegisterExchanges
+from gateway.ofd.keys import OfdKeys
 from gateway.security import device_keys
 from gateway.settings import Settings
 from gateway.storage.chain_heads import (
@@ -34,6 +37,7 @@ from gateway.storage.client import Storage
 from gateway.storage.code_registry_store import load_status_index
 from gateway.storage.device_store import load_devices
 from gateway.storage.migrations import ensure_schema
+from gateway.storage.ofd_exchange_store import load_last_exchanges
 from gateway.storage.rows import decode_event
 from gateway.wire import pb
 
@@ -70,6 +74,8 @@ class GatewayService:
     pipeline: IngestPipeline
     shipper: Shipper
     admin_token: str
+    ofd_keys: OfdKeys
+    ofd_handler: OfdDispatcher  # the OFD front door's handler (gateway/ofd/server.py takes it from here)
     new_admin_token: str | None = None
     code_verdicts: CodeVerdicts | None = None
     code_follower: CodeFollower | None = None  # with a ClickHouse server only (other nodes may sell)
@@ -103,9 +109,15 @@ class GatewayService:
         )
         # The journal holds signed events with buyer data in clear (docs/security.md): owner only.
         settings.journal_dir.chmod(0o700)
+        ofd_keys = OfdKeys.load_or_create(settings.ofd_key_file)
+        # OFD registers' last exchanges: those shipped from ClickHouse, then the journal's (newer) on top.
+        exchanges = RegisterExchanges(ofd_keys)
+        exchanges.restore(await storage.run(lambda c: load_last_exchanges(c, storage.database)))
         replayed = 0
         for raw in journal.replay():
             record = pb.JournalRecord.FromString(raw)
+            if record.HasField("ofd_exchange"):
+                exchanges.restore([record.ofd_exchange])
             if record.accepted:
                 chains.apply_record(record)
                 device_keys.apply_accepted(registry, [record])
@@ -113,7 +125,8 @@ class GatewayService:
                 if event is not None:  # sales and returns not yet shipped move code status too
                     code_verdicts.apply_record(record, event)
                 replayed += 1
-        log.info("devices: %d, journal records replayed: %d", len(registry), replayed)
+        log.info("devices: %d, journal records replayed: %d, OFD registers heard from: %d",
+                 len(registry), replayed, len(exchanges))
         fiscal = FiscalSigner.load_or_create(settings.fiscal_key_file)
 
         async def lookup(device_id: str, seqs: list[int]) -> dict[int, StoredEnvelope]:
@@ -130,6 +143,7 @@ class GatewayService:
             on_key_rotation=lambda devices: device_keys.save_devices(storage, devices),
         )
         shipper = Shipper(journal, storage, settings)
+        handler = OfdDispatcher(settings, registry, chains, pipeline, journal, fiscal, ofd_keys, exchanges)
         service = cls(
             settings,
             storage,
@@ -140,6 +154,8 @@ class GatewayService:
             pipeline,
             shipper,
             admin_token=read_admin_token(settings.admin_token_file),
+            ofd_keys=ofd_keys,
+            ofd_handler=handler,
             new_admin_token=new_token,
             code_verdicts=code_verdicts,
         )

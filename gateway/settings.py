@@ -87,6 +87,11 @@ class Settings:
     ofd_tls_cert_file: str = ""  # 2.0.3 registers speak plain TCP; TLS is for a tunnel or a proxy
     ofd_tls_key_file: str = ""
     ofd_tls_client_ca_file: str = ""  # set: every OFD connection must present a certificate it signed
+    # What the front door answers (gateway/ofd, docs/ofd.md). The consumer-check link printed as the
+    # receipt's QR code: <ofd_check_url>/check?i=…&f=…&s=…&t=… (empty: http://<host>:<port>).
+    ofd_check_url: str = ""
+    # Registers send local time without a zone: minutes east of UTC (Kazakhstan: UTC+5 since 2024).
+    ofd_utc_offset_min: int = 300
     limits: Limits = field(default_factory=Limits)
 
     @property
@@ -113,6 +118,16 @@ class Settings:
     def fiscal_key_file(self) -> Path:
         """The gateway's fiscal-sign key (shared by every node of one installation)."""
         return self.data_dir / "fiscal.key"
+
+    @property
+    def ofd_key_file(self) -> Path:
+        """The master key of OFD registers' gateway-held keys and tokens (shared by every node)."""
+        return self.data_dir / "ofd.key"
+
+    @property
+    def consumer_check_url(self) -> str:
+        """Where the consumer-check links printed on OFD registers' receipts point (no trailing /)."""
+        return (self.ofd_check_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def runtime_file(self) -> Path:
@@ -167,6 +182,8 @@ _ENV_FIELDS = {
     "OFD_TLS_CERT_FILE": "ofd_tls_cert_file",
     "OFD_TLS_KEY_FILE": "ofd_tls_key_file",
     "OFD_TLS_CLIENT_CA_FILE": "ofd_tls_client_ca_file",
+    "OFD_CHECK_URL": "ofd_check_url",
+    "OFD_UTC_OFFSET_MIN": "ofd_utc_offset_min",
 }
 CONFIG_ENV = ENV_PREFIX + "CONFIG"  # path of an optional TOML file (flag: --config)
 

@@ -22,7 +22,7 @@ from gateway.ingest.decoding import EnvelopeRejected
 from gateway.ingest.fiscal_sign import FiscalSigner
 from gateway.ingest.offload import OffloadThread
 from gateway.ingest.receipt_validation import check_event_time
-from gateway.ingest.signatures import SignedEnvelope, authenticate
+from gateway.ingest.signatures import SignedEnvelope, authenticate, check_device
 from gateway.security.device_keys import apply_accepted
 from gateway.settings import Settings
 from gateway.wire import pb
@@ -117,6 +117,7 @@ class _Item:
     code_undo: Undo = field(default_factory=list)
     codes: dict[str, CodeResult] = field(default_factory=dict)  # validate_code by raw code (pure, early)
     code_places: list[CodeAt] = field(default_factory=list)  # codes_of(event): where each code sits
+    attested: pb.JournalRecord | None = None  # set: made and signed by the gateway (see ingest)
 
 
 # One per process, shared by every pipeline (tests build many): signature checks off the event loop.
@@ -176,11 +177,24 @@ class IngestPipeline:
         """Parse a request body under the limits; raises a request-level GatewayError."""
         return decoding.decode_batch(body, self._settings.limits)
 
-    async def ingest(self, batch: pb.IngestBatch) -> pb.IngestAck:
-        """Decide on every envelope, make the decisions durable in the journal, then answer."""
+    async def ingest(
+        self, batch: pb.IngestBatch, attested: Sequence[pb.JournalRecord] | None = None
+    ) -> pb.IngestAck:
+        """Decide on every envelope, make the decisions durable in the journal, then answer.
+
+        attested: the batch was made and signed by the gateway itself for a register that signs nothing
+        (the OFD front door, gateway/ofd), one record per envelope whose fields go into that envelope's
+        journal record if it is accepted (how it was authenticated, its evidence, findings, the register's
+        exchange). Its signatures are the gateway's own, so they are not verified again (the device must
+        still be registered, active and under that key), and its time is the register's word: a time
+        ahead of the gateway's clock is a finding the caller makes, not a refusal.
+        """
         received_ms = self._clock()
         items = self._prepare(batch)
-        await self._authenticate(items)
+        if attested is None:
+            await self._authenticate(items)
+        else:
+            self._attest(items, attested)
         resends = _signed_by_another_key(items)
         devices = {item.device_id for item in items if item.device is not None}
         async with self._locks.hold(devices | {item.device_id for item in resends}):
@@ -240,6 +254,16 @@ class IngestPipeline:
                 item.rejection = verdict
             else:
                 item.device = verdict
+
+    def _attest(self, items: list[_Item], attested: Sequence[pb.JournalRecord]) -> None:
+        for item, record in zip(items, attested, strict=True):
+            item.attested = record
+            if item.signed is None:
+                continue
+            try:
+                item.device = check_device(self._registry, item.envelope)
+            except EnvelopeRejected as rejection:
+                item.rejection = rejection
 
     async def _answer_retired_key_resends(self, resends: list[_Item]) -> None:
         """A resend signed by a key the device has rotated away since is a duplicate if it is, byte for byte,
@@ -336,7 +360,8 @@ class IngestPipeline:
             item.rejection = EnvelopeRejected(decision.error, decision.detail)
             return
         try:
-            check_event_time(event, received_ms, self._settings.limits)
+            if item.attested is None:
+                check_event_time(event, received_ms, self._settings.limits)
         except EnvelopeRejected as rejection:
             item.rejection, item.findings = rejection, []
             return
@@ -349,7 +374,10 @@ class IngestPipeline:
             )
             item.findings.extend(code_findings)
         signed = item.signed
-        item.fiscal_sign = self._fiscal.sign(item.device_id, item.seq, signed.envelope_hash, event.time_ms)
+        # An OFD register prints its receipts' fiscal number as digits (fiscal_sign.py).
+        ofd = item.device is not None and item.device.ofd is not None
+        sign = self._fiscal.ticket_number if ofd else self._fiscal.sign
+        item.fiscal_sign = sign(item.device_id, item.seq, signed.envelope_hash, event.time_ms)
         item.status = pb.ACCEPTED
         cursor.accept(item.seq, signed.envelope_hash, item.fiscal_sign, decision.next_seq)
 
@@ -376,6 +404,8 @@ class IngestPipeline:
             record.seller_tin, record.store_id = device.seller_tin, device.store_id
         if item.rejection is not None:
             record.error_code, record.detail = item.rejection.error.code, item.rejection.detail
+        if item.attested is not None and item.status == pb.ACCEPTED:
+            record.MergeFrom(item.attested)  # repeated fields (findings) are appended
         return record
 
     def _ack(self, items: list[_Item], received_ms: int) -> pb.IngestAck:

@@ -579,10 +579,9 @@ class OfdExchange(_message.Message):
     def __init__(self, token: _Optional[int] = ..., reqnum: _Optional[int] = ..., command: _Optional[int] = ..., answer: _Optional[bytes] = ..., next_token: _Optional[int] = ..., state: _Optional[_Union[OfdRegisterState, _Mapping]] = ...) -> None: ...
 
 class OfdOperationCounters(_message.Message):
-    __slots__ = ("operation", "count", "total_count", "sum", "offline_count", "discounts", "discount_count", "markups", "markup_count", "change", "payments", "lines_sum", "lines_count", "grand_total", "grand_total_at_open")
+    __slots__ = ("operation", "count", "sum", "offline_count", "discounts", "discount_count", "markups", "markup_count", "change", "payments", "lines_sum", "lines_count")
     OPERATION_FIELD_NUMBER: _ClassVar[int]
     COUNT_FIELD_NUMBER: _ClassVar[int]
-    TOTAL_COUNT_FIELD_NUMBER: _ClassVar[int]
     SUM_FIELD_NUMBER: _ClassVar[int]
     OFFLINE_COUNT_FIELD_NUMBER: _ClassVar[int]
     DISCOUNTS_FIELD_NUMBER: _ClassVar[int]
@@ -593,11 +592,8 @@ class OfdOperationCounters(_message.Message):
     PAYMENTS_FIELD_NUMBER: _ClassVar[int]
     LINES_SUM_FIELD_NUMBER: _ClassVar[int]
     LINES_COUNT_FIELD_NUMBER: _ClassVar[int]
-    GRAND_TOTAL_FIELD_NUMBER: _ClassVar[int]
-    GRAND_TOTAL_AT_OPEN_FIELD_NUMBER: _ClassVar[int]
     operation: int
     count: int
-    total_count: int
     sum: int
     offline_count: int
     discounts: int
@@ -608,9 +604,7 @@ class OfdOperationCounters(_message.Message):
     payments: _containers.RepeatedCompositeFieldContainer[OfdPaymentCounter]
     lines_sum: int
     lines_count: int
-    grand_total: int
-    grand_total_at_open: int
-    def __init__(self, operation: _Optional[int] = ..., count: _Optional[int] = ..., total_count: _Optional[int] = ..., sum: _Optional[int] = ..., offline_count: _Optional[int] = ..., discounts: _Optional[int] = ..., discount_count: _Optional[int] = ..., markups: _Optional[int] = ..., markup_count: _Optional[int] = ..., change: _Optional[int] = ..., payments: _Optional[_Iterable[_Union[OfdPaymentCounter, _Mapping]]] = ..., lines_sum: _Optional[int] = ..., lines_count: _Optional[int] = ..., grand_total: _Optional[int] = ..., grand_total_at_open: _Optional[int] = ...) -> None: ...
+    def __init__(self, operation: _Optional[int] = ..., count: _Optional[int] = ..., sum: _Optional[int] = ..., offline_count: _Optional[int] = ..., discounts: _Optional[int] = ..., discount_count: _Optional[int] = ..., markups: _Optional[int] = ..., markup_count: _Optional[int] = ..., change: _Optional[int] = ..., payments: _Optional[_Iterable[_Union[OfdPaymentCounter, _Mapping]]] = ..., lines_sum: _Optional[int] = ..., lines_count: _Optional[int] = ...) -> None: ...
 
 class OfdPaymentCounter(_message.Message):
     __slots__ = ("type", "sum", "count")
@@ -649,21 +643,29 @@ class OfdSectionCounter(_message.Message):
     def __init__(self, section_code: _Optional[str] = ..., operation: _Optional[int] = ..., count: _Optional[int] = ..., sum: _Optional[int] = ...) -> None: ...
 
 class OfdCashCounter(_message.Message):
-    __slots__ = ("operation", "count", "total_count", "sum", "offline_count")
+    __slots__ = ("operation", "count", "sum", "offline_count")
     OPERATION_FIELD_NUMBER: _ClassVar[int]
     COUNT_FIELD_NUMBER: _ClassVar[int]
-    TOTAL_COUNT_FIELD_NUMBER: _ClassVar[int]
     SUM_FIELD_NUMBER: _ClassVar[int]
     OFFLINE_COUNT_FIELD_NUMBER: _ClassVar[int]
     operation: int
     count: int
-    total_count: int
     sum: int
     offline_count: int
-    def __init__(self, operation: _Optional[int] = ..., count: _Optional[int] = ..., total_count: _Optional[int] = ..., sum: _Optional[int] = ..., offline_count: _Optional[int] = ...) -> None: ...
+    def __init__(self, operation: _Optional[int] = ..., count: _Optional[int] = ..., sum: _Optional[int] = ..., offline_count: _Optional[int] = ...) -> None: ...
+
+class OfdTotal(_message.Message):
+    __slots__ = ("operation", "count", "sum")
+    OPERATION_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    SUM_FIELD_NUMBER: _ClassVar[int]
+    operation: int
+    count: int
+    sum: int
+    def __init__(self, operation: _Optional[int] = ..., count: _Optional[int] = ..., sum: _Optional[int] = ...) -> None: ...
 
 class OfdShiftCounters(_message.Message):
-    __slots__ = ("shift_number", "opened_ms", "closed_ms", "operations", "taxes", "sections", "cash", "cash_sum", "documents", "annulled", "annulled_sum")
+    __slots__ = ("shift_number", "opened_ms", "closed_ms", "operations", "taxes", "sections", "cash", "cash_sum", "documents", "annulled", "start_totals", "first_document_number", "last_document_number")
     SHIFT_NUMBER_FIELD_NUMBER: _ClassVar[int]
     OPENED_MS_FIELD_NUMBER: _ClassVar[int]
     CLOSED_MS_FIELD_NUMBER: _ClassVar[int]
@@ -674,7 +676,9 @@ class OfdShiftCounters(_message.Message):
     CASH_SUM_FIELD_NUMBER: _ClassVar[int]
     DOCUMENTS_FIELD_NUMBER: _ClassVar[int]
     ANNULLED_FIELD_NUMBER: _ClassVar[int]
-    ANNULLED_SUM_FIELD_NUMBER: _ClassVar[int]
+    START_TOTALS_FIELD_NUMBER: _ClassVar[int]
+    FIRST_DOCUMENT_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    LAST_DOCUMENT_NUMBER_FIELD_NUMBER: _ClassVar[int]
     shift_number: int
     opened_ms: int
     closed_ms: int
@@ -684,12 +688,14 @@ class OfdShiftCounters(_message.Message):
     cash: _containers.RepeatedCompositeFieldContainer[OfdCashCounter]
     cash_sum: int
     documents: int
-    annulled: int
-    annulled_sum: int
-    def __init__(self, shift_number: _Optional[int] = ..., opened_ms: _Optional[int] = ..., closed_ms: _Optional[int] = ..., operations: _Optional[_Iterable[_Union[OfdOperationCounters, _Mapping]]] = ..., taxes: _Optional[_Iterable[_Union[OfdTaxCounter, _Mapping]]] = ..., sections: _Optional[_Iterable[_Union[OfdSectionCounter, _Mapping]]] = ..., cash: _Optional[_Iterable[_Union[OfdCashCounter, _Mapping]]] = ..., cash_sum: _Optional[int] = ..., documents: _Optional[int] = ..., annulled: _Optional[int] = ..., annulled_sum: _Optional[int] = ...) -> None: ...
+    annulled: _containers.RepeatedCompositeFieldContainer[OfdTotal]
+    start_totals: _containers.RepeatedCompositeFieldContainer[OfdTotal]
+    first_document_number: int
+    last_document_number: int
+    def __init__(self, shift_number: _Optional[int] = ..., opened_ms: _Optional[int] = ..., closed_ms: _Optional[int] = ..., operations: _Optional[_Iterable[_Union[OfdOperationCounters, _Mapping]]] = ..., taxes: _Optional[_Iterable[_Union[OfdTaxCounter, _Mapping]]] = ..., sections: _Optional[_Iterable[_Union[OfdSectionCounter, _Mapping]]] = ..., cash: _Optional[_Iterable[_Union[OfdCashCounter, _Mapping]]] = ..., cash_sum: _Optional[int] = ..., documents: _Optional[int] = ..., annulled: _Optional[_Iterable[_Union[OfdTotal, _Mapping]]] = ..., start_totals: _Optional[_Iterable[_Union[OfdTotal, _Mapping]]] = ..., first_document_number: _Optional[int] = ..., last_document_number: _Optional[int] = ...) -> None: ...
 
 class OfdLastTicket(_message.Message):
-    __slots__ = ("shift_number", "document_number", "fiscal_sign", "operation", "total", "cash", "offline", "payments")
+    __slots__ = ("shift_number", "document_number", "fiscal_sign", "operation", "total", "cash", "offline", "annulled", "payments")
     SHIFT_NUMBER_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_NUMBER_FIELD_NUMBER: _ClassVar[int]
     FISCAL_SIGN_FIELD_NUMBER: _ClassVar[int]
@@ -697,6 +703,7 @@ class OfdLastTicket(_message.Message):
     TOTAL_FIELD_NUMBER: _ClassVar[int]
     CASH_FIELD_NUMBER: _ClassVar[int]
     OFFLINE_FIELD_NUMBER: _ClassVar[int]
+    ANNULLED_FIELD_NUMBER: _ClassVar[int]
     PAYMENTS_FIELD_NUMBER: _ClassVar[int]
     shift_number: int
     document_number: int
@@ -705,23 +712,28 @@ class OfdLastTicket(_message.Message):
     total: int
     cash: int
     offline: bool
+    annulled: bool
     payments: _containers.RepeatedCompositeFieldContainer[OfdPaymentCounter]
-    def __init__(self, shift_number: _Optional[int] = ..., document_number: _Optional[int] = ..., fiscal_sign: _Optional[str] = ..., operation: _Optional[int] = ..., total: _Optional[int] = ..., cash: _Optional[int] = ..., offline: _Optional[bool] = ..., payments: _Optional[_Iterable[_Union[OfdPaymentCounter, _Mapping]]] = ...) -> None: ...
+    def __init__(self, shift_number: _Optional[int] = ..., document_number: _Optional[int] = ..., fiscal_sign: _Optional[str] = ..., operation: _Optional[int] = ..., total: _Optional[int] = ..., cash: _Optional[int] = ..., offline: _Optional[bool] = ..., annulled: _Optional[bool] = ..., payments: _Optional[_Iterable[_Union[OfdPaymentCounter, _Mapping]]] = ...) -> None: ...
 
 class OfdRegisterState(_message.Message):
-    __slots__ = ("shift_open", "shift", "document_number", "printed_document_number", "last_ticket", "grand_totals", "bound_taxes")
+    __slots__ = ("shift_open", "shift", "document_number", "last_ticket", "ticket_totals", "cash_totals", "bound_taxes", "printed_document_number", "shift_document_number")
     SHIFT_OPEN_FIELD_NUMBER: _ClassVar[int]
     SHIFT_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_NUMBER_FIELD_NUMBER: _ClassVar[int]
-    PRINTED_DOCUMENT_NUMBER_FIELD_NUMBER: _ClassVar[int]
     LAST_TICKET_FIELD_NUMBER: _ClassVar[int]
-    GRAND_TOTALS_FIELD_NUMBER: _ClassVar[int]
+    TICKET_TOTALS_FIELD_NUMBER: _ClassVar[int]
+    CASH_TOTALS_FIELD_NUMBER: _ClassVar[int]
     BOUND_TAXES_FIELD_NUMBER: _ClassVar[int]
+    PRINTED_DOCUMENT_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    SHIFT_DOCUMENT_NUMBER_FIELD_NUMBER: _ClassVar[int]
     shift_open: bool
     shift: OfdShiftCounters
     document_number: int
-    printed_document_number: int
     last_ticket: OfdLastTicket
-    grand_totals: _containers.RepeatedCompositeFieldContainer[OfdOperationCounters]
+    ticket_totals: _containers.RepeatedCompositeFieldContainer[OfdTotal]
+    cash_totals: _containers.RepeatedCompositeFieldContainer[OfdTotal]
     bound_taxes: _containers.RepeatedCompositeFieldContainer[Tax]
-    def __init__(self, shift_open: _Optional[bool] = ..., shift: _Optional[_Union[OfdShiftCounters, _Mapping]] = ..., document_number: _Optional[int] = ..., printed_document_number: _Optional[int] = ..., last_ticket: _Optional[_Union[OfdLastTicket, _Mapping]] = ..., grand_totals: _Optional[_Iterable[_Union[OfdOperationCounters, _Mapping]]] = ..., bound_taxes: _Optional[_Iterable[_Union[Tax, _Mapping]]] = ...) -> None: ...
+    printed_document_number: int
+    shift_document_number: int
+    def __init__(self, shift_open: _Optional[bool] = ..., shift: _Optional[_Union[OfdShiftCounters, _Mapping]] = ..., document_number: _Optional[int] = ..., last_ticket: _Optional[_Union[OfdLastTicket, _Mapping]] = ..., ticket_totals: _Optional[_Iterable[_Union[OfdTotal, _Mapping]]] = ..., cash_totals: _Optional[_Iterable[_Union[OfdTotal, _Mapping]]] = ..., bound_taxes: _Optional[_Iterable[_Union[Tax, _Mapping]]] = ..., printed_document_number: _Optional[int] = ..., shift_document_number: _Optional[int] = ...) -> None: ...
