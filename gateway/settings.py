@@ -92,6 +92,9 @@ class Settings:
     ofd_check_url: str = ""
     # Registers send local time without a zone: minutes east of UTC (Kazakhstan: UTC+5 since 2024).
     ofd_utc_offset_min: int = 300
+    # GET /check (the consumer check those links open) per remote address: guessing numbers stays slow.
+    check_rate_per_s: float = 5.0
+    check_rate_burst: int = 50
     limits: Limits = field(default_factory=Limits)
 
     @property
@@ -184,6 +187,8 @@ _ENV_FIELDS = {
     "OFD_TLS_CLIENT_CA_FILE": "ofd_tls_client_ca_file",
     "OFD_CHECK_URL": "ofd_check_url",
     "OFD_UTC_OFFSET_MIN": "ofd_utc_offset_min",
+    "CHECK_RATE_PER_S": "check_rate_per_s",
+    "CHECK_RATE_BURST": "check_rate_burst",
 }
 CONFIG_ENV = ENV_PREFIX + "CONFIG"  # path of an optional TOML file (flag: --config)
 

@@ -10,6 +10,7 @@ from aiohttp import web
 from gateway.http.access import setup_access
 from gateway.http.admin import setup_admin
 from gateway.http.analyst_routes import setup_analyst_routes
+from gateway.http.check_routes import setup_check
 from gateway.http.codes_routes import setup_code_check
 from gateway.http.errors import setup_errors
 from gateway.http.health import setup_health
@@ -70,6 +71,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_ingest_routes(app)
     setup_admin(app)
     setup_code_check(app)
+    setup_check(app)
     setup_access(app)
     setup_analyst_routes(app)
     setup_pages(app)
