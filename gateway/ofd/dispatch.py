@@ -142,8 +142,11 @@ class OfdDispatcher:
             if verdict is not Verdict.NEW:
                 code, text = _REFUSALS[verdict]
                 return result_answer(header, code, text, command=command)
+            if command not in ofd_pb2.CommandType.values():  # a later version's command
+                text = f"no command {command} in 2.0.2/2.0.3"
+                return result_answer(header, ResultCode.UNKNOWN_COMMAND, text, command=command)
             request = decoded.message
-            body = _BODY.get(Command(command)) if command in ofd_pb2.CommandType.values() else None
+            body = _BODY.get(Command(command))
             if decoded.missing or (body is not None and not request.HasField(body)):
                 missing = ", ".join(decoded.missing) or body
                 return result_answer(header, ResultCode.PROTOCOL_ERROR, f"required field missing: {missing}",
@@ -152,11 +155,8 @@ class OfdDispatcher:
                 return await self._document(device, header, request, payload)
             if command in SERVICES:
                 return await self._service(device, header, request)
-            known = command in ofd_pb2.CommandType.values()
-            return result_answer(
-                header, ResultCode.UNSUPPORTED_COMMAND if known else ResultCode.UNKNOWN_COMMAND,
-                f"command {command} is not served here", command=command,
-            )
+            return result_answer(header, ResultCode.UNSUPPORTED_COMMAND, f"command {command} is not served",
+                                 command=command)
 
     # ── service commands ──
 

@@ -88,7 +88,8 @@ class Register:
         """The request's frame with the next REQNUM (new) or the last one again."""
         if new:
             self.reqnum = next_reqnum(self.reqnum)
-        return encode_frame(request.SerializeToString(), version=self.version, device_id=self.ofd_id,
+        # Partial: a test may send a request without a required field, as a broken register would.
+        return encode_frame(request.SerializePartialToString(), version=self.version, device_id=self.ofd_id,
                             token=self.token if token is None else token, reqnum=self.reqnum)
 
     async def send_frame(self, data: bytes) -> tuple[FrameHeader, ofd_pb2.Response, bytes]:
