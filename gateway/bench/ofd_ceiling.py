@@ -18,7 +18,15 @@ import itertools
 from aiohttp import web
 
 from gateway.observability.prometheus import Registry
-from gateway.ofd.framing import MAX_U32, Command, FrameError, FrameHeader, ResultCode, decode_request
+from gateway.ofd.framing import (
+    MAX_U32,
+    Command,
+    FrameError,
+    FrameHeader,
+    ResultCode,
+    decode_request,
+    peek_command,
+)
 from gateway.ofd.handler import answer_frame, result_answer
 from gateway.ofd.server import OfdFrontDoor, OfdMetrics
 from gateway.settings import Settings
@@ -36,7 +44,8 @@ class DecodeAndAnswer:
         try:
             decoded = decode_request(payload)
         except FrameError as error:
-            return result_answer(header, ResultCode.PROTOCOL_ERROR, error.detail, command=None)
+            command = peek_command(payload)
+            return result_answer(header, ResultCode.PROTOCOL_ERROR, error.detail, command=command)
         if not decoded.complete or decoded.command is None:
             return result_answer(header, ResultCode.PROTOCOL_ERROR, "incomplete", command=decoded.command)
         response = ofd_pb2.Response(command=decoded.message.command, result=ofd_pb2.Result(result_code=0))

@@ -189,21 +189,12 @@ class _Connection(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         """The peer sent all it will: a frame cut short is a fault; a request with the handler is still
-        answered (keep the transport open for that)."""
+        answered (the transport stays open for that)."""
         self.eof = True
         if self.lingering:
             return False
-        if self.busy:
-            return True
-        if self.buffer:
-            if self.header is None:
-                error = FrameError(FrameErrorReason.SHORT_HEADER, f"{len(self.buffer)} bytes, then the end")
-            else:
-                error = FrameError(FrameErrorReason.TRUNCATED, f"{len(self.buffer) - HEADER_SIZE} of "
-                                   f"{self.header.payload_size} payload bytes, then the end", self.header)
-            self._refuse(error)
-            return self.lingering > 0
-        return False  # the register closed after its answer: the usual end
+        self._advance()
+        return self.busy
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Forget the connection; a handler call in flight finishes on its own."""
@@ -249,7 +240,16 @@ class _Connection(asyncio.Protocol):
 
     def _await_read(self, part: int) -> None:
         """Wait for more of the header (1) or the payload (2): read_s for each part, within the exchange's
-        deadline. A frame that comes whole in one segment, the usual case, never arms this timer."""
+        deadline. A frame that comes whole in one segment, the usual case, never arms this timer. After
+        the peer's end of input nothing more comes: the frame was cut short."""
+        if self.eof:
+            if self.header is None:
+                error = FrameError(FrameErrorReason.SHORT_HEADER, f"{len(self.buffer)} bytes, then the end")
+            else:
+                error = FrameError(FrameErrorReason.TRUNCATED, f"{len(self.buffer) - HEADER_SIZE} of "
+                                   f"{self.header.payload_size} payload bytes, then the end", self.header)
+            self._refuse(error)
+            return
         if self.reading != part:
             self.reading = part
             self._arm(min(self.deadline, self.loop.time() + self.door.read_s), self._read_timeout)
@@ -349,8 +349,8 @@ class _Connection(asyncio.Protocol):
             return
         transport.write(result_answer(error.header, ResultCode.PROTOCOL_ERROR, error.detail, command=None))
         self.buffer.clear()
-        if not transport.can_write_eof():
-            transport.close()  # TLS: the close sends what is buffered, then close_notify
+        if self.eof or not transport.can_write_eof():
+            transport.close()  # sends what is buffered first (TLS: then close_notify)
             return
         transport.write_eof()
         self.lingering = 1
