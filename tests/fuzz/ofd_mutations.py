@@ -122,7 +122,8 @@ def header(seeds: Seeds, key: OfdKey, rng: random.Random) -> OfdCase:
     else:
         reqnum = rng.choice((key.reqnum, 0, 0xFFFF))
     data = _HEADER.pack(appcode, version, size, ofd_id, token, reqnum) + payload
-    return OfdCase(data, f"ofd:header:{field_}", eof=eof)
+    # With the key: an OK answer (a REQNUM of 0 or 65535 is a new request) rotates its token.
+    return OfdCase(data, f"ofd:header:{field_}", eof=eof, key=key)
 
 
 def framing(seeds: Seeds, key: OfdKey, rng: random.Random) -> OfdCase:

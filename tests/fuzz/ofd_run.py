@@ -56,7 +56,9 @@ class OfdFuzzReport:
     answers: Counter[str] = field(default_factory=Counter)
     findings: list[str] = field(default_factory=list)
     ok_documents: Counter[int] = field(default_factory=Counter)  # OFD id -> documents answered OK
-    ok_tickets: int = 0  # receipts answered OK: exactly these may become receipts rows
+    # (OFD id, ticket number) of receipts answered OK: exactly these may become receipts rows (a resend
+    # answered from the register's last exchange brings the same number again).
+    ok_tickets: set[tuple[int, str]] = field(default_factory=set)
     seconds: float = 0.0
 
     def text(self) -> str:
@@ -121,6 +123,8 @@ def check_answers(case: OfdCase, answers: list[bytes]) -> list[str]:
         echoed_unknown = decoded.missing == ("command",) and decoded.command is not None
         if not (decoded.complete or echoed_unknown) or code not in ResultCode.__members__.values():
             findings.append(f"incomplete answer or unknown result code {code}: {decoded.missing}")
+        if code == ResultCode.UNKNOWN_ERROR:  # the door's and the handlers' answer to an exception of theirs
+            findings.append(f"the handler failed (255): {decoded.message.result.result_text}")
         if expected.protocol_error and code != ResultCode.PROTOCOL_ERROR:
             findings.append(f"a frame the door cannot use answered {code}, not PROTOCOL_ERROR")
         if expected.command is not None and decoded.command != expected.command:
@@ -163,7 +167,8 @@ def _note(report: OfdFuzzReport, case: OfdCase, answers: list[bytes]) -> None:
             case.key.token = int.from_bytes(answer[12:16], "little")
             if response.command in (1, 2, 6):  # TICKET, CLOSE_SHIFT, MONEY_PLACEMENT: documents
                 report.ok_documents[case.key.ofd_id] += 1
-                report.ok_tickets += response.command == 1
+            if response.command == 1:
+                report.ok_tickets.add((case.key.ofd_id, response.ticket.ticket_number))
     if not answers:
         report.answers["(closed, no answer)"] += 1
 
