@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from gateway.bench import ofd_runner
 from gateway.bench.report import json_line, summary, text_report
 from gateway.bench.runner import BenchOptions, run_bench
 
@@ -31,6 +32,10 @@ def register(sub: Any) -> None:
         "throughput, ack latency, visibility lag, CPU and peak RSS, and the gateway's ratios to both "
         "baselines.",
     )
+    parser.add_argument("--protocol", choices=("tracegate", "ofd"), default="tracegate",
+                        help="tracegate: batches to POST /v1/batches (default); ofd: OFD 2.0.3 TICKET "
+                        "requests to the OFD front door, one connection per exchange, against an OFD "
+                        "decode-and-answer ceiling (--rate and --concurrency count documents and exchanges)")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of load per phase (20)")
     parser.add_argument("--devices", type=int, default=100, help="simulated registers, 50-500 (100)")
     parser.add_argument("--batch", type=int, default=20, help="receipts per request (20)")
@@ -59,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="tracegate-bench-"))
     receipts = args.receipts or min(POOL_MAX, max(2_000, int(args.duration * POOL_PER_SECOND)))
+    if args.protocol == "ofd":
+        return _run_ofd(args, workdir, max(receipts, args.devices))
     options = BenchOptions(
         duration_s=args.duration, devices=args.devices, receipts=max(receipts, args.devices),
         batch_size=args.batch, concurrency=args.concurrency, rate=args.rate, load_procs=args.load_procs,
@@ -69,6 +76,26 @@ def run(args: argparse.Namespace) -> int:
         result = run_bench(options, lambda line: print(line, file=sys.stderr, flush=True))
         figures = summary(result)
         print(text_report(result, figures))
+        if args.json:
+            print(json_line(figures))
+    finally:
+        if args.keep:
+            print(f"kept {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+def _run_ofd(args: argparse.Namespace, workdir: Path, receipts: int) -> int:
+    """The OFD front door's bench (gateway/bench/ofd_runner.py)."""
+    options = ofd_runner.OfdBenchOptions(
+        duration_s=args.duration, devices=args.devices, receipts=receipts, concurrency=args.concurrency,
+        rate=args.rate, load_procs=args.load_procs, workdir=workdir, registry=not args.unknown_codes,
+    )
+    try:
+        result = ofd_runner.run_ofd_bench(options, lambda line: print(line, file=sys.stderr, flush=True))
+        figures = ofd_runner.summary(result)
+        print(ofd_runner.text_report(result, figures))
         if args.json:
             print(json_line(figures))
     finally:

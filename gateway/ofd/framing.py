@@ -118,7 +118,7 @@ class FrameHeader:
         return self.size - HEADER_SIZE
 
 
-def parse_header(data: bytes, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> FrameHeader:
+def parse_header(data: bytes | bytearray, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> FrameHeader:
     """The header in the first 18 bytes of data; raises FrameError (with the header once APPCODE matched)."""
     if len(data) < HEADER_SIZE:
         raise FrameError(FrameErrorReason.SHORT_HEADER, f"{len(data)} bytes, a header has {HEADER_SIZE}")

@@ -343,3 +343,19 @@ async def test_stop_lets_a_handler_in_flight_finish(start_door: StartDoor) -> No
     writer.close()
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+async def test_a_frame_cut_short_behind_an_answered_one_is_refused_at_the_end_of_input(
+    start_door: StartDoor,
+) -> None:
+    door = await start_door(FixedAnswer(delay_s=0.1), ofd_read_timeout_s=5.0)
+    reader, writer = await door.connect()
+    writer.write(ticket_frame(1) + ticket_frame(2)[:-4])
+    writer.write_eof()  # sent while the first request is with the handler
+    began = time.monotonic()
+    first, second = result_of(await read_answer(reader)), result_of(await read_answer(reader))
+    assert (first[0].reqnum, first[1]) == (1, ResultCode.OK)
+    assert (second[0].reqnum, second[1]) == (2, ResultCode.PROTOCOL_ERROR)
+    assert time.monotonic() - began < 2.0  # not after the read timeout: nothing more can come
+    assert await reader.read() == b""
+    writer.close()
