@@ -104,10 +104,10 @@ class Ledger:
         state = self.state
         if printed:
             state.printed_document_number = printed
-        number = printed or state.document_number + 1
+        number = printed or min(state.document_number + 1, units.UINT64_MAX)
         state.document_number = max(state.document_number, number)
         shift = state.shift
-        shift.documents += 1
+        shift.documents = units.count_plus(shift.documents, 1)
         if not shift.first_document_number:
             shift.first_document_number = number
         shift.last_document_number = number
@@ -117,33 +117,34 @@ class Ledger:
         """Count an accepted receipt (its OFD form for the payment counters, our form for the rest)."""
         operation = ofd_ticket.operation
         counter = entry(self.shift.operations, operation)
-        counter.count += 1
-        counter.sum += receipt.total
-        counter.offline_count += int(receipt.offline)
+        counter.count = units.count_plus(counter.count, 1)
+        counter.sum = units.plus(counter.sum, receipt.total)
+        counter.offline_count = units.count_plus(counter.offline_count, int(receipt.offline))
         lines = receipt.lines[:]
         discounts = receipt.discount.sum + sum(_signed(line, line.discount) for line in lines)
         markups = receipt.markup.sum + sum(_signed(line, line.markup) for line in lines)
-        counter.discounts += discounts
-        counter.discount_count += int(discounts != 0)
-        counter.markups += markups
-        counter.markup_count += int(markups != 0)
-        counter.change += receipt.change
+        counter.discounts = units.plus(counter.discounts, discounts)
+        counter.discount_count = units.count_plus(counter.discount_count, int(discounts != 0))
+        counter.markups = units.plus(counter.markups, markups)
+        counter.markup_count = units.count_plus(counter.markup_count, int(markups != 0))
+        counter.change = units.plus(counter.change, receipt.change)
         for payment in ofd_ticket.payments:
             paid = _payment(counter.payments, payment.type)
-            paid.sum += units.tiyn(payment.sum)
-            paid.count += 1
+            paid.sum = units.plus(paid.sum, units.tiyn(payment.sum))
+            paid.count = units.count_plus(paid.count, 1)
         for line in lines:
-            counter.lines_sum += _signed(line, line.sum + line.discount - line.markup)
-            counter.lines_count += 0 if line.storno else 1
+            before_modifiers = line.sum + line.discount - line.markup
+            counter.lines_sum = units.plus(counter.lines_sum, _signed(line, before_modifiers))
+            counter.lines_count = units.count_plus(counter.lines_count, 0 if line.storno else 1)
             section = self._section(line.section_code, operation)
-            section.count += 0 if line.storno else 1
-            section.sum += _signed(line, line.sum)
+            section.count = units.count_plus(section.count, 0 if line.storno else 1)
+            section.sum = units.plus(section.sum, _signed(line, line.sum))
         self._count_taxes(receipt, operation)
-        cash = sum(p.sum for p in receipt.payments if p.type == pb.CASH) - receipt.change
-        self.shift.cash_sum += _CASH_SIGN.get(operation, 0) * cash
+        cash = units.plus(0, sum(p.sum for p in receipt.payments if p.type == pb.CASH) - receipt.change)
+        self.shift.cash_sum = units.plus(self.shift.cash_sum, _CASH_SIGN.get(operation, 0) * cash)
         total = entry(self.state.ticket_totals, operation)
-        total.count += 1
-        total.sum += receipt.total
+        total.count = units.count_plus(total.count, 1)
+        total.sum = units.plus(total.sum, receipt.total)
         self.state.last_ticket.CopyFrom(pb.OfdLastTicket(
             shift_number=receipt.shift_number, document_number=receipt.document_number,
             fiscal_sign=fiscal_sign, operation=operation, total=receipt.total, cash=cash,
@@ -172,8 +173,8 @@ class Ledger:
         bound: list[pb.Tax] = []
         for tax, sign, turnover in taxed:
             counter = self._tax(tax.tax_type, units.percent(tax.rate_bp), operation)
-            counter.turnover += sign * turnover
-            counter.sum += sign * tax.sum
+            counter.turnover = units.plus(counter.turnover, sign * turnover)
+            counter.sum = units.plus(counter.sum, sign * tax.sum)
             if all((b.tax_type, b.rate_bp) != (tax.tax_type, tax.rate_bp) for b in bound):
                 bound.append(pb.Tax(tax_type=tax.tax_type, rate_bp=tax.rate_bp,
                                     taxation_type=tax.taxation_type))
@@ -191,15 +192,15 @@ class Ledger:
         """Count a deposit or withdrawal; taking out more than the drawer holds is a finding (never 14)."""
         amount = units.tiyn(placement.sum)
         counter = entry(self.shift.cash, placement.operation)
-        counter.count += 1
-        counter.sum += amount
-        counter.offline_count += int(offline)
+        counter.count = units.count_plus(counter.count, 1)
+        counter.sum = units.plus(counter.sum, amount)
+        counter.offline_count = units.count_plus(counter.offline_count, int(offline))
         total = entry(self.state.cash_totals, placement.operation)
-        total.count += 1
-        total.sum += amount
+        total.count = units.count_plus(total.count, 1)
+        total.sum = units.plus(total.sum, amount)
         deposit = placement.operation == ofd_pb2.MONEY_PLACEMENT_DEPOSIT
         before = self.shift.cash_sum
-        self.shift.cash_sum += amount if deposit else -amount
+        self.shift.cash_sum = units.plus(self.shift.cash_sum, amount if deposit else -amount)
         if not deposit and amount > before:
             return [finding("cash_short", f"withdrawal of {amount} from a drawer holding {before}")]
         return []
@@ -211,19 +212,20 @@ class Ledger:
         if not last.document_number or last.annulled or last.shift_number != self.shift.shift_number:
             return None
         counter = entry(self.shift.operations, last.operation)
-        counter.count -= 1
-        counter.sum -= last.total
+        counter.count = units.count_plus(counter.count, -1)
+        counter.sum = units.plus(counter.sum, -last.total)
         for payment in last.payments:
             paid = _payment(counter.payments, payment.type)
-            paid.sum -= payment.sum
-            paid.count -= payment.count
-        self.shift.cash_sum -= _CASH_SIGN.get(last.operation, 0) * last.cash
+            paid.sum = units.plus(paid.sum, -payment.sum)
+            paid.count = units.count_plus(paid.count, -payment.count)
+        moved = _CASH_SIGN.get(last.operation, 0) * last.cash
+        self.shift.cash_sum = units.plus(self.shift.cash_sum, -moved)
         total = entry(self.state.ticket_totals, last.operation)
-        total.count -= 1
-        total.sum -= last.total
+        total.count = units.count_plus(total.count, -1)
+        total.sum = units.plus(total.sum, -last.total)
         annulled = entry(self.shift.annulled, last.operation)
-        annulled.count += 1
-        annulled.sum += last.total
+        annulled.count = units.count_plus(annulled.count, 1)
+        annulled.sum = units.plus(annulled.sum, last.total)
         last.annulled = True
         return pb.ReceiptCancel(
             shift_number=last.shift_number, document_number=last.document_number,
@@ -250,12 +252,12 @@ class Ledger:
                 taxes=taxes.get(c.operation, []), discounts=c.discounts, markups=c.markups, change=c.change,
                 offline_count=c.offline_count,
             )
-            close.receipt_count += c.count
+            close.receipt_count = units.count_plus(close.receipt_count, c.count)
         for cash in shift.cash:
             if cash.operation == ofd_pb2.MONEY_PLACEMENT_DEPOSIT:
-                close.cash_deposits += cash.sum
+                close.cash_deposits = units.plus(close.cash_deposits, cash.sum)
             else:
-                close.cash_withdrawals += cash.sum
+                close.cash_withdrawals = units.plus(close.cash_withdrawals, cash.sum)
         for total in self.state.ticket_totals:
             close.grand_totals.add(
                 operation=units.operation(total.operation), count=total.count, sum=total.sum

@@ -95,7 +95,7 @@ def _add_taxes(taxes: Iterable[pb.Tax], into: RepeatedCompositeFieldContainer[pb
         if same is None:
             into.add().CopyFrom(tax)
         else:
-            same.sum += tax.sum
+            same.sum = units.plus(same.sum, tax.sum)
 
 
 def _line(body: ofd_pb2.TicketRequest.Commodity | ofd_pb2.TicketRequest.StornoCommodity, storno: bool,
@@ -129,10 +129,10 @@ def _modify(line: pb.ReceiptLine, modifier: ofd_pb2.TicketRequest.Modifier, disc
     amount = units.tiyn(modifier.sum)
     sign = -1 if discount else 1
     if discount:
-        line.discount += amount
+        line.discount = units.plus(line.discount, amount)
     else:
-        line.markup += amount
-    line.sum += sign * amount
+        line.markup = units.plus(line.markup, amount)
+    line.sum = units.plus(line.sum, sign * amount)
     _add_taxes((_tax(t, sign) for t in modifier.taxes), line.taxes)
 
 
@@ -140,7 +140,7 @@ def _adjust(receipt: pb.Receipt, modifier: ofd_pb2.TicketRequest.Modifier, disco
             mapping: Mapping) -> None:
     """A receipt-level discount or markup (or, sign -1, the storno of one)."""
     adjustment = receipt.discount if discount else receipt.markup
-    adjustment.sum += sign * units.tiyn(modifier.sum)
+    adjustment.sum = units.plus(adjustment.sum, sign * units.tiyn(modifier.sum))
     _add_taxes((_tax(t, sign) for t in modifier.taxes), adjustment.taxes)
     if modifier.HasField("name") and not adjustment.name:
         adjustment.name = mapping.text(modifier.name, "modifier name")
@@ -300,12 +300,12 @@ def shift_close_of_report(z: ofd_pb2.ZXReport, shift_number: int, mapping: Mappi
             markups=units.tiyn(ticket_operation.markup_sum), change=units.tiyn(ticket_operation.change_sum),
             offline_count=ticket_operation.offline_count,
         )
-        close.receipt_count += ticket_operation.tickets_count
+        close.receipt_count = units.count_plus(close.receipt_count, ticket_operation.tickets_count)
     for placement in z.money_placements:
         if placement.operation == ofd_pb2.MONEY_PLACEMENT_DEPOSIT:
-            close.cash_deposits += units.tiyn(placement.operations_sum)
+            close.cash_deposits = units.plus(close.cash_deposits, units.tiyn(placement.operations_sum))
         else:
-            close.cash_withdrawals += units.tiyn(placement.operations_sum)
+            close.cash_withdrawals = units.plus(close.cash_withdrawals, units.tiyn(placement.operations_sum))
     close.cash_in_drawer = units.tiyn(z.cash_sum)
     total_counts = {t.operation: t.tickets_total_count for t in z.ticket_operations}
     for total in z.non_nullable_sums:

@@ -1,6 +1,7 @@
 """OFD values in our contract's units and back: money, times without a zone, tax percents, enum numbers.
 
-- Money: bills (tenge) + coins (tiyn) -> tiyn. Beyond what int64 holds (no register sends that) is clamped.
+- Money: bills (tenge) + coins (tiyn) -> tiyn. Beyond what int64 holds (no register sends that) is clamped,
+  and sums of amounts saturate (plus), so no value a register can send makes a document unstorable.
 - DateTime: the register's local time, no zone -> ms UTC with the installation's offset (Kazakhstan:
   UTC+5); a date that does not exist (month 13) -> None: the caller records it (content is never refused).
 - Tax percent: thousandths of a percent -> basis points (12000 -> 1200).
@@ -15,7 +16,20 @@ from typing import cast
 from gateway.wire import ofd_pb2, pb
 
 INT64_MAX = 2**63 - 1
+UINT32_MAX = 2**32 - 1
+UINT64_MAX = 2**64 - 1
 _EPOCH = dt.datetime(1970, 1, 1)
+
+
+def plus(total: int, amount: int) -> int:
+    """total + amount within int64: an absurd amount a register sends (up to 2^64 tenge) saturates the
+    sums it goes into instead of failing to be stored."""
+    return max(-INT64_MAX - 1, min(INT64_MAX, total + amount))
+
+
+def count_plus(count: int, more: int) -> int:
+    """count + more within uint32 (counts of documents)."""
+    return max(0, min(UINT32_MAX, count + more))
 
 
 def tiyn(money: ofd_pb2.Money) -> int:
@@ -68,8 +82,8 @@ def rate_bp(percent: int) -> int:
 
 
 def percent(rate: int) -> int:
-    """Basis points as thousandths of a percent (1200 -> 12000)."""
-    return rate * 10
+    """Basis points as thousandths of a percent (1200 -> 12000), within OFD's uint32."""
+    return min(rate * 10, UINT32_MAX)
 
 
 def operation(ofd_operation: int) -> pb.Operation:

@@ -63,3 +63,28 @@ async def test_every_problem_is_accepted_and_becomes_an_anomaly(
     }
     accepted = await rows(service, "SELECT count() FROM {db}.events WHERE device_id = 'KKM-200001'")
     assert accepted == [(12,)], "2 shift opens, 8 receipts, a withdrawal, the Z: nothing refused"
+
+
+async def test_absurd_amounts_and_numbers_are_stored_saturated_not_answered_255(
+    service: GatewayService, register: Register,
+) -> None:
+    top = ofd_pb2.Money(bills=2**64 - 1, coins=99)
+    huge = ticket(now_ms(), [commodity("Gold", 10_000)], printed_document_number=2**64 - 1)
+    item = huge.items[0].commodity
+    item.price.CopyFrom(top)
+    item.sum.CopyFrom(top)
+    item.quantity = 2**64 - 1
+    for _ in range(3):
+        huge.items.add(type=T.Item.ITEM_TYPE_MARKUP, markup=T.Modifier(sum=top, taxes=[T.Tax(
+            tax_type=100, percent=2**32 - 1, sum=top, is_in_total_sum=True)]))
+    huge.amounts.total.CopyFrom(top)
+    huge.payments[0].sum.CopyFrom(top)
+    for _ in range(3):
+        assert (await register.ticket(huge)).result.result_code == 0
+    huge.ClearField("printed_document_number")
+    assert (await register.ticket(huge)).result.result_code == 0, "the document number after 2^64-1"
+    assert (await register.money(now_ms(), 2**63, deposit=False)).result.result_code == 0
+    x = await register.report(now_ms())
+    assert x.result.result_code == 0
+    stored = await rows(service, "SELECT count(), max(total) FROM {db}.receipts")
+    assert stored == [(4, 2**63 - 1)]
