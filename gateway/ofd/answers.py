@@ -6,8 +6,6 @@ counters the gateway keeps for it (gateway/ofd/counters.py). No ads, no catalogu
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from gateway.devices import Device
 from gateway.ofd import units
 from gateway.ofd.counters import totals
@@ -132,12 +130,10 @@ def service_response(device: Device, state: pb.OfdRegisterState, service: ofd_pb
 def check_url(
     base: str, ticket_number: str, kgd_number: str, total: int, time_ms: int, offset_min: int
 ) -> str:
-    """The consumer-check link printed as the receipt's QR code (the i/f/s/t form OFDs print)."""
-    query = urlencode({
-        "i": ticket_number, "f": kgd_number, "s": f"{total // 100}.{total % 100:02d}",
-        "t": units.compact_local(time_ms, offset_min),
-    })
-    return f"{base}/check?{query}"
+    """The consumer-check link printed as the receipt's QR code (the i/f/s/t form OFDs print); every value
+    is digits (the KGD number as registered: 12 digits; an OFD total is never negative): nothing to escape."""
+    moment = units.compact_local(time_ms, offset_min)
+    return f"{base}/check?i={ticket_number}&f={kgd_number}&s={total // 100}.{total % 100:02d}&t={moment}"
 
 
 def ticket_response(ticket_number: str, url: str) -> ofd_pb2.TicketResponse:

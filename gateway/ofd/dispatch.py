@@ -335,7 +335,7 @@ class OfdDispatcher:
                 "clock_ahead", f"the register's time is {(main_event.time_ms - now) // 1000} s ahead of the "
                 "gateway's clock"))
         key = self._keys.register_key(device.device_id, device.ofd.key_epoch)
-        key_id = signing.key_id_of(key.public_key())
+        key_id = device.key_id  # the registered key is this key's public half (registration.py)
         head = self._chains.head(device.device_id)
         seq, prev_hash = head.next_seq, head.envelope_hash
         envelopes: list[pb.Envelope] = []

@@ -62,6 +62,8 @@ class Mapping:
 
     def text(self, value: str | bytes, what: str) -> str:
         """A string of the document, cut to the gateway's limit (with a finding)."""
+        if not value:  # most optional strings are absent
+            return ""
         text = as_text(value)
         limit = self.limits.max_string_chars
         if len(text) > limit:
