@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -14,7 +13,7 @@ import aiohttp
 
 from firmware_sim.code_registry import CodeBook
 from firmware_sim.device import SHIFT_FLOAT
-from firmware_sim.fleet import RegistrationError, fleet_identity
+from firmware_sim.fleet import RegistrationError, fleet_identity, offline_window, run_prefix
 from firmware_sim.ofd.link import OfdLink, OfdStats
 from firmware_sim.ofd.register import OfdIdentity, OfdRegister
 from firmware_sim.ofd.tickets import Style
@@ -136,19 +135,11 @@ async def _collect_cash(register: OfdRegister, link: OfdLink, rng: random.Random
         activity.placements += 1
 
 
-def _prefix(config: OfdFleetConfig) -> str:
-    if config.id_prefix:
-        return config.id_prefix
-    if config.state_dir is not None:
-        return f"sim{config.seed}"
-    return f"sim{config.seed}-{os.urandom(3).hex()}"
-
-
 async def run_ofd_fleet(config: OfdFleetConfig) -> dict[str, Any]:
     """Register (with a token), start up (INFO), work for duration_s, drain the queues; the summary."""
     if config.version not in VERSIONS:
         raise ValueError(f"version must be one of {', '.join(VERSIONS)}")
-    prefix = _prefix(config)
+    prefix = run_prefix(config.id_prefix, config.state_dir, config.seed)
     stats = OfdStats()
     activity = OfdActivity()
     for index in range(config.devices):
@@ -174,7 +165,7 @@ async def run_ofd_fleet(config: OfdFleetConfig) -> dict[str, Any]:
         rng = random.Random(config.seed * 7_919 + index)
         link = OfdLink(register, config.address, stats, rng=rng, lost_answer_rate=config.lost_answer_rate,
                        transaction_s=config.transaction_s, reconnect_s=config.reconnect_s)
-        window = _offline_window(config, rng, started)
+        window = offline_window(config.duration_s, config.offline_fraction, rng, started)
 
         def online(window: tuple[float, float] = window) -> bool:
             return not working[0] or not window[0] <= time.monotonic() < window[1]
@@ -196,14 +187,6 @@ async def _start_and_work(register: OfdRegister, link: OfdLink, config: OfdFleet
     await asyncio.sleep(rng.uniform(0, min(1.0, config.duration_s / 10)))
     activity.started_up += await link.start_up()
     await _work(register, link, config, rng, deadline, activity)
-
-
-def _offline_window(config: OfdFleetConfig, rng: random.Random, start: float) -> tuple[float, float]:
-    length = config.duration_s * max(0.0, min(1.0, config.offline_fraction))
-    if length <= 0:
-        return (0.0, 0.0)
-    begin = start + rng.uniform(0, config.duration_s - length)
-    return (begin, begin + length)
 
 
 def _summary(activity: OfdActivity, stats: OfdStats, elapsed: float) -> dict[str, Any]:

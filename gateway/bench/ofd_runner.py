@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import time
 import urllib.error
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 from gateway.bench.ofd_loadgen import OfdLoadPlan, run_ofd_load
 from gateway.bench.ofd_workload import OfdWorkload, generate
 from gateway.bench.procstat import combined
-from gateway.bench.report import ack_ms, percentile, rate
+from gateway.bench.report import ack_ms, percentile, phase_line, process_figures, process_lines, rate
 from gateway.bench.runner import START_DELAY_S, PhaseResult
 from gateway.bench.servers import (
     REGISTRY_ROWS_PER_CHUNK,
@@ -94,7 +95,7 @@ def _ofd_door(server: ServerProcess) -> int | None:
         return None
 
 
-def run_ofd_bench(options: OfdBenchOptions, progress: Any) -> OfdBenchResult:
+def run_ofd_bench(options: OfdBenchOptions, progress: Callable[[str], None]) -> OfdBenchResult:
     """The whole run; progress gets one line per step."""
     progress(f"encoding {options.receipts} TICKET requests for {options.devices} OFD registers …")
     workload = generate(devices=options.devices, receipts=options.receipts,
@@ -170,12 +171,7 @@ def summary(result: OfdBenchResult) -> dict[str, Any]:
         "target_rate": options.rate,
         "encoding_s": round(result.generation_s, 1),
         "cpus": os.cpu_count(),
-        "processes": [
-            *(part.as_json() | {"phase": p.name, "cpu_s_under_load": round(cpu, 2),
-                                "cores_under_load": round(cpu / max(p.elapsed_s, 1e-9), 2)}
-              for p in phases.values() for part, cpu in p.server_parts),
-            *(g.as_json() | {"phase": p.name} for p in phases.values() for g in p.generators),
-        ],
+        "processes": process_figures(phases.values()),
         "errors": [e for p in phases.values() for e in p.errors][:5],
     }
     if options.rate:
@@ -196,16 +192,9 @@ def text_report(result: OfdBenchResult, figures: dict[str, Any]) -> str:
     lines = [f"tracegate bench --protocol ofd: {options.devices} registers, {result.receipts} pre-encoded "
              f"TICKET requests, one connection per exchange, {mode}, concurrency {options.concurrency}, "
              f"{options.duration_s:g} s per phase, {os.cpu_count()} CPUs", ""]
-    lines.append(f"{'phase':<12} {'documents/s':>12} {'answered':>9} {'p50':>9} {'p99':>9} {'max':>9} "
+    lines.append(f"{'phase':<12} {'documents/s':>11} {'answered':>9} {'p50':>9} {'p99':>9} {'max':>9} "
                  f"{'server CPU':>11} {'peak RSS':>9}")
-    for phase in result.phases.values():
-        answers = ack_ms(phase)
-        lines.append(
-            f"{phase.name:<12} {rate(phase):>12.0f} {phase.accepted:>9} {percentile(answers, .5):>7.1f}ms "
-            f"{percentile(answers, .99):>7.1f}ms {max(answers, default=0):>7.1f}ms "
-            f"{phase.server_cpu_s / max(phase.elapsed_s, 1e-9):>9.0%}  {phase.server.peak_rss_mib:>6.0f}MiB"
-            + ("  (ran out of requests)" if phase.exhausted else "")
-        )
+    lines += [phase_line(phase, 12, "requests") for phase in result.phases.values()]
     for name, why in result.skipped.items():
         lines.append(f"{name:<12} skipped: {why}")
     ratio = figures["ratio_vs_ofd_ceiling"]
@@ -213,11 +202,7 @@ def text_report(result: OfdBenchResult, figures: dict[str, Any]) -> str:
               f"goal {figures['goal']}",
               f"refused {figures['rejected']}", "",
               "processes (servers and their child processes: CPU under load; generators: total):"]
-    for p in figures["processes"]:
-        cpu = p.get("cpu_s_under_load", p["cpu_s"])
-        cores = f" = {p['cores_under_load']:.2f} cores" if "cores_under_load" in p else ""
-        lines.append(f"  {p['phase']:<11} {p['name']:<16} pid {p['pid']:<7} CPU {cpu:>7.2f} s{cores:<14} "
-                     f"peak RSS {p['peak_rss_mib']:>7.1f} MiB")
+    lines += process_lines(figures["processes"])
     if figures["errors"]:
         lines += ["", "errors:", *(f"  {e}" for e in figures["errors"])]
     return "\n".join(lines)

@@ -20,8 +20,8 @@ from firmware_sim.catalog import default_catalog, marking_code
 from firmware_sim.ofd.register import OfdIdentity
 from firmware_sim.ofd.tickets import Basket, Style, build_ticket, ofd_datetime
 from firmware_sim.receipts import BasketItem, PaymentPlan
-from gateway.bench.workload import CODES_PER_RECEIPT, LINES_PER_RECEIPT
-from gateway.codes.registry_file import RegistryRow, normalise_record
+from gateway.bench.workload import CODES_PER_RECEIPT, LINES_PER_RECEIPT, registry_chunks
+from gateway.codes.registry_file import RegistryRow
 from gateway.wire import ofd_pb2
 
 
@@ -53,16 +53,8 @@ class OfdWorkload:
 
     def registry_chunks(self, rows_per_chunk: int) -> Iterator[list[RegistryRow]]:
         """Every code sold as registry rows: introduced, owned by its seller."""
-        chunk: list[RegistryRow] = []
-        for device in self.devices:
-            for code in device.codes:
-                chunk.append(normalise_record({"code": code, "owner_tin": device.identity.seller_tin},
-                                              len(chunk) + 1))
-                if len(chunk) == rows_per_chunk:
-                    yield chunk
-                    chunk = []
-        if chunk:
-            yield chunk
+        sold = ((code, device.identity.seller_tin) for device in self.devices for code in device.codes)
+        return registry_chunks(sold, rows_per_chunk)
 
     def save(self, path: Path) -> None:
         """Write to a file the spawned load generators read (pickle: our own data, our own temp dir)."""

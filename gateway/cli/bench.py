@@ -63,44 +63,39 @@ def run(args: argparse.Namespace) -> int:
         print("tracegate bench: --duration, --devices and --batch must be positive", file=sys.stderr)
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="tracegate-bench-"))
+    try:
+        report, figures = _measure(args, workdir)
+        print(report)
+        if args.json:
+            print(json_line(figures))
+    finally:
+        if args.keep:
+            print(f"kept {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _measure(args: argparse.Namespace, workdir: Path) -> tuple[str, dict[str, Any]]:
+    """Run the bench of --protocol; its text report and figures."""
     receipts = args.receipts or min(POOL_MAX, max(2_000, int(args.duration * POOL_PER_SECOND)))
+    receipts = max(receipts, args.devices)
     if args.protocol == "ofd":
-        return _run_ofd(args, workdir, max(receipts, args.devices))
-    options = BenchOptions(
-        duration_s=args.duration, devices=args.devices, receipts=max(receipts, args.devices),
-        batch_size=args.batch, concurrency=args.concurrency, rate=args.rate, load_procs=args.load_procs,
+        ofd = ofd_runner.run_ofd_bench(ofd_runner.OfdBenchOptions(
+            duration_s=args.duration, devices=args.devices, receipts=receipts, concurrency=args.concurrency,
+            rate=args.rate, load_procs=args.load_procs, workdir=workdir, registry=not args.unknown_codes,
+        ), _progress)
+        ofd_figures = ofd_runner.summary(ofd)
+        return ofd_runner.text_report(ofd, ofd_figures), ofd_figures
+    result = run_bench(BenchOptions(
+        duration_s=args.duration, devices=args.devices, receipts=receipts, batch_size=args.batch,
+        concurrency=args.concurrency, rate=args.rate, load_procs=args.load_procs,
         backlog_events=args.backlog_events, backlog_batch=args.backlog_batch, workdir=workdir,
         registry=not args.unknown_codes,
-    )
-    try:
-        result = run_bench(options, lambda line: print(line, file=sys.stderr, flush=True))
-        figures = summary(result)
-        print(text_report(result, figures))
-        if args.json:
-            print(json_line(figures))
-    finally:
-        if args.keep:
-            print(f"kept {workdir}", file=sys.stderr)
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-    return 0
-
-
-def _run_ofd(args: argparse.Namespace, workdir: Path, receipts: int) -> int:
-    """The OFD front door's bench (gateway/bench/ofd_runner.py)."""
-    options = ofd_runner.OfdBenchOptions(
-        duration_s=args.duration, devices=args.devices, receipts=receipts, concurrency=args.concurrency,
-        rate=args.rate, load_procs=args.load_procs, workdir=workdir, registry=not args.unknown_codes,
-    )
-    try:
-        result = ofd_runner.run_ofd_bench(options, lambda line: print(line, file=sys.stderr, flush=True))
-        figures = ofd_runner.summary(result)
-        print(ofd_runner.text_report(result, figures))
-        if args.json:
-            print(json_line(figures))
-    finally:
-        if args.keep:
-            print(f"kept {workdir}", file=sys.stderr)
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-    return 0
+    ), _progress)
+    figures = summary(result)
+    return text_report(result, figures), figures

@@ -164,6 +164,18 @@ def next_reqnum(reqnum: int) -> int:
     return (reqnum + 1) & MAX_REQNUM
 
 
+def encode_varint(value: int) -> bytes:
+    """A protobuf varint (value 0 to 2^64-1)."""
+    if not 0 <= value < 1 << 64:
+        raise ValueError(f"{value} is not a varint")
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
 def peek_command(payload: bytes) -> int | None:
     """Request.command / Response.command without decoding the rest (metrics, logs); None if absent or the
     bytes do not read."""

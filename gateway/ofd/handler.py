@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from gateway.ofd.framing import Command, FrameHeader, ResultCode, encode_frame
+from gateway.ofd.framing import Command, FrameHeader, ResultCode, encode_frame, encode_varint
 from gateway.wire import ofd_pb2
 
 
@@ -41,7 +41,7 @@ def result_answer(request: FrameHeader, code: ResultCode, text: str = "", *, com
         command = None  # not a number a varint can carry: nobody sent it
     if command is not None and command not in ofd_pb2.CommandType.values():
         # proto2 enums are closed, so the number cannot be set on the message: write field 1 ourselves.
-        payload = _varint(1 << 3) + _varint(command) + response.SerializePartialToString()
+        payload = encode_varint(1 << 3) + encode_varint(command) + response.SerializePartialToString()
     else:
         response.command = Command.SYSTEM if command is None else command  # type: ignore[assignment]
         payload = response.SerializeToString()
@@ -50,13 +50,3 @@ def result_answer(request: FrameHeader, code: ResultCode, text: str = "", *, com
         reqnum=request.reqnum,
     )
 
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        low, value = value & 0x7F, value >> 7
-        if value:
-            out.append(low | 0x80)
-        else:
-            out.append(low)
-            return bytes(out)

@@ -10,6 +10,8 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from google.protobuf.unknown_fields import UnknownFieldSet
 
+from gateway.ofd.framing import encode_varint
+
 FRAMES_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "ofd"
 
 
@@ -66,18 +68,10 @@ def _value(field: FieldDescriptor, value: Any) -> Any:
 
 
 def _unknown_hex(number: int, wire: int, data: Any) -> str:
-    tag = _varint(number << 3 | wire)
+    tag = encode_varint(number << 3 | wire)
     if wire == 0:
-        return (tag + _varint(data)).hex()
+        return (tag + encode_varint(data)).hex()
     if wire == 2:
-        return (tag + _varint(len(data)) + data).hex()
+        return (tag + encode_varint(len(data)) + data).hex()
     raise AssertionError(f"no published frame has an unknown field of wire type {wire}")
 
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
