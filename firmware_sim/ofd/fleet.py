@@ -95,7 +95,21 @@ async def _work(register: OfdRegister, link: OfdLink, config: OfdFleetConfig, rn
                 deadline: float, activity: OfdActivity) -> None:
     """One register's working day: a float deposit opens the shift, sales and returns at a Poisson rate,
     cash taken to the safe, X reports, the shift closed by its Z report after about shift_tickets."""
-    shift_length = rng.randint(max(1, config.shift_tickets // 2), config.shift_tickets * 3 // 2 + 1)
+    try:
+        await _day(register, link, config, rng, deadline, activity)
+    except RuntimeError:
+        if register.blocked is None:
+            raise
+        # Blocked by an answer in the middle of a step (a refused withdrawal before the Z report …):
+        # a blocked register makes nothing more; the summary says why.
+
+
+async def _day(register: OfdRegister, link: OfdLink, config: OfdFleetConfig, rng: random.Random,
+               deadline: float, activity: OfdActivity) -> None:
+    def shift_length() -> int:
+        return rng.randint(max(1, config.shift_tickets // 2), config.shift_tickets * 3 // 2 + 1)
+
+    length = shift_length()
     while register.blocked is None:
         pause = rng.expovariate(config.rate) if config.rate > 0 else deadline - time.monotonic()
         await asyncio.sleep(max(0.0, pause))
@@ -106,11 +120,11 @@ async def _work(register: OfdRegister, link: OfdLink, config: OfdFleetConfig, rn
             activity.placements += 1
             continue
         roll = rng.random()
-        if register.shift_tickets >= shift_length:
+        if register.shift_tickets >= length:
             await _collect_cash(register, link, rng, activity)
             await link.deliver(register.close_shift())
             activity.shifts_closed += 1
-            shift_length = rng.randint(max(1, config.shift_tickets // 2), config.shift_tickets * 3 // 2 + 1)
+            length = shift_length()
         elif roll < 0.04 and register.can_return():
             await link.deliver(register.sell_return())
             activity.returns += 1

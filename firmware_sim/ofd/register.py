@@ -121,17 +121,16 @@ class OfdRegister:
         """The register's clock."""
         return self.clock()
 
-    def service(self, *, reg_info: bool = True) -> ofd_pb2.ServiceRequest:
+    def service(self) -> ofd_pb2.ServiceRequest:
         """The service block: where the register stands and who it is (sent with every fiscal request)."""
         service = ofd_pb2.ServiceRequest()
         geo = service.security_stats.geo_position
         geo.latitude, geo.longitude = self.identity.latitude_e6, self.identity.longitude_e6
         if self.style.version >= 203:
             geo.source = "GPS"
-        if reg_info:
-            kkm = service.reg_info.kkm
-            kkm.fns_kkm_id, kkm.serial_number = self.identity.kgd_number, self.identity.serial_number
-            kkm.kkm_id = str(self.identity.ofd_id)
+        kkm = service.reg_info.kkm
+        kkm.fns_kkm_id, kkm.serial_number = self.identity.kgd_number, self.identity.serial_number
+        kkm.kkm_id = str(self.identity.ofd_id)
         return service
 
     def operator(self) -> ofd_pb2.Operator:
@@ -161,7 +160,8 @@ class OfdRegister:
         if not self.counters.shift_open:
             self.counters.open_if_closed(now)
             self.shift_tickets = 0
-            self.cashier = (self.rng.randrange(len(CASHIERS)) + 1, self.rng.choice(CASHIERS))
+            index = self.rng.randrange(len(CASHIERS))
+            self.cashier = (index + 1, CASHIERS[index])
         return now, self.offline or bool(self.pending)
 
     # ── documents ──

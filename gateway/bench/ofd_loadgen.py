@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import struct
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +18,8 @@ from pathlib import Path
 from gateway.bench.loadgen import LoadResult, Pacer, Sample
 from gateway.bench.ofd_workload import OfdDeviceLoad, OfdWorkload
 from gateway.bench.procstat import usage
-from gateway.ofd.framing import APPCODE, HEADER_SIZE, ResultCode, peek_result_code
+from gateway.ofd.framing import APPCODE, HEADER, HEADER_SIZE, ResultCode, peek_result_code
 
-_HEADER = struct.Struct("<HHIIIH")
 TIMEOUT_S = 30.0
 
 
@@ -89,7 +87,7 @@ async def _register(plan: OfdLoadPlan, device: OfdDeviceLoad, gate: asyncio.Sema
             return False
         reqnum = (reqnum + 1) & 0xFFFF
         size = HEADER_SIZE + len(payload)
-        frame = _HEADER.pack(APPCODE, 203, size, identity.ofd_id, token, reqnum) + payload
+        frame = HEADER.pack(APPCODE, 203, size, identity.ofd_id, token, reqnum) + payload
         async with gate:
             sent = time.time()
             answer = await _exchange(plan.host, plan.port, frame)

@@ -175,10 +175,13 @@ def summary(result: OfdBenchResult) -> dict[str, Any]:
         "errors": [e for p in phases.values() for e in p.errors][:5],
     }
     if options.rate:
-        met = gateway is not None and figures["answer_p99_ms"] <= GOAL_PACED_P99_MS
-        note = "" if options.rate == GOAL_PACED_RATE else f" (this run paced {options.rate:g}/s)"
-        figures["goal"] = (f"answer p99 <= {GOAL_PACED_P99_MS:g} ms at {GOAL_PACED_RATE}/s paced: "
-                           + ("met" if met else "not met") + note)
+        fast = gateway is not None and figures["answer_p99_ms"] <= GOAL_PACED_P99_MS
+        if options.rate < GOAL_PACED_RATE:
+            verdict = (f"not measured (this run paced {options.rate:g}/s, where p99 "
+                       f"{'was' if fast else 'was not'} <= {GOAL_PACED_P99_MS:g} ms)")
+        else:
+            verdict = "met" if fast and ours >= 0.95 * options.rate else "not met"
+        figures["goal"] = f"answer p99 <= {GOAL_PACED_P99_MS:g} ms at {GOAL_PACED_RATE}/s paced: {verdict}"
     else:
         figures["goal"] = (f">= {GOAL_DOCUMENTS_PER_S} documents/s saturating: "
                            + ("met" if ours >= GOAL_DOCUMENTS_PER_S else "not met"))

@@ -19,7 +19,7 @@ from gateway.wire import ofd_pb2
 
 APPCODE = 0x81A2
 HEADER_SIZE = 18
-_HEADER = struct.Struct("<HHIIIH")  # APPCODE, VERSION, SIZE, ID, TOKEN, REQNUM
+HEADER = struct.Struct("<HHIIIH")  # APPCODE, VERSION, SIZE, ID, TOKEN, REQNUM (any values: tests, tools)
 # The protocol sets no maximum; one register client caps answers at 5 MiB. Requests are far smaller
 # (a receipt of 1,000 marked lines is ~150 KiB), so the front door's default (settings) is lower.
 DEFAULT_MAX_FRAME_BYTES = 1024 * 1024
@@ -122,7 +122,7 @@ def parse_header(data: bytes | bytearray, max_frame_bytes: int = DEFAULT_MAX_FRA
     """The header in the first 18 bytes of data; raises FrameError (with the header once APPCODE matched)."""
     if len(data) < HEADER_SIZE:
         raise FrameError(FrameErrorReason.SHORT_HEADER, f"{len(data)} bytes, a header has {HEADER_SIZE}")
-    appcode, version, size, device_id, token, reqnum = _HEADER.unpack_from(data)
+    appcode, version, size, device_id, token, reqnum = HEADER.unpack_from(data)
     if appcode != APPCODE:
         raise FrameError(FrameErrorReason.BAD_APPCODE, f"APPCODE 0x{appcode:04X}, not 0x{APPCODE:04X}")
     header = FrameHeader(version, size, device_id, token, reqnum)
@@ -156,7 +156,7 @@ def encode_frame(payload: bytes, *, version: int, device_id: int, token: int, re
     ):
         if not 0 <= value <= top:
             raise ValueError(f"{name} {value} outside 0..{top}")
-    return _HEADER.pack(APPCODE, version, size, device_id, token, reqnum) + payload
+    return HEADER.pack(APPCODE, version, size, device_id, token, reqnum) + payload
 
 
 def next_reqnum(reqnum: int) -> int:

@@ -263,9 +263,12 @@ class _Connection(asyncio.Protocol):
 
     def _idle_timeout(self) -> None:
         """No request came in read_s: close (or abort, if the peer has not even taken our last answer)."""
-        if self.transport is not None:
-            unsent = self.transport.get_write_buffer_size() > 0
-            self.transport.abort() if unsent else self.transport.close()
+        if self.transport is None:
+            return
+        if self.transport.get_write_buffer_size():
+            self.transport.abort()
+        else:
+            self.transport.close()
 
     # ── the exchange ──
 

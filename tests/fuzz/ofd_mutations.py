@@ -7,17 +7,15 @@ reports, SYSTEM), so structured mutations start from what real registers send.
 from __future__ import annotations
 
 import random
-import struct
 from dataclasses import dataclass, field
 
 from firmware_sim.ofd.fleet import ofd_identity
 from firmware_sim.ofd.register import OfdRegister
 from firmware_sim.ofd.tickets import Style
-from gateway.ofd.framing import APPCODE, HEADER_SIZE, next_reqnum
+from gateway.ofd.framing import APPCODE, HEADER, HEADER_SIZE, next_reqnum
 from gateway.wire import ofd_pb2
 from tests.fuzz.mutations import byte_level, mutate_message
 
-_HEADER = struct.Struct("<HHIIIH")
 SIZE_LIMIT = 64 * 1024  # the front door's max frame bytes in the fuzz runs
 
 
@@ -33,7 +31,7 @@ class OfdKey:
         """The header of its next new request."""
         self.reqnum = next_reqnum(self.reqnum)
         size = HEADER_SIZE + len(payload)
-        return _HEADER.pack(APPCODE, version, size, self.ofd_id, self.token, self.reqnum)
+        return HEADER.pack(APPCODE, version, size, self.ofd_id, self.token, self.reqnum)
 
 
 @dataclass
@@ -121,7 +119,7 @@ def header(seeds: Seeds, key: OfdKey, rng: random.Random) -> OfdCase:
         token = rng.choice((0, 1, key.token ^ 1, 0xFFFF_FFFF))
     else:
         reqnum = rng.choice((key.reqnum, 0, 0xFFFF))
-    data = _HEADER.pack(appcode, version, size, ofd_id, token, reqnum) + payload
+    data = HEADER.pack(appcode, version, size, ofd_id, token, reqnum) + payload
     # With the key: an OK answer (a REQNUM of 0 or 65535 is a new request) rotates its token.
     return OfdCase(data, f"ofd:header:{field_}", eof=eof, key=key)
 

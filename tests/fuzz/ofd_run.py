@@ -13,7 +13,6 @@ import asyncio
 import dataclasses
 import json
 import random
-import struct
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ from gateway.bench.ofd_ceiling import DecodeAndAnswer
 from gateway.observability.prometheus import Registry
 from gateway.ofd.framing import (
     APPCODE,
+    HEADER,
     HEADER_SIZE,
     KNOWN_VERSIONS,
     FrameError,
@@ -39,7 +39,6 @@ from gateway.settings import Settings
 from tests.fuzz.ofd_mutations import SIZE_LIMIT, OfdCase, OfdKey, Seeds, make_case, seed_requests
 from tests.reliability.gateway_process import GatewayProcess, free_port
 
-_HEADER = struct.Struct("<HHIIIH")
 READ_TIMEOUT_S = 2.0  # the door's, in fuzz runs: a frame that never completes costs this long
 ANSWER_WAIT_S = 15.0
 OFD_ENV = {"TRACEGATE_OFD_READ_TIMEOUT_S": str(READ_TIMEOUT_S),
@@ -85,7 +84,7 @@ def expected_answers(data: bytes, eof: bool) -> list[Expected]:
     owed: list[Expected] = []
     pos = 0
     while len(data) - pos >= HEADER_SIZE:
-        appcode, version, size, device_id, _token, reqnum = _HEADER.unpack_from(data, pos)
+        appcode, version, size, device_id, _token, reqnum = HEADER.unpack_from(data, pos)
         if appcode != APPCODE:
             break  # not OFD: the connection is cut, nothing answered
         if size < HEADER_SIZE or size > SIZE_LIMIT or version not in KNOWN_VERSIONS:
@@ -107,7 +106,7 @@ def check_answers(case: OfdCase, answers: list[bytes]) -> list[str]:
         return [f"{len(owed)} answers owed, {len(answers)} came"]
     findings = []
     for expected, answer in zip(owed, answers, strict=True):
-        appcode, _version, size, device_id, _token, reqnum = _HEADER.unpack_from(answer)
+        appcode, _version, size, device_id, _token, reqnum = HEADER.unpack_from(answer)
         if appcode != APPCODE or size != len(answer):
             findings.append(f"answer with APPCODE {appcode:#x}, SIZE {size} for {len(answer)} bytes")
             continue
@@ -145,7 +144,7 @@ async def send(address: tuple[str, int], case: OfdCase) -> list[bytes]:
             while len(answers) < owed or case.eof:
                 try:
                     head = await reader.readexactly(HEADER_SIZE)
-                    size = _HEADER.unpack(head)[2]
+                    size = HEADER.unpack(head)[2]
                     answers.append(head + await reader.readexactly(max(0, size - HEADER_SIZE)))
                 except (asyncio.IncompleteReadError, ConnectionResetError):
                     break

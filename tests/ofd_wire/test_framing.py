@@ -92,6 +92,7 @@ def test_info_request_decodes_and_reencodes_byte_for_byte() -> None:
 
 def _header_bytes(appcode: int = APPCODE, version: int = 203, size: int = 18, device_id: int = 7,
                   token: int = 0xFFFF_FFFE, reqnum: int = 65535) -> bytes:
+    # Spelled out field by field, not with framing.HEADER: the parser is checked against the table.
     return (appcode.to_bytes(2, "little") + version.to_bytes(2, "little") + size.to_bytes(4, "little")
             + device_id.to_bytes(4, "little") + token.to_bytes(4, "little") + reqnum.to_bytes(2, "little"))
 

@@ -7,7 +7,6 @@ import asyncio
 import dataclasses
 import socket
 import ssl
-import struct
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 
 from gateway.observability.prometheus import Registry
 from gateway.ofd.framing import (
+    HEADER,
     HEADER_SIZE,
     FrameHeader,
     ResultCode,
@@ -70,8 +70,7 @@ def ticket_frame(reqnum: int = 1, *, device_id: int = 200001, token: int = 3_000
 def raw_header(*, appcode: int = 0x81A2, version: int = 203, size: int = 18, device_id: int = 9,
                token: int = 5, reqnum: int = 77) -> bytes:
     """A header with any field values, sane or not."""
-    return (appcode.to_bytes(2, "little") + version.to_bytes(2, "little") + size.to_bytes(4, "little")
-            + device_id.to_bytes(4, "little") + token.to_bytes(4, "little") + reqnum.to_bytes(2, "little"))
+    return HEADER.pack(appcode, version, size, device_id, token, reqnum)
 
 
 @dataclasses.dataclass
@@ -129,7 +128,7 @@ async def read_answer(reader: asyncio.StreamReader, timeout_s: float = 5.0) -> b
 
 def unchecked_header(data: bytes) -> FrameHeader:
     """The header fields as they are (an answer to an unknown version echoes that version)."""
-    _, version, size, device_id, token, reqnum = struct.unpack_from("<HHIIIH", data)
+    _, version, size, device_id, token, reqnum = HEADER.unpack_from(data)
     return FrameHeader(version, size, device_id, token, reqnum)
 
 

@@ -268,16 +268,17 @@ async def test_a_fleet_with_offline_windows_and_lost_answers_ends_with_nothing_q
     async with serving(fake) as address:
         config = OfdFleetConfig(address=address, devices=4, duration_s=3.0, rate=8.0, version="mixed",
                                 offline_fraction=0.3, lost_answer_rate=0.1, reconnect_s=0.2, shift_tickets=10,
-                                drain_s=10.0, id_prefix="fleet")
+                                drain_s=60.0, id_prefix="fleet")  # the drain ends when the queues are empty
         for index in range(config.devices):
             identity = ofd_identity("fleet", index, config.seed, config.version)
             fake.tokens[identity.ofd_id] = identity.first_token
         summary = await run_ofd_fleet(config)
-    assert summary["blocked"] == {} and summary["replay_mismatches"] == 0
-    assert summary["documents_queued"] == 0 and summary["started_up"] == 4
+    assert summary["blocked"] == {} and summary["replay_mismatches"] == 0, summary
+    # An INFO that found no line at start-up is no fault (the register starts offline): at least one did.
+    assert summary["documents_queued"] == 0 and summary["started_up"] >= 1, summary
     assert summary["versions"] == [202, 203]
     assert sum(summary["documents_ok"].values()) == sum(len(d) for d in fake.documents.values())
-    assert summary["documents_ok"]["CLOSE_SHIFT"] == summary["shifts_closed"] >= 4
+    assert summary["documents_ok"]["CLOSE_SHIFT"] == summary["shifts_closed"] >= 4, summary
     assert not fake.incomplete
 
 
@@ -308,3 +309,16 @@ def test_sim_protocol_ofd_runs_a_fleet_and_prints_its_summary(capsys: pytest.Cap
     assert summary["protocol"] == "ofd" and summary["devices"] == 4 and summary["versions"] == [202, 203]
     assert summary["documents_ok"]["TICKET"] == sum(
         1 for docs in fake.documents.values() for d in docs if d.HasField("ticket"))
+
+
+async def test_a_fleet_whose_register_is_refused_mid_step_ends_and_names_it() -> None:
+    fake = FakeOfd(refuse={4: ResultCode.NOT_ENOUGH_CASH})
+    async with serving(fake) as address:
+        config = OfdFleetConfig(address=address, devices=1, duration_s=2.0, rate=20.0, shift_tickets=2,
+                                drain_s=2.0, id_prefix="refused")
+        identity = ofd_identity("refused", 0, config.seed, config.version)
+        fake.tokens[identity.ofd_id] = identity.first_token
+        summary = await run_ofd_fleet(config)
+    assert list(summary["blocked"]) == [identity.device_id]
+    assert "NOT_ENOUGH_CASH" in summary["blocked"][identity.device_id]
+    assert len(fake.documents[identity.ofd_id]) == 3  # nothing after the refusal
