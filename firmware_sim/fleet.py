@@ -103,12 +103,18 @@ class _Activity:
 
 
 def default_prefix(config: FleetConfig) -> str:
-    """Device id prefix: stable with a state dir (so the chain continues), unique per run otherwise."""
-    if config.id_prefix:
-        return config.id_prefix
-    if config.state_dir is not None:
-        return f"sim{config.seed}"
-    return f"sim{config.seed}-{os.urandom(3).hex()}"
+    """Device id prefix of a fleet (see run_prefix)."""
+    return run_prefix(config.id_prefix, config.state_dir, config.seed)
+
+
+def run_prefix(id_prefix: str, state_dir: Path | None, seed: int) -> str:
+    """Device id prefix: the one asked for; stable with a state dir (so the chain continues); unique per
+    run otherwise."""
+    if id_prefix:
+        return id_prefix
+    if state_dir is not None:
+        return f"sim{seed}"
+    return f"sim{seed}-{os.urandom(3).hex()}"
 
 
 async def register_fleet(
@@ -185,11 +191,14 @@ def _collect_cash(register: Register, rng: random.Random, step: Callable[[bytes]
         step(register.cash_movement(pb.CashMovement.WITHDRAWAL, amount))
 
 
-def _offline_window(config: FleetConfig, rng: random.Random, start: float) -> tuple[float, float]:
-    length = config.duration_s * max(0.0, min(1.0, config.offline_fraction))
+def offline_window(
+    duration_s: float, fraction: float, rng: random.Random, start: float
+) -> tuple[float, float]:
+    """The one window (monotonic start, end) of a run of duration_s in which a register has no network."""
+    length = duration_s * max(0.0, min(1.0, fraction))
     if length <= 0:
         return (0.0, 0.0)
-    begin = start + rng.uniform(0, config.duration_s - length)
+    begin = start + rng.uniform(0, duration_s - length)
     return (begin, begin + length)
 
 
@@ -227,7 +236,7 @@ async def run_fleet(config: FleetConfig) -> FleetSummary:
                 uploader = Uploader(session, config.gateway_url, register, stats, rng=rng,
                                     batch_size=config.batch_size, lost_ack_rate=config.lost_ack_rate,
                                     ack_log=ack_log)
-                window = _offline_window(config, rng, started)
+                window = offline_window(config.duration_s, config.offline_fraction, rng, started)
 
                 def online(window: tuple[float, float] = window) -> bool:
                     return not generating[0] or not window[0] <= time.monotonic() < window[1]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -19,7 +19,20 @@ from gateway.wire import signing
 
 ACTIVE = "active"
 REVOKED = "revoked"
+TRACEGATE = "tracegate"  # the register speaks our contract (proto/tracegate/v1) and signs its events
+OFD = "ofd"  # the register speaks OFD 2.0.2/2.0.3; the gateway signs its events (gateway/ofd)
 _TIN = re.compile(r"^\d{12}$")
+
+
+@dataclass(frozen=True)
+class OfdIdentity:
+    """How an OFD register is known: the ID in its frames' header, its tax authority registration number,
+    and the token it was configured with (only a keyed MAC of it: gateway/ofd/keys.py)."""
+
+    ofd_id: int
+    kgd_number: str
+    token_mac: str
+    key_epoch: int = 0  # which of its gateway-held keys signs: a new one after each revocation
 
 
 @dataclass(frozen=True)
@@ -33,11 +46,17 @@ class Device:
     key_id: str
     status: str = ACTIVE
     updated_ms: int = 0
+    ofd: OfdIdentity | None = None  # set for an OFD register, whose key the gateway holds
 
     @property
     def active(self) -> bool:
         """True if the device may send."""
         return self.status == ACTIVE
+
+    @property
+    def protocol(self) -> str:
+        """tracegate or ofd: which front door the register uses."""
+        return TRACEGATE if self.ofd is None else OFD
 
     def public_key(self) -> ec.EllipticCurvePublicKey:
         """The parsed P-256 key."""
@@ -98,9 +117,18 @@ def registration_decision(
         return device
     if existing.seller_tin != device.seller_tin:
         raise GatewayError(errors.CONFLICT, f"device {device.device_id} belongs to another seller")
+    if existing.protocol != device.protocol:
+        raise GatewayError(errors.CONFLICT, f"device {device.device_id} is registered as a "
+                                            f"{existing.protocol} register")
     if existing.active:
-        if existing.key_id == device.key_id:
+        if existing.key_id == device.key_id and existing.ofd == device.ofd:
             return None
+        if existing.ofd is not None:
+            raise GatewayError(
+                errors.CONFLICT,
+                f"OFD register {device.device_id} is registered with other OFD ids or another token: set a "
+                "new token with `tracegate devices ofd-token`, or revoke it first",
+            )
         raise GatewayError(
             errors.CONFLICT,
             f"device {device.device_id} is active under another key: rotate it with a KeyRotation event, "
@@ -108,23 +136,12 @@ def registration_decision(
         )
     if existing.key_id == device.key_id:
         raise GatewayError(errors.CONFLICT, f"this key of {device.device_id} was revoked; use a new key")
-    return Device(
-        device.device_id, device.seller_tin, device.store_id, device.public_key_pem, device.key_id,
-        status=ACTIVE, updated_ms=max(device.updated_ms, existing.updated_ms + 1),
-    )
+    return replace(device, status=ACTIVE, updated_ms=max(device.updated_ms, existing.updated_ms + 1))
 
 
 def revoked(device: Device) -> Device:
     """The same device, revoked now."""
-    return Device(
-        device.device_id,
-        device.seller_tin,
-        device.store_id,
-        device.public_key_pem,
-        device.key_id,
-        status=REVOKED,
-        updated_ms=max(int(time.time() * 1000), device.updated_ms + 1),
-    )
+    return replace(device, status=REVOKED, updated_ms=max(int(time.time() * 1000), device.updated_ms + 1))
 
 
 class DeviceRegistry:
@@ -134,6 +151,8 @@ class DeviceRegistry:
         self._devices: dict[str, Device] = {}
         self._keys: dict[str, ec.EllipticCurvePublicKey] = {}
         self._history: dict[str, dict[str, KnownKey]] = {}
+        self._by_ofd_id: dict[int, str] = {}
+        self._by_kgd_number: dict[str, str] = {}
         for device in devices or []:
             self.put(device)
 
@@ -147,6 +166,12 @@ class DeviceRegistry:
             return
         self._devices[device.device_id] = device
         self._keys[device.device_id] = device.public_key()
+        if current is not None and current.ofd is not None:
+            self._by_ofd_id.pop(current.ofd.ofd_id, None)
+            self._by_kgd_number.pop(current.ofd.kgd_number, None)
+        if device.ofd is not None:
+            self._by_ofd_id[device.ofd.ofd_id] = device.device_id
+            self._by_kgd_number[device.ofd.kgd_number] = device.device_id
 
     def put_key(self, device_id: str, key: KnownKey) -> None:
         """Learn of a key of a device (revocations are never forgotten)."""
@@ -177,6 +202,16 @@ class DeviceRegistry:
     def get(self, device_id: str) -> Device | None:
         """The device, or None if unknown."""
         return self._devices.get(device_id)
+
+    def by_ofd_id(self, ofd_id: int) -> Device | None:
+        """The OFD register with this OFD id (its frames' header ID), or None."""
+        device_id = self._by_ofd_id.get(ofd_id)
+        return None if device_id is None else self._devices.get(device_id)
+
+    def by_kgd_number(self, kgd_number: str) -> Device | None:
+        """The OFD register with this tax authority registration number, or None."""
+        device_id = self._by_kgd_number.get(kgd_number)
+        return None if device_id is None else self._devices.get(device_id)
 
     def key(self, device_id: str) -> ec.EllipticCurvePublicKey | None:
         """The device's parsed public key (cached), or None if unknown."""

@@ -24,6 +24,9 @@ from gateway.ingest.fiscal_sign import FiscalSigner
 from gateway.ingest.journal import Journal
 from gateway.ingest.pipeline import IngestPipeline, LookupEnvelopes
 from gateway.ingest.shipper import Shipper
+from gateway.ofd.dispatch import OfdDispatcher
+from gateway.ofd.exchange import RegisterExchanges
+from gateway.ofd.keys import OfdKeys
 from gateway.security import device_keys
 from gateway.security.check_replay import CheckNonces
 from gateway.security.pii_keys import load_key_ring
@@ -41,6 +44,7 @@ from gateway.storage.client import Storage
 from gateway.storage.code_registry_store import load_status_index
 from gateway.storage.device_store import load_registry
 from gateway.storage.migrations import ensure_schema
+from gateway.storage.ofd_exchange_store import load_last_exchanges
 from gateway.storage.rows import decode_event
 from gateway.wire import pb
 
@@ -103,6 +107,8 @@ class GatewayService:
     shipper: Shipper
     admin_token: str
     check_nonces: CheckNonces  # the pre-sale checks answered lately: a replay is refused
+    ofd_keys: OfdKeys
+    ofd_handler: OfdDispatcher  # the OFD front door's handler (gateway/ofd/server.py takes it from here)
     new_admin_token: str | None = None
     code_verdicts: CodeVerdicts | None = None
     code_follower: CodeFollower | None = None  # with a ClickHouse server only (other nodes may sell)
@@ -142,6 +148,10 @@ class GatewayService:
             budget_bytes=settings.journal_budget_bytes,
         )
         settings.journal_dir.chmod(0o700)
+        ofd_keys = OfdKeys.load_or_create(settings.ofd_key_file)
+        # OFD registers' last exchanges: those shipped from ClickHouse, then the journal's (newer) on top.
+        exchanges = RegisterExchanges(ofd_keys)
+        exchanges.restore(await storage.run(lambda c: load_last_exchanges(c, storage.database)))
         replayed = 0
         # Checks answered before this start: a replay of one is refused (security/check_replay.py).
         check_nonces = CheckNonces(settings.limits.max_future_skew_s * 1000)
@@ -150,6 +160,8 @@ class GatewayService:
             if record.HasField("code_check"):
                 check = record.code_check
                 check_nonces.remember(record.envelope.device_id, check.nonce, check.device_time_ms)
+            if record.HasField("ofd_exchange"):
+                exchanges.restore([record.ofd_exchange])
             if record.accepted:
                 chains.apply_record(record)
                 device_keys.apply_accepted(registry, [record])
@@ -157,7 +169,8 @@ class GatewayService:
                 if event is not None:  # sales and returns not yet shipped move code status too
                     code_verdicts.apply_record(record, event)
                 replayed += 1
-        log.info("devices: %d, journal records replayed: %d", len(registry), replayed)
+        log.info("devices: %d, journal records replayed: %d, OFD registers heard from: %d",
+                 len(registry), replayed, len(exchanges))
         fiscal = FiscalSigner.load_or_create(settings.fiscal_key_file)
 
         lookup, load_head, move_heads = chain_storage(storage, settings)
@@ -171,6 +184,7 @@ class GatewayService:
             on_key_rotation=lambda devices: device_keys.save_devices(storage, devices),
         )
         shipper = Shipper(journal, storage, settings)
+        handler = OfdDispatcher(settings, registry, chains, pipeline, journal, fiscal, ofd_keys, exchanges)
         service = cls(
             settings,
             storage,
@@ -181,6 +195,8 @@ class GatewayService:
             pipeline,
             shipper,
             admin_token=read_admin_token(settings.admin_token_file),
+            ofd_keys=ofd_keys,
+            ofd_handler=handler,
             new_admin_token=new_token,
             code_verdicts=code_verdicts,
             check_nonces=check_nonces,
@@ -224,9 +240,13 @@ class GatewayService:
             name="code-follow",
         )
 
-    def write_runtime_file(self, url: str) -> None:
-        """Tell CLI commands on this machine that a gateway serves this data directory, and where."""
-        self.settings.runtime_file.write_text(json.dumps({"pid": os.getpid(), "url": url}))
+    def write_runtime_file(self, url: str, ofd: list[str] | None = None) -> None:
+        """Tell CLI commands on this machine that a gateway serves this data directory, and where (ofd:
+        host:port of the OFD front door's sockets, when it listens)."""
+        info: dict[str, object] = {"pid": os.getpid(), "url": url}
+        if ofd:
+            info["ofd"] = ofd
+        self.settings.runtime_file.write_text(json.dumps(info))
 
     async def stop(self) -> None:
         """Stop shipping, close the journal and storage; acked events stay in the journal for next start."""

@@ -78,6 +78,28 @@ class Settings:
     # 1: the ClickHouse client and the shipper's row building run in a spawned storage process of their
     # own (docs/performance.md); by default when the machine has a second core. 0: in the gateway process.
     storage_process: int = field(default_factory=lambda: 1 if (os.cpu_count() or 1) >= 2 else 0)
+    # The OFD 2.0.2/2.0.3 front door for installed registers (gateway/ofd/server.py); port 0: off.
+    ofd_host: str = ""  # empty: the HTTP host
+    ofd_port: int = 0
+    ofd_read_timeout_s: float = 10.0  # each read of a frame's parts, and the peer taking an answer
+    ofd_exchange_timeout_s: float = 20.0  # one request read, answered and written (registers wait 5-10 s)
+    ofd_max_frame_bytes: int = 1024 * 1024
+    ofd_max_connections: int = 4096  # open at once; each is a file descriptor
+    # Exchanges per second per remote address. Registers behind one operator NAT (an APN) share an
+    # address: raise it there. Over it a register is told 254 (temporarily unavailable, retry).
+    ofd_rate_remote_per_s: float = 200.0
+    ofd_rate_remote_burst: int = 2000
+    ofd_tls_cert_file: str = ""  # 2.0.3 registers speak plain TCP; TLS is for a tunnel or a proxy
+    ofd_tls_key_file: str = ""
+    ofd_tls_client_ca_file: str = ""  # set: every OFD connection must present a certificate it signed
+    # What the front door answers (gateway/ofd, docs/ofd.md). The consumer-check link printed as the
+    # receipt's QR code: <ofd_check_url>/check?i=…&f=…&s=…&t=… (empty: http://<host>:<port>).
+    ofd_check_url: str = ""
+    # Registers send local time without a zone: minutes east of UTC (Kazakhstan: UTC+5 since 2024).
+    ofd_utc_offset_min: int = 300
+    # GET /check (the consumer check those links open) per remote address: guessing numbers stays slow.
+    check_rate_per_s: float = 5.0
+    check_rate_burst: int = 50
     limits: Limits = field(default_factory=Limits)
 
     @property
@@ -109,6 +131,16 @@ class Settings:
     def export_key_file(self) -> Path:
         """The gateway's export key: signs the manifests of audit exports (docs/export.md)."""
         return self.data_dir / "export.key"
+
+    @property
+    def ofd_key_file(self) -> Path:
+        """The master key of OFD registers' gateway-held keys and tokens (shared by every node)."""
+        return self.data_dir / "ofd.key"
+
+    @property
+    def consumer_check_url(self) -> str:
+        """Where the consumer-check links printed on OFD registers' receipts point (no trailing /)."""
+        return (self.ofd_check_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def runtime_file(self) -> Path:
@@ -157,6 +189,21 @@ _ENV_FIELDS = {
     "BODY_READ_TIMEOUT_S": "body_read_timeout_s",
     "MAX_HEADER_BYTES": "max_header_bytes",
     "STORAGE_PROCESS": "storage_process",
+    "OFD_HOST": "ofd_host",
+    "OFD_PORT": "ofd_port",
+    "OFD_READ_TIMEOUT_S": "ofd_read_timeout_s",
+    "OFD_EXCHANGE_TIMEOUT_S": "ofd_exchange_timeout_s",
+    "OFD_MAX_FRAME_BYTES": "ofd_max_frame_bytes",
+    "OFD_MAX_CONNECTIONS": "ofd_max_connections",
+    "OFD_RATE_REMOTE_PER_S": "ofd_rate_remote_per_s",
+    "OFD_RATE_REMOTE_BURST": "ofd_rate_remote_burst",
+    "OFD_TLS_CERT_FILE": "ofd_tls_cert_file",
+    "OFD_TLS_KEY_FILE": "ofd_tls_key_file",
+    "OFD_TLS_CLIENT_CA_FILE": "ofd_tls_client_ca_file",
+    "OFD_CHECK_URL": "ofd_check_url",
+    "OFD_UTC_OFFSET_MIN": "ofd_utc_offset_min",
+    "CHECK_RATE_PER_S": "check_rate_per_s",
+    "CHECK_RATE_BURST": "check_rate_burst",
 }
 CONFIG_ENV = ENV_PREFIX + "CONFIG"  # path of an optional TOML file (flag: --config)
 

@@ -60,7 +60,7 @@ class LoadResult:
     usage: ProcessUsage | None = None
 
 
-class _Pacer:
+class Pacer:
     """Open-loop pacing: the next send slot advances by a batch's share of the target rate."""
 
     def __init__(self, rate: float, start: float) -> None:
@@ -68,6 +68,7 @@ class _Pacer:
         self.next_slot = start
 
     async def wait(self, receipts: float) -> None:
+        """Sleep until the slot of a send of this many receipts (at once in closed loop)."""
         if self.rate <= 0:
             return
         slot = self.next_slot
@@ -79,7 +80,7 @@ class _Pacer:
 
 async def _upload(
     session: aiohttp.ClientSession, plan: LoadPlan, device: DeviceLoad, gate: asyncio.Semaphore,
-    pacer: _Pacer, deadline: float, result: LoadResult,
+    pacer: Pacer, deadline: float, result: LoadResult,
 ) -> bool:
     """Send one device's batches in order until the deadline; True if it ran out of batches."""
     per_batch = device.receipts / max(1, len(device.batches))
@@ -124,7 +125,7 @@ async def _drive(plan: LoadPlan) -> LoadResult:
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         await asyncio.sleep(max(0.0, plan.start_at - time.time()))
         deadline = plan.start_at + plan.duration_s
-        pacer = _Pacer(plan.rate, plan.start_at)
+        pacer = Pacer(plan.rate, plan.start_at)
         try:
             ran_out = await asyncio.gather(
                 *(_upload(session, plan, d, gate, pacer, deadline, result) for d in devices)

@@ -6,6 +6,7 @@ import bisect
 import json
 import math
 import os
+from collections.abc import Iterable
 from typing import Any
 
 from gateway.bench.runner import BenchResult, PhaseResult
@@ -61,12 +62,7 @@ def summary(result: BenchResult) -> dict[str, Any]:
     stored_s = (gateway.drained_at or max(t for t, _ in gateway.visible)) - gateway.start \
         if gateway.visible else 0.0
     backlog = result.backlog
-    processes = [
-        *(part.as_json() | {"phase": p.name, "cpu_s_under_load": round(cpu, 2),
-                            "cores_under_load": round(cpu / max(p.elapsed_s, 1e-9), 2)}
-          for p in result.phases.values() for part, cpu in p.server_parts),
-        *(g.as_json() | {"phase": p.name} for p in result.phases.values() for g in p.generators),
-    ]
+    processes = process_figures(result.phases.values())
     return {
         "receipts_per_s": round(ours, 1),
         "rows_per_s": round(gateway.rows_stored / stored_s, 1) if stored_s > 0 else 0.0,
@@ -112,14 +108,7 @@ def text_report(result: BenchResult, figures: dict[str, Any]) -> str:
              f"{codes}, {result.options.duration_s:g} s per phase, {os.cpu_count()} CPUs", ""]
     lines.append(f"{'phase':<9} {'receipts/s':>11} {'accepted':>9} {'ack p50':>9} {'ack p99':>9} "
                  f"{'ack max':>9} {'server CPU':>11} {'peak RSS':>9}")
-    for phase in result.phases.values():
-        acks = ack_ms(phase)
-        lines.append(
-            f"{phase.name:<9} {rate(phase):>11.0f} {phase.accepted:>9} {percentile(acks, .5):>7.1f}ms "
-            f"{percentile(acks, .99):>7.1f}ms {max(acks, default=0):>7.1f}ms "
-            f"{phase.server_cpu_s / max(phase.elapsed_s, 1e-9):>9.0%}  {phase.server.peak_rss_mib:>6.0f}MiB"
-            + ("  (ran out of batches)" if phase.exhausted else "")
-        )
+    lines += [phase_line(phase, 9, "batches") for phase in result.phases.values()]
     lines += [
         "",
         f"gateway: {figures['receipts_per_s']:.0f} receipts/s = {figures['ratio_vs_ceiling']:.2f}× ceiling, "
@@ -133,14 +122,43 @@ def text_report(result: BenchResult, figures: dict[str, Any]) -> str:
         "",
         "processes (servers and their child processes: CPU under load; generators: total):",
     ]
-    for p in figures["processes"]:
-        cpu = p.get("cpu_s_under_load", p["cpu_s"])
-        cores = f" = {p['cores_under_load']:.2f} cores" if "cores_under_load" in p else ""
-        lines.append(f"  {p['phase']:<8} {p['name']:<16} pid {p['pid']:<7} CPU {cpu:>7.2f} s{cores:<14} "
-                     f"peak RSS {p['peak_rss_mib']:>7.1f} MiB")
+    lines += process_lines(figures["processes"])
     if figures["errors"]:
         lines += ["", "errors:", *(f"  {e}" for e in figures["errors"])]
     return "\n".join(lines)
+
+
+def phase_line(phase: PhaseResult, name_width: int, load: str) -> str:
+    """One phase's row: rate, answered, answer latency p50/p99/max, server CPU, peak RSS."""
+    acks = ack_ms(phase)
+    return (
+        f"{phase.name:<{name_width}} {rate(phase):>11.0f} {phase.accepted:>9} {percentile(acks, .5):>7.1f}ms "
+        f"{percentile(acks, .99):>7.1f}ms {max(acks, default=0):>7.1f}ms "
+        f"{phase.server_cpu_s / max(phase.elapsed_s, 1e-9):>9.0%}  {phase.server.peak_rss_mib:>6.0f}MiB"
+        + (f"  (ran out of {load})" if phase.exhausted else "")
+    )
+
+
+def process_figures(phases: Iterable[PhaseResult]) -> list[dict[str, Any]]:
+    """Each server process (CPU under load) and each generator (total CPU) of the phases, as JSON."""
+    phases = list(phases)
+    return [
+        *(part.as_json() | {"phase": p.name, "cpu_s_under_load": round(cpu, 2),
+                            "cores_under_load": round(cpu / max(p.elapsed_s, 1e-9), 2)}
+          for p in phases for part, cpu in p.server_parts),
+        *(g.as_json() | {"phase": p.name} for p in phases for g in p.generators),
+    ]
+
+
+def process_lines(processes: list[dict[str, Any]]) -> list[str]:
+    """The report's lines about the processes of process_figures()."""
+    lines = []
+    for p in processes:
+        cpu = p.get("cpu_s_under_load", p["cpu_s"])
+        cores = f" = {p['cores_under_load']:.2f} cores" if "cores_under_load" in p else ""
+        lines.append(f"  {p['phase']:<11} {p['name']:<16} pid {p['pid']:<7} CPU {cpu:>7.2f} s{cores:<14} "
+                     f"peak RSS {p['peak_rss_mib']:>7.1f} MiB")
+    return lines
 
 
 def json_line(figures: dict[str, Any]) -> str:

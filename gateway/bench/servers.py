@@ -11,7 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,21 +111,27 @@ def registration(device: DeviceLoad) -> dict[str, str]:
 # The whole fleet comes from one loopback address here; in the field each store has its own. The
 # per-address limit (docs/security.md) would throttle the bench at 200 requests/s, so the bench's
 # gateway raises it; the per-device and per-token limits stay as configured.
-BENCH_GATEWAY_ENV = {"TRACEGATE_RATE_REMOTE_PER_S": "1000000", "TRACEGATE_RATE_REMOTE_BURST": "1000000"}
+BENCH_GATEWAY_ENV = {
+    "TRACEGATE_RATE_REMOTE_PER_S": "1000000", "TRACEGATE_RATE_REMOTE_BURST": "1000000",
+    "TRACEGATE_OFD_RATE_REMOTE_PER_S": "1000000", "TRACEGATE_OFD_RATE_REMOTE_BURST": "1000000",
+    "TRACEGATE_OFD_MAX_CONNECTIONS": "100000",
+}
 
 
 REGISTRY_ROWS_PER_CHUNK = 50_000
 
 
 def start_gateway(
-    data: Path, devices: list[DeviceLoad], registry: Iterable[list[RegistryRow]] = ()
+    data: Path, devices: list[DeviceLoad], registry: Iterable[list[RegistryRow]] = (), *,
+    serve_args: Sequence[str] = (),
 ) -> ServerProcess:
-    """`tracegate serve` on a fresh data directory, with the bench's devices registered and the registry
-    rows imported (as `tracegate codes import` does it, through the gateway)."""
+    """`tracegate serve` (with serve_args) on a fresh data directory, with the bench's devices registered
+    and the registry rows imported (as `tracegate codes import` does it, through the gateway)."""
     port = free_port()
     server = ServerProcess.start(
         "gateway",
-        ["gateway.cli.main", "serve", "--data", str(data), "--port", str(port), "--log-level", "WARNING"],
+        ["gateway.cli.main", "serve", "--data", str(data), "--port", str(port), "--log-level", "WARNING",
+         *serve_args],
         data, port, env=BENCH_GATEWAY_ENV,
     )
     for device in devices:
@@ -140,6 +146,14 @@ def start_ceiling(data: Path) -> ServerProcess:
     """The decode-and-ack server."""
     port = free_port()
     return ServerProcess.start("ceiling", ["gateway.bench.ceiling", "--port", str(port)], data, port)
+
+
+def start_ofd_ceiling(data: Path) -> tuple[ServerProcess, int]:
+    """The OFD decode-and-answer server, and the port of its OFD door."""
+    port, ofd_port = free_port(), free_port()
+    args = ["gateway.bench.ofd_ceiling", "--port", str(port), "--ofd-port", str(ofd_port)]
+    server = ServerProcess.start("ofd-ceiling", args, data, port)
+    return server, ofd_port
 
 
 def start_naive(data: Path, devices: list[DeviceLoad]) -> ServerProcess:

@@ -13,7 +13,7 @@ import multiprocessing
 import pickle
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,15 +56,9 @@ class Workload:
 
     def registry_chunks(self, rows_per_chunk: int) -> Iterator[list[RegistryRow]]:
         """Every code sold (fleet and backlog) as registry rows: introduced, owned by its seller."""
-        chunk: list[RegistryRow] = []
-        for device in (*self.devices, self.backlog):
-            for code in device.codes:
-                chunk.append(normalise_record({"code": code, "owner_tin": device.seller_tin}, len(chunk) + 1))
-                if len(chunk) == rows_per_chunk:
-                    yield chunk
-                    chunk = []
-        if chunk:
-            yield chunk
+        devices = (*self.devices, self.backlog)
+        sold = ((code, device.seller_tin) for device in devices for code in device.codes)
+        return registry_chunks(sold, rows_per_chunk)
 
     @property
     def codes(self) -> int:
@@ -81,6 +75,18 @@ class Workload:
         workload = pickle.loads(path.read_bytes())
         assert isinstance(workload, Workload)
         return workload
+
+
+def registry_chunks(sold: Iterable[tuple[str, str]], rows_per_chunk: int) -> Iterator[list[RegistryRow]]:
+    """(code, seller TIN) pairs as registry rows (introduced, owned by that seller), in chunks."""
+    chunk: list[RegistryRow] = []
+    for code, seller_tin in sold:
+        chunk.append(normalise_record({"code": code, "owner_tin": seller_tin}, len(chunk) + 1))
+        if len(chunk) == rows_per_chunk:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _receipt_event(

@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from gateway.bench import ofd_runner
 from gateway.bench.durability import report as durability_report
 from gateway.bench.durability import run_durability
 from gateway.bench.report import json_line, summary, text_report
@@ -33,6 +34,10 @@ def register(sub: Any) -> None:
         "throughput, ack latency, visibility lag, CPU and peak RSS, and the gateway's ratios to both "
         "baselines.",
     )
+    parser.add_argument("--protocol", choices=("tracegate", "ofd"), default="tracegate",
+                        help="tracegate: batches to POST /v1/batches (default); ofd: OFD 2.0.3 TICKET "
+                        "requests to the OFD front door, one connection per exchange, against an OFD "
+                        "decode-and-answer ceiling (--rate and --concurrency count documents and exchanges)")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of load per phase (20)")
     parser.add_argument("--devices", type=int, default=100, help="simulated registers, 50-500 (100)")
     parser.add_argument("--batch", type=int, default=20, help="receipts per request (20)")
@@ -67,17 +72,9 @@ def run(args: argparse.Namespace) -> int:
         print("tracegate bench: --duration, --devices and --batch must be positive", file=sys.stderr)
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="tracegate-bench-"))
-    receipts = args.receipts or min(POOL_MAX, max(2_000, int(args.duration * POOL_PER_SECOND)))
-    options = BenchOptions(
-        duration_s=args.duration, devices=args.devices, receipts=max(receipts, args.devices),
-        batch_size=args.batch, concurrency=args.concurrency, rate=args.rate, load_procs=args.load_procs,
-        backlog_events=args.backlog_events, backlog_batch=args.backlog_batch, workdir=workdir,
-        registry=not args.unknown_codes,
-    )
     try:
-        result = run_bench(options, lambda line: print(line, file=sys.stderr, flush=True))
-        figures = summary(result)
-        print(text_report(result, figures))
+        report, figures = _measure(args, workdir)
+        print(report)
         if args.json:
             print(json_line(figures))
     finally:
@@ -95,3 +92,28 @@ def _durability(args: argparse.Namespace) -> int:
     results = run_durability(receipts, batch, max(1, args.rounds), lambda line: print(line, file=sys.stderr))
     print(durability_report(results))
     return 0
+
+
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _measure(args: argparse.Namespace, workdir: Path) -> tuple[str, dict[str, Any]]:
+    """Run the bench of --protocol; its text report and figures."""
+    receipts = args.receipts or min(POOL_MAX, max(2_000, int(args.duration * POOL_PER_SECOND)))
+    receipts = max(receipts, args.devices)
+    if args.protocol == "ofd":
+        ofd = ofd_runner.run_ofd_bench(ofd_runner.OfdBenchOptions(
+            duration_s=args.duration, devices=args.devices, receipts=receipts, concurrency=args.concurrency,
+            rate=args.rate, load_procs=args.load_procs, workdir=workdir, registry=not args.unknown_codes,
+        ), _progress)
+        ofd_figures = ofd_runner.summary(ofd)
+        return ofd_runner.text_report(ofd, ofd_figures), ofd_figures
+    result = run_bench(BenchOptions(
+        duration_s=args.duration, devices=args.devices, receipts=receipts, batch_size=args.batch,
+        concurrency=args.concurrency, rate=args.rate, load_procs=args.load_procs,
+        backlog_events=args.backlog_events, backlog_batch=args.backlog_batch, workdir=workdir,
+        registry=not args.unknown_codes,
+    ), _progress)
+    figures = summary(result)
+    return text_report(result, figures), figures

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from gateway.cli.config import redact_url
 from gateway.cli.main import add_common_options, settings_from_args
-from gateway.http.app import create_app
+from gateway.http.app import OFD_DOOR, create_app
 from gateway.http.keys import SERVICE
 from gateway.observability.logs import configure_logging
 from gateway.security.transport import server_ssl_context
@@ -46,6 +46,14 @@ def register(sub: Any) -> None:
         default=None,
         help="PEM CA: device endpoints require a client certificate it signed",
     )
+    parser.add_argument(
+        "--ofd-port", type=int, default=None,
+        help="also listen for registers speaking OFD 2.0.2/2.0.3 (TCP) on this port (default off, env "
+        "TRACEGATE_OFD_PORT; limits and TLS: TRACEGATE_OFD_*)",
+    )
+    parser.add_argument(
+        "--ofd-host", default=None, help="address of the OFD front door (default: that of --host)"
+    )
     parser.set_defaults(func=run)
 
 
@@ -54,12 +62,14 @@ def run(args: argparse.Namespace) -> int:
     # Every file the gateway and its storage process make (journal, ClickHouse parts, keys) is its own.
     os.umask(0o077)
     settings = settings_from_args(args)
-    tls = {
+    flags = {
         "tls_cert_file": args.tls_cert,
         "tls_key_file": args.tls_key,
         "tls_client_ca_file": args.tls_client_ca,
+        "ofd_host": args.ofd_host,
+        "ofd_port": args.ofd_port,
     }
-    settings = dataclasses.replace(settings, **{k: v for k, v in tls.items() if v})
+    settings = dataclasses.replace(settings, **{k: v for k, v in flags.items() if v is not None})
     ssl_context = server_ssl_context(settings)
     configure_logging(settings.log_level, settings.log_format)
     other = running_gateway_url(settings) if settings.embedded else None
@@ -71,12 +81,15 @@ def run(args: argparse.Namespace) -> int:
 
     async def announce(app: web.Application) -> None:
         service = app[SERVICE]
-        service.write_runtime_file(url)
+        door = app.get(OFD_DOOR)
+        ofd = [f"{host}:{port}" for host, port in door.addresses] if door else []
+        service.write_runtime_file(url, ofd)
         if service.new_admin_token:
             print(f"admin token (shown once; also in {settings.admin_token_file}): {service.new_admin_token}")
         print(
             f"tracegate gateway serving {url} "
-            f"(data {settings.data_dir}, storage {redact_url(settings.resolved_storage_url)})",
+            + (f"and OFD on {', '.join(ofd)} " if ofd else "")
+            + f"(data {settings.data_dir}, storage {redact_url(settings.resolved_storage_url)})",
             flush=True,
         )
 

@@ -7,10 +7,14 @@ import asyncio
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from firmware_sim.code_registry import write_registry
 from firmware_sim.fleet import SELLER_TINS, FleetConfig, RegistrationError, run_fleet
+from firmware_sim.ofd.fleet import VERSIONS, OfdFleetConfig, run_ofd_fleet
 from gateway.settings import load_settings
+
+PROTOCOLS = ("tracegate", "ofd", "mixed")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -20,9 +24,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="run simulated cash registers against a gateway",
         description="Run N simulated registers for S seconds: each has its own P-256 key and signed, "
         "hash-chained journal, opens and closes shifts (Z-reports), sells, takes returns and uploads "
-        "in order, resending the same bytes on failure. Prints a JSON summary of the acks at the end.",
+        "in order, resending the same bytes on failure. Prints a JSON summary of the acks at the end. "
+        "With --protocol ofd the registers speak OFD 2.0.3/2.0.2 to the gateway's OFD front door instead: "
+        "one connection per exchange, INFO at start-up, rotating tokens, offline backlogs numbered by the "
+        "register, Z reports from its own counters; --protocol mixed runs both kinds, half each.",
     )
     parser.add_argument("--gateway", default="http://127.0.0.1:8080", help="gateway base URL")
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="tracegate",
+                        help="what the registers speak: tracegate (our contract, default), ofd, or mixed")
+    parser.add_argument("--ofd", default=None, metavar="HOST:PORT",
+                        help="the OFD front door (default: where the gateway of --data listens for OFD)")
+    parser.add_argument("--ofd-version", choices=VERSIONS, default="203",
+                        help="OFD registers speak 2.0.3, 2.0.2, or mixed (every fourth 2.0.2); default 203")
     parser.add_argument("--devices", type=int, default=5, help="number of registers (default 5)")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of selling (default 30)")
     parser.add_argument("--rate", type=float, default=2.0, help="receipts a second per register (default 2)")
@@ -87,29 +100,71 @@ def _token(args: argparse.Namespace) -> str | None:
         raise SystemExit(message) from exc
 
 
+def _ofd_address(args: argparse.Namespace) -> tuple[str, int]:
+    """--ofd HOST:PORT, else the OFD address the running gateway of --data wrote into gateway.json."""
+    address = args.ofd
+    if address is None:
+        runtime = load_settings({"data_dir": args.data_dir}).runtime_file
+        try:
+            address = json.loads(runtime.read_text())["ofd"][0]
+        except (OSError, ValueError, KeyError, IndexError, TypeError):
+            message = f"tracegate sim: give --ofd HOST:PORT (no OFD front door in {runtime})"
+            raise SystemExit(message) from None
+    host, _, port = str(address).rpartition(":")
+    if not host or not port.isdigit():
+        raise SystemExit(f"tracegate sim: --ofd must be HOST:PORT, not {address!r}")
+    return host, int(port)
+
+
 def run(args: argparse.Namespace) -> int:
-    """Run the fleet; exit 0, or 1 if registration failed or the gateway never answered."""
+    """Run the fleet; exit 0, or 1 if registration failed, the gateway never answered or (OFD) a register
+    was blocked."""
     if args.registry_out is not None:
         count = write_registry(args.registry_out, list(SELLER_TINS), args.seed)
         print(f"wrote {count} codes of {len(SELLER_TINS)} sellers to {args.registry_out}", file=sys.stderr)
         return 0
+    ofd_devices = {"tracegate": 0, "ofd": args.devices, "mixed": args.devices // 2}[args.protocol]
+    token = _token(args)
     config = FleetConfig(
-        gateway_url=args.gateway, devices=args.devices, duration_s=args.duration, seed=args.seed,
-        rate=args.rate, offline_fraction=args.offline_fraction, lost_ack_rate=args.lost_ack_rate,
-        state_dir=args.state_dir, drain_s=args.drain, ack_log=args.ack_log, token=_token(args),
-        registry=args.registry, rotate_every=args.rotate_every, clock_skew_s=args.clock_skew,
+        gateway_url=args.gateway, devices=args.devices - ofd_devices, duration_s=args.duration,
+        seed=args.seed, rate=args.rate, offline_fraction=args.offline_fraction,
+        lost_ack_rate=args.lost_ack_rate, state_dir=args.state_dir, drain_s=args.drain, ack_log=args.ack_log,
+        token=token, registry=args.registry, rotate_every=args.rotate_every, clock_skew_s=args.clock_skew,
+    )
+    ofd_config = OfdFleetConfig(
+        address=_ofd_address(args) if ofd_devices else ("", 0), gateway_url=args.gateway, devices=ofd_devices,
+        duration_s=args.duration, seed=args.seed, rate=args.rate, version=args.ofd_version,
+        offline_fraction=args.offline_fraction, lost_answer_rate=args.lost_ack_rate, drain_s=args.drain,
+        token=token, registry=args.registry, state_dir=args.state_dir,
     )
     if not args.json:
-        what = f"{config.devices} registers for {config.duration_s:g} s against {config.gateway_url}"
+        what = f"{args.devices} registers ({args.protocol}) for {args.duration:g} s against {args.gateway}"
         print(f"simulating {what}", file=sys.stderr)
     try:
-        summary = asyncio.run(run_fleet(config))
+        reports = asyncio.run(_run_fleets(config, ofd_config))
     except RegistrationError as exc:
         print(f"tracegate sim: {exc}", file=sys.stderr)
         return 1
-    report = summary.to_json()
+    report: dict[str, Any] = reports[args.protocol] if args.protocol != "mixed" else reports
     print(json.dumps(report) if args.json else json.dumps(report, indent=2))
-    if summary.events_generated and not summary.stats.answered:
+    ours, ofd = reports.get("tracegate"), reports.get("ofd")
+    if ours and ours["events_generated"] and not ours["answered_requests"]:
         print(f"tracegate sim: the gateway at {config.gateway_url} never answered", file=sys.stderr)
         return 1
+    if ofd and (ofd["blocked"] or not ofd["exchanges"]):
+        trouble = f"blocked registers {ofd['blocked']}" if ofd["blocked"] else "no OFD answer at all"
+        print(f"tracegate sim: {trouble}", file=sys.stderr)
+        return 1
     return 0
+
+
+async def _run_fleets(config: FleetConfig, ofd_config: OfdFleetConfig) -> dict[str, dict[str, Any]]:
+    """Both kinds of fleet at once (either may have no registers); their summaries by protocol."""
+    runs: dict[str, Any] = {}
+    if config.devices:
+        runs["tracegate"] = run_fleet(config)
+    if ofd_config.devices:
+        runs["ofd"] = run_ofd_fleet(ofd_config)
+    results = await asyncio.gather(*runs.values())
+    return {name: result.to_json() if name == "tracegate" else result
+            for name, result in zip(runs, results, strict=True)}

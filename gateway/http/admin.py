@@ -13,6 +13,7 @@ from gateway.errors import GatewayError
 from gateway.http.access import require_scope
 from gateway.http.keys import SERVICE
 from gateway.http.security_routes import audit_request
+from gateway.ofd import registration as ofd_registration
 from gateway.query.sql import readonly_query
 from gateway.query.summary import ingest_summary
 from gateway.security import audit
@@ -34,6 +35,7 @@ def device_json(device: Device) -> dict[str, Any]:
         "status": device.status,
         "updated_ms": device.updated_ms,
         "public_key_pem": device.public_key_pem,
+        **ofd_registration.registration_json(device),
     }
 
 
@@ -48,17 +50,33 @@ def parse_new_device(body: Any) -> Device:
     return new_device(**{k: str(v) for k, v in fields.items()})
 
 
-async def add_device(request: web.Request) -> web.Response:
-    """Register a device, or a revoked one under a new key: 201; 200 if registered already; 409 conflict."""
-    require_admin(request)
+async def _json_body(request: web.Request) -> Any:
     try:
-        body = await request.json()
+        return await request.json()
     except ValueError:
         raise GatewayError(errors.MALFORMED_REQUEST, "body is not JSON") from None
-    device = parse_new_device(body)
+
+
+async def add_device(request: web.Request) -> web.Response:
+    """Register a device, or a revoked one under a new key: 201; 200 if registered already; 409 conflict.
+
+    With "protocol": "ofd" an OFD register (ofd_id, kgd_number, ofd_token or none: one is made and
+    answered once); the gateway holds its key.
+    """
+    require_admin(request)
+    body = await _json_body(request)
     service = request.app[SERVICE]
-    existing = service.registry.get(device.device_id)
-    to_save = registration_decision(existing, device, service.registry.revoked_keys(device.device_id))
+    made: int | None = None
+    if isinstance(body, dict) and body.get("protocol", "tracegate") == "ofd":
+        registration = ofd_registration.parse_registration(body)
+        existing = service.registry.get(registration.device_id)
+        to_save, device, made = ofd_registration.register(service.registry, registration, service.ofd_keys)
+    elif isinstance(body, dict) and body.get("protocol", "tracegate") != "tracegate":
+        raise GatewayError(errors.MALFORMED_REQUEST, "protocol must be tracegate or ofd")
+    else:
+        device = parse_new_device(body)
+        existing = service.registry.get(device.device_id)
+        to_save = registration_decision(existing, device, service.registry.revoked_keys(device.device_id))
     if to_save is None:
         assert existing is not None
         return web.json_response(device_json(existing), status=200)
@@ -66,7 +84,29 @@ async def add_device(request: web.Request) -> web.Response:
     service.registry.put(to_save)
     action = "new key after revocation" if existing is not None else "registered"
     await audit_request(request, audit.DEVICE_ADDED, to_save.device_id, f"{action}, key {to_save.key_id}")
-    return web.json_response(device_json(to_save), status=201)
+    return web.json_response(device_json(to_save) | ofd_registration.registration_json(to_save, made),
+                             status=201)
+
+
+async def set_ofd_token(request: web.Request) -> web.Response:
+    """Give an OFD register a new token (after it was reset, or after INVALID_TOKEN): {"ofd_token": N} or
+    {} to make one (answered once). The register's next request must come with it."""
+    require_admin(request)
+    body = await _json_body(request) if request.can_read_body else {}
+    if not isinstance(body, dict):
+        raise GatewayError(errors.MALFORMED_REQUEST, "body must be a JSON object")
+    service = request.app[SERVICE]
+    device = service.registry.get(request.match_info["device_id"])
+    if device is None:
+        raise GatewayError(errors.NOT_FOUND, "no such device")
+    given = body.get("ofd_token")
+    token = ofd_registration.new_token() if given in (None, "") else ofd_registration.parse_token(given)
+    updated = ofd_registration.with_token(device, token, service.ofd_keys)
+    await service.storage.run(lambda c: save_device(c, service.storage.database, updated))
+    service.registry.put(updated)
+    await audit_request(request, audit.DEVICE_TOKEN_SET, updated.device_id, "new OFD token")
+    made = token if given in (None, "") else None
+    return web.json_response(device_json(updated) | ofd_registration.registration_json(updated, made))
 
 
 async def list_devices(request: web.Request) -> web.Response:
@@ -121,5 +161,6 @@ def setup_admin(app: web.Application) -> None:
     app.router.add_post("/v1/admin/devices", add_device)
     app.router.add_get("/v1/admin/devices", list_devices)
     app.router.add_post("/v1/admin/devices/{device_id}/revoke", revoke_device)
+    app.router.add_post("/v1/admin/devices/{device_id}/ofd-token", set_ofd_token)
     app.router.add_get("/v1/admin/summary", get_summary)
     app.router.add_post("/v1/admin/sql", post_sql)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -9,19 +10,24 @@ from aiohttp import web
 from gateway.http.access import setup_access
 from gateway.http.admin import setup_admin
 from gateway.http.analyst_routes import setup_analyst_routes
+from gateway.http.check_routes import setup_check
 from gateway.http.codes_routes import setup_code_check
 from gateway.http.errors import setup_errors
 from gateway.http.export_routes import setup_export_routes
 from gateway.http.health import setup_health
 from gateway.http.ingest_routes import setup_ingest_routes
 from gateway.http.keys import SERVICE, SETTINGS
-from gateway.http.metrics import setup_metrics
+from gateway.http.metrics import METRICS, setup_metrics
 from gateway.http.page_headers import setup_page_headers
 from gateway.http.request_ids import setup_request_ids
 from gateway.http.security_routes import setup_security
+from gateway.ofd.server import OfdFrontDoor, OfdMetrics
 from gateway.service import GatewayService
 from gateway.settings import Settings
 from gateway.web.pages import setup_pages
+
+log = logging.getLogger(__name__)
+OFD_DOOR = web.AppKey("ofd_door", OfdFrontDoor)
 
 
 async def _service_context(app: web.Application) -> AsyncIterator[None]:
@@ -29,6 +35,25 @@ async def _service_context(app: web.Application) -> AsyncIterator[None]:
     app[SERVICE] = service
     yield
     await service.stop()
+
+
+async def _ofd_front_door(app: web.Application) -> AsyncIterator[None]:
+    """The OFD front door beside the HTTP API, when ofd_port is set; stopped before the service stops."""
+    settings, service = app[SETTINGS], app[SERVICE]
+    handler = getattr(service, "ofd_handler", None)
+    if not settings.ofd_port:
+        yield
+        return
+    if handler is None:
+        log.warning("ofd_port %d is set but this gateway has no OFD handler: the OFD front door stays "
+                    "closed", settings.ofd_port)
+        yield
+        return
+    door = OfdFrontDoor(settings, handler, OfdMetrics(app[METRICS].registry))
+    await door.start()
+    app[OFD_DOOR] = door
+    yield
+    await door.stop()
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -48,6 +73,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_ingest_routes(app)
     setup_admin(app)
     setup_code_check(app)
+    setup_check(app)
     setup_access(app)
     setup_analyst_routes(app)
     setup_export_routes(app)
@@ -56,4 +82,5 @@ def create_app(settings: Settings) -> web.Application:
     setup_metrics(app)
     setup_request_ids(app)  # last: its middleware goes outermost, so every answer and log line has the id
     app.cleanup_ctx.append(_service_context)
+    app.cleanup_ctx.append(_ofd_front_door)  # after the service: it stops first
     return app

@@ -47,18 +47,37 @@ def codes_of(event: pb.Event, line_codes: list[list[str]] | None = None) -> list
     """Every marking code of a sale or return receipt, in receipt order, with where it is.
 
     line_codes: each line's marking codes, when the caller has them already (decoding.Decoded).
+    A storno line's codes, and as many of the same codes on the receipt's other lines, are left out: the
+    storno cancelled those goods within the receipt, so nothing was sold or returned.
     """
     if not event.HasField("receipt") or event.receipt.operation not in KIND_OF_OPERATION:
         return []
+    lines = event.receipt.lines[:]
     if line_codes is None:
         # [:] makes lists: a loop over a upb repeated field ends in a formatted IndexError (~2,000
         # instructions).
-        line_codes = [line.marking_codes[:] for line in event.receipt.lines[:]]
-    return [
-        (line_no, code_index, code)
-        for line_no, codes in enumerate(line_codes, start=1)
-        for code_index, code in enumerate(codes)
-    ]
+        line_codes = [line.marking_codes[:] for line in lines]
+    cancelled = _cancelled_codes(lines, line_codes)
+    places = []
+    for line_no, codes in enumerate(line_codes, start=1):
+        if cancelled and lines[line_no - 1].storno:
+            continue
+        for code_index, code in enumerate(codes):
+            if cancelled.get(code):
+                cancelled[code] -= 1
+                continue
+            places.append((line_no, code_index, code))
+    return places
+
+
+def _cancelled_codes(lines: list[pb.ReceiptLine], line_codes: list[list[str]]) -> dict[str, int]:
+    """How many times each code appears on the receipt's storno lines ({} for nearly every receipt)."""
+    cancelled: dict[str, int] = {}
+    for line, codes in zip(lines, line_codes, strict=True):
+        if line.storno:
+            for code in codes:
+                cancelled[code] = cancelled.get(code, 0) + 1
+    return cancelled
 
 
 def parse_codes(codes: list[CodeAt]) -> dict[str, CodeResult]:

@@ -11,6 +11,12 @@ Preimage, byte by byte (all integers big-endian):
 sign = first 80 bits of HMAC-SHA256(key, preimage), as 16 characters of Crockford base32 in four groups
 of four (``7K3M-Q9XA-0ZT4-HHB2``): short enough to print on a receipt, long enough that guessing one is
 hopeless. Being deterministic, a resent envelope gets the same sign without any lookup.
+
+An OFD register (gateway/ofd) prints its receipts' fiscal number as digits, so the events the gateway
+makes for it get a numeric sign instead: the same preimage under the tag ``TRACEGATE-FISCAL-NUM-V1\x00``,
+the first 64 bits of the HMAC taken modulo 9·10⁹, plus 10⁹: ten digits, never a leading zero
+(``4228143549``). About 33 bits: not to be guessed blindly, and the consumer check it goes with also
+needs the receipt's register, total and time.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 FISCAL_TAG = b"TRACEGATE-FISCAL-V1\x00"
+NUMERIC_TAG = b"TRACEGATE-FISCAL-NUM-V1\x00"
+NUMERIC_DIGITS = 10
 KEY_BYTES = 32
 SIGN_BITS = 80
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
@@ -47,12 +55,12 @@ def _printable(value: int) -> str:
     )
 
 
-def fiscal_preimage(device_id: str, seq: int, envelope_hash: bytes, event_time_ms: int) -> bytes:
+def fiscal_preimage(
+    device_id: str, seq: int, envelope_hash: bytes, event_time_ms: int, tag: bytes = FISCAL_TAG
+) -> bytes:
     """The exact bytes the fiscal sign is computed over (see the module docstring)."""
     raw = device_id.encode("utf-8")
-    return (
-        FISCAL_TAG + _FIELD.pack(len(raw)) + raw + _SEQ.pack(seq) + envelope_hash + _TIME.pack(event_time_ms)
-    )
+    return tag + _FIELD.pack(len(raw)) + raw + _SEQ.pack(seq) + envelope_hash + _TIME.pack(event_time_ms)
 
 
 def normalise_sign(text: str) -> str:
@@ -77,19 +85,40 @@ class FiscalSigner:
         mac.update(fiscal_preimage(device_id, seq, envelope_hash, event_time_ms))
         return _printable(int.from_bytes(mac.digest()[: SIGN_BITS // 8], "big"))
 
+    def ticket_number(self, device_id: str, seq: int, envelope_hash: bytes, event_time_ms: int) -> str:
+        """The numeric fiscal sign of an event made for an OFD register: ten digits (module docstring)."""
+        mac = self._keyed.copy()
+        mac.update(fiscal_preimage(device_id, seq, envelope_hash, event_time_ms, NUMERIC_TAG))
+        value = int.from_bytes(mac.digest()[:8], "big") % (9 * 10 ** (NUMERIC_DIGITS - 1))
+        return str(10 ** (NUMERIC_DIGITS - 1) + value)
+
     def verify(self, device_id: str, seq: int, envelope_hash: bytes, event_time_ms: int, sign: str) -> bool:
-        """True if sign is the fiscal sign of these facts (accepts lower case, missing dashes, I/L/O)."""
+        """True if sign is the fiscal sign of these facts (accepts lower case, missing dashes, I/L/O), in
+        either form: the printable one, or the ten digits of an OFD register's receipt."""
+        given = sign.strip()
+        if len(given) == NUMERIC_DIGITS and given.isdigit():
+            expected = self.ticket_number(device_id, seq, envelope_hash, event_time_ms)
+            return hmac.compare_digest(expected, given)
         expected = normalise_sign(self.sign(device_id, seq, envelope_hash, event_time_ms))
         return hmac.compare_digest(expected, normalise_sign(sign))
 
     @classmethod
     def load_or_create(cls, path: Path) -> FiscalSigner:
         """Load the key file, or create a fresh 32-byte key (mode 0600) if there is none."""
-        create_key_file(path, lambda: os.urandom(KEY_BYTES))
-        key = path.read_bytes()
-        if len(key) != KEY_BYTES:
-            raise ValueError(f"{path}: a fiscal key file holds exactly {KEY_BYTES} bytes")
-        return cls(key)
+        return cls(load_or_create_secret(path, KEY_BYTES))
+
+
+def load_or_create_secret(path: Path, size: int) -> bytes:
+    """The secret in path, made of `size` random bytes (mode 0600) if the file does not exist yet.
+
+    Every node of an installation must hold the same file (copy it when adding one), so signs made on one
+    verify on another.
+    """
+    create_key_file(path, lambda: os.urandom(size))
+    secret = path.read_bytes()
+    if len(secret) != size:
+        raise ValueError(f"{path}: this key file holds exactly {size} bytes")
+    return secret
 
 
 def create_key_file(path: Path, make: Callable[[], bytes]) -> None:

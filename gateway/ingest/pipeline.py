@@ -34,6 +34,7 @@ from gateway.ingest.signatures import (
     AWAITS_ROTATION,
     SignedEnvelope,
     authenticate,
+    check_device,
     judge_until_rotation,
 )
 from gateway.ingest.signatures import Verdict as AuthVerdict
@@ -136,6 +137,7 @@ class _Item:
     code_undo: Undo = field(default_factory=list)
     codes: dict[str, CodeResult] = field(default_factory=dict)  # validate_code by raw code (pure, early)
     code_places: list[CodeAt] = field(default_factory=list)  # codes_of(event): where each code sits
+    attested: pb.JournalRecord | None = None  # set: made and signed by the gateway (see ingest)
 
 
 # A device's key while a batch is decided: (public key, key id), after the rotations accepted so far.
@@ -206,11 +208,24 @@ class IngestPipeline:
         """Parse a request body under the limits; raises a request-level GatewayError."""
         return decoding.decode_batch(body, self._settings.limits)
 
-    async def ingest(self, batch: pb.IngestBatch) -> pb.IngestAck:
-        """Decide on every envelope, make the decisions durable in the journal, then answer."""
+    async def ingest(
+        self, batch: pb.IngestBatch, attested: Sequence[pb.JournalRecord] | None = None
+    ) -> pb.IngestAck:
+        """Decide on every envelope, make the decisions durable in the journal, then answer.
+
+        attested: the batch was made and signed by the gateway itself for a register that signs nothing
+        (the OFD front door, gateway/ofd), one record per envelope whose fields go into that envelope's
+        journal record if it is accepted (how it was authenticated, its evidence, findings, the register's
+        exchange). Its signatures are the gateway's own, so they are not verified again (the device must
+        still be registered, active and under that key); its time is judged as any register's.
+        """
         received_ms = self._clock()
         items = self._prepare(batch)
-        awaiting = await self._authenticate(items)
+        if attested is None:
+            awaiting = await self._authenticate(items)
+        else:
+            awaiting = {}
+            self._attest(items, attested)
         resends = _signed_by_another_key(items)
         devices = {item.device_id for item in items if item.device is not None or item.awaits_rotation}
         async with self._locks.hold(devices | {item.device_id for item in resends}):
@@ -317,6 +332,16 @@ class IngestPipeline:
                 item.device = device
         if rest:
             awaiting[device_id] = [pending[i] for i in rest]
+
+    def _attest(self, items: list[_Item], attested: Sequence[pb.JournalRecord]) -> None:
+        for item, record in zip(items, attested, strict=True):
+            item.attested = record
+            if item.signed is None:
+                continue
+            try:
+                item.device = check_device(self._registry, item.envelope)
+            except EnvelopeRejected as rejection:
+                item.rejection = rejection
 
     async def _answer_retired_key_resends(self, resends: list[_Item]) -> None:
         """A resend signed by a key the device has rotated away since is a duplicate if it is the envelope
@@ -457,7 +482,10 @@ class IngestPipeline:
             )
             item.findings.extend(code_findings)
         signed = item.signed
-        item.fiscal_sign = self._fiscal.sign(item.device_id, item.seq, signed.envelope_hash, event_time_ms)
+        # An OFD register prints its receipts' fiscal number as digits (fiscal_sign.py).
+        ofd = item.device is not None and item.device.ofd is not None
+        sign = self._fiscal.ticket_number if ofd else self._fiscal.sign
+        item.fiscal_sign = sign(item.device_id, item.seq, signed.envelope_hash, event_time_ms)
         item.status = pb.ACCEPTED
         cursor.accept(item.seq, signed.envelope_hash, item.fiscal_sign, decision.next_seq)
         if new_key is not None:
@@ -490,6 +518,8 @@ class IngestPipeline:
             record.seller_tin, record.store_id = device.seller_tin, device.store_id
         if item.rejection is not None:
             record.error_code, record.detail = item.rejection.error.code, item.rejection.detail
+        if item.attested is not None and item.status == pb.ACCEPTED:
+            record.MergeFrom(item.attested)  # repeated fields (findings) are appended
         # Whatever kind the event turned out to be, accepted or refused: no buyer in clear in the journal.
         protect_record(self._pii, record, item.event)
         return record

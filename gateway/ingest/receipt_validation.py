@@ -8,15 +8,17 @@ does not depend on them, and the journal keeps what does.
 
     line_sum_mismatch   line sum != round_half_up(price * quantity / 1000) - discount + markup
     tax_mismatch        line tax != round_half_up(sum * rate / (1 + rate)), more than 1 minor unit off
-    tax_total_mismatch  receipt tax totals != sum of the line taxes (per tax type and rate)
-    total_mismatch      receipt total != sum of line sums
+    tax_total_mismatch  receipt tax totals != sum of the line taxes (per tax type and rate; storno lines
+                        subtracted, the receipt discount's taxes subtracted, its markup's added)
+    total_mismatch      receipt total != sum of line sums (storno lines subtracted) - discount + markup
+    storno_unmatched    storno lines cancel more than the receipt's lines of their name hold (in sum)
     payment_mismatch    payments - change != total
     change_exceeds_cash change given is more than the cash paid
     negative_amount     a negative price, discount, markup, payment or change
     bad_quantity        a line quantity of zero or less
     empty_receipt       a receipt without lines
     unknown_operation   operation unspecified
-    missing_parent      a return without the sale it refers to
+    missing_parent      a return without the sale it refers to (its document number or fiscal sign)
     shift_count_mismatch        Z-report receipt_count != sum of per-operation counts
     shift_payment_mismatch      an operation's payments do not add up to its sum
     shift_document_range_mismatch  document range cannot hold receipt_count receipts
@@ -82,6 +84,8 @@ def _line_findings(number: int, line: pb.ReceiptLine) -> Iterable[pb.Finding]:
     if line.sum != expected:
         yield _finding("line_sum_mismatch", f"line sum {line.sum}, computed {expected}", number)
     for tax in line.taxes:
+        if tax.added:  # a tax on top of the sum: the sum alone does not tell it
+            continue
         tax_expected = expected_included_tax(line.sum, tax.rate_bp)
         if abs(tax.sum - tax_expected) > TAX_TOLERANCE:
             yield _finding(
@@ -100,6 +104,9 @@ def _receipt_is_clean(receipt: pb.Receipt) -> bool:
     operation = receipt.operation
     if operation == pb.OPERATION_UNSPECIFIED:
         return False
+    # Receipt-level discounts and markups (OFD registers) go through the full checks.
+    if receipt.HasField("discount") or receipt.HasField("markup"):
+        return False
     # Every repeated field as a list ([:]): upb's have no __iter__, so a plain loop indexes until a
     # formatted IndexError ends it, ~2,000 instructions a loop and over a tenth of this function.
     lines = receipt.lines[:]
@@ -111,11 +118,13 @@ def _receipt_is_clean(receipt: pb.Receipt) -> bool:
         quantity, price, discount, markup, line_sum = (
             line.quantity, line.price, line.discount, line.markup, line.sum
         )
-        if quantity <= 0 or price < 0 or discount < 0 or markup < 0:
+        if quantity <= 0 or price < 0 or discount < 0 or markup < 0 or line.storno:
             return False
         if line_sum != (2 * price * quantity + 1000) // 2000 - discount + markup:
             return False
         for tax in line.taxes[:]:
+            if tax.added:
+                return False
             rate = tax.rate_bp
             tax_sum = tax.sum
             denominator = 10_000 + rate
@@ -151,7 +160,22 @@ def _receipt_is_clean(receipt: pb.Receipt) -> bool:
             line_tax, taxed = from_lines.get(key, (0, 0))
             if abs(stated.get(key, 0) - line_tax) > max(TAX_TOLERANCE, taxed):
                 return False
-    return operation not in _RETURNS or (receipt.HasField("parent") and receipt.parent.document_number != 0)
+    return operation not in _RETURNS or _names_its_sale(receipt)
+
+
+def _names_its_sale(receipt: pb.Receipt) -> bool:
+    """A return names the sale it returns: by document number (our contract) or fiscal sign (OFD)."""
+    return receipt.HasField("parent") and bool(receipt.parent.document_number or receipt.parent.fiscal_sign)
+
+
+def signed_sum(line: pb.ReceiptLine) -> int:
+    """What a line adds to the receipt's total: its sum, or minus its sum for a storno line."""
+    return -line.sum if line.storno else line.sum
+
+
+def expected_total(receipt: pb.Receipt) -> int:
+    """The receipt's due total: its lines' sums (storno lines subtracted) - discount + markup."""
+    return sum(signed_sum(line) for line in receipt.lines) - receipt.discount.sum + receipt.markup.sum
 
 
 def _receipt_findings(receipt: pb.Receipt) -> Iterable[pb.Finding]:
@@ -161,9 +185,14 @@ def _receipt_findings(receipt: pb.Receipt) -> Iterable[pb.Finding]:
         yield _finding("empty_receipt", "the receipt has no lines")
     for number, line in enumerate(receipt.lines, start=1):
         yield from _line_findings(number, line)
-    lines_total = sum(line.sum for line in receipt.lines)
-    if receipt.total != lines_total:
-        yield _finding("total_mismatch", f"total {receipt.total}, sum of lines {lines_total}")
+    if min(receipt.discount.sum, receipt.markup.sum) < 0:
+        yield _finding("negative_amount", "the receipt's discount and markup must not be negative")
+    due = expected_total(receipt)
+    if receipt.total != due:
+        adjusted = receipt.discount.sum or receipt.markup.sum
+        due_as = "sum of lines - discount + markup" if adjusted else "sum of lines"
+        yield _finding("total_mismatch", f"total {receipt.total}, {due_as} {due}")
+    yield from _storno_findings(receipt)
     paid = sum(payment.sum for payment in receipt.payments)
     if paid - receipt.change != receipt.total:
         yield _finding(
@@ -176,10 +205,26 @@ def _receipt_findings(receipt: pb.Receipt) -> Iterable[pb.Finding]:
         yield _finding("change_exceeds_cash", f"change {receipt.change} exceeds the cash paid {cash}")
     if receipt.taxes:
         yield from _tax_total_findings(receipt)
-    if receipt.operation in _RETURNS and (
-        not receipt.HasField("parent") or receipt.parent.document_number == 0
-    ):
+    if receipt.operation in _RETURNS and not _names_its_sale(receipt):
         yield _finding("missing_parent", "a return must name the sale it refers to (parent)")
+
+
+def _storno_findings(receipt: pb.Receipt) -> Iterable[pb.Finding]:
+    """Storno lines must cancel no more than the receipt's other lines of the same name hold (in sum)."""
+    held: dict[str, int] = defaultdict(int)
+    for line in receipt.lines:
+        if not line.storno:
+            held[line.name] += line.sum
+    for number, line in enumerate(receipt.lines, start=1):
+        if not line.storno:
+            continue
+        if line.sum > held[line.name]:
+            yield _finding(
+                "storno_unmatched",
+                f"storno of {line.sum}: the receipt's lines of that name hold {max(held[line.name], 0)}",
+                number,
+            )
+        held[line.name] -= line.sum
 
 
 def _tax_total_findings(receipt: pb.Receipt) -> Iterable[pb.Finding]:
@@ -187,8 +232,14 @@ def _tax_total_findings(receipt: pb.Receipt) -> Iterable[pb.Finding]:
     taxed_lines: dict[tuple[int, int], int] = defaultdict(int)
     for line in receipt.lines:
         for tax in line.taxes:
-            from_lines[(tax.tax_type, tax.rate_bp)] += tax.sum
+            from_lines[(tax.tax_type, tax.rate_bp)] += -tax.sum if line.storno else tax.sum
             taxed_lines[(tax.tax_type, tax.rate_bp)] += 1
+    for adjustment, sign in ((receipt.discount, -1), (receipt.markup, 1)):
+        for tax in adjustment.taxes:
+            from_lines[(tax.tax_type, tax.rate_bp)] += sign * tax.sum
+            taxed_lines[(tax.tax_type, tax.rate_bp)] += 1
+    if not from_lines:
+        return  # taxes stated on the receipt only (OFD forbids them on both): nothing to add them up from
     stated: dict[tuple[int, int], int] = defaultdict(int)
     for tax in receipt.taxes:
         stated[(tax.tax_type, tax.rate_bp)] += tax.sum

@@ -18,6 +18,7 @@ LOCAL_PREFIX = "local:"  # + the operating-system user, for an action taken on t
 
 DEVICE_ADDED = "device_added"
 DEVICE_REVOKED = "device_revoked"
+DEVICE_TOKEN_SET = "device_token_set"  # an OFD register given a new token
 TOKEN_ISSUED = "token_issued"
 TOKEN_REVOKED = "token_revoked"
 REGISTRY_IMPORTED = "registry_imported"

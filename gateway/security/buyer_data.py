@@ -10,7 +10,9 @@ buyer (what rows are built from) and `sealed` holds the rest. Deleting the recei
 expired → TTL, or `pii forget`) crypto-shreds the sealed bytes in `events`. Contacts without a valid
 consent, and buyer data anywhere but in one plain receipt's buyer field (a receipt hidden under another
 body of the oneof, a second receipt, a non-canonical encoding, bytes that do not parse), are not kept at
-all: protection "erased". Refused envelopes keep no event bytes that may name a buyer.
+all: protection "erased". Refused envelopes keep no event bytes that may name a buyer. The evidence an
+event was made from (an OFD register's request frame, gateway/ofd) holds the same buyer data, so it is
+kept as the event bytes are: sealed under the same data key (`sealed.evidence`), or not at all.
 
 The envelope hash commits to the signed bytes, and the device's signature is over it (ES256 signs the
 SHA-256 of the preimage, which is the envelope hash): without the bytes the signature still verifies,
@@ -56,6 +58,7 @@ class StoredEvent:
     event_bytes: bytes
     protection: str
     buyer_row: dict[str, Any] | None = None
+    evidence: bytes = b""  # the record's evidence (ofd_frame) as stored: same protection as the event
 
 
 def _wrap_aad(device_id: str, seq: int) -> bytes:
@@ -111,6 +114,8 @@ def protect_record(ring: PiiKeyRing | None, record: pb.JournalRecord, event: pb.
     found = buyer_in(event_bytes, event)
     if found is Buyer.NONE:
         return
+    evidence = record.ofd_frame
+    record.ClearField("ofd_frame")
     if not record.accepted:
         envelope.ClearField("event")
         return
@@ -121,6 +126,9 @@ def protect_record(ring: PiiKeyRing | None, record: pb.JournalRecord, event: pb.
         data_key = os.urandom(32)
         _fill_buyer(sealed.buyer, ring, data_key, envelope, event)
         sealed.event = seal_with(data_key, event_bytes, record.envelope_hash)
+        if evidence:
+            aad = _field_aad("evidence", envelope.device_id, envelope.seq)
+            sealed.evidence = seal_with(data_key, evidence, aad)
         sealed.protection = SEALED
     else:
         sealed.protection = ERASED
@@ -159,7 +167,7 @@ def stored_event(ring: PiiKeyRing | None, record: pb.JournalRecord, event: pb.Ev
     if record.HasField("sealed"):
         sealed = record.sealed
         row = _buyer_row(record) if sealed.HasField("buyer") else None
-        return StoredEvent(sealed.event, sealed.protection, row)
+        return StoredEvent(sealed.event, sealed.protection, row, sealed.evidence)
     return _protect_unsealed(ring, record, event)
 
 
@@ -189,9 +197,10 @@ def _protect_unsealed(
     copy = pb.JournalRecord()
     copy.envelope.CopyFrom(record.envelope)
     copy.accepted, copy.envelope_hash, copy.seller_tin = True, record.envelope_hash, record.seller_tin
+    copy.ofd_frame = record.ofd_frame
     protect_record(ring, copy, event)
     if not copy.HasField("sealed"):
-        return StoredEvent(record.envelope.event, CLEAR)
+        return StoredEvent(record.envelope.event, CLEAR, evidence=record.ofd_frame)
     return stored_event(ring, copy, event)
 
 
@@ -239,3 +248,11 @@ def open_event(ring: PiiKeyRing, row: dict[str, Any], sealed_event: bytes, envel
         str(row["key_id"]), bytes(row["wrapped_key"]), _wrap_aad(row["device_id"], row["seq"])
     )
     return open_with(data_key, sealed_event, envelope_hash)
+
+
+def open_evidence(ring: PiiKeyRing, row: dict[str, Any], sealed_evidence: bytes) -> bytes:
+    """The evidence (OFD frame) of a sealed event, given its receipt_buyers row."""
+    data_key = ring.open(
+        str(row["key_id"]), bytes(row["wrapped_key"]), _wrap_aad(row["device_id"], row["seq"])
+    )
+    return open_with(data_key, sealed_evidence, _field_aad("evidence", row["device_id"], row["seq"]))

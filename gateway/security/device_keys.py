@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -56,15 +57,7 @@ def rotated(device: Device, rotation: pb.KeyRotation, at_ms: int) -> Device | No
     if new is None:
         return None
     key, key_id = new
-    return Device(
-        device.device_id,
-        device.seller_tin,
-        device.store_id,
-        signing.public_key_pem(key),
-        key_id,
-        status=device.status,
-        updated_ms=at_ms,
-    )
+    return replace(device, public_key_pem=signing.public_key_pem(key), key_id=key_id, updated_ms=at_ms)
 
 
 def apply_rotation(registry: DeviceRegistry, envelope: pb.Envelope, at_ms: int) -> Device | None:

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.devices import REVOKED, Device, DeviceRegistry, KnownKey
+from gateway.devices import OFD, REVOKED, Device, DeviceRegistry, KnownKey, OfdIdentity
 
-_COLUMNS = ["device_id", "seller_tin", "store_id", "public_key_pem", "key_id", "status", "updated_ms"]
+_COLUMNS = [
+    "device_id", "seller_tin", "store_id", "public_key_pem", "key_id", "status", "updated_ms", "protocol",
+    "ofd_id", "kgd_number", "ofd_token_mac", "ofd_key_epoch",
+]
 _KEY_COLUMNS = ["device_id", "key_id", "public_key_pem", "revoked", "at_ms"]
 
 
@@ -22,17 +25,20 @@ def load_devices(
         where.append("device_id IN {device_ids:Array(String)}")
         params["device_ids"] = device_ids
     # argMax rather than FINAL: correct before background merges and on every topology.
+    newest = ", ".join(f"argMax({column}, updated_ms)" for column in _COLUMNS[1:6])
+    ofd = ", ".join(f"argMax({column}, updated_ms)" for column in _COLUMNS[7:])
     sql = (
-        "SELECT device_id, argMax(seller_tin, updated_ms) AS tin, argMax(store_id, updated_ms), "
-        "argMax(public_key_pem, updated_ms), argMax(key_id, updated_ms), argMax(status, updated_ms), "
-        f"max(updated_ms) FROM {database}.devices {'WHERE ' + ' AND '.join(where) if where else ''} "
-        "GROUP BY device_id "
+        f"SELECT device_id, {newest}, max(updated_ms), {ofd} FROM {database}.devices "
+        f"{'WHERE ' + ' AND '.join(where) if where else ''} GROUP BY device_id "
     )
     if seller_tin is not None:
-        sql += "HAVING tin = {seller_tin:String} "
+        sql += "HAVING argMax(seller_tin, updated_ms) = {seller_tin:String} "
         params["seller_tin"] = seller_tin
     return [
-        Device(str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]), int(r[6]))
+        Device(
+            str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]), int(r[6]),
+            OfdIdentity(int(r[8]), str(r[9]), str(r[10]), int(r[11])) if r[7] == OFD else None,
+        )
         for r in client.query(sql + "ORDER BY device_id", parameters=params).result_rows
     ]
 
@@ -66,8 +72,11 @@ def save_device(client: Any, database: str, device: Device) -> None:
         device.device_id, device.key_id, device.public_key_pem, device.status == REVOKED, device.updated_ms
     ]
     client.insert("device_keys", [key_row], column_names=_KEY_COLUMNS, database=database)
+    ofd = device.ofd
     row = [
         device.device_id, device.seller_tin, device.store_id, device.public_key_pem, device.key_id,
-        device.status, device.updated_ms,
+        device.status, device.updated_ms, device.protocol,
+        ofd.ofd_id if ofd else 0, ofd.kgd_number if ofd else "", ofd.token_mac if ofd else "",
+        ofd.key_epoch if ofd else 0,
     ]
     client.insert("devices", [row], column_names=_COLUMNS, database=database)

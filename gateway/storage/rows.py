@@ -9,7 +9,7 @@ from google.protobuf.message import DecodeError
 
 from gateway.ingest.receipt_validation import content_findings
 from gateway.security.ai_label import ai_source_of
-from gateway.security.buyer_data import CLEAR, kept_envelope, stored_event
+from gateway.security.buyer_data import CLEAR, StoredEvent, kept_envelope, stored_event
 from gateway.security.pii_keys import PiiKeyRing
 from gateway.storage.code_rows import CODE_EVENTS_COLUMNS, add_check_events, add_receipt_code_events
 from gateway.wire import pb
@@ -27,18 +27,20 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "events": (
         "seller_tin", "store_id", "device_id", "seq", "kind", "event_time", "received_at", "envelope_hash",
         "prev_hash", "signature", "key_id", "event", "fiscal_sign", "gateway_id", "protection",
+        "authentication", "evidence",
     ),
     "receipts": (
         "seller_tin", "store_id", "device_id", "seq", "shift_number", "document_number",
         "shift_document_number", "operation", "event_time", "received_at", "total", "change", "cash", "card",
         "credit", "tare", "mobile", "vat", "line_count", "marked_code_count", "parent_device_id",
         "parent_shift_number", "parent_document_number", "parent_fiscal_sign", "cashier", "fiscal_sign",
-        "findings",
+        "findings", "discount", "markup", "offline", "offline_number", "parent_register_number",
     ),
     "receipt_lines": (
         "seller_tin", "day", "gtin", "store_id", "device_id", "seq", "shift_number", "document_number",
         "line_no", "operation", "event_time", "name", "quantity", "price", "discount", "markup", "sum", "vat",
-        "vat_rate_bp", "marking_codes", "ai_label", "ai_source",
+        "vat_rate_bp", "marking_codes", "ai_label", "ai_source", "storno", "section_code", "ntin",
+        "physical_label", "product_id", "unit",
     ),
     "shifts": (
         "seller_tin", "store_id", "device_id", "shift_number", "seq", "closed_at", "received_at", "cashier",
@@ -61,11 +63,15 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "kind", "detected_at", "event_time", "seller_tin", "store_id", "device_id", "seq", "accepted", "line",
         "cis", "detail",
     ),
+    # An OFD register's exchanges, the newest kept (migration 0012): restored at start (gateway/ofd).
+    "ofd_exchanges": (
+        "ofd_id", "device_id", "seller_tin", "number", "answered_at", "command", "sealed", "gateway_id",
+    ),
 }
 TABLES = tuple(COLUMNS)
 # The receipt path builds its rows as tuples in this column order (_receipt_record, code_rows.py): a column
 # added to one of these tables must be added there too, in its place.
-_TUPLE_BUILT = {"events": 15, "receipts": 27, "receipt_lines": 22, "code_events": 17, "anomalies": 11}
+_TUPLE_BUILT = {"events": 17, "receipts": 32, "receipt_lines": 28, "code_events": 17, "anomalies": 11}
 assert all(len(COLUMNS[t]) == n for t, n in _TUPLE_BUILT.items()), "update _receipt_record's tuples"
 PAYMENT_COLUMNS = {
     pb.CASH: "cash", pb.CARD: "card", pb.CREDIT: "credit", pb.TARE: "tare", pb.MOBILE: "mobile",
@@ -75,6 +81,7 @@ PAYMENT_COLUMNS = {
 assert list(PAYMENT_COLUMNS) == list(range(1, 6)), "payment columns must be the PaymentType numbers 1..5"
 assert list(PAYMENT_COLUMNS.values()) == list(COLUMNS["receipts"][12:17])
 _OPERATION_NAMES = {value.number: value.name for value in pb.Operation.DESCRIPTOR.values}
+DEVICE_SIGNATURE = "device_signature"  # events.authentication of an event the device signed itself
 
 
 class TableRows:
@@ -178,10 +185,11 @@ def _receipt_record(
     seller_tin, store_id, device_id, seq = record.seller_tin, record.store_id, env.device_id, env.seq
     event_time, received_at = clamp_time(event.time_ms), clamp_time(record.received_ms)
     fiscal_sign = record.fiscal_sign
-    stored_bytes, protection = _stored_receipt(batch, record, event_bytes, event, pii)
+    stored = _stored_receipt(batch, record, event_bytes, event, pii)
     batch["events"].rows.append((
         seller_tin, store_id, device_id, seq, "receipt", event_time, received_at, record.envelope_hash,
-        env.prev_hash, env.signature, env.key_id, stored_bytes, fiscal_sign, record.gateway_id, protection,
+        env.prev_hash, env.signature, env.key_id, stored.event_bytes, fiscal_sign, record.gateway_id,
+        stored.protection, record.authentication or DEVICE_SIGNATURE, stored.evidence,
     ))
 
     operation_number = receipt.operation
@@ -194,14 +202,16 @@ def _receipt_record(
     add_line = batch["receipt_lines"].rows.append
     for line_no, line in enumerate(lines, start=1):
         vat, vat_rate_bp = _line_vat(line.taxes[:])
-        lines_vat += vat
+        storno = line.storno
+        lines_vat += -vat if storno else vat
         codes = line.marking_codes[:]
         codes_by_line.append(codes)
         ai_label = line.ai_label
         add_line((
             seller_tin, day, line.gtin, store_id, device_id, seq, shift_number, document_number, line_no,
             operation, event_time, line.name, line.quantity, line.price, line.discount, line.markup, line.sum,
-            vat, vat_rate_bp, codes, ai_label, ai_source_of(ai_label) if ai_label else "",
+            vat, vat_rate_bp, codes, ai_label, ai_source_of(ai_label) if ai_label else "", storno,
+            line.section_code, line.ntin, line.physical_label, line.product_id, line.unit,
         ))
 
     paid = [0] * 6  # by PaymentType number; the columns are types 1..5 (CASH..MOBILE), others are dropped
@@ -210,19 +220,23 @@ def _receipt_record(
         if 0 < payment_type < 6:
             paid[payment_type] += payment.sum
     taxes = receipt.taxes[:]
-    vat = _vat(taxes) if taxes else lines_vat  # without receipt taxes: the lines' VAT
+    discount, markup = receipt.discount, receipt.markup
+    # Without receipt taxes: the lines' VAT (storno lines subtracted), less the discount's, plus the markup's.
+    vat = _vat(taxes) if taxes else lines_vat - _vat(discount.taxes[:]) + _vat(markup.taxes[:])
     if receipt.HasField("parent"):  # a return's sale; absent on sales
         parent = receipt.parent
         parent_ref = (parent.device_id, parent.shift_number, parent.document_number, parent.fiscal_sign)
+        parent_register_number = parent.register_number
     else:
         parent_ref = ("", 0, 0, "")
+        parent_register_number = ""
     findings = record.findings[:]
     kinds = [finding.kind for finding in findings]
     batch["receipts"].rows.append((
         seller_tin, store_id, device_id, seq, shift_number, document_number, receipt.shift_document_number,
         operation, event_time, received_at, receipt.total, receipt.change, paid[1], paid[2], paid[3], paid[4],
         paid[5], vat, len(lines), sum(map(len, codes_by_line)), *parent_ref, receipt.cashier, fiscal_sign,
-        kinds,
+        kinds, discount.sum, markup.sum, receipt.offline, receipt.offline_number, parent_register_number,
     ))
 
     verdicts = record.code_verdicts[:]
@@ -243,19 +257,19 @@ def _receipt_record(
 def _stored_receipt(
     batch: dict[str, TableRows], record: pb.JournalRecord, event_bytes: bytes, event: pb.Event,
     pii: PiiKeyRing | None,
-) -> tuple[bytes, str]:
-    """A receipt's event bytes as stored and their protection (and its receipt_buyers row, if any).
+) -> StoredEvent:
+    """A receipt's event bytes and evidence as stored and their protection (and its receipt_buyers row).
 
     Event bytes naming a buyer are never stored in clear: sealed (consent) or not at all, as the ingest
     stage decided (record.sealed). Most receipts name no buyer and carry no `sealed`; a record journalled
     by a version that left that decision to this stage is asked only when its buyer field is there.
     """
     if not record.HasField("sealed") and not event.receipt.HasField("buyer"):
-        return event_bytes, CLEAR
+        return StoredEvent(event_bytes, CLEAR, evidence=record.ofd_frame)
     stored = stored_event(pii, record, event)
     if stored.buyer_row is not None:
         _add_buyer_row(batch, stored.buyer_row)
-    return stored.event_bytes, stored.protection
+    return stored
 
 
 def _add_buyer_row(batch: dict[str, TableRows], buyer_row: dict[str, Any]) -> None:
@@ -312,6 +326,7 @@ def _event_row(
         received_at=clamp_time(record.received_ms), envelope_hash=record.envelope_hash,
         prev_hash=env.prev_hash, signature=env.signature, key_id=env.key_id, event=stored.event_bytes,
         fiscal_sign=record.fiscal_sign, gateway_id=record.gateway_id, protection=stored.protection,
+        authentication=record.authentication or DEVICE_SIGNATURE, evidence=stored.evidence,
     )
 
 
@@ -335,6 +350,14 @@ def _anomaly_rows(batch: dict[str, TableRows], record: pb.JournalRecord, event: 
         )
 
 
+def _exchange_row(batch: dict[str, TableRows], record: pb.JournalRecord) -> None:
+    log = record.ofd_exchange
+    batch["ofd_exchanges"].rows.append((
+        log.ofd_id, record.envelope.device_id, record.seller_tin, log.number, clamp_time(log.answered_ms),
+        log.command, log.sealed, record.gateway_id,
+    ))
+
+
 def build_rows(
     records: Iterable[pb.JournalRecord], pii: PiiKeyRing | None = None, staged: StagedReceipts | None = None
 ) -> dict[str, TableRows]:
@@ -354,6 +377,10 @@ def build_rows(
         if record.HasField("code_check"):  # a pre-sale check: outside any chain, neither event nor rejection
             add_check_events(batch["code_events"], record)
             continue
+        if record.HasField("ofd_exchange"):
+            _exchange_row(batch, record)
+            if not record.accepted:  # an OFD service command's exchange: no event
+                continue
         if record.accepted:
             # No bytes (an empty event, or undecodable ones erased for their buyer): nothing to judge.
             found = content_findings(event, record.received_ms) if event is not None and event_bytes else []
@@ -361,8 +388,8 @@ def build_rows(
                 record.findings.extend(found)
             if event is not None and event.HasField("receipt"):
                 if staged is not None:
-                    stored_bytes, protection = _stored_receipt(batch, record, event_bytes, event, pii)
-                    staged.add(index, record, event, stored_bytes, protection, found)
+                    stored = _stored_receipt(batch, record, event_bytes, event, pii)
+                    staged.add(index, record, event, stored, found)
                 else:
                     _receipt_record(batch, record, env, event_bytes, event, pii)  # its anomalies included
                 continue

@@ -14,7 +14,8 @@ One insert carries the dedup token of the stage table; ClickHouse derives each v
 a resent range is dropped in every table the views write. Used on chDB, whose engine ships with this
 package and reads the schema from a file beside its directory; a server would need the file in its own
 `format_schemas` directory, and a cluster dedup through views into Distributed tables, neither tested
-here, so servers and clusters keep the Python rows (migration 0007 creates the views on one node only).
+here, so servers and clusters keep the Python rows (migrations 0007 and 0013 create the views on one node
+only).
 """
 
 from __future__ import annotations
@@ -28,34 +29,38 @@ from typing import Any
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 from gateway.security.ai_label import KNOWN_KEYS, MAX_LABEL_CHARS, SOURCE_TYPES, VERSION_TAG
-from gateway.storage.rows import DAY_MS, MAX_TIME_MS, PAYMENT_COLUMNS, VAT_TAX_TYPE
+from gateway.security.buyer_data import StoredEvent
+from gateway.storage.rows import DAY_MS, DEVICE_SIGNATURE, MAX_TIME_MS, PAYMENT_COLUMNS, VAT_TAX_TYPE
 from gateway.wire import pb
 
 STAGE_TABLE = "journal_receipts"
 # Fields Python appends to a staged record (never fields of JournalRecord: asserted below).
 STORED_EVENT_FIELD = 1000  # the event bytes as events.event keeps them
 PROTECTION_FIELD = 1001  # events.protection ("" for clear bytes)
-assert not {STORED_EVENT_FIELD, PROTECTION_FIELD} & set(pb.JournalRecord.DESCRIPTOR.fields_by_number)
+STORED_EVIDENCE_FIELD = 1002  # the evidence (an OFD frame) as events.evidence keeps it
+_APPENDED = {STORED_EVENT_FIELD, PROTECTION_FIELD, STORED_EVIDENCE_FIELD}
+assert not _APPENDED & set(pb.JournalRecord.DESCRIPTOR.fields_by_number)
 
 # The fields each view reads, by message (numbers and types come from the wire schema itself).
 _SHADOW_FIELDS: dict[str, tuple[str, ...]] = {
     "JournalRecord": (
         "envelope", "received_ms", "envelope_hash", "fiscal_sign", "seller_tin", "store_id", "findings",
-        "gateway_id", "code_verdicts",
+        "gateway_id", "code_verdicts", "authentication",
     ),
     "Envelope": ("device_id", "seq", "prev_hash", "event", "signature", "key_id"),
     "Event": ("time_ms", "receipt"),
     "Receipt": (
         "operation", "shift_number", "document_number", "shift_document_number", "cashier", "lines",
-        "payments", "total", "change", "taxes", "parent",
+        "payments", "total", "change", "taxes", "parent", "discount", "markup", "offline", "offline_number",
     ),
     "ReceiptLine": (
         "name", "gtin", "quantity", "price", "discount", "markup", "sum", "taxes", "marking_codes",
-        "code_check_id", "ai_label",
+        "code_check_id", "ai_label", "storno", "section_code", "ntin", "physical_label", "product_id", "unit",
     ),
     "Tax": ("tax_type", "rate_bp", "sum"),
     "Payment": ("type", "sum"),
-    "ParentDocument": ("device_id", "shift_number", "document_number", "fiscal_sign"),
+    "Adjustment": ("sum", "taxes"),
+    "ParentDocument": ("device_id", "shift_number", "document_number", "fiscal_sign", "register_number"),
     "Finding": ("kind", "line", "detail", "cis"),
     "CodeVerdictRecord": ("line", "code_index", "cis", "verdict", "error_code", "gtin", "group"),
 }
@@ -87,6 +92,7 @@ def _shadow_message(name: str) -> str:
     if name == "JournalRecord":
         lines.append(f"  bytes stored_event = {STORED_EVENT_FIELD};")
         lines.append(f"  string protection = {PROTECTION_FIELD};")
+        lines.append(f"  bytes stored_evidence = {STORED_EVIDENCE_FIELD};")
     return f"message {name} {{\n" + "\n".join(lines) + "\n}"
 
 
@@ -124,6 +130,7 @@ STAGE_COLUMNS = f"""
     findings Array(Tuple(kind String, line Int32, detail String, cis String)),
     code_verdicts Array(Tuple(line UInt32, code_index UInt32, cis String, verdict String, error_code String,
         gtin String, `group` String)),
+    authentication String,
     envelope_device_id String,
     envelope_seq UInt64,
     envelope_prev_hash FixedString(32),
@@ -137,7 +144,8 @@ STAGE_COLUMNS = f"""
     envelope_event_receipt_cashier String,
     envelope_event_receipt_lines Array(Tuple(name String, gtin String, quantity Int64, price Int64,
         discount Int64, markup Int64, sum Int64, taxes Array({_TAX}), marking_codes Array(String),
-        code_check_id String, ai_label String)),
+        code_check_id String, ai_label String, storno Bool, section_code String, ntin String,
+        physical_label String, product_id String, unit String)),
     envelope_event_receipt_payments Array(Tuple(type Int32, sum Int64)),
     envelope_event_receipt_total Int64,
     envelope_event_receipt_change Int64,
@@ -146,8 +154,16 @@ STAGE_COLUMNS = f"""
     envelope_event_receipt_parent_shift_number UInt32,
     envelope_event_receipt_parent_document_number UInt64,
     envelope_event_receipt_parent_fiscal_sign String,
+    envelope_event_receipt_parent_register_number String,
+    envelope_event_receipt_discount_sum Int64,
+    envelope_event_receipt_discount_taxes Array({_TAX}),
+    envelope_event_receipt_markup_sum Int64,
+    envelope_event_receipt_markup_taxes Array({_TAX}),
+    envelope_event_receipt_offline Bool,
+    envelope_event_receipt_offline_number UInt32,
     stored_event String,
-    protection String
+    protection String,
+    stored_evidence String
 """
 
 
@@ -197,7 +213,8 @@ _COMMON = f"{_KEYS}, {_RECEIVED} AS received_at"
 _VIEWS: dict[str, str] = {
     "events": f"""SELECT {_COMMON}, 'receipt' AS kind, envelope_hash, envelope_prev_hash AS prev_hash,
     envelope_signature AS signature, envelope_key_id AS key_id, stored_event AS event, fiscal_sign,
-    gateway_id, protection
+    gateway_id, protection, if(authentication = '', '{DEVICE_SIGNATURE}', authentication) AS authentication,
+    stored_evidence AS evidence
 FROM {{stage}}""",
     "receipts": f"""SELECT {_COMMON}, {_RECEIPT}shift_number AS shift_number,
     {_RECEIPT}document_number AS document_number, {_RECEIPT}shift_document_number AS shift_document_number,
@@ -208,13 +225,16 @@ FROM {{stage}}""",
         for number, column in PAYMENT_COLUMNS.items()
     )},
     if(notEmpty({_RECEIPT}taxes), {_vat_of(_RECEIPT + 'taxes')},
-       arraySum(l -> {_vat_of('l.taxes')}, {_RECEIPT}lines)) AS vat,
+       arraySum(l -> if(l.storno, -1, 1) * {_vat_of('l.taxes')}, {_RECEIPT}lines)
+       - {_vat_of(_RECEIPT + 'discount_taxes')} + {_vat_of(_RECEIPT + 'markup_taxes')}) AS vat,
     length({_RECEIPT}lines) AS line_count,
     arraySum(l -> length(l.marking_codes), {_RECEIPT}lines) AS marked_code_count,
     {_RECEIPT}parent_device_id AS parent_device_id, {_RECEIPT}parent_shift_number AS parent_shift_number,
     {_RECEIPT}parent_document_number AS parent_document_number,
     {_RECEIPT}parent_fiscal_sign AS parent_fiscal_sign, {_RECEIPT}cashier AS cashier, fiscal_sign,
-    arrayMap(f -> f.kind, findings) AS findings
+    arrayMap(f -> f.kind, findings) AS findings, {_RECEIPT}discount_sum AS discount,
+    {_RECEIPT}markup_sum AS markup, {_RECEIPT}offline AS offline, {_RECEIPT}offline_number AS offline_number,
+    {_RECEIPT}parent_register_number AS parent_register_number
 FROM {{stage}}""",
     "receipt_lines": f"""SELECT {_KEYS}, toDate(event_time) AS day, line.gtin AS gtin,
     {_RECEIPT}shift_number AS shift_number, {_RECEIPT}document_number AS document_number,
@@ -222,7 +242,9 @@ FROM {{stage}}""",
     line.name AS name, line.quantity AS quantity, line.price AS price, line.discount AS discount,
     line.markup AS markup, line.sum AS sum, {_vat_of('line.taxes')} AS vat,
     arrayFirst(t -> t.tax_type = {VAT_TAX_TYPE}, line.taxes).rate_bp AS vat_rate_bp,
-    line.marking_codes AS marking_codes, line.ai_label AS ai_label, {_ai_source('line.ai_label')} AS ai_source
+    line.marking_codes AS marking_codes, line.ai_label AS ai_label,
+    {_ai_source('line.ai_label')} AS ai_source, line.storno AS storno, line.section_code AS section_code,
+    line.ntin AS ntin, line.physical_label AS physical_label, line.product_id AS product_id, line.unit AS unit
 FROM {{stage}}
 ARRAY JOIN {_RECEIPT}lines AS line, arrayEnumerate({_RECEIPT}lines) AS line_no""",
     # code_rows.add_receipt_code_events: the raw code and check id are the line's, by the verdict's place.
@@ -262,6 +284,17 @@ def view_statements(database: str) -> list[str]:
     ]
 
 
+def stage_statements(database: str) -> list[str]:
+    """The stage table and its views as this code reads and writes them (idempotent CREATEs).
+
+    Migrations keep them as fixed text (the newest: 0013_ofd_staged_views.sql); a test checks that the
+    newest migration creates exactly these, so a change here needs a new migration that replaces them.
+    """
+    body = "\n".join("    " + line.strip() for line in STAGE_COLUMNS.strip().splitlines())
+    stage = f"CREATE TABLE IF NOT EXISTS {database}.{STAGE_TABLE}\n(\n{body}\n)\nENGINE = Null"
+    return [stage, *view_statements(database)]
+
+
 VIEW_TABLES = tuple(_VIEWS)
 
 
@@ -276,6 +309,7 @@ def _varint(value: int) -> bytes:
 
 _STORED_EVENT_TAG = _varint(STORED_EVENT_FIELD << 3 | 2)
 _PROTECTION_TAG = _varint(PROTECTION_FIELD << 3 | 2)
+_STORED_EVIDENCE_TAG = _varint(STORED_EVIDENCE_FIELD << 3 | 2)
 _FINDINGS_TAG = _varint(pb.JournalRecord.DESCRIPTOR.fields_by_name["findings"].number << 3 | 2)
 
 
@@ -292,15 +326,19 @@ class StagedReceipts:
         self.anomaly_kinds: dict[str, int] = {}
 
     def add(
-        self, index: int, record: pb.JournalRecord, event: pb.Event, stored: bytes, protection: str,
+        self, index: int, record: pb.JournalRecord, event: pb.Event, stored: StoredEvent,
         content_findings: list[pb.Finding],
     ) -> None:
-        """Stage the batch's record at index, an accepted receipt, with its event bytes as stored and the
-        findings its content gives (added to those its record holds: repeated fields concatenate)."""
-        body = self.raw[index] + _STORED_EVENT_TAG + _varint(len(stored)) + stored
-        if protection:
-            encoded = protection.encode()
+        """Stage the batch's record at index, an accepted receipt, with its event bytes (and evidence) as
+        stored and the findings its content gives (added to those its record holds: repeated fields
+        concatenate)."""
+        event_bytes = stored.event_bytes
+        body = self.raw[index] + _STORED_EVENT_TAG + _varint(len(event_bytes)) + event_bytes
+        if stored.protection:
+            encoded = stored.protection.encode()
             body += _PROTECTION_TAG + _varint(len(encoded)) + encoded
+        if stored.evidence:
+            body += _STORED_EVIDENCE_TAG + _varint(len(stored.evidence)) + stored.evidence
         for finding in content_findings:
             encoded = finding.SerializeToString()
             body += _FINDINGS_TAG + _varint(len(encoded)) + encoded

@@ -181,3 +181,57 @@ def test_z_report_inconsistencies() -> None:
 def test_cash_movement_of_nothing() -> None:
     event = pb.Event(time_ms=NOW_MS, cash_movement=pb.CashMovement(kind=pb.CashMovement.DEPOSIT, sum=0))
     assert _kinds(event) == ["bad_amount"]
+
+
+def _storno_of_the_second_line(r: pb.Receipt) -> None:
+    cancelled = r.lines.add()
+    cancelled.CopyFrom(r.lines[1])
+    cancelled.storno = True
+    r.total -= cancelled.sum
+    r.payments[0].sum -= cancelled.sum
+    r.taxes.add(tax_type=100, rate_bp=1200, sum=r.lines[0].taxes[0].sum)
+
+
+def test_a_storno_line_is_netted_out_of_the_total_and_the_tax_totals() -> None:
+    event = receipt()
+    _storno_of_the_second_line(event.receipt)
+    assert _kinds(event) == []
+    event.receipt.lines[2].name = "Something else"
+    assert _kinds(event) == ["storno_unmatched"]
+
+
+def test_a_receipt_discount_and_markup_take_part_in_the_total_and_the_tax_totals() -> None:
+    event = receipt()
+    r = event.receipt
+    r.discount.CopyFrom(pb.Adjustment(sum=375, taxes=[pb.Tax(tax_type=100, rate_bp=1200, sum=40)]))
+    r.markup.CopyFrom(pb.Adjustment(sum=100, taxes=[pb.Tax(tax_type=100, rate_bp=1200, sum=11)]))
+    r.total += 100 - 375
+    r.payments[0].sum += 100 - 375
+    r.taxes.add(tax_type=100, rate_bp=1200, sum=sum(line.taxes[0].sum for line in r.lines) - 40 + 11)
+    assert _kinds(event) == []
+    r.total += 375  # the total as if the discount had not been given
+    r.payments[0].sum += 375
+    assert _kinds(event) == ["total_mismatch"]
+    r.discount.sum = -375
+    assert "negative_amount" in _kinds(event)
+
+
+def test_taxes_stated_only_on_the_receipt_are_not_compared_with_untaxed_lines() -> None:
+    event = receipt()
+    for line in event.receipt.lines:
+        del line.taxes[:]
+    event.receipt.taxes.add(tax_type=100, rate_bp=1200, sum=402)
+    assert _kinds(event) == []
+
+
+def test_a_tax_added_on_top_of_the_sum_is_not_checked_as_included() -> None:
+    event = receipt()
+    event.receipt.lines[0].taxes[0].CopyFrom(pb.Tax(tax_type=100, rate_bp=1200, sum=180, added=True))
+    assert _kinds(event) == []
+
+
+def test_a_return_may_name_its_sale_by_fiscal_sign_alone() -> None:
+    event = receipt()
+    event.receipt.operation = pb.SELL_RETURN
+    event.receipt.parent.CopyFrom(pb.ParentDocument(fiscal_sign="4228143549", register_number="010101012345"))
+    assert _kinds(event) == []

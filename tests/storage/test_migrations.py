@@ -6,8 +6,9 @@ import pytest
 
 from gateway.settings import Settings
 from gateway.storage.client import Storage
-from gateway.storage.migrations import all_migrations, apply_migrations
+from gateway.storage.migrations import MigrationContext, all_migrations, apply_migrations
 from gateway.storage.rows import COLUMNS
+from gateway.storage.staged_rows import stage_statements
 from gateway.storage.table_engine import SINGLE_NODE, TableEngine
 
 TABLES = {"events", "receipts", "receipt_lines", "shifts", "rejections", "anomalies", "devices",
@@ -17,6 +18,15 @@ TABLES = {"events", "receipts", "receipt_lines", "shifts", "rejections", "anomal
 def test_migrations_are_numbered_in_order() -> None:
     ids = [m.id for m in all_migrations()]
     assert ids and ids == sorted(ids) and ids[0] == "0001_initial"
+
+
+def test_the_newest_migration_of_the_stage_table_creates_the_views_the_code_defines() -> None:
+    # Migrations are fixed text; the live definitions (staged_rows.py) must be what the newest one made,
+    # else shipped receipts would be read under a schema the views do not have: change them by a migration.
+    creating = [m for m in all_migrations()
+                if any("journal_receipts" in s for s in m.statements(MigrationContext("db", SINGLE_NODE)))]
+    newest = creating[-1].statements(MigrationContext("db", SINGLE_NODE))
+    assert [s for s in newest if s.startswith("CREATE")] == stage_statements("db"), creating[-1].id
 
 
 def test_engine_renders_replacing_merge_tree_with_dedup_window() -> None:

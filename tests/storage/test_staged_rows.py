@@ -49,7 +49,16 @@ def _line(rng: random.Random, i: int) -> pb.ReceiptLine:
         marking_codes=[f"0104600000{i:04d}21S{rng.randrange(10**9)}\x1d93ab" for _ in range(rng.randrange(3))
                        ],
         code_check_id=rng.choice(["", f"chk-{i}"]), ai_label=rng.choice(LABELS),
+        # What OFD registers send (gateway/ofd/documents.py): storno lines and their own fields.
+        storno=rng.random() < 0.2, section_code=rng.choice(["", "1", "Бакалея"]),
+        ntin=rng.choice(["", "0200000012345"]), physical_label=rng.choice(["", "АА 1234567"]),
+        product_id=rng.choice(["", "ESF-77"]), unit=rng.choice(["", "796", "166"]),
     )
+
+
+def _adjustment(rng: random.Random) -> pb.Adjustment:
+    taxes = rng.choice([[], [pb.Tax(tax_type=100, rate_bp=1200, sum=rng.randrange(0, 500))]])
+    return pb.Adjustment(sum=rng.randrange(-5, 10**6), taxes=taxes, name=rng.choice(["", "Скидка"]))
 
 
 def _receipt(rng: random.Random, n: int) -> pb.Receipt:
@@ -65,7 +74,14 @@ def _receipt(rng: random.Random, n: int) -> pb.Receipt:
     )
     if rng.random() < 0.3:
         receipt.parent.CopyFrom(pb.ParentDocument(device_id="KKM-0009", shift_number=4, document_number=n - 1,
-                                                  fiscal_sign=f"FS-{n}"))
+                                                  fiscal_sign=f"FS-{n}",
+                                                  register_number=rng.choice(["", "010101012345"])))
+    if rng.random() < 0.3:
+        receipt.discount.CopyFrom(_adjustment(rng))
+    if rng.random() < 0.2:
+        receipt.markup.CopyFrom(_adjustment(rng))
+    if rng.random() < 0.2:
+        receipt.offline, receipt.offline_number = True, rng.randrange(1, 2**32)
     return receipt
 
 
@@ -82,6 +98,13 @@ def _verdicts(rng: random.Random, receipt: pb.Receipt) -> list[pb.CodeVerdictRec
     return verdicts
 
 
+def _exchange(rng: random.Random, n: int) -> pb.OfdExchangeLog:
+    return pb.OfdExchangeLog(
+        ofd_id=200000 + rng.randrange(10**6), number=n + 1, answered_ms=rng.choice([T0_MS + n, -3, 2**62]),
+        command=rng.choice([0, 1, 5]), sealed=rng.randbytes(40),
+    )
+
+
 def corpus(seed: int = 5, receipts: int = 400) -> list[bytes]:
     """Accepted receipts of every shape (and a few records of other kinds between them), serialized."""
     rng = random.Random(seed)
@@ -96,10 +119,21 @@ def corpus(seed: int = 5, receipts: int = 400) -> list[bytes]:
         record = register.accepted(pb.Event(time_ms=time_ms, receipt=receipt), findings)
         record.received_ms = rng.choice([T0_MS + n * 1000 + 500, -1, 2**62])
         record.code_verdicts.extend(_verdicts(rng, receipt))
+        if rng.random() < 0.3:  # made by the OFD front door from a register's frame, with its exchange
+            record.authentication = "ofd_token"
+            record.ofd_frame = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 300)))
+            record.ofd_exchange.CopyFrom(_exchange(rng, n))
         records.append(record)
+        if n % 40 == 0:  # an OFD service command's exchange: a record without an event
+            records.append(pb.JournalRecord(
+                envelope=pb.Envelope(device_id=register.device_id), received_ms=T0_MS + n, accepted=False,
+                seller_tin=register.seller_tin, store_id=register.store_id, gateway_id="gw-test",
+                authentication="ofd_token", ofd_exchange=_exchange(rng, n),
+            ))
         if n % 50 == 0:
             records.append(register.rejected("bad_signature", "signature does not verify"))
     buyer = register.accepted(pb.Event(time_ms=T0_MS, receipt=sell_receipt(9, 900, [1500])))
+    buyer.authentication, buyer.ofd_frame = "ofd_token", b"frame naming the buyer +77010000000"
     event = pb.Event.FromString(buyer.envelope.event)
     event.receipt.buyer.CopyFrom(pb.BuyerContacts(phone="+77010000000", consent_purpose="e-receipt",
                                                   consent_expires_ms=T0_MS + 10 * 365 * 86_400_000))
@@ -128,7 +162,8 @@ _SHIFT_OPEN = pb.Event(shift_open=pb.ShiftOpen(shift_number=9)).SerializeToStrin
 
 # Columns that differ by design between two inserts: random keys of sealed buyer data, the insert time.
 _DIFFERENT_EACH_TIME = {
-    "events": {"event": "if(protection = 'sealed', '', event)"},
+    "events": {"event": "if(protection = 'sealed', '', event)",
+               "evidence": "if(protection = 'sealed', '', evidence)"},
     "receipt_buyers": {column: "''" for column in ("wrapped_key", "email", "phone", "iin")},
     "code_events": {"inserted_at": "0"},
 }
@@ -173,6 +208,16 @@ async def test_staged_receipts_store_the_rows_python_builds(storage: Storage) ->
         f"SELECT protection, count() FROM {staged_db}.events WHERE protection != '' GROUP BY protection"
     ).result_rows)
     assert dict(sealed) == {"sealed": 2, "erased": 3}
+    evidence = await storage.run(lambda c: c.query(
+        f"SELECT protection, authentication, countIf(position(evidence, '+7701') > 0),"
+        f" countIf(evidence != '') FROM {staged_db}.events"
+        " WHERE authentication = 'ofd_token' AND protection != '' GROUP BY ALL"
+    ).result_rows)
+    assert sorted(evidence) == [("erased", "ofd_token", 0, 0), ("sealed", "ofd_token", 0, 1)], "buyer data"
+    storno = await storage.run(lambda c: c.query(
+        f"SELECT countIf(storno), countIf(discount != 0), countIf(offline) FROM {staged_db}.receipts AS r "
+        f"JOIN {staged_db}.receipt_lines AS l USING (device_id, seq)").result_rows)
+    assert all(count > 0 for count in storno[0]), "the corpus has storno lines, adjustments, offline receipts"
 
 
 async def test_a_resent_range_adds_no_rows_in_any_table_the_views_write(

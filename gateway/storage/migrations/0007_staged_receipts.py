@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from gateway.storage.staged_rows import STAGE_COLUMNS, STAGE_TABLE, view_statements
+from gateway.storage.migrations import frozen_statements
 
 if TYPE_CHECKING:
     from gateway.storage.migrations import MigrationContext
@@ -13,12 +13,11 @@ DESCRIPTION = "journal_receipts (Null), views into events, receipts, receipt_lin
 
 
 def statements(ctx: MigrationContext) -> list[str]:
-    """On one node: a Null table that keeps nothing, and the materialized views fed by its inserts.
+    """On one node: a Null table that keeps nothing, and the materialized views fed by its inserts (their
+    SQL as released, 0007_staged_receipts.sql; 0013 replaces them).
 
     A cluster gets neither: its shipper builds every row in Python (staged_rows.py says why).
     """
     if ctx.on_cluster:
         return []
-    body = "\n".join("    " + line.strip() for line in STAGE_COLUMNS.strip().splitlines())
-    stage = f"CREATE TABLE IF NOT EXISTS {ctx.database}.{STAGE_TABLE}\n(\n{body}\n)\nENGINE = Null"
-    return [stage, *view_statements(ctx.database)]
+    return frozen_statements("0007_staged_receipts", ctx.database)

@@ -8,6 +8,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -48,6 +49,14 @@ class Migration:
     id: str
     description: str
     statements: Callable[[MigrationContext], list[str]]
+
+
+def frozen_statements(name: str, database: str) -> list[str]:
+    """The statements of a migration kept as fixed SQL text in <name>.sql beside it (released history,
+    never rendered from live code): separated by lines holding only ";", {database} for the database."""
+    text = (Path(__file__).parent / f"{name}.sql").read_text()
+    body = "".join(line + "\n" for line in text.splitlines() if not line.startswith("-- "))
+    return [part.strip().replace("{database}", database) for part in body.split("\n;\n") if part.strip()]
 
 
 def _load(module: ModuleType, name: str) -> Migration:

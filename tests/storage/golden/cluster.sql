@@ -584,6 +584,96 @@ SETTINGS replicated_deduplication_window = 10000, replicated_deduplication_windo
 
 INSERT INTO tracegate.device_keys (device_id, key_id, public_key_pem, revoked, at_ms) SELECT device_id, key_id, public_key_pem, status = 'revoked', updated_ms FROM tracegate.devices;
 
+ALTER TABLE tracegate.devices ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS protocol LowCardinality(String) DEFAULT 'tracegate';
+
+ALTER TABLE tracegate.devices ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS ofd_id UInt32 DEFAULT 0;
+
+ALTER TABLE tracegate.devices ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS kgd_number String DEFAULT '';
+
+ALTER TABLE tracegate.devices ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS ofd_token_mac String DEFAULT '';
+
+ALTER TABLE tracegate.devices ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS ofd_key_epoch UInt32 DEFAULT 0;
+
+ALTER TABLE tracegate.events_local ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS authentication LowCardinality(String) DEFAULT 'device_signature';
+
+ALTER TABLE tracegate.events_local ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS evidence String DEFAULT '' CODEC(ZSTD);
+
+ALTER TABLE tracegate.events ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS authentication LowCardinality(String) DEFAULT 'device_signature';
+
+ALTER TABLE tracegate.events ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS evidence String DEFAULT '' CODEC(ZSTD);
+
+ALTER TABLE tracegate.receipts_local ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS discount Int64 DEFAULT 0;
+
+ALTER TABLE tracegate.receipts_local ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS markup Int64 DEFAULT 0;
+
+ALTER TABLE tracegate.receipts_local ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS offline Bool DEFAULT false;
+
+ALTER TABLE tracegate.receipts_local ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS offline_number UInt32 DEFAULT 0;
+
+ALTER TABLE tracegate.receipts_local ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS parent_register_number String DEFAULT '';
+
+ALTER TABLE tracegate.receipts ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS discount Int64 DEFAULT 0;
+
+ALTER TABLE tracegate.receipts ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS markup Int64 DEFAULT 0;
+
+ALTER TABLE tracegate.receipts ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS offline Bool DEFAULT false;
+
+ALTER TABLE tracegate.receipts ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS offline_number UInt32 DEFAULT 0;
+
+ALTER TABLE tracegate.receipts ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS parent_register_number String DEFAULT '';
+
+ALTER TABLE tracegate.receipt_lines_local ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS storno Bool DEFAULT false;
+
+ALTER TABLE tracegate.receipt_lines_local ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS section_code LowCardinality(String) DEFAULT '';
+
+ALTER TABLE tracegate.receipt_lines_local ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS ntin String DEFAULT '';
+
+ALTER TABLE tracegate.receipt_lines_local ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS physical_label String DEFAULT '';
+
+ALTER TABLE tracegate.receipt_lines_local ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS product_id String DEFAULT '';
+
+ALTER TABLE tracegate.receipt_lines_local ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS unit LowCardinality(String) DEFAULT '';
+
+ALTER TABLE tracegate.receipt_lines ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS storno Bool DEFAULT false;
+
+ALTER TABLE tracegate.receipt_lines ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS section_code LowCardinality(String) DEFAULT '';
+
+ALTER TABLE tracegate.receipt_lines ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS ntin String DEFAULT '';
+
+ALTER TABLE tracegate.receipt_lines ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS physical_label String DEFAULT '';
+
+ALTER TABLE tracegate.receipt_lines ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS product_id String DEFAULT '';
+
+ALTER TABLE tracegate.receipt_lines ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS unit LowCardinality(String) DEFAULT '';
+
+CREATE TABLE IF NOT EXISTS tracegate.ofd_exchanges_local ON CLUSTER tracegate
+(
+    ofd_id UInt32,
+    device_id String,
+    seller_tin String,
+    number UInt64,
+    answered_at DateTime64(3, 'UTC') CODEC(Delta, ZSTD),
+    command UInt8,
+    sealed String CODEC(ZSTD),
+    gateway_id LowCardinality(String)
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', number)
+ORDER BY (ofd_id)
+SETTINGS replicated_deduplication_window = 10000, replicated_deduplication_window_seconds = 604800;
+
+CREATE TABLE IF NOT EXISTS tracegate.ofd_exchanges ON CLUSTER tracegate
+(
+    ofd_id UInt32,
+    device_id String,
+    seller_tin String,
+    number UInt64,
+    answered_at DateTime64(3, 'UTC') CODEC(Delta, ZSTD),
+    command UInt8,
+    sealed String CODEC(ZSTD),
+    gateway_id LowCardinality(String)
+)
+ENGINE = Distributed('tracegate', 'tracegate', 'ofd_exchanges_local', cityHash64(device_id));
+
 CREATE TABLE IF NOT EXISTS tracegate.device_revocations ON CLUSTER tracegate
 (
     device_id String,
