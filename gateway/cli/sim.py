@@ -46,7 +46,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--lost-ack-rate", type=float, default=0.0,
-        help="share of answered batches whose answer is dropped, so they are resent (tests DUPLICATE)",
+        help="share of answered batches (OFD: documents) whose answer is dropped, so they are resent "
+        "(tests DUPLICATE; OFD: the stored answer, byte for byte)",
     )
     parser.add_argument(
         "--rotate-every", type=int, default=0, metavar="N",
