@@ -76,7 +76,7 @@ def check_response(check_id: str, now_ms: int, answers: list[CheckAnswer]) -> pb
     response = pb.CodeCheckResponse(check_id=check_id, time_ms=now_ms)
     for answer in answers:
         verdict = answer.judgement.verdict
-        detail = "; ".join(text for _, text in answer.judgement.findings) or _DETAILS.get(verdict, "")
+        detail = "; ".join(raised.detail for raised in answer.judgement.findings) or _DETAILS.get(verdict, "")
         response.verdicts.add(
             code=answer.code, cis=answer.result.cis or "", may_sell=answer.may_sell, status=verdict,
             error_code=answer.result.error or "", detail=detail,

@@ -22,6 +22,7 @@ TOKEN_ISSUED = "token_issued"
 TOKEN_REVOKED = "token_revoked"
 REGISTRY_IMPORTED = "registry_imported"
 DATA_ERASED = "data_erased"
+ANOMALY_CASE = "anomaly_case"  # an analyst took, handed back, resolved, reopened or noted an incident
 
 
 class HasTokenId(Protocol):
