@@ -15,6 +15,7 @@ from gateway.http.health import setup_health
 from gateway.http.ingest_routes import setup_ingest_routes
 from gateway.http.keys import SERVICE, SETTINGS
 from gateway.http.metrics import setup_metrics
+from gateway.http.receipt_routes import setup_receipt_routes
 from gateway.http.request_ids import setup_request_ids
 from gateway.http.security_routes import setup_security
 from gateway.service import GatewayService
@@ -48,6 +49,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_code_check(app)
     setup_access(app)
     setup_analyst_routes(app)
+    setup_receipt_routes(app)
     setup_pages(app)
     setup_metrics(app)
     setup_request_ids(app)  # last: its middleware goes outermost, so every answer and log line has the id
