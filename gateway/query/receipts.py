@@ -69,9 +69,9 @@ def _decode_cursor(cursor: str) -> list[Any]:
         key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except ValueError:
         key = None
-    if isinstance(key, list) and len(key) == 3 and [type(v) for v in key] == [int, str, int]:
-        if 0 <= key[0] < 2**63 and 0 <= key[2] < 2**63:
-            return key
+    shaped = isinstance(key, list) and len(key) == 3 and [type(v) for v in key] == [int, str, int]
+    if shaped and 0 <= key[0] < 2**63 and 0 <= key[2] < 2**63:
+        return list(key)
     raise GatewayError(errors.MALFORMED_REQUEST, "bad cursor: use the next_cursor of the previous page")
 
 
