@@ -148,13 +148,14 @@ FROM {db}.anomaly_case_actions GROUP BY incident_id"""
 
 def _incidents_sql(db: str, where: str, staff: bool) -> str:
     inner = (
-        f"SELECT {_FAMILY} AS family, device_id, seq, line, cis,"
+        # No alias may shadow a column the WHERE names: ClickHouse would read the alias there.
+        f"SELECT {_FAMILY} AS family, device_id, seq, line, cis, seller_tin, store_id,"
         " toUnixTimestamp64Milli(min(detected_at)) AS detected_ms,"
-        " toUnixTimestamp64Milli(min(event_time)) AS event_ms, any(seller_tin) AS seller_tin,"
-        " any(store_id) AS store_id, groupArray(kind) AS kinds, groupArray(detail) AS details,"
-        " groupArray(other_seller_tin) AS other_tins, groupArray(other_store_id) AS other_stores,"
-        f" groupArray(facts) AS facts FROM {db}.anomaly_queue WHERE {where}"
-        " GROUP BY family, device_id, seq, line, cis"
+        " toUnixTimestamp64Milli(min(event_time)) AS event_ms, groupArray(kind) AS kinds,"
+        " groupArray(detail) AS details, groupArray(other_seller_tin) AS other_tins,"
+        " groupArray(other_store_id) AS other_stores, groupArray(facts) AS facts_list"
+        f" FROM {db}.anomaly_queue WHERE {where}"
+        " GROUP BY family, device_id, seq, line, cis, seller_tin, store_id"
     )
     cases = (
         f"LEFT JOIN ({_CASES.format(db=db)}) AS c ON c.incident_id = i.id"
@@ -188,7 +189,7 @@ def _having(flt: AnomalyFilter, params: dict[str, Any], *, with_kinds: bool) -> 
 
 
 def _facets(reader: Reader, r: dict[str, Any]) -> list[dict[str, Any]]:
-    rows = zip(r["kinds"], r["details"], r["other_tins"], r["other_stores"], r["facts"], strict=True)
+    rows = zip(r["kinds"], r["details"], r["other_tins"], r["other_stores"], r["facts_list"], strict=True)
     order = {k: i for i, k in enumerate(NAMES)}
     out = []
     for kind, detail, other_tin, other_store, facts in sorted(rows, key=lambda x: order.get(x[0], 99)):
@@ -328,7 +329,7 @@ class AnomalyQueue:
 
 def csv_header(lang: str, dialect: CsvDialect = RFC) -> str:
     """The CSV export's header line, in the reader's language."""
-    return dialect.write([[translate(lang, f"csv.anomalies.{c}") for c in CSV_COLUMNS]])
+    return dialect.write([dialect.header(lang, "csv.anomalies.", CSV_COLUMNS)])
 
 
 def csv_rows(items: list[dict[str, Any]], dialect: CsvDialect = RFC) -> str:

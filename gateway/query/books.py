@@ -333,11 +333,11 @@ def compare_books(
     }
 
 
-def _table(result: dict[str, Any], lang: str, money: Any) -> list[list[Any]]:
-    header = [translate(lang, f"books.column.{c}") for c in RESULT_COLUMNS]
+def _table(result: dict[str, Any], lang: str, money: Any, for_people: bool = True) -> list[list[Any]]:
+    header = [translate(lang, f"books.column.{c}") if for_people else c for c in RESULT_COLUMNS]
     body = [
         [
-            translate(lang, f"books.status.{r['status']}"),
+            translate(lang, f"books.status.{r['status']}") if for_people else r["status"],
             r["device_id"],
             r["document_number"],
             local_iso(r["our_time_ms"]),
@@ -353,7 +353,7 @@ def _table(result: dict[str, Any], lang: str, money: Any) -> list[list[Any]]:
 
 def comparison_csv(result: dict[str, Any], lang: str = "en", dialect: CsvDialect = RFC) -> str:
     """The comparison as CSV, differences first (money in tenge with two decimals in the dialect)."""
-    return dialect.write(_table(result, lang, dialect.money))
+    return dialect.write(_table(result, lang, dialect.money, dialect.for_people))
 
 
 def comparison_xlsx(result: dict[str, Any], lang: str = "en") -> bytes:

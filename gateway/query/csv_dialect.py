@@ -10,17 +10,26 @@ from typing import Any
 
 from gateway import errors
 from gateway.errors import GatewayError
+from gateway.i18n import translate
 
 BOM = "\ufeff"  # Excel reads UTF-8 only when the file starts with it
 
 
 @dataclass(frozen=True)
 class CsvDialect:
-    """Separator, decimal mark and whether a BOM starts the file."""
+    """Separator, decimal mark, whether a BOM starts the file, and whether headers are for people.
+
+    rfc is for scripts: stable column names and status tokens; excel is for people: their language.
+    """
 
     delimiter: str = ","
     decimal: str = "."
     bom: bool = False
+    for_people: bool = False
+
+    def header(self, lang: str, prefix: str, columns: tuple[str, ...]) -> list[str]:
+        """Column names: translated (prefix + column) for people, as they are for scripts."""
+        return [translate(lang, prefix + c) if self.for_people else c for c in columns]
 
     def money(self, minor: int | None) -> str:
         """Tenge with two decimals in this dialect ('' for None); no thousands separator."""
@@ -42,9 +51,10 @@ RFC = CsvDialect()
 
 
 def dialect_for(name: str | None, lang: str) -> CsvDialect:
-    """rfc (default: `,` and `.`, no BOM, for scripts) or excel (as Excel in the reader's language reads)."""
+    """rfc (default: `,` and `.`, no BOM, column names as in the API, for scripts) or excel (as Excel in the
+    reader's language reads it, headers in that language)."""
     if not name or name == "rfc":
         return RFC
     if name == "excel":
-        return CsvDialect(",", ".", True) if lang == "en" else CsvDialect(";", ",", True)
+        return CsvDialect(",", ".", True, True) if lang == "en" else CsvDialect(";", ",", True, True)
     raise GatewayError(errors.MALFORMED_REQUEST, "dialect must be rfc or excel")

@@ -80,7 +80,8 @@ def test_retailer_cannot_trace_or_match_another_sellers_sales(loaded: Loaded) ->
     path = "/v1/trace/" + urllib.parse.quote(code, safe="")
     assert loaded.get(path, loaded.analyst)[1]["events"]
     mine = loaded.get(path, loaded.retailer_a)[1]
-    assert mine["events"] == [] and mine["status"] == "unseen" and mine["anomalies"] == []
+    assert mine["events"] == [] and mine["status"] == "not_visible" and mine["anomalies"] == []
+    assert mine["visible"] is False and mine["registry"] is None
     device = loaded.gw.sql(
         f"SELECT device_id FROM tracegate.receipts WHERE seller_tin = '{loaded.tin_b}'"
         f" AND document_number = {doc} LIMIT 1"
