@@ -51,7 +51,9 @@ async def messages(request: web.Request) -> web.Response:
     if lang not in LANGUAGES:
         raise web.HTTPNotFound()
     return web.json_response(
-        catalogue(lang), dumps=lambda v: json.dumps(v, ensure_ascii=False), headers={"Cache-Control": "no-cache"}
+        catalogue(lang),
+        dumps=lambda v: json.dumps(v, ensure_ascii=False),
+        headers={"Cache-Control": "no-cache"},
     )
 
 

@@ -57,7 +57,8 @@ class Loaded:
     @property
     def b_fiscal_sign(self) -> str:
         """The fiscal sign of one of seller B's receipts."""
-        return str(self.gw.sql(f"SELECT fiscal_sign FROM tracegate.receipts WHERE seller_tin = '{self.tin_b}' LIMIT 1")[0][0])
+        sql = f"SELECT fiscal_sign FROM tracegate.receipts WHERE seller_tin = '{self.tin_b}' LIMIT 1"
+        return str(self.gw.sql(sql)[0][0])
 
     def get(self, path: str, token: str | None, **params: Any) -> tuple[int, Any]:
         query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})

@@ -129,7 +129,9 @@ def test_books_comparison_as_json_and_csv(loaded: Loaded) -> None:
     assert text.splitlines()[0].startswith("status,device_id,document_number")
     assert "amount_differs" in text and "-1.00" in text
     # For people: the dialect their Excel reads, headers and statuses in their language.
-    _, ru = loaded.post("/v1/reconcile/books", loaded.retailer_a, books, format="csv", dialect="excel", lang="ru")
+    _, ru = loaded.post(
+        "/v1/reconcile/books", loaded.retailer_a, books, format="csv", dialect="excel", lang="ru"
+    )
     assert ru.startswith("\ufeffСтатус;Касса;Номер документа") and "сумма расходится" in ru and "-1,00" in ru
     bad = loaded.post("/v1/reconcile/books", loaded.retailer_a, b"doc,total\n1,2\n")[1]
     assert bad["error"] == "malformed_request" and "header" in bad["detail"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-
 import random
 
 import pytest
@@ -252,4 +251,5 @@ def test_precedence_reports_every_anomaly_but_one_verdict() -> None:
     index.put_registry(cis(code), "blocked", OTHER_SELLER, SALE_DAY - 10)
     judgement = judge_sale(validate_code(code), index.state(cis(code)), OWNER, "almaty-01", SALE_DAY)
     assert judgement.verdict == "blocked"
-    assert [raised.kind for raised in judgement.findings] == ["code_blocked", "code_expired", "code_not_owner"]
+    kinds_raised = [raised.kind for raised in judgement.findings]
+    assert kinds_raised == ["code_blocked", "code_expired", "code_not_owner"]

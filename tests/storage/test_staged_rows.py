@@ -89,8 +89,12 @@ def corpus(seed: int = 5, receipts: int = 400) -> list[bytes]:
     for n in range(receipts):
         receipt = _receipt(rng, n + 10)
         time_ms = rng.choice([T0_MS + n * 1000, -5, 2**62, MAX_TIME_MS + 1, 0])
-        findings = [pb.Finding(kind=rng.choice(["total_mismatch", "code_unknown"]), line=rng.randrange(0, 3),
-                               detail="why", cis=rng.choice(["", "0104600000000121ABC"]))
+        findings = [pb.Finding(kind=rng.choice(["total_mismatch", "code_unknown", "code_clone"]),
+                               line=rng.randrange(0, 3), detail="why",
+                               cis=rng.choice(["", "0104600000000121ABC"]),
+                               other_seller_tin=rng.choice(["", "990340000456"]),
+                               other_store_id=rng.choice(["", "astana-02"]),
+                               facts=rng.choice(["", '{"expires_on": "2026-09-03"}']))
                     for _ in range(rng.choice([0, 0, 1, 2]))]
         record = register.accepted(pb.Event(time_ms=time_ms, receipt=receipt), findings)
         record.received_ms = rng.choice([T0_MS + n * 1000 + 500, -1, 2**62])
