@@ -55,6 +55,7 @@ ALIASES = {
         "номердокумента",
         "номерчека",
         "чек",
+        "чека",
         "документ",
         "номер",
         "нөмір",
@@ -156,7 +157,8 @@ def _number(value: object) -> int:
 
 
 def _column_map(header: list[str]) -> dict[str, int]:
-    names = [_NORMAL.sub("", str(h or "").strip().lower()) for h in header]
+    # "Сумма, ₸" and "Сумма (тенге)" name the total: what follows a comma or a bracket is a unit.
+    names = [_NORMAL.sub("", re.split(r"[,(]", str(h or ""))[0].strip().lower()) for h in header]
     found: dict[str, int] = {}
     for column, aliases in ALIASES.items():
         for alias in (column.replace("_", ""), *aliases):
