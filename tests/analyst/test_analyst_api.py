@@ -80,6 +80,13 @@ def test_filters_and_csv_export_agree(loaded: Loaded) -> None:
     rows = list(csv.DictReader(io.StringIO(text)))
     assert len(rows) == len(page["items"]) and {r["kinds"] for r in rows} == {"late_upload"}
     assert loaded.get("/v1/anomalies", loaded.analyst, since="yesterday")[1]["error"] == "malformed_request"
+    for limit in (0, 100_000):
+        status, refused = loaded.get("/v1/anomalies", loaded.analyst, limit=limit)
+        assert (status, refused["detail"]) == (400, "limit must be between 1 and 1000")
+    status, refused = loaded.get("/v1/anomalies", loaded.analyst, kind="late_uplaod")
+    assert status == 400 and "unknown anomaly kind late_uplaod" in refused["detail"]
+    status, refused = loaded.get("/v1/anomalies", loaded.analyst, cursor="eyJ4IjogMX0=")
+    assert status == 400 and "bad cursor" in refused["detail"]
 
 
 def test_reconcile_a_good_day_and_a_shift_that_does_not_add_up(loaded: Loaded) -> None:
@@ -150,7 +157,15 @@ def test_dashboard_counts_receipts_per_hour_and_anomalies(loaded: Loaded) -> Non
 def test_cli_answers_through_the_running_gateway(loaded: Loaded) -> None:
     data = str(loaded.gw.data)
     out = tracegate("anomalies", "--data", data, "--kind", "shift_receipts_mismatch").stdout
-    assert FORGED_DEVICE in out and "1 incident" in out
+    assert FORGED_DEVICE in out and "1 incident" in out and "TIME (UTC+5)" in out
+    clone = tracegate("anomalies", "--data", data, "--kind", "code_clone").stdout
+    assert loaded.double_sold in clone and "code_sold_twice +2" in clone  # the table shows the code
+    dotted = tracegate("anomalies", "--data", data, "--since", "04.12.2026", check=False)
+    assert dotted.returncode == 0, dotted.stderr  # a date as people type it in Kazakhstan
+    bad = tracegate("anomalies", "--data", data, "--since", "4 Dec", check=False)
+    assert bad.returncode == 1 and "--since: not a date" in bad.stderr and "Traceback" not in bad.stderr
+    wrong = tracegate("anomalies", "--data", data, "--limit", "0", check=False)
+    assert wrong.returncode == 1 and "limit must be between 1 and 1000" in wrong.stderr
     out = tracegate("reconcile", "--data", data, "--tin", GOLDEN_TIN, "--date", GOLDEN_DAY).stdout
     assert "golden-0001 shift 1" in out and "OK" in out
     raw, _ = _a_sold_code(loaded)
