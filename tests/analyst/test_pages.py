@@ -168,6 +168,24 @@ def test_analyst_works_the_queue(loaded: Loaded, browser: object) -> None:
     assert not browser.console_errors, browser.console_errors
 
 
+def test_analyst_traces_a_double_sale_across_sellers_and_opens_its_receipts(
+    loaded: Loaded, browser: object
+) -> None:
+    from tests.analyst.browser import Browser
+
+    assert isinstance(browser, Browser)
+    _login(browser, loaded, loaded.analyst)
+    code = urllib.parse.quote(loaded.double_sold, safe="")
+    _open(browser, loaded, f"/ui/trace?code={code}", "document.querySelectorAll('#timeline li').length === 2")
+    assert f"owner {loaded.tin_b}" in browser.text("#registry") and browser.text("#status") == "sold"
+    assert B_STORE in browser.text("#timeline") and A_DEVICE in browser.text("#timeline")
+    assert "UTC+5" in browser.text("h2:nth-of-type(2)") or "UTC+5" in browser.text()
+    browser.screenshot(ARTIFACTS / "trace-analyst.png")
+    _open(browser, loaded, f"/ui/receipts?tin={loaded.tin_b}", "document.querySelectorAll('#receipts tr').length > 1")
+    assert browser.evaluate("document.querySelector('#tin').value") == loaded.tin_b
+    browser.screenshot(ARTIFACTS / "receipts-analyst.png")
+
+
 def test_retailer_queue_trace_and_receipt_name_no_other_seller(loaded: Loaded, browser: object) -> None:
     from tests.analyst.browser import Browser
 
