@@ -248,11 +248,6 @@ def _query(client: Any, sql: str, params: dict[str, Any]) -> list[dict[str, Any]
     return [dict(zip(names, row, strict=True)) for row in result.result_rows]
 
 
-def reader_of(principal: Principal, lang: str = "en") -> Reader:
-    """The reader a principal is (a retailer: its TIN; staff: None)."""
-    return Reader(principal.seller_tin if principal.is_retailer else None, lang)
-
-
 @dataclass(frozen=True)
 class AnomalyQueue:
     """The queue as one reader sees it: pages of incidents, counts, one incident."""
@@ -265,7 +260,7 @@ class AnomalyQueue:
     @property
     def reader(self) -> Reader:
         """Who reads, in which language."""
-        return reader_of(self.principal, self.lang)
+        return Reader.of(self.principal, self.lang)
 
     def _staff_filter(self, flt: AnomalyFilter) -> AnomalyFilter:
         if self.principal.is_retailer and flt.status:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.anomaly_kinds import BY_NAME
+from gateway.auth.tokens import Principal
 from gateway.i18n import date_text, money, translate
 
 HOUR_MS = 3_600_000
@@ -25,6 +26,11 @@ class Reader:
 
     seller_tin: str | None
     lang: str = "en"
+
+    @staticmethod
+    def of(principal: Principal, lang: str = "en") -> Reader:
+        """The reader a principal is (a retailer: its TIN; staff: None)."""
+        return Reader(principal.seller_tin if principal.is_retailer else None, lang)
 
     @property
     def is_staff(self) -> bool:

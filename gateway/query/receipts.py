@@ -161,7 +161,7 @@ class Receipts:
             " ORDER BY line, cis",
             params,
         )
-        reader = Reader(self.principal.seller_tin if self.principal.is_retailer else None, self.lang)
+        reader = Reader.of(self.principal, self.lang)
         anomalies = [
             {
                 "kind": a["kind"],
