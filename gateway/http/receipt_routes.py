@@ -17,12 +17,12 @@ from gateway.query.receipts import MAX_PAGE, ReceiptFilter, Receipts
 from gateway.query.reconcile import parse_date
 
 
-def _whole(request: web.Request, name: str) -> int | None:
+def _whole(request: web.Request, name: str, most: int = 2**32 - 1) -> int | None:
     raw = (request.query.get(name) or "").strip()
     if not raw:
         return None
-    if not raw.isdigit():
-        raise GatewayError(errors.MALFORMED_REQUEST, f"{name} must be a whole number")
+    if not raw.isdigit() or int(raw) > most:
+        raise GatewayError(errors.MALFORMED_REQUEST, f"{name} must be a whole number up to {most}")
     return int(raw)
 
 
@@ -36,7 +36,7 @@ async def get_receipts(request: web.Request) -> web.Response:
         shift_number=_whole(request, "shift"),
         day=parse_date(q["date"]) if q.get("date") else None,
         fiscal_sign=q.get("sign") or None,
-        document_number=_whole(request, "document"),
+        document_number=_whole(request, "document", 2**63 - 1),
         amount=q.get("amount") or None,
     )
     limit, cursor = limit_of(request, 100, MAX_PAGE), q.get("cursor") or None
@@ -51,10 +51,10 @@ async def get_receipt(request: web.Request) -> web.Response:
     """One receipt: lines, code verdicts, anomalies in the reader's words, the signed original."""
     principal = require_scope(request, *READERS)
     device = request.match_info["device"]
-    try:
-        seq = int(request.match_info["seq"])
-    except ValueError:
-        raise GatewayError(errors.NOT_FOUND, "no such receipt") from None
+    raw_seq = request.match_info["seq"]
+    if not raw_seq.isdigit() or int(raw_seq) >= 2**63:
+        raise GatewayError(errors.NOT_FOUND, "no such receipt")
+    seq = int(raw_seq)
     storage, lang = request.app[SERVICE].storage, lang_of(request)
     receipt = await storage.run(lambda c: Receipts(c, storage.database, principal, lang).receipt(device, seq))
     return web.json_response(receipt)

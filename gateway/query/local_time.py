@@ -16,6 +16,7 @@ from gateway.errors import GatewayError
 LOCAL_TZ = dt.timezone(dt.timedelta(hours=5), "UTC+5")
 TZ_LABEL = "UTC+5"
 DAY_MS = 86_400_000
+LATEST_MS = 4_102_444_800_000  # 2100-01-01: later (or before 1970) is a typing error, not a time
 # Dates as people type them in Kazakhstan (and Excel writes them): 15.01.2026, 15.01.2026 09:30[:15].
 _DOTTED = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
 
@@ -29,7 +30,7 @@ def parse_time(value: str | None, *, name: str = "time") -> int | None:
         return None
     text = value.strip()
     if text.isdigit():
-        return int(text)
+        return _believable(int(text), name, text)
     dotted = _DOTTED.match(text)
     try:
         if dotted:
@@ -44,7 +45,13 @@ def parse_time(value: str | None, *, name: str = "time") -> int | None:
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=LOCAL_TZ)
-    return int(parsed.timestamp() * 1000)
+    return _believable(int(parsed.timestamp() * 1000), name, text)
+
+
+def _believable(ms: int, name: str, text: str) -> int:
+    if not 0 <= ms < LATEST_MS:
+        raise GatewayError(errors.MALFORMED_REQUEST, f"{name}: {text[:40]!r} is not between 1970 and 2100")
+    return ms
 
 
 def local_day(ms: int) -> dt.date:

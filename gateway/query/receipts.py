@@ -116,6 +116,8 @@ class Receipts:
                 params["amount"] = parse_money(flt.amount)
             except ValueError as exc:
                 raise GatewayError(errors.MALFORMED_REQUEST, str(exc).replace("total", "amount")) from None
+            if abs(params["amount"]) >= 2**62:
+                raise GatewayError(errors.MALFORMED_REQUEST, "amount: too large")
             parts.append("total = {amount:Int64}")
         if cursor:
             params.update({f"c{i}": v for i, v in enumerate(_decode_cursor(cursor))})

@@ -87,6 +87,19 @@ def test_filters_and_csv_export_agree(loaded: Loaded) -> None:
     assert status == 400 and "unknown anomaly kind late_uplaod" in refused["detail"]
     status, refused = loaded.get("/v1/anomalies", loaded.analyst, cursor="eyJ4IjogMX0=")
     assert status == 400 and "bad cursor" in refused["detail"]
+    # Crafted values are a clear 4xx, never a 500.
+    for path, params in [
+        ("/v1/receipts", {"shift": "99999999999"}),
+        ("/v1/receipts", {"amount": "1e30"}),
+        ("/v1/receipts", {"cursor": "WzEsICJhIiwgLTFd"}),
+        ("/v1/receipts/x/-1", {}),
+        ("/v1/receipts/x/99999999999999999999", {}),
+        ("/v1/dashboard", {"since": "99999999999999999999"}),
+        ("/v1/dashboard", {"since": "2020-01-01", "until": "2026-01-01"}),
+        ("/v1/anomalies/zz", {}),
+    ]:
+        status, refused = loaded.get(path, loaded.analyst, **params)
+        assert status in (400, 404), (path, params, refused)
 
 
 def test_reconcile_a_good_day_and_a_shift_that_does_not_add_up(loaded: Loaded) -> None:

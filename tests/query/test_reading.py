@@ -28,6 +28,9 @@ def test_times_without_a_zone_are_kazakhstan_time_and_days_are_local() -> None:
     assert start <= after_midnight < end and end - start == 86_400_000
     with pytest.raises(GatewayError, match="--since: not a date"):
         parse_time("yesterday", name="--since")
+    for crafted in ("99999999999999999999999", "9999-01-01", "1900-01-01"):
+        with pytest.raises(GatewayError, match="not between 1970 and 2100"):
+            parse_time(crafted)
 
 
 def test_another_seller_is_named_to_staff_and_never_to_a_retailer() -> None:
