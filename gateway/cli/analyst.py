@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 import urllib.error
@@ -17,8 +16,9 @@ from gateway.auth.tokens import ADMIN
 from gateway.cli.admin_client import AdminClient, AdminError, admin_token
 from gateway.cli.main import add_common_options, settings_from_args
 from gateway.errors import GatewayError
-from gateway.query.anomalies import AnomalyFilter, csv_header, csv_rows, list_anomalies, parse_time
+from gateway.query.anomalies import AnomalyFilter, AnomalyQueue, csv_header, csv_rows
 from gateway.query.books import compare_books, comparison_csv, parse_books
+from gateway.query.local_time import TZ_LABEL, local_text, parse_time
 from gateway.query.reconcile import parse_date, reconcile_day
 from gateway.query.trace import trace_code
 from gateway.service import running_gateway_url
@@ -37,14 +37,18 @@ def register(sub: Any) -> None:
     anomalies.add_argument("--tin", default=None, help="seller TIN")
     anomalies.add_argument("--store", default=None)
     anomalies.add_argument("--device", default=None)
-    anomalies.add_argument("--since", default=None, help="event time from (2026-01-15 or …T09:00)")
-    anomalies.add_argument("--until", default=None, help="event time before")
-    anomalies.add_argument("--limit", type=int, default=50, help="rows (default 50; --csv writes all)")
+    anomalies.add_argument("--gtin", default=None, help="GTIN of the coded goods (14 digits)")
+    anomalies.add_argument(
+        "--since", default=None, help="event time from, local time UTC+5 (2026-01-15, …T09:00 or 15.01.2026)"
+    )
+    anomalies.add_argument("--until", default=None, help="event time before (as --since)")
+    anomalies.add_argument("--status", default=None, help="open, resolved, assigned, unassigned or mine")
+    anomalies.add_argument("--limit", type=int, default=50, help="incidents (1-1000, default 50; --csv: all)")
     anomalies.add_argument("--csv", action="store_true", help="write every matching row as CSV")
     anomalies.set_defaults(func=run_anomalies)
     reconcile = sub.add_parser("reconcile", help="does my shift add up: Z-reports vs receipts, books")
     reconcile.add_argument("--tin", default=None, help="seller TIN (a retailer token implies it)")
-    reconcile.add_argument("--date", required=True, help="YYYY-MM-DD (UTC)")
+    reconcile.add_argument("--date", required=True, help="YYYY-MM-DD, the seller's local day (UTC+5)")
     reconcile.add_argument("--books", type=Path, default=None, help="your books as CSV to compare")
     reconcile.add_argument("--csv", action="store_true", help="with --books: the comparison as CSV")
     reconcile.set_defaults(func=run_reconcile)
@@ -105,9 +109,7 @@ def _fail(command: str, message: str) -> int:
 
 
 def _when(ms: int | None) -> str:
-    if not ms:
-        return ""
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return local_text(ms)  # the sellers' time (UTC+5), as the pages show it
 
 
 def _money(minor: int | None) -> str:
@@ -146,10 +148,14 @@ def run_trace(args: argparse.Namespace) -> int:
             f"cis {code['cis']}  gtin {code['gtin']}  group {code['group'] or '?'}  status {result['status']}"
         )
         if reg:
-            print(f"registry: owner {reg['owner_tin']}  status {reg['status']}  expires {reg['expires_on']}")
+            owner = reg["owner_tin"] or {"another": "another seller", "none": "none"}.get(reg["owner"], "-")
+            print(f"registry: owner {owner}  status {reg['status']}  expires {reg['expires_on']}")
+        elif not result.get("visible", True):
+            print("registry: not visible to you (neither your code nor sold by you)")
         else:
             print("registry: no entry")
-        print(f"\n{'TIME (UTC)':<20}{'EVENT':<9}{'VERDICT':<20}{'SELLER':<14}{'STORE':<10}{'DEVICE':<22}DOC")
+        time_zone = f"TIME ({TZ_LABEL})"
+        print(f"\n{time_zone:<20}{'EVENT':<9}{'VERDICT':<20}{'SELLER':<14}{'STORE':<10}{'DEVICE':<22}DOC")
         for e in result["events"]:
             print(
                 f"{_when(e['event_ms']):<20}{e['kind']:<9}{e['verdict'] or '-':<20}{e['seller_tin']:<14}"
@@ -164,19 +170,18 @@ def run_trace(args: argparse.Namespace) -> int:
 
 
 def run_anomalies(args: argparse.Namespace) -> int:
-    """Print (or export) the anomaly queue."""
+    """Print (or export) the anomaly queue: one line per incident."""
     kinds = [k for part in args.kind for k in part.split(",") if k]
     params = {
         "kind": ",".join(kinds),
         "tin": args.tin,
         "store": args.store,
         "device": args.device,
+        "gtin": args.gtin,
         "since": args.since,
         "until": args.until,
+        "status": args.status,
     }
-    flt = AnomalyFilter(
-        tuple(kinds), args.tin, args.store, args.device, parse_time(args.since), parse_time(args.until)
-    )
 
     def page(reader: Reader, limit: int, cursor: str | None) -> dict[str, Any]:
         if reader.http:
@@ -184,11 +189,20 @@ def run_anomalies(args: argparse.Namespace) -> int:
                 "/v1/anomalies", {**params, "limit": limit, "cursor": cursor, "counts": 0}
             )
             return answer
-        return dict(reader.local(lambda c, db: list_anomalies(c, db, ADMIN, flt, limit=limit, cursor=cursor)))
+        flt = AnomalyFilter(
+            tuple(kinds), args.tin, args.store, args.device, args.gtin,
+            parse_time(args.since, name="--since"), parse_time(args.until, name="--until"), args.status,
+        )
+        return dict(
+            reader.local(lambda c, db: AnomalyQueue(c, db, ADMIN).page(flt, limit=limit, cursor=cursor))
+        )
 
     def body(reader: Reader) -> int:
+        # Checked here, before anything is asked: a wrong date is a one-line error, not a traceback.
+        parse_time(args.since, name="--since")
+        parse_time(args.until, name="--until")
         if args.csv:
-            sys.stdout.write(csv_header())
+            sys.stdout.write(csv_header("en"))
             cursor: str | None = None
             while True:
                 result = page(reader, 1000, cursor)
@@ -198,16 +212,18 @@ def run_anomalies(args: argparse.Namespace) -> int:
                     return 0
         result = page(reader, args.limit, None)
         if args.json:
-            print(json.dumps(result, indent=2))
+            print(json.dumps(result, indent=2, ensure_ascii=False))
             return 0
-        print(f"{'TIME (UTC)':<20}{'KIND':<26}{'SELLER':<14}{'DEVICE':<22}{'SEQ':>6}  DETAIL")
+        time_zone = f"TIME ({TZ_LABEL})"
+        print(f"{time_zone:<20}{'KIND':<26}{'SELLER':<14}{'DEVICE':<22}{'SEQ':>6}  {'CODE':<32}DETAIL")
         for i in result["items"]:
+            kind = i["kind"] + (f" +{len(i['kinds']) - 1}" if len(i["kinds"]) > 1 else "")
             print(
-                f"{_when(i['event_ms']):<20}{i['kind']:<26}{i['seller_tin']:<14}{i['device_id']:<22}"
-                f"{i['seq']:>6}  {i['detail'][:70]}"
+                f"{_when(i['event_ms']):<20}{kind:<26}{i['seller_tin']:<14}{i['device_id']:<22}"
+                f"{i['seq']:>6}  {i['cis'] or '-':<32}{i['detail'][:90]}"
             )
         more = " (more: --limit or --csv)" if result["next_cursor"] else ""
-        print(f"{len(result['items'])} anomal{'y' if len(result['items']) == 1 else 'ies'}{more}")
+        print(f"{len(result['items'])} incident{'' if len(result['items']) == 1 else 's'}{more}")
         return 0
 
     return _run("anomalies", args, body)
@@ -250,18 +266,18 @@ def run_reconcile(args: argparse.Namespace) -> int:
     def body(reader: Reader) -> int:
         day = parse_date(args.date)
         if args.books is not None:
-            text = args.books.read_text(encoding="utf-8")
+            raw = args.books.read_bytes()
             params = {"tin": args.tin, "date": args.date}
             if reader.http:
                 if args.csv:
                     sys.stdout.write(
-                        reader.post_text("/v1/reconcile/books", {**params, "format": "csv"}, text.encode())
+                        reader.post_text("/v1/reconcile/books", {**params, "format": "csv"}, raw)
                     )
                     return 0
-                result = json.loads(reader.post_text("/v1/reconcile/books", params, text.encode()))
+                result = json.loads(reader.post_text("/v1/reconcile/books", params, raw))
             else:
-                books = parse_books(text)
-                result = reader.local(lambda c, db: compare_books(c, db, ADMIN, args.tin, books, day))
+                books = parse_books(raw)
+                result = reader.local(lambda c, db: compare_books(c, db, ADMIN, args.tin, books, day=day))
                 if args.csv:
                     sys.stdout.write(comparison_csv(result))
                     return 0

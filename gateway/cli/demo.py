@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from firmware_sim.rogue import send_rogue_traffic
+from gateway.anomaly_kinds import BY_NAME
 from gateway.cli.admin_client import AdminClient, AdminError
 from gateway.cli.demo_pages import point_at_pages, stop_or_keep
+from gateway.i18n import translate
 
 
 def register(sub: Any) -> None:
@@ -100,38 +102,49 @@ def print_summary(sim: dict[str, Any], summary: dict[str, Any], accepted: int, d
         f"registers: {sim.get('devices')}   events sent: {sim.get('events_generated')}   "
         f"seconds: {sim.get('duration_s')}"
     )
+    print("           (simulated registers; each receipt, shift open/close and cash movement is one event)")
     print("acks:      " + "   ".join(f"{k} {v}" for k, v in sorted(by_status.items())))
+    print("           (the gateway's answers: ACCEPTED = journalled, promised to ClickHouse;"
+          " DUPLICATE = a resend after a lost answer, same fiscal sign;"
+          " REJECTED = not authentic or not well-formed)")
     rejected = sim.get("by_error_code", {})
     if rejected:
         print("rejected:  " + "   ".join(f"{k} {v}" for k, v in sorted(rejected.items())))
+        print("           (the registers' rejections by error code; gateway/errors.py says what each means)")
     rogue = sim.get("rogue_rejections", {})
     if rogue:
         print("rogue:     " + "   ".join(f"{k} {v}" for k, v in sorted(rogue.items())))
+        print("           (the stranger, forger, fork, gap and future clock sent on purpose, each refused)")
     print(
         f"stored:    events {stored} ({', '.join(f'{k} {v}' for k, v in summary['events_by_kind'].items())})"
     )
     print(f"           receipts {summary['receipts']}, receipt lines {summary['receipt_lines']}")
+    print("           (read back from ClickHouse: events by kind; receipts and their lines are rows of them)")
     if summary["rejections_by_code"]:
         print(
             "           rejection records: "
             + ", ".join(f"{k} {v}" for k, v in summary["rejections_by_code"].items())
         )
+        print("           (rejected events are kept too, for support: table rejections)")
     verdict = "equal: every accepted event is stored exactly once" if exact else "NOT EQUAL"
     print(f"check:     accepted {accepted} = stored {stored} = distinct (device, seq) {distinct}: {verdict}")
-    print("\ntotals per retailer (tenge):")
+    print("           (acks counted from the registers' own log; stored and distinct rows from ClickHouse)")
+    print("\ntotals per retailer (tenge; sales and returns of sale, net = sales - returns):")
     print(f"  {'SELLER TIN':<14}{'RECEIPTS':>9}{'SALES':>16}{'RETURNS':>14}{'NET':>16}")
     for row in summary["per_seller"]:
         print(
             f"  {row['seller_tin']:<14}{row['receipts']:>9}{_money(row['sales']):>16}"
             f"{_money(row['returns']):>14}{_money(row['net']):>16}"
         )
-    print("\nanomalies found (the events were kept; these are for analysts):")
+    print("\nanomalies found (the events were kept; these are for analysts, one row per finding):")
     for kind, count in summary["anomalies_by_kind"].items() or {"none": 0}.items():
-        print(f"  {kind:<28}{count:>8}")
+        print(f"  {kind:<28}{count:>8}  {translate('en', f'kind.{kind}') if kind in BY_NAME else ''}")
     print(f"""
 what to run next:
   .venv/bin/tracegate serve --data {data} --port {port}      # the gateway again, on this data
   .venv/bin/tracegate devices list --data {data}             # the registers it knows
+  .venv/bin/tracegate anomalies --data {data} --kind code_clone   # the queue in a terminal
+  .venv/bin/tracegate sql --data {data} "SELECT kind, count() FROM tracegate.anomalies GROUP BY kind"
   .venv/bin/tracegate sim --gateway http://127.0.0.1:{port} --data {data} --register --devices 5 --duration 20
   curl http://127.0.0.1:{port}/readyz                        # journal and shipper state
   make test                                                   # the whole test suite

@@ -13,7 +13,8 @@ def point_at_pages(client: AdminClient, url: str, retailer_tin: str | None) -> N
     analyst = client.call(
         "POST", "/v1/admin/tokens", {"scope": "analyst", "label": "demo", "expires_days": 7}
     )
-    print("\nthe pages (trace a code, anomaly queue, dashboard, shifts, books):")
+    print("\nthe pages (dashboard, trace a code, anomaly queue, receipts, many codes, shifts, books;"
+          " English, Russian or Kazakh):")
     print(f"  open {url}/ui/ and sign in with the analyst token {analyst['token']}")
     if retailer_tin:
         retailer = client.call(

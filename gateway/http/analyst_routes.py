@@ -10,38 +10,47 @@ from typing import Any
 from aiohttp import web
 
 from gateway import errors
+from gateway.anomaly_kinds import KINDS
 from gateway.auth.tokens import Principal
 from gateway.errors import GatewayError
 from gateway.http.access import require_scope
 from gateway.http.keys import SERVICE
-from gateway.query.anomalies import (
-    AnomalyFilter,
-    count_by_kind,
-    csv_header,
-    csv_rows,
-    list_anomalies,
-    parse_time,
-)
-from gateway.query.books import compare_books, comparison_csv, parse_books
+from gateway.http.security_routes import audit_request
+from gateway.i18n import COOKIE, negotiate, translate
+from gateway.query.anomalies import MAX_PAGE, AnomalyFilter, AnomalyQueue, csv_header, csv_rows
+from gateway.query.anomaly_cases import CaseAction, act, case_view
+from gateway.query.books import compare_books, comparison_csv, comparison_xlsx, parse_books
+from gateway.query.csv_dialect import dialect_for
 from gateway.query.dashboard import dashboard
+from gateway.query.local_time import parse_time
 from gateway.query.reconcile import parse_date, reconcile_day
 from gateway.query.trace import trace_code
+from gateway.security import audit
 
 READERS = ("analyst", "retailer")
-CSV_PAGE = 5000
+CSV_PAGE = 1000
 MAX_CSV_ROWS = 5_000_000
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def lang_of(request: web.Request) -> str:
+    """The reader's language: ?lang=, the pages' switch (cookie), Accept-Language, else English."""
+    q, headers = request.query, request.headers
+    return negotiate(q.get("lang"), request.cookies.get(COOKIE), headers.get("Accept-Language"))
 
 
 def _filter(request: web.Request) -> AnomalyFilter:
     q = request.query
-    kinds = tuple(k for part in q.getall("kind", []) for k in part.split(",") if k.strip())
+    kinds = tuple(k.strip() for part in q.getall("kind", []) for k in part.split(",") if k.strip())
     return AnomalyFilter(
-        kinds=tuple(k.strip() for k in kinds),
+        kinds=kinds,
         seller_tin=q.get("tin") or None,
         store_id=q.get("store") or None,
         device_id=q.get("device") or None,
-        since_ms=parse_time(q.get("since")),
-        until_ms=parse_time(q.get("until")),
+        gtin=q.get("gtin") or None,
+        since_ms=parse_time(q.get("since"), name="since"),
+        until_ms=parse_time(q.get("until"), name="until"),
+        status=q.get("status") or None,
     )
 
 
@@ -55,62 +64,122 @@ def _int(request: web.Request, name: str, default: int) -> int:
         raise GatewayError(errors.MALFORMED_REQUEST, f"{name} must be a whole number") from None
 
 
+def limit_of(request: web.Request, default: int = 100, most: int = MAX_PAGE) -> int:
+    """?limit= between 1 and most (an error otherwise, never silently clamped)."""
+    limit = _int(request, "limit", default)
+    if not 1 <= limit <= most:
+        raise GatewayError(errors.MALFORMED_REQUEST, f"limit must be between 1 and {most}")
+    return limit
+
+
 async def whoami(request: web.Request) -> web.Response:
     """The caller's scope and TIN (the pages use it to check a token at login)."""
     p = require_scope(request, *READERS)
-    return web.json_response({"scope": p.scope, "seller_tin": p.seller_tin, "token_id": p.token_id})
+    return web.json_response(
+        {"scope": p.scope, "seller_tin": p.seller_tin, "token_id": p.token_id, "label": p.label}
+    )
 
 
 async def get_trace(request: web.Request) -> web.Response:
     """Trace one code: registry entry, events in time order, status, anomalies."""
     principal = require_scope(request, *READERS)
     storage = request.app[SERVICE].storage
-    code = request.match_info["code"]
-    return web.json_response(await storage.run(lambda c: trace_code(c, storage.database, principal, code)))
+    code, lang = request.match_info["code"], lang_of(request)
+    return web.json_response(
+        await storage.run(lambda c: trace_code(c, storage.database, principal, code, lang))
+    )
+
+
+async def get_anomaly_kinds(request: web.Request) -> web.Response:
+    """The one list of anomaly kinds, with their family and title in the reader's language."""
+    require_scope(request, *READERS)
+    lang = lang_of(request)
+    return web.json_response(
+        {
+            "kinds": [
+                {"kind": k.kind, "family": k.family, "title": translate(lang, f"kind.{k.kind}")}
+                for k in KINDS
+            ]
+        }
+    )
 
 
 async def get_anomalies(request: web.Request) -> web.Response:
-    """One page of the anomaly queue with counts by kind; next_cursor pages on."""
+    """One page of incidents with the filter's total and counts by kind; next_cursor pages on."""
     principal = require_scope(request, *READERS)
     flt = _filter(request)
-    limit, cursor = _int(request, "limit", 100), request.query.get("cursor") or None
+    limit, cursor = limit_of(request), request.query.get("cursor") or None
     storage = request.app[SERVICE].storage
-    db = storage.database
-    page = await storage.run(lambda c: list_anomalies(c, db, principal, flt, limit=limit, cursor=cursor))
-    if request.query.get("counts", "1") != "0":
-        page["counts"] = await storage.run(lambda c: count_by_kind(c, db, principal, flt))
-    return web.json_response(page)
+    lang = lang_of(request)
+
+    def read(client: Any) -> dict[str, Any]:
+        queue = AnomalyQueue(client, storage.database, principal, lang)
+        page = queue.page(flt, limit=limit, cursor=cursor)
+        if request.query.get("counts", "1") != "0":
+            counted = queue.counts(flt)
+            page["total"], page["counts"] = counted["total"], counted["by_kind"]
+        return page
+
+    return web.json_response(await storage.run(read))
 
 
 def _next_page(
-    client: Any, *, db: str, principal: Principal, flt: AnomalyFilter, cursor: str
+    client: Any, *, db: str, principal: Principal, lang: str, flt: AnomalyFilter, cursor: str | None
 ) -> dict[str, Any]:
-    return list_anomalies(client, db, principal, flt, limit=CSV_PAGE, cursor=cursor)
+    return AnomalyQueue(client, db, principal, lang).page(flt, limit=CSV_PAGE, cursor=cursor)
 
 
 async def get_anomalies_csv(request: web.Request) -> web.StreamResponse:
     """The whole filtered queue as CSV, streamed page by page (memory stays flat)."""
     principal = require_scope(request, *READERS)
     flt = _filter(request)
+    lang = lang_of(request)
+    dialect = dialect_for(request.query.get("dialect"), lang)
     storage = request.app[SERVICE].storage
-    db = storage.database
-    first = await storage.run(lambda c: list_anomalies(c, db, principal, flt, limit=CSV_PAGE))
+    read = partial(_next_page, db=storage.database, principal=principal, lang=lang, flt=flt)
+    page = await storage.run(lambda c: read(c, cursor=None))
     response = web.StreamResponse(headers={
         "Content-Type": "text/csv; charset=utf-8",
         "Content-Disposition": 'attachment; filename="anomalies.csv"',
     })
     await response.prepare(request)
-    await response.write(csv_header().encode())
-    page, written = first, 0
+    await response.write(csv_header(lang, dialect).encode())  # with the BOM, if the dialect has one
+    written = 0
     while True:
-        await response.write(csv_rows(page["items"]).encode())
+        await response.write(csv_rows(page["items"], dialect).encode())
         written += len(page["items"])
         cursor = page["next_cursor"]
         if not cursor or written >= MAX_CSV_ROWS:
             break
-        page = await storage.run(partial(_next_page, db=db, principal=principal, flt=flt, cursor=cursor))
+        page = await storage.run(partial(read, cursor=cursor))
     await response.write_eof()
     return response
+
+
+async def get_incident(request: web.Request) -> web.Response:
+    """One incident with its facets, and for staff its case: status, assignee, history."""
+    principal = require_scope(request, *READERS)
+    storage = request.app[SERVICE].storage
+    incident, lang = request.match_info["incident"], lang_of(request)
+    return web.json_response(
+        await storage.run(lambda c: case_view(c, storage.database, principal, incident, lang))
+    )
+
+
+async def post_incident_action(request: web.Request) -> web.Response:
+    """Take, hand back, resolve, reopen or note an incident (analysts); stored with who and when, audited."""
+    principal = require_scope(request, "analyst")
+    try:
+        body = await request.json()
+    except ValueError:
+        raise GatewayError(errors.MALFORMED_REQUEST, "body is not JSON") from None
+    action = CaseAction.parse(body)
+    storage = request.app[SERVICE].storage
+    incident = request.match_info["incident"]
+    result = await storage.run(lambda c: act(c, storage.database, principal, incident, action))
+    detail = f"{action.action} {action.assignee}".strip() + (" (with a note)" if action.note else "")
+    await audit_request(request, audit.ANOMALY_CASE, incident, detail)
+    return web.json_response(result)
 
 
 async def get_shifts(request: web.Request) -> web.Response:
@@ -125,22 +194,34 @@ async def get_shifts(request: web.Request) -> web.Response:
 
 
 async def post_books(request: web.Request) -> web.Response:
-    """Compare an uploaded books CSV with our receipts; JSON, or CSV with ?format=csv."""
+    """Compare an uploaded books file (CSV or XLSX) with our receipts; JSON, CSV or XLSX (?format=)."""
     principal = require_scope(request, *READERS)
-    day = parse_date(request.query["date"]) if request.query.get("date") else None
-    tin = request.query.get("tin")
-    try:
-        text = (await request.read()).decode("utf-8")
-    except UnicodeDecodeError:
-        raise GatewayError(errors.MALFORMED_REQUEST, "the CSV must be UTF-8") from None
-    books = parse_books(text)
+    q = request.query
+    day = parse_date(q["date"]) if q.get("date") else None
+    since = parse_date(q["since"]) if q.get("since") else None
+    until = parse_date(q["until"]) if q.get("until") else None
+    status = q.get("status") or None
+    lang = lang_of(request)
+    books = parse_books(await request.read())
     storage = request.app[SERVICE].storage
-    result = await storage.run(lambda c: compare_books(c, storage.database, principal, tin, books, day))
-    if request.query.get("format") == "csv":
+    result = await storage.run(
+        lambda c: compare_books(
+            c, storage.database, principal, q.get("tin"), books, day=day, since=since, until=until,
+            status=status,
+        )
+    )
+    if q.get("format") == "csv":
         return web.Response(
-            text=comparison_csv(result),
+            body=comparison_csv(result, lang, dialect_for(q.get("dialect"), lang)).encode(),
             content_type="text/csv",
+            charset="utf-8",
             headers={"Content-Disposition": 'attachment; filename="books-comparison.csv"'},
+        )
+    if q.get("format") == "xlsx":
+        return web.Response(
+            body=comparison_xlsx(result, lang),
+            content_type=XLSX,
+            headers={"Content-Disposition": 'attachment; filename="books-comparison.xlsx"'},
         )
     return web.json_response(result)
 
@@ -148,7 +229,8 @@ async def post_books(request: web.Request) -> web.Response:
 async def get_dashboard(request: web.Request) -> web.Response:
     """Dashboard figures for a time range (default the last 24 h)."""
     principal = require_scope(request, *READERS)
-    since, until = parse_time(request.query.get("since")), parse_time(request.query.get("until"))
+    since = parse_time(request.query.get("since"), name="since")
+    until = parse_time(request.query.get("until"), name="until")
     tin = request.query.get("tin")
     service = request.app[SERVICE]
     storage = service.storage
@@ -177,8 +259,11 @@ def setup_analyst_routes(app: web.Application) -> None:
     """Add the analyst and retailer routes and the OpenAPI document."""
     app.router.add_get("/v1/whoami", whoami)
     app.router.add_get("/v1/trace/{code:.+}", get_trace)
+    app.router.add_get("/v1/anomaly-kinds", get_anomaly_kinds)
     app.router.add_get("/v1/anomalies", get_anomalies)
     app.router.add_get("/v1/anomalies.csv", get_anomalies_csv)
+    app.router.add_get("/v1/anomalies/{incident}", get_incident)
+    app.router.add_post("/v1/anomalies/{incident}/actions", post_incident_action)
     app.router.add_get("/v1/reconcile/shifts", get_shifts)
     app.router.add_post("/v1/reconcile/books", post_books)
     app.router.add_get("/v1/dashboard", get_dashboard)

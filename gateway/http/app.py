@@ -19,6 +19,7 @@ from gateway.http.ingest_routes import setup_ingest_routes
 from gateway.http.keys import SERVICE, SETTINGS
 from gateway.http.metrics import METRICS, setup_metrics
 from gateway.http.page_headers import setup_page_headers
+from gateway.http.receipt_routes import setup_receipt_routes
 from gateway.http.request_ids import setup_request_ids
 from gateway.http.security_routes import setup_security
 from gateway.ofd.server import OfdFrontDoor, OfdMetrics
@@ -77,6 +78,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_access(app)
     setup_analyst_routes(app)
     setup_export_routes(app)
+    setup_receipt_routes(app)
     setup_pages(app)
     setup_page_headers(app)
     setup_metrics(app)

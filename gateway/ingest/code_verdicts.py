@@ -23,6 +23,8 @@ receipts (BUY, BUY_RETURN) are not sales of marked goods to consumers: their cod
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -86,17 +88,33 @@ def parse_codes(codes: list[CodeAt]) -> dict[str, CodeResult]:
 
 
 @dataclass(frozen=True, slots=True)
+class Raised:
+    """One anomaly a verdict raises: its kind, an identity-free detail, who else is involved, its facts.
+
+    Another seller's TIN and store go in their own fields, never into detail: the queue shows them only
+    to readers allowed to see that seller (gateway/query/anomaly_text.py writes the sentence per reader).
+    """
+
+    kind: str
+    detail: str
+    other_seller_tin: str = ""
+    other_store_id: str = ""
+    facts: str = ""  # JSON object of plain facts
+
+
+@dataclass(frozen=True, slots=True)
 class Judgement:
-    """The verdict on one code and the anomalies (kind, detail) it raises."""
+    """The verdict on one code and the anomalies it raises."""
 
     verdict: str
-    findings: tuple[tuple[str, str], ...] = ()
+    findings: tuple[Raised, ...] = ()
 
 
 # The judgements that carry nothing of the code itself, made once (a frozen dataclass costs ~0.5 µs each).
 _VALID = Judgement(VALID)
 _NOT_MARKING = Judgement("not_marking_code")
-_UNKNOWN_SALE = Judgement("unknown", (("code_unknown", "the code is not in the operator's registry"),))
+_UNKNOWN = Raised("code_unknown", "the code is not in the operator's registry")
+_UNKNOWN_SALE = Judgement("unknown", (_UNKNOWN,))
 _RETURNED = Judgement("returned")
 _UNKNOWN_RETURN = Judgement("unknown")
 
@@ -106,7 +124,9 @@ def _syntax(result: CodeResult) -> Judgement | None:
         return None
     if result.error in NOT_MARKING_ERRORS:
         return _NOT_MARKING
-    return Judgement("syntax_error", (("code_invalid", f"{result.error}: {result.detail}"),))
+    facts = json.dumps({"error": result.error})
+    invalid = Raised("code_invalid", f"{result.error}: {result.detail}", facts=facts)
+    return Judgement("syntax_error", (invalid,))
 
 
 def judge_sale(result: CodeResult, state: CodeState | None, seller_tin: str, store_id: str,
@@ -117,29 +137,38 @@ def judge_sale(result: CodeResult, state: CodeState | None, seller_tin: str, sto
         return syntax
     if state is None:  # never seen: nothing else to check
         return _UNKNOWN_SALE
-    found: list[tuple[str, str, str]] = []  # (verdict, anomaly kind, detail)
+    found: list[tuple[str, Raised]] = []  # (verdict, anomaly)
     if not state.known:
-        found.append(("unknown", "code_unknown", "the code is not in the operator's registry"))
+        found.append(("unknown", _UNKNOWN))
     if state.status == "blocked":
-        found.append(("blocked", "code_blocked", "the registry has blocked this code"))
+        found.append(("blocked", Raised("code_blocked", "the registry has blocked this code")))
     if state.status in NOT_IN_CIRCULATION:
-        found.append(("not_in_circulation", "code_not_in_circulation", f"registry status {state.status}"))
+        found.append(("not_in_circulation", Raised(
+            "code_not_in_circulation", f"registry status {state.status}",
+            facts=json.dumps({"registry_status": state.status}))))
     if state.sold or (state.status == "retired" and not state.returned):
-        where = (f"seller {state.last_seller_tin} store {state.last_store_id}" if state.sold
-                 else "the registry (retired)")
-        found.append(("already_sold", "code_sold_twice", f"sold before by {where}, not returned since"))
+        if state.sold:
+            found.append(("already_sold", Raised(
+                "code_sold_twice", "sold before, not returned since", state.last_seller_tin,
+                state.last_store_id)))
+        else:
+            found.append(("already_sold", Raised(
+                "code_sold_twice", "the registry says retired, not returned since",
+                facts=json.dumps({"registry_status": "retired"}))))
         if state.sold and (state.last_seller_tin, state.last_store_id) != (seller_tin, store_id):
-            found.append(("already_sold", "code_clone",
-                          f"the same code was sold by seller {state.last_seller_tin} store "
-                          f"{state.last_store_id} and now by seller {seller_tin} store {store_id}"))
+            found.append(("already_sold", Raised(
+                "code_clone", "the same code was sold before by another seller or store",
+                state.last_seller_tin, state.last_store_id)))
     if state.expires_day and day > state.expires_day:
-        found.append(("expired", "code_expired", f"expired on day {state.expires_day} (days since 1970)"))
+        expired = (dt.date(1970, 1, 1) + dt.timedelta(days=state.expires_day)).isoformat()
+        found.append(("expired", Raised(
+            "code_expired", f"expired on {expired}", facts=json.dumps({"expires_on": expired}))))
     if state.known and state.owner_tin and state.owner_tin != seller_tin:
-        found.append(("not_owner", "code_not_owner",
-                      f"the registry owner is {state.owner_tin}, the seller is {seller_tin}"))
+        found.append(("not_owner", Raised(
+            "code_not_owner", "the registry names another owner than the seller", state.owner_tin)))
     if not found:
         return _VALID
-    return Judgement(found[0][0], tuple((kind, detail) for _, kind, detail in found))
+    return Judgement(found[0][0], tuple(raised for _, raised in found))
 
 
 def judge_return(result: CodeResult, state: CodeState | None) -> Judgement:
@@ -227,8 +256,11 @@ class CodeVerdicts:
                 if cis:
                     undo.append((cis, entry, index.returned(cis, slot, entry)))
             verdict_record(line_no, code_index, result, judgement, record=verdicts.add())
-            for finding_kind, detail in judgement.findings:
-                findings.append(pb.Finding(kind=finding_kind, line=line_no, detail=detail, cis=cis or ""))
+            for raised in judgement.findings:
+                findings.append(pb.Finding(
+                    kind=raised.kind, line=line_no, detail=raised.detail, cis=cis or "",
+                    other_seller_tin=raised.other_seller_tin, other_store_id=raised.other_store_id,
+                    facts=raised.facts))
         return findings
 
     def undo(self, undo: Undo) -> None:

@@ -1,23 +1,33 @@
-"""The anomaly queue: filtered, keyset-paged (stable over millions of rows), exportable as CSV."""
+"""The anomaly queue as a work queue: one row per incident with its facets, filtered, keyset-paged, as CSV.
+
+An incident is the anomalies of one family (gateway/anomaly_kinds.py) on one line of one event: a code
+sold twice in another store by a seller who does not own it is one incident with three facets. Its id
+(hex of family, device, seq, line, cis) names it in URLs and in the case work (anomaly_cases.py).
+"""
 
 from __future__ import annotations
 
 import base64
-import csv
-import datetime as dt
-import io
+import binascii
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from gateway import errors
+from gateway.anomaly_kinds import BY_NAME, KINDS, NAMES
 from gateway.auth.tokens import Principal
 from gateway.errors import GatewayError
+from gateway.i18n import translate
+from gateway.query.anomaly_text import Reader, sentence
+from gateway.query.csv_dialect import RFC, CsvDialect
+from gateway.query.local_time import local_text
 from gateway.query.scoping import scope_for
 
 MAX_PAGE = 1000
-CSV_COLUMNS = [
-    "kind",
+STATUSES = ("open", "resolved", "assigned", "unassigned", "mine")
+CSV_COLUMNS = (
+    "id",
+    "kinds",
     "detected_at",
     "event_time",
     "seller_tin",
@@ -27,83 +37,101 @@ CSV_COLUMNS = [
     "line",
     "cis",
     "detail",
-]
-# Newest first; the tuple is unique per anomaly row, so a cursor never skips or repeats one.
-_ORDER_KEY = "toUnixTimestamp64Milli(detected_at), device_id, seq, line, kind, cis"
-# What each integer of a cursor key may be (Int64, UInt64, Int32, as _ORDER_KEY's parameters are typed).
+    "status",
+    "assignee",
+)
+_SEP = "\x1f"
+_CURSOR_TUPLE = "({c0:Int64}, {c1:String}, {c2:UInt64}, {c3:Int32}, {c4:String}, {c5:String})"
+_ORDER = ("detected_ms", "device_id", "seq", "line", "family", "cis")
+_FAMILY = (
+    f"transform(kind, {json.dumps(list(NAMES))}, {json.dumps([k.family for k in KINDS])}, kind)"
+).replace('"', "'")
+_ID = (
+    f"lower(hex(concat(family, '{_SEP}', device_id, '{_SEP}', toString(seq), '{_SEP}', toString(line), "
+    f"'{_SEP}', cis)))"
+).replace(_SEP, "\\x1F")
+# What each integer of a cursor key may be (Int64, UInt64, Int32, as the cursor's parameters are typed).
 _CURSOR_INTS = {0: (-(2**63), 2**63), 2: (0, 2**64), 3: (-(2**31), 2**31)}
-# The times a DateTime64(3) holds: a filter outside them would wrap around and filter nothing.
-MIN_TIME_MS = -2_208_988_800_000  # 1900-01-01
-MAX_TIME_MS = 10_413_792_000_000  # 2300-01-01
 
 
 @dataclass(frozen=True)
 class AnomalyFilter:
-    """What an analyst narrows the queue to; every field optional."""
+    """What a reader narrows the queue to; every field optional."""
 
     kinds: tuple[str, ...] = ()
     seller_tin: str | None = None
     store_id: str | None = None
     device_id: str | None = None
+    gtin: str | None = None
     since_ms: int | None = None
     until_ms: int | None = None
+    status: str | None = None  # open, resolved, assigned, unassigned, mine (staff only)
+    assignee: str | None = None  # who "mine" is
 
-
-def parse_time(value: str | None) -> int | None:
-    """ms since epoch from an ISO date/time (UTC if no zone) or a number of ms; None if empty."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    if text.isdigit():
-        ms = int(text)
-    else:
-        try:
-            parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
+    def checked(self) -> AnomalyFilter:
+        """This filter, or malformed_request naming what is wrong (an unknown kind is not zero rows)."""
+        unknown = [k for k in self.kinds if k not in BY_NAME]
+        if unknown:
             raise GatewayError(
-                errors.MALFORMED_REQUEST, f"not a time: {text[:40]!r} (use 2026-01-15T09:00)"
-            ) from None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=dt.UTC)
-        ms = int(parsed.timestamp() * 1000)
-    if not MIN_TIME_MS <= ms < MAX_TIME_MS:
-        raise GatewayError(errors.MALFORMED_REQUEST, f"time {text[:40]!r} is out of range (1900 to 2299)")
-    return ms
+                errors.MALFORMED_REQUEST,
+                f"unknown anomaly kind {', '.join(unknown)}; known kinds: {', '.join(NAMES)}",
+            )
+        if self.status and self.status not in STATUSES:
+            raise GatewayError(errors.MALFORMED_REQUEST, f"status must be one of {', '.join(STATUSES)}")
+        if self.since_ms is not None and self.until_ms is not None and self.since_ms >= self.until_ms:
+            raise GatewayError(errors.MALFORMED_REQUEST, "since must be before until")
+        if self.gtin and not (self.gtin.isdigit() and len(self.gtin) == 14):
+            raise GatewayError(errors.MALFORMED_REQUEST, "gtin must be 14 digits")
+        return self
 
 
-def encode_cursor(row: dict[str, Any]) -> str:
-    """An opaque cursor pointing just after row."""
-    key = [row["detected_ms"], row["device_id"], row["seq"], row["line"], row["kind"], row["cis"]]
-    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+def incident_id(family: str, device_id: str, seq: int, line: int, cis: str) -> str:
+    """The id of an incident (as SQL computes it)."""
+    return _SEP.join((family, device_id, str(seq), str(line), cis)).encode().hex()
+
+
+def incident_key(incident: str) -> tuple[str, str, int, int, str]:
+    """(family, device, seq, line, cis) of an incident id (not_found if it is not one)."""
+    try:
+        family, device, seq, line, cis = bytes.fromhex(incident).decode().split(_SEP)
+        return family, device, int(seq), int(line), cis
+    except (ValueError, UnicodeDecodeError):
+        raise GatewayError(errors.NOT_FOUND, "no such incident") from None
+
+
+def encode_cursor(item: dict[str, Any]) -> str:
+    """An opaque cursor pointing just after item."""
+    return base64.urlsafe_b64encode(json.dumps([item[k] for k in _ORDER]).encode()).decode()
 
 
 def decode_cursor(cursor: str) -> list[Any]:
     """The key a cursor points after (malformed_request if it is not one of ours)."""
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if (
-            isinstance(key, list)
-            and len(key) == 6
-            # bool is an int to Python, not to ClickHouse
-            and all(type(key[i]) is int and low <= key[i] < high for i, (low, high) in _CURSOR_INTS.items())
-            and all(isinstance(key[i], str) for i in (1, 4, 5))
-        ):
-            return key
-    except ValueError:
-        pass
-    raise GatewayError(errors.MALFORMED_REQUEST, "bad cursor")
+    except (ValueError, binascii.Error):
+        key = None
+    types = (int, str, int, int, str, str)
+    if (
+        isinstance(key, list)
+        and len(key) == len(types)
+        and all(type(v) is t for v, t in zip(key, types, strict=True))  # bool is an int to Python only
+        and all(low <= key[i] < high for i, (low, high) in _CURSOR_INTS.items())
+    ):
+        return key
+    raise GatewayError(errors.MALFORMED_REQUEST, "bad cursor: use the next_cursor of the previous page")
 
 
-def _where(principal: Principal, flt: AnomalyFilter) -> tuple[str, dict[str, Any]]:
+def _rows_where(principal: Principal, flt: AnomalyFilter) -> tuple[str, dict[str, Any]]:
+    """Conditions on anomaly rows (everything but kinds and case status)."""
     scope_sql, params = scope_for(principal, flt.seller_tin).where()
     parts = [scope_sql]
-    if flt.kinds:
-        parts.append("kind IN {kinds:Array(String)}")
-        params["kinds"] = list(flt.kinds)
     for column, value in (("store_id", flt.store_id), ("device_id", flt.device_id)):
         if value:
             parts.append(f"{column} = {{{column}:String}}")
             params[column] = value
+    if flt.gtin:
+        parts.append("substring(cis, 3, 14) = {gtin:String}")
+        params["gtin"] = flt.gtin
     if flt.since_ms is not None:
         parts.append("event_time >= fromUnixTimestamp64Milli({since:Int64})")
         params["since"] = flt.since_ms
@@ -113,80 +141,203 @@ def _where(principal: Principal, flt: AnomalyFilter) -> tuple[str, dict[str, Any
     return " AND ".join(parts), params
 
 
-def _row(r: tuple[Any, ...]) -> dict[str, Any]:
-    kind, detected_ms, event_ms, tin, store, device, seq, line, cis, detail = r
-    return {
-        "kind": str(kind),
-        "detected_ms": int(detected_ms),
-        "event_ms": int(event_ms),
-        "seller_tin": str(tin),
-        "store_id": str(store),
-        "device_id": str(device),
-        "seq": int(seq),
-        "line": int(line),
-        "cis": str(cis),
-        "detail": str(detail),
-    }
+_CASES = """SELECT incident_id,
+    argMaxIf(action, at, action IN ('resolve', 'reopen')) AS status_action,
+    argMaxIf(assignee, at, action IN ('assign', 'unassign')) AS assignee,
+    countIf(action = 'note') AS notes, toUnixTimestamp64Milli(max(at)) AS case_ms
+FROM {db}.anomaly_case_actions GROUP BY incident_id"""
 
 
-def list_anomalies(
-    client: Any,
-    db: str,
-    principal: Principal,
-    flt: AnomalyFilter,
-    *,
-    limit: int = 100,
-    cursor: str | None = None,
-) -> dict[str, Any]:
-    """One page of the queue, newest first: {"items": [...], "next_cursor": str|None}."""
-    limit = max(1, min(limit, MAX_PAGE))
-    where, params = _where(principal, flt)
-    if cursor:
-        where += (
-            f" AND ({_ORDER_KEY}) < ({{c0:Int64}}, {{c1:String}}, {{c2:UInt64}}, {{c3:Int32}}, "
-            "{c4:String}, {c5:String})"
-        )
-        params.update({f"c{i}": v for i, v in enumerate(decode_cursor(cursor))})
-    sql = (
-        "SELECT kind, toUnixTimestamp64Milli(detected_at), toUnixTimestamp64Milli(event_time), seller_tin,"
-        f" store_id, device_id, seq, line, cis, detail FROM {db}.anomaly_queue WHERE {where}"
-        f" ORDER BY {' DESC, '.join(_ORDER_KEY.split(', '))} DESC LIMIT {limit + 1}"
+def _incidents_sql(db: str, where: str, staff: bool) -> str:
+    inner = (
+        # No alias may shadow a column the WHERE names: ClickHouse would read the alias there.
+        f"SELECT {_FAMILY} AS family, device_id, seq, line, cis, seller_tin, store_id,"
+        " toUnixTimestamp64Milli(min(detected_at)) AS detected_ms,"
+        " toUnixTimestamp64Milli(min(event_time)) AS event_ms, groupArray(kind) AS kinds,"
+        " groupArray(detail) AS details, groupArray(other_seller_tin) AS other_tins,"
+        " groupArray(other_store_id) AS other_stores, groupArray(facts) AS facts_list"
+        f" FROM {db}.anomaly_queue WHERE {where}"
+        " GROUP BY family, device_id, seq, line, cis, seller_tin, store_id"
     )
-    rows = [_row(tuple(r)) for r in client.query(sql, parameters=params).result_rows]
-    items = rows[:limit]
-    return {"items": items, "next_cursor": encode_cursor(items[-1]) if len(rows) > limit else None}
-
-
-def count_by_kind(client: Any, db: str, principal: Principal, flt: AnomalyFilter) -> dict[str, int]:
-    """How many anomalies of each kind match the filter (kind filter ignored, so every kind shows)."""
-    where, params = _where(
-        principal, AnomalyFilter((), flt.seller_tin, flt.store_id, flt.device_id, flt.since_ms, flt.until_ms)
+    cases = (
+        f"LEFT JOIN ({_CASES.format(db=db)}) AS c ON c.incident_id = i.id"
+        if staff
+        else "LEFT JOIN (SELECT '' AS incident_id, '' AS status_action, '' AS assignee,"
+        " toUInt64(0) AS notes, toInt64(0) AS case_ms) AS c ON c.incident_id = i.id"
     )
-    sql = f"SELECT kind, count() FROM {db}.anomaly_queue WHERE {where} GROUP BY kind ORDER BY 2 DESC, 1"
-    return {str(k): int(n) for k, n in client.query(sql, parameters=params).result_rows}
-
-
-def _iso(ms: int) -> str:
     return (
-        dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        "SELECT i.*, c.status_action, c.assignee, c.notes, c.case_ms"
+        f" FROM (SELECT *, {_ID} AS id FROM ({inner})) AS i {cases}"
     )
 
 
-def csv_header() -> str:
-    """The CSV export's header line."""
-    return ",".join(CSV_COLUMNS) + "\r\n"
+def _having(flt: AnomalyFilter, params: dict[str, Any], *, with_kinds: bool) -> str:
+    parts = ["1"]
+    if with_kinds and flt.kinds:
+        parts.append("hasAny(kinds, {kinds:Array(String)})")
+        params["kinds"] = list(flt.kinds)
+    if flt.status == "open":
+        parts.append("status_action != 'resolve'")
+    elif flt.status == "resolved":
+        parts.append("status_action = 'resolve'")
+    elif flt.status == "assigned":
+        parts.append("assignee != ''")
+    elif flt.status == "unassigned":
+        parts.append("assignee = ''")
+    elif flt.status == "mine":
+        parts.append("assignee = {me:String}")
+        params["me"] = flt.assignee or ""
+    return " AND ".join(parts)
 
 
-def csv_rows(items: list[dict[str, Any]]) -> str:
-    """CSV text of a page of items (no header)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    for i in items:
-        writer.writerow(
+def _facets(reader: Reader, r: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = zip(r["kinds"], r["details"], r["other_tins"], r["other_stores"], r["facts_list"], strict=True)
+    order = {k: i for i, k in enumerate(NAMES)}
+    out = []
+    for kind, detail, other_tin, other_store, facts in sorted(rows, key=lambda x: order.get(x[0], 99)):
+        facet: dict[str, Any] = {
+            "kind": str(kind),
+            "title": translate(reader.lang, f"kind.{kind}") if kind in BY_NAME else str(kind),
+            "text": sentence(
+                reader,
+                str(kind),
+                detail=str(detail),
+                other_seller_tin=str(other_tin),
+                other_store_id=str(other_store),
+                facts=str(facts),
+                event_ms=int(r["event_ms"]),
+                detected_ms=int(r["detected_ms"]),
+            ),
+        }
+        if reader.is_staff:  # the structured fields, for analysts' own tools
+            facet.update(other_seller_tin=str(other_tin), other_store_id=str(other_store), detail=str(detail))
+        out.append(facet)
+    return out
+
+
+def _incident(reader: Reader, r: dict[str, Any]) -> dict[str, Any]:
+    facets = _facets(reader, r)
+    item: dict[str, Any] = {
+        "id": str(r["id"]),
+        "family": str(r["family"]),
+        "kind": facets[0]["kind"],
+        "kinds": [f["kind"] for f in facets],
+        "detected_ms": int(r["detected_ms"]),
+        "event_ms": int(r["event_ms"]),
+        "seller_tin": str(r["seller_tin"]),
+        "store_id": str(r["store_id"]),
+        "device_id": str(r["device_id"]),
+        "seq": int(r["seq"]),
+        "line": int(r["line"]),
+        "cis": str(r["cis"]),
+        "gtin": str(r["cis"])[2:16] if r["cis"] else "",
+        "detail": "; ".join(f["text"] for f in facets),
+        "facets": facets,
+    }
+    if reader.is_staff:
+        item["case"] = {
+            "status": "resolved" if r["status_action"] == "resolve" else "open",
+            "assignee": str(r["assignee"]),
+            "notes": int(r["notes"]),
+            "updated_ms": int(r["case_ms"]) or None,
+        }
+    return item
+
+
+def _query(client: Any, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    result = client.query(sql, parameters=params)
+    names = list(result.column_names)
+    return [dict(zip(names, row, strict=True)) for row in result.result_rows]
+
+
+@dataclass(frozen=True)
+class AnomalyQueue:
+    """The queue as one reader sees it: pages of incidents, counts, one incident."""
+
+    client: Any
+    db: str
+    principal: Principal
+    lang: str = "en"
+
+    @property
+    def reader(self) -> Reader:
+        """Who reads, in which language."""
+        return Reader.of(self.principal, self.lang)
+
+    def _staff_filter(self, flt: AnomalyFilter) -> AnomalyFilter:
+        if self.principal.is_retailer and flt.status:
+            raise GatewayError(errors.FORBIDDEN, "case status is the tax authority's: not for retailers")
+        return replace(flt.checked(), assignee=self.principal.label or self.principal.token_id)
+
+    def page(self, flt: AnomalyFilter, *, limit: int = 100, cursor: str | None = None) -> dict[str, Any]:
+        """One page of incidents, newest first: {"items": [...], "next_cursor": str|None}."""
+        flt = self._staff_filter(flt)
+        if not 1 <= limit <= MAX_PAGE:
+            raise GatewayError(errors.MALFORMED_REQUEST, f"limit must be between 1 and {MAX_PAGE}")
+        where, params = _rows_where(self.principal, flt)
+        having = _having(flt, params, with_kinds=True)
+        if cursor:
+            having += f" AND ({', '.join(_ORDER)}) < {_CURSOR_TUPLE}"
+            params.update({f"c{i}": v for i, v in enumerate(decode_cursor(cursor))})
+        sql = (
+            f"SELECT * FROM ({_incidents_sql(self.db, where, not self.principal.is_retailer)})"
+            f" WHERE {having} ORDER BY {' DESC, '.join(_ORDER)} DESC LIMIT {limit + 1}"
+        )
+        rows = _query(self.client, sql, params)
+        items = [_incident(self.reader, r) for r in rows[:limit]]
+        return {"items": items, "next_cursor": encode_cursor(items[-1]) if len(rows) > limit else None}
+
+    def counts(self, flt: AnomalyFilter) -> dict[str, Any]:
+        """Incidents matching the filter ("total"), and by kind with every filter but the kind ("by_kind")."""
+        flt = self._staff_filter(flt)
+        where, params = _rows_where(self.principal, flt)
+        having = _having(flt, params, with_kinds=False)
+        params["kinds"] = list(flt.kinds)
+        matches = "hasAny(kinds, {kinds:Array(String)})" if flt.kinds else "1"
+        incidents = _incidents_sql(self.db, where, not self.principal.is_retailer)
+        base = f"SELECT kinds FROM ({incidents}) WHERE {having}"
+        total = _query(self.client, f"SELECT countIf({matches}) AS n FROM ({base})", params)[0]["n"]
+        by_kind = _query(
+            self.client,
+            f"SELECT k, count() AS n FROM ({base}) ARRAY JOIN arrayDistinct(kinds) AS k GROUP BY k"
+            " ORDER BY n DESC, k",
+            params,
+        )
+        return {"total": int(total), "by_kind": {str(r["k"]): int(r["n"]) for r in by_kind}}
+
+    def incident(self, incident: str) -> dict[str, Any]:
+        """One incident by id, with its facets (not_found outside the reader's scope)."""
+        family, device, seq, line, cis = incident_key(incident)
+        scope_sql, params = scope_for(self.principal).where()
+        params.update(device=device, seq=seq, line=line, cis=cis, family=family)
+        where = (
+            f"{scope_sql} AND device_id = {{device:String}} AND seq = {{seq:UInt64}}"
+            " AND line = {line:Int32} AND cis = {cis:String}"
+        )
+        sql = (
+            f"SELECT * FROM ({_incidents_sql(self.db, where, not self.principal.is_retailer)})"
+            " WHERE family = {family:String}"
+        )
+        rows = _query(self.client, sql, params)
+        if not rows:
+            raise GatewayError(errors.NOT_FOUND, "no such incident (or not visible to you)")
+        return _incident(self.reader, rows[0])
+
+
+def csv_header(lang: str, dialect: CsvDialect = RFC) -> str:
+    """The CSV export's header line, in the reader's language."""
+    return dialect.write([dialect.header(lang, "csv.anomalies.", CSV_COLUMNS)])
+
+
+def csv_rows(items: list[dict[str, Any]], dialect: CsvDialect = RFC) -> str:
+    """CSV text of a page of incidents (no header); times in local time (UTC+5)."""
+    return dialect.write(
+        (
             [
-                i["kind"],
-                _iso(i["detected_ms"]),
-                _iso(i["event_ms"]),
+                i["id"],
+                " ".join(i["kinds"]),
+                local_text(i["detected_ms"]),
+                local_text(i["event_ms"]),
                 i["seller_tin"],
                 i["store_id"],
                 i["device_id"],
@@ -194,7 +345,10 @@ def csv_rows(items: list[dict[str, Any]]) -> str:
                 i["line"],
                 i["cis"],
                 i["detail"],
+                (i.get("case") or {}).get("status", ""),
+                (i.get("case") or {}).get("assignee", ""),
             ]
-        )
-    return out.getvalue()
-
+            for i in items
+        ),
+        start=False,
+    )

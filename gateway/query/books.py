@@ -1,4 +1,11 @@
-"""Compare a retailer's own books (a CSV export) with the receipts we hold: matched, missing, differing."""
+"""Compare a retailer's own books (a CSV or XLSX export) with the receipts we hold, differences first.
+
+The comparison covers what the file covers: its registers, over the local days from its first receipt to
+its last (or the range the user picks), so fifteen uploaded receipts are compared with the receipts of
+those registers and days, not with every receipt of the seller. Files come as people have them: `,` or
+`;` separated, UTF-8 (with or without BOM) or Windows-1251, headers in English, Russian or Kazakh, or an
+Excel workbook (read with openpyxl).
+"""
 
 from __future__ import annotations
 
@@ -6,19 +13,27 @@ import csv
 import datetime as dt
 import decimal
 import io
+import re
+import zipfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from gateway import errors
 from gateway.auth.tokens import Principal
 from gateway.errors import GatewayError
-from gateway.query.anomalies import parse_time
+from gateway.i18n import translate
+from gateway.query.csv_dialect import RFC, CsvDialect
+from gateway.query.local_time import LOCAL_TZ, day_range_ms, local_day, local_iso, parse_time
 from gateway.query.scoping import require_tin
 from gateway.storage.rows import MAX_TIME_MS
 
 MAX_BOOK_ROWS = 200_000
+MAX_RANGE_DAYS = 366
 BOOKS_COLUMNS = ("document_number", "device_id", "time", "total")
-RESULT_COLUMNS = [
+# Statuses in the order a retailer should look at them: differences first.
+STATUSES = ("amount_differs", "missing_on_our_side", "missing_in_your_books", "matched")
+RESULT_COLUMNS = (
     "status",
     "device_id",
     "document_number",
@@ -27,7 +42,68 @@ RESULT_COLUMNS = [
     "our_total",
     "their_total",
     "difference",
-]
+)
+# Header names as exports write them (compared lower-case, without spaces, '_', '.', '№').
+ALIASES = {
+    "document_number": (
+        "documentnumber",
+        "document",
+        "doc",
+        "docno",
+        "receipt",
+        "receiptnumber",
+        "number",
+        "номердокумента",
+        "номерчека",
+        "чек",
+        "чека",
+        "документ",
+        "номер",
+        "нөмір",
+        "құжатнөмірі",
+        "чекнөмірі",
+    ),
+    "device_id": (
+        "deviceid",
+        "device",
+        "register",
+        "registerid",
+        "kkm",
+        "касса",
+        "ккм",
+        "регистратор",
+        "заводскойномер",
+        "кассааппараты",
+        "бақылаукассалықмашина",
+    ),
+    "time": (
+        "time",
+        "date",
+        "datetime",
+        "timestamp",
+        "время",
+        "дата",
+        "датаивремя",
+        "датавремя",
+        "уақыт",
+        "күні",
+        "күніменуақыты",
+        "күніуақыты",
+    ),
+    "total": (
+        "total",
+        "sum",
+        "amount",
+        "сумма",
+        "итого",
+        "суммачека",
+        "сома",
+        "жиыны",
+        "барлығы",
+        "чексомасы",
+    ),
+}
+_NORMAL = re.compile(r"[\s_.№#\-]+")
 
 
 @dataclass(frozen=True)
@@ -43,40 +119,124 @@ class BookEntry:
 MAX_AMOUNT = decimal.Decimal(2**63) / 100  # in tenge: the receipts' Int64 minor units
 
 
-def parse_money(text: str) -> int:
-    """Tenge with up to two decimals ('1234.50', '1 234,50', '-15') as exact minor units."""
-    cleaned = text.strip().replace(" ", "").replace("\u00a0", "").replace(",", ".")
+def parse_money(value: object) -> int:
+    """Tenge with up to two decimals ('1234.50', '1 234,50', '-15', 1234.5) as exact minor units."""
+    if isinstance(value, int | float | decimal.Decimal) and not isinstance(value, bool):
+        text = str(value)
+    else:
+        text = str(value or "")
+    cleaned = (
+        text.strip()
+        .replace(" ", "")
+        .replace("\u00a0", "")
+        .replace("\u202f", "")
+        .replace("₸", "")
+        .replace(",", ".")
+    )
     try:
-        value = decimal.Decimal(cleaned)
+        minor = decimal.Decimal(cleaned) * 100
     except decimal.InvalidOperation:
         raise ValueError(f"total {text!r} is not an amount") from None
-    if not value.is_finite() or abs(value) >= MAX_AMOUNT:
+    if not minor.is_finite() or abs(minor) >= MAX_AMOUNT * 100:
         raise ValueError(f"total {text[:40]!r} is not an amount of tenge")
-    minor = value * 100
     if minor != minor.to_integral_value():
         raise ValueError(f"total {text!r} has more than two decimals")
     return int(minor)
 
 
-def parse_books(text: str) -> list[BookEntry]:
-    """Rows of a books CSV (header: document_number,device_id,time,total); errors name the line."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    if not set(BOOKS_COLUMNS) <= set(header):
-        raise GatewayError(errors.MALFORMED_REQUEST, f"the CSV header must have {', '.join(BOOKS_COLUMNS)}")
+def _time_of(value: object) -> int:
+    if isinstance(value, dt.datetime):  # an Excel cell: local time unless it says otherwise
+        moment = value if value.tzinfo else value.replace(tzinfo=LOCAL_TZ)
+        ms = int(moment.timestamp() * 1000)
+    elif isinstance(value, dt.date):
+        ms = int(dt.datetime(value.year, value.month, value.day, tzinfo=LOCAL_TZ).timestamp() * 1000)
+    else:
+        parsed = parse_time(str(value or ""), name="time")
+        if parsed is None:
+            raise ValueError("time is empty")
+        ms = parsed
+    if not 0 <= ms <= MAX_TIME_MS:  # what a receipt's time can be (rows.clamp_time)
+        raise ValueError(f"time {str(value)[:40]!r} is not between 1970 and 2100")
+    return ms
+
+
+def _number(value: object) -> int:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return int(str(value).strip())
+
+
+def _column_map(header: list[str]) -> dict[str, int]:
+    # "Сумма, ₸" and "Сумма (тенге)" name the total: what follows a comma or a bracket is a unit.
+    names = [_NORMAL.sub("", re.split(r"[,(]", str(h or ""))[0].strip().lower()) for h in header]
+    found: dict[str, int] = {}
+    for column, aliases in ALIASES.items():
+        for alias in (column.replace("_", ""), *aliases):
+            if alias in names:
+                found[column] = names.index(alias)
+                break
+    missing = [c for c in BOOKS_COLUMNS if c not in found]
+    if missing:
+        raise GatewayError(
+            errors.MALFORMED_REQUEST,
+            f"the header must name {', '.join(BOOKS_COLUMNS)} (or Russian/Kazakh names such as"
+            f" «номер чека», «касса», «дата», «сумма»); missing: {', '.join(missing)}",
+        )
+    return found
+
+
+def _decode(raw: bytes) -> str:
+    for encoding in ("utf-8-sig", "cp1251"):  # Excel in Russian saves "CSV" as Windows-1251
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise GatewayError(errors.MALFORMED_REQUEST, "the file is neither UTF-8 nor Windows-1251 text")
+
+
+def _csv_rows(text: str) -> Iterator[list[Any]]:
+    first = text.split("\n", 1)[0]
+    delimiter = max((";", ",", "\t"), key=first.count)
+    yield from csv.reader(io.StringIO(text), delimiter=delimiter)
+
+
+def _xlsx_rows(raw: bytes) -> Iterator[list[Any]]:
+    from openpyxl import load_workbook  # only for workbooks; its import costs ~0.2 s
+
+    try:
+        workbook = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
+        raise GatewayError(errors.MALFORMED_REQUEST, "the file looks like XLSX but cannot be read") from None
+    try:
+        for row in workbook.worksheets[0].iter_rows(values_only=True):
+            yield list(row)
+    finally:
+        workbook.close()
+
+
+def _entries(rows: Iterable[list[Any]]) -> list[BookEntry]:
+    iterator = iter(rows)
+    header: list[Any] | None = None
+    for row in iterator:
+        if any(str(v or "").strip() for v in row):
+            header = row
+            break
+    if header is None:
+        raise GatewayError(errors.MALFORMED_REQUEST, "the file has no rows")
+    at = _column_map([str(h or "") for h in header])
     entries: list[BookEntry] = []
-    for number, row in enumerate(reader, start=2):
-        row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
-        if not any(row.values()):
+    for number, row in enumerate(iterator, start=2):
+        if not any(str(v if v is not None else "").strip() for v in row):
             continue
         try:
-            time_ms = parse_time(row["time"])
-            if time_ms is None:
-                raise ValueError("time is empty")
-            if not 0 <= time_ms <= MAX_TIME_MS:  # what a receipt's time can be (rows.clamp_time)
-                raise ValueError(f"time {row['time'][:40]!r} is not between 1970 and 2100")
+            cells = {c: row[i] if i < len(row) else None for c, i in at.items()}
             entries.append(
-                BookEntry(int(row["document_number"]), row["device_id"], time_ms, parse_money(row["total"]))
+                BookEntry(
+                    _number(cells["document_number"]),
+                    str(cells["device_id"] or "").strip(),
+                    _time_of(cells["time"]),
+                    parse_money(cells["total"]),
+                )
             )
         except (ValueError, GatewayError) as exc:
             detail = exc.detail if isinstance(exc, GatewayError) else str(exc)
@@ -84,21 +244,43 @@ def parse_books(text: str) -> list[BookEntry]:
         if len(entries) > MAX_BOOK_ROWS:
             raise GatewayError(errors.MALFORMED_REQUEST, f"at most {MAX_BOOK_ROWS} rows per upload")
     if not entries:
-        raise GatewayError(errors.MALFORMED_REQUEST, "the CSV has no rows")
+        raise GatewayError(errors.MALFORMED_REQUEST, "the file has no rows")
     return entries
 
 
-def _ours(client: Any, db: str, tin: str, days: list[str]) -> dict[tuple[str, int], tuple[int, int]]:
+def parse_books(raw: bytes | str) -> list[BookEntry]:
+    """Rows of a books file (CSV in any of the usual dialects, or XLSX); errors name the line."""
+    if isinstance(raw, str):
+        return _entries(_csv_rows(raw.lstrip("\ufeff")))
+    if raw[:4] == b"PK\x03\x04":
+        return _entries(_xlsx_rows(raw))
+    return _entries(_csv_rows(_decode(raw)))
+
+
+def _ours(
+    client: Any, db: str, tin: str, devices: list[str], since_ms: int, until_ms: int
+) -> dict[tuple[str, int], tuple[int, int]]:
     rows = client.query(
         f"SELECT device_id, document_number, toUnixTimestamp64Milli(event_time), total FROM {db}.receipts"
-        " WHERE seller_tin = {tin:String} AND toDate(event_time) IN {days:Array(Date)}",
-        parameters={"tin": tin, "days": [dt.date.fromisoformat(d) for d in days]},
+        " WHERE seller_tin = {tin:String} AND device_id IN {devices:Array(String)}"
+        " AND event_time >= fromUnixTimestamp64Milli({since:Int64})"
+        " AND event_time < fromUnixTimestamp64Milli({until:Int64})",
+        parameters={"tin": tin, "devices": devices, "since": since_ms, "until": until_ms},
     ).result_rows
     return {(str(d), int(n)): (int(t), int(total)) for d, n, t, total in rows}
 
 
-def _day(ms: int) -> str:
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).date().isoformat()
+def covered_days(
+    books: list[BookEntry], day: dt.date | None, since: dt.date | None, until: dt.date | None
+) -> tuple[dt.date, dt.date]:
+    """The local days compared: the range the user picked, else the file's first to last day (and day)."""
+    days = [local_day(b.time_ms) for b in books] + ([day] if day else [])
+    first, last = since or min(days), until or max(days)
+    if last < first:
+        raise GatewayError(errors.MALFORMED_REQUEST, "until is before since")
+    if (last - first).days >= MAX_RANGE_DAYS:
+        raise GatewayError(errors.MALFORMED_REQUEST, f"compare at most {MAX_RANGE_DAYS} days at once")
+    return first, last
 
 
 def compare_books(
@@ -107,23 +289,32 @@ def compare_books(
     principal: Principal,
     tin: str | None,
     books: list[BookEntry],
+    *,
     day: dt.date | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    status: str | None = None,
 ) -> dict[str, Any]:
-    """Match the books against our receipts of the days they cover (and `day`) by (device, document)."""
+    """Match the books against our receipts of the registers and days they cover, by (device, document)."""
     seller = require_tin(principal, tin)
-    days = sorted({_day(b.time_ms) for b in books} | ({day.isoformat()} if day else set()))
-    ours = _ours(client, db, seller, days)
-    theirs = {(b.device_id, b.document_number): b for b in books}
+    if status is not None and status not in STATUSES:
+        raise GatewayError(errors.MALFORMED_REQUEST, f"status must be one of {', '.join(STATUSES)}")
+    first, last = covered_days(books, day, since, until)
+    since_ms, until_ms = day_range_ms(first, last)
+    in_range = [b for b in books if since_ms <= b.time_ms < until_ms]
+    devices = sorted({b.device_id for b in in_range})
+    ours = _ours(client, db, seller, devices, since_ms, until_ms) if devices else {}
+    theirs = {(b.device_id, b.document_number): b for b in in_range}
     rows: list[dict[str, Any]] = []
-    for key in sorted(set(ours) | set(theirs)):
+    for key in set(ours) | set(theirs):
         our, their = ours.get(key), theirs.get(key)
         if our is not None and their is not None:
-            status = "matched" if our[1] == their.total else "amount_differs"
+            row_status = "matched" if our[1] == their.total else "amount_differs"
         else:
-            status = "missing_on_our_side" if our is None else "missing_in_your_books"
+            row_status = "missing_on_our_side" if our is None else "missing_in_your_books"
         rows.append(
             {
-                "status": status,
+                "status": row_status,
                 "device_id": key[0],
                 "document_number": key[1],
                 "our_time_ms": our[0] if our else None,
@@ -133,41 +324,58 @@ def compare_books(
                 "difference": (our[1] - their.total) if our and their else None,
             }
         )
-    counts = {s: 0 for s in ("matched", "amount_differs", "missing_on_our_side", "missing_in_your_books")}
+    order = {s: i for i, s in enumerate(STATUSES)}
+    rows.sort(key=lambda r: (order[r["status"]], r["device_id"], r["document_number"]))
+    counts = dict.fromkeys(STATUSES, 0)
     for row in rows:
         counts[row["status"]] += 1
-    return {"seller_tin": seller, "days": days, "summary": counts, "rows": rows}
+    return {
+        "seller_tin": seller,
+        "covers": {
+            "devices": devices,
+            "since": first.isoformat(),
+            "until": last.isoformat(),
+            "file_rows": len(books),
+            "outside_range": len(books) - len(in_range),
+        },
+        "days": [(first + dt.timedelta(days=n)).isoformat() for n in range((last - first).days + 1)],
+        "summary": counts,
+        "status": status,
+        "rows": [r for r in rows if status is None or r["status"] == status],
+    }
 
 
-def _iso(ms: int | None) -> str:
-    if ms is None:
-        return ""
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+def _table(result: dict[str, Any], lang: str, money: Any, for_people: bool = True) -> list[list[Any]]:
+    header = [translate(lang, f"books.column.{c}") if for_people else c for c in RESULT_COLUMNS]
+    body = [
+        [
+            translate(lang, f"books.status.{r['status']}") if for_people else r["status"],
+            r["device_id"],
+            r["document_number"],
+            local_iso(r["our_time_ms"]),
+            local_iso(r["their_time_ms"]),
+            money(r["our_total"]),
+            money(r["their_total"]),
+            money(r["difference"]),
+        ]
+        for r in result["rows"]
+    ]
+    return [header, *body]
 
 
-def _money(minor: int | None) -> str:
-    if minor is None:
-        return ""
-    sign = "-" if minor < 0 else ""
-    return f"{sign}{abs(minor) // 100}.{abs(minor) % 100:02d}"
+def comparison_csv(result: dict[str, Any], lang: str = "en", dialect: CsvDialect = RFC) -> str:
+    """The comparison as CSV, differences first (money in tenge with two decimals in the dialect)."""
+    return dialect.write(_table(result, lang, dialect.money, dialect.for_people))
 
 
-def comparison_csv(result: dict[str, Any]) -> str:
-    """The comparison as CSV (money as tenge with two decimals, like the upload)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(RESULT_COLUMNS)
-    for r in result["rows"]:
-        writer.writerow(
-            [
-                r["status"],
-                r["device_id"],
-                r["document_number"],
-                _iso(r["our_time_ms"]),
-                _iso(r["their_time_ms"]),
-                _money(r["our_total"]),
-                _money(r["their_total"]),
-                _money(r["difference"]),
-            ]
-        )
+def comparison_xlsx(result: dict[str, Any], lang: str = "en") -> bytes:
+    """The comparison as an Excel workbook (amounts as numbers, so Excel can sum them)."""
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(translate(lang, "books.sheet")[:31])
+    for row in _table(result, lang, lambda minor: None if minor is None else decimal.Decimal(minor) / 100):
+        sheet.append(row)
+    out = io.BytesIO()
+    workbook.save(out)
     return out.getvalue()

@@ -5,17 +5,28 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from gateway import errors
 from gateway.auth.tokens import Principal
+from gateway.errors import GatewayError
+from gateway.query.local_time import TZ_LABEL
 from gateway.query.scoping import scope_for
 
 HOUR_MS = 3_600_000
-MAX_RANGE_MS = 31 * 24 * HOUR_MS
+DAY_MS = 24 * HOUR_MS
+LOCAL_OFFSET_MS = 5 * HOUR_MS  # buckets of a day start at local midnight (gateway/query/local_time.py)
+MAX_RANGE_MS = 400 * DAY_MS
+HOURLY_UP_TO_MS = 4 * DAY_MS  # longer ranges are drawn by day
 
 
 def _range(since_ms: int | None, until_ms: int | None) -> tuple[int, int]:
+    """The range asked for (default: the last 24 h); an impossible or too long one is an error."""
     until = until_ms if until_ms is not None else (int(time.time() * 1000) // HOUR_MS + 1) * HOUR_MS
     since = since_ms if since_ms is not None else until - 24 * HOUR_MS
-    return max(since, until - MAX_RANGE_MS), until
+    if since >= until:
+        raise GatewayError(errors.MALFORMED_REQUEST, "since must be before until")
+    if until - since > MAX_RANGE_MS:
+        raise GatewayError(errors.MALFORMED_REQUEST, f"the range is at most {MAX_RANGE_MS // DAY_MS} days")
+    return since, until
 
 
 def dashboard(
@@ -40,8 +51,11 @@ def dashboard(
     def rows(sql: str) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in client.query(sql, parameters=params).result_rows]
 
+    bucket = HOUR_MS if until - since <= HOURLY_UP_TO_MS else DAY_MS
+    offset = 0 if bucket == HOUR_MS else LOCAL_OFFSET_MS
     hourly = rows(
-        "SELECT intDiv(toUnixTimestamp64Milli(event_time), 3600000) * 3600000 AS hour, count(),"
+        f"SELECT intDiv(toUnixTimestamp64Milli(event_time) + {offset}, {bucket}) * {bucket} - {offset}"
+        " AS hour, count(),"
         f" sum(marked_code_count), sum(total) FROM {db}.receipts WHERE {in_range.format(col='event_time')}"
         " GROUP BY hour ORDER BY hour"
     )
@@ -68,7 +82,7 @@ def dashboard(
         " GROUP BY error_code ORDER BY 2 DESC"
     )
     buckets = {int(h): (int(n), int(m), int(t)) for h, n, m, t in hourly}
-    first_hour = since // HOUR_MS * HOUR_MS
+    first = (since + offset) // bucket * bucket - offset
     hours = [
         {
             "hour_ms": h,
@@ -76,11 +90,13 @@ def dashboard(
             "marked_items": buckets.get(h, (0, 0, 0))[1],
             "total": buckets.get(h, (0, 0, 0))[2],
         }
-        for h in range(first_hour, until, HOUR_MS)
+        for h in range(first, until, bucket)
     ]
     return {
         "since_ms": since,
         "until_ms": until,
+        "bucket_ms": bucket,
+        "time_zone": TZ_LABEL,
         "seller_tin": scope_for(principal, tin).seller_tin,
         "hours": hours,
         "anomalies_by_kind": [{"kind": str(k), "count": int(n)} for k, n in by_kind],

@@ -30,7 +30,7 @@ from gateway.export.format import (
 )
 from gateway.export.records import DeviceEntry, EventEntry, GapEntry, KeyEntry, Revocation, withheld_event
 from gateway.export.writer import ExportSigner, ExportWriter
-from gateway.query.anomalies import parse_time
+from gateway.query.local_time import parse_time
 from gateway.query.scoping import scope_for
 from gateway.security.buyer_data import SEALED, open_event
 from gateway.security.pii_keys import PiiKeyError, PiiKeyRing

@@ -8,6 +8,7 @@ from typing import Any
 from gateway import errors
 from gateway.auth.tokens import Principal
 from gateway.errors import GatewayError
+from gateway.query.local_time import day_range_ms
 from gateway.query.scoping import require_tin
 
 OPERATIONS = ("sell", "sell_return", "buy", "buy_return")
@@ -105,14 +106,20 @@ def _shift(r: dict[str, Any]) -> dict[str, Any]:
 
 
 def _day_params(tin: str, day: dt.date) -> dict[str, Any]:
-    return {"tin": tin, "day": day.isoformat()}
+    since, until = day_range_ms(day)  # the seller's local day (UTC+5): a shift closed at 00:30 is that day's
+    return {"tin": tin, "since": since, "until": until}
+
+
+_IN_DAY = (
+    " >= fromUnixTimestamp64Milli({since:Int64}) AND {col} < fromUnixTimestamp64Milli({until:Int64})"
+)
 
 
 def _shifts(client: Any, db: str, tin: str, day: dt.date) -> list[dict[str, Any]]:
     result = client.query(
         f"SELECT *, toUnixTimestamp64Milli(closed_at) AS closed_ms FROM {db}.shift_reconciliation"
-        " WHERE seller_tin = {tin:String} AND toDate(closed_at) = toDate({day:String})"
-        " ORDER BY device_id, shift_number",
+        " WHERE seller_tin = {tin:String} AND closed_at" + _IN_DAY.replace("{col}", "closed_at")
+        + " ORDER BY device_id, shift_number",
         parameters=_day_params(tin, day),
     )
     names = list(result.column_names)
@@ -123,8 +130,8 @@ def _rejections(client: Any, db: str, tin: str, day: dt.date) -> list[dict[str, 
     rows = client.query(
         f"SELECT device_id, error_code, count(), min(seq), max(seq), any(detail),"
         f" toUnixTimestamp64Milli(max(received_at)) FROM {db}.rejections"
-        " WHERE seller_tin = {tin:String} AND toDate(received_at) = toDate({day:String})"
-        " GROUP BY device_id, error_code ORDER BY device_id, error_code",
+        " WHERE seller_tin = {tin:String} AND received_at" + _IN_DAY.replace("{col}", "received_at")
+        + " GROUP BY device_id, error_code ORDER BY device_id, error_code",
         parameters=_day_params(tin, day),
     ).result_rows
     out = []

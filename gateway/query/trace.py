@@ -8,6 +8,7 @@ from gateway import errors
 from gateway.auth.tokens import Principal
 from gateway.codes.parser import validate_code
 from gateway.errors import GatewayError
+from gateway.query.anomaly_text import Reader, sentence
 from gateway.query.scoping import scope_for
 
 MAX_EVENTS = 2000
@@ -128,16 +129,30 @@ def _receipt_line_events(
     ]
 
 
-def _anomalies(client: Any, db: str, cis: str, where: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+def _anomalies(
+    client: Any, db: str, cis: str, where: str, params: dict[str, Any], reader: Reader
+) -> list[dict[str, Any]]:
     rows = client.query(
-        f"SELECT kind, toUnixTimestamp64Milli(event_time), seller_tin, store_id, device_id, seq, detail"
+        f"SELECT kind, toUnixTimestamp64Milli(event_time), toUnixTimestamp64Milli(detected_at), seller_tin,"
+        f" store_id, device_id, seq, detail, other_seller_tin, other_store_id, facts"
         f" FROM {db}.anomalies WHERE cis = {{cis:String}} AND {where} ORDER BY event_time LIMIT 500",
         parameters={**params, "cis": cis},
     ).result_rows
-    names = ["kind", "event_ms", "seller_tin", "store_id", "device_id", "seq", "detail"]
-    return [
-        dict(zip(names, (int(v) if isinstance(v, int) else str(v) for v in r), strict=True)) for r in rows
-    ]
+    out = []
+    for kind, event_ms, detected_ms, tin, store, device, seq, detail, other_tin, other_store, facts in rows:
+        text = sentence(
+            reader, str(kind), detail=str(detail), other_seller_tin=str(other_tin),
+            other_store_id=str(other_store), facts=str(facts), event_ms=int(event_ms),
+            detected_ms=int(detected_ms),
+        )
+        item = {
+            "kind": str(kind), "event_ms": int(event_ms), "seller_tin": str(tin), "store_id": str(store),
+            "device_id": str(device), "seq": int(seq), "detail": text,
+        }
+        if reader.is_staff:
+            item.update(other_seller_tin=str(other_tin), other_store_id=str(other_store))
+        out.append(item)
+    return out
 
 
 def current_status(registry: dict[str, Any] | None, events: list[dict[str, Any]]) -> str:
@@ -152,31 +167,48 @@ def current_status(registry: dict[str, Any] | None, events: list[dict[str, Any]]
     return "checked" if events else "unseen"
 
 
-def trace_code(client: Any, db: str, principal: Principal, code: str) -> dict[str, Any]:
-    """The whole story of one code as this principal may see it (a retailer: only its own events)."""
+def _registry_for(registry: dict[str, Any] | None, seller_tin: str | None) -> dict[str, Any] | None:
+    """The registry entry as this reader may see it: a retailer never reads another seller's TIN."""
+    if registry is None:
+        return None
+    owner = str(registry["owner_tin"])
+    if seller_tin is None:
+        return {**registry, "owner": "named" if owner else "none"}
+    mine = owner == seller_tin
+    whose = "you" if mine else ("another" if owner else "none")
+    return {**registry, "owner_tin": owner if mine else "", "owner": whose}
+
+
+def trace_code(client: Any, db: str, principal: Principal, code: str, lang: str = "en") -> dict[str, Any]:
+    """The whole story of one code as this principal may see it (a retailer: only its own events).
+
+    A retailer that neither owns the code nor handled it learns only that: "visible": false, status
+    "not_visible" (never "unseen", which would be untrue when others sold it).
+    """
     ident = identify(code)
     scope = scope_for(principal)
+    reader = Reader(scope.seller_tin, lang)
     where, params = scope.where("seller_tin")
     tables = _tables(client, db)
     registry = _registry(client, db, ident["cis"]) if "code_registry" in tables else None
     events = _code_events(client, db, ident["cis"], where, params) if "code_events" in tables else []
     if not events:  # codes seen before the code tables existed are still on their receipt lines
         events = _receipt_line_events(client, db, ident["cis"], ident["gtin"], where, params.copy())
-    if (
-        scope.seller_tin is not None
-        and registry is not None
-        and registry["owner_tin"] != scope.seller_tin
-        and not events
-    ):
-        registry = None  # a retailer learns nothing about codes it neither owns nor handled
+    visible = True
+    owns = registry is not None and registry["owner_tin"] == scope.seller_tin
+    if scope.seller_tin is not None and not events and not owns:
+        # Neither owned nor handled by this retailer: whether it exists, and where it went, is not theirs.
+        visible = False
+        registry = None
     sales = sum(1 for e in events if e["kind"] == "sale")
     returns = sum(1 for e in events if e["kind"] == "return")
     return {
         "code": ident,
-        "registry": registry,
-        "status": current_status(registry, events),
+        "visible": visible,
+        "registry": _registry_for(registry, scope.seller_tin),
+        "status": current_status(registry, events) if visible else "not_visible",
         "sales": sales,
         "returns": returns,
         "events": events,
-        "anomalies": _anomalies(client, db, ident["cis"], where, params),
+        "anomalies": _anomalies(client, db, ident["cis"], where, params, reader),
     }

@@ -24,6 +24,7 @@ TOKEN_REVOKED = "token_revoked"
 REGISTRY_IMPORTED = "registry_imported"
 DATA_ERASED = "data_erased"
 EXPORTED = "exported"  # an audit export: whose history, by whom
+ANOMALY_CASE = "anomaly_case"  # an analyst took, handed back, resolved, reopened or noted an incident
 
 
 class HasTokenId(Protocol):

@@ -28,7 +28,7 @@ _UNTIL = "inserted_at < fromUnixTimestamp64Milli({until_ms:Int64}, 'UTC')"
 Move = tuple[str, bool, str, str, bool, int]  # cis, sold, seller_tin, store_id, mine, move_id
 ANOMALY_COLUMNS = (
     "kind", "detected_at", "event_time", "seller_tin", "store_id", "device_id", "seq", "accepted", "line",
-    "cis", "detail",
+    "cis", "detail", "other_seller_tin", "other_store_id",
 )
 
 
@@ -140,15 +140,14 @@ def sweep_double_sales(client: Client, database: str, since_ms: int, until_ms: i
     token = hashlib.sha256()
     for cis, event_time, seller, store, device, seq, line, other_gateway, other_seller, other_store in found:
         token.update(f"{cis}\x1f{device}\x1f{seq}\x1f{line}\n".encode())
-        detail = (f"sold before by seller {other_seller} store {other_store} (gateway {other_gateway}), "
-                  "not returned since; found by the cluster sweep: both gateways accepted the sale before "
-                  "either knew of the other")
+        # The earlier seller goes in its own columns, never into detail (a retailer reads the detail).
+        detail = (f"sold before (gateway {other_gateway}), not returned since; found by the cluster sweep: "
+                  "both gateways accepted the sale before either knew of the other")
         base = [now_ms, event_time, seller, store, device, seq, True, line, cis]
-        rows.append(["code_sold_twice", *base, detail])
+        rows.append(["code_sold_twice", *base, detail, other_seller, other_store])
         if (other_seller, other_store) != (seller, store):
-            rows.append(["code_clone", *base,
-                         f"the same code was sold by seller {other_seller} store {other_store} and by "
-                         f"seller {seller} store {store}; found by the cluster sweep"])
+            rows.append(["code_clone", *base, "the same code was sold before by another seller or store; "
+                         "found by the cluster sweep", other_seller, other_store])
     client.insert(
         "anomalies", rows, column_names=list(ANOMALY_COLUMNS), database=database,
         settings=INSERT_SETTINGS | {"insert_deduplication_token": f"code-sweep:{token.hexdigest()}"},

@@ -61,7 +61,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "code_events": CODE_EVENTS_COLUMNS,  # gateway/storage/code_rows.py; migrations 0002, 0006
     "anomalies": (
         "kind", "detected_at", "event_time", "seller_tin", "store_id", "device_id", "seq", "accepted", "line",
-        "cis", "detail",
+        "cis", "detail", "other_seller_tin", "other_store_id", "facts",  # the last three: migration 0015
     ),
     # An OFD register's exchanges, the newest kept (migration 0012): restored at start (gateway/ofd).
     "ofd_exchanges": (
@@ -71,7 +71,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 TABLES = tuple(COLUMNS)
 # The receipt path builds its rows as tuples in this column order (_receipt_record, code_rows.py): a column
 # added to one of these tables must be added there too, in its place.
-_TUPLE_BUILT = {"events": 17, "receipts": 32, "receipt_lines": 28, "code_events": 17, "anomalies": 11}
+_TUPLE_BUILT = {"events": 17, "receipts": 32, "receipt_lines": 28, "code_events": 17, "anomalies": 14}
 assert all(len(COLUMNS[t]) == n for t, n in _TUPLE_BUILT.items()), "update _receipt_record's tuples"
 PAYMENT_COLUMNS = {
     pb.CASH: "cash", pb.CARD: "card", pb.CREDIT: "credit", pb.TARE: "tare", pb.MOBILE: "mobile",
@@ -250,7 +250,7 @@ def _receipt_record(
     for kind, finding in zip(kinds, findings, strict=True):
         add_anomaly((
             kind, received_at, event_time, seller_tin, store_id, device_id, seq, True, finding.line,
-            finding.cis, finding.detail,
+            finding.cis, finding.detail, finding.other_seller_tin, finding.other_store_id, finding.facts,
         ))
 
 
@@ -347,6 +347,8 @@ def _anomaly_rows(batch: dict[str, TableRows], record: pb.JournalRecord, event: 
             event_time=clamp_time(event.time_ms if event is not None else 0), seller_tin=record.seller_tin,
             store_id=record.store_id, device_id=record.envelope.device_id, seq=record.envelope.seq,
             accepted=record.accepted, line=finding.line, cis=finding.cis, detail=finding.detail,
+            other_seller_tin=finding.other_seller_tin, other_store_id=finding.other_store_id,
+            facts=finding.facts,
         )
 
 

@@ -61,7 +61,7 @@ _SHADOW_FIELDS: dict[str, tuple[str, ...]] = {
     "Payment": ("type", "sum"),
     "Adjustment": ("sum", "taxes"),
     "ParentDocument": ("device_id", "shift_number", "document_number", "fiscal_sign", "register_number"),
-    "Finding": ("kind", "line", "detail", "cis"),
+    "Finding": ("kind", "line", "detail", "cis", "other_seller_tin", "other_store_id", "facts"),
     "CodeVerdictRecord": ("line", "code_index", "cis", "verdict", "error_code", "gtin", "group"),
 }
 _SCALAR_TYPES = {
@@ -127,7 +127,8 @@ STAGE_COLUMNS = f"""
     received_ms Int64,
     envelope_hash FixedString(32),
     fiscal_sign String,
-    findings Array(Tuple(kind String, line Int32, detail String, cis String)),
+    findings Array(Tuple(kind String, line Int32, detail String, cis String, other_seller_tin String,
+        other_store_id String, facts String)),
     code_verdicts Array(Tuple(line UInt32, code_index UInt32, cis String, verdict String, error_code String,
         gtin String, `group` String)),
     authentication String,
@@ -262,7 +263,9 @@ ARRAY JOIN {_RECEIPT}lines AS line, arrayEnumerate({_RECEIPT}lines) AS line_no""
 FROM {{stage}}
 ARRAY JOIN code_verdicts AS verdict""",
     "anomalies": f"""SELECT {_KEYS}, finding.kind AS kind, {_RECEIVED} AS detected_at, true AS accepted,
-    finding.line AS line, finding.cis AS cis, finding.detail AS detail
+    finding.line AS line, finding.cis AS cis, finding.detail AS detail,
+    finding.other_seller_tin AS other_seller_tin, finding.other_store_id AS other_store_id,
+    finding.facts AS facts
 FROM {{stage}}
 ARRAY JOIN findings AS finding""",
 }

@@ -471,16 +471,22 @@ class CodeCheckResponse(_message.Message):
     def __init__(self, check_id: _Optional[str] = ..., time_ms: _Optional[int] = ..., verdicts: _Optional[_Iterable[_Union[CodeVerdict, _Mapping]]] = ...) -> None: ...
 
 class Finding(_message.Message):
-    __slots__ = ("kind", "line", "detail", "cis")
+    __slots__ = ("kind", "line", "detail", "cis", "other_seller_tin", "other_store_id", "facts")
     KIND_FIELD_NUMBER: _ClassVar[int]
     LINE_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
     CIS_FIELD_NUMBER: _ClassVar[int]
+    OTHER_SELLER_TIN_FIELD_NUMBER: _ClassVar[int]
+    OTHER_STORE_ID_FIELD_NUMBER: _ClassVar[int]
+    FACTS_FIELD_NUMBER: _ClassVar[int]
     kind: str
     line: int
     detail: str
     cis: str
-    def __init__(self, kind: _Optional[str] = ..., line: _Optional[int] = ..., detail: _Optional[str] = ..., cis: _Optional[str] = ...) -> None: ...
+    other_seller_tin: str
+    other_store_id: str
+    facts: str
+    def __init__(self, kind: _Optional[str] = ..., line: _Optional[int] = ..., detail: _Optional[str] = ..., cis: _Optional[str] = ..., other_seller_tin: _Optional[str] = ..., other_store_id: _Optional[str] = ..., facts: _Optional[str] = ...) -> None: ...
 
 class JournalRecord(_message.Message):
     __slots__ = ("envelope", "received_ms", "accepted", "envelope_hash", "fiscal_sign", "seller_tin", "store_id", "findings", "error_code", "detail", "gateway_id", "code_verdicts", "code_check", "authentication", "ofd_frame", "ofd_exchange", "sealed")

@@ -126,6 +126,17 @@ class Browser:
         node = self.send("DOM.querySelector", nodeId=root, selector=selector)["nodeId"]
         self.send("DOM.setFileInputFiles", nodeId=node, files=[str(path)])
 
+    def viewport(self, width: int, height: int = 900, mobile: bool = False) -> None:
+        """Make the tab as wide as a phone (390) or a desktop screen."""
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            width=width, height=height, deviceScaleFactor=1, mobile=mobile,
+        )
+
+    def html(self) -> str:
+        """The page's whole HTML as it is now (after scripts)."""
+        return str(self.evaluate("document.documentElement.outerHTML"))
+
     def screenshot(self, path: Path) -> None:
         """Save a PNG of the whole page."""
         data = self.send("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -12,7 +13,9 @@ from typing import Any
 
 import pytest
 
+from firmware_sim.catalog import default_catalog, marking_code
 from firmware_sim.fleet import SELLER_TINS
+from gateway.codes.parser import validate_code
 from gateway.wire import pb
 from tests.e2e.chain_builder import ChainedRegister, sale
 from tests.e2e.conftest import tracegate
@@ -22,6 +25,11 @@ FIXTURES = Path(__file__).parent.parent / "fixtures"
 GOLDEN_TIN = "080740000019"
 GOLDEN_DAY = "2026-01-15"
 FORGED_DEVICE = "forged-z-0001"
+# Seller B sells a code it owns, then seller A (GOLDEN_TIN) sells the same code: a double sale in another
+# store by a seller who does not own it, one incident with three facets in A's queue that names B.
+B_DEVICE, B_STORE = "iso-b-0001", "B-STORE-7"
+A_DEVICE, A_STORE = "iso-a-0001", "A-STORE-1"
+EXPIRED_ON = "2025-03-01"
 
 
 @dataclass
@@ -34,6 +42,23 @@ class Loaded:
     retailer_b: str  # bound to SELLER_TINS[1]
     tin_b: str
     forged_day: str
+    double_sold: str  # the code B sold and A sold again (cis)
+    owned_by_b: str  # a code of B's that A never handled (cis)
+
+    @property
+    def b_only_codes(self) -> list[str]:
+        """Marking codes only seller B sold (from the simulated fleet)."""
+        rows = self.gw.sql(
+            "SELECT any(raw_code) FROM tracegate.code_events WHERE kind = 'sale' GROUP BY cis"
+            f" HAVING groupUniqArray(seller_tin) = ['{self.tin_b}'] ORDER BY cis LIMIT 3"
+        )
+        return [str(r[0]) for r in rows]
+
+    @property
+    def b_fiscal_sign(self) -> str:
+        """The fiscal sign of one of seller B's receipts."""
+        sql = f"SELECT fiscal_sign FROM tracegate.receipts WHERE seller_tin = '{self.tin_b}' LIMIT 1"
+        return str(self.gw.sql(sql)[0][0])
 
     def get(self, path: str, token: str | None, **params: Any) -> tuple[int, Any]:
         query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
@@ -99,6 +124,55 @@ def _forged_shift(gw: GatewayProcess, tin: str) -> tuple[int, str]:
     return 2, time.strftime("%Y-%m-%d", time.gmtime(now / 1000))
 
 
+def _code(seed: int) -> str:
+    shoes = next(g for g in default_catalog() if g.marking_group == "shoes")
+    return marking_code(shoes, random.Random(seed))
+
+
+def _sale_of(code: str, document: int, time_ms: int) -> pb.Event:
+    event = sale(2500, time_ms=time_ms)
+    event.receipt.document_number = document
+    event.receipt.lines[0].marking_codes.append(code)
+    event.receipt.lines[0].gtin = code[2:16]
+    return event
+
+
+def _double_sale(gw: GatewayProcess, tin_b: str, tmp: Path) -> tuple[int, str, str]:
+    """Registry codes of A and B; B sells its code, A sells it again and an expired code of its own."""
+    double, untouched, expired = _code(9101), _code(9102), _code(9103)
+    registry = tmp / "registry.csv"
+    registry.write_text(
+        "code,owner_tin,status,expires_on\n"
+        f"{double},{tin_b},introduced,\n{untouched},{tin_b},introduced,\n"
+        f"{expired},{GOLDEN_TIN},introduced,{EXPIRED_ON}\n"
+    )
+    tracegate("codes", "import", str(registry), "--data", str(gw.data))
+    registers = {}
+    for device, tin, store in ((B_DEVICE, tin_b, B_STORE), (A_DEVICE, GOLDEN_TIN, A_STORE)):
+        registers[device] = ChainedRegister(device)
+        status, answer = gw.admin(
+            "POST",
+            "/v1/admin/devices",
+            {
+                "device_id": device,
+                "seller_tin": tin,
+                "store_id": store,
+                "public_key_pem": registers[device].public_key_pem,
+            },
+        )
+        assert status == 201, answer
+    now = int(time.time() * 1000)
+    acks = list(gw.ingest([registers[B_DEVICE].envelope(_sale_of(double, 1, now - 60_000))]).acks)
+    acks += gw.ingest(
+        [
+            registers[A_DEVICE].envelope(_sale_of(double, 1, now - 30_000)),
+            registers[A_DEVICE].envelope(_sale_of(expired, 2, now - 20_000)),
+        ]
+    ).acks
+    assert [a.status for a in acks] == [pb.ACCEPTED] * 3, acks
+    return 3, str(validate_code(double).cis), str(validate_code(untouched).cis)
+
+
 def issue(gw: GatewayProcess, *args: str) -> str:
     """Issue a token with the CLI (through the running gateway) and return it."""
     out = tracegate("tokens", "issue", "--data", str(gw.data), *args, "--json")
@@ -133,7 +207,8 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
         accepted = json.loads(sim.stdout.strip().splitlines()[-1])["by_status"]["ACCEPTED"]
         accepted += _register_golden(gw)
         forged, forged_day = _forged_shift(gw, SELLER_TINS[1])
-        gw.wait_shipped(accepted + forged)
+        doubled, double_sold, owned_by_b = _double_sale(gw, SELLER_TINS[1], data.parent)
+        gw.wait_shipped(accepted + forged + doubled)
         yield Loaded(
             gw,
             issue(gw, "--scope", "analyst", "--label", "tests"),
@@ -141,6 +216,8 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
             issue(gw, "--scope", "retailer", "--tin", SELLER_TINS[1]),
             SELLER_TINS[1],
             forged_day,
+            double_sold,
+            owned_by_b,
         )
     finally:
         gw.stop()

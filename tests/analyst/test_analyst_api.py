@@ -17,7 +17,8 @@ pytestmark = pytest.mark.clickhouse
 def _a_sold_code(loaded: Loaded) -> tuple[str, str]:
     rows = loaded.gw.sql(
         "SELECT marking_codes[1], seller_tin FROM tracegate.receipt_lines WHERE length(marking_codes) > 0"
-        " AND operation = 'SELL' AND device_id NOT LIKE 'golden%' ORDER BY device_id, seq LIMIT 1"
+        " AND operation = 'SELL' AND device_id NOT LIKE 'golden%' AND device_id NOT LIKE 'iso-%'"
+        " ORDER BY device_id, seq LIMIT 1"
     )
     return str(rows[0][0]), str(rows[0][1])
 
@@ -37,7 +38,8 @@ def test_trace_a_sold_code_shows_the_sale_with_seller_and_receipt(loaded: Loaded
     assert sales and tin in {e["seller_tin"] for e in sales} and sales[0]["document_number"] > 0
     assert t["status"] in ("sold", "returned")
     # the bare cis finds the same story
-    assert loaded.get("/v1/trace/" + t["code"]["cis"], loaded.analyst)[1]["events"] == t["events"]
+    bare = "/v1/trace/" + urllib.parse.quote(t["code"]["cis"], safe="")
+    assert loaded.get(bare, loaded.analyst)[1]["events"] == t["events"]
 
 
 def test_anomaly_queue_holds_offline_backlogs_sum_errors_and_the_bad_z_report(loaded: Loaded) -> None:
@@ -76,8 +78,28 @@ def test_filters_and_csv_export_agree(loaded: Loaded) -> None:
     status, text = loaded.get("/v1/anomalies.csv", loaded.analyst, kind="late_upload", device="golden-0002")
     assert status == 200
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert len(rows) == len(page["items"]) and {r["kind"] for r in rows} == {"late_upload"}
+    assert len(rows) == len(page["items"]) and {r["kinds"] for r in rows} == {"late_upload"}
     assert loaded.get("/v1/anomalies", loaded.analyst, since="yesterday")[1]["error"] == "malformed_request"
+    for limit in (0, 100_000):
+        status, refused = loaded.get("/v1/anomalies", loaded.analyst, limit=limit)
+        assert (status, refused["detail"]) == (400, "limit must be between 1 and 1000")
+    status, refused = loaded.get("/v1/anomalies", loaded.analyst, kind="late_uplaod")
+    assert status == 400 and "unknown anomaly kind late_uplaod" in refused["detail"]
+    status, refused = loaded.get("/v1/anomalies", loaded.analyst, cursor="eyJ4IjogMX0=")
+    assert status == 400 and "bad cursor" in refused["detail"]
+    # Crafted values are a clear 4xx, never a 500.
+    for path, params in [
+        ("/v1/receipts", {"shift": "99999999999"}),
+        ("/v1/receipts", {"amount": "1e30"}),
+        ("/v1/receipts", {"cursor": "WzEsICJhIiwgLTFd"}),
+        ("/v1/receipts/x/-1", {}),
+        ("/v1/receipts/x/99999999999999999999", {}),
+        ("/v1/dashboard", {"since": "99999999999999999999"}),
+        ("/v1/dashboard", {"since": "2020-01-01", "until": "2026-01-01"}),
+        ("/v1/anomalies/zz", {}),
+    ]:
+        status, refused = loaded.get(path, loaded.analyst, **params)
+        assert status in (400, 404), (path, params, refused)
 
 
 def test_reconcile_a_good_day_and_a_shift_that_does_not_add_up(loaded: Loaded) -> None:
@@ -126,6 +148,11 @@ def test_books_comparison_as_json_and_csv(loaded: Loaded) -> None:
     _, text = loaded.post("/v1/reconcile/books", loaded.retailer_a, books, format="csv")
     assert text.splitlines()[0].startswith("status,device_id,document_number")
     assert "amount_differs" in text and "-1.00" in text
+    # For people: the dialect their Excel reads, headers and statuses in their language.
+    _, ru = loaded.post(
+        "/v1/reconcile/books", loaded.retailer_a, books, format="csv", dialect="excel", lang="ru"
+    )
+    assert ru.startswith("\ufeffСтатус;Касса;Номер документа") and "сумма расходится" in ru and "-1,00" in ru
     bad = loaded.post("/v1/reconcile/books", loaded.retailer_a, b"doc,total\n1,2\n")[1]
     assert bad["error"] == "malformed_request" and "header" in bad["detail"]
 
@@ -143,7 +170,15 @@ def test_dashboard_counts_receipts_per_hour_and_anomalies(loaded: Loaded) -> Non
 def test_cli_answers_through_the_running_gateway(loaded: Loaded) -> None:
     data = str(loaded.gw.data)
     out = tracegate("anomalies", "--data", data, "--kind", "shift_receipts_mismatch").stdout
-    assert FORGED_DEVICE in out and "1 anomaly" in out
+    assert FORGED_DEVICE in out and "1 incident" in out and "TIME (UTC+5)" in out
+    clone = tracegate("anomalies", "--data", data, "--kind", "code_clone").stdout
+    assert loaded.double_sold in clone and "code_sold_twice +2" in clone  # the table shows the code
+    dotted = tracegate("anomalies", "--data", data, "--since", "04.12.2026", check=False)
+    assert dotted.returncode == 0, dotted.stderr  # a date as people type it in Kazakhstan
+    bad = tracegate("anomalies", "--data", data, "--since", "4 Dec", check=False)
+    assert bad.returncode == 1 and "--since: not a date" in bad.stderr and "Traceback" not in bad.stderr
+    wrong = tracegate("anomalies", "--data", data, "--limit", "0", check=False)
+    assert wrong.returncode == 1 and "limit must be between 1 and 1000" in wrong.stderr
     out = tracegate("reconcile", "--data", data, "--tin", GOLDEN_TIN, "--date", GOLDEN_DAY).stdout
     assert "golden-0001 shift 1" in out and "OK" in out
     raw, _ = _a_sold_code(loaded)

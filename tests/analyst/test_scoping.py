@@ -75,12 +75,14 @@ def test_retailer_cannot_trace_or_match_another_sellers_sales(loaded: Loaded) ->
     code, doc, total, ms = loaded.gw.sql(
         "SELECT l.marking_codes[1], l.document_number, r.total, toUnixTimestamp64Milli(r.event_time)"
         " FROM tracegate.receipt_lines AS l INNER JOIN tracegate.receipts AS r USING (device_id, seq)"
-        f" WHERE l.seller_tin = '{loaded.tin_b}' AND length(l.marking_codes) > 0 LIMIT 1"
+        f" WHERE l.seller_tin = '{loaded.tin_b}' AND length(l.marking_codes) > 0"
+        " AND l.device_id NOT LIKE 'iso-%' LIMIT 1"  # not the code retailer A sold again
     )[0]
     path = "/v1/trace/" + urllib.parse.quote(code, safe="")
     assert loaded.get(path, loaded.analyst)[1]["events"]
     mine = loaded.get(path, loaded.retailer_a)[1]
-    assert mine["events"] == [] and mine["status"] == "unseen" and mine["anomalies"] == []
+    assert mine["events"] == [] and mine["status"] == "not_visible" and mine["anomalies"] == []
+    assert mine["visible"] is False and mine["registry"] is None
     device = loaded.gw.sql(
         f"SELECT device_id FROM tracegate.receipts WHERE seller_tin = '{loaded.tin_b}'"
         f" AND document_number = {doc} LIMIT 1"

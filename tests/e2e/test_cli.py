@@ -42,6 +42,13 @@ def _device_cycle(data: Path, tmp_path: Path, device_id: str) -> None:
         "sql", "--data", str(data), "--json", "SELECT device_id, status FROM tracegate.devices FINAL"
     ).stdout
     assert json.loads(rows)["rows"] == [[device_id, "revoked"]]
+    query = "SELECT device_id, status FROM tracegate.devices FINAL"
+    csv_out = tracegate("sql", "--data", str(data), query + " FORMAT CSVWithNames").stdout
+    assert csv_out == f'device_id,status\n{device_id},revoked\n'
+    each = tracegate("sql", "--data", str(data), query + " format JSONEachRow;").stdout
+    assert json.loads(each) == {"device_id": device_id, "status": "revoked"}
+    odd = tracegate("sql", "--data", str(data), query + " FORMAT Parquet", check=False)
+    assert odd.returncode == 1 and "use one of" in odd.stderr and "Traceback" not in odd.stderr
     bad = tracegate(
         "sql", "--data", str(data), "INSERT INTO tracegate.devices (device_id) VALUES ('x')", check=False
     )

@@ -23,3 +23,6 @@ def test_demo_runs_end_to_end_and_says_stored_equals_accepted(tmp_path: Path) ->
     assert "time_in_future" not in out  # a fast clock is an anomaly on an accepted event
     assert "DUPLICATE" in out or "lost" in out.lower()
     assert "what to run next" in out
+    # Every number comes with what it means, and the commands after it point at the demo's own data.
+    assert "(the gateway's answers: ACCEPTED" in out and "(read back from ClickHouse" in out
+    assert f"--data {tmp_path / 'demo'}" in out

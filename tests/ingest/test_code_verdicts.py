@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import json
 import random
 from collections.abc import Sequence
 
@@ -121,6 +123,10 @@ async def test_same_code_sold_in_another_store_is_a_clone(shop: Shop) -> None:
     record = await shop.sell([code], shop.other)
     assert verdicts(record) == ["already_sold"]
     assert kinds(record) == ["code_clone", "code_not_owner", "code_sold_twice"]
+    # The earlier seller is named in its own fields, never in the sentence a retailer could read.
+    clone = next(f for f in record.findings if f.kind == "code_clone")
+    assert (clone.other_seller_tin, clone.other_store_id) == (OWNER, "almaty-01")
+    assert all(OWNER not in f.detail and "almaty-01" not in f.detail for f in record.findings)
 
 
 async def test_return_puts_the_code_back_and_it_sells_again(shop: Shop) -> None:
@@ -164,6 +170,8 @@ async def test_expired_after_its_day_but_not_on_it(shop: Shop) -> None:
     record = await shop.sell([past, today])
     assert verdicts(record) == ["expired", "valid"]
     assert kinds(record) == ["code_expired"] and record.findings[0].line == 1
+    expired_on = dt.date(1970, 1, 1) + dt.timedelta(days=SALE_DAY - 1)
+    assert json.loads(record.findings[0].facts) == {"expires_on": expired_on.isoformat()}  # a date
 
 
 async def test_seller_other_than_the_registry_owner(shop: Shop) -> None:
@@ -319,4 +327,5 @@ def test_precedence_reports_every_anomaly_but_one_verdict() -> None:
     index.put_registry(cis(code), "blocked", OTHER_SELLER, SALE_DAY - 10)
     judgement = judge_sale(validate_code(code), index.state(cis(code)), OWNER, "almaty-01", SALE_DAY)
     assert judgement.verdict == "blocked"
-    assert [kind for kind, _ in judgement.findings] == ["code_blocked", "code_expired", "code_not_owner"]
+    kinds_raised = [raised.kind for raised in judgement.findings]
+    assert kinds_raised == ["code_blocked", "code_expired", "code_not_owner"]

@@ -8,8 +8,9 @@ import json
 import pytest
 
 from gateway.errors import GatewayError
-from gateway.query.anomalies import decode_cursor, encode_cursor, parse_time
+from gateway.query.anomalies import decode_cursor, encode_cursor
 from gateway.query.books import parse_books, parse_money
+from gateway.query.local_time import parse_time
 from gateway.query.reconcile import parse_date
 
 

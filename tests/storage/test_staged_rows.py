@@ -14,7 +14,7 @@ from gateway.security.pii_keys import PiiKeyRing
 from gateway.storage.client import Storage
 from gateway.storage.migrations import apply_migrations
 from gateway.storage.rows import MAX_TIME_MS, TABLES
-from gateway.storage.staged_rows import STAGE_TABLE, VIEW_TABLES, schema_file
+from gateway.storage.staged_rows import STAGE_COLUMNS, STAGE_TABLE, VIEW_TABLES, schema_file, view_statements
 from gateway.storage.writer import Inserted, build_tables, insert_tables
 from gateway.wire import pb
 from storage.journal_records import T0_MS, Register, migrated_storage, sell_receipt, storage_settings
@@ -113,8 +113,12 @@ def corpus(seed: int = 5, receipts: int = 400) -> list[bytes]:
     for n in range(receipts):
         receipt = _receipt(rng, n + 10)
         time_ms = rng.choice([T0_MS + n * 1000, -5, 2**62, MAX_TIME_MS + 1, 0])
-        findings = [pb.Finding(kind=rng.choice(["total_mismatch", "code_unknown"]), line=rng.randrange(0, 3),
-                               detail="why", cis=rng.choice(["", "0104600000000121ABC"]))
+        findings = [pb.Finding(kind=rng.choice(["total_mismatch", "code_unknown", "code_clone"]),
+                               line=rng.randrange(0, 3), detail="why",
+                               cis=rng.choice(["", "0104600000000121ABC"]),
+                               other_seller_tin=rng.choice(["", "990340000456"]),
+                               other_store_id=rng.choice(["", "astana-02"]),
+                               facts=rng.choice(["", '{"expires_on": "2026-09-03"}']))
                     for _ in range(rng.choice([0, 0, 1, 2]))]
         record = register.accepted(pb.Event(time_ms=time_ms, receipt=receipt), findings)
         record.received_ms = rng.choice([T0_MS + n * 1000 + 500, -1, 2**62])
@@ -246,3 +250,31 @@ async def test_a_resent_range_adds_no_rows_in_any_table_the_views_write(
     await storage.run(lambda c: ship(c, raw[:5], other))
     assert (await storage.run(counts))["receipts"] > first["receipts"]
     assert not list(working_directory.iterdir()), "nothing is written where the gateway was started"
+
+
+async def test_the_migrations_build_the_stage_table_and_views_staged_rows_describes(storage: Storage) -> None:
+    """Migrations are fixed text (0007, 0015); staged_rows.py is the live definition: they must agree."""
+    migrated, scratch = storage.database, storage.database + "_live"
+    body = ",\n".join(line.strip().rstrip(",") for line in STAGE_COLUMNS.strip().splitlines() if line.strip())
+
+    def live(client: Any) -> None:
+        client.command(f"CREATE DATABASE IF NOT EXISTS {scratch}")
+        for table in VIEW_TABLES:  # the views' targets, as migrated
+            client.command(f"CREATE TABLE {scratch}.{table} AS {migrated}.{table}")
+        client.command(f"CREATE TABLE {scratch}.{STAGE_TABLE} ({body}) ENGINE = Null")
+        for statement in view_statements(scratch):
+            client.command(statement)
+
+    def described(client: Any, database: str) -> tuple[Any, ...]:
+        columns = client.query(
+            "SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {t:String}"
+            " ORDER BY position", parameters={"db": database, "t": STAGE_TABLE}).result_rows
+        views = client.query(
+            "SELECT name, replaceAll(as_select, {db:String}, 'DB') FROM system.tables"
+            " WHERE database = {db:String} AND engine = 'MaterializedView' ORDER BY name",
+            parameters={"db": database}).result_rows
+        return [tuple(c) for c in columns], [tuple(v) for v in views]
+
+    await storage.run(live)
+    by_migrations = await storage.run(lambda c: described(c, migrated))
+    assert by_migrations == await storage.run(lambda c: described(c, scratch))

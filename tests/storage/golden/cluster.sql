@@ -674,6 +674,42 @@ CREATE TABLE IF NOT EXISTS tracegate.ofd_exchanges ON CLUSTER tracegate
 )
 ENGINE = Distributed('tracegate', 'tracegate', 'ofd_exchanges_local', cityHash64(device_id));
 
+ALTER TABLE tracegate.anomalies_local ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS other_seller_tin String DEFAULT '', ADD COLUMN IF NOT EXISTS other_store_id LowCardinality(String) DEFAULT '', ADD COLUMN IF NOT EXISTS facts String DEFAULT '';
+
+ALTER TABLE tracegate.anomalies ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS other_seller_tin String DEFAULT '', ADD COLUMN IF NOT EXISTS other_store_id LowCardinality(String) DEFAULT '', ADD COLUMN IF NOT EXISTS facts String DEFAULT '';
+
+CREATE OR REPLACE VIEW tracegate.anomaly_queue ON CLUSTER tracegate AS
+SELECT kind, detected_at, event_time, seller_tin, store_id, device_id, seq, line, cis, detail,
+    other_seller_tin, other_store_id, facts
+FROM tracegate.anomalies
+UNION ALL
+SELECT 'shift_receipts_mismatch' AS kind, received_at AS detected_at, closed_at AS event_time, seller_tin,
+    store_id, device_id, seq, toInt32(0) AS line, '' AS cis,
+    concat('shift ', toString(shift_number), ': Z-report ', toString(z_receipt_count), ' receipts, ',
+        toString(z_sell_sum), ' sold; stored receipts ', toString(receipts_count), ', ',
+        toString(receipts_sell_sum), ' sold') AS detail,
+    '' AS other_seller_tin, '' AS other_store_id,
+    toJSONString(map('shift_number', toString(shift_number), 'z_receipt_count', toString(z_receipt_count),
+        'receipts_count', toString(receipts_count), 'z_sell_sum', toString(z_sell_sum),
+        'receipts_sell_sum', toString(receipts_sell_sum))) AS facts
+FROM tracegate.shift_reconciliation
+WHERE mismatch;
+
+CREATE TABLE IF NOT EXISTS tracegate.anomaly_case_actions ON CLUSTER tracegate
+(
+    incident_id String,
+    seller_tin String,
+    action LowCardinality(String),
+    assignee String,
+    note String,
+    actor String,
+    actor_label String,
+    at DateTime64(3, 'UTC')
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/{database}/{table}', '{replica}')
+ORDER BY (incident_id, at)
+SETTINGS replicated_deduplication_window = 10000, replicated_deduplication_window_seconds = 604800;
+
 CREATE TABLE IF NOT EXISTS tracegate.device_revocations ON CLUSTER tracegate
 (
     device_id String,

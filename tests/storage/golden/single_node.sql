@@ -669,6 +669,54 @@ SELECT seller_tin, store_id, envelope_device_id AS device_id, envelope_seq AS se
 FROM tracegate.journal_receipts
 ARRAY JOIN findings AS finding;
 
+ALTER TABLE tracegate.anomalies ADD COLUMN IF NOT EXISTS other_seller_tin String DEFAULT '', ADD COLUMN IF NOT EXISTS other_store_id LowCardinality(String) DEFAULT '', ADD COLUMN IF NOT EXISTS facts String DEFAULT '';
+
+CREATE OR REPLACE VIEW tracegate.anomaly_queue AS
+SELECT kind, detected_at, event_time, seller_tin, store_id, device_id, seq, line, cis, detail,
+    other_seller_tin, other_store_id, facts
+FROM tracegate.anomalies
+UNION ALL
+SELECT 'shift_receipts_mismatch' AS kind, received_at AS detected_at, closed_at AS event_time, seller_tin,
+    store_id, device_id, seq, toInt32(0) AS line, '' AS cis,
+    concat('shift ', toString(shift_number), ': Z-report ', toString(z_receipt_count), ' receipts, ',
+        toString(z_sell_sum), ' sold; stored receipts ', toString(receipts_count), ', ',
+        toString(receipts_sell_sum), ' sold') AS detail,
+    '' AS other_seller_tin, '' AS other_store_id,
+    toJSONString(map('shift_number', toString(shift_number), 'z_receipt_count', toString(z_receipt_count),
+        'receipts_count', toString(receipts_count), 'z_sell_sum', toString(z_sell_sum),
+        'receipts_sell_sum', toString(receipts_sell_sum))) AS facts
+FROM tracegate.shift_reconciliation
+WHERE mismatch;
+
+ALTER TABLE tracegate.journal_receipts MODIFY COLUMN findings Array(Tuple(kind String, line Int32, detail String, cis String, other_seller_tin String, other_store_id String, facts String));
+
+DROP VIEW IF EXISTS tracegate.journal_receipts_to_anomalies;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS tracegate.journal_receipts_to_anomalies
+TO tracegate.anomalies AS
+SELECT seller_tin, store_id, envelope_device_id AS device_id, envelope_seq AS seq,
+    fromUnixTimestamp64Milli(least(greatest(envelope_event_time_ms, 0), 4102444800000), 'UTC') AS event_time, finding.kind AS kind, fromUnixTimestamp64Milli(least(greatest(received_ms, 0), 4102444800000), 'UTC') AS detected_at,
+    true AS accepted, finding.line AS line, finding.cis AS cis, finding.detail AS detail,
+    finding.other_seller_tin AS other_seller_tin, finding.other_store_id AS other_store_id,
+    finding.facts AS facts
+FROM tracegate.journal_receipts
+ARRAY JOIN findings AS finding;
+
+CREATE TABLE IF NOT EXISTS tracegate.anomaly_case_actions
+(
+    incident_id String,
+    seller_tin String,
+    action LowCardinality(String),
+    assignee String,
+    note String,
+    actor String,
+    actor_label String,
+    at DateTime64(3, 'UTC')
+)
+ENGINE = MergeTree()
+ORDER BY (incident_id, at)
+SETTINGS non_replicated_deduplication_window = 10000;
+
 CREATE TABLE IF NOT EXISTS tracegate.device_revocations
 (
     device_id String,

@@ -1,0 +1,112 @@
+"""Receipts and registers for retailers and analysts, and many codes' statuses at once."""
+
+from __future__ import annotations
+
+import io
+
+from aiohttp import web
+
+from gateway import errors
+from gateway.errors import GatewayError
+from gateway.http.access import require_scope
+from gateway.http.analyst_routes import READERS, lang_of, limit_of
+from gateway.http.keys import SERVICE
+from gateway.query.code_statuses import code_statuses, codes_of_text, statuses_csv
+from gateway.query.csv_dialect import dialect_for
+from gateway.query.receipts import MAX_PAGE, ReceiptFilter, Receipts
+from gateway.query.reconcile import parse_date
+
+
+def _whole(request: web.Request, name: str, most: int = 2**32 - 1) -> int | None:
+    raw = (request.query.get(name) or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) > most:
+        raise GatewayError(errors.MALFORMED_REQUEST, f"{name} must be a whole number up to {most}")
+    return int(raw)
+
+
+async def get_receipts(request: web.Request) -> web.Response:
+    """Receipts by register, shift, local day, fiscal sign (or ticket number), document number or amount."""
+    principal = require_scope(request, *READERS)
+    q = request.query
+    flt = ReceiptFilter(
+        seller_tin=q.get("tin") or None,
+        device_id=q.get("device") or None,
+        shift_number=_whole(request, "shift"),
+        day=parse_date(q["date"]) if q.get("date") else None,
+        fiscal_sign=q.get("sign") or None,
+        document_number=_whole(request, "document", 2**63 - 1),
+        amount=q.get("amount") or None,
+    )
+    limit, cursor = limit_of(request, 100, MAX_PAGE), q.get("cursor") or None
+    storage = request.app[SERVICE].storage
+    page = await storage.run(
+        lambda c: Receipts(c, storage.database, principal).page(flt, limit=limit, cursor=cursor)
+    )
+    return web.json_response(page)
+
+
+async def get_receipt(request: web.Request) -> web.Response:
+    """One receipt: lines, code verdicts, anomalies in the reader's words, the signed original."""
+    principal = require_scope(request, *READERS)
+    device = request.match_info["device"]
+    raw_seq = request.match_info["seq"]
+    if not raw_seq.isdigit() or int(raw_seq) >= 2**63:
+        raise GatewayError(errors.NOT_FOUND, "no such receipt")
+    seq = int(raw_seq)
+    storage, lang = request.app[SERVICE].storage, lang_of(request)
+    receipt = await storage.run(lambda c: Receipts(c, storage.database, principal, lang).receipt(device, seq))
+    return web.json_response(receipt)
+
+
+async def get_register(request: web.Request) -> web.Response:
+    """A register's Z-reports and its X-report (the open shift so far)."""
+    principal = require_scope(request, *READERS)
+    device = request.match_info["device"]
+    storage = request.app[SERVICE].storage
+    return web.json_response(
+        await storage.run(lambda c: Receipts(c, storage.database, principal).register(device))
+    )
+
+
+def _codes_text(raw: bytes) -> str:
+    if raw[:4] == b"PK\x03\x04":  # a workbook: its first column
+        from openpyxl import load_workbook
+
+        workbook = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+        try:
+            return "\n".join(
+                str(row[0]) for row in workbook.worksheets[0].iter_rows(values_only=True) if row and row[0]
+            )
+        finally:
+            workbook.close()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise GatewayError(errors.MALFORMED_REQUEST, "the codes file must be UTF-8 text or XLSX") from None
+
+
+async def post_code_statuses(request: web.Request) -> web.Response:
+    """Each code of an uploaded file (one a line, or a workbook's first column): status and history."""
+    principal = require_scope(request, *READERS)
+    codes = codes_of_text(_codes_text(await request.read()))
+    storage = request.app[SERVICE].storage
+    result = await storage.run(lambda c: code_statuses(c, storage.database, principal, codes))
+    if request.query.get("format") == "csv":
+        dialect = dialect_for(request.query.get("dialect"), lang_of(request))
+        return web.Response(
+            body=statuses_csv(result, dialect).encode(),
+            content_type="text/csv",
+            charset="utf-8",
+            headers={"Content-Disposition": 'attachment; filename="code-statuses.csv"'},
+        )
+    return web.json_response(result)
+
+
+def setup_receipt_routes(app: web.Application) -> None:
+    """Add the receipt, register and code-status routes."""
+    app.router.add_get("/v1/receipts", get_receipts)
+    app.router.add_get("/v1/receipts/{device}/{seq}", get_receipt)
+    app.router.add_get("/v1/registers/{device}/reports", get_register)
+    app.router.add_post("/v1/codes/statuses", post_code_statuses)

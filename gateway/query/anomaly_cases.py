@@ -1,0 +1,98 @@
+"""Case work on an incident: take it, hand it back, resolve, reopen, note; who did what and when.
+
+Actions are appended to `anomaly_case_actions` (migration 0016) and to the audit log by the route; the
+state of a case is its latest actions. Taking a case another analyst holds is refused unless asked for
+explicitly (take_over), so two analysts do not work the same case without knowing it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from gateway import errors
+from gateway.auth.tokens import Principal
+from gateway.errors import GatewayError
+from gateway.query.anomalies import AnomalyQueue
+
+ACTIONS = ("assign", "unassign", "resolve", "reopen", "note")
+MAX_NOTE = 2000
+COLUMNS = ["incident_id", "seller_tin", "action", "assignee", "note", "actor", "actor_label", "at"]
+
+
+def actor_name(principal: Principal) -> str:
+    """How a person is named in the case: their token's label, else its id."""
+    return principal.label or principal.token_id
+
+
+@dataclass(frozen=True)
+class CaseAction:
+    """One requested action on an incident."""
+
+    action: str
+    assignee: str = ""
+    note: str = ""
+    take_over: bool = False
+
+    @staticmethod
+    def parse(body: Any) -> CaseAction:
+        """A JSON body {action, assignee?, note?, take_over?} as an action (malformed_request if not)."""
+        if not isinstance(body, dict) or body.get("action") not in ACTIONS:
+            raise GatewayError(errors.MALFORMED_REQUEST, f"action must be one of {', '.join(ACTIONS)}")
+        note = body.get("note") or ""
+        assignee = body.get("assignee") or ""
+        if not isinstance(note, str) or not isinstance(assignee, str) or len(note) > MAX_NOTE:
+            raise GatewayError(errors.MALFORMED_REQUEST, f"note and assignee are text (note ≤ {MAX_NOTE})")
+        if body["action"] == "note" and not note.strip():
+            raise GatewayError(errors.MALFORMED_REQUEST, "a note needs its text")
+        return CaseAction(
+            str(body["action"]), assignee.strip()[:200], note.strip(), bool(body.get("take_over"))
+        )
+
+
+def history(client: Any, db: str, incident: str) -> list[dict[str, Any]]:
+    """Every action on an incident, oldest first."""
+    rows = client.query(
+        "SELECT action, assignee, note, actor, actor_label, toUnixTimestamp64Milli(at)"
+        f" FROM {db}.anomaly_case_actions"
+        " WHERE incident_id = {id:String} ORDER BY at",
+        parameters={"id": incident},
+    ).result_rows
+    names = ["action", "assignee", "note", "actor", "actor_label", "at_ms"]
+    return [dict(zip(names, (*map(str, r[:5]), int(r[5])), strict=True)) for r in rows]
+
+
+def act(client: Any, db: str, principal: Principal, incident: str, action: CaseAction) -> dict[str, Any]:
+    """Apply an action (staff only) and return the incident with its case and history."""
+    if principal.is_retailer:
+        raise GatewayError(errors.FORBIDDEN, "case work is for the tax authority's analysts")
+    queue = AnomalyQueue(client, db, principal)
+    current = queue.incident(incident)  # not_found if there is no such incident
+    me = actor_name(principal)
+    assignee = ""
+    if action.action == "assign":
+        assignee = action.assignee or me
+        holder = current["case"]["assignee"]
+        if holder and holder != assignee and not action.take_over:
+            raise GatewayError(errors.CONFLICT, f"{holder} works on this case; take it over explicitly")
+    row = [
+        incident,
+        current["seller_tin"],
+        action.action,
+        assignee,
+        action.note,
+        principal.token_id,
+        principal.label,
+        int(time.time() * 1000),
+    ]
+    client.insert("anomaly_case_actions", [row], column_names=COLUMNS, database=db)
+    return case_view(client, db, principal, incident)
+
+
+def case_view(client: Any, db: str, principal: Principal, incident: str, lang: str = "en") -> dict[str, Any]:
+    """An incident with its facets, and for staff its case history."""
+    item = AnomalyQueue(client, db, principal, lang).incident(incident)
+    if not principal.is_retailer:
+        item["history"] = history(client, db, incident)
+    return item

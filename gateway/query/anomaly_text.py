@@ -1,0 +1,106 @@
+"""An anomaly's sentence, written for its reader: in their language, naming another seller only to staff.
+
+An anomaly row keeps another seller's TIN and store in columns of its own (migration 0015) and its facts
+as JSON; the stored English `detail` is never shown to a retailer. A retailer reads "another seller"
+where an analyst reads the TIN, and its own store by name.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.anomaly_kinds import BY_NAME
+from gateway.auth.tokens import Principal
+from gateway.i18n import date_text, money, translate
+
+HOUR_MS = 3_600_000
+# Kinds whose stored detail says no more than their name does.
+_MEANING_ONLY = frozenset(("code_unknown", "code_blocked", "pii_without_consent", "empty_receipt"))
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Who reads: the seller TIN a retailer is bound to (None for staff), and a language."""
+
+    seller_tin: str | None
+    lang: str = "en"
+
+    @staticmethod
+    def of(principal: Principal, lang: str = "en") -> Reader:
+        """The reader a principal is (a retailer: its TIN; staff: None)."""
+        return Reader(principal.seller_tin if principal.is_retailer else None, lang)
+
+    @property
+    def is_staff(self) -> bool:
+        """Analysts and admins see every seller."""
+        return self.seller_tin is None
+
+
+def facts_of(raw: str) -> dict[str, Any]:
+    """The facts JSON of a row ({} when empty or not an object)."""
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _other(reader: Reader, kind: str, other_tin: str, other_store: str, detail: str) -> str:
+    """The sentence of a kind that names another seller (sold twice, clone, not owner)."""
+    t = reader.lang
+    if not other_tin:  # a row from before migration 0015 (its detail may name the seller) or the registry
+        if reader.is_staff and detail:
+            return detail
+        return translate(t, f"text.{kind}.earlier")
+    if reader.is_staff:
+        return translate(t, f"text.{kind}.other", seller=other_tin, store=other_store)
+    if other_tin == reader.seller_tin:
+        return translate(t, f"text.{kind}.own", store=other_store)
+    return translate(t, f"text.{kind}.another")
+
+
+def sentence(
+    reader: Reader,
+    kind: str,
+    *,
+    detail: str = "",
+    other_seller_tin: str = "",
+    other_store_id: str = "",
+    facts: str = "",
+    event_ms: int = 0,
+    detected_ms: int = 0,
+) -> str:
+    """What this anomaly means, in plain words for this reader."""
+    lang = reader.lang
+    known = BY_NAME.get(kind)
+    if known is not None and known.names_other_seller:
+        if kind == "code_sold_twice" and facts_of(facts).get("registry_status") == "retired":
+            return translate(lang, "text.code_sold_twice.registry")
+        return _other(reader, kind, other_seller_tin, other_store_id, detail)
+    f = facts_of(facts)
+    if kind == "code_expired" and "expires_on" in f:
+        return translate(lang, "text.code_expired", date=date_text(str(f["expires_on"]), lang))
+    if kind == "code_not_in_circulation" and "registry_status" in f:
+        status = translate(lang, f"registry_status.{f['registry_status']}")
+        return translate(lang, "text.code_not_in_circulation", status=status)
+    if kind == "late_upload" and event_ms and detected_ms:
+        return translate(lang, "text.late_upload", hours=(detected_ms - event_ms) // HOUR_MS)
+    if kind == "shift_receipts_mismatch" and f:
+        return translate(
+            lang,
+            "text.shift_receipts_mismatch",
+            shift=f.get("shift_number", "?"),
+            z_count=f.get("z_receipt_count", "?"),
+            z_sum=money(int(f.get("z_sell_sum", 0)), lang),
+            count=f.get("receipts_count", "?"),
+            sum=money(int(f.get("receipts_sell_sum", 0)), lang),
+        )
+    meaning = translate(lang, f"kind.{kind}") if known is not None else kind
+    if kind in _MEANING_ONLY:
+        return meaning
+    # Other kinds' details speak of the reader's own receipt only (numbers, lines): shown as they are.
+    return f"{meaning}: {detail}" if detail and detail not in meaning else meaning

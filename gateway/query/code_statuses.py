@@ -1,0 +1,161 @@
+"""Many codes at once: each one's status and a summary of its history, as the marking operator's cabinet does.
+
+A file of codes (one a line, as scanners export them, or the first column of a CSV/XLSX) is answered in
+one pass: three queries for the whole list, not one per code. A retailer sees the codes it owns or handled;
+any other code is "not_visible", as in a trace.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway import errors
+from gateway.auth.tokens import Principal
+from gateway.errors import GatewayError
+from gateway.query.csv_dialect import RFC, CsvDialect
+from gateway.query.local_time import local_iso
+from gateway.query.scoping import scope_for
+from gateway.query.trace import identify
+
+MAX_CODES = 10_000
+CSV_COLUMNS = (
+    "input",
+    "cis",
+    "gtin",
+    "status",
+    "registry_status",
+    "sales",
+    "returns",
+    "last_event",
+    "last_event_time",
+    "anomalies",
+    "error",
+)
+
+
+def codes_of_text(text: str) -> list[str]:
+    """The codes of an uploaded text: one a line; a CSV line gives its first cell; blank lines skipped."""
+    codes = []
+    for line in text.lstrip("\ufeff").splitlines():
+        cell = line.split(";")[0].split(",")[0].split("\t")[0].strip().strip('"')
+        if cell and cell.lower() not in ("code", "cis", "код", "marking_code", "код маркировки"):
+            codes.append(cell)
+    if not codes:
+        raise GatewayError(errors.MALFORMED_REQUEST, "the file holds no codes (one code a line)")
+    if len(codes) > MAX_CODES:
+        raise GatewayError(errors.MALFORMED_REQUEST, f"at most {MAX_CODES} codes at once")
+    return codes
+
+
+def code_statuses(client: Any, db: str, principal: Principal, codes: list[str]) -> dict[str, Any]:
+    """Each code's status and history summary, in the order given; unreadable codes say why."""
+    scope = scope_for(principal)
+    where, params = scope.where("seller_tin")
+    idents: list[dict[str, Any]] = []
+    for code in codes:
+        try:
+            idents.append(identify(code))
+        except GatewayError as exc:
+            idents.append({"input": code, "cis": "", "gtin": "", "error": exc.detail})
+    cis_list = sorted({i["cis"] for i in idents if i["cis"]})
+    params["cis_list"] = cis_list
+    registry = (
+        {
+            str(r[0]): (str(r[1]), str(r[2]))
+            for r in client.query(
+                f"SELECT cis, owner_tin, status FROM {db}.code_registry FINAL"
+                " WHERE cis IN {cis_list:Array(String)}",
+                parameters={"cis_list": cis_list},
+            ).result_rows
+        }
+        if cis_list
+        else {}
+    )
+    history = (
+        {
+            str(r[0]): (int(r[1]), int(r[2]), str(r[3]), int(r[4]))
+            for r in client.query(
+                "SELECT cis, countIf(kind = 'sale'), countIf(kind = 'return'),"
+                " argMaxIf(kind, (event_time, seq), kind IN ('sale', 'return')),"
+                " toUnixTimestamp64Milli(maxIf(event_time, kind IN ('sale', 'return')))"
+                f" FROM {db}.code_events WHERE cis IN {{cis_list:Array(String)}} AND {where} GROUP BY cis",
+                parameters=params,
+            ).result_rows
+        }
+        if cis_list
+        else {}
+    )
+    anomalies = (
+        {
+            str(r[0]): int(r[1])
+            for r in client.query(
+                f"SELECT cis, count() FROM {db}.anomalies WHERE cis IN {{cis_list:Array(String)}} AND {where}"
+                " GROUP BY cis",
+                parameters=params,
+            ).result_rows
+        }
+        if cis_list
+        else {}
+    )
+    items = []
+    for ident in idents:
+        cis = ident["cis"]
+        item: dict[str, Any] = {
+            "input": ident["input"],
+            "cis": cis,
+            "gtin": ident.get("gtin", ""),
+            "error": ident.get("error", "") if not cis else "",
+        }
+        if not cis:
+            items.append({**item, "status": "unreadable"})
+            continue
+        owner, registry_status = registry.get(cis, ("", ""))
+        sales, returns, last, last_ms = history.get(cis, (0, 0, "", 0))
+        visible = scope.seller_tin is None or cis in history or (owner and owner == scope.seller_tin)
+        if not visible:
+            items.append({**item, "status": "not_visible"})
+            continue
+        if last == "sale":
+            status = "sold"
+        elif last == "return":
+            status = "returned"
+        else:
+            status = registry_status or "unknown"
+        items.append(
+            {
+                **item,
+                "status": status,
+                "registry_status": registry_status,
+                "sales": sales,
+                "returns": returns,
+                "last_event": last,
+                "last_event_ms": last_ms or None,
+                "anomalies": anomalies.get(cis, 0),
+            }
+        )
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item["status"]] = counts.get(item["status"], 0) + 1
+    return {"items": items, "counts": counts}
+
+
+def statuses_csv(result: dict[str, Any], dialect: CsvDialect = RFC) -> str:
+    """The answer as CSV, one code a row in the order given."""
+    rows: list[list[Any]] = [list(CSV_COLUMNS)]
+    for i in result["items"]:
+        rows.append(
+            [
+                i["input"],
+                i["cis"],
+                i["gtin"],
+                i["status"],
+                i.get("registry_status", ""),
+                i.get("sales", ""),
+                i.get("returns", ""),
+                i.get("last_event", ""),
+                local_iso(i.get("last_event_ms")),
+                i.get("anomalies", ""),
+                i.get("error", ""),
+            ]
+        )
+    return dialect.write(rows)

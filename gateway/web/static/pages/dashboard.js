@@ -1,0 +1,53 @@
+// The dashboard: a date range (presets or chosen days, in the URL), every figure a link into its view.
+"use strict";
+PAGES.dashboard = async () => {
+  const q = query();
+  const presets = {"24h": 1, "7d": 7, "30d": 30};
+  const range = () => {
+    const preset = $("#preset").value;
+    if (preset !== "custom") {
+      const until = Date.now(), since = until - presets[preset] * 86400000;
+      return {since: String(since), until: String(until), preset};
+    }
+    return {since: $("#since").value, until: $("#until").value ? addDays($("#until").value, 1) : "", preset};
+  };
+  $("#preset").value = q.get("preset") || (q.get("since") ? "custom" : "24h");
+  $("#since").value = q.get("since_day") || ""; $("#until").value = q.get("until_day") || "";
+  const custom = () => { $("#custom").hidden = $("#preset").value !== "custom"; };
+  $("#preset").onchange = () => { custom(); if ($("#preset").value !== "custom") load(); };
+  $("#range").onsubmit = (e) => { e.preventDefault(); load(); };
+  custom();
+  async function load() {
+    const r = range();
+    setQuery({preset: r.preset, since_day: r.preset === "custom" ? $("#since").value : "", until_day: r.preset === "custom" ? $("#until").value : ""});
+    busy("#result");
+    try {
+      const p = new URLSearchParams(); if (r.since) p.set("since", r.since); if (r.until) p.set("until", r.until);
+      const d = await api("/v1/dashboard?" + p);
+      const hourly = d.bucket_ms < 86400000;
+      const sinceDay = localDay(d.since_ms), untilDay = localDay(d.until_ms - 1);
+      const span = `since=${sinceDay}&until=${addDays(untilDay, 1)}`;
+      const label = (ms) => (hourly ? when(ms).slice(11, 13) + ":00" : when(ms).slice(5, 10));
+      const bars = (key) => d.hours.map((h) => ({label: label(h.hour_ms), value: h[key], title: when(h.hour_ms) + " " + TZ_LABEL,
+        href: `/ui/receipts?date=${localDay(h.hour_ms)}`}));
+      const total = d.hours.reduce((s, h) => s + h.receipts, 0);
+      $("#period").textContent = t("dashboard.period", {since: when(d.since_ms), until: when(d.until_ms), tz: TZ_LABEL});
+      $("#result").innerHTML = `<div class="grid">
+        <section class="card"><h2>${esc(t(hourly ? "dashboard.receipts_hour" : "dashboard.receipts_day"))} <span class="muted" id="receipt-total">${esc(t("dashboard.in_range", {n: total}))}</span></h2>${barChart(bars("receipts"), {name: t("dashboard.receipts")})}</section>
+        <section class="card"><h2>${esc(t(hourly ? "dashboard.marked_hour" : "dashboard.marked_day"))}</h2>${barChart(bars("marked_items"), {color: "#1f7a6d", name: t("dashboard.marked")})}</section>
+        <section class="card"><h2>${esc(t("dashboard.by_kind"))}</h2><div id="by-kind">${hbars(d.anomalies_by_kind.map((k) => ({label: t("kind." + k.kind), value: k.count, href: `/ui/anomalies?kind=${encodeURIComponent(k.kind)}&${span}`})))}</div></section>
+        <section class="card"><h2>${esc(t("dashboard.top_sellers"))}</h2><div id="top-sellers">${hbars(d.top_sellers.map((s) => ({label: s.seller_tin, value: s.anomalies, href: `/ui/anomalies?tin=${encodeURIComponent(s.seller_tin)}&${span}`})))}</div></section>
+        <section class="card"><h2>${esc(t("dashboard.top_gtins"))}</h2><div id="top-gtins">${hbars(d.top_gtins.map((g) => ({label: g.gtin, value: g.anomalies, href: `/ui/anomalies?gtin=${encodeURIComponent(g.gtin)}&${span}`})))}</div></section>
+        <section class="card"><h2>${esc(t("dashboard.ingest"))}</h2><table>
+          <tr><td>${esc(t("dashboard.events"))}</td><td class="num" id="events">${d.ingest.events}</td></tr>
+          <tr><td>${esc(t("dashboard.devices"))}</td><td class="num">${d.ingest.devices}</td></tr>
+          <tr><td>${esc(t("dashboard.median_delay"))}</td><td class="num">${(d.ingest.median_delay_ms / 1000).toFixed(1)} ${esc(t("unit.s"))}</td></tr>
+          <tr><td>${esc(t("dashboard.max_delay"))}</td><td class="num">${(d.ingest.max_delay_ms / 3600000).toFixed(1)} ${esc(t("unit.h"))}</td></tr>
+          <tr><td>${esc(t("dashboard.last_event"))}</td><td class="num">${when(d.ingest.last_received_ms)} ${d.ingest.last_received_ms ? TZ_LABEL : ""}</td></tr>
+          ${d.ingest.journal_unshipped_bytes != null ? `<tr><td>${esc(t("dashboard.journal"))}</td><td class="num">${d.ingest.journal_unshipped_bytes} B</td></tr>` : ""}
+          ${d.ingest.rejections_by_code.map((r) => `<tr><td><a href="/ui/reconcile?date=${untilDay}">${esc(t("dashboard.rejected", {code: r.error_code}))}</a></td><td class="num">${r.count}</td></tr>`).join("")}
+        </table></section></div>`;
+    } catch (err) { showError("#result", err); }
+  }
+  load();
+};

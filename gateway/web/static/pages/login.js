@@ -1,0 +1,16 @@
+// Sign in: the token is checked against /v1/whoami; a wrong one says so (never a silent reload).
+"use strict";
+PAGES.login = () => {
+  $("#login").onsubmit = async (e) => {
+    e.preventDefault();
+    sessionStorage.setItem(TOKEN_KEY, $("#token").value.trim());
+    try {
+      await api("/v1/whoami");
+      location.href = "/ui/dashboard";
+    } catch (err) {
+      sessionStorage.removeItem(TOKEN_KEY);
+      showError("#result", err.status === 401 ? new Error(t("login.wrong_token")) : err);
+      $("#token").focus();
+    }
+  };
+};

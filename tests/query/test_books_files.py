@@ -1,0 +1,95 @@
+"""Books files as people have them: `;` or `,`, UTF-8 or Windows-1251, Russian/Kazakh headers, XLSX."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+from openpyxl import Workbook, load_workbook
+
+from gateway.errors import GatewayError
+from gateway.query.books import BookEntry, comparison_csv, comparison_xlsx, covered_days, parse_books
+from gateway.query.csv_dialect import dialect_for
+from gateway.query.local_time import parse_time
+
+LOCAL_0930 = parse_time("2026-01-15T09:30:00+05:00")
+
+
+def test_excel_in_russian_semicolons_windows_1251_local_dates_decimal_comma() -> None:
+    text = "\ufeffНомер чека;Касса;Дата и время;Сумма, тг\r\n17;KKM-1;15.01.2026 09:30;1 234,50\r\n\r\n"
+    [entry] = parse_books(text.replace("\ufeff", "").encode("cp1251"))
+    assert entry == BookEntry(17, "KKM-1", LOCAL_0930 or 0, 123450)
+
+
+def test_kazakh_headers_and_utf8_with_bom() -> None:
+    text = "Құжат нөмірі,Касса,Уақыт,Сома\n18,KKM-1,2026-01-15 09:30,89.90\n"
+    [entry] = parse_books(("\ufeff" + text).encode())
+    assert (entry.document_number, entry.total, entry.time_ms) == (18, 8990, LOCAL_0930)
+
+
+def test_an_excel_workbook_with_real_dates_and_numbers() -> None:
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["№ чека", "ККМ", "Дата", "Итого"])
+    sheet.append([19, "KKM-1", dt.datetime(2026, 1, 15, 9, 30), 1500.5])
+    sheet.append([20.0, "KKM-1", "15.01.2026 09:30", "-15"])
+    out = io.BytesIO()
+    workbook.save(out)
+    first, second = parse_books(out.getvalue())
+    assert (first.document_number, first.time_ms, first.total) == (19, LOCAL_0930, 150050)
+    assert (second.document_number, second.total) == (20, -1500)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("doc,total\n1,2\n", "missing: device_id, time"),
+        ("document_number,device_id,time,total\n1,K,2026-01-15,12.345\n", "line 2: total '12.345' has more"),
+        ("document_number,device_id,time,total\n1,K,yesterday,1\n", "line 2: time: not a date"),
+        ("document_number,device_id,time,total\n", "no rows"),
+    ],
+)
+def test_a_bad_file_is_a_clear_error_naming_the_line(text: str, says: str) -> None:
+    with pytest.raises(GatewayError) as refused:
+        parse_books(text.encode())
+    assert says in str(refused.value.detail)
+
+
+def test_a_broken_workbook_is_refused_clearly() -> None:
+    with pytest.raises(GatewayError, match="cannot be read"):
+        parse_books(b"PK\x03\x04 not really a zip")
+
+
+def test_the_days_compared_are_the_files_or_the_chosen_ones() -> None:
+    books = [BookEntry(1, "K", LOCAL_0930 or 0, 1), BookEntry(2, "K", (LOCAL_0930 or 0) + 3 * 86_400_000, 1)]
+    assert covered_days(books, None, None, None) == (dt.date(2026, 1, 15), dt.date(2026, 1, 18))
+    assert covered_days(books, None, dt.date(2026, 1, 16), None) == (
+        dt.date(2026, 1, 16),
+        dt.date(2026, 1, 18),
+    )
+    with pytest.raises(GatewayError, match="until is before since"):
+        covered_days(books, None, dt.date(2026, 2, 1), dt.date(2026, 1, 1))
+
+
+def test_the_comparison_for_excel_in_russian_and_as_a_workbook() -> None:
+    result = {
+        "rows": [
+            {
+                "status": "amount_differs",
+                "device_id": "K",
+                "document_number": 7,
+                "our_time_ms": LOCAL_0930,
+                "their_time_ms": LOCAL_0930,
+                "our_total": 150000,
+                "their_total": 150700,
+                "difference": -700,
+            },
+        ]
+    }
+    text = comparison_csv(result, "ru", dialect_for("excel", "ru"))
+    assert text.startswith("\ufeffСтатус;Касса;Номер документа;")
+    assert "сумма расходится;K;7;2026-01-15T09:30:00+05:00;" in text and ";-7,00" in text
+    assert comparison_csv(result).startswith("status,device_id,document_number,our_time")  # for scripts
+    sheet = load_workbook(io.BytesIO(comparison_xlsx(result, "kk"))).active
+    assert sheet.cell(1, 1).value == "Мәртебесі" and sheet.cell(2, 8).value == -7

@@ -1,0 +1,103 @@
+"""The read side's pure parts: local time, anomaly sentences per reader, incident ids and cursors."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+
+import pytest
+
+from gateway import errors
+from gateway.errors import GatewayError
+from gateway.query.anomalies import AnomalyFilter, decode_cursor, incident_id, incident_key
+from gateway.query.anomaly_text import Reader, sentence
+from gateway.query.local_time import day_range_ms, local_day, parse_time
+
+STAFF, MINE, OTHER = Reader(None), Reader("080740000019"), "080740000029"
+
+
+def test_times_without_a_zone_are_kazakhstan_time_and_days_are_local() -> None:
+    assert parse_time("2026-01-15") == parse_time("2026-01-14T19:00:00Z")
+    assert parse_time("15.01.2026 00:30") == parse_time("2026-01-14T19:30:00Z")
+    assert parse_time("04.12.2026") == parse_time("2026-12-04T00:00+05:00")
+    assert parse_time("1768500000000") == 1768500000000
+    after_midnight = parse_time("2026-01-15T00:30:00+05:00") or 0  # 19:30 UTC on the 14th
+    assert local_day(after_midnight) == dt.date(2026, 1, 15)
+    start, end = day_range_ms(dt.date(2026, 1, 15))
+    assert start <= after_midnight < end and end - start == 86_400_000
+    with pytest.raises(GatewayError, match="--since: not a date"):
+        parse_time("yesterday", name="--since")
+    for crafted in ("99999999999999999999999", "9999-01-01", "1900-01-01"):
+        with pytest.raises(GatewayError, match="not between 1970 and 2100"):
+            parse_time(crafted)
+
+
+def test_another_seller_is_named_to_staff_and_never_to_a_retailer() -> None:
+    clone = {"other_seller_tin": OTHER, "other_store_id": "B-7"}
+    assert (
+        sentence(STAFF, "code_clone", **clone)
+        == f"the same code was sold before by seller {OTHER}, store B-7"
+    )
+    assert sentence(MINE, "code_clone", **clone) == "the same code was sold before by another seller"
+    own = {"other_seller_tin": MINE.seller_tin or "", "other_store_id": "A-2"}
+    assert sentence(MINE, "code_clone", **own) == "the same code was sold before in your other store A-2"
+    # A row from before the columns existed: its English detail named the seller; a retailer never reads it.
+    old = "the same code was sold by seller 080740000029 store B and now by seller 080740000019 store A"
+    assert OTHER not in sentence(Reader("080740000019", "kk"), "code_clone", detail=old)
+    assert sentence(STAFF, "code_clone", detail=old) == old
+    assert OTHER not in sentence(MINE, "code_not_owner", other_seller_tin=OTHER)
+
+
+def test_plain_words_with_real_dates_and_money() -> None:
+    facts = json.dumps({"expires_on": "2026-09-03"})
+    assert sentence(Reader(None, "ru"), "code_expired", facts=facts) == "срок годности истёк 03.09.2026"
+    assert sentence(STAFF, "late_upload", event_ms=0 + 1, detected_ms=80 * 3_600_000 + 1).startswith(
+        "received 80 h after"
+    )
+    shift = json.dumps(
+        {
+            "shift_number": "1",
+            "z_receipt_count": "2",
+            "receipts_count": "1",
+            "z_sell_sum": "3000",
+            "receipts_sell_sum": "1500",
+        }
+    )
+    text = sentence(STAFF, "shift_receipts_mismatch", facts=shift)
+    assert "2 receipt(s) and 30.00 ₸ sold" in text and "1 and 15.00 ₸" in text
+    assert sentence(STAFF, "total_mismatch", detail="total 1500, sum of lines 1400").startswith("Total ≠ sum")
+
+
+def test_incident_ids_name_their_key_and_crafted_ones_are_not_found() -> None:
+    key = ("code", "KKM-1", 7, 1, "0104600000000121A/B?c")
+    assert incident_key(incident_id(*key)) == key
+    for crafted in ("zz", "00", "61"):
+        with pytest.raises(GatewayError) as refused:
+            incident_key(crafted)
+        assert refused.value.error is errors.NOT_FOUND
+
+
+@pytest.mark.parametrize(
+    "key",
+    [[1, "d", 2, 3, "code", "c"], [2**70, "d", 1, 1, "f", "c"], [1, "d", -1, 0, "f", ""], "x", [1.5] * 6],
+)
+def test_a_crafted_cursor_is_a_clear_400_not_a_500(key: object) -> None:
+    cursor = base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+    if key == [1, "d", 2, 3, "code", "c"]:
+        assert decode_cursor(cursor) == key
+        return
+    with pytest.raises(GatewayError) as refused:
+        decode_cursor(cursor)
+    assert refused.value.error is errors.MALFORMED_REQUEST
+    with pytest.raises(GatewayError):
+        decode_cursor("%%%not base64")
+
+
+def test_an_unknown_kind_or_status_is_an_error_not_an_empty_queue() -> None:
+    with pytest.raises(GatewayError, match="unknown anomaly kind code_clown; known kinds: code_sold_twice"):
+        AnomalyFilter(kinds=("code_clown",)).checked()
+    with pytest.raises(GatewayError, match="status must be one of"):
+        AnomalyFilter(status="done").checked()
+    with pytest.raises(GatewayError, match="since must be before until"):
+        AnomalyFilter(since_ms=2, until_ms=1).checked()

@@ -1,0 +1,121 @@
+"""Every message the pages and the server use exists in English, Russian and Kazakh, and nowhere else."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from gateway.anomaly_kinds import FAMILIES, NAMES
+from gateway.codes.status_index import STATUSES
+from gateway.i18n import LANGUAGES, catalogue, date_text, money, negotiate, translate
+from gateway.query.anomalies import CSV_COLUMNS
+from gateway.query.anomalies import STATUSES as CASE_FILTERS
+from gateway.query.books import RESULT_COLUMNS
+from gateway.query.books import STATUSES as BOOK_STATUSES
+
+ROOT = Path(__file__).resolve().parents[2] / "gateway"
+STATIC = ROOT / "web" / "static"
+# Keys a page or the server builds from a closed set (prefix + member).
+BUILT = {
+    "kind.": NAMES,
+    "family.": FAMILIES,
+    "registry_status.": STATUSES,
+    "code_status.": (
+        *STATUSES[1:],
+        "sold",
+        "returned",
+        "checked",
+        "unseen",
+        "not_visible",
+        "unreadable",
+        "unknown",
+    ),
+    "verdict.": (
+        "valid",
+        "unknown",
+        "blocked",
+        "not_in_circulation",
+        "already_sold",
+        "expired",
+        "not_owner",
+        "syntax_error",
+        "not_marking_code",
+        "returned",
+    ),
+    "event.": ("sale", "return", "check"),
+    "operation.": ("SELL", "SELL_RETURN", "BUY", "BUY_RETURN"),
+    "payment.": ("cash", "card", "credit", "tare", "mobile"),
+    "case.": ("open", "resolved"),
+    "case.action.": ("assign", "unassign", "resolve", "reopen", "note"),
+    "scope.": ("admin", "analyst", "retailer"),
+    "trace.owner.": ("you", "another", "none", "named"),
+    "books.status.": BOOK_STATUSES,
+    "books.column.": RESULT_COLUMNS,
+    "csv.anomalies.": CSV_COLUMNS,
+    **{
+        f"text.{k}.": ("other", "another", "own", "earlier")
+        for k in ("code_sold_twice", "code_clone", "code_not_owner")
+    },
+}
+
+
+def used_keys() -> set[str]:
+    """Keys named literally in the pages (t("…"), data-i18n…) and the server (translate(…, "…"))."""
+    found: set[str] = set()
+    namespaces = {key.split(".")[0] for key in catalogue("en")}
+    for path in [*STATIC.glob("*.js"), *STATIC.glob("pages/*.js")]:
+        # Every string literal shaped like a key of a catalogue namespace: t("a.b"), t(c ? "a.b" : "a.c"),
+        # [["dashboard", "nav.dashboard"], …] alike.
+        literals = re.findall(r'"([a-z_]+\.[a-z0-9_.]*)"', path.read_text())
+        found |= {k for k in literals if k.split(".")[0] in namespaces and not k.endswith((".csv", ".xlsx"))}
+    for path in STATIC.glob("*.html"):
+        found |= set(re.findall(r'data-i18n(?:-placeholder|-label)?="([^"]+)"', path.read_text()))
+    for path in ROOT.rglob("*.py"):
+        found |= set(re.findall(r'translate\(\s*\w+(?:\.\w+)?,\s*"([a-z0-9_.]+)"', path.read_text()))
+    return found
+
+
+def needed_keys() -> set[str]:
+    """Every key some page or answer may ask for (a prefix such as t("kind." + k) must be a known set)."""
+    used = used_keys()
+    prefixes = {k for k in used if k.endswith(".")}
+    assert prefixes <= set(BUILT), f"keys built from sets nobody lists here: {prefixes - set(BUILT)}"
+    built = {prefix + member for prefix, members in BUILT.items() for member in members}
+    return (used - prefixes) | built
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_key_exists_in_every_language(lang: str) -> None:
+    missing = sorted(needed_keys() - set(catalogue(lang)))
+    assert not missing, f"{lang} lacks {missing}"
+    assert set(catalogue(lang)) == set(catalogue("en")), "the three catalogues hold the same keys"
+
+
+def test_placeholders_agree_across_languages() -> None:
+    for key, english in catalogue("en").items():
+        names = set(re.findall(r"\{(\w+)\}", english))
+        for lang in LANGUAGES:
+            assert set(re.findall(r"\{(\w+)\}", catalogue(lang)[key])) == names, (lang, key)
+
+
+def test_the_scan_finds_the_keys_the_pages_use() -> None:
+    used = used_keys()
+    assert {"nav.dashboard", "login.wrong_token", "anomalies.total", "case.take", "books.covers"} <= used
+    assert "dashboard.receipts_day" in used  # chosen by a condition: t(hourly ? "…" : "…")
+
+
+def test_language_is_negotiated_from_the_switch_then_the_browser() -> None:
+    assert negotiate(None, None, "kk-KZ,kk;q=0.9,ru;q=0.8,en;q=0.5") == "kk"
+    assert negotiate(None, None, "de-DE, ru;q=0.7, en;q=0.8") == "en"
+    assert negotiate(None, "ru", "kk") == "ru"  # the switch sticks over the browser
+    assert negotiate("kk", "ru", "en") == "kk"
+    assert negotiate(None, "xx", "fr") == "en"
+
+
+def test_money_and_dates_as_each_language_writes_them() -> None:
+    assert money(123450, "ru") == "1\u00a0234,50" and money(-1500, "en") == "-15.00"
+    assert date_text("2026-09-03", "kk") == "03.09.2026" and date_text("2026-09-03", "en") == "2026-09-03"
+    assert translate("ru", "text.code_expired", date="03.09.2026") == "срок годности истёк 03.09.2026"
+    assert CASE_FILTERS[0] == "open"
