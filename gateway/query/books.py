@@ -26,7 +26,7 @@ from gateway.i18n import translate
 from gateway.query.csv_dialect import RFC, CsvDialect
 from gateway.query.local_time import LOCAL_TZ, day_range_ms, local_day, local_iso, parse_time
 from gateway.query.scoping import require_tin
-from gateway.storage.rows import MAX_TIME_MS
+from gateway.storage.columns import MAX_TIME_MS
 
 MAX_BOOK_ROWS = 200_000
 MAX_RANGE_DAYS = 366
@@ -155,7 +155,7 @@ def _time_of(value: object) -> int:
         if parsed is None:
             raise ValueError("time is empty")
         ms = parsed
-    if not 0 <= ms <= MAX_TIME_MS:  # what a receipt's time can be (rows.clamp_time)
+    if not 0 <= ms <= MAX_TIME_MS:  # what a receipt's time can be (columns.clamp_time)
         raise ValueError(f"time {str(value)[:40]!r} is not between 1970 and 2100")
     return ms
 

@@ -34,7 +34,7 @@ ADVICE = {
 }
 
 
-_FIRST_DAY, _LAST_DAY = dt.date(1970, 1, 1), dt.date(2100, 1, 1)  # rows.clamp_time's range
+_FIRST_DAY, _LAST_DAY = dt.date(1970, 1, 1), dt.date(2100, 1, 1)  # columns.clamp_time's range
 
 
 def parse_date(value: str | None) -> dt.date:

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.ingest.chain import HeadMove
-from gateway.storage.code_follow import ANOMALY_COLUMNS
+from gateway.storage.columns import ANOMALIES
 from gateway.storage.writer import INSERT_SETTINGS
+from gateway.wire import pb
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,7 @@ def move_heads(client: Any, database: str, moves: list[HeadMove], gateway_id: st
 
 # An event accepted by two nodes is found by the sweep at most this long after the second copy landed …
 ACCEPTANCE_LOOKBACK_MS = 24 * 3600 * 1000  # … and the first copy may have landed this long before it.
+_ANOMALY_ROW = ANOMALIES.row_builder()
 
 
 def sweep_double_acceptances(client: Any, database: str, since_ms: int, now_ms: int) -> list[tuple[str, int]]:
@@ -208,10 +210,10 @@ def sweep_double_acceptances(client: Any, database: str, since_ms: int, now_ms: 
         detail = (f"accepted {copies} times, by gateways {', '.join(sorted(gateways))}"
                   + ("" if hashes == 1 else f", {hashes} different envelopes")
                   + ": every table holds its rows that many times; count one copy")
-        row = ["double_acceptance", now_ms, int(event_ms), seller_tin, store_id, device_id, int(seq), True, 0,
-               "", detail]
+        keys = (seller_tin, store_id, device_id, int(seq), int(event_ms), now_ms)  # columns.KEYS
+        row = _ANOMALY_ROW(*keys, pb.Finding(kind="double_acceptance", detail=detail), True)
         client.insert(
-            "anomalies", [row], column_names=list(ANOMALY_COLUMNS), database=database,
+            "anomalies", [row], column_names=list(ANOMALIES.names), database=database,
             settings=INSERT_SETTINGS | {"insert_deduplication_token": f"double-acceptance:{device_id}:{seq}"},
         )
         found.append((str(device_id), int(seq)))

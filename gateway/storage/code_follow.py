@@ -17,7 +17,9 @@ import numpy as np
 import numpy.typing as npt
 
 from gateway.storage.client import Client
+from gateway.storage.columns import ANOMALIES
 from gateway.storage.writer import INSERT_SETTINGS
+from gateway.wire import pb
 
 # The order of a code's moves, as at start (code_registry_store._load_moves): arrival order wins.
 _ORDER = "received_at, event_time, seq"
@@ -26,10 +28,7 @@ _MOVES = "kind IN ('sale', 'return') AND cis != ''"
 _SINCE = "inserted_at >= fromUnixTimestamp64Milli({since_ms:Int64}, 'UTC')"
 _UNTIL = "inserted_at < fromUnixTimestamp64Milli({until_ms:Int64}, 'UTC')"
 Move = tuple[str, bool, str, str, bool, int]  # cis, sold, seller_tin, store_id, mine, move_id
-ANOMALY_COLUMNS = (
-    "kind", "detected_at", "event_time", "seller_tin", "store_id", "device_id", "seq", "accepted", "line",
-    "cis", "detail", "other_seller_tin", "other_store_id",
-)
+_ANOMALY_ROW = ANOMALIES.row_builder()
 
 
 @dataclass(frozen=True)
@@ -136,20 +135,23 @@ def sweep_double_sales(client: Client, database: str, since_ms: int, until_ms: i
     found = client.query(_double_sales_sql(database), parameters=params).result_rows
     if not found:
         return 0
-    rows: list[list[Any]] = []
+    rows: list[tuple[Any, ...]] = []
     token = hashlib.sha256()
     for cis, event_time, seller, store, device, seq, line, other_gateway, other_seller, other_store in found:
         token.update(f"{cis}\x1f{device}\x1f{seq}\x1f{line}\n".encode())
         # The earlier seller goes in its own columns, never into detail (a retailer reads the detail).
         detail = (f"sold before (gateway {other_gateway}), not returned since; found by the cluster sweep: "
                   "both gateways accepted the sale before either knew of the other")
-        base = [now_ms, event_time, seller, store, device, seq, True, line, cis]
-        rows.append(["code_sold_twice", *base, detail, other_seller, other_store])
+        keys = (seller, store, device, seq, event_time, now_ms)  # columns.KEYS
+        other = {"other_seller_tin": other_seller, "other_store_id": other_store}
+        rows.append(_ANOMALY_ROW(*keys, pb.Finding(kind="code_sold_twice", line=line, cis=cis, detail=detail,
+                                                  **other), True))
         if (other_seller, other_store) != (seller, store):
-            rows.append(["code_clone", *base, "the same code was sold before by another seller or store; "
-                         "found by the cluster sweep", other_seller, other_store])
+            clone = pb.Finding(kind="code_clone", line=line, cis=cis, **other, detail=(
+                "the same code was sold before by another seller or store; found by the cluster sweep"))
+            rows.append(_ANOMALY_ROW(*keys, clone, True))
     client.insert(
-        "anomalies", rows, column_names=list(ANOMALY_COLUMNS), database=database,
+        "anomalies", rows, column_names=list(ANOMALIES.names), database=database,
         settings=INSERT_SETTINGS | {"insert_deduplication_token": f"code-sweep:{token.hexdigest()}"},
     )
     return len(found)

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from gateway.storage.columns import CODE_EVENTS, clamp_time
 from gateway.wire import pb
 
 if TYPE_CHECKING:
     from gateway.storage.rows import TableRows
 
-CODE_EVENTS_COLUMNS: tuple[str, ...] = (
-    "cis", "event_time", "received_at", "kind", "verdict", "error_code", "raw_code", "gtin", "product_group",
-    "seller_tin", "store_id", "device_id", "seq", "document_number", "line", "check_id",
-    "gateway_id",  # migration 0006: other nodes follow this node's moves by it (gateway/codes/follow.py)
-)
+_CODE_EVENT_ROW = CODE_EVENTS.row_builder()
 _KIND_OF_OPERATION = {pb.SELL: "sale", pb.SELL_RETURN: "return"}
 
 
 def add_check_events(table: TableRows, record: pb.JournalRecord) -> None:
     """Append one code_events row per verdict of a pre-sale check record."""
-    from gateway.storage.rows import clamp_time  # rows imports this module
-
     check = record.code_check
     for verdict in record.code_verdicts[:]:
         table.add(
@@ -36,16 +31,13 @@ def add_check_events(table: TableRows, record: pb.JournalRecord) -> None:
 
 def add_receipt_code_events(
     table: TableRows, verdicts: list[pb.CodeVerdictRecord], lines: list[pb.ReceiptLine],
-    codes_by_line: list[list[str]], operation: pb.Operation, times: tuple[int, int],
-    receipt_ref: tuple[str, str, str, int, int, str],
+    codes_by_line: list[list[str]], operation: pb.Operation, keys: tuple[Any, ...], document_number: int,
+    gateway_id: str,
 ) -> None:
     """Append one code_events row per verdict of an accepted receipt (rows.py has read its fields once).
 
-    times: the receipt's (event_time, received_at), clamped; receipt_ref: (seller_tin, store_id, device_id,
-    seq, document_number, gateway_id); codes_by_line: each line's marking codes.
+    keys: the receipt's values of columns.KEYS; codes_by_line: each line's marking codes.
     """
-    event_time, received_at = times
-    seller_tin, store_id, device_id, seq, document_number, gateway_id = receipt_ref
     kind = _KIND_OF_OPERATION.get(operation, "sale")
     add = table.rows.append
     for verdict in verdicts:
@@ -56,8 +48,4 @@ def add_receipt_code_events(
             check_id = lines[line_no - 1].code_check_id
         else:
             raw_code = check_id = ""
-        add((  # in CODE_EVENTS_COLUMNS order
-            verdict.cis, event_time, received_at, kind, verdict.verdict, verdict.error_code, raw_code,
-            verdict.gtin, verdict.group, seller_tin, store_id, device_id, seq, document_number, line_no,
-            check_id, gateway_id,
-        ))
+        add(_CODE_EVENT_ROW(*keys, gateway_id, document_number, verdict, kind, raw_code, check_id))

@@ -8,80 +8,33 @@ from typing import TYPE_CHECKING, Any
 from google.protobuf.message import DecodeError
 
 from gateway.ingest.receipt_validation import content_findings
-from gateway.security.ai_label import ai_source_of
 from gateway.security.buyer_data import CLEAR, StoredEvent, kept_envelope, stored_event
 from gateway.security.pii_keys import PiiKeyRing
-from gateway.storage.code_rows import CODE_EVENTS_COLUMNS, add_check_events, add_receipt_code_events
+from gateway.storage.code_rows import add_check_events, add_receipt_code_events
+from gateway.storage.columns import (
+    ANOMALIES,
+    COLUMNS,
+    EVENTS,
+    PAYMENT_COLUMNS,
+    RECEIPT_LINES,
+    RECEIPTS,
+    VAT_TAX_TYPE,
+    clamp_time,
+)
 from gateway.wire import pb
 
 if TYPE_CHECKING:
     from gateway.storage.staged_rows import StagedReceipts
 
-VAT_TAX_TYPE = 100
 DAY_MS = 86_400_000
-# DateTime64 cannot hold any int64; a device clock far off must not block shipping, so times are clamped
-# (the signed event bytes keep the device's exact value).
-MAX_TIME_MS = 4_102_444_800_000  # 2100-01-01
-
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "events": (
-        "seller_tin", "store_id", "device_id", "seq", "kind", "event_time", "received_at", "envelope_hash",
-        "prev_hash", "signature", "key_id", "event", "fiscal_sign", "gateway_id", "protection",
-        "authentication", "evidence",
-    ),
-    "receipts": (
-        "seller_tin", "store_id", "device_id", "seq", "shift_number", "document_number",
-        "shift_document_number", "operation", "event_time", "received_at", "total", "change", "cash", "card",
-        "credit", "tare", "mobile", "vat", "line_count", "marked_code_count", "parent_device_id",
-        "parent_shift_number", "parent_document_number", "parent_fiscal_sign", "cashier", "fiscal_sign",
-        "findings", "discount", "markup", "offline", "offline_number", "parent_register_number",
-    ),
-    "receipt_lines": (
-        "seller_tin", "day", "gtin", "store_id", "device_id", "seq", "shift_number", "document_number",
-        "line_no", "operation", "event_time", "name", "quantity", "price", "discount", "markup", "sum", "vat",
-        "vat_rate_bp", "marking_codes", "ai_label", "ai_source", "storno", "section_code", "ntin",
-        "physical_label", "product_id", "unit",
-    ),
-    "shifts": (
-        "seller_tin", "store_id", "device_id", "shift_number", "seq", "closed_at", "received_at", "cashier",
-        "receipt_count", "sell_count", "sell_sum", "sell_return_count", "sell_return_sum", "buy_count",
-        "buy_sum", "buy_return_count", "buy_return_sum", "cash", "card", "credit", "tare", "mobile",
-        "payments", "cash_deposits", "cash_withdrawals", "cash_in_drawer", "first_document_number",
-        "last_document_number",
-    ),
-    "rejections": (
-        "device_id", "seq", "received_at", "error_code", "detail", "envelope_hash", "seller_tin", "store_id",
-        "key_id", "gateway_id", "envelope",
-    ),
-    # Buyer contacts sealed per receipt (gateway/security/buyer_data.py); migration 0004.
-    "receipt_buyers": (
-        "seller_tin", "device_id", "seq", "event_time", "consent_purpose", "consent_expires_at", "key_id",
-        "wrapped_key", "email", "phone", "iin", "email_hash", "phone_hash", "iin_hash",
-    ),
-    "code_events": CODE_EVENTS_COLUMNS,  # gateway/storage/code_rows.py; migrations 0002, 0006
-    "anomalies": (
-        "kind", "detected_at", "event_time", "seller_tin", "store_id", "device_id", "seq", "accepted", "line",
-        "cis", "detail", "other_seller_tin", "other_store_id", "facts",  # the last three: migration 0015
-    ),
-    # An OFD register's exchanges, the newest kept (migration 0012): restored at start (gateway/ofd).
-    "ofd_exchanges": (
-        "ofd_id", "device_id", "seller_tin", "number", "answered_at", "command", "sealed", "gateway_id",
-    ),
-}
 TABLES = tuple(COLUMNS)
-# The receipt path builds its rows as tuples in this column order (_receipt_record, code_rows.py): a column
-# added to one of these tables must be added there too, in its place.
-_TUPLE_BUILT = {"events": 17, "receipts": 32, "receipt_lines": 28, "code_events": 17, "anomalies": 14}
-assert all(len(COLUMNS[t]) == n for t, n in _TUPLE_BUILT.items()), "update _receipt_record's tuples"
-PAYMENT_COLUMNS = {
-    pb.CASH: "cash", pb.CARD: "card", pb.CREDIT: "credit", pb.TARE: "tare", pb.MOBILE: "mobile",
-}
-# A receipt's payments are summed into a list indexed by PaymentType: the receipts row's payment columns
-# are the types 1..5 in order.
-assert list(PAYMENT_COLUMNS) == list(range(1, 6)), "payment columns must be the PaymentType numbers 1..5"
-assert list(PAYMENT_COLUMNS.values()) == list(COLUMNS["receipts"][12:17])
 _OPERATION_NAMES = {value.number: value.name for value in pb.Operation.DESCRIPTOR.values}
-DEVICE_SIGNATURE = "device_signature"  # events.authentication of an event the device signed itself
+
+
+_EVENT_ROW = EVENTS.row_builder()
+_RECEIPT_ROW = RECEIPTS.row_builder()
+_LINE_ROW = RECEIPT_LINES.row_builder()
+_ANOMALY_ROW = ANOMALIES.row_builder()
 
 
 class TableRows:
@@ -119,11 +72,6 @@ class TableRows:
     def columns(self) -> dict[str, list[Any]]:
         """Column lists by name."""
         return dict(zip(COLUMNS[self.table], self.data(), strict=True))
-
-
-def clamp_time(ms: int) -> int:
-    """A time in ms that DateTime64(3) and Date can hold."""
-    return ms if 0 <= ms <= MAX_TIME_MS else (0 if ms < 0 else MAX_TIME_MS)
 
 
 def decode_event(record: pb.JournalRecord) -> pb.Event | None:
@@ -173,28 +121,29 @@ def _line_vat(taxes: list[pb.Tax]) -> tuple[int, int]:
 
 
 def _receipt_record(
-    batch: dict[str, TableRows], record: pb.JournalRecord, env: pb.Envelope, event_bytes: bytes,
-    event: pb.Event, pii: PiiKeyRing | None,
+    batch: dict[str, TableRows], record: pb.JournalRecord, event_bytes: bytes, event: pb.Event,
+    pii: PiiKeyRing | None,
 ) -> None:
     """The rows of an accepted receipt: events, receipts, receipt_lines, code_events, anomalies.
 
-    Most records are receipts, and upb's field reads are most of their cost, so every field is read once
-    here and each row is one tuple in its table's column order (COLUMNS).
+    Most records are receipts, and upb's field reads are most of their cost, so the fields every row
+    repeats are read once here and handed to the row builders (columns.py), positionally in the order of
+    each table's scope.
     """
     receipt = event.receipt
-    seller_tin, store_id, device_id, seq = record.seller_tin, record.store_id, env.device_id, env.seq
-    event_time, received_at = clamp_time(event.time_ms), clamp_time(record.received_ms)
-    fiscal_sign = record.fiscal_sign
+    env = record.envelope
+    event_time = clamp_time(event.time_ms)
+    # The values of columns.KEYS, which every builder takes first (positional: the builders' scope order).
+    keys = (
+        record.seller_tin, record.store_id, env.device_id, env.seq, event_time, clamp_time(record.received_ms)
+    )
     stored = _stored_receipt(batch, record, event_bytes, event, pii)
-    batch["events"].rows.append((
-        seller_tin, store_id, device_id, seq, "receipt", event_time, received_at, record.envelope_hash,
-        env.prev_hash, env.signature, env.key_id, stored.event_bytes, fiscal_sign, record.gateway_id,
-        stored.protection, record.authentication or DEVICE_SIGNATURE, stored.evidence,
-    ))
+    batch["events"].rows.append(_EVENT_ROW(*keys, record, env, stored, "receipt"))
 
     operation_number = receipt.operation
     operation = _OPERATION_NAMES.get(operation_number) or enum_name(pb.Operation, operation_number)
-    shift_number, document_number, day = receipt.shift_number, receipt.document_number, event_time // DAY_MS
+    day = event_time // DAY_MS
+    shift_number, document_number = receipt.shift_number, receipt.document_number
     # upb repeated fields have no __iter__ (a plain loop indexes until IndexError): sliced to lists once.
     lines = receipt.lines[:]
     codes_by_line: list[list[str]] = []
@@ -202,16 +151,12 @@ def _receipt_record(
     add_line = batch["receipt_lines"].rows.append
     for line_no, line in enumerate(lines, start=1):
         vat, vat_rate_bp = _line_vat(line.taxes[:])
-        storno = line.storno
-        lines_vat += -vat if storno else vat
+        lines_vat += -vat if line.storno else vat
         codes = line.marking_codes[:]
         codes_by_line.append(codes)
-        ai_label = line.ai_label
-        add_line((
-            seller_tin, day, line.gtin, store_id, device_id, seq, shift_number, document_number, line_no,
-            operation, event_time, line.name, line.quantity, line.price, line.discount, line.markup, line.sum,
-            vat, vat_rate_bp, codes, ai_label, ai_source_of(ai_label) if ai_label else "", storno,
-            line.section_code, line.ntin, line.physical_label, line.product_id, line.unit,
+        add_line(_LINE_ROW(
+            *keys, shift_number, document_number, operation, day, line_no, line, vat, vat_rate_bp, codes,
+            line.ai_label,
         ))
 
     paid = [0] * 6  # by PaymentType number; the columns are types 1..5 (CASH..MOBILE), others are dropped
@@ -223,35 +168,22 @@ def _receipt_record(
     discount, markup = receipt.discount, receipt.markup
     # Without receipt taxes: the lines' VAT (storno lines subtracted), less the discount's, plus the markup's.
     vat = _vat(taxes) if taxes else lines_vat - _vat(discount.taxes[:]) + _vat(markup.taxes[:])
-    if receipt.HasField("parent"):  # a return's sale; absent on sales
-        parent = receipt.parent
-        parent_ref = (parent.device_id, parent.shift_number, parent.document_number, parent.fiscal_sign)
-        parent_register_number = parent.register_number
-    else:
-        parent_ref = ("", 0, 0, "")
-        parent_register_number = ""
     findings = record.findings[:]
     kinds = [finding.kind for finding in findings]
-    batch["receipts"].rows.append((
-        seller_tin, store_id, device_id, seq, shift_number, document_number, receipt.shift_document_number,
-        operation, event_time, received_at, receipt.total, receipt.change, paid[1], paid[2], paid[3], paid[4],
-        paid[5], vat, len(lines), sum(map(len, codes_by_line)), *parent_ref, receipt.cashier, fiscal_sign,
-        kinds, discount.sum, markup.sum, receipt.offline, receipt.offline_number, parent_register_number,
+    batch["receipts"].rows.append(_RECEIPT_ROW(
+        *keys, shift_number, document_number, record, receipt, receipt.parent, discount, markup, operation,
+        paid, vat, len(lines), sum(map(len, codes_by_line)), kinds,
     ))
 
     verdicts = record.code_verdicts[:]
     if verdicts:
         add_receipt_code_events(
-            batch["code_events"], verdicts, lines, codes_by_line, operation_number,
-            (event_time, received_at),
-            (seller_tin, store_id, device_id, seq, document_number, record.gateway_id),
+            batch["code_events"], verdicts, lines, codes_by_line, operation_number, keys, document_number,
+            record.gateway_id,
         )
     add_anomaly = batch["anomalies"].rows.append
-    for kind, finding in zip(kinds, findings, strict=True):
-        add_anomaly((
-            kind, received_at, event_time, seller_tin, store_id, device_id, seq, True, finding.line,
-            finding.cis, finding.detail, finding.other_seller_tin, finding.other_store_id, finding.facts,
-        ))
+    for finding in findings:
+        add_anomaly(_ANOMALY_ROW(*keys, finding, True))
 
 
 def _stored_receipt(
@@ -319,15 +251,12 @@ def _event_row(
     stored = stored_event(pii, record, event)
     if stored.buyer_row is not None:
         _add_buyer_row(batch, stored.buyer_row)
-    batch["events"].add(
+    batch["events"].rows.append(_EVENT_ROW(
         seller_tin=record.seller_tin, store_id=record.store_id, device_id=env.device_id, seq=env.seq,
-        kind=(event.WhichOneof("body") or "empty") if event is not None else "undecodable",
         event_time=clamp_time(event.time_ms if event is not None else 0),
-        received_at=clamp_time(record.received_ms), envelope_hash=record.envelope_hash,
-        prev_hash=env.prev_hash, signature=env.signature, key_id=env.key_id, event=stored.event_bytes,
-        fiscal_sign=record.fiscal_sign, gateway_id=record.gateway_id, protection=stored.protection,
-        authentication=record.authentication or DEVICE_SIGNATURE, evidence=stored.evidence,
-    )
+        received_at=clamp_time(record.received_ms), record=record, env=env, stored=stored,
+        kind=(event.WhichOneof("body") or "empty") if event is not None else "undecodable",
+    ))
 
 
 def _rejection_row(batch: dict[str, TableRows], record: pb.JournalRecord) -> None:
@@ -341,15 +270,13 @@ def _rejection_row(batch: dict[str, TableRows], record: pb.JournalRecord) -> Non
 
 
 def _anomaly_rows(batch: dict[str, TableRows], record: pb.JournalRecord, event: pb.Event | None) -> None:
+    add_anomaly = batch["anomalies"].rows.append
     for finding in record.findings[:]:
-        batch["anomalies"].add(
-            kind=finding.kind, detected_at=clamp_time(record.received_ms),
-            event_time=clamp_time(event.time_ms if event is not None else 0), seller_tin=record.seller_tin,
-            store_id=record.store_id, device_id=record.envelope.device_id, seq=record.envelope.seq,
-            accepted=record.accepted, line=finding.line, cis=finding.cis, detail=finding.detail,
-            other_seller_tin=finding.other_seller_tin, other_store_id=finding.other_store_id,
-            facts=finding.facts,
-        )
+        add_anomaly(_ANOMALY_ROW(
+            seller_tin=record.seller_tin, store_id=record.store_id, device_id=record.envelope.device_id,
+            seq=record.envelope.seq, event_time=clamp_time(event.time_ms if event is not None else 0),
+            received_at=clamp_time(record.received_ms), finding=finding, accepted=record.accepted,
+        ))
 
 
 def _exchange_row(batch: dict[str, TableRows], record: pb.JournalRecord) -> None:
@@ -393,7 +320,7 @@ def build_rows(
                     stored = _stored_receipt(batch, record, event_bytes, event, pii)
                     staged.add(index, record, event, stored, found)
                 else:
-                    _receipt_record(batch, record, env, event_bytes, event, pii)  # its anomalies included
+                    _receipt_record(batch, record, event_bytes, event, pii)  # its anomalies included
                 continue
             _event_row(batch, record, event, pii)
             if event is not None and event.HasField("shift_close"):

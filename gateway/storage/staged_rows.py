@@ -7,8 +7,9 @@ schema that reads `Envelope.event` (bytes on the wire) as the `Event` message it
 views write the events, receipts, receipt_lines, code_events and anomalies rows. Python only appends the
 event bytes as stored (sealed when they name a buyer) and their protection, as two extra fields, and
 builds a buyer's `receipt_buyers` row itself. Every other record (rejections, shifts, checks, other events)
-keeps the Python rows of rows.py, which also remain the reference: tests/storage/test_staged_rows.py
-compares both paths table by table and column by column.
+keeps the Python rows of rows.py. Both paths are rendered from one definition of the columns (columns.py):
+the views' SELECTs, the stage table and the shadow schema here; tests/storage/test_staged_rows.py compares
+the rows of both paths table by table and column by column.
 
 One insert carries the dedup token of the stage table; ClickHouse derives each view's token from it, so
 a resent range is dropped in every table the views write. Used on chDB, whose engine ships with this
@@ -24,13 +25,12 @@ import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
-from gateway.security.ai_label import KNOWN_KEYS, MAX_LABEL_CHARS, SOURCE_TYPES, VERSION_TAG
 from gateway.security.buyer_data import StoredEvent
-from gateway.storage.rows import DAY_MS, DEVICE_SIGNATURE, MAX_TIME_MS, PAYMENT_COLUMNS, VAT_TAX_TYPE
+from gateway.storage.columns import STAGED, Table
 from gateway.wire import pb
 
 STAGE_TABLE = "journal_receipts"
@@ -41,52 +41,53 @@ STORED_EVIDENCE_FIELD = 1002  # the evidence (an OFD frame) as events.evidence k
 _APPENDED = {STORED_EVENT_FIELD, PROTECTION_FIELD, STORED_EVIDENCE_FIELD}
 assert not _APPENDED & set(pb.JournalRecord.DESCRIPTOR.fields_by_number)
 
-# The fields each view reads, by message (numbers and types come from the wire schema itself).
-_SHADOW_FIELDS: dict[str, tuple[str, ...]] = {
-    "JournalRecord": (
-        "envelope", "received_ms", "envelope_hash", "fiscal_sign", "seller_tin", "store_id", "findings",
-        "gateway_id", "code_verdicts", "authentication",
-    ),
-    "Envelope": ("device_id", "seq", "prev_hash", "event", "signature", "key_id"),
-    "Event": ("time_ms", "receipt"),
-    "Receipt": (
-        "operation", "shift_number", "document_number", "shift_document_number", "cashier", "lines",
-        "payments", "total", "change", "taxes", "parent", "discount", "markup", "offline", "offline_number",
-    ),
-    "ReceiptLine": (
-        "name", "gtin", "quantity", "price", "discount", "markup", "sum", "taxes", "marking_codes",
-        "code_check_id", "ai_label", "storno", "section_code", "ntin", "physical_label", "product_id", "unit",
-    ),
-    "Tax": ("tax_type", "rate_bp", "sum"),
-    "Payment": ("type", "sum"),
-    "Adjustment": ("sum", "taxes"),
-    "ParentDocument": ("device_id", "shift_number", "document_number", "fiscal_sign", "register_number"),
-    "Finding": ("kind", "line", "detail", "cis", "other_seller_tin", "other_store_id", "facts"),
-    "CodeVerdictRecord": ("line", "code_index", "cis", "verdict", "error_code", "gtin", "group"),
-}
+# The type of a field read as protobuf in ClickHouse, and of its stage table column.
 _SCALAR_TYPES = {
-    FieldDescriptor.TYPE_INT64: "int64", FieldDescriptor.TYPE_UINT64: "uint64",
-    FieldDescriptor.TYPE_INT32: "int32", FieldDescriptor.TYPE_UINT32: "uint32",
-    FieldDescriptor.TYPE_STRING: "string", FieldDescriptor.TYPE_BYTES: "bytes",
-    FieldDescriptor.TYPE_BOOL: "bool",
+    FieldDescriptor.TYPE_INT64: ("int64", "Int64"), FieldDescriptor.TYPE_UINT64: ("uint64", "UInt64"),
+    FieldDescriptor.TYPE_INT32: ("int32", "Int32"), FieldDescriptor.TYPE_UINT32: ("uint32", "UInt32"),
+    FieldDescriptor.TYPE_STRING: ("string", "String"), FieldDescriptor.TYPE_BYTES: ("bytes", "String"),
+    FieldDescriptor.TYPE_BOOL: ("bool", "Bool"),
     # Enums are read as their numbers: a newer register's value must not fail the insert (rows.py names
     # unknown ones UNKNOWN_<n>, and so do the views).
-    FieldDescriptor.TYPE_ENUM: "int32",
+    FieldDescriptor.TYPE_ENUM: ("int32", "Int32"),
 }
+_FIXED = {("JournalRecord", "envelope_hash"), ("Envelope", "prev_hash")}  # SHA-256s: FixedString(32)
+_QUOTED = {"group"}  # names ClickHouse reads as keywords inside a tuple type
+
+
+def _message(descriptor: Descriptor, field: FieldDescriptor) -> Descriptor | None:
+    """The message a field holds: Envelope.event is bytes on the wire, read as the Event they hold."""
+    if (descriptor.name, field.name) == ("Envelope", "event"):
+        return cast(Descriptor, pb.Event.DESCRIPTOR)
+    return field.message_type if field.type == FieldDescriptor.TYPE_MESSAGE else None
+
+
+def _shadow_fields() -> dict[str, dict[str, FieldDescriptor]]:
+    """The fields the views read (columns.py), by message, each message's in the order of their numbers."""
+    fields: dict[str, dict[str, FieldDescriptor]] = {}
+    for table in STAGED:
+        for column in table.columns:
+            for path in column.reads:
+                descriptor: Descriptor | None = cast(Descriptor, pb.JournalRecord.DESCRIPTOR)
+                for part in path.split("."):
+                    assert descriptor is not None, f"{path}: {part} is a field of a scalar"
+                    field = descriptor.fields_by_name[part]
+                    fields.setdefault(descriptor.name, {})[part] = field
+                    descriptor = _message(descriptor, field)
+    return {
+        message: dict(sorted(by_name.items(), key=lambda item: item[1].number))
+        for message, by_name in fields.items()
+    }
+
+
+_FIELDS = _shadow_fields()
 
 
 def _shadow_message(name: str) -> str:
-    descriptor: Descriptor = getattr(pb, name).DESCRIPTOR
     lines = []
-    for field_name in _SHADOW_FIELDS[name]:
-        field = descriptor.fields_by_name[field_name]
-        if (name, field_name) == ("Envelope", "event"):
-            type_name = "Event"  # the same wire bytes, read as the message they hold
-        elif field.type == FieldDescriptor.TYPE_MESSAGE:
-            assert field.message_type is not None
-            type_name = field.message_type.name
-        else:
-            type_name = _SCALAR_TYPES[field.type]
+    for field_name, field in _FIELDS[name].items():
+        held = _message(getattr(pb, name).DESCRIPTOR, field)
+        type_name = held.name if held is not None else _SCALAR_TYPES[field.type][0]
         repeated = "repeated " if field.is_repeated else ""
         lines.append(f"  {repeated}{type_name} {field_name} = {field.number};")
     if name == "JournalRecord":
@@ -96,7 +97,7 @@ def _shadow_message(name: str) -> str:
     return f"message {name} {{\n" + "\n".join(lines) + "\n}"
 
 
-SHADOW_SCHEMA = 'syntax = "proto3";\n' + "\n".join(_shadow_message(name) for name in _SHADOW_FIELDS) + "\n"
+SHADOW_SCHEMA = 'syntax = "proto3";\n' + "\n".join(_shadow_message(name) for name in _FIELDS) + "\n"
 
 
 _SCHEMA_NAME = f"journal_record-{hashlib.sha256(SHADOW_SCHEMA.encode()).hexdigest()[:16]}.proto"
@@ -117,159 +118,47 @@ def schema_file(chdb_url: str) -> Path:
     return path
 
 
-_TAX = "Tuple(tax_type UInt32, rate_bp UInt32, sum Int64)"
-# Columns by the fields' paths (ClickHouse matches `envelope_event_receipt_total` to envelope.event.
-# receipt.total); repeated messages are arrays of named tuples.
-STAGE_COLUMNS = f"""
-    seller_tin String,
-    store_id String,
-    gateway_id String,
-    received_ms Int64,
-    envelope_hash FixedString(32),
-    fiscal_sign String,
-    findings Array(Tuple(kind String, line Int32, detail String, cis String, other_seller_tin String,
-        other_store_id String, facts String)),
-    code_verdicts Array(Tuple(line UInt32, code_index UInt32, cis String, verdict String, error_code String,
-        gtin String, `group` String)),
-    authentication String,
-    envelope_device_id String,
-    envelope_seq UInt64,
-    envelope_prev_hash FixedString(32),
-    envelope_signature String,
-    envelope_key_id String,
-    envelope_event_time_ms Int64,
-    envelope_event_receipt_operation Int32,
-    envelope_event_receipt_shift_number UInt32,
-    envelope_event_receipt_document_number UInt64,
-    envelope_event_receipt_shift_document_number UInt32,
-    envelope_event_receipt_cashier String,
-    envelope_event_receipt_lines Array(Tuple(name String, gtin String, quantity Int64, price Int64,
-        discount Int64, markup Int64, sum Int64, taxes Array({_TAX}), marking_codes Array(String),
-        code_check_id String, ai_label String, storno Bool, section_code String, ntin String,
-        physical_label String, product_id String, unit String)),
-    envelope_event_receipt_payments Array(Tuple(type Int32, sum Int64)),
-    envelope_event_receipt_total Int64,
-    envelope_event_receipt_change Int64,
-    envelope_event_receipt_taxes Array({_TAX}),
-    envelope_event_receipt_parent_device_id String,
-    envelope_event_receipt_parent_shift_number UInt32,
-    envelope_event_receipt_parent_document_number UInt64,
-    envelope_event_receipt_parent_fiscal_sign String,
-    envelope_event_receipt_parent_register_number String,
-    envelope_event_receipt_discount_sum Int64,
-    envelope_event_receipt_discount_taxes Array({_TAX}),
-    envelope_event_receipt_markup_sum Int64,
-    envelope_event_receipt_markup_taxes Array({_TAX}),
-    envelope_event_receipt_offline Bool,
-    envelope_event_receipt_offline_number UInt32,
-    stored_event String,
-    protection String,
-    stored_evidence String
-"""
+def _type(message: str, field: FieldDescriptor) -> str:
+    """The ClickHouse type ClickHouse reads a shadow field into (a repeated message: named tuples)."""
+    held = _message(getattr(pb, message).DESCRIPTOR, field)
+    if held is not None:
+        inner = ", ".join(
+            f"{f'`{name}`' if name in _QUOTED else name} {_type(held.name, sub)}"
+            for name, sub in _FIELDS[held.name].items()
+        )
+        base = f"Tuple({inner})"
+    else:
+        base = "FixedString(32)" if (message, field.name) in _FIXED else _SCALAR_TYPES[field.type][1]
+    return f"Array({base})" if field.is_repeated else base
 
 
-def _sql_strings(values: Any) -> str:
-    return "[" + ", ".join("'" + value + "'" for value in values) + "]"
+def _stage_columns(message: str = "JournalRecord", prefix: str = "") -> list[str]:
+    """The stage table's columns, named by the fields' paths.
+
+    ClickHouse matches `envelope_event_receipt_total` to envelope.event.receipt.total; repeated messages
+    are arrays of named tuples.
+    """
+    out = []
+    for name, field in _FIELDS[message].items():
+        held = _message(getattr(pb, message).DESCRIPTOR, field)
+        if held is not None and not field.is_repeated:
+            out += _stage_columns(held.name, f"{prefix}{name}_")
+        else:
+            out.append(f"{prefix}{name} {_type(message, field)}")
+    return out
 
 
-def _clamped_time(ms: str) -> str:
-    """rows.clamp_time as SQL: a DateTime64(3) between the epoch and 2100."""
-    return f"fromUnixTimestamp64Milli(least(greatest({ms}, 0), {MAX_TIME_MS}), 'UTC')"
+STAGE_COLUMNS = (*_stage_columns(), "stored_event String", "protection String", "stored_evidence String")
 
 
-def _operation_name(number: str) -> str:
-    """rows.enum_name(pb.Operation, n) as SQL."""
-    values = pb.Operation.DESCRIPTOR.values
-    numbers = "[" + ", ".join(str(value.number) for value in values) + "]"
-    return (f"transform({number}, {numbers}, {_sql_strings(value.name for value in values)}, "
-            f"concat('UNKNOWN_', toString({number})))")
+def _select(table: Table) -> str:
+    columns = ",\n    ".join(c.sql if c.sql == c.name else f"{c.sql} AS {c.name}" for c in table.columns)
+    return f"SELECT {columns}\nFROM {{stage}}" + (f"\n{table.array_join}" if table.array_join else "")
 
-
-def _ai_source(label: str) -> str:
-    """ai_label.ai_source_of as SQL: the src of a valid label, else ''."""
-    keys = "|".join(sorted(KNOWN_KEYS))
-    valid = (
-        f"length({label}) <= {MAX_LABEL_CHARS}"
-        f" AND match({label}, '^{VERSION_TAG}(;({keys}|x-[a-z0-9-]{{1,30}})=[A-Za-z0-9._:/+-]{{1,64}})+$')"
-        # each key once (values hold neither ';' nor '=', so every ';key=' is a key)
-        f" AND length(arrayDistinct(extractAll({label}, ';([a-z0-9-]+)=')))"
-        f" = length(extractAll({label}, ';([a-z0-9-]+)='))"
-        f" AND extract({label}, ';src=([^;]*)') IN {_sql_strings(sorted(SOURCE_TYPES))}"
-    )
-    return f"if({valid}, extract({label}, ';src=([^;]*)'), '')"
-
-
-def _vat_of(taxes: str) -> str:
-    return f"arraySum(t -> if(t.tax_type = {VAT_TAX_TYPE}, t.sum, 0), {taxes})"
-
-
-_RECEIPT = "envelope_event_receipt_"
-_KEYS = f"""seller_tin, store_id, envelope_device_id AS device_id, envelope_seq AS seq,
-    {_clamped_time('envelope_event_time_ms')} AS event_time"""
-_RECEIVED = _clamped_time("received_ms")
-_COMMON = f"{_KEYS}, {_RECEIVED} AS received_at"
 
 # Each view: (target table, SELECT … FROM the stage table); the columns are named as the target's, which
 # ClickHouse matches by name (columns a view leaves out get their table defaults, as with Python's inserts).
-_VIEWS: dict[str, str] = {
-    "events": f"""SELECT {_COMMON}, 'receipt' AS kind, envelope_hash, envelope_prev_hash AS prev_hash,
-    envelope_signature AS signature, envelope_key_id AS key_id, stored_event AS event, fiscal_sign,
-    gateway_id, protection, if(authentication = '', '{DEVICE_SIGNATURE}', authentication) AS authentication,
-    stored_evidence AS evidence
-FROM {{stage}}""",
-    "receipts": f"""SELECT {_COMMON}, {_RECEIPT}shift_number AS shift_number,
-    {_RECEIPT}document_number AS document_number, {_RECEIPT}shift_document_number AS shift_document_number,
-    {_operation_name(_RECEIPT + 'operation')} AS operation, {_RECEIPT}total AS total,
-    {_RECEIPT}change AS change,
-    {', '.join(
-        f"arraySum(p -> if(p.type = {number}, p.sum, 0), {_RECEIPT}payments) AS {column}"
-        for number, column in PAYMENT_COLUMNS.items()
-    )},
-    if(notEmpty({_RECEIPT}taxes), {_vat_of(_RECEIPT + 'taxes')},
-       arraySum(l -> if(l.storno, -1, 1) * {_vat_of('l.taxes')}, {_RECEIPT}lines)
-       - {_vat_of(_RECEIPT + 'discount_taxes')} + {_vat_of(_RECEIPT + 'markup_taxes')}) AS vat,
-    length({_RECEIPT}lines) AS line_count,
-    arraySum(l -> length(l.marking_codes), {_RECEIPT}lines) AS marked_code_count,
-    {_RECEIPT}parent_device_id AS parent_device_id, {_RECEIPT}parent_shift_number AS parent_shift_number,
-    {_RECEIPT}parent_document_number AS parent_document_number,
-    {_RECEIPT}parent_fiscal_sign AS parent_fiscal_sign, {_RECEIPT}cashier AS cashier, fiscal_sign,
-    arrayMap(f -> f.kind, findings) AS findings, {_RECEIPT}discount_sum AS discount,
-    {_RECEIPT}markup_sum AS markup, {_RECEIPT}offline AS offline, {_RECEIPT}offline_number AS offline_number,
-    {_RECEIPT}parent_register_number AS parent_register_number
-FROM {{stage}}""",
-    "receipt_lines": f"""SELECT {_KEYS}, toDate(event_time) AS day, line.gtin AS gtin,
-    {_RECEIPT}shift_number AS shift_number, {_RECEIPT}document_number AS document_number,
-    toUInt32(line_no) AS line_no, {_operation_name(_RECEIPT + 'operation')} AS operation,
-    line.name AS name, line.quantity AS quantity, line.price AS price, line.discount AS discount,
-    line.markup AS markup, line.sum AS sum, {_vat_of('line.taxes')} AS vat,
-    arrayFirst(t -> t.tax_type = {VAT_TAX_TYPE}, line.taxes).rate_bp AS vat_rate_bp,
-    line.marking_codes AS marking_codes, line.ai_label AS ai_label,
-    {_ai_source('line.ai_label')} AS ai_source, line.storno AS storno, line.section_code AS section_code,
-    line.ntin AS ntin, line.physical_label AS physical_label, line.product_id AS product_id, line.unit AS unit
-FROM {{stage}}
-ARRAY JOIN {_RECEIPT}lines AS line, arrayEnumerate({_RECEIPT}lines) AS line_no""",
-    # code_rows.add_receipt_code_events: the raw code and check id are the line's, by the verdict's place.
-    "code_events": f"""SELECT {_COMMON}, verdict.cis AS cis,
-    if({_RECEIPT}operation = {pb.SELL_RETURN}, 'return', 'sale') AS kind, verdict.verdict AS verdict,
-    verdict.error_code AS error_code,
-    if(verdict.line BETWEEN 1 AND length({_RECEIPT}lines)
-         AND verdict.code_index < length({_RECEIPT}lines[verdict.line].marking_codes),
-       {_RECEIPT}lines[verdict.line].marking_codes[verdict.code_index + 1], '') AS raw_code,
-    verdict.gtin AS gtin, verdict.`group` AS product_group,
-    {_RECEIPT}document_number AS document_number, verdict.line AS line,
-    if(verdict.line BETWEEN 1 AND length({_RECEIPT}lines),
-       {_RECEIPT}lines[verdict.line].code_check_id, '') AS check_id,
-    gateway_id
-FROM {{stage}}
-ARRAY JOIN code_verdicts AS verdict""",
-    "anomalies": f"""SELECT {_KEYS}, finding.kind AS kind, {_RECEIVED} AS detected_at, true AS accepted,
-    finding.line AS line, finding.cis AS cis, finding.detail AS detail,
-    finding.other_seller_tin AS other_seller_tin, finding.other_store_id AS other_store_id,
-    finding.facts AS facts
-FROM {{stage}}
-ARRAY JOIN findings AS finding""",
-}
-assert DAY_MS == 86_400_000, "receipt_lines.day is toDate(event_time): a UTC day"
+_VIEWS: dict[str, str] = {table.name: _select(table) for table in STAGED}
 
 
 def view_name(table: str) -> str:
@@ -290,10 +179,10 @@ def view_statements(database: str) -> list[str]:
 def stage_statements(database: str) -> list[str]:
     """The stage table and its views as this code reads and writes them (idempotent CREATEs).
 
-    Migrations keep them as fixed text (the newest: 0013_ofd_staged_views.sql); a test checks that the
-    newest migration creates exactly these, so a change here needs a new migration that replaces them.
+    Migrations keep them as fixed text (the newest: 0020_staged_views_from_columns.sql); a test checks that
+    the newest migration creates exactly these, so a change here needs a new migration that replaces them.
     """
-    body = "\n".join("    " + line.strip() for line in STAGE_COLUMNS.strip().splitlines())
+    body = ",\n".join(f"    {column}" for column in STAGE_COLUMNS)
     stage = f"CREATE TABLE IF NOT EXISTS {database}.{STAGE_TABLE}\n(\n{body}\n)\nENGINE = Null"
     return [stage, *view_statements(database)]
 

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from gateway.security.pii_keys import PiiKeyRing
-from gateway.storage.rows import COLUMNS, TableRows, build_rows
+from gateway.storage.columns import COLUMNS
+from gateway.storage.rows import TableRows, build_rows
 from gateway.storage.staged_rows import STAGE_TABLE, StagedReceipts
 from gateway.wire import pb
 

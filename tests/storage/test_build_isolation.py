@@ -20,10 +20,10 @@ def test_a_batch_that_fails_names_each_failing_record(monkeypatch: pytest.Monkey
     assert set(build_tables(raw, None)) >= {"events", "receipts"}
     real = rows_module._receipt_record
 
-    def drifted(batch: Any, record: pb.JournalRecord, env: pb.Envelope, *args: Any) -> None:
-        if env.device_id == "KKM-BAD":
+    def drifted(batch: Any, record: pb.JournalRecord, *args: Any) -> None:
+        if record.envelope.device_id == "KKM-BAD":
             raise KeyError("vat_rate")
-        real(batch, record, env, *args)
+        real(batch, record, *args)
 
     monkeypatch.setattr(rows_module, "_receipt_record", drifted)
     with pytest.raises(RowsNotBuilt) as caught:

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from gateway.storage.client import Storage
-from gateway.storage.rows import MAX_TIME_MS, TableRows, build_rows
+from gateway.storage.columns import MAX_TIME_MS
+from gateway.storage.rows import TableRows, build_rows
 from gateway.storage.writer import collector_paused
 from gateway.wire import pb
 from storage.journal_records import T0_MS, Register, sell_receipt
