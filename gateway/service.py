@@ -23,7 +23,6 @@ from gateway.ingest.code_verdicts import CodeVerdicts
 from gateway.ingest.fiscal_sign import FiscalSigner
 from gateway.ingest.journal import Journal
 from gateway.ingest.pipeline import IngestPipeline, LookupEnvelopes
-from gateway.ingest.shipper import Shipper
 from gateway.ofd.dispatch import OfdDispatcher
 from gateway.ofd.exchange import RegisterExchanges
 from gateway.ofd.keys import OfdKeys
@@ -31,6 +30,7 @@ from gateway.security import device_keys
 from gateway.security.check_replay import CheckNonces
 from gateway.security.pii_keys import load_key_ring
 from gateway.settings import Settings
+from gateway.shipping.shipper import Shipper
 from gateway.storage.chain_heads import (
     ChainHead,
     StoredEnvelope,

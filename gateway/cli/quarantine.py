@@ -1,6 +1,6 @@
 """`tracegate quarantine list|replay`: records the shipper set aside, and putting them in after a fix.
 
-The shipper sets a record aside (gateway/ingest/quarantine.py) when its rows cannot be built; the rest of
+The shipper sets a record aside (gateway/shipping/quarantine.py) when its rows cannot be built; the rest of
 the journal keeps shipping. `list` shows what is there and why (it only reads files: a gateway may run).
 `replay` builds each record's rows with the code installed now and inserts them under tokens of the
 record's own, so running it twice (or again after a crash) inserts nothing twice; a file is removed only
@@ -19,17 +19,17 @@ from typing import Any, TextIO
 from gateway.cli.admin_client import on_data_dir
 from gateway.cli.main import add_common_options, settings_from_args
 from gateway.ingest.journal import ID_FILE
-from gateway.ingest.quarantine import (
+from gateway.security.pii_keys import load_key_ring
+from gateway.service import running_gateway_url
+from gateway.settings import Settings
+from gateway.shipping.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from gateway.shipping.quarantine import (
     DIRECTORY_NAME,
     Quarantine,
     QuarantinedRecord,
     batch_confirmed,
     replay_entry,
 )
-from gateway.ingest.shipper import CHECKPOINT_NAME, load_checkpoint
-from gateway.security.pii_keys import load_key_ring
-from gateway.service import running_gateway_url
-from gateway.settings import Settings
 
 
 def register(subparsers: Any) -> None:

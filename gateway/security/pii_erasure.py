@@ -15,9 +15,9 @@ from typing import Any
 from google.protobuf.message import DecodeError
 
 from gateway.ingest.journal import Journal, JournalCorrupted
-from gateway.ingest.quarantine import Quarantine
 from gateway.security.buyer_data import CONTACT_KINDS, ERASED, forget_in_record, names_person
 from gateway.security.pii_keys import PiiKeyRing
+from gateway.shipping.quarantine import Quarantine
 from gateway.wire import pb
 
 _SCAN_RECORDS = 10_000  # journal records read at a time while counting

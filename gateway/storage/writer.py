@@ -53,7 +53,7 @@ class RowsNotBuilt(Exception):
     """Some records of a batch cannot be turned into rows: (index in the batch, error type, message) each.
 
     Raised before anything is inserted, so the shipper can set those records aside durably first and
-    ship the rest (gateway/ingest/quarantine.py).
+    ship the rest (gateway/shipping/quarantine.py).
     """
 
     def __init__(self, failures: list[tuple[int, str, str]]) -> None:

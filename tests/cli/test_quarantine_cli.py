@@ -10,7 +10,7 @@ import pytest
 from storage.journal_records import Register
 
 from gateway.cli.main import main
-from gateway.ingest.quarantine import DIRECTORY_NAME, Quarantine, quarantined
+from gateway.shipping.quarantine import DIRECTORY_NAME, Quarantine, quarantined
 
 
 def set_aside(data: Path) -> bytes:

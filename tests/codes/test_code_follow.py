@@ -36,11 +36,11 @@ from gateway.ingest.code_verdicts import CodeVerdicts
 from gateway.ingest.fiscal_sign import FiscalSigner
 from gateway.ingest.journal import Journal
 from gateway.ingest.pipeline import IngestPipeline
-from gateway.ingest.shipper import Shipper
 from gateway.observability.code_follow_metrics import CodeFollowMetrics
 from gateway.observability.gateway_metrics import GatewayMetrics
 from gateway.service import GatewayService
 from gateway.settings import Settings, load_settings
+from gateway.shipping.shipper import Shipper
 from gateway.storage.chain_heads import StoredEnvelope, load_envelopes
 from gateway.storage.client import Storage
 from gateway.storage.code_follow import latest_moves, sweep_double_sales

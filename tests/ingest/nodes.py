@@ -9,9 +9,9 @@ from gateway.ingest.chain_takeover import MoveHeads
 from gateway.ingest.fiscal_sign import FiscalSigner
 from gateway.ingest.journal import Journal
 from gateway.ingest.pipeline import IngestPipeline
-from gateway.ingest.shipper import Shipper
 from gateway.service import chain_storage
 from gateway.settings import Settings
+from gateway.shipping.shipper import Shipper
 from gateway.storage.chain_heads import ChainHead
 from gateway.storage.client import Storage
 from gateway.wire import pb

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from storage.journal_records import Register, migrated_storage, storage_settings
 
-from gateway.ingest import shipper as shipper_module
 from gateway.ingest.journal import Journal
-from gateway.ingest.shipper import CHECKPOINT_NAME, Shipper
 from gateway.settings import Settings
+from gateway.shipping import shipper as shipper_module
+from gateway.shipping.checkpoint import CHECKPOINT_NAME, Checkpoint
+from gateway.shipping.shipper import Shipper
 from gateway.storage.client import Storage
 from gateway.wire import pb
 
@@ -126,7 +127,7 @@ async def test_one_checkpoint_write_a_batch_and_the_journal_keeps_what_it_does_n
     real_write = shipper_module.write_checkpoint
     written: list[tuple[int, object]] = []
 
-    def counted(path: Path, state: shipper_module.Checkpoint) -> None:
+    def counted(path: Path, state: Checkpoint) -> None:
         written.append((state.shipped, state.pending))
         real_write(path, state)
 
@@ -157,7 +158,7 @@ async def test_a_range_whose_claim_was_not_written_is_not_inserted_until_it_is(
     real_write = shipper_module.write_checkpoint
     failures = iter([OSError("disk full")])
 
-    def failing_once(path: Path, state: shipper_module.Checkpoint) -> None:
+    def failing_once(path: Path, state: Checkpoint) -> None:
         failure = next(failures, None)
         if failure is not None:
             raise failure

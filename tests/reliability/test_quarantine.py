@@ -22,9 +22,10 @@ from gateway.cli.quarantine import replay_quarantine
 from gateway.http.app import create_app
 from gateway.http.keys import SERVICE
 from gateway.ingest.journal import Journal
-from gateway.ingest.quarantine import DIRECTORY_NAME
-from gateway.ingest.shipper import CHECKPOINT_NAME, Shipper
 from gateway.settings import Settings, load_settings
+from gateway.shipping.checkpoint import CHECKPOINT_NAME
+from gateway.shipping.quarantine import DIRECTORY_NAME
+from gateway.shipping.shipper import Shipper
 from gateway.storage import rows as rows_module
 from gateway.storage.client import Storage
 from gateway.storage.migrations import apply_migrations

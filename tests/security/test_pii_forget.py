@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from gateway.ingest.journal import FRAME_HEADER, Journal
-from gateway.ingest.quarantine import Quarantine, quarantined
 from gateway.security.buyer_data import ERASED, SEALED, protect_record
 from gateway.security.pii_erasure import count_in_journal, forget_set_aside, lookup_hashes
+from gateway.shipping.quarantine import Quarantine, quarantined
 from gateway.wire import pb
 from tests.ingest.conftest import PII_KEYS, Register
 from tests.security.test_buyer_data import EMAIL, PHONE, _with_buyer

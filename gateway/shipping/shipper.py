@@ -1,25 +1,25 @@
 """Shipper: tails the journal into ClickHouse in batches, idempotently, advancing only after confirmation.
 
 A record whose rows cannot be built (a bug, a schema drift after an upgrade) is set aside in the quarantine
-(gateway/ingest/quarantine.py) and the rest of its batch ships, instead of the batch failing for ever.
+(gateway/shipping/quarantine.py) and the rest of its batch ships, instead of the batch failing for ever.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from gateway.ingest.journal import FRAME_HEADER, Journal, write_file_durably
-from gateway.ingest.quarantine import DIRECTORY_NAME, Quarantine, batch_confirmed, quarantined, replay_entry
+from gateway.ingest.journal import FRAME_HEADER, Journal
 from gateway.security.pii_keys import load_key_ring
 from gateway.settings import Settings
+from gateway.shipping.checkpoint import CHECKPOINT_NAME, load_checkpoint, write_checkpoint
+from gateway.shipping.dedup_tokens import dedup_token
+from gateway.shipping.quarantine import DIRECTORY_NAME, Quarantine, batch_confirmed, quarantined, replay_entry
 from gateway.storage.client import Storage
 from gateway.storage.errors import classify
 from gateway.storage.rows import TABLES
@@ -28,52 +28,9 @@ from gateway.storage.writer import Inserted, RowsNotBuilt
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_NAME = "shipped.json"
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 30.0
 RETRY_AT_START = 100  # quarantined records retried when the shipper starts (see retry_quarantine)
-
-
-@dataclass
-class Checkpoint:
-    """How far storage has confirmed, and the batch being inserted (completed first after a crash, with
-    only what ClickHouse lacks: whichever way its first attempt built its rows, so files of older gateways,
-    which also said whether that attempt staged receipts, read the same)."""
-
-    shipped: int = 0
-    pending: tuple[int, int] | None = None
-
-    def to_json(self) -> str:
-        """The file's text."""
-        pending = None if self.pending is None else {"start": self.pending[0], "end": self.pending[1]}
-        return json.dumps({"shipped": self.shipped, "pending": pending})
-
-    @classmethod
-    def from_json(cls, text: str) -> Checkpoint:
-        """Parse the file's text."""
-        raw = json.loads(text)
-        pending = raw.get("pending")
-        if not pending:
-            return cls(int(raw["shipped"]))
-        return cls(int(raw["shipped"]), (int(pending["start"]), int(pending["end"])))
-
-
-def load_checkpoint(path: Path, *, start: int) -> Checkpoint:
-    """The checkpoint on disk, or a fresh one shipping from start."""
-    try:
-        return Checkpoint.from_json(path.read_text())
-    except FileNotFoundError:
-        return Checkpoint(shipped=start)
-
-
-def write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
-    """Replace the checkpoint file atomically and durably (tmp + fsync + rename + directory fsync)."""
-    write_file_durably(path, checkpoint.to_json())
-
-
-def dedup_token(journal_id: str, start: int, end: int, table: str) -> str:
-    """Deterministic insert_deduplication_token of one table's rows of one batch range."""
-    return f"{journal_id}:{start}-{end}:{table}"
 
 
 @dataclass

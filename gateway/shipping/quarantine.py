@@ -22,6 +22,7 @@ from google.protobuf.message import DecodeError
 
 from gateway.ingest.journal import fsync_dir, write_file_durably
 from gateway.security.pii_keys import PiiKeyRing
+from gateway.shipping.dedup_tokens import replay_token
 from gateway.storage.errors import classify
 from gateway.storage.writer import RowsNotBuilt, build_tables, insert_tables
 from gateway.wire import pb
@@ -78,11 +79,6 @@ def quarantined(
     )
 
 
-def replay_token(entry: QuarantinedRecord, table: str) -> str:
-    """The dedup token of a replayed record's rows of one table: its own, never one of a shipped batch."""
-    return f"{entry.journal_id}:{entry.position}-{entry.end}:{table}:replay"
-
-
 def batch_confirmed(entry: QuarantinedRecord, journal_id: str, shipped: int) -> bool:
     """Whether the record's batch is in storage without it (only then may the record be replayed: shipping
     the batch later, with a fix, must not put it in a second time). A record of a journal since replaced
@@ -98,8 +94,9 @@ def replay_entry(entry: QuarantinedRecord, client: Any, database: str, pii: PiiK
     except RowsNotBuilt as exc:
         _, error_type, error = exc.failures[0]
         return f"still fails: {error_type}: {error}"
+    tokens = {table: replay_token(entry.journal_id, entry.position, entry.end, table) for table in tables}
     try:
-        insert_tables(client, database, tables, {table: replay_token(entry, table) for table in tables})
+        insert_tables(client, database, tables, tokens)
     except Exception as exc:
         failure = classify(exc)
         return f"storage refused it ({failure.name}: {failure.user_message})"

@@ -1,0 +1,1 @@
+"""From the journal to ClickHouse: the shipper loop, its checkpoint, dedup tokens and the quarantine."""
