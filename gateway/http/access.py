@@ -5,15 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
 
 from aiohttp import web
 
 from gateway import errors
-from gateway.auth.tokens import Principal, TokenCache, load_tokens, new_token, revoke_token, save_token
+from gateway.auth.tokens import Principal, TokenCache, load_tokens
 from gateway.errors import GatewayError
 from gateway.http.keys import SERVICE
-from gateway.security import audit
 
 log = logging.getLogger(__name__)
 
@@ -65,59 +63,7 @@ async def _stop(app: web.Application) -> None:
             await task
 
 
-async def issue(request: web.Request) -> web.Response:
-    """Issue a token: JSON {scope, seller_tin?, expires_days?, label?} → 201 with the token, shown once."""
-    require_scope(request, "admin")
-    try:
-        body: Any = await request.json()
-    except ValueError:
-        raise GatewayError(errors.MALFORMED_REQUEST, "body is not JSON") from None
-    if not isinstance(body, dict):
-        raise GatewayError(errors.MALFORMED_REQUEST, "body must be a JSON object")
-    days = body.get("expires_days")
-    if days is not None and not isinstance(days, int | float):
-        raise GatewayError(errors.MALFORMED_REQUEST, "expires_days must be a number")
-    secret, token = new_token(
-        str(body.get("scope", "")),
-        str(body.get("seller_tin") or ""),
-        expires_days=days,
-        label=str(body.get("label") or ""),
-    )
-    service = request.app[SERVICE]
-    await service.storage.run(lambda c: save_token(c, service.storage.database, token))
-    request.app[TOKENS].put(token)
-    await _audit(request, audit.TOKEN_ISSUED, token.token_id, f"scope {token.scope} {token.seller_tin}")
-    return web.json_response({"token": secret, **token.public()}, status=201)
-
-
-async def list_tokens(request: web.Request) -> web.Response:
-    """Every token (never the secret nor its hash)."""
-    require_scope(request, "admin")
-    return web.json_response({"tokens": [t.public() for t in request.app[TOKENS].all()]})
-
-
-async def revoke(request: web.Request) -> web.Response:
-    """Revoke a token: it stops working on this node at once, on others within RELOAD_INTERVAL_S."""
-    require_scope(request, "admin")
-    token = revoke_token(request.app[TOKENS].all(), request.match_info["token_id"])
-    service = request.app[SERVICE]
-    await service.storage.run(lambda c: save_token(c, service.storage.database, token))
-    request.app[TOKENS].put(token)
-    await _audit(request, audit.TOKEN_REVOKED, token.token_id)
-    return web.json_response(token.public())
-
-
-async def _audit(request: web.Request, action: str, target: str, detail: str = "") -> None:
-    # Imported here: security_routes builds on this module (require_scope, TOKENS).
-    from gateway.http.security_routes import audit_request
-
-    await audit_request(request, action, target, detail)
-
-
 def setup_access(app: web.Application) -> None:
-    """Load tokens once the service runs (on_startup runs after cleanup contexts) and add token routes."""
+    """Load tokens once the service runs (on_startup runs after cleanup contexts) and reload them."""
     app.on_startup.append(_load)
     app.on_shutdown.append(_stop)
-    app.router.add_post("/v1/admin/tokens", issue)
-    app.router.add_get("/v1/admin/tokens", list_tokens)
-    app.router.add_post("/v1/admin/tokens/{token_id}/revoke", revoke)

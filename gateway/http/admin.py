@@ -11,8 +11,8 @@ from gateway.auth.tokens import Principal
 from gateway.devices import Device, new_device, registration_decision, revoked
 from gateway.errors import GatewayError
 from gateway.http.access import require_scope
+from gateway.http.audit_trail import audit_request
 from gateway.http.keys import SERVICE
-from gateway.http.security_routes import audit_request
 from gateway.ofd import registration as ofd_registration
 from gateway.query.sql import readonly_query
 from gateway.query.summary import ingest_summary

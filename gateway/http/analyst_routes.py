@@ -14,8 +14,8 @@ from gateway.anomaly_kinds import KINDS
 from gateway.auth.tokens import Principal
 from gateway.errors import GatewayError
 from gateway.http.access import require_scope
+from gateway.http.audit_trail import audit_request
 from gateway.http.keys import SERVICE
-from gateway.http.security_routes import audit_request
 from gateway.i18n import COOKIE, negotiate, translate
 from gateway.query.anomalies import MAX_PAGE, AnomalyFilter, AnomalyQueue, csv_header, csv_rows
 from gateway.query.anomaly_cases import CaseAction, act, case_view

@@ -10,6 +10,7 @@ from aiohttp import web
 from gateway.http.access import setup_access
 from gateway.http.admin import setup_admin
 from gateway.http.analyst_routes import setup_analyst_routes
+from gateway.http.audit_trail import setup_audit_trail
 from gateway.http.check_routes import setup_check
 from gateway.http.codes_routes import setup_code_check
 from gateway.http.errors import setup_errors
@@ -17,11 +18,13 @@ from gateway.http.export_routes import setup_export_routes
 from gateway.http.health import setup_health
 from gateway.http.ingest_routes import setup_ingest_routes
 from gateway.http.keys import SERVICE, SETTINGS
+from gateway.http.limits import setup_limits
 from gateway.http.metrics import METRICS, setup_metrics
 from gateway.http.page_headers import setup_page_headers
 from gateway.http.receipt_routes import setup_receipt_routes
 from gateway.http.request_ids import setup_request_ids
 from gateway.http.security_routes import setup_security
+from gateway.http.token_routes import setup_token_routes
 from gateway.ofd.server import OfdFrontDoor, OfdMetrics
 from gateway.service import GatewayService
 from gateway.settings import Settings
@@ -69,13 +72,16 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     setup_errors(app)
+    setup_limits(app)
     setup_security(app)
+    setup_audit_trail(app)
     setup_health(app)
     setup_ingest_routes(app)
     setup_admin(app)
     setup_code_check(app)
     setup_check(app)
     setup_access(app)
+    setup_token_routes(app)
     setup_analyst_routes(app)
     setup_export_routes(app)
     setup_receipt_routes(app)

@@ -11,8 +11,8 @@ import html
 
 from aiohttp import web
 
+from gateway.http.client_address import remote_of
 from gateway.http.keys import SERVICE, SETTINGS
-from gateway.http.security_routes import remote_of
 from gateway.query.consumer_check import CheckQuery, check_receipt, parse_query
 from gateway.security.rate_limits import RateLimiter
 

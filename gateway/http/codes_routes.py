@@ -20,9 +20,10 @@ from gateway import errors
 from gateway.codes.registry_file import RegistryRow, RegistryRowError, read_registry
 from gateway.errors import GatewayError
 from gateway.http.admin import require_admin
+from gateway.http.audit_trail import audit_request
 from gateway.http.ingest_routes import PROTOBUF, read_protobuf_body
 from gateway.http.keys import SERVICE
-from gateway.http.security_routes import CHECK_LIMITS, audit_request
+from gateway.http.limits import CHECK_LIMITS
 from gateway.ingest.code_verdicts import CheckAnswer, CodeVerdicts, verdict_record
 from gateway.security import audit
 from gateway.service import GatewayService

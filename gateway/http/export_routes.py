@@ -12,8 +12,9 @@ from aiohttp import web
 from gateway.export.format import MEDIA_TYPE
 from gateway.export.writer import ExportSigner
 from gateway.http.access import require_scope
+from gateway.http.audit_trail import audit_request
 from gateway.http.keys import SERVICE, SETTINGS
-from gateway.http.security_routes import PII_KEYS, audit_request
+from gateway.http.security_routes import PII_KEYS
 from gateway.query.export import export_chunks, parse_request, plan_export
 from gateway.security import audit
 from gateway.wire import signing

@@ -8,8 +8,9 @@ from aiohttp import web
 
 from gateway import errors
 from gateway.errors import GatewayError
+from gateway.http.client_address import remote_of
 from gateway.http.keys import SERVICE
-from gateway.http.security_routes import VERIFY_LIMITS, check_device_rate, remote_of
+from gateway.http.limits import VERIFY_LIMITS, check_device_rate
 from gateway.query.verify import verify_fiscal_sign
 
 PROTOBUF = "application/x-protobuf"

@@ -12,7 +12,7 @@ def server_ssl_context(settings: Settings) -> ssl.SSLContext | None:
 
     With a client CA, a client certificate is asked for and verified when sent (CERT_OPTIONAL), so admin
     and analyst routes still work with bearer tokens alone; the device endpoints refuse requests that
-    came without one (gateway/http/security_routes.py).
+    came without one (gateway/http/limits.py).
     """
     if not settings.tls_cert_file:
         return None

@@ -10,8 +10,9 @@ from gateway.auth.tokens import TokenCache, new_token
 from gateway.http.access import TOKENS, require_scope
 from gateway.http.errors import setup_errors
 from gateway.http.keys import SETTINGS
+from gateway.http.limits import TOKEN_LIMITS, setup_limits
 from gateway.http.page_headers import CONTENT_SECURITY_POLICY, setup_page_headers
-from gateway.http.security_routes import TOKEN_LIMITS, setup_security
+from gateway.http.security_routes import setup_security
 from gateway.settings import Settings
 from gateway.web.pages import setup_pages
 
@@ -24,6 +25,7 @@ def _app(tokens: TokenCache) -> web.Application:
     app = web.Application()
     app[SETTINGS] = Settings(rate_token_per_s=1.0, rate_token_burst=2)
     setup_errors(app)
+    setup_limits(app)
     setup_security(app)
     app[TOKENS] = tokens
     app.router.add_get("/v1/whoami", whoami)
