@@ -125,3 +125,12 @@ class GatewayError(Exception):
     def __str__(self) -> str:
         # The same "code: detail" the CLI prints for an error the gateway answered over HTTP.
         return f"{self.error.code}: {self.detail}"
+
+
+class EnvelopeRejected(Exception):
+    """One envelope is refused (the rest of the batch goes on); carries a stable event-level error code."""
+
+    def __init__(self, error: ErrorCode, detail: str) -> None:
+        super().__init__(detail)
+        self.error = error
+        self.detail = detail

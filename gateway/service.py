@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway.codes.follow import CodeFollower, DoubleSaleSweep, follow_forever
+from gateway.cluster.acceptance_sweep import AcceptanceSweep, sweep_forever
+from gateway.cluster.code_follow import CodeFollower, DoubleSaleSweep, follow_forever
 from gateway.devices import DeviceRegistry
-from gateway.ingest.acceptance_sweep import AcceptanceSweep, sweep_forever
 from gateway.ingest.chain import ChainState, HeadMove
 from gateway.ingest.chain_takeover import LoadHead, MoveHeads
 from gateway.ingest.code_verdicts import CodeVerdicts
@@ -134,7 +134,7 @@ class GatewayService:
             log.info("applied migrations: %s", ", ".join(applied))
         registry = await storage.run(lambda c: load_registry(c, storage.database))
         # Rotations already shipped: a node that missed the devices row write still learns the new keys.
-        device_keys.apply_accepted(
+        device_keys.apply_key_rotations(
             registry, await storage.run(lambda c: device_keys.load_stored_rotations(c, storage.database))
         )
         chains = ChainState()
@@ -164,7 +164,7 @@ class GatewayService:
                 exchanges.restore([record.ofd_exchange])
             if record.accepted:
                 chains.apply_record(record)
-                device_keys.apply_accepted(registry, [record])
+                device_keys.apply_key_rotations(registry, [record])
                 event = decode_event(record) if record.code_verdicts else None
                 if event is not None:  # sales and returns not yet shipped move code status too
                     code_verdicts.apply_record(record, event)

@@ -22,8 +22,8 @@ from aiohttp import web
 
 from gateway import errors
 from gateway.devices import DeviceRegistry, new_device
+from gateway.errors import EnvelopeRejected
 from gateway.ingest import decoding
-from gateway.ingest.decoding import EnvelopeRejected
 from gateway.ingest.fiscal_sign import FiscalSigner
 from gateway.ingest.journal import frames
 from gateway.ingest.receipt_validation import event_time_findings

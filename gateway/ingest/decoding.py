@@ -16,20 +16,11 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 
 from gateway import errors
-from gateway.errors import ErrorCode, GatewayError
+from gateway.errors import EnvelopeRejected, GatewayError
 from gateway.settings import Limits
 from gateway.wire import pb, signing
 
 MAX_KEY_ID_CHARS = 64
-
-
-class EnvelopeRejected(Exception):
-    """One envelope is refused (the rest of the batch goes on); carries a stable event-level error code."""
-
-    def __init__(self, error: ErrorCode, detail: str) -> None:
-        super().__init__(detail)
-        self.error = error
-        self.detail = detail
 
 
 def decode_batch(body: bytes, limits: Limits) -> pb.IngestBatch:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -16,6 +15,7 @@ from gateway import errors
 from gateway.codes.parser import CodeResult
 from gateway.codes.status_index import Slot
 from gateway.devices import Device, DeviceRegistry
+from gateway.errors import EnvelopeRejected
 from gateway.ingest import decoding
 from gateway.ingest.chain import ChainCursor, ChainState, HeadMove, KnownEnvelope, Verdict
 from gateway.ingest.chain_takeover import (
@@ -26,9 +26,9 @@ from gateway.ingest.chain_takeover import (
     refresh_heads,
 )
 from gateway.ingest.code_verdicts import CodeAt, CodeVerdicts, Undo, codes_of, parse_codes
-from gateway.ingest.decoding import EnvelopeRejected
+from gateway.ingest.cpu_thread import CpuThread
 from gateway.ingest.fiscal_sign import FiscalSigner
-from gateway.ingest.offload import OffloadThread
+from gateway.ingest.key_locks import KeyLocks
 from gateway.ingest.receipt_validation import event_time_findings
 from gateway.ingest.signatures import (
     AWAITS_ROTATION,
@@ -39,7 +39,7 @@ from gateway.ingest.signatures import (
 )
 from gateway.ingest.signatures import Verdict as AuthVerdict
 from gateway.security.buyer_data import protect_record
-from gateway.security.device_keys import apply_accepted, rotation_key
+from gateway.security.device_keys import apply_key_rotations, rotation_key
 from gateway.security.pii_keys import PiiKeyRing
 from gateway.settings import Settings
 from gateway.wire import pb, signing
@@ -58,62 +58,6 @@ class JournalAppender(Protocol):
 def wall_clock_ms() -> int:
     """Now, in ms since the epoch, UTC."""
     return time.time_ns() // 1_000_000
-
-
-@dataclass(slots=True)
-class _Lock:
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    users: int = 0
-
-
-class KeyLocks:
-    """Per-key locks (devices, marking codes) so two requests on one key never interleave; an entry lives
-    while in use."""
-
-    def __init__(self) -> None:
-        self._entries: dict[str, _Lock] = {}
-
-    def hold(self, keys: Iterable[str]) -> _Held:
-        """Hold the locks of all these keys; taken in sorted order, so two batches cannot deadlock."""
-        return _Held(self._entries, sorted(set(keys)))
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-
-class _Held:
-    """KeyLocks.hold as a plain async context manager (an @asynccontextmanager generator costs more)."""
-
-    __slots__ = ("_acquired", "_entries", "_ids")
-
-    def __init__(self, entries: dict[str, _Lock], ids: list[str]) -> None:
-        self._entries = entries
-        self._ids = ids
-        self._acquired: list[asyncio.Lock] = []
-
-    async def __aenter__(self) -> None:
-        for device_id in self._ids:
-            self._entries.setdefault(device_id, _Lock()).users += 1
-        try:
-            for device_id in self._ids:
-                lock = self._entries[device_id].lock
-                await lock.acquire()
-                self._acquired.append(lock)
-        except BaseException:
-            self._release()
-            raise
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        self._release()
-
-    def _release(self) -> None:
-        for lock in reversed(self._acquired):
-            lock.release()
-        for device_id in self._ids:
-            entry = self._entries[device_id]
-            entry.users -= 1
-            if entry.users == 0:
-                del self._entries[device_id]
 
 
 @dataclass(slots=True)
@@ -144,7 +88,7 @@ class _Item:
 _Key = tuple[ec.EllipticCurvePublicKey, str]
 
 # One per process, shared by every pipeline (tests build many): signature checks off the event loop.
-_VERIFIER = OffloadThread("tg-verify")
+_VERIFIER = CpuThread("tg-verify")
 
 # "accepted", "duplicate", …: AckStatus.Name(status).lower() once, not per envelope (~1 µs each).
 _STATUS_COUNTERS = {number: name.lower() for name, number in pb.AckStatus.items()}
@@ -251,7 +195,7 @@ class IngestPipeline:
             for cursor in cursors.values():
                 cursor.commit()
             # An accepted key rotation: the chain continues under the new key from the next envelope on.
-            rotated = apply_accepted(self._registry, _accepted_rotations(items, received_ms))
+            rotated = apply_key_rotations(self._registry, _accepted_rotations(items, received_ms))
             if rotated and self._on_key_rotation is not None:
                 await self._on_key_rotation(rotated)
         return self._ack(items, received_ms)
@@ -295,7 +239,7 @@ class IngestPipeline:
             return {}
         signed = [item.signed for item in candidates if item.signed is not None]
         # Decoding above is GIL-bound Python either way, so it runs here; the ECDSA verifies release the
-        # GIL, so they run on the offload thread, in parallel with the loop.
+        # GIL, so they run on the CPU thread, in parallel with the loop.
         verdicts, awaiting = await _VERIFIER.run(functools.partial(authenticate, self._registry, signed))
         for item, verdict in zip(candidates, verdicts, strict=True):
             if isinstance(verdict, Device):

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from gateway import errors
 from gateway.devices import Device, DeviceRegistry
-from gateway.ingest.decoding import EnvelopeRejected
+from gateway.errors import EnvelopeRejected
 from gateway.wire import pb, signing
 from gateway.wire.rotation import rotation_in
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.codes.follow import FollowStats
+from gateway.cluster.code_follow import FollowStats
 from gateway.observability.prometheus import Counter, Gauge, Registry
 
 

@@ -32,7 +32,8 @@ from gateway.devices import Device, DeviceRegistry
 from gateway.errors import GatewayError
 from gateway.ingest.chain import ChainState
 from gateway.ingest.fiscal_sign import FiscalSigner
-from gateway.ingest.pipeline import IngestPipeline, JournalAppender, KeyLocks, wall_clock_ms
+from gateway.ingest.key_locks import KeyLocks
+from gateway.ingest.pipeline import IngestPipeline, JournalAppender, wall_clock_ms
 from gateway.ofd import answers, documents
 from gateway.ofd.counters import Ledger, state_copy
 from gateway.ofd.documents import Mapping, finding

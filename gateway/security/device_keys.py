@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from gateway import errors
 from gateway.devices import Device, DeviceRegistry, KnownKey
-from gateway.ingest.decoding import EnvelopeRejected
+from gateway.errors import EnvelopeRejected
 from gateway.storage.client import Storage
 from gateway.storage.device_store import load_device_keys, load_devices, save_device
 from gateway.wire import pb, signing
@@ -85,7 +85,7 @@ def apply_rotation(registry: DeviceRegistry, envelope: pb.Envelope, at_ms: int) 
     return new
 
 
-def apply_accepted(registry: DeviceRegistry, accepted: Iterable[pb.JournalRecord]) -> list[Device]:
+def apply_key_rotations(registry: DeviceRegistry, accepted: Iterable[pb.JournalRecord]) -> list[Device]:
     """Apply the rotations among accepted journal records, in order; each moved device once, as it ends."""
     moved: dict[str, Device] = {}
     for record in accepted:

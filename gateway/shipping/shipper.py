@@ -24,7 +24,7 @@ from gateway.storage.client import Storage
 from gateway.storage.errors import classify
 from gateway.storage.rows import TABLES
 from gateway.storage.staged_rows import STAGE_TABLE
-from gateway.storage.writer import Inserted, RowsNotBuilt
+from gateway.storage.writer import InsertCounts, RowsNotBuilt
 
 log = logging.getLogger(__name__)
 
@@ -253,12 +253,12 @@ class Shipper:
 
     async def _insert_kept(
         self, start: int, end: int, raw: list[bytes], tokens: dict[str, str], retry: bool
-    ) -> Inserted:
+    ) -> InsertCounts:
         kept = raw
         if self.quarantine.holds_any(start, end):
             kept = [record for _, record in self._kept(start, raw)]
         if not kept:
-            return Inserted({}, {})
+            return InsertCounts({}, {})
         return await self.storage.insert_records(
             kept, self._pii, tokens, staged=self.storage.stages_receipts, retry=retry
         )

@@ -22,7 +22,7 @@ from gateway.security.pii_keys import PiiKeyRing
 from gateway.settings import Settings
 from gateway.storage.process import StorageProcess
 from gateway.storage.staged_rows import schema_file
-from gateway.storage.writer import Inserted, build_tables, insert_missing, insert_tables
+from gateway.storage.writer import InsertCounts, build_tables, insert_missing, insert_tables
 
 T = TypeVar("T")
 Client = Any  # clickhouse_connect's Client (untyped library)
@@ -186,7 +186,7 @@ class Storage:
     async def insert_records(
         self, raw: list[bytes], pii: PiiKeyRing | None, tokens: dict[str, str], *, staged: bool,
         retry: bool = False,
-    ) -> Inserted:
+    ) -> InsertCounts:
         """Journal records → rows → one insert per table, each deduplicated by its token; what was stored.
 
         staged: accepted receipts go to the stage table (tokens must name it), for ClickHouse to build
@@ -206,7 +206,7 @@ class Storage:
             tables = await self.run(lambda client: insert_missing(client, self.database, tables, tokens))
         else:
             await self.run(lambda client: insert_tables(client, self.database, tables, tokens))
-        return Inserted.of(tables)
+        return InsertCounts.of(tables)
 
     def close(self) -> None:
         """Close the client and stop the thread (after calls already queued)."""

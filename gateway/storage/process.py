@@ -37,10 +37,10 @@ from typing import Any
 from clickhouse_connect.driver.exceptions import OperationalError
 from clickhouse_connect.driver.query import QueryResult
 
-from gateway.observability.process_name import STORAGE, set_process_name
+from gateway.process_name import STORAGE, set_process_name
 from gateway.security.pii_keys import PiiKeyRing
 from gateway.storage.staged_rows import schema_file
-from gateway.storage.writer import Inserted, build_tables, collector_paused, insert_missing, insert_tables
+from gateway.storage.writer import InsertCounts, build_tables, collector_paused, insert_missing, insert_tables
 
 log = logging.getLogger(__name__)
 LOCK_WAIT_S = 30.0
@@ -102,10 +102,10 @@ class StorageProcess:
     def insert_records(
         self, raw: list[bytes], pii: PiiKeyRing | None, database: str, tokens: dict[str, str], staged: bool,
         retry: bool = False,
-    ) -> Inserted:
+    ) -> InsertCounts:
         """Build the rows of journal records in the child and insert them (retry: only what is missing,
         writer.insert_missing); what was stored."""
-        inserted: Inserted = self._exchange("ship", (raw, pii, database, tokens, staged, retry))
+        inserted: InsertCounts = self._exchange("ship", (raw, pii, database, tokens, staged, retry))
         return inserted
 
     def _exchange(self, pipe: str, message: Any) -> Any:
@@ -187,7 +187,7 @@ def _serve(url: str, calls: Connection, ship: Connection, parent_pid: int) -> No
 
     def handle_ship(
         message: tuple[list[bytes], PiiKeyRing | None, str, dict[str, str], bool, bool]
-    ) -> Inserted:
+    ) -> InsertCounts:
         raw, pii, database, tokens, staged, retry = message
         with collector_paused():
             tables = build_tables(raw, pii, stage_schema=schema_file(url) if staged and not retry else None)
@@ -196,7 +196,7 @@ def _serve(url: str, calls: Connection, ship: Connection, parent_pid: int) -> No
                     tables = insert_missing(client, database, tables, tokens)
                 else:
                     insert_tables(client, database, tables, tokens)
-            inserted = Inserted.of(tables)
+            inserted = InsertCounts.of(tables)
             del tables  # freed by refcounting before the collector resumes (see collector_paused)
         return inserted
 

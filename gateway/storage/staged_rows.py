@@ -190,6 +190,17 @@ def stage_statements(database: str) -> list[str]:
 VIEW_TABLES = tuple(_VIEWS)
 
 
+def replacement_sql(migration: str) -> str:
+    """The fixed text of a migration that replaces the stage table and its views with these definitions
+    (`python -m gateway.storage.staged_rows 00NN_name > gateway/storage/migrations/00NN_name.sql`)."""
+    database = "{database}"
+    drops = [f"DROP VIEW IF EXISTS {database}.{view_name(table)}" for table in VIEW_TABLES]
+    statements = [*drops, f"DROP TABLE IF EXISTS {database}.{STAGE_TABLE}", *stage_statements(database)]
+    header = (f"-- Migration {migration[:4]} as released (fixed text); {{database}} stands for the database's "
+              "name.\n-- The stage table and its views replaced, rendered from storage/columns.py.\n")
+    return header + "\n;\n".join(statements) + "\n;\n"
+
+
 def _varint(value: int) -> bytes:
     out = bytearray()
     while value > 0x7F:
@@ -259,3 +270,9 @@ class StagedReceipts:
             f"{database}.{STAGE_TABLE}", insert_block=b"".join(self.frames), fmt="Protobuf",
             settings=settings | {"format_schema": f"{self.schema}:JournalRecord"},
         )
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.stdout.write(replacement_sql(sys.argv[1]))

@@ -61,10 +61,12 @@ class RowsNotBuilt(Exception):
         self.failures = failures
 
 
-Tables = dict[str, TableRows | StagedReceipts]
+BuiltTables = dict[str, TableRows | StagedReceipts]
 
 
-def build_tables(raw: list[bytes], pii: PiiKeyRing | None, *, stage_schema: Path | None = None) -> Tables:
+def build_tables(
+    raw: list[bytes], pii: PiiKeyRing | None, *, stage_schema: Path | None = None
+) -> BuiltTables:
     """The rows of serialized journal records, by table (CPU work: 80-100 µs of Python a receipt, of which
     ~25 µs are its content findings).
 
@@ -75,7 +77,7 @@ def build_tables(raw: list[bytes], pii: PiiKeyRing | None, *, stage_schema: Path
     """
     stage = StagedReceipts(raw, stage_schema) if stage_schema else None
     try:
-        tables: Tables = dict(build_rows(map(pb.JournalRecord.FromString, raw), pii, stage))
+        tables: BuiltTables = dict(build_rows(map(pb.JournalRecord.FromString, raw), pii, stage))
     except Exception:
         failures = unbuildable(raw, pii)
         if not failures:
@@ -90,7 +92,7 @@ _KIND = COLUMNS["anomalies"].index("kind")
 
 
 @dataclass(frozen=True)
-class Inserted:
+class InsertCounts:
     """What inserting a batch's tables stores: rows by table (the stage table's by the tables its views
     write), and anomaly rows by kind (tracegate_anomalies_total)."""
 
@@ -98,7 +100,7 @@ class Inserted:
     anomalies: dict[str, int]
 
     @classmethod
-    def of(cls, tables: Tables) -> Inserted:
+    def of(cls, tables: BuiltTables) -> InsertCounts:
         """Count what these tables hold."""
         rows: dict[str, int] = {}
         kinds: dict[str, int] = {}
@@ -141,7 +143,7 @@ LANDING_KEYS: dict[str, tuple[str, ...]] = {
 _TIMES = frozenset(("received_at", "detected_at"))  # DateTime64(3) columns, ms in the rows
 
 
-def insert_missing(client: Any, database: str, tables: Tables, tokens: dict[str, str]) -> Tables:
+def insert_missing(client: Any, database: str, tables: BuiltTables, tokens: dict[str, str]) -> BuiltTables:
     """Insert, table by table, only the rows whose landing group the table does not hold yet; returns
     what was inserted.
 
@@ -150,7 +152,7 @@ def insert_missing(client: Any, database: str, tables: Tables, tokens: dict[str,
     with the parts (a power cut can keep a part and lose its token, or the reverse) and forgets tokens
     past its window. What the tables hold can be trusted, so the tokens here must be new ones.
     """
-    inserted: Tables = {}
+    inserted: BuiltTables = {}
     for table, rows in tables.items():
         if not isinstance(rows, TableRows):
             raise TypeError(f"{table}: a re-sent range is built in Python, never staged")
@@ -182,7 +184,7 @@ def _landed(client: Any, database: str, rows: TableRows) -> set[tuple[Any, ...]]
     return {tuple(found) for found in result.result_rows}
 
 
-def insert_tables(client: Any, database: str, tables: Tables, tokens: dict[str, str]) -> None:
+def insert_tables(client: Any, database: str, tables: BuiltTables, tokens: dict[str, str]) -> None:
     """One columnar insert per table, deduplicated by tokens[table] (the same rows resent are dropped)."""
     for table, rows in tables.items():
         settings = INSERT_SETTINGS | {"insert_deduplication_token": tokens[table]}

@@ -17,8 +17,8 @@ from ingest.conftest import FISCAL_KEY, NOW_MS, Register
 from storage.journal_records import migrated_storage, storage_settings
 
 from firmware_sim.catalog import default_catalog, marking_code
-from gateway.codes import follow
-from gateway.codes.follow import (
+from gateway.cluster import code_follow
+from gateway.cluster.code_follow import (
     OVERLAP_MS,
     SETTLE_MS,
     CodeFollower,
@@ -184,8 +184,8 @@ async def test_moves_are_applied_in_batches_between_yields(
         yields += 1
         await real_sleep(delay)
 
-    monkeypatch.setattr(follow, "APPLY_BATCH", 2)
-    monkeypatch.setattr(follow.asyncio, "sleep", counting_sleep)
+    monkeypatch.setattr(code_follow, "APPLY_BATCH", 2)
+    monkeypatch.setattr(code_follow.asyncio, "sleep", counting_sleep)
     assert await b.follower.follow_once(b.storage) == 3
     assert yields == 2
     assert [b.may_sell(code)[0] for code in codes] == [False] * 3

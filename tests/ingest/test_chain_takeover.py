@@ -9,9 +9,9 @@ import pytest
 from storage.journal_records import migrated_storage, storage_settings
 
 from gateway import errors
+from gateway.cluster.acceptance_sweep import AcceptanceSweep
 from gateway.devices import KnownKey
 from gateway.errors import GatewayError
-from gateway.ingest.acceptance_sweep import AcceptanceSweep
 from gateway.ingest.chain import ChainState
 from gateway.ingest.chain_takeover import LoadHead, needs_stored_head, refresh_heads
 from gateway.storage.chain_heads import ChainHead

@@ -9,8 +9,8 @@ from dataclasses import replace
 import pytest
 
 from gateway import errors
-from gateway.errors import GatewayError
-from gateway.ingest.decoding import EnvelopeRejected, decode_batch, decode_envelope, decode_envelope_parts
+from gateway.errors import EnvelopeRejected, GatewayError
+from gateway.ingest.decoding import decode_batch, decode_envelope, decode_envelope_parts
 from gateway.settings import Limits
 from gateway.wire import pb
 from tests.ingest.conftest import Register, receipt

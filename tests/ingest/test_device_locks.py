@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from gateway.ingest.pipeline import KeyLocks
+from gateway.ingest.key_locks import KeyLocks
 
 
 async def test_second_holder_waits_and_entries_are_freed() -> None:

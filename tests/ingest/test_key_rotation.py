@@ -10,7 +10,7 @@ import pytest
 from gateway.devices import DeviceRegistry, KnownKey, registration_decision, revoked
 from gateway.errors import GatewayError
 from gateway.ingest.signatures import SignedEnvelope, authenticate
-from gateway.security.device_keys import apply_accepted
+from gateway.security.device_keys import apply_key_rotations
 from gateway.wire import pb, signing
 from tests.ingest.conftest import NOW_MS, Register, make_gateway, rotation_to
 
@@ -93,10 +93,10 @@ async def test_rotations_in_one_batch_end_at_the_last_key_and_replay_changes_not
     assert gateway.registry.get(register.device_id).key_id == last  # type: ignore[union-attr]
     records = gateway.journal.decoded()
     # The start-up replay of the same records (journal or events): nothing moves back …
-    assert apply_accepted(gateway.registry, records) == []
+    assert apply_key_rotations(gateway.registry, records) == []
     # … and a node that only knew the registration replays them in order to the same key.
     fresh = DeviceRegistry([registered])
-    apply_accepted(fresh, records)
+    apply_key_rotations(fresh, records)
     assert fresh.get(register.device_id).key_id == last  # type: ignore[union-attr]
     assert _statuses(await gateway.send(register.envelope())) == ["ACCEPTED"]
 
@@ -152,7 +152,7 @@ def test_a_stored_rotation_to_a_revoked_key_changes_nothing_at_replay() -> None:
     )
     rotation = register.envelope(rotation_to(compromised))
     record = pb.JournalRecord(envelope=rotation, accepted=True, received_ms=NOW_MS)
-    assert apply_accepted(registry, [record]) == []
+    assert apply_key_rotations(registry, [record]) == []
     assert registry.get(register.device_id).key_id == register.key_id  # type: ignore[union-attr]
 
 
@@ -190,5 +190,5 @@ async def test_a_restarted_node_learns_every_key_a_rotation_named(register: Regi
     middle = signing.key_id_of(keys[0].public_key())
     restarted = DeviceRegistry([registered, gateway.registry.get(register.device_id)])  # type: ignore[list-item]
     assert middle not in {k.key_id for k in restarted.history(register.device_id)}
-    apply_accepted(restarted, gateway.journal.decoded())  # the start-up replay: nothing moves …
+    apply_key_rotations(restarted, gateway.journal.decoded())  # the start-up replay: nothing moves …
     assert restarted.known_key(register.device_id, middle) is not None  # … but the middle key is known

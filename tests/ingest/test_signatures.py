@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pytest
 
 from gateway.devices import DeviceRegistry
-from gateway.ingest.decoding import EnvelopeRejected
+from gateway.errors import EnvelopeRejected
 from gateway.ingest.signatures import SignedEnvelope, authenticate, chained_runs, check_device, verify_runs
 from gateway.wire import pb
 from tests.ingest.conftest import Register, receipt

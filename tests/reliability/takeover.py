@@ -12,8 +12,8 @@ import asyncio
 import random
 from pathlib import Path
 
+from gateway.cluster.acceptance_sweep import AcceptanceSweep
 from gateway.errors import GatewayError
-from gateway.ingest.acceptance_sweep import AcceptanceSweep
 from gateway.storage.client import Storage
 from gateway.storage.migrations import apply_migrations
 from gateway.wire import pb

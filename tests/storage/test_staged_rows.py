@@ -16,7 +16,7 @@ from gateway.storage.columns import MAX_TIME_MS
 from gateway.storage.migrations import apply_migrations
 from gateway.storage.rows import TABLES
 from gateway.storage.staged_rows import STAGE_COLUMNS, STAGE_TABLE, VIEW_TABLES, schema_file, view_statements
-from gateway.storage.writer import Inserted, build_tables, insert_tables
+from gateway.storage.writer import InsertCounts, build_tables, insert_tables
 from gateway.wire import pb
 from storage.journal_records import T0_MS, Register, migrated_storage, sell_receipt, storage_settings
 
@@ -195,8 +195,8 @@ async def test_staged_receipts_store_the_rows_python_builds(storage: Storage) ->
     python_tables = build_tables(raw, ring)
     staged_tables = build_tables(raw, ring, stage_schema=schema_file(storage.url))
     assert STAGE_TABLE in staged_tables and "receipt_lines" not in staged_tables, "receipts were staged"
-    stored = Inserted.of(python_tables)
-    assert Inserted.of(staged_tables) == stored
+    stored = InsertCounts.of(python_tables)
+    assert InsertCounts.of(staged_tables) == stored
     assert stored.anomalies["total_mismatch"] > 0 and stored.anomalies["bad_ai_label"] > 0, "content findings"
     tokens = {table: f"t:{table}" for table in (*TABLES, STAGE_TABLE)}
     await storage.run(lambda c: insert_tables(c, python_db, python_tables, tokens))
@@ -247,7 +247,8 @@ async def test_a_resent_range_adds_no_rows_in_any_table_the_views_write(
     first = await storage.run(counts)
     await storage.run(lambda c: ship(c, raw, tokens))
     assert await storage.run(counts) == first
-    assert first == {table: Inserted.of(build_tables(raw, None)).rows.get(table, 0) for table in VIEW_TABLES}
+    built = InsertCounts.of(build_tables(raw, None))
+    assert first == {table: built.rows.get(table, 0) for table in VIEW_TABLES}
     other = {table: f"other:{table}" for table in tokens}  # another range: new rows
     await storage.run(lambda c: ship(c, raw[:5], other))
     assert (await storage.run(counts))["receipts"] > first["receipts"]

@@ -39,7 +39,7 @@ def _settle(calls: list[_Call]) -> None:
             call.future.set_exception(call.error)
 
 
-class OffloadThread:
+class CpuThread:
     """A daemon thread, started on first use, that runs queued calls and wakes each loop once a group."""
 
     def __init__(self, name: str) -> None:
