@@ -300,23 +300,23 @@ CODE_EVENTS = Table(
 )
 
 
-def _finding(name: str) -> Column:
+def _finding_field(name: str) -> Column:
     return _element_field("finding", "findings", name)
 
 
 ANOMALIES = Table(
     "anomalies", scope=(*KEYS, "finding", "accepted"), array_join="ARRAY JOIN findings AS finding",
     columns=(
-        _finding("kind"),
+        _finding_field("kind"),
         Column("detected_at", "received_at", _RECEIVED_AT.sql, _RECEIVED_AT.reads),
         _EVENT_TIME, _SELLER_TIN, _STORE_ID, _DEVICE_ID, _SEQ,
         Column("accepted", "accepted", "true"),  # the view serves accepted receipts only
-        _finding("line"),
-        _finding("cis"),
-        _finding("detail"),
-        _finding("other_seller_tin"),
-        _finding("other_store_id"),
-        _finding("facts"),
+        _finding_field("line"),
+        _finding_field("cis"),
+        _finding_field("detail"),
+        _finding_field("other_seller_tin"),
+        _finding_field("other_store_id"),
+        _finding_field("facts"),
     ),
 )
 
