@@ -122,7 +122,7 @@ def _line_vat(taxes: list[pb.Tax]) -> tuple[int, int]:
 
 def _receipt_record(
     batch: dict[str, TableRows], record: pb.JournalRecord, event_bytes: bytes, event: pb.Event,
-    pii: PiiKeyRing | None,
+    pii: PiiKeyRing | None, findings: list[pb.Finding],
 ) -> None:
     """The rows of an accepted receipt: events, receipts, receipt_lines, code_events, anomalies.
 
@@ -168,7 +168,6 @@ def _receipt_record(
     discount, markup = receipt.discount, receipt.markup
     # Without receipt taxes: the lines' VAT (storno lines subtracted), less the discount's, plus the markup's.
     vat = _vat(taxes) if taxes else lines_vat - _vat(discount.taxes[:]) + _vat(markup.taxes[:])
-    findings = record.findings[:]
     kinds = [finding.kind for finding in findings]
     batch["receipts"].rows.append(_RECEIPT_ROW(
         *keys, shift_number, document_number, record, receipt, receipt.parent, discount, markup, operation,
@@ -269,9 +268,11 @@ def _rejection_row(batch: dict[str, TableRows], record: pb.JournalRecord) -> Non
     )
 
 
-def _anomaly_rows(batch: dict[str, TableRows], record: pb.JournalRecord, event: pb.Event | None) -> None:
+def _anomaly_rows(
+    batch: dict[str, TableRows], record: pb.JournalRecord, event: pb.Event | None, findings: list[pb.Finding]
+) -> None:
     add_anomaly = batch["anomalies"].rows.append
-    for finding in record.findings[:]:
+    for finding in findings:
         add_anomaly(_ANOMALY_ROW(
             seller_tin=record.seller_tin, store_id=record.store_id, device_id=record.envelope.device_id,
             seq=record.envelope.seq, event_time=clamp_time(event.time_ms if event is not None else 0),
@@ -295,8 +296,9 @@ def build_rows(
     pii: the operator's key ring; without it, event bytes naming a buyer are not stored at all.
     staged: accepted receipts go there instead, for ClickHouse to build their rows (staged_rows.py); their
     buyers' receipt_buyers rows are still built here.
-    An accepted event's content findings are found here (receipt_validation.content_findings) and added
-    to the findings its record journalled (chain, codes): the records are changed, so give parsed copies.
+    An accepted event's content findings are found here (receipt_validation.content_findings), on the
+    storage process's core rather than before the ack, and stored with the findings its record journalled
+    (chain, codes). The records are left as they are.
     """
     batch = {table: TableRows(table) for table in TABLES}
     for index, record in enumerate(records):
@@ -313,19 +315,19 @@ def build_rows(
         if record.accepted:
             # No bytes (an empty event, or undecodable ones erased for their buyer): nothing to judge.
             found = content_findings(event, record.received_ms) if event is not None and event_bytes else []
-            if found:
-                record.findings.extend(found)
+            findings = [*record.findings[:], *found]
             if event is not None and event.HasField("receipt"):
                 if staged is not None:
                     stored = _stored_receipt(batch, record, event_bytes, event, pii)
                     staged.add(index, record, event, stored, found)
-                else:
-                    _receipt_record(batch, record, event_bytes, event, pii)  # its anomalies included
+                else:  # its anomalies included
+                    _receipt_record(batch, record, event_bytes, event, pii, findings)
                 continue
             _event_row(batch, record, event, pii)
             if event is not None and event.HasField("shift_close"):
                 _shift_row(batch, record, event)
         else:
             _rejection_row(batch, record)
-        _anomaly_rows(batch, record, event)
+            findings = record.findings[:]
+        _anomaly_rows(batch, record, event, findings)
     return {table: rows for table, rows in batch.items() if len(rows)}

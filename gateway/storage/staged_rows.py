@@ -196,8 +196,9 @@ def replacement_sql(migration: str) -> str:
     database = "{database}"
     drops = [f"DROP VIEW IF EXISTS {database}.{view_name(table)}" for table in VIEW_TABLES]
     statements = [*drops, f"DROP TABLE IF EXISTS {database}.{STAGE_TABLE}", *stage_statements(database)]
-    header = (f"-- Migration {migration[:4]} as released (fixed text); {{database}} stands for the database's "
-              "name.\n-- The stage table and its views replaced, rendered from storage/columns.py.\n")
+    header = (f"-- Migration {migration[:4]} as released (fixed text); {{database}} stands for the "
+              "database's name.\n"
+              "-- The stage table and its views replaced, rendered from storage/columns.py.\n")
     return header + "\n;\n".join(statements) + "\n;\n"
 
 
@@ -251,10 +252,10 @@ class StagedReceipts:
         rows["receipts"] += 1
         rows["receipt_lines"] += len(event.receipt.lines)
         rows["code_events"] += len(record.code_verdicts)
-        findings = record.findings  # the journalled ones and the content ones (build_rows added them)
+        findings = [*record.findings[:], *content_findings]  # the journalled ones and the content ones
         if findings:
             rows["anomalies"] += len(findings)
-            for finding in findings[:]:
+            for finding in findings:
                 self.anomaly_kinds[finding.kind] = self.anomaly_kinds.get(finding.kind, 0) + 1
 
     def __len__(self) -> int:

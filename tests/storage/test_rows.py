@@ -20,6 +20,18 @@ def utc(ms: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).replace(tzinfo=None)
 
 
+def test_building_rows_leaves_the_records_as_they_are() -> None:
+    """Content findings go into the anomalies rows, not into the caller's records (a retry builds again)."""
+    register = Register()
+    receipt = sell_receipt(1, 1, [1500])
+    receipt.total = 999  # the lines say 1500: total_mismatch, found while the rows are built
+    record = register.accepted(pb.Event(time_ms=T0_MS, receipt=receipt))
+    before = record.SerializeToString()
+    for _ in range(2):
+        assert "total_mismatch" in build_rows([record])["anomalies"].columns["kind"]
+    assert record.SerializeToString() == before
+
+
 def test_a_shift_becomes_events_receipts_lines_and_a_z_report() -> None:
     register = Register()
     records = register.shift(shift=3, receipts=4, first_document=10)
