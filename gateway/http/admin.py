@@ -18,6 +18,7 @@ from gateway.query.sql import readonly_query
 from gateway.query.summary import ingest_summary
 from gateway.security import audit
 from gateway.storage.device_store import save_device
+from gateway.storage.errors import classify
 
 
 def require_admin(request: web.Request) -> Principal:
@@ -152,6 +153,10 @@ async def post_sql(request: web.Request) -> web.Response:
     try:
         result = await readonly_query(request.app[SERVICE].storage, query)
     except Exception as exc:
+        failure = classify(exc)
+        if failure.code is None or failure.retryable:
+            raise  # storage unreachable or busy (503 + Retry-After), or a bug: the error middleware's
+        # ClickHouse refused the query itself (syntax, unknown column, read-only): the operator's to fix.
         raise GatewayError(errors.MALFORMED_REQUEST, str(exc).splitlines()[0][:500]) from None
     return web.json_response(result)
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from storage.journal_records import Register
 
+from gateway.http.app import create_app
+from gateway.http.keys import SERVICE
 from gateway.query.sql import MAX_ROWS, readonly_query
 from gateway.settings import load_settings
 from gateway.storage.client import Storage
@@ -67,3 +70,26 @@ async def test_no_operator_text_stops_shipping_or_writes(storage: Storage) -> No
 async def test_an_operator_query_returns_at_most_max_rows(storage: Storage) -> None:
     answer = await readonly_query(storage, "SELECT number FROM system.numbers LIMIT 200000")
     assert len(answer["rows"]) == MAX_ROWS
+
+
+async def test_the_sql_route_answers_a_storage_outage_503_and_a_bad_query_400(
+    tmp_path: Path, aiohttp_client: Any
+) -> None:
+    """A query ClickHouse refuses is the operator's to fix (400 + its text); storage down is not (503)."""
+    fault = tmp_path / "fault"
+    settings = load_settings(
+        {"data_dir": tmp_path / "gw", "storage_process": 0, "fault_injection_file": str(fault)}, environ={}
+    )
+    app = create_app(settings)
+    client = await aiohttp_client(app)
+    try:
+        headers = {"Authorization": f"Bearer {app[SERVICE].admin_token}"}
+        bad = await client.post("/v1/admin/sql", json={"query": "SELECT no_such_column"}, headers=headers)
+        assert bad.status == 400 and "no_such_column" in (await bad.json())["detail"]
+        fault.write_text("storage_down")
+        down = await client.post("/v1/admin/sql", json={"query": "SELECT 1"}, headers=headers)
+        assert down.status == 503 and down.headers["Retry-After"]
+        assert (await down.json())["error"] == "storage_unavailable"
+    finally:
+        fault.unlink(missing_ok=True)
+        await client.close()
