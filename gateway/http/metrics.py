@@ -13,8 +13,9 @@ from aiohttp import web
 
 from gateway.http.keys import SERVICE
 from gateway.observability.code_follow_metrics import CodeFollowMetrics
-from gateway.observability.gateway_metrics import GatewayMetrics, parts_query
+from gateway.observability.gateway_metrics import GatewayMetrics
 from gateway.observability.prometheus import CONTENT_TYPE
+from gateway.query.parts import parts_by_table
 
 log = logging.getLogger(__name__)
 
@@ -59,15 +60,11 @@ async def get_metrics(request: web.Request) -> web.Response:
 async def refresh_parts(app: web.Application) -> None:
     """Forever: read system.parts on the storage thread every parts_refresh_s, into the parts gauges."""
     metrics, service = app[METRICS], app[SERVICE]
-    sql = parts_query(service.settings.cluster)
-    database = service.storage.database
     while True:
         try:
-            rows = await service.storage.run(
-                lambda c: c.query(sql, parameters={"db": database}).result_rows
-            )
-            metrics.parts.replace_all(({"table": str(t)}, float(n)) for t, n, _ in rows)
-            metrics.partition_parts.replace_all(({"table": str(t)}, float(m)) for t, _, m in rows)
+            rows = await parts_by_table(service.storage, service.settings.cluster)
+            metrics.parts.replace_all(({"table": t}, float(n)) for t, n, _ in rows)
+            metrics.partition_parts.replace_all(({"table": t}, float(m)) for t, _, m in rows)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # ClickHouse down: the shipper reports it too; keep the last values

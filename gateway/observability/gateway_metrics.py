@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 from gateway.observability.prometheus import Counter, Gauge, Histogram, Registry
@@ -119,15 +118,3 @@ class GatewayMetrics:
         if service is not None:
             self.collect(service)
         return self.registry.render()
-
-
-def parts_query(cluster: str) -> str:
-    """Active parts per table and in its fullest partition (param {db:String}); on a cluster every server."""
-    if cluster and not re.fullmatch(r"[A-Za-z0-9_.-]+", cluster):
-        raise ValueError(f"unusable cluster name {cluster!r}")
-    source = f"clusterAllReplicas('{cluster}', system.parts)" if cluster else "system.parts"
-    return (
-        "SELECT table, sum(n), max(n) FROM (SELECT hostName() AS host, table, partition_id, count() AS n "
-        f"FROM {source} WHERE active AND database = {{db:String}} GROUP BY host, table, partition_id) "
-        "GROUP BY table ORDER BY table"
-    )

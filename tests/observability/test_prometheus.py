@@ -6,8 +6,9 @@ import re
 
 import pytest
 
-from gateway.observability.gateway_metrics import GatewayMetrics, parts_query
+from gateway.observability.gateway_metrics import GatewayMetrics
 from gateway.observability.prometheus import Counter, Gauge, Histogram, Registry, escape_label_value
+from gateway.query.parts import parts_query
 
 # One sample line of the text format: name, optional {labels}, value.
 _SAMPLE = re.compile(
