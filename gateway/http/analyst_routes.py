@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from functools import partial
 from importlib import resources
 from typing import Any
 
@@ -11,20 +10,18 @@ from aiohttp import web
 
 from gateway import errors
 from gateway.anomaly_kinds import KINDS
-from gateway.auth.tokens import Principal
 from gateway.errors import GatewayError
 from gateway.http.access import require_scope
 from gateway.http.audit_trail import audit_request
 from gateway.http.keys import SERVICE
 from gateway.i18n import COOKIE, negotiate, translate
-from gateway.query.anomalies import MAX_PAGE, AnomalyFilter, AnomalyQueue, csv_header, csv_rows
-from gateway.query.anomaly_cases import CaseAction, act, case_view
-from gateway.query.books import compare_books, comparison_csv, comparison_xlsx, parse_books
+from gateway.query.anomalies import MAX_PAGE, AnomalyFilter, csv_header, csv_rows
+from gateway.query.anomaly_cases import CaseAction
+from gateway.query.books import comparison_csv, comparison_xlsx, parse_books
 from gateway.query.csv_dialect import dialect_for
-from gateway.query.dashboard import dashboard
 from gateway.query.local_time import parse_time
-from gateway.query.reconcile import parse_date, reconcile_day
-from gateway.query.trace import trace_code
+from gateway.query.read_side import Reads
+from gateway.query.reconcile import parse_date
 from gateway.security import audit
 
 READERS = ("analyst", "retailer")
@@ -37,6 +34,12 @@ def lang_of(request: web.Request) -> str:
     """The reader's language: ?lang=, the pages' switch (cookie), Accept-Language, else English."""
     q, headers = request.query, request.headers
     return negotiate(q.get("lang"), request.cookies.get(COOKIE), headers.get("Accept-Language"))
+
+
+def reads_of(request: web.Request, *scopes: str) -> Reads:
+    """The read side for the caller, who must hold one of these scopes, in the caller's language."""
+    principal = require_scope(request, *(scopes or READERS))
+    return Reads(request.app[SERVICE].storage, principal, lang_of(request))
 
 
 def _filter(request: web.Request) -> AnomalyFilter:
@@ -82,12 +85,7 @@ async def whoami(request: web.Request) -> web.Response:
 
 async def get_trace(request: web.Request) -> web.Response:
     """Trace one code: registry entry, events in time order, status, anomalies."""
-    principal = require_scope(request, *READERS)
-    storage = request.app[SERVICE].storage
-    code, lang = request.match_info["code"], lang_of(request)
-    return web.json_response(
-        await storage.run(lambda c: trace_code(c, storage.database, principal, code, lang))
-    )
+    return web.json_response(await reads_of(request).trace.of(request.match_info["code"]))
 
 
 async def get_anomaly_kinds(request: web.Request) -> web.Response:
@@ -106,38 +104,20 @@ async def get_anomaly_kinds(request: web.Request) -> web.Response:
 
 async def get_anomalies(request: web.Request) -> web.Response:
     """One page of incidents with the filter's total and counts by kind; next_cursor pages on."""
-    principal = require_scope(request, *READERS)
+    anomalies = reads_of(request).anomalies
     flt = _filter(request)
     limit, cursor = limit_of(request), request.query.get("cursor") or None
-    storage = request.app[SERVICE].storage
-    lang = lang_of(request)
-
-    def read(client: Any) -> dict[str, Any]:
-        queue = AnomalyQueue(client, storage.database, principal, lang)
-        page = queue.page(flt, limit=limit, cursor=cursor)
-        if request.query.get("counts", "1") != "0":
-            counted = queue.counts(flt)
-            page["total"], page["counts"] = counted["total"], counted["by_kind"]
-        return page
-
-    return web.json_response(await storage.run(read))
-
-
-def _next_page(
-    client: Any, *, db: str, principal: Principal, lang: str, flt: AnomalyFilter, cursor: str | None
-) -> dict[str, Any]:
-    return AnomalyQueue(client, db, principal, lang).page(flt, limit=CSV_PAGE, cursor=cursor)
+    counts = request.query.get("counts", "1") != "0"
+    return web.json_response(await anomalies.page(flt, limit=limit, cursor=cursor, counts=counts))
 
 
 async def get_anomalies_csv(request: web.Request) -> web.StreamResponse:
     """The whole filtered queue as CSV, streamed page by page (memory stays flat)."""
-    principal = require_scope(request, *READERS)
+    reads = reads_of(request)
     flt = _filter(request)
-    lang = lang_of(request)
+    lang = reads.lang
     dialect = dialect_for(request.query.get("dialect"), lang)
-    storage = request.app[SERVICE].storage
-    read = partial(_next_page, db=storage.database, principal=principal, lang=lang, flt=flt)
-    page = await storage.run(lambda c: read(c, cursor=None))
+    page = await reads.anomalies.page(flt, limit=CSV_PAGE)
     response = web.StreamResponse(headers={
         "Content-Type": "text/csv; charset=utf-8",
         "Content-Disposition": 'attachment; filename="anomalies.csv"',
@@ -151,32 +131,26 @@ async def get_anomalies_csv(request: web.Request) -> web.StreamResponse:
         cursor = page["next_cursor"]
         if not cursor or written >= MAX_CSV_ROWS:
             break
-        page = await storage.run(partial(read, cursor=cursor))
+        page = await reads.anomalies.page(flt, limit=CSV_PAGE, cursor=cursor)
     await response.write_eof()
     return response
 
 
 async def get_incident(request: web.Request) -> web.Response:
     """One incident with its facets, and for staff its case: status, assignee, history."""
-    principal = require_scope(request, *READERS)
-    storage = request.app[SERVICE].storage
-    incident, lang = request.match_info["incident"], lang_of(request)
-    return web.json_response(
-        await storage.run(lambda c: case_view(c, storage.database, principal, incident, lang))
-    )
+    return web.json_response(await reads_of(request).anomalies.incident(request.match_info["incident"]))
 
 
 async def post_incident_action(request: web.Request) -> web.Response:
     """Take, hand back, resolve, reopen or note an incident (analysts); stored with who and when, audited."""
-    principal = require_scope(request, "analyst")
+    anomalies = reads_of(request, "analyst").anomalies
     try:
         body = await request.json()
     except ValueError:
         raise GatewayError(errors.MALFORMED_REQUEST, "body is not JSON") from None
     action = CaseAction.parse(body)
-    storage = request.app[SERVICE].storage
     incident = request.match_info["incident"]
-    result = await storage.run(lambda c: act(c, storage.database, principal, incident, action))
+    result = await anomalies.act(incident, action)
     detail = f"{action.action} {action.assignee}".strip() + (" (with a note)" if action.note else "")
     await audit_request(request, audit.ANOMALY_CASE, incident, detail)
     return web.json_response(result)
@@ -184,31 +158,22 @@ async def post_incident_action(request: web.Request) -> web.Response:
 
 async def get_shifts(request: web.Request) -> web.Response:
     """A seller's day: each shift's Z-report against its receipts, missing documents, rejections."""
-    principal = require_scope(request, *READERS)
+    reconcile = reads_of(request).reconcile
     day = parse_date(request.query.get("date"))
-    tin = request.query.get("tin")
-    storage = request.app[SERVICE].storage
-    return web.json_response(
-        await storage.run(lambda c: reconcile_day(c, storage.database, principal, tin, day))
-    )
+    return web.json_response(await reconcile.day(request.query.get("tin"), day))
 
 
 async def post_books(request: web.Request) -> web.Response:
     """Compare an uploaded books file (CSV or XLSX) with our receipts; JSON, CSV or XLSX (?format=)."""
-    principal = require_scope(request, *READERS)
+    reads = reads_of(request)
     q = request.query
     day = parse_date(q["date"]) if q.get("date") else None
     since = parse_date(q["since"]) if q.get("since") else None
     until = parse_date(q["until"]) if q.get("until") else None
-    status = q.get("status") or None
-    lang = lang_of(request)
+    lang = reads.lang
     books = parse_books(await request.read())
-    storage = request.app[SERVICE].storage
-    result = await storage.run(
-        lambda c: compare_books(
-            c, storage.database, principal, q.get("tin"), books, day=day, since=since, until=until,
-            status=status,
-        )
+    result = await reads.reconcile.books(
+        q.get("tin"), books, day=day, since=since, until=until, status=q.get("status") or None
     )
     if q.get("format") == "csv":
         return web.Response(
@@ -228,16 +193,12 @@ async def post_books(request: web.Request) -> web.Response:
 
 async def get_dashboard(request: web.Request) -> web.Response:
     """Dashboard figures for a time range (default the last 24 h)."""
-    principal = require_scope(request, *READERS)
+    reads = reads_of(request)
     since = parse_time(request.query.get("since"), name="since")
     until = parse_time(request.query.get("until"), name="until")
-    tin = request.query.get("tin")
+    figures = await reads.reconcile.dashboard(request.query.get("tin"), since, until)
     service = request.app[SERVICE]
-    storage = service.storage
-    figures = await storage.run(
-        lambda c: dashboard(c, storage.database, principal, tin=tin, since_ms=since, until_ms=until)
-    )
-    if not principal.is_retailer:  # node internals are for the authority's staff only
+    if not reads.principal.is_retailer:  # node internals are for the authority's staff only
         figures["ingest"]["journal_unshipped_bytes"] = service.journal.unshipped_bytes()
         figures["ingest"]["shipper"] = service.shipper.stats()
     return web.json_response(figures)

@@ -15,7 +15,8 @@ from gateway.http.access import require_scope
 from gateway.http.audit_trail import audit_request
 from gateway.http.keys import SERVICE, SETTINGS
 from gateway.http.security_routes import PII_KEYS
-from gateway.query.export import export_chunks, parse_request, plan_export
+from gateway.query.export import export_chunks, parse_request
+from gateway.query.read_side import Reads
 from gateway.security import audit
 from gateway.wire import signing
 
@@ -37,7 +38,7 @@ async def get_export(request: web.Request) -> web.StreamResponse:
     wanted = parse_request(request.query, request.query.getall("device", []))
     service = request.app[SERVICE]
     storage = service.storage
-    plans = await storage.run(lambda c: plan_export(c, storage.database, principal, wanted))
+    plans = await Reads(storage, principal).exports.plan(wanted)
     events = sum(p.events for p in plans)
     names = [p.entry.device_id for p in plans] if wanted.device_ids else [str(wanted.seller_tin)]
     await audit_request(

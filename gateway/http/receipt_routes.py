@@ -8,12 +8,10 @@ from aiohttp import web
 
 from gateway import errors
 from gateway.errors import GatewayError
-from gateway.http.access import require_scope
-from gateway.http.analyst_routes import READERS, lang_of, limit_of
-from gateway.http.keys import SERVICE
-from gateway.query.code_statuses import code_statuses, codes_of_text, statuses_csv
+from gateway.http.analyst_routes import lang_of, limit_of, reads_of
+from gateway.query.code_statuses import codes_of_text, statuses_csv
 from gateway.query.csv_dialect import dialect_for
-from gateway.query.receipts import MAX_PAGE, ReceiptFilter, Receipts
+from gateway.query.receipts import MAX_PAGE, ReceiptFilter
 from gateway.query.reconcile import parse_date
 
 
@@ -28,7 +26,7 @@ def _whole(request: web.Request, name: str, most: int = 2**32 - 1) -> int | None
 
 async def get_receipts(request: web.Request) -> web.Response:
     """Receipts by register, shift, local day, fiscal sign (or ticket number), document number or amount."""
-    principal = require_scope(request, *READERS)
+    receipts = reads_of(request).receipts
     q = request.query
     flt = ReceiptFilter(
         seller_tin=q.get("tin") or None,
@@ -40,34 +38,22 @@ async def get_receipts(request: web.Request) -> web.Response:
         amount=q.get("amount") or None,
     )
     limit, cursor = limit_of(request, 100, MAX_PAGE), q.get("cursor") or None
-    storage = request.app[SERVICE].storage
-    page = await storage.run(
-        lambda c: Receipts(c, storage.database, principal).page(flt, limit=limit, cursor=cursor)
-    )
-    return web.json_response(page)
+    return web.json_response(await receipts.page(flt, limit=limit, cursor=cursor))
 
 
 async def get_receipt(request: web.Request) -> web.Response:
     """One receipt: lines, code verdicts, anomalies in the reader's words, the signed original."""
-    principal = require_scope(request, *READERS)
+    receipts = reads_of(request).receipts
     device = request.match_info["device"]
     raw_seq = request.match_info["seq"]
     if not raw_seq.isdigit() or int(raw_seq) >= 2**63:
         raise GatewayError(errors.NOT_FOUND, "no such receipt")
-    seq = int(raw_seq)
-    storage, lang = request.app[SERVICE].storage, lang_of(request)
-    receipt = await storage.run(lambda c: Receipts(c, storage.database, principal, lang).receipt(device, seq))
-    return web.json_response(receipt)
+    return web.json_response(await receipts.one(device, int(raw_seq)))
 
 
 async def get_register(request: web.Request) -> web.Response:
     """A register's Z-reports and its X-report (the open shift so far)."""
-    principal = require_scope(request, *READERS)
-    device = request.match_info["device"]
-    storage = request.app[SERVICE].storage
-    return web.json_response(
-        await storage.run(lambda c: Receipts(c, storage.database, principal).register(device))
-    )
+    return web.json_response(await reads_of(request).receipts.register(request.match_info["device"]))
 
 
 def _codes_text(raw: bytes) -> str:
@@ -89,10 +75,8 @@ def _codes_text(raw: bytes) -> str:
 
 async def post_code_statuses(request: web.Request) -> web.Response:
     """Each code of an uploaded file (one a line, or a workbook's first column): status and history."""
-    principal = require_scope(request, *READERS)
-    codes = codes_of_text(_codes_text(await request.read()))
-    storage = request.app[SERVICE].storage
-    result = await storage.run(lambda c: code_statuses(c, storage.database, principal, codes))
+    receipts = reads_of(request).receipts
+    result = await receipts.code_statuses(codes_of_text(_codes_text(await request.read())))
     if request.query.get("format") == "csv":
         dialect = dialect_for(request.query.get("dialect"), lang_of(request))
         return web.Response(
