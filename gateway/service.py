@@ -139,7 +139,8 @@ class GatewayService:
         )
         chains = ChainState()
         chains.restore(await storage.run(lambda c: load_chain_heads(c, storage.database)))
-        # Every known code's status, in memory (issue 3): registry plus each code's last sale or return.
+        # Every known code's status, in memory (the pre-sale check answers from it): the registry plus
+        # each code's last sale or return.
         loading_from_ms = time.time_ns() // 1_000_000  # the follower reads what is inserted from here on
         code_verdicts = CodeVerdicts(await storage.run(lambda c: load_status_index(c, storage.database)))
         journal = Journal.open(

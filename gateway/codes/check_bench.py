@@ -1,4 +1,4 @@
-"""Measurements for issue 3: status-index memory at 10 M codes, and /v1/codes/check latency under load."""
+"""Status-index memory at 10 M codes and /v1/codes/check latency under load (`codes bench-check`)."""
 
 from __future__ import annotations
 

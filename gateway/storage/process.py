@@ -1,8 +1,8 @@
 """The storage process: the ClickHouse client and the shipper's row building in a process of their own.
 
-The gateway is one Python process under one GIL. Measured under load (docs/performance.md), turning
-journal records into rows and inserting them costs about 120 µs of CPU a receipt, nearly half of what
-ingest itself costs, and it holds the GIL that ingest needs. Here that work runs in a child process,
+The gateway is one Python process under one GIL. Turning journal records into rows and inserting them
+costs nearly half of what ingest itself costs (docs/performance.md), and it holds the GIL that ingest
+needs. Here that work runs in a child process,
 started with `spawn` (chDB must never be forked into a child), which is the only process that opens
 ClickHouse: chDB allows one engine per process and one process per data directory.
 
@@ -159,7 +159,7 @@ def _receive(connection: Connection, process: multiprocessing.process.BaseProces
 def _serve(url: str, calls: Connection, ship: Connection, parent_pid: int) -> None:
     set_process_name(STORAGE)
     # Acks before visibility: when both want the same core, ingest wins and the shipper catches up
-    # (measured at 4,000 receipts/s: ack p99 ~200 -> ~60-120 ms, visibility p99 still under 2 s).
+    # (the effect on ack and visibility latency: docs/performance.md).
     os.nice(STORAGE_NICE)
     _die_with_parent(parent_pid)
     # The child's own import of the parent's module.

@@ -1,7 +1,7 @@
 """Accepted receipts' rows built by ClickHouse itself, from the journal records as they are (embedded chDB).
 
-Building a receipt's seven rows in Python was most of the storage process's CPU: 50-70 µs a receipt,
-against 8-9 µs to stage its record (docs/performance.md). ClickHouse reads protobuf: the records of
+Building a receipt's seven rows in Python is most of the storage process's CPU, several times what staging
+its record costs (figures: docs/performance.md). ClickHouse reads protobuf: the records of
 accepted receipts go, length-delimited and unchanged, into the Null table `journal_receipts` under a shadow
 schema that reads `Envelope.event` (bytes on the wire) as the `Event` message it holds, and materialized
 views write the events, receipts, receipt_lines, code_events and anomalies rows. Python only appends the

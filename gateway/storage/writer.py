@@ -67,10 +67,10 @@ BuiltTables = dict[str, TableRows | StagedReceipts]
 def build_tables(
     raw: list[bytes], pii: PiiKeyRing | None, *, stage_schema: Path | None = None
 ) -> BuiltTables:
-    """The rows of serialized journal records, by table (CPU work: 80-100 µs of Python a receipt, of which
-    ~25 µs are its content findings).
+    """The rows of serialized journal records, by table (CPU work, the content findings a good part of it:
+    docs/performance.md).
 
-    stage_schema: accepted receipts are staged for ClickHouse to build their rows (~9 µs a receipt),
+    stage_schema: accepted receipts are staged for ClickHouse to build their rows (far cheaper),
     under the stage table's name, read with this schema file (gateway/storage/staged_rows.py). When the
     batch fails, each record is built alone to name the ones that fail (RowsNotBuilt); the normal case
     pays for one try around the batch, nothing per record.
