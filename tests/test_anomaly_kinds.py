@@ -70,5 +70,5 @@ def test_every_kind_read_by_name_is_registered() -> None:
     for relative in _READERS:
         for node in ast.walk(ast.parse((GATEWAY / relative).read_text())):
             if isinstance(node, ast.Compare) and ast.unparse(node.left).endswith("kind"):
-                read |= {c.value for c in node.comparators if isinstance(c, ast.Constant)}
+                read |= {str(c.value) for c in node.comparators if isinstance(c, ast.Constant)}
     assert read and read <= set(NAMES), sorted(read - set(NAMES))

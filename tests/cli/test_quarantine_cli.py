@@ -7,10 +7,10 @@ import os
 from pathlib import Path
 
 import pytest
-from storage.journal_records import Register
 
 from gateway.cli.main import main
 from gateway.shipping.quarantine import DIRECTORY_NAME, Quarantine, quarantined
+from tests.storage.journal_records import Register
 
 
 def set_aside(data: Path) -> bytes:

@@ -13,8 +13,6 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from ingest.conftest import FISCAL_KEY, NOW_MS, Register
-from storage.journal_records import migrated_storage, storage_settings
 
 from firmware_sim.catalog import default_catalog, marking_code
 from gateway.cluster import code_follow
@@ -48,6 +46,8 @@ from gateway.storage.code_registry_store import insert_registry_rows, load_statu
 from gateway.storage.migrations import MigrationContext, all_migrations
 from gateway.storage.table_engine import SINGLE_NODE
 from gateway.wire import pb, signing
+from tests.ingest.conftest import FISCAL_KEY, NOW_MS, Register
+from tests.storage.journal_records import migrated_storage, storage_settings
 
 SELLER = "990340000123"  # one chain of shops: node A serves its Almaty store, node B its Astana store
 _SHOES = next(g for g in default_catalog() if g.marking_group == "shoes")

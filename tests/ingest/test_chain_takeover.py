@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from storage.journal_records import migrated_storage, storage_settings
 
 from gateway import errors
 from gateway.cluster.acceptance_sweep import AcceptanceSweep
@@ -17,8 +16,9 @@ from gateway.ingest.chain_takeover import LoadHead, needs_stored_head, refresh_h
 from gateway.storage.chain_heads import ChainHead
 from gateway.storage.client import Storage
 from gateway.wire import pb, signing
-from ingest.conftest import NOW_MS, MemoryJournal, Register, receipt, rotation_to
+from tests.ingest.conftest import NOW_MS, MemoryJournal, Register, receipt, rotation_to
 from tests.ingest.nodes import KeeperHeads, Node
+from tests.storage.journal_records import migrated_storage, storage_settings
 
 
 def _statuses(acks: list[pb.EventAck]) -> list[str]:

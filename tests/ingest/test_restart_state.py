@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 
 import pytest
-from storage.journal_records import storage_settings
 
 from gateway.wire import pb
-from ingest.conftest import Register, receipt
+from tests.ingest.conftest import Register, receipt
 from tests.running_service import register_devices, running_service, send, statuses
+from tests.storage.journal_records import storage_settings
 
 
 def _now_ms() -> int:

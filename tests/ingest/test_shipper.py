@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from storage.journal_records import Register, migrated_storage, storage_settings
 
 from gateway.ingest.journal import Journal
 from gateway.settings import Settings
@@ -18,6 +17,7 @@ from gateway.shipping.checkpoint import CHECKPOINT_NAME, Checkpoint
 from gateway.shipping.shipper import Shipper
 from gateway.storage.client import Storage
 from gateway.wire import pb
+from tests.storage.journal_records import Register, migrated_storage, storage_settings
 
 pytestmark = pytest.mark.clickhouse
 

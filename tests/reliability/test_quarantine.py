@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from storage.journal_records import Register, migrated_storage, storage_settings
 
 from gateway.cli.quarantine import replay_quarantine
 from gateway.http.app import create_app
@@ -30,6 +29,7 @@ from gateway.storage import rows as rows_module
 from gateway.storage.client import Storage
 from gateway.storage.migrations import apply_migrations
 from gateway.wire import pb
+from tests.storage.journal_records import Register, migrated_storage, storage_settings
 
 pytestmark = pytest.mark.clickhouse
 

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from storage.journal_records import Register
 
 from gateway.http.app import create_app
 from gateway.http.keys import SERVICE
@@ -17,6 +16,7 @@ from gateway.storage.client import Storage
 from gateway.storage.migrations import apply_migrations
 from gateway.storage.rows import TABLES
 from gateway.storage.staged_rows import STAGE_TABLE
+from tests.storage.journal_records import Register
 
 pytestmark = pytest.mark.clickhouse
 

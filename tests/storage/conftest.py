@@ -10,7 +10,7 @@ import pytest
 from gateway.settings import Settings
 from gateway.storage.client import Storage
 from gateway.storage.migrations import apply_migrations
-from storage.journal_records import storage_settings
+from tests.storage.journal_records import storage_settings
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -19,17 +18,15 @@ from gateway.storage.migrations import apply_migrations
 from gateway.wire import pb, signing
 
 T0_MS = 1_790_000_000_000  # 2026-09-21T14:13:20Z
-_CHDB_DIR_VAR = "_TRACEGATE_TESTS_CHDB_DIR"
+_session_chdb_dir: Path | None = None
 
 
 def session_chdb_url() -> str:
     """One chDB directory for the whole test process (chDB can open only one per process)."""
-    # Kept in the environment, not a module global, so it survives this module being imported twice.
-    path = os.environ.get(_CHDB_DIR_VAR)
-    if path is None:
-        path = tempfile.mkdtemp(prefix="tracegate-chdb-")
-        os.environ[_CHDB_DIR_VAR] = path
-    return f"chdb://{Path(path).resolve()}"
+    global _session_chdb_dir
+    if _session_chdb_dir is None:
+        _session_chdb_dir = Path(tempfile.mkdtemp(prefix="tracegate-chdb-")).resolve()
+    return f"chdb://{_session_chdb_dir}"
 
 
 def storage_settings(data_dir: Path, **overrides: Any) -> Settings:

@@ -10,7 +10,7 @@ import pytest
 from gateway.storage import rows as rows_module
 from gateway.storage.writer import RowsNotBuilt, build_tables
 from gateway.wire import pb
-from storage.journal_records import Register
+from tests.storage.journal_records import Register
 
 
 def test_a_batch_that_fails_names_each_failing_record(monkeypatch: pytest.MonkeyPatch) -> None:

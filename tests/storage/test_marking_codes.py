@@ -20,7 +20,7 @@ from gateway.storage.client import Storage
 from gateway.storage.code_registry_store import insert_registry_rows, load_status_index
 from gateway.storage.rows import build_rows
 from gateway.wire import pb
-from storage.journal_records import T0_MS, Register
+from tests.storage.journal_records import T0_MS, Register
 
 pytestmark = pytest.mark.clickhouse
 _TOBACCO = next(g for g in default_catalog() if g.marking_group == "tobacco")

@@ -14,7 +14,7 @@ from gateway.storage.device_store import load_devices, load_registry, save_devic
 from gateway.storage.migrations import render_schema
 from gateway.storage.rows import build_rows
 from gateway.wire import pb, signing
-from storage.journal_records import Register
+from tests.storage.journal_records import Register
 
 pytestmark = pytest.mark.clickhouse
 PEM_A, PEM_B = (signing.public_key_pem(signing.new_private_key().public_key()) for _ in range(2))

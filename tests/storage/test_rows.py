@@ -13,7 +13,7 @@ from gateway.storage.columns import MAX_TIME_MS
 from gateway.storage.rows import TableRows, build_rows
 from gateway.storage.writer import collector_paused
 from gateway.wire import pb
-from storage.journal_records import T0_MS, Register, sell_receipt
+from tests.storage.journal_records import T0_MS, Register, sell_receipt
 
 
 def utc(ms: int) -> dt.datetime:
@@ -84,7 +84,7 @@ def test_receipt_rows_read_returns_line_taxes_payments_and_verdicts() -> None:
     receipt.lines[1].taxes.add(tax_type=100, rate_bp=800, sum=7)  # a second VAT: summed, first rate kept
     receipt.lines[1].marking_codes.append("0104600000000221SECOND\x1d93ef")
     receipt.lines[1].code_check_id = "chk-2"
-    receipt.payments.add(type=99, sum=5)  # type: ignore[arg-type]  # a newer payment type: no column
+    receipt.payments.add(type=99, sum=5)  # a newer payment type: no column
     receipt.payments.add(type=pb.MOBILE, sum=11)
     finding = pb.Finding(kind="unknown_code", line=2, detail="not in the registry", cis="0104600000000221")
     record = register.accepted(pb.Event(time_ms=T0_MS, receipt=receipt), [finding])

@@ -18,7 +18,7 @@ from gateway.storage.rows import TABLES
 from gateway.storage.staged_rows import STAGE_COLUMNS, STAGE_TABLE, VIEW_TABLES, schema_file, view_statements
 from gateway.storage.writer import InsertCounts, build_tables, insert_tables
 from gateway.wire import pb
-from storage.journal_records import T0_MS, Register, migrated_storage, sell_receipt, storage_settings
+from tests.storage.journal_records import T0_MS, Register, migrated_storage, sell_receipt, storage_settings
 
 ALGO = "ai/1;src=algorithmicMedia"
 LABELS = [

@@ -22,7 +22,7 @@ from gateway.storage.errors import classify
 from gateway.storage.migrations import apply_migrations
 from gateway.storage.rows import TABLES
 from gateway.storage.staged_rows import STAGE_TABLE
-from storage.journal_records import Register
+from tests.storage.journal_records import Register
 
 pytestmark = pytest.mark.clickhouse
 REPO = Path(__file__).resolve().parents[2]

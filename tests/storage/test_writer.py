@@ -10,7 +10,7 @@ import pytest
 from gateway.storage.rows import build_rows
 from gateway.storage.writer import INSERT_SETTINGS, insert_tables
 from gateway.wire import pb
-from storage.journal_records import T0_MS, Register, sell_receipt
+from tests.storage.journal_records import T0_MS, Register, sell_receipt
 
 
 class FakeClient:
