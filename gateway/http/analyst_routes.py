@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway import errors
-from gateway.anomaly_kinds import KINDS
+from gateway.anomaly_kinds import KINDS, NAMES
 from gateway.errors import GatewayError
 from gateway.http.access import require_scope
 from gateway.http.audit_trail import audit_request
@@ -205,9 +205,10 @@ async def get_dashboard(request: web.Request) -> web.Response:
 
 
 def openapi_document() -> dict[str, Any]:
-    """The OpenAPI 3 description shipped in the package."""
+    """The OpenAPI 3 description shipped in the package, its kind enum read from the one list of kinds."""
     text = resources.files("gateway.http").joinpath("openapi.json").read_text()
     document: dict[str, Any] = json.loads(text)
+    document["components"]["schemas"]["AnomalyKind"]["enum"] = list(NAMES)
     return document
 
 

@@ -6,8 +6,8 @@ import pytest
 
 from gateway.settings import Settings
 from gateway.storage.client import Storage
-from gateway.storage.migrations import MigrationContext, all_migrations, apply_migrations
 from gateway.storage.columns import COLUMNS
+from gateway.storage.migrations import MigrationContext, all_migrations, apply_migrations
 from gateway.storage.staged_rows import stage_statements
 from gateway.storage.table_engine import SINGLE_NODE, TableEngine
 
