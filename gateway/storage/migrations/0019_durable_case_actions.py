@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from gateway.storage.migrations import MigrationContext
 
-DESCRIPTION = "anomaly_case_actions: fsync_after_insert, fsync_part_directory (0016 as first released lacked them)"
+DESCRIPTION = "anomaly_case_actions: fsync_after_insert, fsync_part_directory (0016 at first lacked them)"
 
 
 def statements(ctx: MigrationContext) -> list[str]:
