@@ -154,9 +154,10 @@ async def post_sql(request: web.Request) -> web.Response:
         result = await readonly_query(request.app[SERVICE].storage, query)
     except Exception as exc:
         failure = classify(exc)
-        if failure.code is None or failure.retryable:
+        # A write refused by the read-only session is the operator's doing, not storage being read-only.
+        if failure.code is None or (failure.retryable and failure.name != "READONLY"):
             raise  # storage unreachable or busy (503 + Retry-After), or a bug: the error middleware's
-        # ClickHouse refused the query itself (syntax, unknown column, read-only): the operator's to fix.
+        # ClickHouse refused the query itself (syntax, unknown column, a write): the operator's to fix.
         raise GatewayError(errors.MALFORMED_REQUEST, str(exc).splitlines()[0][:500]) from None
     return web.json_response(result)
 
