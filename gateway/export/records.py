@@ -156,14 +156,7 @@ class EventEntry:
 
     def to_json(self) -> dict[str, Any]:
         """The event record (withheld fields only for a withheld event)."""
-        out: dict[str, Any] = {
-            "record": EVENT,
-            "device_id": self.device_id,
-            "seq": self.seq,
-            "prev_hash": self.prev_hash.hex(),
-            "key_id": self.key_id,
-            "signature": b64(self.signature),
-        }
+        out = _envelope_json(EVENT, self)
         if self.event is not None:
             out["event"] = b64(self.event)
         out["received_ms"] = self.received_ms
@@ -185,11 +178,7 @@ class EventEntry:
         try:
             event = raw.get("event")
             entry = cls(
-                _text(raw["device_id"]),
-                _int(raw["seq"]),
-                unhex(raw["prev_hash"], "prev_hash", 32),
-                str(raw["key_id"]),
-                unb64(raw["signature"], "signature"),
+                *_envelope_fields(raw),
                 None if event is None else unb64(event, "event"),
                 _int(raw["received_ms"]),
                 str(raw["fiscal_sign"]),
@@ -262,14 +251,7 @@ class ProofEntry:
 
     def to_json(self) -> dict[str, Any]:
         """The proof record."""
-        out: dict[str, Any] = {
-            "record": PROOF,
-            "device_id": self.device_id,
-            "seq": self.seq,
-            "prev_hash": self.prev_hash.hex(),
-            "key_id": self.key_id,
-            "signature": b64(self.signature),
-        }
+        out = _envelope_json(PROOF, self)
         if self.event_sha256 is not None:
             out["event_sha256"] = self.event_sha256.hex()
         elif self.envelope_hash is not None:
@@ -280,13 +262,7 @@ class ProofEntry:
     def from_json(cls, raw: dict[str, Any]) -> ProofEntry:
         """Parse a proof record; FormatError says which field is wrong."""
         try:
-            entry = cls(
-                _text(raw["device_id"]),
-                _int(raw["seq"]),
-                unhex(raw["prev_hash"], "prev_hash", 32),
-                str(raw["key_id"]),
-                unb64(raw["signature"], "signature"),
-            )
+            entry = cls(*_envelope_fields(raw))
         except (KeyError, TypeError) as exc:
             raise FormatError(f"proof record: missing or malformed field {exc}") from None
         if "event_sha256" in raw:
@@ -341,6 +317,29 @@ class DeviceTotals:
             )
         except (KeyError, TypeError) as exc:
             raise FormatError(f"manifest: missing or malformed device field {exc}") from None
+
+
+def _envelope_json(record: str, entry: EventEntry | ProofEntry) -> dict[str, Any]:
+    """The fields an event or proof record begins with: the envelope as the register sent it."""
+    return {
+        "record": record,
+        "device_id": entry.device_id,
+        "seq": entry.seq,
+        "prev_hash": entry.prev_hash.hex(),
+        "key_id": entry.key_id,
+        "signature": b64(entry.signature),
+    }
+
+
+def _envelope_fields(raw: dict[str, Any]) -> tuple[str, int, bytes, str, bytes]:
+    """device_id, seq, prev_hash, key_id and signature of an event or proof record."""
+    return (
+        _text(raw["device_id"]),
+        _int(raw["seq"]),
+        unhex(raw["prev_hash"], "prev_hash", 32),
+        str(raw["key_id"]),
+        unb64(raw["signature"], "signature"),
+    )
 
 
 def _int(value: Any) -> int:
