@@ -82,6 +82,12 @@ def code(serial: str) -> str:
     return f"01{GTIN}21{serial}\x1d93abcd"
 
 
+def sale_frame(register: Register, name: str, price: int) -> bytes:
+    """A new TICKET frame of one item, now (kept, so that it can be sent again as it was)."""
+    sale = ticket(now_ms(), [commodity(name, price)])
+    return register.frame(ofd_pb2.Request(command=ofd_pb2.COMMAND_TICKET, ticket=sale))
+
+
 def rows(gateway: GatewayProcess, sql: str) -> list[list[Any]]:
     """A query's rows once everything journalled is in ClickHouse."""
     gateway.wait_drained()
@@ -190,8 +196,7 @@ async def test_a_resend_after_a_lost_answer_gets_the_stored_answer_and_counts_no
 ) -> None:
     device_id = "KKM-E2E-LOST"
     register = registered(gateway, device_id, 700002)
-    frame = register.frame(ofd_pb2.Request(command=ofd_pb2.COMMAND_TICKET,
-                                           ticket=ticket(now_ms(), [commodity("Tea", 10_000)])))
+    frame = sale_frame(register, "Tea", 10_000)
     _, first, answer = await register.send_frame(frame)
     assert first.result.result_code == ResultCode.OK
     _, again, replayed = await register.send_frame(frame)  # the register never read the first answer
@@ -209,8 +214,7 @@ async def test_a_resend_after_a_lost_answer_gets_the_stored_answer_and_counts_no
 async def test_a_resend_after_the_gateway_was_killed_gets_the_stored_answer(gateway: GatewayProcess) -> None:
     device_id = "KKM-E2E-KILL"
     register = registered(gateway, device_id, 700003)
-    frame = register.frame(ofd_pb2.Request(command=ofd_pb2.COMMAND_TICKET,
-                                           ticket=ticket(now_ms(), [commodity("Coffee", 80_000)])))
+    frame = sale_frame(register, "Coffee", 80_000)
     _, first, answer = await register.send_frame(frame)
     assert first.result.result_code == ResultCode.OK
     gateway.kill()  # at once: the exchange is in the journal only, nothing shipped yet

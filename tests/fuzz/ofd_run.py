@@ -38,6 +38,7 @@ from gateway.ofd.framing import (
 from gateway.ofd.server import OfdFrontDoor, OfdMetrics
 from gateway.settings import Settings
 from tests.fuzz.ofd_mutations import SIZE_LIMIT, OfdCase, OfdKey, Seeds, make_case, seed_requests
+from tests.fuzz.run import stop_when_told
 from tests.reliability.gateway_process import GatewayProcess, free_port
 
 READ_TIMEOUT_S = 2.0  # the door's, in fuzz runs: a frame that never completes costs this long
@@ -199,17 +200,10 @@ async def fuzz_ofd(address: tuple[str, int], keys: list[OfdKey], cases: int, see
     seeds = seed_requests()
     began = time.monotonic()
     budget = [cases]
-
-    def stop_sending() -> None:  # Ctrl-C or the time budget: finish the checks and report what was tried
-        budget[0] = 0
-
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGINT, stop_sending)
-    if seconds is not None:
-        loop.call_later(seconds, stop_sending)
+    stop_when_told(budget, seconds)
     await asyncio.gather(*(_worker(address, seeds, key, random.Random(seed * 1000 + i), report, budget, save)
                            for i, key in enumerate(keys)))
-    loop.remove_signal_handler(signal.SIGINT)
+    asyncio.get_running_loop().remove_signal_handler(signal.SIGINT)
     report.seconds = time.monotonic() - began
     probe = OfdKey(keys[0].ofd_id, keys[0].token, keys[0].reqnum)
     payload = seeds.requests[0].SerializeToString()  # INFO: answered by any OFD, token kept

@@ -14,7 +14,7 @@ from gateway import errors
 from gateway.wire import pb
 from tests.reliability.gateway_process import GatewayProcess
 from tests.reliability.ofd_ledger import OfdAnswers, judge_ofd, ofd_devices
-from tests.reliability.tables import StoredRows, judge_tables, not_in
+from tests.reliability.tables import StoredRows, judge_tables, not_in, quoted
 
 Key = tuple[str, int]  # (device_id, seq)
 
@@ -80,8 +80,8 @@ class StoredEvents:
         (default: all) but those in `exclude`."""
         where = f" WHERE {not_in(exclude)}"
         if devices is not None:
-            quoted = ",".join("'" + d.replace("'", "") + "'" for d in sorted(set(devices)))
-            where += f" AND device_id IN ({quoted})" if quoted else " AND 0"
+            listed = quoted(devices)
+            where += f" AND device_id IN ({listed})" if listed else " AND 0"
         stored = cls()
         for device_id, pairs in gateway.sql(
             "SELECT device_id, groupArray((seq, fiscal_sign)) FROM tracegate.events"

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.reliability.gateway_process import GatewayProcess
+from tests.reliability.tables import quoted
 
 OFD_TOKEN = "ofd_token"  # events.authentication of what the OFD front door made
 _KIND = {"MONEY_PLACEMENT": "cash_movement", "CLOSE_SHIFT": "shift_close"}  # found by REQNUM
@@ -77,9 +78,9 @@ def ofd_devices(gateway: GatewayProcess) -> set[str]:
 def _per_device(gateway: GatewayProcess, table: str, select: str, devices: Iterable[str],
                 where: str = "") -> dict[str, list[list[Any]]]:
     """One result row per device (the SQL door caps rows, not array sizes)."""
-    quoted = ",".join("'" + d.replace("'", "") + "'" for d in sorted(devices)) or "''"
+    listed = quoted(devices) or "''"
     rows = gateway.sql(f"SELECT device_id, groupArray({select}) FROM tracegate.{table} "
-                       f"WHERE device_id IN ({quoted}){where} GROUP BY device_id")
+                       f"WHERE device_id IN ({listed}){where} GROUP BY device_id")
     return {str(device): list(values) for device, values in rows}
 
 

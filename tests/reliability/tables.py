@@ -69,10 +69,15 @@ def expected_of(envelope: pb.Envelope, received_ms: int, limits: Limits) -> Expe
     return Expected(rows, kinds)
 
 
+def quoted(devices: Iterable[str]) -> str:
+    """Device ids as an SQL list's items (no quote can get into one)."""
+    return ",".join("'" + d.replace("'", "") + "'" for d in sorted(set(devices)))
+
+
 def not_in(devices: Iterable[str]) -> str:
     """A WHERE condition leaving these devices out (true when there are none)."""
-    quoted = ",".join("'" + d.replace("'", "") + "'" for d in sorted(set(devices)))
-    return f"device_id NOT IN ({quoted})" if quoted else "1"
+    listed = quoted(devices)
+    return f"device_id NOT IN ({listed})" if listed else "1"
 
 
 @dataclass
