@@ -55,6 +55,9 @@ COMMAND_MODULES = {
     "audit": "gateway.cli.security",
     "pii": "gateway.cli.security",
     "quarantine": "gateway.cli.quarantine",
+    "export": "gateway.cli.export",
+    "export-bench": "gateway.cli.export",
+    "verify": "gateway.cli.export",
 }
 
 

@@ -38,7 +38,7 @@ ERASED = "erased"
 CONTACT_KINDS = ("email", "phone", "iin")
 _HIDDEN_DETAIL = (
     "buyer contacts outside one plain receipt's buyer field (another body of the event, a second receipt, "
-    "or bytes not in their canonical form): they are not stored"
+    "bytes not in their canonical form, or bytes that are no event): they are not stored"
 )
 _NO_CONSENT_DETAIL = "buyer contacts without a consent purpose and a future expiry: they are not stored"
 

@@ -209,7 +209,7 @@ def sweep_double_acceptances(client: Any, database: str, since_ms: int, now_ms: 
                   + ("" if hashes == 1 else f", {hashes} different envelopes")
                   + ": every table holds its rows that many times; count one copy")
         row = ["double_acceptance", now_ms, int(event_ms), seller_tin, store_id, device_id, int(seq), True, 0,
-               "", detail]
+               "", detail, "", ""]
         client.insert(
             "anomalies", [row], column_names=list(ANOMALY_COLUMNS), database=database,
             settings=INSERT_SETTINGS | {"insert_deduplication_token": f"double-acceptance:{device_id}:{seq}"},

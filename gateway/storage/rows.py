@@ -9,7 +9,7 @@ from google.protobuf.message import DecodeError
 
 from gateway.ingest.receipt_validation import content_findings
 from gateway.security.ai_label import ai_source_of
-from gateway.security.buyer_data import CLEAR, StoredEvent, kept_envelope, stored_event
+from gateway.security.buyer_data import CLEAR, ERASED, StoredEvent, kept_envelope, stored_event
 from gateway.security.pii_keys import PiiKeyRing
 from gateway.storage.code_rows import CODE_EVENTS_COLUMNS, add_check_events, add_receipt_code_events
 from gateway.wire import pb
@@ -375,7 +375,9 @@ def build_rows(
     for index, record in enumerate(records):
         env = record.envelope
         event_bytes = env.event
-        event = _decode(event_bytes)
+        # No bytes kept of an accepted event: undecodable ones that might hide a buyer (buyer_data).
+        erased_whole = not event_bytes and record.sealed.protection == ERASED
+        event = None if erased_whole else _decode(event_bytes)
         if record.HasField("code_check"):  # a pre-sale check: outside any chain, neither event nor rejection
             add_check_events(batch["code_events"], record)
             continue
@@ -384,8 +386,7 @@ def build_rows(
             if not record.accepted:  # an OFD service command's exchange: no event
                 continue
         if record.accepted:
-            # No bytes (an empty event, or undecodable ones erased for their buyer): nothing to judge.
-            found = content_findings(event, record.received_ms) if event is not None and event_bytes else []
+            found = content_findings(event, record.received_ms) if event is not None else []
             if found:
                 record.findings.extend(found)
             if event is not None and event.HasField("receipt"):

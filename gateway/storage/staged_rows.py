@@ -290,7 +290,7 @@ def view_statements(database: str) -> list[str]:
 def stage_statements(database: str) -> list[str]:
     """The stage table and its views as this code reads and writes them (idempotent CREATEs).
 
-    Migrations keep them as fixed text (the newest: 0013_ofd_staged_views.sql); a test checks that the
+    Migrations keep them as fixed text (the newest: 0017_staged_views_facts.sql); a test checks that the
     newest migration creates exactly these, so a change here needs a new migration that replaces them.
     """
     body = "\n".join("    " + line.strip() for line in STAGE_COLUMNS.strip().splitlines())

@@ -43,24 +43,25 @@ class Attack:
     run: Callable[[Target, bool], Outcome]
 
 
-def _rotation(new_key: ec.EllipticCurvePrivateKey, time_ms: int | None = None) -> pb.Event:
+def _rotation(new_key: ec.EllipticCurvePrivateKey) -> pb.Event:
     point = new_key.public_key().public_bytes(
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
     )
     rotation = pb.KeyRotation(new_public_key=point, new_key_id=signing.key_id_of(new_key.public_key()))
-    return pb.Event(time_ms=time_ms or int(time.time() * 1000), key_rotation=rotation)
+    return pb.Event(time_ms=int(time.time() * 1000), key_rotation=rotation)
 
 
 def unregistered_key(target: Target, short: bool) -> Outcome:
     """A rotation the chain refuses, then an envelope signed by the key it named."""
     seen = []
-    for how in ("prev_hash_mismatch", "time_in_future"):
+    for how in ("prev_hash_mismatch", "bad_signature"):
         register = target.register(f"ATK-ROT-{how[:4]}")
         target.ingest([register.envelope(sale(100))])
         new_key = signing.new_private_key()
-        future = int(time.time() * 1000) + 3_600_000 if how == "time_in_future" else None
         prev = b"\x07" * 32 if how == "prev_hash_mismatch" else None
-        rotation = register.envelope(_rotation(new_key, future), prev_hash=prev, advance=False)
+        rotation = register.envelope(_rotation(new_key), prev_hash=prev, advance=False)
+        if how == "bad_signature":
+            rotation.signature = bytes(64)
         register.key = new_key
         forged = register.envelope(sale(200))
         seen.append(statuses(target.ingest([rotation, forged])))

@@ -72,6 +72,7 @@ def _plain(record: pb.JournalRecord) -> bytes:
         envelope_hash=record.envelope_hash, fiscal_sign=record.fiscal_sign, seller_tin=record.seller_tin,
         store_id=record.store_id, findings=record.findings, error_code=record.error_code,
         detail=record.detail, gateway_id=record.gateway_id, code_verdicts=record.code_verdicts,
+        sealed=record.sealed if record.HasField("sealed") else None,
     ).SerializeToString()
 
 

@@ -24,6 +24,8 @@ from gateway.ingest.chain import next_seq_after
 from gateway.ingest.code_verdicts import codes_of
 from gateway.ingest.decoding import decode_event_parts
 from gateway.ingest.receipt_validation import content_findings, event_time_findings
+from gateway.security.buyer_data import Buyer, buyer_in
+from gateway.security.receipt_checks import PII_WITHOUT_CONSENT
 from gateway.settings import Limits
 from gateway.wire import pb
 from tests.reliability.gateway_process import GatewayProcess
@@ -65,6 +67,8 @@ def expected_of(envelope: pb.Envelope, received_ms: int, limits: Limits) -> Expe
             rows["code_events"] = len(codes_of(event))
         elif body == "shift_close":
             rows["shifts"] = 1
+    if buyer_in(envelope.event, event) is Buyer.HIDDEN:  # not kept (gateway/security/buyer_data.py)
+        kinds[PII_WITHOUT_CONSENT] += 1
     rows["anomalies"] = sum(kinds.values())
     return Expected(rows, kinds)
 

@@ -105,7 +105,9 @@ async def test_the_journal_and_every_row_keep_no_buyer_in_clear() -> None:
     rows = build_rows(records, PII_KEYS)
     events = rows["events"].columns
     assert events["protection"] == protections
-    assert events["kind"] == ["receipt", "receipt", "shift_open", "receipt", "receipt", "receipt", "empty"]
+    assert events["kind"] == [
+        "receipt", "receipt", "shift_open", "receipt", "receipt", "receipt", "undecodable",
+    ]
     assert "rejections" not in rows
     anomalies = rows["anomalies"].columns
     assert sorted(zip(anomalies["seq"], anomalies["kind"], strict=True)) == [

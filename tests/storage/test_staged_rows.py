@@ -217,7 +217,9 @@ async def test_staged_receipts_store_the_rows_python_builds(storage: Storage) ->
         f" countIf(evidence != '') FROM {staged_db}.events"
         " WHERE authentication = 'ofd_token' AND protection != '' GROUP BY ALL"
     ).result_rows)
-    assert sorted(evidence) == [("erased", "ofd_token", 0, 0), ("sealed", "ofd_token", 0, 1)], "buyer data"
+    by_protection = {protection: (in_clear, kept) for protection, _, in_clear, kept in evidence}
+    assert by_protection["erased"] == (0, 0) and by_protection["sealed"][0] == 0, "buyer data in evidence"
+    assert by_protection["sealed"][1] >= 1, "sealed evidence is kept"
     storno = await storage.run(lambda c: c.query(
         f"SELECT countIf(storno), countIf(discount != 0), countIf(offline) FROM {staged_db}.receipts AS r "
         f"JOIN {staged_db}.receipt_lines AS l USING (device_id, seq)").result_rows)

@@ -28,4 +28,5 @@ def statements(ctx: MigrationContext) -> list[str]:
 
     Not sharded (a full copy on every server): actions are few, and each node reads a case's whole story.
     """
-    return ctx.create_table("anomaly_case_actions", ANOMALY_CASE_ACTIONS, TableEngine(["incident_id", "at"]))
+    out = ctx.create_table("anomaly_case_actions", ANOMALY_CASE_ACTIONS, TableEngine(["incident_id", "at"]))
+    return out + ctx.durable("anomaly_case_actions")
