@@ -178,17 +178,27 @@ class Ledger:
                 taxed += [(tax, sign, line.sum) for tax in line.taxes]
             taxed += [(tax, -1, receipt.discount.sum) for tax in receipt.discount.taxes]
             taxed += [(tax, 1, receipt.markup.sum) for tax in receipt.markup.taxes]
-        bound: list[pb.Tax] = []
+        # Per counter (type, percent): its turnover and sum read once, added to in the receipt's order,
+        # written once. Bound taxes: each (type, rate) with the taxation it was first seen with.
+        counters: dict[tuple[int, int], list[int]] = {}
+        bound: dict[tuple[int, int], int] = {}
         for tax, sign, turnover in taxed:
-            counter = self._tax(tax.tax_type, units.percent(tax.rate_bp), operation)
-            counter.turnover = units.plus(counter.turnover, sign * turnover)
-            counter.sum = units.plus(counter.sum, sign * tax.sum)
-            if all((b.tax_type, b.rate_bp) != (tax.tax_type, tax.rate_bp) for b in bound):
-                bound.append(pb.Tax(tax_type=tax.tax_type, rate_bp=tax.rate_bp,
-                                    taxation_type=tax.taxation_type))
-        if bound:
-            del self.state.bound_taxes[:]
-            self.state.bound_taxes.extend(bound)
+            tax_type, rate_bp = tax.tax_type, tax.rate_bp
+            key = (tax_type, units.percent(rate_bp))
+            values = counters.get(key)
+            if values is None:
+                counter = self._tax(key[0], key[1], operation)
+                values = counters[key] = [counter.turnover, counter.sum]
+            values[0] = units.plus(values[0], sign * turnover)
+            values[1] = units.plus(values[1], sign * tax.sum)
+            bound.setdefault((tax_type, rate_bp), tax.taxation_type)
+        for (tax_type, percent), (turnover, amount) in counters.items():
+            counter = self._tax(tax_type, percent, operation)
+            counter.turnover, counter.sum = turnover, amount
+        had = self.state.bound_taxes
+        if bound and list(bound.items()) != [((t.tax_type, t.rate_bp), t.taxation_type) for t in had]:
+            del had[:]
+            had.extend(pb.Tax(tax_type=t, rate_bp=r, taxation_type=x) for (t, r), x in bound.items())
 
     def _tax(self, tax_type: int, percent: int, operation: int) -> pb.OfdTaxCounter:
         for tax in self.shift.taxes:
