@@ -3,7 +3,7 @@ process of their own, each timed from its *scheduled* moment (a late answer neve
 
 The client is a bare HTTP/1.1 keep-alive asyncio.Protocol over a pool of connections, not aiohttp: at
 2,000 checks/s aiohttp's client cost about as much CPU as the gateway's route and fell behind its own
-schedule on this 2-core machine (docs/marking-codes.md), which made its latencies the client's.
+schedule on this 2-core machine (docs/performance.md, round 8), which made its latencies the client's.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -63,8 +62,8 @@ def signed_checks(device_id: str, key: ec.EllipticCurvePrivateKey, key_id: str, 
 class _Connection(asyncio.Protocol):
     """One keep-alive connection: one request at a time, its answer read to Content-Length."""
 
-    def __init__(self, done: asyncio.Queue[_Connection]) -> None:
-        self.free = done
+    def __init__(self, free: asyncio.Queue[_Connection]) -> None:
+        self.free = free  # where it goes back once its answer is read
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.due = 0.0
@@ -115,7 +114,7 @@ async def _drive(plan: CheckPlan) -> CheckResult:
         free.put_nowait(connection)
     head = (f"POST /v1/codes/check HTTP/1.1\r\nHost: {host}:{port}\r\n"
             "Content-Type: application/x-protobuf\r\nContent-Length: ").encode()
-    requests = deque(head + str(len(body)).encode() + b"\r\n\r\n" + body for body in plan.requests)
+    requests = [head + str(len(body)).encode() + b"\r\n\r\n" + body for body in plan.requests]
     result = CheckResult()
     await asyncio.sleep(max(0.0, plan.start_at - time.time()))
     start = time.perf_counter()
