@@ -428,8 +428,12 @@ class _GroupIngest:
             ack = await self._pipeline.ingest(pb.IngestBatch(envelopes=envelopes), attested)
         except BaseException as exc:
             for _, _, future in waiting:
-                if not future.done():
+                if future.done():
+                    continue
+                if isinstance(exc, Exception):
                     future.set_exception(exc)
+                else:  # cancelled (the gateway stops): so are the exchanges waiting for it
+                    future.cancel()
             if not isinstance(exc, Exception):
                 raise
             return
