@@ -32,14 +32,18 @@ fuse:
 		|| echo "fuse3 could not be installed: the power-cut scenario will fail"; fi
 
 # Fault scenarios against the real gateway (docs/reliability.md); `make reliability ARGS=--short` is the CI
-# form that `make test` also runs. `make fuzz` is the long fuzzing budget (CI runs a few thousand cases).
+# form that `make test` also runs. `make fuzz` is the long fuzzing budget of both front doors, HTTP and OFD,
+# FUZZ_CASES each (ARGS: --seconds N, --seed N, --workers N, --save DIR); CI runs a few thousand of each.
 ARGS ?=
 FUZZ_CASES ?= 1000000
 reliability: $(STAMP) fuse
 	$(BIN)/python -m tests.reliability.run $(ARGS)
 
 fuzz: $(STAMP)
-	$(BIN)/python -m tests.fuzz.run --cases $(FUZZ_CASES) $(ARGS)
+	status=0; \
+	$(BIN)/python -m tests.fuzz.run --cases $(FUZZ_CASES) $(ARGS) || status=1; \
+	$(BIN)/python -m tests.fuzz.ofd_run --cases $(FUZZ_CASES) $(ARGS) || status=1; \
+	exit $$status
 
 # The outside attack run replayed against a real gateway, held/broke per attack (docs/security.md);
 # `make attack ARGS=--short` is the CI form the test suite runs, ARGS=--code DIR tries another version.

@@ -40,15 +40,17 @@ class UploadStats:
 
 
 class AckLog:
-    """One JSON line per acknowledged event: device_id, seq, status, fiscal_sign, error_code."""
+    """One JSON line per acknowledged event: device_id, seq, status, fiscal_sign, error_code; the OFD
+    registers of the same run add theirs (`"protocol": "ofd"`, firmware_sim/ofd/link.py)."""
 
     def __init__(self, out: TextIO) -> None:
         self._out = out
 
     @classmethod
     def open(cls, path: Path) -> AckLog:
-        """An ack log writing to path (truncated)."""
-        return cls(path.open("w", encoding="utf-8"))
+        """An ack log appending to path a whole line at a time, so both fleets of `sim --protocol mixed`
+        can write to one file (the command empties it first)."""
+        return cls(path.open("a", encoding="utf-8", buffering=1))
 
     def write(self, ack: pb.EventAck, *, lost: bool = False) -> None:
         """Log one ack; `lost` marks answers the fault injector hid from the register."""
@@ -61,6 +63,10 @@ class AckLog:
         }
         if lost:
             line["lost"] = True
+        self.write_line(line)
+
+    def write_line(self, line: dict[str, Any]) -> None:
+        """Log one answer as it is."""
         self._out.write(json.dumps(line, ensure_ascii=False) + "\n")
 
     def close(self) -> None:

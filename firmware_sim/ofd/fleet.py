@@ -17,6 +17,7 @@ from firmware_sim.fleet import RegistrationError, fleet_identity, offline_window
 from firmware_sim.ofd.link import OfdLink, OfdStats
 from firmware_sim.ofd.register import OfdIdentity, OfdRegister
 from firmware_sim.ofd.tickets import Style
+from firmware_sim.summary import AckLog
 from gateway.wire import ofd_pb2
 
 VERSIONS = ("203", "202", "mixed")
@@ -43,6 +44,7 @@ class OfdFleetConfig:
     registry: Path | None = None  # sell marked goods from this registry file
     state_dir: Path | None = None
     id_prefix: str = ""
+    ack_log: Path | None = None  # one JSON line per answer to a document (appended)
 
 
 @dataclass
@@ -169,6 +171,7 @@ async def run_ofd_fleet(config: OfdFleetConfig) -> dict[str, Any]:
     if config.token is not None:
         async with aiohttp.ClientSession() as session:
             await register_ofd_fleet(session, config.gateway_url, config.token, activity.registers)
+    ack_log = AckLog.open(config.ack_log) if config.ack_log else None  # line-buffered: nothing to lose
     started = time.monotonic()
     deadline = started + config.duration_s
     drain_deadline = deadline + config.drain_s
@@ -178,7 +181,7 @@ async def run_ofd_fleet(config: OfdFleetConfig) -> dict[str, Any]:
     for index, register in enumerate(activity.registers):
         rng = random.Random(config.seed * 7_919 + index)
         link = OfdLink(register, config.address, stats, rng=rng, lost_answer_rate=config.lost_answer_rate,
-                       transaction_s=config.transaction_s, reconnect_s=config.reconnect_s)
+                       transaction_s=config.transaction_s, reconnect_s=config.reconnect_s, ack_log=ack_log)
         window = offline_window(config.duration_s, config.offline_fraction, rng, started)
 
         def online(window: tuple[float, float] = window) -> bool:
@@ -192,6 +195,8 @@ async def run_ofd_fleet(config: OfdFleetConfig) -> dict[str, Any]:
     await asyncio.gather(*workers)
     working[0] = False
     await asyncio.gather(*links)
+    if ack_log is not None:
+        ack_log.close()
     return _summary(activity, stats, time.monotonic() - started)
 
 

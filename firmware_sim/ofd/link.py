@@ -4,7 +4,8 @@ An exchange that gets no answer in the transaction time, or 254/255, sends the r
 tries again every reconnect interval with the same TOKEN and REQNUM, and says how long it was offline
 (in the document caught by the break, else in a SYSTEM request first). Any other refusal blocks it.
 `lost_answer_rate` drops answers on purpose: the register resends the same bytes at once, and the OFD
-must answer with the very same bytes (a mismatch is counted).
+must answer with the very same bytes (a mismatch is counted). With an ack log, every answer to a document
+is one line (`answer_line`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from firmware_sim.ofd.register import Document, OfdRegister
+from firmware_sim.summary import AckLog
 from gateway.ofd.framing import (
     HEADER_SIZE,
     Command,
@@ -95,7 +97,8 @@ class OfdLink:
 
     def __init__(self, register: OfdRegister, address: tuple[str, int], stats: OfdStats, *,
                  rng: random.Random, lost_answer_rate: float = 0.0, transaction_s: float = 7.0,
-                 reconnect_s: float = 60.0, ssl_context: ssl.SSLContext | None = None) -> None:
+                 reconnect_s: float = 60.0, ssl_context: ssl.SSLContext | None = None,
+                 ack_log: AckLog | None = None) -> None:
         self.register = register
         self.host, self.port = address
         self.stats = stats
@@ -104,6 +107,7 @@ class OfdLink:
         self.transaction_s = transaction_s
         self.reconnect_s = reconnect_s
         self.ssl_context = ssl_context
+        self.ack_log = ack_log
         self.wake = asyncio.Event()
         self.retry_at = 0.0  # monotonic time of the next try while offline
         self.reported_since = 0  # the offline period (its start) a SYSTEM request has told the OFD about
@@ -208,6 +212,8 @@ class OfdLink:
         else:
             header, response = result
             code = response.result.result_code
+            if self.ack_log is not None:
+                self.ack_log.write_line(answer_line(register, document, response))
             if code == ResultCode.OK:
                 register.answered(header, response, document)
                 self.stats.documents_ok[_name(Command, document.command)] += 1
@@ -228,6 +234,27 @@ class OfdLink:
 
 
 _DOCUMENTS = (Command.TICKET, Command.MONEY_PLACEMENT, Command.CLOSE_SHIFT)
+_GOODS = (ofd_pb2.TicketRequest.Item.ITEM_TYPE_COMMODITY,
+          ofd_pb2.TicketRequest.Item.ITEM_TYPE_STORNO_COMMODITY)
+
+
+def answer_line(register: OfdRegister, document: Document, response: ofd_pb2.Response) -> dict[str, Any]:
+    """The ack log's line for an answer to a document: who sent it with which REQNUM (the OFD keeps the
+    frame), the result, the shift it belongs to, and for a receipt its fiscal number and goods lines."""
+    request = document.request
+    shift = (request.ticket if document.command == Command.TICKET
+             else request.money_placement if document.command == Command.MONEY_PLACEMENT
+             else request.close_shift).fr_shift_number
+    line: dict[str, Any] = {
+        "protocol": "ofd", "device_id": register.identity.device_id, "ofd_id": register.identity.ofd_id,
+        "command": _name(Command, document.command), "reqnum": document.reqnum,
+        "result": _name(ResultCode, response.result.result_code), "shift": shift,
+        "offline": document.offline,
+    }
+    if document.command == Command.TICKET:
+        line["ticket_number"] = response.ticket.ticket_number
+        line["lines"] = sum(1 for item in request.ticket.items if item.type in _GOODS)
+    return line
 
 
 def _name(kind: type[Command] | type[ResultCode], value: int) -> str:

@@ -1,9 +1,11 @@
 """`tracegate export-bench`: how fast `verify` checks a year of a busy register, and what exporting costs.
 
 One register's history (firmware_sim: shifts of 40-80 receipts, 5 % naming a buyer, a key rotation every
-50,000 receipts) is signed once and written as the gateway writes an export. `verify` then runs in a child
-process pinned to one core, against a ceiling measured in the same run (read, parse and hash every line:
-what any verifier must do before checking anything) and with --every-signature. With --gateway-events,
+50,000 receipts) is signed once and written as the gateway writes an export of it uploaded BATCH
+envelopes at a time (the gateway keeps the signatures it verified: the newest of each batch, rotations).
+`verify` then runs in a child process pinned to one core, against a ceiling measured in the same run
+(read, parse and hash every line: what any verifier must do before checking anything) and with
+--every-signature. With --gateway-events,
 a real gateway on a fresh directory ingests that many of the events, exports them over HTTP, and the
 gateway's resident memory is sampled while it streams: it must not grow with the history.
 """
@@ -23,7 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway.bench.export_history import Life, device_entry, new_register, working_life, write_export
+from gateway.bench.export_history import (
+    Life,
+    as_stored,
+    device_entry,
+    new_register,
+    working_life,
+    write_export,
+)
 from gateway.bench.procstat import rss_mib
 from gateway.bench.servers import ServerProcess, free_port
 from gateway.export.writer import ExportSigner
@@ -33,6 +42,7 @@ BUSY_LIFE = Life(
     shifts=0, receipts_per_shift=(40, 80), rotate_every=50_000, buyer_share=0.05, return_share=0.03
 )
 DEVICE_ID = "KKM-BENCH-0001"
+BATCH = 2000  # envelopes a register uploads at once: the gateway keeps the newest one's signature
 _LENGTH = struct.Struct(">I")
 
 # Run in a child pinned to one core: `ceiling` does what any verifier must (read, parse, hash every line).
@@ -141,7 +151,7 @@ def _through_gateway(history: Path, first_key: bytes, events: int, workdir: Path
         for envelope in itertools.chain(_envelopes(history, events), [None]):
             if envelope is not None:
                 batch.append(envelope)
-            if batch and (envelope is None or len(batch) == 2000):
+            if batch and (envelope is None or len(batch) == BATCH):
                 acks = pb.IngestAck.FromString(
                     _post(f"{server.url}/v1/batches", pb.IngestBatch(envelopes=batch).SerializeToString())
                 )
@@ -207,7 +217,8 @@ def run_export_bench(events: int, workdir: Path, gateway_events: int = 0) -> Fig
         last = envelope.seq
     device = device_entry(DEVICE_ID, first_key, _envelopes(history), 1, last)
     with export.open("wb") as out:
-        write_export(out.write, [(device, _envelopes(history))], ExportSigner(signing.new_private_key()))
+        stored = as_stored(_envelopes(history), BATCH)
+        write_export(out.write, [(device, stored)], ExportSigner(signing.new_private_key()))
     figures = Figures(events, export.stat().st_size / 2**20, sign_s, time.perf_counter() - began)
     figures.verify = [_verify(mode, export) for mode in ("ceiling", "default", "every-signature")]
     if gateway_events:

@@ -2,7 +2,9 @@
 
 A firmware_sim register lives a working life (shifts, sales, returns, cash movements, buyers' contacts,
 key rotations, lost events declared by gap notices); what it signed is what a gateway would have accepted,
-and the export of it is written as the gateway writes one (buyers' receipts withheld, hashed, redacted).
+stored as the gateway stores it (as_stored: only the signatures it verified), and the export of it is
+written as the gateway writes one (buyers' receipts withheld, hashed, redacted; proof records after a
+range that ends on an event without a signature).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from gateway.export.records import DeviceEntry, EventEntry, GapEntry, KeyEntry, 
 from gateway.export.writer import ExportSigner, ExportWriter
 from gateway.ingest.fiscal_sign import FiscalSigner
 from gateway.wire import pb, signing
+from gateway.wire.rotation import rotation_in
 
 START_MS = 1_790_000_000_000
 TIN = "080740000019"
@@ -75,6 +78,25 @@ def working_life(register: Register, life: Life, until_events: int = 0) -> Itera
         yield register.close_shift()
 
 
+def as_stored(envelopes: Iterable[pb.Envelope], batch: int) -> Iterator[pb.Envelope]:
+    """The envelopes (changed in place) as the gateway stores them when they arrive `batch` at a time: with
+    only the signatures it verified, the newest of each batch's chained run and each key rotation (which
+    ends the run of its key: gateway/ingest/signatures.py); the other signatures are left empty."""
+    previous: pb.Envelope | None = None
+    for index, envelope in enumerate(envelopes):
+        if previous is not None:
+            yield _as_stored(previous, newest=index % batch == 0)
+        previous = envelope
+    if previous is not None:
+        yield _as_stored(previous, newest=True)
+
+
+def _as_stored(envelope: pb.Envelope, *, newest: bool) -> pb.Envelope:
+    if not newest and rotation_in(envelope.event) is None:
+        envelope.ClearField("signature")
+    return envelope
+
+
 def _kind(event: pb.Event) -> str:
     return event.WhichOneof("body") or "empty"
 
@@ -87,7 +109,9 @@ def device_entry(
     last: int | None,
     revocations: tuple[Revocation, ...] = (),
 ) -> DeviceEntry:
-    """The device record the gateway would write: keys from every envelope, gap notices within first..last."""
+    """The device record the gateway would write: keys from every envelope, gap notices within first..last,
+    the newest seq of them all as the head."""
+    head = None
     keys = [
         KeyEntry(
             signing.key_id_of(signing.load_public_key_point(first_key)), first_key, 1, REGISTERED, START_MS
@@ -95,6 +119,7 @@ def device_entry(
     ]
     gaps = []
     for envelope in envelopes:
+        head = envelope.seq
         event = pb.Event.FromString(envelope.event)
         if _kind(event) == "key_rotation":
             rotation = event.key_rotation
@@ -127,6 +152,7 @@ def device_entry(
         tuple(gaps),
         first,
         last,
+        head,
     )
 
 
@@ -160,12 +186,22 @@ def write_export(
     *,
     erased: bool = False,
 ) -> int:
-    """Write a whole export of these device sections; the events written."""
+    """Write a whole export of these device sections (each device's envelopes in seq order, of which those
+    in its record's from_seq..to_seq are exported, and those after as proof records while the writer needs
+    them); the events written."""
     writer = ExportWriter("gw-sim", START_MS + 10**9, {"principal": "tok_sim", "scope": "analyst"})
     write(writer.header({"simulated": True}))
     for device, envelopes in sections:
         write(writer.device(device))
-        for envelope in envelopes:
-            write(writer.event(*event_entry(envelope, erased=erased)))
+        first, last = device.from_seq or 0, device.to_seq or 0
+        for envelope in envelopes if device.to_seq is not None else ():
+            if envelope.seq < first:
+                continue
+            if envelope.seq <= last:
+                write(writer.event(*event_entry(envelope, erased=erased)))
+            elif writer.needs_proof():
+                write(writer.proof(*event_entry(envelope, erased=erased)))
+            else:
+                break
     write(writer.finish(signer))
     return writer.events()

@@ -9,7 +9,11 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
+from gateway.bench.check_loadgen import CheckResult
 from gateway.bench.runner import BenchResult, PhaseResult
+
+GOAL_CHECK_RATE = 2_000  # issue 23: pre-sale check p99 <= 5 ms at 2,000 checks/s
+GOAL_CHECK_P99_MS = 5.0
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -96,6 +100,29 @@ def summary(result: BenchResult) -> dict[str, Any]:
         "errors": [e for p in (*result.phases.values(), *([backlog] if backlog else [])) for e in p.errors][
             :5
         ],
+    } | check_figures(result.checks, result.options.check_rate)
+
+
+def check_figures(checks: CheckResult | None, target: float) -> dict[str, Any]:
+    """The pre-sale check phase's JSON keys (check_*), latency from each check's scheduled moment."""
+    if checks is None:
+        return {"check_rate_target": 0.0}
+    latencies = checks.latencies_ms
+    p99 = percentile(latencies, 0.99)
+    answered = checks.statuses.get(200, 0)
+    met = target >= GOAL_CHECK_RATE and answered == checks.sent and p99 <= GOAL_CHECK_P99_MS
+    return {
+        "check_rate_target": target,
+        "check_rate_sent": round(checks.sent / checks.elapsed_s, 1) if checks.elapsed_s > 0 else 0.0,
+        "check_sent": checks.sent,
+        "check_answered_200": answered,
+        "check_statuses": {str(k): v for k, v in sorted(checks.statuses.items())},
+        "check_p50_ms": round(percentile(latencies, 0.50), 2),
+        "check_p99_ms": round(p99, 2),
+        "check_max_ms": round(max(latencies, default=0.0), 2),
+        "check_goal": f"check p99 <= {GOAL_CHECK_P99_MS:g} ms at {GOAL_CHECK_RATE}/s: "
+                      + ("met" if met else "not met" if target >= GOAL_CHECK_RATE else "not measured"),
+        "check_errors": checks.errors[:5],
     }
 
 
@@ -119,12 +146,18 @@ def text_report(result: BenchResult, figures: dict[str, Any]) -> str:
         + ("" if figures["all_visible"] else " (NOT all events became visible)"),
         f"backlog: {figures['backlog_events_per_s']:.0f} events/s for one device",
         f"rejected {figures['rejected']}, 503 back-pressure answers {figures['backpressure_503']}",
+        *([f"pre-sale checks: {figures['check_sent']} at {figures['check_rate_target']:g}/s "
+           f"({figures['check_rate_sent']:.0f}/s sent), {figures['check_answered_200']} answered 200; "
+           f"p50 {figures['check_p50_ms']:.1f} ms, p99 {figures['check_p99_ms']:.1f} ms, max "
+           f"{figures['check_max_ms']:.1f} ms; goal {figures['check_goal']}"]
+          if figures.get("check_sent") else []),
         "",
         "processes (servers and their child processes: CPU under load; generators: total):",
     ]
     lines += process_lines(figures["processes"])
-    if figures["errors"]:
-        lines += ["", "errors:", *(f"  {e}" for e in figures["errors"])]
+    errors = [*figures["errors"], *figures.get("check_errors", [])]
+    if errors:
+        lines += ["", "errors:", *(f"  {e}" for e in errors)]
     return "\n".join(lines)
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.bench.check_loadgen import CheckPlan, CheckResult, run_checks, signed_checks
 from gateway.bench.loadgen import LoadPlan, LoadResult, Sample, run_load
 from gateway.bench.procstat import ProcessUsage, combined
 from gateway.bench.servers import (
@@ -20,6 +21,7 @@ from gateway.bench.servers import (
     start_naive,
 )
 from gateway.bench.workload import generate
+from gateway.wire import signing
 
 STORED_TABLES = ("events", "receipts", "receipt_lines", "anomalies", "rejections", "shifts")
 POLL_INTERVAL_S = 0.2
@@ -42,6 +44,8 @@ class BenchOptions:
     backlog_batch: int
     workdir: Path
     registry: bool = True  # load the codes sold into the registry first; False: every code is unknown
+    check_rate: float = 0.0  # pre-sale checks a second in the check phase; 0: no check phase
+    check_duration_s: float = 10.0
 
 
 @dataclass
@@ -91,6 +95,7 @@ class BenchResult:
     registry_codes: int  # codes imported into the gateway's registry before its phase
     phases: dict[str, PhaseResult]
     backlog: PhaseResult | None
+    checks: CheckResult | None = None
 
 
 def _drive(
@@ -205,6 +210,26 @@ def run_bench(options: BenchOptions, progress: Callable[[str], None]) -> BenchRe
         phases["gateway"] = gateway
         progress("backlog upload (one device, chained events, large batches) …")
         backlog = _phase("backlog", server, workload_path, options, 1, backlog=True)
+        checks = None
+        if options.check_rate > 0:
+            progress(f"pre-sale checks ({options.check_rate:g}/s for {options.check_duration_s:g} s) …")
+            checks = _check_phase(server, fleet[0].seller_tin, fleet[0].codes, options)
     finally:
         server.stop()
-    return BenchResult(options, workload.receipts, workload.generation_s, registry_codes, phases, backlog)
+    return BenchResult(options, workload.receipts, workload.generation_s, registry_codes, phases, backlog,
+                       checks)
+
+
+def _check_phase(server: ServerProcess, seller_tin: str, codes: list[str], options: BenchOptions
+                 ) -> CheckResult:
+    """Signed checks of a seller's codes (sold in the gateway phase by now) at check_rate, open loop, from a
+    process of their own, by a register of that seller's registered for it."""
+    key = signing.new_private_key()
+    device = {"device_id": f"bench-check-{int(time.time())}", "seller_tin": seller_tin,
+              "store_id": "bench-check", "public_key_pem": signing.public_key_pem(key.public_key())}
+    key_id = str(server.admin("/v1/admin/devices", device)["key_id"])
+    count = max(1, int(options.check_rate * options.check_duration_s))
+    requests = signed_checks(device["device_id"], key, key_id, codes or ["0104600000000000215x"], count)
+    plan = CheckPlan(server.url, tuple(requests), options.check_rate, time.time() + START_DELAY_S)
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(run_checks, (plan,))

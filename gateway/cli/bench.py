@@ -51,6 +51,10 @@ def register(sub: Any) -> None:
     parser.add_argument("--backlog-events", type=int, default=10_000,
                         help="chained events of the one-device backlog upload (10000)")
     parser.add_argument("--backlog-batch", type=int, default=1_000, help="envelopes per backlog request")
+    parser.add_argument("--check-rate", type=float, default=2000.0,
+                        help="pre-sale checks a second (POST /v1/codes/check, open loop, from a process of "
+                        "their own) against the gateway after its phases; 0 skips them (2000)")
+    parser.add_argument("--check-seconds", type=float, default=10.0, help="length of the check phase (10)")
     parser.add_argument("--unknown-codes", action="store_true",
                         help="leave the gateway's code registry empty: every code sold is reported unknown "
                         "(an anomaly each), the costliest case")
@@ -113,7 +117,7 @@ def _measure(args: argparse.Namespace, workdir: Path) -> tuple[str, dict[str, An
         duration_s=args.duration, devices=args.devices, receipts=receipts, batch_size=args.batch,
         concurrency=args.concurrency, rate=args.rate, load_procs=args.load_procs,
         backlog_events=args.backlog_events, backlog_batch=args.backlog_batch, workdir=workdir,
-        registry=not args.unknown_codes,
+        registry=not args.unknown_codes, check_rate=args.check_rate, check_duration_s=args.check_seconds,
     ), _progress)
     figures = summary(result)
     return text_report(result, figures), figures

@@ -27,7 +27,8 @@ def point_at_pages(client: AdminClient, url: str, retailer_tin: str | None) -> N
     print(f"  the API: {url}/v1/openapi.json")
 
 
-def stop_or_keep(gateway: subprocess.Popen[bytes], keep_running: bool, url: str, data: Path) -> None:
+def stop_or_keep(gateway: subprocess.Popen[bytes], keep_running: bool, url: str, data: Path,
+                 ofd_port: int) -> None:
     """Say how to stop a gateway the demo leaves running, or how to bring the stopped one back."""
     port = url.rsplit(":", 1)[-1]
     if keep_running:
@@ -37,5 +38,6 @@ def stop_or_keep(gateway: subprocess.Popen[bytes], keep_running: bool, url: str,
     else:
         print(
             f"\nthe demo stops its gateway now; for the pages run `tracegate demo --keep-running`, or bring "
-            f"this one back with `tracegate serve --data {data} --port {port}` (the tokens stay valid)"
+            f"this one back with `tracegate serve --data {data} --port {port} --ofd-port {ofd_port}` "
+            "(the tokens stay valid)"
         )

@@ -70,7 +70,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--state-dir", type=Path, default=None,
         help="keep keys, journals and queues here, so a later run continues each register's chain",
     )
-    parser.add_argument("--ack-log", type=Path, default=None, help="write one JSON line per ack here")
+    parser.add_argument(
+        "--ack-log", type=Path, default=None,
+        help="write one JSON line per ack here (OFD registers: one per answer to a document, with "
+        '"protocol": "ofd", its REQNUM, result, shift and fiscal number)',
+    )
     parser.add_argument(
         "--drain", type=float, default=15.0, help="seconds to upload the backlog after the run (default 15)"
     )
@@ -126,6 +130,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     ofd_devices = {"tracegate": 0, "ofd": args.devices, "mixed": args.devices // 2}[args.protocol]
     token = _token(args)
+    if args.ack_log is not None:
+        args.ack_log.write_text("")  # both fleets append to it
     config = FleetConfig(
         gateway_url=args.gateway, devices=args.devices - ofd_devices, duration_s=args.duration,
         seed=args.seed, rate=args.rate, offline_fraction=args.offline_fraction,
@@ -136,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
         address=_ofd_address(args) if ofd_devices else ("", 0), gateway_url=args.gateway, devices=ofd_devices,
         duration_s=args.duration, seed=args.seed, rate=args.rate, version=args.ofd_version,
         offline_fraction=args.offline_fraction, lost_answer_rate=args.lost_ack_rate, drain_s=args.drain,
-        token=token, registry=args.registry, state_dir=args.state_dir,
+        token=token, registry=args.registry, state_dir=args.state_dir, ack_log=args.ack_log,
     )
     if not args.json:
         what = f"{args.devices} registers ({args.protocol}) for {args.duration:g} s against {args.gateway}"

@@ -17,7 +17,7 @@ from google.protobuf.message import DecodeError
 
 from gateway.export.format import ATTESTED_BY_GATEWAY, REGISTERED_AFTER_REVOCATION, ROTATION
 from gateway.export.proof import Proof
-from gateway.export.records import DeviceEntry, DeviceTotals, EventEntry, GapEntry, KeyEntry
+from gateway.export.records import DeviceEntry, DeviceTotals, EventEntry, GapEntry, KeyEntry, ProofEntry
 from gateway.export.report import Report
 from gateway.export.shifts import ShiftLedger
 from gateway.ingest.chain import next_seq_after
@@ -112,6 +112,10 @@ class DeviceCheck:
         self._last_hash: bytes | None = None
         self._gaps: list[GapEntry] = []
         self._rotations: set[tuple[int, str]] = set()  # (first seq under the new key, its id) seen
+        self._through = 0  # the last seq read, event or proof record
+        self._proof_seqs = (0, 0)  # the first and last seq of the proof records
+        self.proofs = 0
+        self.proof_signed = False  # the last proof record read carries a signature (it ends the proof)
         self.events = self.withheld = self.unverifiable = self.receipts = self.attested_receipts = 0
         self.z_checked = self.z_unchecked = 0
         self._z_why_unchecked = ""
@@ -125,39 +129,93 @@ class DeviceCheck:
             self._start(entry)
         elif not self._in_order(entry):
             return
-        seq = entry.seq
-        if entry.prev_hash != self._expected_prev:
-            what = "the genesis value" if seq == 1 else f"the hash of seq {seq - 1}"
+        digest = hashlib.sha256(entry.event).digest() if entry.event is not None else entry.event_sha256
+        self._last_hash = self._link(
+            entry.seq, entry.prev_hash, entry.key_id, entry.signature, digest, entry.envelope_hash
+        )
+        self.withheld += entry.event is None
+        self._last, self._expected_seq = entry, entry.seq + 1
+        self._content(entry)
+
+    def add_proof(self, entry: ProofEntry) -> None:
+        """A proof record after the section's events: a link of the chain, there for its signature only
+        (outside the range: no seq, revocation or content check of its own)."""
+        self.proofs += 1
+        self.proof_signed = bool(entry.signature)
+        if self._first is None or entry.seq <= self._through:
+            self._report.fail(
+                self._scope,
+                SEQ,
+                f"seq {entry.seq}: a proof record must come after the section's events, in increasing seq "
+                f"(the last seq before it is {self._through or 'none'})",
+                entry.seq,
+            )
+            return
+        self._proof_seqs = (self._proof_seqs[0] or entry.seq, entry.seq)
+        self._link(
+            entry.seq,
+            entry.prev_hash,
+            entry.key_id,
+            entry.signature,
+            entry.event_sha256,
+            entry.envelope_hash,
+            counted=False,
+        )
+
+    def _link(
+        self,
+        seq: int,
+        prev_hash: bytes,
+        key_id: str,
+        signature: bytes,
+        digest: bytes | None,
+        stored_hash: bytes | None,
+        *,
+        counted: bool = True,
+    ) -> bytes:
+        """One link of the chain (counted: an event of the range, else a proof record): prev_hash, the key
+        in force, revocation, and the signature proof; its chain hash."""
+        if prev_hash != self._expected_prev:
+            what = "the genesis value" if seq == 1 else f"the hash of seq {self._through}"
+            proof = "" if counted else " (a proof record)"
             self._report.fail(
                 self._scope,
                 CHAIN,
-                f"seq {seq}: prev_hash is not {what} (one of them was altered, or an event "
+                f"seq {seq}{proof}: prev_hash is not {what} (one of them was altered, or an event "
                 "between them removed or inserted)",
                 seq,
             )
-            self._proof.end()
+            self._proof.end(why=f"the chain breaks at seq {seq}, before a signature covers them")
         self._keys_at(seq)
-        previous = self._last.seq if self._last else None
-        if entry.key_id != self._key.key_id:
-            named = f"the envelope names key {entry.key_id}, the key in force is {self._key.key_id}"
+        previous = self._through or None
+        if key_id != self._key.key_id:
+            named = f"the envelope names key {key_id}, the key in force is {self._key.key_id}"
             self._key_ids.add(seq, named, previous)
-        if self._key.distrust:
+        if self._key.distrust and counted:
             self._untrusted.add(seq, self._key.distrust, previous)
-        if self._revoked_text:
+        if self._revoked_text and counted:
             self._revoked.add(seq, self._revoked_text, previous)
-        digest = hashlib.sha256(entry.event).digest() if entry.event is not None else entry.event_sha256
+        self._through = seq
         if digest is None:  # withheld and no longer openable: only the stored hash is known
-            self.unverifiable += 1
-            self._proof.end()
-            envelope_hash = entry.envelope_hash or b""
+            self.unverifiable += counted
+            self._proof.end(
+                attested=(
+                    "no signature of their own, and the chain to the one that covers them passes through "
+                    f"seq {seq}, withheld without its digest (buyer data erased, or no longer openable): "
+                    "the file cannot link them to it; attested by the gateway only (it verified that "
+                    "signature when it received them)"
+                )
+            )
+            chain_hash = stored_hash or b""
         else:
-            preimage = signing.digest_preimage(self._scope, seq, entry.prev_hash, digest)
-            envelope_hash = hashlib.sha256(preimage).digest()
-            self._proof.add(seq, preimage, entry.signature)
-        self.withheld += entry.event is None
-        self._last, self._last_hash = entry, envelope_hash
-        self._expected_prev, self._expected_seq = envelope_hash, seq + 1
-        self._content(entry)
+            preimage = signing.digest_preimage(self._scope, seq, prev_hash, digest)
+            chain_hash = hashlib.sha256(preimage).digest()
+            if self._revoked_text:
+                self._proof.skip(seq, signature)
+            else:
+                self._proof.add(seq, preimage, signature, counted=counted)
+        self._expected_prev = chain_hash
+        return chain_hash
 
     def _start(self, entry: EventEntry) -> None:
         self._first = entry
@@ -195,7 +253,7 @@ class DeviceCheck:
         if seq > self._expected_seq:
             missing = _seqs(self._expected_seq, seq - 1)
             self._report.fail(self._scope, SEQ, f"{missing} missing: no signed gap notice declares it", seq)
-            self._proof.end()
+            self._proof.end(why=f"{missing} is missing before a signature covers them")
             self._expected_prev = entry.prev_hash  # the missing seq is the fault: not reported as a link too
             self._ledger.unknown(f"{missing} is missing")
             return True
@@ -212,13 +270,13 @@ class DeviceCheck:
     def _keys_at(self, seq: int) -> None:
         """A revocation or an operator's new key taking effect at seq."""
         if seq in self._revocations:
-            self._proof.end()  # what is signed from here on may not prove what came before
             self._revoked_text = self._revocation_text(seq)
+            self._proof.revoke(seq, self._revoked_text)  # what is signed from here on proves nothing
         registered = next(
             (k for k in self._keys if k.from_seq == seq and k.source == REGISTERED_AFTER_REVOCATION), None
         )
         if registered is not None and self._key.entry is not registered:
-            self._use(registered)
+            self._use(registered, why=f"the key changes at seq {seq}, before a signature covers them")
             self._revoked_text = ""
             self._report.note(
                 self._scope,
@@ -234,12 +292,12 @@ class DeviceCheck:
         how = "as compromised" if revocation.compromised else f"on {_when(revocation.at_ms)}"
         return f"signed with a key revoked {how} from seq {from_seq} on"
 
-    def _use(self, entry: KeyEntry, distrust: str = "") -> None:
+    def _use(self, entry: KeyEntry, distrust: str = "", why: str = "") -> None:
         key, problem = _load(entry)
         if problem:
             self._report.fail(self._scope, KEYS, problem)
         self._key = _Key(entry, key, distrust)
-        self._proof.use_key(key, entry.key_id)
+        self._proof.use_key(key, entry.key_id, why)
 
     # ── content ──
 
@@ -305,7 +363,7 @@ class DeviceCheck:
 
     def _rotation(self, seq: int, rotation: pb.KeyRotation) -> None:
         """A rotation: authentic only if its own signature verifies under the key it replaces."""
-        self._proof.end()
+        self._proof.end(why=f"the key rotation at seq {seq}, which ends their key's stretch, is not signed")
         authentic = self._proof.proven_through >= seq and not self._key.distrust and not self._revoked_text
         new = new_key_of(rotation)
         if new is None:
@@ -340,7 +398,27 @@ class DeviceCheck:
 
     def close(self) -> None:
         """End of the section: settle pending proofs, compare with the device record, say what passed."""
-        self._proof.end()
+        head = self.device.head_seq
+        if head is not None and self._through == head:
+            self._proof.end(
+                attested=(
+                    f"no signature yet: the newest events the gateway held for the device (to seq {head}) "
+                    "when it exported them; the signature that will cover them had not reached its storage. "
+                    "Attested by the gateway only (it verified that signature when it received them)"
+                )
+            )
+        else:
+            self._proof.end(
+                why="the file holds no later signature that covers them (an export follows its range with "
+                "the events up to the next signed one, as proof records)"
+            )
+        if self._first is not None and (head is None or self._through > head):
+            self._report.fail(
+                self._scope,
+                SEQ,
+                f"the device record says the newest seq the gateway held is {head}, the file holds seq "
+                f"{self._through}",
+            )
         for ranges in (self._key_ids, self._untrusted, self._revoked):
             ranges.flush()
         first = self._first.seq if self._first else None
@@ -383,12 +461,22 @@ class DeviceCheck:
             else f"from seq {first}, whose prev_hash the manifest attests"
         )
         report.conclude(scope, CHAIN, f"every prev_hash links, {start}")
+        proof = self._proof
         how = (
-            "each event's own signature verified"
-            if self._proof.every
-            else (f"{self._proof.verified} verified signature(s) cover them through the chain")
+            f"each of the {proof.verified} signature(s) in the file verified on its own, each event without "
+            "one covered by the next of its chain"
+            if proof.every
+            else f"{proof.verified} verified signature(s) cover them through the chain"
         )
-        report.conclude(scope, SIGNATURES, f"{self._proof.proven} events proven: {how}")
+        if self.proofs:
+            first_proof, last_proof = self._proof_seqs
+            how += (
+                f"; {self.proofs} proof record(s) after the range ({_seqs(first_proof, last_proof)}: digests "
+                "only, outside the export's content)"
+            )
+        if proof.attested:
+            how += f"; {proof.attested} attested by the gateway only (NOTE)"
+        report.conclude(scope, SIGNATURES, f"{proof.proven} events proven: {how}")
         report.conclude(
             scope,
             KEYS,
@@ -436,4 +524,5 @@ class DeviceCheck:
             self._first.prev_hash if self._first else None,
             self._last_hash,
             self.withheld,
+            self.proofs,
         )

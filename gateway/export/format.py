@@ -19,7 +19,8 @@ EXPORT_TAG = b"TRACEGATE-EXPORT-V1\x00"
 SPEC = "docs/export.md (tracegate)"
 MEDIA_TYPE = "application/x-ndjson"
 
-HEADER, DEVICE, EVENT, MANIFEST, SIGNATURE = "header", "device", "event", "manifest", "signature"
+HEADER, DEVICE, EVENT, PROOF = "header", "device", "event", "proof"
+MANIFEST, SIGNATURE = "manifest", "signature"
 ATTESTED_BY_DEVICE, ATTESTED_BY_GATEWAY = "device", "gateway"
 REGISTERED, ROTATION, REGISTERED_AFTER_REVOCATION = "registered", "rotation", "registered_after_revocation"
 
@@ -53,6 +54,7 @@ FIELDS: dict[str, dict[str, str]] = {
         "gaps": "the signed gap notices in the exported range: {seq, first_missing_seq, last_missing_seq}",
         "from_seq": "the first seq exported (null: none)",
         "to_seq": "the last seq exported (null: none)",
+        "head_seq": "the newest seq the gateway held for the device when the export was made (null: none)",
     },
     EVENT: {
         "record": '"event": one accepted envelope, as the register sent it',
@@ -60,7 +62,8 @@ FIELDS: dict[str, dict[str, str]] = {
         "seq": "the envelope's seq",
         "prev_hash": "the envelope's prev_hash (hex)",
         "key_id": "the envelope's key_id",
-        "signature": "the envelope's ES256 signature, raw r||s (base64)",
+        "signature": "the envelope's ES256 signature, raw r||s (base64); empty when the gateway kept none "
+        "(it verified a later signature of the chain that covers this event)",
         "event": "the exact signed bytes of the Event (base64); absent when withheld (protection)",
         "received_ms": "when the gateway received it",
         "fiscal_sign": "the fiscal sign the gateway answered (checked by GET /v1/verify, not offline)",
@@ -73,6 +76,19 @@ FIELDS: dict[str, dict[str, str]] = {
         "by the gateway (base64); its content is attested by the gateway, not by the signature",
         "envelope_hash": "withheld events without event_sha256: the stored chain hash (hex)",
     },
+    PROOF: {
+        "record": '"proof": an envelope after the requested range, there only because its signature covers '
+        "the range's last events (which carry none of their own); never part of the export's content",
+        "device_id": "the envelope's device_id",
+        "seq": "the envelope's seq",
+        "prev_hash": "the envelope's prev_hash (hex)",
+        "key_id": "the envelope's key_id",
+        "signature": "the envelope's ES256 signature (base64): empty but on the last proof record (which "
+        "may carry none either when it is the newest event the gateway held)",
+        "event_sha256": "SHA-256 of the signed Event bytes (hex), in place of the bytes; absent when the "
+        "gateway can no longer open them",
+        "envelope_hash": "without event_sha256: the stored chain hash (hex)",
+    },
     MANIFEST: {
         "record": '"manifest": after the last event',
         "format": f'"{FORMAT}"',
@@ -81,8 +97,9 @@ FIELDS: dict[str, dict[str, str]] = {
         "gateway_id": "as in the header",
         "exported_by": "as in the header",
         "devices": "per device: {device_id, events, from_seq, to_seq, first_prev_hash, last_hash (hex), "
-        "withheld}",
-        "events": "events in the file",
+        "withheld, proof_events}",
+        "events": "event records in the file",
+        "proof_events": "proof records in the file (not counted in events)",
         "lines": "lines before the manifest",
         "body_sha256": "SHA-256 of every byte of the file before the manifest line (hex)",
         "export_key": "the gateway's export key: {key_id, public_key (SEC1 hex), algorithm: ES256}",

@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.export.format import DEVICE, EVENT, FormatError, b64, unb64, unhex
+from gateway.export.format import DEVICE, EVENT, PROOF, FormatError, b64, unb64, unhex
 from gateway.wire import pb
 
 
@@ -76,6 +76,7 @@ class DeviceEntry:
     gaps: tuple[GapEntry, ...] = ()
     from_seq: int | None = None
     to_seq: int | None = None
+    head_seq: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The device record."""
@@ -92,6 +93,7 @@ class DeviceEntry:
             "gaps": [g.to_json() for g in self.gaps],
             "from_seq": self.from_seq,
             "to_seq": self.to_seq,
+            "head_seq": self.head_seq,
         }
 
     @classmethod
@@ -128,6 +130,7 @@ class DeviceEntry:
                 gaps,
                 _optional_int(raw["from_seq"]),
                 _optional_int(raw["to_seq"]),
+                _optional_int(raw["head_seq"]),
             )
         except (KeyError, TypeError) as exc:
             raise FormatError(f"device record: missing or malformed field {exc}") from None
@@ -153,14 +156,7 @@ class EventEntry:
 
     def to_json(self) -> dict[str, Any]:
         """The event record (withheld fields only for a withheld event)."""
-        out: dict[str, Any] = {
-            "record": EVENT,
-            "device_id": self.device_id,
-            "seq": self.seq,
-            "prev_hash": self.prev_hash.hex(),
-            "key_id": self.key_id,
-            "signature": b64(self.signature),
-        }
+        out = _envelope_json(EVENT, self)
         if self.event is not None:
             out["event"] = b64(self.event)
         out["received_ms"] = self.received_ms
@@ -182,11 +178,7 @@ class EventEntry:
         try:
             event = raw.get("event")
             entry = cls(
-                _text(raw["device_id"]),
-                _int(raw["seq"]),
-                unhex(raw["prev_hash"], "prev_hash", 32),
-                str(raw["key_id"]),
-                unb64(raw["signature"], "signature"),
+                *_envelope_fields(raw),
                 None if event is None else unb64(event, "event"),
                 _int(raw["received_ms"]),
                 str(raw["fiscal_sign"]),
@@ -230,6 +222,58 @@ def withheld_event(
     return entry
 
 
+@dataclass(slots=True)
+class ProofEntry:
+    """A proof record: an envelope after the requested range whose signature covers the range's end; its
+    content is never in the file, only the digest its signed preimage holds (or, failing that, its hash)."""
+
+    device_id: str
+    seq: int
+    prev_hash: bytes
+    key_id: str
+    signature: bytes
+    event_sha256: bytes | None = None
+    envelope_hash: bytes | None = None
+
+    @classmethod
+    def of(cls, entry: EventEntry, envelope_hash: bytes) -> ProofEntry:
+        """The proof record of an event record as the gateway would write it (its stored chain hash)."""
+        digest = hashlib.sha256(entry.event).digest() if entry.event is not None else entry.event_sha256
+        return cls(
+            entry.device_id,
+            entry.seq,
+            entry.prev_hash,
+            entry.key_id,
+            entry.signature,
+            digest,
+            envelope_hash if digest is None else None,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The proof record."""
+        out = _envelope_json(PROOF, self)
+        if self.event_sha256 is not None:
+            out["event_sha256"] = self.event_sha256.hex()
+        elif self.envelope_hash is not None:
+            out["envelope_hash"] = self.envelope_hash.hex()
+        return out
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> ProofEntry:
+        """Parse a proof record; FormatError says which field is wrong."""
+        try:
+            entry = cls(*_envelope_fields(raw))
+        except (KeyError, TypeError) as exc:
+            raise FormatError(f"proof record: missing or malformed field {exc}") from None
+        if "event_sha256" in raw:
+            entry.event_sha256 = unhex(raw["event_sha256"], "event_sha256", 32)
+        elif "envelope_hash" in raw:
+            entry.envelope_hash = unhex(raw["envelope_hash"], "envelope_hash", 32)
+        else:
+            raise FormatError("proof record: needs event_sha256 or envelope_hash")
+        return entry
+
+
 @dataclass(frozen=True)
 class DeviceTotals:
     """What the manifest says of one device."""
@@ -241,6 +285,7 @@ class DeviceTotals:
     first_prev_hash: bytes | None
     last_hash: bytes | None
     withheld: int
+    proof_events: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """As in the manifest."""
@@ -252,6 +297,7 @@ class DeviceTotals:
             "first_prev_hash": None if self.first_prev_hash is None else self.first_prev_hash.hex(),
             "last_hash": None if self.last_hash is None else self.last_hash.hex(),
             "withheld": self.withheld,
+            "proof_events": self.proof_events,
         }
 
     @classmethod
@@ -267,9 +313,33 @@ class DeviceTotals:
                 None if first is None else unhex(first, "first_prev_hash", 32),
                 None if last is None else unhex(last, "last_hash", 32),
                 _int(raw["withheld"]),
+                _int(raw["proof_events"]),
             )
         except (KeyError, TypeError) as exc:
             raise FormatError(f"manifest: missing or malformed device field {exc}") from None
+
+
+def _envelope_json(record: str, entry: EventEntry | ProofEntry) -> dict[str, Any]:
+    """The fields an event or proof record begins with: the envelope as the register sent it."""
+    return {
+        "record": record,
+        "device_id": entry.device_id,
+        "seq": entry.seq,
+        "prev_hash": entry.prev_hash.hex(),
+        "key_id": entry.key_id,
+        "signature": b64(entry.signature),
+    }
+
+
+def _envelope_fields(raw: dict[str, Any]) -> tuple[str, int, bytes, str, bytes]:
+    """device_id, seq, prev_hash, key_id and signature of an event or proof record."""
+    return (
+        _text(raw["device_id"]),
+        _int(raw["seq"]),
+        unhex(raw["prev_hash"], "prev_hash", 32),
+        str(raw["key_id"]),
+        unb64(raw["signature"], "signature"),
+    )
 
 
 def _int(value: Any) -> int:

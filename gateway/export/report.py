@@ -83,6 +83,7 @@ class Report:
     lines: list[Line] = field(default_factory=list)
     _fails: dict[tuple[str, str], int] = field(default_factory=dict)
     events: int = 0
+    proof_events: int = 0  # proof records after a range (not counted in events)
     devices: int = 0
     elapsed_s: float = 0.0
 
@@ -129,7 +130,9 @@ class Report:
         """The last line."""
         failed = self.failed_checks()
         rate = f"{self.events / self.elapsed_s:,.0f} events/s" if self.elapsed_s > 0 else ""
-        counted = f"{self.devices} device(s), {self.events:,} events in {self.elapsed_s:.1f} s ({rate})"
+        proofs = f" (and {self.proof_events:,} proof records)" if self.proof_events else ""
+        took = f"{self.elapsed_s:.1f} s ({rate})"
+        counted = f"{self.devices} device(s), {self.events:,} events{proofs} in {took}"
         if not failed:
             return f"RESULT PASS: every check passed; {counted}"
         kind = "content only" if self.exit_status == EXIT_CONTENT else "not authentic or incomplete"
@@ -153,6 +156,7 @@ class Report:
             "failed_checks": self.failed_checks(),
             "devices": self.devices,
             "events": self.events,
+            "proof_events": self.proof_events,
             "elapsed_s": round(self.elapsed_s, 3),
             "lines": [item.to_json() for item in self.ordered()],
         }

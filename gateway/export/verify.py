@@ -9,6 +9,7 @@ Also runs as `python -m gateway.export.verify`, which imports nothing of the gat
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import gzip
 import hashlib
@@ -26,6 +27,7 @@ from gateway.export.format import (
     FORMAT,
     HEADER,
     MANIFEST,
+    PROOF,
     SIGNATURE,
     VERSION,
     FormatError,
@@ -33,11 +35,12 @@ from gateway.export.format import (
     unhex,
     verify_manifest_signature,
 )
-from gateway.export.records import DeviceEntry, DeviceTotals, EventEntry
+from gateway.export.records import DeviceEntry, DeviceTotals, EventEntry, ProofEntry
 from gateway.export.report import EXIT_USAGE, EXPORT_SCOPE, Report
 from gateway.wire import signing
 
 FILE, MANIFEST_CHECK = "file", "manifest"
+_TOTALS = tuple(f.name for f in dataclasses.fields(DeviceTotals) if f.name != "device_id")
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -55,6 +58,7 @@ class _Reader:
         self.totals: list[DeviceTotals] = []
         self.seen: set[str] = set()
         self.events = 0
+        self.proofs = 0
         self.manifest: tuple[bytes, dict[str, Any]] | None = None
         self.lines_before_manifest = 0
         self.signed = False
@@ -92,6 +96,8 @@ class _Reader:
             self.on_signature(kind, record)
         elif kind == EVENT:
             self.on_event(record)
+        elif kind == PROOF:
+            self.on_proof(record)
         elif kind == DEVICE:
             self.on_device(record)
         elif kind == MANIFEST:
@@ -137,14 +143,31 @@ class _Reader:
                 f"an event of device {entry.device_id} (seq {entry.seq}) inside the section of device "
                 f"{self.device.device.device_id}: spliced in from another export?"
             )
+        elif self.device.proofs:
+            self.fail(f"an event (seq {entry.seq}) after the proof records of its section")
         else:
             self.device.add(entry)
+
+    def on_proof(self, record: dict[str, Any]) -> None:
+        self.proofs += 1
+        try:
+            entry = ProofEntry.from_json(record)
+        except FormatError as exc:
+            self.fail(str(exc))
+            return
+        if self.device is None or entry.device_id != self.device.device.device_id:
+            self.fail(f"a proof record of device {entry.device_id} (seq {entry.seq}) outside its section")
+        elif self.device.proof_signed:
+            self.fail(f"a proof record (seq {entry.seq}) after the signed one that ends the proof")
+        else:
+            self.device.add_proof(entry)
 
     def close_device(self) -> None:
         if self.device is not None:
             self.device.close()
             self.totals.append(self.device.totals())
             self.report.events += self.device.events
+            self.report.proof_events += self.device.proofs
             self.device = None
 
     def on_signature(self, kind: Any, record: dict[str, Any]) -> None:
@@ -203,8 +226,8 @@ def _manifest_passed(manifest: dict[str, Any]) -> str:
     return (
         f"signed by export key {key.get('key_id')} of gateway {manifest.get('gateway_id')}; the file's "
         "digest, "
-        f"{manifest.get('lines')} lines, {manifest.get('events')} events and every device's first and last "
-        "seq and hash agree with it"
+        f"{manifest.get('lines')} lines, {manifest.get('events')} events, {manifest.get('proof_events')} "
+        "proof records and every device's first and last seq and hash agree with it"
     )
 
 
@@ -254,6 +277,11 @@ def check_manifest(reader: _Reader, raw: bytes, manifest: dict[str, Any], signat
         )
     if manifest.get("events") != reader.events:
         fail(f"the manifest counts {manifest.get('events')} events, the file holds {reader.events}")
+    if manifest.get("proof_events") != reader.proofs:
+        fail(
+            f"the manifest counts {manifest.get('proof_events')} proof records, the file holds "
+            f"{reader.proofs}"
+        )
     _compare_devices(listed, reader.totals, fail)
 
 
@@ -268,7 +296,7 @@ def _compare_devices(listed: list[DeviceTotals], held: list[DeviceTotals], fail:
         found = held_by_id.get(stated.device_id)
         if found is None:
             continue
-        for name in ("events", "from_seq", "to_seq", "first_prev_hash", "last_hash", "withheld"):
+        for name in _TOTALS:
             want, got = getattr(stated, name), getattr(found, name)
             if want != got:
                 fail(
@@ -323,8 +351,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--every-signature",
         action="store_true",
-        help="verify each event's own signature too (several times slower), so each envelope is evidence "
-        "alone; by default a signature proves every event chained before it and one is verified per stretch",
+        help="verify each signature the file holds too, so each signed envelope is evidence alone (events "
+        "the gateway kept without one are still covered by the next); by default a signature proves every "
+        "event chained before it and one is verified per stretch",
     )
     parser.add_argument(
         "--export-key",

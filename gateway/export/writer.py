@@ -22,7 +22,7 @@ from gateway.export.format import (
     line,
     manifest_preimage,
 )
-from gateway.export.records import DeviceEntry, DeviceTotals, EventEntry
+from gateway.export.records import DeviceEntry, DeviceTotals, EventEntry, ProofEntry
 from gateway.ingest.fiscal_sign import create_key_file
 from gateway.wire import signing
 
@@ -36,6 +36,8 @@ class _Section:
     first_prev_hash: bytes | None = None
     last_hash: bytes | None = None
     withheld: int = 0
+    proof_events: int = 0
+    unsigned_end: bool = False  # the last record written carries no signature of its own
 
 
 @dataclass
@@ -81,25 +83,54 @@ class ExportWriter:
 
     def event(self, entry: EventEntry, envelope_hash: bytes) -> bytes:
         """One event of the open section; envelope_hash: its chain hash as stored (for the manifest)."""
-        section = self._sections[-1]
-        if entry.device_id != section.device_id:
-            raise ValueError(f"event of {entry.device_id} in the section of {section.device_id}")
+        section = self._open(entry)
+        if section.proof_events:
+            raise ValueError(f"event seq {entry.seq} after the proof records of {section.device_id}")
         if section.from_seq is None:
             section.from_seq, section.first_prev_hash = entry.seq, entry.prev_hash
         section.to_seq, section.last_hash = entry.seq, envelope_hash
         section.events += 1
         section.withheld += entry.event is None
+        section.unsigned_end = not entry.signature
         return self._emit(entry.to_json())
 
+    def needs_proof(self) -> bool:
+        """Whether the open section ends on a record without a signature: the events after it, up to and
+        including the next signed one, must follow as proof records (docs/export.md)."""
+        return bool(self._sections) and self._sections[-1].unsigned_end
+
+    def proof(self, entry: EventEntry, envelope_hash: bytes) -> bytes:
+        """The next event after the open section's range, as a proof record: its digest, never its content
+        (only while needs_proof()); envelope_hash: its chain hash as stored."""
+        section = self._open(entry)
+        if not section.unsigned_end:
+            raise ValueError(f"proof record seq {entry.seq}: {section.device_id} needs no more proof")
+        section.proof_events += 1
+        section.unsigned_end = not entry.signature
+        return self._emit(ProofEntry.of(entry, envelope_hash).to_json())
+
+    def _open(self, entry: EventEntry) -> _Section:
+        section = self._sections[-1]
+        if entry.device_id != section.device_id:
+            raise ValueError(f"event of {entry.device_id} in the section of {section.device_id}")
+        return section
+
     def events(self) -> int:
-        """Events written so far."""
+        """Event records written so far (proof records not counted)."""
         return sum(s.events for s in self._sections)
 
     def finish(self, key: ExportSigner) -> bytes:
         """The manifest and signature lines that close the file."""
         sections = [
             DeviceTotals(
-                s.device_id, s.events, s.from_seq, s.to_seq, s.first_prev_hash, s.last_hash, s.withheld
+                s.device_id,
+                s.events,
+                s.from_seq,
+                s.to_seq,
+                s.first_prev_hash,
+                s.last_hash,
+                s.withheld,
+                s.proof_events,
             )
             for s in self._sections
         ]
@@ -113,6 +144,7 @@ class ExportWriter:
                 "exported_by": self.exported_by,
                 "devices": [s.to_json() for s in sections],
                 "events": sum(s.events for s in sections),
+                "proof_events": sum(s.proof_events for s in sections),
                 "lines": self._lines,
                 "body_sha256": self._digest.hexdigest(),
                 "export_key": key.public_json(),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -30,7 +29,6 @@ from gateway.service import GatewayService
 from gateway.settings import Settings
 from gateway.web.pages import setup_pages
 
-log = logging.getLogger(__name__)
 OFD_DOOR = web.AppKey("ofd_door", OfdFrontDoor)
 
 
@@ -44,16 +42,10 @@ async def _service_context(app: web.Application) -> AsyncIterator[None]:
 async def _ofd_front_door(app: web.Application) -> AsyncIterator[None]:
     """The OFD front door beside the HTTP API, when ofd_port is set; stopped before the service stops."""
     settings, service = app[SETTINGS], app[SERVICE]
-    handler = getattr(service, "ofd_handler", None)
     if not settings.ofd_port:
         yield
         return
-    if handler is None:
-        log.warning("ofd_port %d is set but this gateway has no OFD handler: the OFD front door stays "
-                    "closed", settings.ofd_port)
-        yield
-        return
-    door = OfdFrontDoor(settings, handler, OfdMetrics(app[METRICS].registry))
+    door = OfdFrontDoor(settings, service.ofd_handler, OfdMetrics(app[METRICS].registry))
     await door.start()
     app[OFD_DOOR] = door
     yield

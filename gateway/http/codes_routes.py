@@ -1,15 +1,21 @@
 """Marking-code routes: POST /v1/codes/check (signed by a register) and POST /v1/admin/codes/import.
 
-A check is recorded through the journal, as a record outside any device chain (JournalRecord.code_check),
-before the answer is sent: the check id a register prints on a receipt line is then always in
-code_events (kind=check), exactly once, through crashes and storage outages, at the price of one group
-commit (fsync shared with concurrent requests) per check. A full journal answers 503 backpressure, like
-/v1/batches. The answer is advice: a sale after it is judged again on ingest, never refused.
+A check changes no state, so its answer does not wait for a disk: the check is recorded through the
+journal (a record outside any device chain, JournalRecord.code_check) by the next group commit, handed to
+the writer before the answer is sent but not awaited. The check id a register prints on a receipt line is
+then in code_events (kind=check) exactly once, through storage outages and any crash but one of the
+process or the machine within that group commit (a few ms after the answer); the nonce is refused again
+at once in memory, and after a restart as far as the journal holds it (docs/security.md). A full journal
+answers 503 backpressure, like /v1/batches. The signature is verified on the CPU thread, off the
+event loop. The answer is advice: a sale after it is judged again on ingest, never refused.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import io
+import logging
 import time
 import uuid
 
@@ -25,10 +31,13 @@ from gateway.http.ingest_routes import PROTOBUF, read_protobuf_body
 from gateway.http.keys import SERVICE
 from gateway.http.limits import CHECK_LIMITS
 from gateway.ingest.code_verdicts import CheckAnswer, CodeVerdicts, verdict_record
+from gateway.ingest.cpu_thread import VERIFIER
 from gateway.security import audit
 from gateway.service import GatewayService
 from gateway.storage.code_registry_store import insert_registry_rows
 from gateway.wire import pb, signing
+
+log = logging.getLogger(__name__)
 
 MAX_CHECK_BODY_BYTES = 256 * 1024
 MAX_IMPORT_CHUNK_BYTES = 64 * 1024 * 1024
@@ -45,7 +54,7 @@ _DETAILS = {
 }
 
 
-def _verified_check(
+async def _verified_check(
     request: web.Request, service: GatewayService, body: bytes, now_ms: int
 ) -> tuple[pb.CodeCheckRequest, pb.CodeCheckBody]:
     try:
@@ -62,7 +71,8 @@ def _verified_check(
     if check_request.key_id != device.key_id:
         raise GatewayError(errors.UNKNOWN_KEY)
     preimage = signing.code_check_preimage(check_request.device_id, check_request.body)
-    if not signing.verify_signature(key, preimage, check_request.signature):
+    signature = check_request.signature
+    if not await VERIFIER.run(functools.partial(signing.verify_signature, key, preimage, signature)):
         raise GatewayError(errors.BAD_SIGNATURE, "the signature does not verify over the check body")
     # Only now, so nobody can spend a register's budget with checks it did not sign.
     request.app[CHECK_LIMITS].check(device.device_id, "device")
@@ -99,7 +109,7 @@ async def post_code_check(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     body = await read_protobuf_body(request, MAX_CHECK_BODY_BYTES)
     now_ms = time.time_ns() // 1_000_000
-    check_request, check = _verified_check(request, service, body, now_ms)
+    check_request, check = await _verified_check(request, service, body, now_ms)
     device = service.registry.get(check_request.device_id)
     assert device is not None and service.code_verdicts is not None
     codes = list(check.codes)
@@ -116,12 +126,19 @@ async def post_code_check(request: web.Request) -> web.Response:
         ),
     )
     try:
-        await service.journal.append([record.SerializeToString()])
+        written = service.journal.append_soon([record.SerializeToString()])
     except BaseException:
         service.check_nonces.release(device.device_id, check.nonce)
         raise
+    written.add_done_callback(functools.partial(_log_unrecorded, check_id))
     response = check_response(check_id, now_ms, answers)
     return web.Response(body=response.SerializeToString(), content_type=PROTOBUF)
+
+
+def _log_unrecorded(check_id: str, written: asyncio.Future[None]) -> None:
+    """After the answer: a check the journal could not take (disk failing) is said in the log."""
+    if not written.cancelled() and written.exception() is not None:
+        log.error("check %s was answered but not recorded: %s", check_id, written.exception())
 
 
 async def read_whole_body(request: web.Request, max_bytes: int) -> bytes:

@@ -79,3 +79,8 @@ class CpuThread:
                 # A closed loop means nobody waits for these answers any more.
                 with contextlib.suppress(RuntimeError):
                     loop.call_soon_threadsafe(_settle, calls)
+
+
+# One per process, shared by ingest and the pre-sale checks (tests build many pipelines): signature checks
+# off the event loop.
+VERIFIER = CpuThread("tg-verify")

@@ -218,8 +218,14 @@ class Journal:
 
     async def append(self, records: Sequence[bytes]) -> None:
         """Durably append records (fsynced when this returns); BACKPRESSURE if over budget or failing."""
-        if not records:
-            return
+        if records:
+            await self.append_soon(records)
+
+    def append_soon(self, records: Sequence[bytes]) -> asyncio.Future[None]:
+        """Hand records to the writer thread's next group commit and return at once: the future is done
+        when they are durable (or holds BACKPRESSURE). For records whose answer needs no durability (a
+        pre-sale check changes nothing): they are lost only if the process dies before that group's
+        write, a few ms. A journal already over its budget or closing raises BACKPRESSURE here."""
         framed = frames(records)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
@@ -227,9 +233,13 @@ class Journal:
             if self._closing:
                 raise errors.GatewayError(errors.BACKPRESSURE, "the journal is closing",
                                           retry_after_s=RETRY_AFTER_FAILED_S)
+            if self._end - self._shipped + len(framed) > self.budget_bytes:
+                raise errors.GatewayError(
+                    errors.BACKPRESSURE, "the journal is over its disk budget (storage is behind)",
+                    retry_after_s=RETRY_AFTER_FULL_S)
             self._queue.append(_Pending(framed, len(records), loop, future))
             self._cond.notify()
-        await future
+        return future
 
     def _write_loop(self) -> None:
         while True:

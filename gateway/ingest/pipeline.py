@@ -26,7 +26,7 @@ from gateway.ingest.chain_takeover import (
     refresh_heads,
 )
 from gateway.ingest.code_verdicts import CodeAt, CodeVerdicts, Undo, codes_of, parse_codes
-from gateway.ingest.cpu_thread import CpuThread
+from gateway.ingest.cpu_thread import VERIFIER
 from gateway.ingest.fiscal_sign import FiscalSigner
 from gateway.ingest.key_locks import KeyLocks
 from gateway.ingest.receipt_validation import event_time_findings
@@ -86,9 +86,6 @@ class _Item:
 
 # A device's key while a batch is decided: (public key, key id), after the rotations accepted so far.
 _Key = tuple[ec.EllipticCurvePublicKey, str]
-
-# One per process, shared by every pipeline (tests build many): signature checks off the event loop.
-_VERIFIER = CpuThread("tg-verify")
 
 # "accepted", "duplicate", …: AckStatus.Name(status).lower() once, not per envelope (~1 µs each).
 _STATUS_COUNTERS = {number: name.lower() for name, number in pb.AckStatus.items()}
@@ -240,7 +237,7 @@ class IngestPipeline:
         signed = [item.signed for item in candidates if item.signed is not None]
         # Decoding above is GIL-bound Python either way, so it runs here; the ECDSA verifies release the
         # GIL, so they run on the CPU thread, in parallel with the loop.
-        verdicts, awaiting = await _VERIFIER.run(functools.partial(authenticate, self._registry, signed))
+        verdicts, awaiting = await VERIFIER.run(functools.partial(authenticate, self._registry, signed))
         for item, verdict in zip(candidates, verdicts, strict=True):
             if isinstance(verdict, Device):
                 item.device = verdict

@@ -46,10 +46,6 @@ def _payment(
     return container.add(type=kind)
 
 
-def _signed(line: pb.ReceiptLine, amount: int) -> int:
-    return -amount if line.storno else amount
-
-
 @dataclass
 class Opening:
     """Which shift a document goes into; whether it opened it (a ShiftOpen event), and findings on that."""
@@ -120,9 +116,12 @@ class Ledger:
         counter.count = units.count_plus(counter.count, 1)
         counter.sum = units.plus(counter.sum, receipt.total)
         counter.offline_count = units.count_plus(counter.offline_count, int(receipt.offline))
-        lines = receipt.lines[:]
-        discounts = receipt.discount.sum + sum(_signed(line, line.discount) for line in lines)
-        markups = receipt.markup.sum + sum(_signed(line, line.markup) for line in lines)
+        # Each line's fields read once (every upb read makes an object); each counter read once and
+        # written once, its additions saturating one by one in the same order as before.
+        lines = [(line.storno, line.sum, line.discount, line.markup, line.section_code)
+                 for line in receipt.lines]
+        discounts = receipt.discount.sum + sum(-d if storno else d for storno, _, d, _, _ in lines)
+        markups = receipt.markup.sum + sum(-m if storno else m for storno, _, _, m, _ in lines)
         counter.discounts = units.plus(counter.discounts, discounts)
         counter.discount_count = units.count_plus(counter.discount_count, int(discounts != 0))
         counter.markups = units.plus(counter.markups, markups)
@@ -132,13 +131,22 @@ class Ledger:
             paid = _payment(counter.payments, payment.type)
             paid.sum = units.plus(paid.sum, units.tiyn(payment.sum))
             paid.count = units.count_plus(paid.count, 1)
-        for line in lines:
-            before_modifiers = line.sum + line.discount - line.markup
-            counter.lines_sum = units.plus(counter.lines_sum, _signed(line, before_modifiers))
-            counter.lines_count = units.count_plus(counter.lines_count, 0 if line.storno else 1)
-            section = self._section(line.section_code, operation)
-            section.count = units.count_plus(section.count, 0 if line.storno else 1)
-            section.sum = units.plus(section.sum, _signed(line, line.sum))
+        lines_sum, lines_count = counter.lines_sum, counter.lines_count
+        sections: dict[str, list[int]] = {}  # section code -> [count, sum] of its counter, updated
+        for storno, line_sum, discount, markup, code in lines:
+            before_modifiers = line_sum + discount - markup
+            lines_sum = units.plus(lines_sum, -before_modifiers if storno else before_modifiers)
+            lines_count = units.count_plus(lines_count, 0 if storno else 1)
+            section = sections.get(code)
+            if section is None:
+                found = self._section(code, operation)
+                section = sections[code] = [found.count, found.sum]
+            section[0] = units.count_plus(section[0], 0 if storno else 1)
+            section[1] = units.plus(section[1], -line_sum if storno else line_sum)
+        counter.lines_sum, counter.lines_count = lines_sum, lines_count
+        for code, (count, amount) in sections.items():
+            found = self._section(code, operation)
+            found.count, found.sum = count, amount
         self._count_taxes(receipt, operation)
         cash = units.plus(0, sum(p.sum for p in receipt.payments if p.type == pb.CASH) - receipt.change)
         self.shift.cash_sum = units.plus(self.shift.cash_sum, _CASH_SIGN.get(operation, 0) * cash)
@@ -170,17 +178,27 @@ class Ledger:
                 taxed += [(tax, sign, line.sum) for tax in line.taxes]
             taxed += [(tax, -1, receipt.discount.sum) for tax in receipt.discount.taxes]
             taxed += [(tax, 1, receipt.markup.sum) for tax in receipt.markup.taxes]
-        bound: list[pb.Tax] = []
+        # Per counter (type, percent): its turnover and sum read once, added to in the receipt's order,
+        # written once. Bound taxes: each (type, rate) with the taxation it was first seen with.
+        counters: dict[tuple[int, int], list[int]] = {}
+        bound: dict[tuple[int, int], int] = {}
         for tax, sign, turnover in taxed:
-            counter = self._tax(tax.tax_type, units.percent(tax.rate_bp), operation)
-            counter.turnover = units.plus(counter.turnover, sign * turnover)
-            counter.sum = units.plus(counter.sum, sign * tax.sum)
-            if all((b.tax_type, b.rate_bp) != (tax.tax_type, tax.rate_bp) for b in bound):
-                bound.append(pb.Tax(tax_type=tax.tax_type, rate_bp=tax.rate_bp,
-                                    taxation_type=tax.taxation_type))
-        if bound:
-            del self.state.bound_taxes[:]
-            self.state.bound_taxes.extend(bound)
+            tax_type, rate_bp = tax.tax_type, tax.rate_bp
+            key = (tax_type, units.percent(rate_bp))
+            values = counters.get(key)
+            if values is None:
+                counter = self._tax(key[0], key[1], operation)
+                values = counters[key] = [counter.turnover, counter.sum]
+            values[0] = units.plus(values[0], sign * turnover)
+            values[1] = units.plus(values[1], sign * tax.sum)
+            bound.setdefault((tax_type, rate_bp), tax.taxation_type)
+        for (tax_type, percent), (turnover, amount) in counters.items():
+            counter = self._tax(tax_type, percent, operation)
+            counter.turnover, counter.sum = turnover, amount
+        had = self.state.bound_taxes
+        if bound and list(bound.items()) != [((t.tax_type, t.rate_bp), t.taxation_type) for t in had]:
+            del had[:]
+            had.extend(pb.Tax(tax_type=t, rate_bp=r, taxation_type=x) for (t, r), x in bound.items())
 
     def _tax(self, tax_type: int, percent: int, operation: int) -> pb.OfdTaxCounter:
         for tax in self.shift.taxes:

@@ -22,6 +22,7 @@ documents get findings instead, since a register blocks on any refusal of its ba
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import Callable
@@ -106,6 +107,7 @@ class OfdDispatcher:
         self._clock = clock
         self._locks = KeyLocks()
         self._offset = settings.ofd_utc_offset_min
+        self._commits = _GroupIngest(pipeline)
 
     async def exchange(self, header: FrameHeader, payload: bytes) -> bytes:
         """The whole answer frame (header + Response) for one request frame; never raises for bad input."""
@@ -372,8 +374,8 @@ class OfdDispatcher:
                 record.ofd_frame = evidence
                 record.ofd_exchange.CopyFrom(self.exchanges.log(device.ofd.ofd_id, number, exchange, now))
             attested.append(record)
-        ack = await self._pipeline.ingest(pb.IngestBatch(envelopes=envelopes), attested)
-        refused = [a for a in ack.acks if a.status != pb.ACCEPTED]
+        acks = await self._commits.ingest(envelopes, attested)
+        refused = [a for a in acks if a.status != pb.ACCEPTED]
         if refused:
             # Nothing of the register's own can make the gateway's envelopes fail but a revocation since.
             if any(a.error_code == errors.DEVICE_REVOKED.code for a in refused):
@@ -383,11 +385,68 @@ class OfdDispatcher:
             return result_answer(header, ResultCode.UNKNOWN_ERROR, "internal error; it has been logged",
                                  command=request.command)
         for index, sign in expected_signs.items():
-            if ack.acks[index].fiscal_sign != sign:  # the same function on both sides: a bug if ever
+            if acks[index].fiscal_sign != sign:  # the same function on both sides: a bug if ever
                 log.error("OFD register %s: printed fiscal number %s, stored %s", device.device_id, sign,
-                          ack.acks[index].fiscal_sign)
+                          acks[index].fiscal_sign)
         self.exchanges.remember(device.ofd.ofd_id, Remembered(number, now, exchange))
         return answer
+
+
+# One register's part of a group ingest: its envelopes, their attested records, and its acks to come.
+_Part = tuple[list[pb.Envelope], list[pb.JournalRecord], "asyncio.Future[list[pb.EventAck]]"]
+
+
+class _GroupIngest:
+    """Documents of several registers, ready in the same turn of the event loop, go through the pipeline
+    as one batch: one decision pass, one journal append, one group commit. Each register's exchange still
+    waits for that commit (its answer leaves only once the journal holds it); if the batch fails (a full
+    journal), every exchange in it fails, and none of them was accepted."""
+
+    def __init__(self, pipeline: IngestPipeline) -> None:
+        self._pipeline = pipeline
+        self._waiting: list[_Part] = []
+
+    async def ingest(self, envelopes: list[pb.Envelope], attested: list[pb.JournalRecord]
+                     ) -> list[pb.EventAck]:
+        """The acks of these envelopes, once they are journalled with the rest of their batch."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[pb.EventAck]] = loop.create_future()
+        if not self._waiting:
+            loop.call_soon(self._flush)  # after every exchange already runnable in this turn
+        self._waiting.append((envelopes, attested, future))
+        return await future
+
+    def _flush(self) -> None:
+        waiting, self._waiting = self._waiting, []
+        task = asyncio.get_running_loop().create_task(self._ingest(waiting))
+        _FLUSHES.add(task)
+        task.add_done_callback(_FLUSHES.discard)
+
+    async def _ingest(self, waiting: list[_Part]) -> None:
+        envelopes = [envelope for part, _, _ in waiting for envelope in part]
+        attested = [record for _, part, _ in waiting for record in part]
+        try:
+            ack = await self._pipeline.ingest(pb.IngestBatch(envelopes=envelopes), attested)
+        except BaseException as exc:
+            for _, _, future in waiting:
+                if future.done():
+                    continue
+                if isinstance(exc, Exception):
+                    future.set_exception(exc)
+                else:  # cancelled (the gateway stops): so are the exchanges waiting for it
+                    future.cancel()
+            if not isinstance(exc, Exception):
+                raise
+            return
+        acks = ack.acks[:]
+        start = 0
+        for part, _, future in waiting:
+            if not future.done():
+                future.set_result(acks[start:start + len(part)])
+            start += len(part)
+
+
+_FLUSHES: set[asyncio.Task[None]] = set()  # group ingests in flight (a task nobody holds may be collected)
 
 
 def _new_token(old: int) -> int:

@@ -2,9 +2,10 @@
 
 `plan_export` answers the questions that fit in a few small queries (which devices the principal may
 export, the seq range, keys, revocations, gap notices); `export_chunks` then streams the file a page of
-events at a time, so memory stays flat whatever the history's length (docs/export.md). Events whose bytes
-are stored sealed (buyer data) are opened here only to hash them and strip the buyer's contacts: the
-clear bytes never leave this module.
+events at a time, so memory stays flat whatever the history's length (docs/export.md). A range that ends
+on an event stored without a signature (a later one of its chain covers it) is followed by the events up
+to that signed one, as proof records (digests only). Events whose bytes are stored sealed (buyer data)
+are opened here only to hash them and strip the buyer's contacts: the clear bytes never leave this module.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from gateway.wire import pb, signing
 
 Run = Callable[[Callable[[Any], Any]], Any]  # runs a function on the storage client (Storage.run_sync)
 PAGE = 2000  # events a query: a few MB of rows, however long the history
+PROOF_PAGE = 100  # proof records a query: what follows a range up to its covering signature, usually few
 OFD_PROTOCOL = "ofd"
 
 
@@ -279,6 +281,7 @@ def _plan_device(client: Any, db: str, device: Device, request: ExportRequest) -
         gaps,
         first,
         last,
+        head or None,
     )
     return DevicePlan(entry, device.seller_tin, queries.count(found[0], found[1]) if found else 0)
 
@@ -334,10 +337,18 @@ def _opened(
 
 
 def event_page(
-    client: Any, db: str, plan: DevicePlan, after: int, ring: PiiKeyRing | None, limit: int = PAGE
+    client: Any,
+    db: str,
+    plan: DevicePlan,
+    after: int,
+    ring: PiiKeyRing | None,
+    limit: int = PAGE,
+    last: int | None = None,
 ) -> list[tuple[EventEntry, bytes]]:
-    """The next events of a section after seq `after`, as records with their stored chain hashes."""
-    assert plan.entry.to_seq is not None
+    """The next events of a section after seq `after` up to `last` (default: its range's end), as records
+    with their stored chain hashes."""
+    last = plan.entry.to_seq if last is None else last
+    assert last is not None
     sql = (
         "SELECT seq, prev_hash, event, signature, key_id, envelope_hash, fiscal_sign, "
         "toUnixTimestamp64Milli(received_at), protection, kind "
@@ -348,7 +359,7 @@ def event_page(
         "tin": plan.seller_tin,
         "device_id": plan.entry.device_id,
         "after": after,
-        "last": plan.entry.to_seq,
+        "last": last,
         "limit": limit,
     }
     rows = client.query(
@@ -402,19 +413,37 @@ def export_chunks(
     writer = ExportWriter(gateway_id, int(time.time() * 1000), exported_by)
     yield writer.header(request.to_json())
     for plan in plans:
-        chunk = writer.device(plan.entry)
-        first, last = plan.entry.from_seq, plan.entry.to_seq
-        after = first - 1 if first is not None else 0
-        while last is not None and after < last:
-            page: list[tuple[EventEntry, bytes]] = run(
-                partial(event_page, db=db, plan=plan, after=after, ring=ring)
-            )
-            if not page:
-                break
-            chunk += b"".join(writer.event(entry, envelope_hash) for entry, envelope_hash in page)
-            after = page[-1][0].seq
-            yield chunk
-            chunk = b""
-        if chunk:
-            yield chunk
+        yield writer.device(plan.entry)
+        yield from _section(run, db, plan, writer, ring)
     yield writer.finish(signer)
+
+
+def _section(
+    run: Run, db: str, plan: DevicePlan, writer: ExportWriter, ring: PiiKeyRing | None
+) -> Iterator[bytes]:
+    """A section's events, then the proof records its range's end needs, a page at a time."""
+    first, last, head = plan.entry.from_seq, plan.entry.to_seq, plan.entry.head_seq
+    if first is None or last is None or head is None:
+        return
+    after = first - 1
+    while after < last:
+        page: list[tuple[EventEntry, bytes]] = run(
+            partial(event_page, db=db, plan=plan, after=after, ring=ring)
+        )
+        if not page:
+            break
+        yield b"".join(writer.event(entry, envelope_hash) for entry, envelope_hash in page)
+        after = page[-1][0].seq
+    # The range ends on an event whose signature a later one of its chain stands for: that one follows.
+    after = last
+    while writer.needs_proof() and after < head:
+        page = run(partial(event_page, db=db, plan=plan, after=after, ring=ring, limit=PROOF_PAGE, last=head))
+        if not page:
+            break
+        chunk = b""
+        for entry, envelope_hash in page:
+            chunk += writer.proof(entry, envelope_hash)
+            if not writer.needs_proof():
+                break
+        yield chunk
+        after = page[-1][0].seq

@@ -12,6 +12,9 @@ def _summary(client: Any, db: str) -> dict[str, Any]:
         return [tuple(r) for r in client.query(sql.format(db=db)).result_rows]
 
     events_by_kind = dict(rows("SELECT kind, count() FROM {db}.events GROUP BY kind ORDER BY kind"))
+    # How each event was authenticated: its device's signature, or (OFD front door) the register's token.
+    by_authentication = dict(rows(
+        "SELECT authentication, count() FROM {db}.events GROUP BY authentication ORDER BY authentication"))
     distinct = rows("SELECT uniqExact(device_id, seq), count() FROM {db}.events")[0]
     rejections = dict(
         rows("SELECT error_code, count() FROM {db}.rejections GROUP BY error_code ORDER BY 2 DESC")
@@ -37,6 +40,7 @@ def _summary(client: Any, db: str) -> dict[str, Any]:
         "events_stored": int(distinct[1]),
         "events_distinct": int(distinct[0]),
         "events_by_kind": {k: int(v) for k, v in events_by_kind.items()},
+        "events_by_authentication": {k: int(v) for k, v in by_authentication.items()},
         "rejections_by_code": {k: int(v) for k, v in rejections.items()},
         "receipts": int(receipts[0]),
         "receipt_lines": int(lines),

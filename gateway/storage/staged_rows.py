@@ -179,7 +179,7 @@ def view_statements(database: str) -> list[str]:
 def stage_statements(database: str) -> list[str]:
     """The stage table and its views as this code reads and writes them (idempotent CREATEs).
 
-    Migrations keep them as fixed text (the newest: 0020_staged_views_from_columns.sql); a test checks that
+    Migrations keep them as fixed text (the newest: 0019_staged_views_from_columns.sql); a test checks that
     the newest migration creates exactly these, so a change here needs a new migration that replaces them.
     """
     body = ",\n".join(f"    {column}" for column in STAGE_COLUMNS)

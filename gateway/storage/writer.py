@@ -139,8 +139,11 @@ LANDING_KEYS: dict[str, tuple[str, ...]] = {
     "rejections": ("device_id", "seq", "received_at"),
     "anomalies": ("device_id", "seq", "accepted", "detected_at"),
     "code_events": ("device_id", "seq", "kind", "received_at", "line", "cis"),  # sharded by cis
+    "ofd_exchanges": ("ofd_id", "number"),  # an OFD register's exchange: no event, no seq
 }
 _TIMES = frozenset(("received_at", "detected_at"))  # DateTime64(3) columns, ms in the rows
+# A landing group is looked up by its first two keys, of these types.
+_KEY_TYPES = {"device_id": "String", "seq": "UInt64", "ofd_id": "UInt32", "number": "UInt64"}
 
 
 def insert_missing(client: Any, database: str, tables: BuiltTables, tokens: dict[str, str]) -> BuiltTables:
@@ -170,15 +173,16 @@ def insert_missing(client: Any, database: str, tables: BuiltTables, tokens: dict
 def _landed(client: Any, database: str, rows: TableRows) -> set[tuple[Any, ...]]:
     """The landing groups of these rows that the table holds already."""
     names = COLUMNS[rows.table]
-    device, seq = names.index("device_id"), names.index("seq")
-    pairs = sorted({(row[device], row[seq]) for row in rows.rows})
+    keys = LANDING_KEYS[rows.table]
+    first, second = names.index(keys[0]), names.index(keys[1])
+    pairs = sorted({(row[first], row[second]) for row in rows.rows})
     if not pairs:
         return set()
-    keys = LANDING_KEYS[rows.table]
     selected = ", ".join(f"toUnixTimestamp64Milli({k})" if k in _TIMES else k for k in keys)
+    pair_type = f"Array(Tuple({_KEY_TYPES[keys[0]]}, {_KEY_TYPES[keys[1]]}))"
     result = client.query(
         f"SELECT DISTINCT {selected} FROM {database}.{rows.table} "
-        "WHERE (device_id, seq) IN {pairs:Array(Tuple(String, UInt64))}",
+        f"WHERE ({keys[0]}, {keys[1]}) IN {{pairs:{pair_type}}}",
         parameters={"pairs": pairs},
     )
     return {tuple(found) for found in result.result_rows}

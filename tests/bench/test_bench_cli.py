@@ -21,7 +21,7 @@ KEYS = (
 def test_bench_runs_and_prints_the_figures_as_json_last() -> None:
     run = subprocess.run(
         [sys.executable, "-m", "gateway.cli.main", "bench", "--duration", "3", "--devices", "5",
-         "--backlog-events", "2000", "--json"],
+         "--backlog-events", "2000", "--check-rate", "400", "--check-seconds", "1", "--json"],
         capture_output=True, text=True, timeout=300, check=False,
     )
     assert run.returncode == 0, run.stderr[-3000:]
@@ -48,3 +48,7 @@ def test_bench_runs_and_prints_the_figures_as_json_last() -> None:
         assert gateway["tg-storage"]["cpu_s_under_load"] > 0
     assert gateway["gateway"]["cpu_s_under_load"] > 0
     assert "receipts/s" in run.stdout and "× naive" in run.stdout
+    # The pre-sale checks after the phases: every one answered 200 (a verdict), timed.
+    assert figures["check_sent"] == figures["check_answered_200"] == 400, figures["check_statuses"]
+    assert 0 < figures["check_p50_ms"] <= figures["check_p99_ms"] <= figures["check_max_ms"]
+    assert "pre-sale checks: 400" in run.stdout

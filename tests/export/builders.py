@@ -15,6 +15,7 @@ from gateway.bench.export_history import (
     START_MS,
     TIN,
     Life,
+    as_stored,
     device_entry,
     new_register,
     working_life,
@@ -29,11 +30,12 @@ from gateway.wire import pb, signing
 __all__ = ["EXPORT_KEY", "START_MS", "TIN", "Life", "Lived", "export_bytes", "export_of", "live"]
 
 EXPORT_KEY = ExportSigner(ec.derive_private_key(0xE4907, ec.SECP256R1()))
+BATCH = 8  # envelopes a simulated register uploads at once (the gateway keeps the newest's signature)
 
 
 @dataclass
 class Lived:
-    """A register after its life: its first key and every envelope it signed, in order."""
+    """A register after its life: its first key and every envelope it signed, in order, as stored."""
 
     register: Register
     first_key: bytes
@@ -44,18 +46,20 @@ class Lived:
         return self.register.identity.device_id
 
 
-def live(device_id: str, seed: int, life: Life | None = None) -> Lived:
-    """A register working `life.shifts` shifts; every envelope it signed, in seq order."""
+def live(device_id: str, seed: int, life: Life | None = None, batch: int = BATCH) -> Lived:
+    """A register working `life.shifts` shifts; every envelope it signed, in seq order, as the gateway
+    stores them when they arrive `batch` at a time (1: each signature kept)."""
     register = new_register(device_id, seed)
     first_key = signing.public_key_bytes(register.key.public_key())
-    envelopes = [pb.Envelope.FromString(raw) for raw in working_life(register, life or Life())]
-    return Lived(register, first_key, envelopes)
+    signed = (pb.Envelope.FromString(raw) for raw in working_life(register, life or Life()))
+    return Lived(register, first_key, list(as_stored(signed, batch)))
 
 
 def record_of(
     lived: Lived, envelopes: list[pb.Envelope] | None = None, revocations: tuple[Revocation, ...] = ()
 ) -> DeviceEntry:
-    """The device record the gateway would write for these envelopes (default: all of them)."""
+    """The device record the gateway would write for these envelopes (default: all of them) of the
+    register's history."""
     chosen = lived.envelopes if envelopes is None else envelopes
     first, last = (chosen[0].seq, chosen[-1].seq) if chosen else (None, None)
     return device_entry(lived.device_id, lived.first_key, lived.envelopes, first, last, revocations)

@@ -2,12 +2,15 @@
 
 Registers sign real chains (firmware_sim): a key rotation, buyers' receipts (sealed in storage), a gap
 notice; a second seller's register; a third register whose key is revoked as compromised from a seq on and
-which goes on under a new key. Exported through the gateway (CLI and HTTP, by an analyst and by a
-retailer) and from the data directory with no gateway running, each file is checked by `tracegate verify`.
+which goes on under a new key; an OFD register through the OFD front door (its events signed by the
+gateway). Each uploads a day at once, so the gateway keeps the newest signature of each upload (and each
+rotation's). Exported through the gateway (CLI and HTTP, by an analyst and by a retailer) and from the
+data directory with no gateway running, each file is checked by `tracegate verify`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import random
@@ -19,13 +22,14 @@ import pytest
 
 from firmware_sim.device import SHIFT_FLOAT, DeviceIdentity, Register
 from firmware_sim.fleet import SELLER_TINS
+from firmware_sim.ofd.link import OfdLink, OfdStats
+from firmware_sim.ofd.register import OfdIdentity, OfdRegister
 from gateway.export.report import EXIT_NOT_AUTHENTIC, EXIT_PASS
-from gateway.settings import load_settings
-from gateway.storage.client import Storage
 from gateway.wire import pb, signing
 from tests.e2e.chain_builder import ChainedRegister, sale
 from tests.e2e.conftest import tracegate
-from tests.reliability.gateway_process import GatewayProcess
+from tests.fuzz.ofd_run import ofd_address
+from tests.reliability.gateway_process import GatewayProcess, free_port
 
 pytestmark = [pytest.mark.clickhouse, pytest.mark.slow]
 
@@ -41,6 +45,7 @@ class Loaded:
     a: Register
     b: Register
     c: ChainedRegister
+    ofd: OfdIdentity
     revoked_from: int
     reregistered_from: int
 
@@ -78,9 +83,29 @@ def _working_day(register: Register, rng: random.Random) -> list[pb.Envelope]:
     return [pb.Envelope.FromString(raw) for raw in register.journal.records()]
 
 
+async def _ofd_day(gw: GatewayProcess, register: OfdRegister) -> OfdStats:
+    """An OFD register's shift through the gateway's OFD front door: a few sales and its Z report."""
+    address = ofd_address(gw)
+    assert address is not None, "the gateway opened no OFD door"
+    stats = OfdStats()
+    link = OfdLink(register, address, stats, rng=random.Random(6), transaction_s=10.0, reconnect_s=0.1)
+    stopping = [False]
+    task = asyncio.create_task(link.run(lambda: True, lambda: stopping[0] and not register.pending))
+    try:
+        assert await link.start_up()
+        for number in range(5):
+            await link.deliver(register.sell(buyer=number == 2))
+        await link.deliver(register.close_shift())
+    finally:
+        stopping[0] = True
+        await asyncio.wait_for(task, 30)
+    return stats
+
+
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
-    gw = GatewayProcess(tmp_path_factory.mktemp("export") / "data")
+    data = tmp_path_factory.mktemp("export") / "data"
+    gw = GatewayProcess(data, serve_args=("--ofd-port", str(free_port())))
     gw.start()
     try:
         a = Register(
@@ -118,8 +143,14 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
             },
         )
         _upload(gw, [c.envelope(sale(2000 + i)) for i in range(4)])  # ... and its chain goes on under it
-        gw.wait_shipped(len(a_events) + len(b_events) + 12)
-        yield Loaded(gw, a, b, c, revoked_from=6, reregistered_from=9)
+        ofd = OfdIdentity(
+            "KKM-EXP-OFD", 4242, 3_000_000_007, "010101054321", "SIM0000004242", TIN_B, "AST-202"
+        )
+        _register(gw, ofd.registration())
+        stats = asyncio.run(_ofd_day(gw, OfdRegister(ofd, rng=random.Random(7))))
+        assert stats.documents_ok and not stats.blocked, stats.to_json()
+        gw.wait_shipped(len(a_events) + len(b_events) + 12 + sum(stats.documents_ok.values()))
+        yield Loaded(gw, a, b, c, ofd, revoked_from=6, reregistered_from=9)
     finally:
         gw.stop()
 
@@ -172,12 +203,23 @@ def test_the_export_key_is_published_and_pins(loaded: Loaded, tmp_path: Path) ->
 def test_a_slice_by_seq_and_by_time(loaded: Loaded, tmp_path: Path) -> None:
     device = loaded.a.identity.device_id
     by_seq = tmp_path / "slice.jsonl"
-    loaded.export(by_seq, "--device", device, "--from-seq", "5", "--to-seq", "17")
+    summary = loaded.export(by_seq, "--device", device, "--from-seq", "5", "--to-seq", "17")
     code, printed = loaded.verify(by_seq)
     assert code == EXIT_PASS, printed
-    seqs = [r["seq"] for r in _records(by_seq) if r["record"] == "event"]
+    records = _records(by_seq)
+    seqs = [r["seq"] for r in records if r["record"] == "event"]
     assert seqs[0] == 5 and seqs[-1] == 17
     assert "from seq 5, whose prev_hash the manifest attests" in printed
+    # The day went up in one request: seq 17's signature was not kept, a later one covers it. The events
+    # after the range up to that one follow as proof records: digests, no content, counted apart.
+    proofs = [r for r in records if r["record"] == "proof"]
+    assert proofs and proofs[0]["seq"] > 17 and proofs[-1]["signature"]
+    assert all("event" not in p and "event_sha256" in p for p in proofs)
+    assert not any(p["signature"] for p in proofs[:-1])
+    assert records[-2]["events"] == 13 and records[-2]["proof_events"] == len(proofs)
+    assert f"{len(proofs)} proof record(s) after the range" in printed
+    assert f"13 events (and {len(proofs)} proof records)" in printed
+    assert f"13 events (and {len(proofs)} proof records after the range)" in summary
     where = f"device_id = '{device}'"
     [(since_ms,)] = loaded.gw.sql(
         f"SELECT toUnixTimestamp64Milli(event_time) FROM tracegate.events WHERE {where} AND seq = 20"
@@ -198,13 +240,59 @@ def test_a_compromised_key_fails_from_its_revocation_point(loaded: Loaded, tmp_p
     code, printed = loaded.verify(out)
     assert code == EXIT_NOT_AUTHENTIC, printed
     failed = [line for line in printed.splitlines() if line.startswith("FAIL")]
+    # Seq 1..8 went up in one request, so the gateway kept seq 8's signature only: it covers 1..7 through
+    # the chain. Made after the revocation point by the compromised key, it proves nothing, so the events
+    # before the point are unproven (not shown forged: nothing in the file says they were altered).
+    before = loaded.revoked_from - 1
     assert failed == [
+        f"FAIL  {loaded.c.device_id}  signatures: seq 1..{before}: unproven, not shown forged: none carries "
+        f"a signature of its own, and the signature that covers them, at seq {loaded.reregistered_from - 1}, "
+        f"was signed with a key revoked as compromised from seq {loaded.revoked_from} on: it proves nothing",
         f"FAIL  {loaded.c.device_id}  revocation: seq {loaded.revoked_from}..{loaded.reregistered_from - 1}: "
-        f"signed with a key revoked as compromised from seq {loaded.revoked_from} on"
+        f"signed with a key revoked as compromised from seq {loaded.revoked_from} on",
     ]
     assert (
         f"from seq {loaded.reregistered_from}: key {loaded.c.key_id}, registered by the operator" in printed
     )
+
+
+def test_the_newest_events_without_a_signature_yet_are_said_to_be_so(loaded: Loaded, tmp_path: Path) -> None:
+    gw = loaded.gw
+    register = ChainedRegister("KKM-EXP-E")
+    _register(
+        gw,
+        {
+            "device_id": register.device_id,
+            "seller_tin": TIN_B,
+            "store_id": "AST-203",
+            "public_key_pem": register.public_key_pem,
+        },
+    )
+    stored = gw.admin("GET", "/v1/admin/summary")[1]["events_stored"]
+    # Three sales and a rotation to no valid key, in one request: the rotation's signature (the newest of
+    # the run) authenticates the sales, then the rotation itself is refused. Storage keeps the sales
+    # without signatures, and nothing yet that covers them.
+    to_nowhere = pb.Event(time_ms=sale().time_ms, key_rotation=pb.KeyRotation(new_public_key=b"\x04" * 65))
+    envelopes = [register.envelope(sale(3000 + i)) for i in range(3)]
+    envelopes.append(register.envelope(to_nowhere, advance=False))
+    acks = gw.ingest(envelopes).acks
+    assert [a.status for a in acks] == [pb.ACCEPTED] * 3 + [pb.REJECTED], acks
+    assert acks[3].error_code == "invalid_rotation"
+    gw.wait_shipped(stored + 3)
+    out = tmp_path / "e.jsonl"
+    summary = loaded.export(out, "--device", register.device_id)
+    assert f"note: {register.device_id}: its newest events (to seq 3) carry no signature yet" in summary
+    code, printed = loaded.verify(out)
+    assert code == EXIT_PASS, printed
+    assert f"NOTE  {register.device_id}  signatures: seq 1..3: no signature yet" in printed
+    # The register's next upload brings a signature that covers them.
+    _upload(gw, [register.envelope(sale(3100))])
+    gw.wait_shipped(stored + 4)
+    summary = loaded.export(out, "--device", register.device_id)
+    assert "no signature yet" not in summary
+    code, printed = loaded.verify(out)
+    assert code == EXIT_PASS and "no signature yet" not in printed, printed
+    assert f"PASS  {register.device_id}  signatures: 4 events proven" in printed
 
 
 def test_a_retailer_exports_its_own_devices_only(loaded: Loaded, tmp_path: Path) -> None:
@@ -253,32 +341,18 @@ def test_without_a_gateway_the_data_directory_is_read_and_ofd_registers_are_gate
 ) -> None:
     loaded.gw.stop()
     try:
-        # The OFD front door (another change) adds devices.protocol; a register of it is attested by the
-        # gateway's key, not its own. Here that column, as that change will make it, on one register.
-        settings = load_settings({"data_dir": str(loaded.gw.data)})
-        storage = Storage.open(settings)
-        try:
-            db = storage.database
-            storage.run_sync(
-                lambda c: c.command(
-                    f"ALTER TABLE {db}.devices ADD COLUMN IF NOT EXISTS protocol LowCardinality(String) "
-                    "DEFAULT 'tracegate'"
-                )
-            )
-            storage.run_sync(
-                lambda c: c.command(
-                    f"INSERT INTO {db}.devices SELECT device_id, seller_tin, store_id, public_key_pem, "
-                    f"key_id, status, updated_ms + 1, 'ofd' FROM {db}.devices FINAL "
-                    "WHERE device_id = 'KKM-EXP-B'"
-                )
-            )
-        finally:
-            storage.close()
         out = tmp_path / "offline.jsonl"
-        loaded.export(out, "--device", loaded.b.identity.device_id)
+        loaded.export(out, "--device", loaded.ofd.device_id)
         code, printed = loaded.verify(out)
         assert code == EXIT_PASS, printed
         assert "events are attested by the gateway, not by the device (ofd" in printed
         assert "exported by local:" in printed
+        records = _records(out)
+        [device] = [r for r in records if r["record"] == "device"]
+        assert (device["protocol"], device["attested_by"]) == ("ofd", "gateway")
+        # The gateway signs each OFD document itself and keeps every one of those signatures.
+        events = [r for r in records if r["record"] == "event"]
+        assert len(events) > 5 and all(e["signature"] for e in events)
+        assert BUYER_DOMAIN not in out.read_bytes()
     finally:
         loaded.gw.start()

@@ -38,8 +38,9 @@ def test_any_slice_of_a_history_verifies(life: Life, seed: int, data: st.DataObj
     first = data.draw(st.integers(min_value=0, max_value=len(lived.envelopes) - 1))
     last = data.draw(st.integers(min_value=first, max_value=len(lived.envelopes) - 1))
     chosen = lived.envelopes[first : last + 1]
-    report = verify(export_bytes([(record_of(lived, chosen), chosen)]))
+    report = verify(export_bytes([(record_of(lived, chosen), lived.envelopes)]))
     assert report.exit_status == EXIT_PASS, failures(report)
+    assert report.events == len(chosen)
 
 
 @settings(max_examples=60, deadline=None)

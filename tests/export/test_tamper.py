@@ -7,6 +7,7 @@ written for bad data (re-exported, manifest intact), which isolates what the dev
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import replace
 
 import pytest
@@ -52,9 +53,14 @@ def _events(records: list[dict[str, object]]) -> list[int]:
     return [i for i, r in enumerate(records) if r["record"] == "event"]
 
 
-def _plain_event(records: list[dict[str, object]], after: int = 5) -> int:
-    """Index of an event record, after the first few, whose bytes are in the file (not withheld)."""
-    return next(i for i in _events(records)[after:] if "event" in records[i])
+def _plain_event(records: list[dict[str, object]], after: int = 5, *, signed: bool = False) -> int:
+    """Index of an event record, after the first few, whose bytes are in the file (not withheld), carrying
+    its own signature or (as most do: a later one covers it) none."""
+    return next(
+        i
+        for i in _events(records)[after:]
+        if "event" in records[i] and bool(records[i]["signature"]) == signed
+    )
 
 
 def _reexported(lived: Lived, envelopes: list[pb.Envelope], **record: object) -> bytes:
@@ -73,9 +79,10 @@ def test_an_untouched_export_passes_every_check(lived: Lived, other: Lived) -> N
     assert report.events == len(lived.envelopes) + len(other.envelopes)
 
 
-def test_one_flipped_byte_in_an_event_is_pinned_to_its_seq(lived: Lived) -> None:
+@pytest.mark.parametrize("signed", [True, False], ids=["its own signature", "covered by a later one"])
+def test_one_flipped_byte_in_an_event_is_pinned_to_its_seq(lived: Lived, signed: bool) -> None:
     records = lines_of(export_of(lived))
-    index = _plain_event(records)
+    index = _plain_event(records, signed=signed)
     seq = records[index]["seq"]
     event = bytearray(base64.b64decode(str(records[index]["event"])))
     event[len(event) // 2] ^= 0x01
@@ -83,7 +90,13 @@ def test_one_flipped_byte_in_an_event_is_pinned_to_its_seq(lived: Lived) -> None
     report = verify(file_of(records))
     assert report.exit_status == EXIT_NOT_AUTHENTIC
     lines = failures(report)
-    assert any(f"signatures: seq {seq}: not signed by key" in line for line in lines), lines
+    # The signature that would prove the altered event, its own or the next one's, proves nothing now:
+    # the events it covers (up to the altered one) fail, and the link after it breaks.
+    if signed:
+        assert any(re.search(rf"signatures: seq (\d+\.\.)?{seq}: not signed by key", line) for line in lines)
+    else:
+        unproven = rf"signatures: seq (\d+\.\.)?{seq}: unproven: .* the chain breaks at seq {seq + 1}"
+        assert any(re.search(unproven, line) for line in lines), lines
     assert any(f"chain: seq {seq + 1}: prev_hash is not the hash of seq {seq}" in line for line in lines), (
         lines
     )
@@ -146,7 +159,9 @@ def test_a_forged_event_signed_with_a_fresh_key(lived: Lived) -> None:
         in line
         for line in lines
     ), lines
-    assert any(f"signatures: seq {seq}: not signed by key {victim.key_id}" in line for line in lines), lines
+    # Its signature, not the key in force's, fails with the events before it that it was to cover.
+    not_signed = rf"signatures: seq (\d+\.\.)?{seq}: not signed by key {victim.key_id}"
+    assert any(re.search(not_signed, line) for line in lines), lines
     assert any(f"chain: seq {seq + 1}: prev_hash is not the hash of seq {seq}" in line for line in lines)
     assert report.exit_status == EXIT_NOT_AUTHENTIC
 
@@ -187,10 +202,31 @@ def test_events_after_a_revocation_point(lived: Lived) -> None:
         verify(_reexported(lived, lived.envelopes, revocations=(compromised,), status="revoked"))
     )
     last = lived.envelopes[-1].seq
-    assert lines == [
+    revoked = (
         f"FAIL  {lived.device_id}  revocation: seq {revoked_from}..{last}: signed with a key revoked as "
         f"compromised from seq {revoked_from} on"
+    )
+    # The events just before the point carry no signature of their own (the gateway kept the newest of
+    # their upload only), and the one that covers them was made after the point with the compromised key:
+    # nothing proves them. They were not shown forged either, and the verdict says so.
+    before = [e for e in lived.envelopes if e.seq < revoked_from]
+    signed = max(e.seq for e in before if e.signature)
+    unsigned = [e.seq for e in before if e.seq > signed]
+    assert unsigned, "the point must cut a stretch for this test"
+    cover = next(e.seq for e in lived.envelopes if e.seq >= revoked_from and e.signature)
+    assert lines == [
+        f"FAIL  {lived.device_id}  signatures: seq {unsigned[0]}..{unsigned[-1]}: unproven, not shown "
+        "forged: none carries a signature of its own, and the signature that covers them, at seq "
+        f"{cover}, was signed with a key revoked as compromised from seq {revoked_from} on: it proves "
+        "nothing",
+        revoked,
     ]
+    # A point right after a signed event leaves nothing before it unproven.
+    compromised = Revocation(signed + 1, 1_790_000_500_000, compromised=True)
+    lines = failures(
+        verify(_reexported(lived, lived.envelopes, revocations=(compromised,), status="revoked"))
+    )
+    assert lines == [revoked.replace(f"seq {revoked_from}", f"seq {signed + 1}")]
     # Revoked after its last event: nothing was signed after the point, so it passes.
     after_the_end = Revocation(last + 1, 1_790_000_500_000, compromised=False)
     report = verify(_reexported(lived, lived.envelopes, revocations=(after_the_end,), status="revoked"))

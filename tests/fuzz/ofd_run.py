@@ -1,9 +1,9 @@
 """Fuzzing the OFD front door: mutated frames on fresh connections, each answer checked against the
 framing rules, the door probed with a valid request afterwards; with the real gateway also storage.
 
-`python -m tests.fuzz.ofd_run --cases N` runs it against `tracegate serve --ofd-port` (a build without
-the OFD handler opens no door: then against the front door's own transport with the decode-and-answer
-handler of the bench, in this process).
+`python -m tests.fuzz.ofd_run --cases N` runs it against `tracegate serve --ofd-port` (`make fuzz` does);
+the CI tests also run it against the front door's own transport with the bench's decode-and-answer handler,
+in this process.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import asyncio
 import dataclasses
 import json
 import random
+import signal
 import sys
 import tempfile
 import time
@@ -37,6 +38,7 @@ from gateway.ofd.framing import (
 from gateway.ofd.server import OfdFrontDoor, OfdMetrics
 from gateway.settings import Settings
 from tests.fuzz.ofd_mutations import SIZE_LIMIT, OfdCase, OfdKey, Seeds, make_case, seed_requests
+from tests.fuzz.run import stop_when_told
 from tests.reliability.gateway_process import GatewayProcess, free_port
 
 READ_TIMEOUT_S = 2.0  # the door's, in fuzz runs: a frame that never completes costs this long
@@ -173,7 +175,7 @@ def _note(report: OfdFuzzReport, case: OfdCase, answers: list[bytes]) -> None:
 
 
 async def _worker(address: tuple[str, int], seeds: Seeds, key: OfdKey, rng: random.Random,
-                  report: OfdFuzzReport, budget: list[int]) -> None:
+                  report: OfdFuzzReport, budget: list[int], save: Path | None) -> None:
     while budget[0] > 0:
         budget[0] -= 1
         case = make_case(seeds, key, rng)
@@ -181,21 +183,27 @@ async def _worker(address: tuple[str, int], seeds: Seeds, key: OfdKey, rng: rand
         report.operators[case.operator] += 1
         try:
             answers = await send(address, case)
+            findings = check_answers(case, answers)
         except (OSError, TimeoutError) as exc:
-            report.findings.append(f"[{case.operator}] no answer ({type(exc).__name__}: {exc})")
-            continue
-        report.findings += [f"[{case.operator}] {f}" for f in check_answers(case, answers)]
+            answers, findings = [], [f"no answer ({type(exc).__name__}: {exc})"]
+        report.findings += [f"[{case.operator}] {f}" for f in findings]
+        if findings and save is not None:
+            (save / f"ofd-finding-{len(report.findings):05d}.bin").write_bytes(case.data)
         _note(report, case, answers)
 
 
-async def fuzz_ofd(address: tuple[str, int], keys: list[OfdKey], cases: int, seed: int) -> OfdFuzzReport:
-    """Send `cases` inputs from one worker per key, then check the door still answers a valid request."""
+async def fuzz_ofd(address: tuple[str, int], keys: list[OfdKey], cases: int, seed: int,
+                   save: Path | None = None, seconds: float | None = None) -> OfdFuzzReport:
+    """Send `cases` inputs (or until `seconds` or Ctrl-C) from one worker per key, then check the door still
+    answers a valid request."""
     report = OfdFuzzReport()
     seeds = seed_requests()
     began = time.monotonic()
     budget = [cases]
-    await asyncio.gather(*(_worker(address, seeds, key, random.Random(seed * 1000 + i), report, budget)
+    stop_when_told(budget, seconds)
+    await asyncio.gather(*(_worker(address, seeds, key, random.Random(seed * 1000 + i), report, budget, save)
                            for i, key in enumerate(keys)))
+    asyncio.get_running_loop().remove_signal_handler(signal.SIGINT)
     report.seconds = time.monotonic() - began
     probe = OfdKey(keys[0].ofd_id, keys[0].token, keys[0].reqnum)
     payload = seeds.requests[0].SerializeToString()  # INFO: answered by any OFD, token kept
@@ -248,24 +256,47 @@ def register_keys(gateway: GatewayProcess, count: int, seed: int) -> list[OfdKey
     return keys
 
 
+def stored_findings(gateway: GatewayProcess, report: OfdFuzzReport) -> list[str]:
+    """After a run against the gateway: it is healthy, its journal drains, and `receipts` holds one row for
+    each receipt answered OK and nothing from refused input."""
+    findings = []
+    status, _, _ = gateway.request("GET", "/healthz", timeout=10)
+    if status != 200 or gateway.process is None or gateway.process.poll() is not None:
+        findings.append("the gateway is not healthy after the run")
+    try:
+        gateway.wait_drained(timeout_s=120)
+    except AssertionError as exc:  # a poisoned shipper: accepted documents would never reach storage
+        return [*findings, f"the journal does not drain after the run: {exc}"]
+    rows, signs = gateway.sql("SELECT count(), uniqExact(fiscal_sign) FROM tracegate.receipts "
+                              "WHERE device_id LIKE 'OFD-FUZZ-%'")[0]
+    if int(rows) != len(report.ok_tickets) or int(signs) != int(rows):
+        findings.append(f"receipts holds {rows} rows ({signs} fiscal numbers) for {len(report.ok_tickets)} "
+                        "receipts answered OK")
+    return findings
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Fuzz the gateway's OFD door (or, without one, the transport); print the report; exit 1 on findings."""
+    """Fuzz the gateway's OFD door; print the report; exit 1 on findings."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--cases", type=int, default=1_000_000, help="inputs to try (default 1,000,000)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=8, help="concurrent senders (default 8)")
+    parser.add_argument("--save", type=Path, default=None, help="write the bytes of failing inputs here")
+    parser.add_argument("--seconds", type=float, default=None, help="stop sending after this long")
     args = parser.parse_args(argv)
+    if args.save:
+        args.save.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="tracegate-ofd-fuzz-") as tmp:
         gateway = gateway_with_door(Path(tmp) / "data")
         gateway.start()
         try:
             address = ofd_address(gateway)
-            if address is not None:
-                keys = register_keys(gateway, args.workers, args.seed)
-                report = asyncio.run(fuzz_ofd(address, keys, args.cases, args.seed))
-            else:
-                print("this gateway opened no OFD door: fuzzing the front door's transport", file=sys.stderr)
-                report = asyncio.run(_fuzz_transport(args.workers, args.cases, args.seed))
+            if address is None:
+                print(f"the gateway opened no OFD front door: {gateway.log_tail()}", file=sys.stderr)
+                return 1
+            keys = register_keys(gateway, args.workers, args.seed)
+            report = asyncio.run(fuzz_ofd(address, keys, args.cases, args.seed, args.save, args.seconds))
+            report.findings += stored_findings(gateway, report)
         finally:
             gateway.stop()
     print(report.text())

@@ -122,6 +122,19 @@ async def _worker(session: aiohttp.ClientSession, base_url: str, key: ChainKey, 
                 (save / f"finding-{len(report.findings):05d}.pb").write_bytes(case.body)
 
 
+def stop_when_told(budget: list[int], seconds: float | None) -> None:
+    """Ctrl-C, or `seconds` passing, empties the senders' budget: they stop, and the final checks and the
+    report still run on what was tried."""
+
+    def stop_sending() -> None:
+        budget[0] = 0
+
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGINT, stop_sending)
+    if seconds is not None:
+        loop.call_later(seconds, stop_sending)
+
+
 async def fuzz(gateway: GatewayProcess, cases: int, seed: int, workers: int,
                save: Path | None = None, seconds: float | None = None) -> FuzzReport:
     """Send `cases` inputs (or until `seconds` or Ctrl-C) from `workers` senders; check health and storage."""
@@ -134,14 +147,7 @@ async def fuzz(gateway: GatewayProcess, cases: int, seed: int, workers: int,
     rss_before = gateway.rss_kib()
     began = time.monotonic()
     budget = [cases]
-
-    def stop_sending() -> None:  # Ctrl-C or the time budget: finish the checks and report what was tried
-        budget[0] = 0
-
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGINT, stop_sending)
-    if seconds is not None:
-        loop.call_later(seconds, stop_sending)
+    stop_when_told(budget, seconds)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=workers)) as session:
         await asyncio.gather(*(
             _worker(session, gateway.url, key, random.Random(seed * 1000 + i), valid,

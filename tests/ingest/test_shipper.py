@@ -282,3 +282,35 @@ async def test_a_pending_range_that_landed_in_some_tables_only_is_completed(
     sql = f"DELETE FROM {storage.database}.receipt_lines WHERE 1"  # the part that never reached the disk
     await storage.run(lambda c: c.command(sql))
     await restart_after_power_cut(journal, storage, settings, fleet_records()[5:])
+
+
+async def test_a_pending_range_with_ofd_exchanges_is_completed_after_a_restart(
+    journal: Journal, storage: Storage, settings: Settings
+) -> None:
+    """OFD registers' exchanges ride in the journal records (ofd_exchanges: no seq, keyed by OFD id and
+    number). A range holding them that was confirmed but not written down is completed after the restart
+    like any other, each exchange once (before: every attempt raised, and the shipper stood still)."""
+    register = Register("KKM-OFD")
+    records = register.shift(1, 2, 1)
+    def exchange(number: int, command: int, answered_ms: int) -> pb.OfdExchangeLog:
+        return pb.OfdExchangeLog(ofd_id=200001, number=number, answered_ms=answered_ms, command=command,
+                                 sealed=b"sealed")
+
+    for number, record in enumerate(records[:3], start=1):  # documents of the register, each an exchange
+        record.authentication = "ofd_token"
+        record.ofd_exchange.CopyFrom(exchange(number, 1, record.received_ms))
+    service = pb.JournalRecord(  # a service command's exchange: a record without an event
+        envelope=pb.Envelope(device_id=register.device_id), received_ms=records[2].received_ms,
+        accepted=False, seller_tin=register.seller_tin, store_id=register.store_id, gateway_id="gw-test",
+        authentication="ofd_token", ofd_exchange=exchange(4, 5, records[2].received_ms))
+    await journal_all(journal, [*records[:3], service])
+    assert await Shipper(journal, storage, settings).ship_once() == 4
+    assert checkpoint(settings)["pending"] is not None  # confirmed; the power goes before it is written down
+    await journal_all(journal, records[3:])
+    await Shipper(journal, storage, settings).ship_all()
+    db = storage.database
+    stored = await storage.run(lambda c: c.query(
+        f"SELECT number, count() FROM {db}.ofd_exchanges GROUP BY number ORDER BY number").result_rows)
+    # A ReplacingMergeTree by OFD id: merges keep the newest exchange only; none may be there twice.
+    assert {tuple(row)[1] for row in stored} == {1} and max(row[0] for row in stored) == 4
+    assert (await counts(storage))["events"] == len(records)

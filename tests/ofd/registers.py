@@ -11,6 +11,7 @@ from gateway.ofd.units import local_datetime
 from gateway.wire import ofd_pb2
 
 T = ofd_pb2.TicketRequest
+Z = ofd_pb2.ZXReport
 OFFSET_MIN = 300
 
 
@@ -71,6 +72,23 @@ def ticket(time_ms: int, items: list[T.Item], *, operation: int = ofd_pb2.OPERAT
     if offline_number:
         request.offline_ticket_number = offline_number
     return request
+
+
+def z_report(time_ms: int, shift: int, sells: tuple[int, int], returns: tuple[int, int], cash: int,
+             deposits: int) -> ofd_pb2.ZXReport:
+    """The register's own Z: receipts and sums per operation, cash in the drawer, deposits."""
+    return Z(
+        date_time=when(time_ms), shift_number=shift, cash_sum=money(cash),
+        revenue=Z.Revenue(sum=money(sells[1] - returns[1]), is_negative=False),
+        ticket_operations=[
+            Z.TicketOperation(operation=ofd_pb2.OPERATION_SELL, tickets_total_count=sells[0],
+                              tickets_count=sells[0], tickets_sum=money(sells[1])),
+            Z.TicketOperation(operation=ofd_pb2.OPERATION_SELL_RETURN, tickets_total_count=returns[0],
+                              tickets_count=returns[0], tickets_sum=money(returns[1])),
+        ],
+        money_placements=[Z.MoneyPlacement(operation=ofd_pb2.MONEY_PLACEMENT_DEPOSIT, operations_count=1,
+                                           operations_total_count=1, operations_sum=money(deposits))],
+    )
 
 
 @dataclass

@@ -4,6 +4,7 @@ from ClickHouse); 2, 8 and 9 for misuse; refusals only for protocol faults, toke
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -177,3 +178,27 @@ async def test_a_token_set_by_the_operator_is_the_one_to_use(
     assert (await register.send(sale(1))).result.result_code == ResultCode.INVALID_TOKEN
     register.token = 1234
     assert (await register.send(sale(2))).result.result_code == 0
+
+
+async def test_registers_answered_together_share_a_group_commit_and_each_resend_survives_a_restart(
+    settings: Settings,
+) -> None:
+    async with running(settings) as service:
+        registers = []
+        for n in range(8):
+            await register_ofd(service, f"KKM-30000{n}", 300_000 + n, 3_000_000_100 + n, f"01010101230{n}")
+            registers.append(Register(service.ofd_handler, ofd_id=300_000 + n, token=3_000_000_100 + n))
+        frames = [register.frame(sale(n)) for n, register in enumerate(registers)]
+        groups = service.journal.groups
+        answers = await asyncio.gather(*(r.send_frame(f) for r, f in zip(registers, frames, strict=True)))
+        assert [response.result.result_code for _, response, _ in answers] == [0] * 8
+        assert service.journal.groups - groups == 1, "eight documents, one journal write and fsync"
+        numbers = {response.ticket.ticket_number for _, response, _ in answers}
+        assert len(numbers) == 8
+    # Every answer had left only once the commit held its exchange: after a restart each register's resend
+    # gets its own answer byte for byte, and nothing is counted twice.
+    async with running(settings) as service:
+        for register, frame, (_, _, answer) in zip(registers, frames, answers, strict=True):
+            register.handler = service.ofd_handler
+            assert (await register.send_frame(frame))[2] == answer
+        assert await receipts(service) == 8

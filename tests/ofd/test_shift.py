@@ -13,12 +13,11 @@ from gateway.query.verify import verify_fiscal_sign
 from gateway.service import GatewayService
 from gateway.wire import ofd_pb2, pb, signing
 from tests.ofd.conftest import KGD_NUMBER, SELLER
-from tests.ofd.registers import Register, T, commodity, money, ticket, vat, when
+from tests.ofd.registers import Register, T, commodity, money, ticket, vat, when, z_report
 from tests.ofd.stored import rows
 
 pytestmark = pytest.mark.clickhouse
 GTIN = "04600439931256"
-Z = ofd_pb2.ZXReport
 
 
 def code(serial: str) -> str:
@@ -28,23 +27,6 @@ def code(serial: str) -> str:
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000 // 1000 * 1000  # whole seconds: OFD times have no milliseconds
-
-
-def z_report(time_ms: int, shift: int, sells: tuple[int, int], returns: tuple[int, int], cash: int,
-             deposits: int) -> ofd_pb2.ZXReport:
-    """The register's own Z: receipts and sums per operation, cash in the drawer, deposits."""
-    return Z(
-        date_time=when(time_ms), shift_number=shift, cash_sum=money(cash),
-        revenue=Z.Revenue(sum=money(sells[1] - returns[1]), is_negative=False),
-        ticket_operations=[
-            Z.TicketOperation(operation=ofd_pb2.OPERATION_SELL, tickets_total_count=sells[0],
-                              tickets_count=sells[0], tickets_sum=money(sells[1])),
-            Z.TicketOperation(operation=ofd_pb2.OPERATION_SELL_RETURN, tickets_total_count=returns[0],
-                              tickets_count=returns[0], tickets_sum=money(returns[1])),
-        ],
-        money_placements=[Z.MoneyPlacement(operation=ofd_pb2.MONEY_PLACEMENT_DEPOSIT, operations_count=1,
-                                           operations_total_count=1, operations_sum=money(deposits))],
-    )
 
 
 async def test_a_whole_shift_reaches_clickhouse_like_our_own_events(

@@ -13,7 +13,8 @@ from typing import Any
 from gateway import errors
 from gateway.wire import pb
 from tests.reliability.gateway_process import GatewayProcess
-from tests.reliability.tables import StoredRows, judge_tables
+from tests.reliability.ofd_ledger import OfdAnswers, judge_ofd, ofd_devices
+from tests.reliability.tables import StoredRows, judge_tables, not_in, quoted
 
 Key = tuple[str, int]  # (device_id, seq)
 
@@ -50,6 +51,8 @@ class AckLedger:
         for line in path.read_text().splitlines():
             if line.strip():
                 a = json.loads(line)
+                if a.get("protocol") == "ofd":
+                    continue  # an OFD register's answer: ofd_ledger.py
                 ledger.add(a["device_id"], int(a["seq"]), a["status"], a["fiscal_sign"], a["error_code"])
         return ledger
 
@@ -71,12 +74,14 @@ class StoredEvents:
     signs: dict[Key, set[str]] = field(default_factory=lambda: defaultdict(set))
 
     @classmethod
-    def query(cls, gateway: GatewayProcess, devices: Iterable[str] | None = None) -> StoredEvents:
-        """Read back `events` (one result row per device, so the SQL row cap is never hit)."""
-        where = ""
+    def query(cls, gateway: GatewayProcess, devices: Iterable[str] | None = None,
+              exclude: Iterable[str] = ()) -> StoredEvents:
+        """Read back `events` (one result row per device, so the SQL row cap is never hit), of `devices`
+        (default: all) but those in `exclude`."""
+        where = f" WHERE {not_in(exclude)}"
         if devices is not None:
-            quoted = ",".join("'" + d.replace("'", "") + "'" for d in sorted(set(devices)))
-            where = f" WHERE device_id IN ({quoted})" if quoted else " WHERE 0"
+            listed = quoted(devices)
+            where += f" AND device_id IN ({listed})" if listed else " AND 0"
         stored = cls()
         for device_id, pairs in gateway.sql(
             "SELECT device_id, groupArray((seq, fiscal_sign)) FROM tracegate.events"
@@ -146,13 +151,25 @@ def judge(ledger: AckLedger, stored: StoredEvents, *, sim_traffic: bool = True) 
     return Verdict(len(acked), stored.total, len(lost), len(doubled), problems)
 
 
-def judge_all(gateway: GatewayProcess, ledger: AckLedger, *, sim_traffic: bool = True) -> Verdict:
+def judge_all(gateway: GatewayProcess, ledger: AckLedger, *, sim_traffic: bool = True,
+              ofd: OfdAnswers | None = None) -> Verdict:
     """judge() on `events`, then every other table against the envelopes the acked events were: lost and
-    doubled count events missing from (or twice in) `events` and (event, table) pairs short or over."""
-    verdict = judge(ledger, StoredEvents.query(gateway), sim_traffic=sim_traffic)
-    tables = judge_tables(ledger.acked, ledger.signed, StoredRows.query(gateway))
+    doubled count events missing from (or twice in) `events` and (event, table) pairs short or over.
+    OFD registers' events (the gateway signed them) are judged by what the registers were answered OK
+    (`ofd`, from the ack log; ofd_ledger.py) and counted in the same figures."""
+    ofd_registers = ofd_devices(gateway) | (ofd.devices if ofd else set())
+    verdict = judge(ledger, StoredEvents.query(gateway, exclude=ofd_registers), sim_traffic=sim_traffic)
+    tables = judge_tables(ledger.acked, ledger.signed, StoredRows.query(gateway, exclude=ofd_registers))
     verdict.table_rows = tables.rows
     verdict.lost += tables.lost
     verdict.doubled += tables.doubled
     verdict.problems += tables.problems
+    if ofd_registers:
+        theirs = judge_ofd(gateway, ofd or OfdAnswers())
+        verdict.acked += theirs.acked
+        verdict.stored += theirs.stored
+        verdict.table_rows += theirs.table_rows
+        verdict.lost += theirs.lost
+        verdict.doubled += theirs.doubled
+        verdict.problems += theirs.problems
     return verdict

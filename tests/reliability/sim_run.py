@@ -14,6 +14,7 @@ from firmware_sim.journal import EventJournal
 from gateway.wire import pb
 from tests.reliability.gateway_process import GatewayProcess
 from tests.reliability.ledger import AckLedger, Verdict
+from tests.reliability.ofd_ledger import OfdAnswers
 
 
 @dataclass
@@ -76,6 +77,10 @@ class SimRun:
         summary: dict[str, Any] = json.loads(self._out.read_text().strip().splitlines()[-1])
         return summary
 
+    def ofd_answers(self) -> OfdAnswers:
+        """What the OFD registers of the fleet were answered OK (the ack log's OFD lines)."""
+        return OfdAnswers.from_ack_log(self.ack_log)
+
     def ledger(self) -> AckLedger:
         """What the registers were told (the ack log) and what they signed (their own journals)."""
         ledger = AckLedger.from_ack_log(self.ack_log)
@@ -93,7 +98,16 @@ class SimRun:
 
 
 def settled_problems(summary: dict[str, Any]) -> list[str]:
-    """Problems with how the fleet ended: every register must have its whole queue settled."""
-    if summary.get("events_queued", 0):
-        return [f"{summary['events_queued']} events still queued on registers when the run ended"]
-    return []
+    """Problems with how the fleet ended: every register must have its whole queue settled (and, OFD
+    registers of `--protocol mixed`, none blocked, every resent answer the stored one)."""
+    ours, ofd = summary.get("tracegate", summary), summary.get("ofd", {})
+    problems = []
+    if ours.get("events_queued", 0):
+        problems.append(f"{ours['events_queued']} events still queued on registers when the run ended")
+    if ofd.get("documents_queued", 0):
+        problems.append(f"{ofd['documents_queued']} documents still queued on OFD registers at the end")
+    if ofd.get("blocked"):
+        problems.append(f"OFD registers blocked: {ofd['blocked']}")
+    if ofd.get("replay_mismatches"):
+        problems.append(f"{ofd['replay_mismatches']} resends answered with other bytes than the lost answer")
+    return problems

@@ -16,7 +16,7 @@ tables and not others (or twice in some) is seen.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +73,17 @@ def expected_of(envelope: pb.Envelope, received_ms: int, limits: Limits) -> Expe
     return Expected(rows, kinds)
 
 
+def quoted(devices: Iterable[str]) -> str:
+    """Device ids as an SQL list's items (no quote can get into one)."""
+    return ",".join("'" + d.replace("'", "") + "'" for d in sorted(set(devices)))
+
+
+def not_in(devices: Iterable[str]) -> str:
+    """A WHERE condition leaving these devices out (true when there are none)."""
+    listed = quoted(devices)
+    return f"device_id NOT IN ({listed})" if listed else "1"
+
+
 @dataclass
 class StoredRows:
     """What ClickHouse holds outside `events`, per acked event."""
@@ -84,8 +95,9 @@ class StoredRows:
     received_ms: dict[Key, int] = field(default_factory=dict)
 
     @classmethod
-    def query(cls, gateway: GatewayProcess) -> StoredRows:
-        """Read every table back, one result row per device (the SQL door caps rows, not array sizes)."""
+    def query(cls, gateway: GatewayProcess, exclude: Iterable[str] = ()) -> StoredRows:
+        """Read every table back, one result row per device (the SQL door caps rows, not array sizes),
+        but the devices in `exclude`."""
         stored = cls()
         per_device = {
             "events": "groupArray((seq, toUnixTimestamp64Milli(received_at)))",
@@ -95,10 +107,11 @@ class StoredRows:
             "code_events": "groupArray((seq, verdict, cis, kind))",
             "anomalies": "groupArray((seq, kind, line, cis))",
         }
-        where = {"code_events": " WHERE kind != 'check'", "anomalies": " WHERE accepted"}
+        where = {"code_events": " AND kind != 'check'", "anomalies": " AND accepted"}
         for table, select in per_device.items():
             rows = gateway.sql(
-                f"SELECT device_id, {select} FROM tracegate.{table}{where.get(table, '')} GROUP BY device_id"
+                f"SELECT device_id, {select} FROM tracegate.{table} WHERE {not_in(exclude)}"
+                f"{where.get(table, '')} GROUP BY device_id"
             )
             for device_id, values in rows:
                 for value in values:

@@ -282,6 +282,40 @@ async def test_a_fleet_with_offline_windows_and_lost_answers_ends_with_nothing_q
     assert not fake.incomplete
 
 
+async def test_the_ack_log_has_one_line_per_document_answered_whatever_was_resent(tmp_path: Path) -> None:
+    fake = FakeOfd()
+    log = tmp_path / "acks.jsonl"
+    async with serving(fake) as address:
+        config = OfdFleetConfig(address=address, devices=2, duration_s=2.0, rate=8.0, offline_fraction=0.3,
+                                lost_answer_rate=0.3, reconnect_s=0.2, shift_tickets=6, drain_s=60.0,
+                                id_prefix="logged", ack_log=log)
+        for index in range(config.devices):
+            identity = ofd_identity("logged", index, config.seed, config.version)
+            fake.tokens[identity.ofd_id] = identity.first_token
+        summary = await run_ofd_fleet(config)
+    assert summary["lost_answers"] > 0 and summary["offline_documents"] > 0, summary
+    lines = [json.loads(text) for text in log.read_text().splitlines()]
+    assert {(line["protocol"], line["result"]) for line in lines} == {("ofd", "OK")}
+    for ofd_id, documents in fake.documents.items():
+        mine = [line for line in lines if line["ofd_id"] == ofd_id]
+        # One line per document the OFD counted, in its order, each with the shift it went into.
+        assert [line["command"] for line in mine] == [
+            "TICKET" if d.HasField("ticket") else "MONEY_PLACEMENT" if d.HasField("money_placement")
+            else "CLOSE_SHIFT" for d in documents]
+        body = [d.ticket if d.HasField("ticket") else d.money_placement if d.HasField("money_placement")
+                else d.close_shift for d in documents]
+        assert [line["shift"] for line in mine] == [b.fr_shift_number for b in body]
+        reqnums = [line["reqnum"] for line in mine]
+        assert reqnums == sorted(set(reqnums)), "a resend is the same exchange, logged once"
+        tickets = [line for line in mine if line["command"] == "TICKET"]
+        assert all(line["ticket_number"].startswith("4228") for line in tickets)
+        assert [line["lines"] for line in tickets] == [
+            sum(1 for item in d.ticket.items if item.type in (Item.ITEM_TYPE_COMMODITY,
+                                                              Item.ITEM_TYPE_STORNO_COMMODITY))
+            for d in documents if d.HasField("ticket")]
+        assert sum(line["offline"] for line in mine) > 0
+
+
 def test_sim_protocol_ofd_runs_a_fleet_and_prints_its_summary(capsys: pytest.CaptureFixture[str]) -> None:
     fake = FakeOfd(learn_tokens=True)
     ready: list[tuple[str, int]] = []

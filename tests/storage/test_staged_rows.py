@@ -257,8 +257,8 @@ async def test_a_resent_range_adds_no_rows_in_any_table_the_views_write(
 
 
 async def test_the_migrations_build_the_stage_table_and_views_staged_rows_describes(storage: Storage) -> None:
-    """Migrations are fixed text (0007, 0013, 0015, 0020); staged_rows.py renders the live definition: the
-    same stage table and views."""
+    """Migrations are fixed text (0007, 0013, 0015, 0017, 0019); staged_rows.py renders the live definition:
+    the same stage table and views."""
     migrated, scratch = storage.database, storage.database + "_live"
     body = ",\n".join(STAGE_COLUMNS)
 

@@ -22,7 +22,7 @@ _COLUMNS = (
 def _anomaly_queue(db: str, on_cluster: str) -> str:
     # A shift that does not add up states its figures as facts (the sentence is written per reader and
     # language at query time); detail keeps the English sentence of migration 0005 for SQL users.
-    return f"""CREATE OR REPLACE VIEW {db}.anomaly_queue{on_cluster} AS
+    return f"""CREATE VIEW IF NOT EXISTS {db}.anomaly_queue{on_cluster} AS
 SELECT kind, detected_at, event_time, seller_tin, store_id, device_id, seq, line, cis, detail,
     other_seller_tin, other_store_id, facts
 FROM {db}.anomalies
@@ -59,6 +59,9 @@ def statements(ctx: MigrationContext) -> list[str]:
     db, on_cluster = ctx.database, ctx.on_cluster
     tables = ["anomalies_local", "anomalies"] if on_cluster else ["anomalies"]
     out = [f"ALTER TABLE {db}.{table}{on_cluster} {_COLUMNS}" for table in tables]
+    # DROP then CREATE, not CREATE OR REPLACE: chDB replaces a view by renaming its metadata file with
+    # RENAME_EXCHANGE, which not every filesystem offers (the power-cut test's FUSE one does not).
+    out.append(f"DROP VIEW IF EXISTS {db}.anomaly_queue{on_cluster}")
     out.append(_anomaly_queue(db, on_cluster))
     if not on_cluster:  # a cluster has no stage table (migration 0007)
         out += [

@@ -678,7 +678,9 @@ ALTER TABLE tracegate.anomalies_local ON CLUSTER tracegate ADD COLUMN IF NOT EXI
 
 ALTER TABLE tracegate.anomalies ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS other_seller_tin String DEFAULT '', ADD COLUMN IF NOT EXISTS other_store_id LowCardinality(String) DEFAULT '', ADD COLUMN IF NOT EXISTS facts String DEFAULT '';
 
-CREATE OR REPLACE VIEW tracegate.anomaly_queue ON CLUSTER tracegate AS
+DROP VIEW IF EXISTS tracegate.anomaly_queue ON CLUSTER tracegate;
+
+CREATE VIEW IF NOT EXISTS tracegate.anomaly_queue ON CLUSTER tracegate AS
 SELECT kind, detected_at, event_time, seller_tin, store_id, device_id, seq, line, cis, detail,
     other_seller_tin, other_store_id, facts
 FROM tracegate.anomalies

@@ -671,7 +671,9 @@ ARRAY JOIN findings AS finding;
 
 ALTER TABLE tracegate.anomalies ADD COLUMN IF NOT EXISTS other_seller_tin String DEFAULT '', ADD COLUMN IF NOT EXISTS other_store_id LowCardinality(String) DEFAULT '', ADD COLUMN IF NOT EXISTS facts String DEFAULT '';
 
-CREATE OR REPLACE VIEW tracegate.anomaly_queue AS
+DROP VIEW IF EXISTS tracegate.anomaly_queue;
+
+CREATE VIEW IF NOT EXISTS tracegate.anomaly_queue AS
 SELECT kind, detected_at, event_time, seller_tin, store_id, device_id, seq, line, cis, detail,
     other_seller_tin, other_store_id, facts
 FROM tracegate.anomalies

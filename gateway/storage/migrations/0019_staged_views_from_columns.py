@@ -14,9 +14,9 @@ DESCRIPTION = "journal_receipts and its views replaced: rendered from storage/co
 
 def statements(ctx: MigrationContext) -> list[str]:
     """On one node: drop the views and the Null stage table (it keeps nothing) and create them anew, as
-    0020_staged_views_from_columns.sql says. Migrations run before the shipper starts, so no insert falls
+    0019_staged_views_from_columns.sql says. Migrations run before the shipper starts, so no insert falls
     between. A cluster has neither: its shipper builds every row in Python.
     """
     if ctx.on_cluster:
         return []
-    return frozen_statements("0020_staged_views_from_columns", ctx.database)
+    return frozen_statements("0019_staged_views_from_columns", ctx.database)

@@ -1,4 +1,4 @@
--- Migration 0020 as released (fixed text); {database} stands for the database's name.
+-- Migration 0019 as released (fixed text); {database} stands for the database's name.
 -- The stage table and its views replaced, rendered from storage/columns.py: the rows they write are the same.
 DROP VIEW IF EXISTS {database}.journal_receipts_to_events
 ;
