@@ -864,8 +864,6 @@ SETTINGS non_replicated_deduplication_window = 10000;
 
 ALTER TABLE tracegate.device_revocations MODIFY SETTING fsync_after_insert = 1, fsync_part_directory = 1, min_rows_to_fsync_after_merge = 1;
 
-ALTER TABLE tracegate.anomaly_case_actions MODIFY SETTING fsync_after_insert = 1, fsync_part_directory = 1, min_rows_to_fsync_after_merge = 1;
-
 DROP VIEW IF EXISTS tracegate.journal_receipts_to_events;
 
 DROP VIEW IF EXISTS tracegate.journal_receipts_to_receipts;
