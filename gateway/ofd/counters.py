@@ -307,14 +307,6 @@ class Ledger:
         return differences
 
 
-def state_copy(state: pb.OfdRegisterState | None) -> pb.OfdRegisterState:
-    """A working copy of a register's state (an empty one for a register never heard from)."""
-    copy = pb.OfdRegisterState()
-    if state is not None:
-        copy.CopyFrom(state)
-    return copy
-
-
 def totals(items: Iterable[pb.OfdTotal]) -> dict[int, tuple[int, int]]:
     """operation -> (count, sum)."""
     return {item.operation: (item.count, item.sum) for item in items}
