@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 
@@ -112,14 +112,16 @@ class Ledger:
     def count_receipt(self, receipt: pb.Receipt, ofd_ticket: ofd_pb2.TicketRequest, fiscal_sign: str) -> None:
         """Count an accepted receipt (its OFD form for the payment counters, our form for the rest)."""
         operation = ofd_ticket.operation
-        counter = entry(self.shift.operations, operation)
+        shift = self.state.shift  # each attribute read of a upb message makes a new object
+        counter = entry(shift.operations, operation)
         counter.count = units.count_plus(counter.count, 1)
         counter.sum = units.plus(counter.sum, receipt.total)
         counter.offline_count = units.count_plus(counter.offline_count, int(receipt.offline))
         # Each line's fields read once (every upb read makes an object); each counter read once and
         # written once, its additions saturating one by one in the same order as before.
+        receipt_lines = receipt.lines[:]
         lines = [(line.storno, line.sum, line.discount, line.markup, line.section_code)
-                 for line in receipt.lines]
+                 for line in receipt_lines]
         discounts = receipt.discount.sum + sum(-d if storno else d for storno, _, d, _, _ in lines)
         markups = receipt.markup.sum + sum(-m if storno else m for storno, _, _, m, _ in lines)
         counter.discounts = units.plus(counter.discounts, discounts)
@@ -132,24 +134,33 @@ class Ledger:
             paid.sum = units.plus(paid.sum, units.tiyn(payment.sum))
             paid.count = units.count_plus(paid.count, 1)
         lines_sum, lines_count = counter.lines_sum, counter.lines_count
-        sections: dict[str, list[int]] = {}  # section code -> [count, sum] of its counter, updated
+        # section code -> [its counter, count, sum]: the shift's sections scanned once, the counters found
+        # (or added, in the lines' order) once, read once, written once.
+        sections: dict[str, list[Any]] = {}
+        known: dict[str, pb.OfdSectionCounter] | None = None
         for storno, line_sum, discount, markup, code in lines:
             before_modifiers = line_sum + discount - markup
             lines_sum = units.plus(lines_sum, -before_modifiers if storno else before_modifiers)
             lines_count = units.count_plus(lines_count, 0 if storno else 1)
             section = sections.get(code)
             if section is None:
-                found = self._section(code, operation)
-                section = sections[code] = [found.count, found.sum]
-            section[0] = units.count_plus(section[0], 0 if storno else 1)
-            section[1] = units.plus(section[1], -line_sum if storno else line_sum)
+                if known is None:
+                    known = {}
+                    for s in shift.sections[:]:
+                        if s.operation == operation:
+                            known.setdefault(s.section_code, s)
+                found = known.get(code)
+                if found is None:
+                    found = shift.sections.add(section_code=code, operation=operation)
+                section = sections[code] = [found, found.count, found.sum]
+            section[1] = units.count_plus(section[1], 0 if storno else 1)
+            section[2] = units.plus(section[2], -line_sum if storno else line_sum)
         counter.lines_sum, counter.lines_count = lines_sum, lines_count
-        for code, (count, amount) in sections.items():
-            found = self._section(code, operation)
+        for found, count, amount in sections.values():
             found.count, found.sum = count, amount
-        self._count_taxes(receipt, operation)
+        self._count_taxes(receipt, receipt_lines, shift, operation)
         cash = units.plus(0, sum(p.sum for p in receipt.payments if p.type == pb.CASH) - receipt.change)
-        self.shift.cash_sum = units.plus(self.shift.cash_sum, _CASH_SIGN.get(operation, 0) * cash)
+        shift.cash_sum = units.plus(shift.cash_sum, _CASH_SIGN.get(operation, 0) * cash)
         total = entry(self.state.ticket_totals, operation)
         total.count = units.count_plus(total.count, 1)
         total.sum = units.plus(total.sum, receipt.total)
@@ -162,49 +173,46 @@ class Ledger:
         ))
         self.state.shift_document_number = receipt.shift_document_number
 
-    def _section(self, code: str, operation: int) -> pb.OfdSectionCounter:
-        for section in self.shift.sections:
-            if section.section_code == code and section.operation == operation:
-                return section
-        return self.shift.sections.add(section_code=code, operation=operation)
-
-    def _count_taxes(self, receipt: pb.Receipt, operation: int) -> None:
+    def _count_taxes(self, receipt: pb.Receipt, lines: list[pb.ReceiptLine], shift: pb.OfdShiftCounters,
+                     operation: int) -> None:
         taxed: list[tuple[pb.Tax, int, int]] = []  # (tax, sign, turnover)
         if receipt.taxes:
             taxed = [(tax, 1, receipt.total) for tax in receipt.taxes]
         else:
-            for line in receipt.lines:
+            for line in lines:
                 sign = -1 if line.storno else 1
                 taxed += [(tax, sign, line.sum) for tax in line.taxes]
             taxed += [(tax, -1, receipt.discount.sum) for tax in receipt.discount.taxes]
             taxed += [(tax, 1, receipt.markup.sum) for tax in receipt.markup.taxes]
-        # Per counter (type, percent): its turnover and sum read once, added to in the receipt's order,
-        # written once. Bound taxes: each (type, rate) with the taxation it was first seen with.
-        counters: dict[tuple[int, int], list[int]] = {}
+        # Per counter (type, percent): found once (the shift's taxes scanned once), its turnover and sum read
+        # once, added to in the receipt's order, written once. Bound taxes: each (type, rate) with the
+        # taxation it was first seen with.
+        counters: dict[tuple[int, int], list[Any]] = {}
+        known: dict[tuple[int, int], pb.OfdTaxCounter] | None = None
         bound: dict[tuple[int, int], int] = {}
         for tax, sign, turnover in taxed:
             tax_type, rate_bp = tax.tax_type, tax.rate_bp
             key = (tax_type, units.percent(rate_bp))
             values = counters.get(key)
             if values is None:
-                counter = self._tax(key[0], key[1], operation)
-                values = counters[key] = [counter.turnover, counter.sum]
-            values[0] = units.plus(values[0], sign * turnover)
-            values[1] = units.plus(values[1], sign * tax.sum)
+                if known is None:
+                    known = {}
+                    for t in shift.taxes[:]:
+                        if t.operation == operation:
+                            known.setdefault((t.tax_type, t.percent), t)
+                counter = known.get(key)
+                if counter is None:
+                    counter = shift.taxes.add(tax_type=key[0], percent=key[1], operation=operation)
+                values = counters[key] = [counter, counter.turnover, counter.sum]
+            values[1] = units.plus(values[1], sign * turnover)
+            values[2] = units.plus(values[2], sign * tax.sum)
             bound.setdefault((tax_type, rate_bp), tax.taxation_type)
-        for (tax_type, percent), (turnover, amount) in counters.items():
-            counter = self._tax(tax_type, percent, operation)
+        for counter, turnover, amount in counters.values():
             counter.turnover, counter.sum = turnover, amount
         had = self.state.bound_taxes
         if bound and list(bound.items()) != [((t.tax_type, t.rate_bp), t.taxation_type) for t in had]:
             del had[:]
             had.extend(pb.Tax(tax_type=t, rate_bp=r, taxation_type=x) for (t, r), x in bound.items())
-
-    def _tax(self, tax_type: int, percent: int, operation: int) -> pb.OfdTaxCounter:
-        for tax in self.shift.taxes:
-            if (tax.tax_type, tax.percent, tax.operation) == (tax_type, percent, operation):
-                return tax
-        return self.shift.taxes.add(tax_type=tax_type, percent=percent, operation=operation)
 
     def count_cash(self, placement: ofd_pb2.MoneyPlacementRequest, offline: bool) -> list[pb.Finding]:
         """Count a deposit or withdrawal; taking out more than the drawer holds is a finding (never 14)."""
@@ -305,14 +313,6 @@ class Ledger:
                                    f"{units.tiyn(placement.operations_sum)}, gateway "
                                    f"{ours_cash.get(placement.operation, 0)}")
         return differences
-
-
-def state_copy(state: pb.OfdRegisterState | None) -> pb.OfdRegisterState:
-    """A working copy of a register's state (an empty one for a register never heard from)."""
-    copy = pb.OfdRegisterState()
-    if state is not None:
-        copy.CopyFrom(state)
-    return copy
 
 
 def totals(items: Iterable[pb.OfdTotal]) -> dict[int, tuple[int, int]]:

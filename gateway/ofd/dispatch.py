@@ -36,7 +36,7 @@ from gateway.ingest.fiscal_sign import FiscalSigner
 from gateway.ingest.key_locks import KeyLocks
 from gateway.ingest.pipeline import IngestPipeline, JournalAppender, wall_clock_ms
 from gateway.ofd import answers, documents
-from gateway.ofd.counters import Ledger, state_copy
+from gateway.ofd.counters import Ledger
 from gateway.ofd.documents import Mapping, finding
 from gateway.ofd.exchange import RegisterExchanges, Remembered, Verdict
 from gateway.ofd.framing import (
@@ -67,6 +67,7 @@ _REFUSALS = {
     Verdict.INVALID_RETRY_REQUEST: (
         ResultCode.INVALID_RETRY_REQUEST, "TOKEN and REQNUM are the last request's, with another command"),
 }
+_COMMANDS = frozenset(ofd_pb2.CommandType.values())  # 2.0.2/2.0.3's (values() makes a list each call)
 _NOMENCLATURE = ofd_pb2.NomenclatureResponse
 _DEREGISTERED = "this register is deregistered"
 
@@ -145,7 +146,7 @@ class OfdDispatcher:
             if verdict is not Verdict.NEW:
                 code, text = _REFUSALS[verdict]
                 return result_answer(header, code, text, command=command)
-            if command not in ofd_pb2.CommandType.values():  # a later version's command
+            if command not in _COMMANDS:  # a later version's command
                 text = f"no command {command} in 2.0.2/2.0.3"
                 return result_answer(header, ResultCode.UNKNOWN_COMMAND, text, command=command)
             request = decoded.message
@@ -166,7 +167,8 @@ class OfdDispatcher:
     async def _service(self, device: Device, header: FrameHeader, request: ofd_pb2.Request) -> bytes:
         assert device.ofd is not None
         now = self._clock()
-        state = state_copy(self.exchanges.state(device.ofd.ofd_id))
+        exchange = self._exchange_of(device.ofd.ofd_id)
+        state = exchange.state
         command = int(request.command)
         response = answers.ok(command)
         if command in (Command.INFO, Command.SYSTEM):
@@ -186,8 +188,8 @@ class OfdDispatcher:
             # No cashier accounts here: the register's own login stands (the password is never kept).
             response.auth.CopyFrom(ofd_pb2.AuthResponse(result=ofd_pb2.AuthResponse.AUTH_INVALID_LOGIN_PASSWORD))
         answer = answer_frame(header, response)
-        exchange = pb.OfdExchange(token=header.token, reqnum=header.reqnum, command=command, answer=answer,
-                                  next_token=header.token, state=state)
+        exchange.token, exchange.reqnum, exchange.command = header.token, header.reqnum, command
+        exchange.answer, exchange.next_token = answer, header.token
         number = self.exchanges.next_number(device.ofd.ofd_id)
         record = pb.JournalRecord(
             envelope=pb.Envelope(device_id=device.device_id), received_ms=now, accepted=False,
@@ -198,6 +200,17 @@ class OfdDispatcher:
         await self._journal.append([record.SerializeToString()])
         self.exchanges.remember(device.ofd.ofd_id, Remembered(number, now, exchange))
         return answer
+
+    def _exchange_of(self, ofd_id: int) -> pb.OfdExchange:
+        """A new exchange of the register, holding a copy of its state to count into: the Ledger works on
+        the exchange's own state, so the state is copied once, not once in and once more into the record."""
+        exchange = pb.OfdExchange()
+        previous = self.exchanges.state(ofd_id)
+        if previous is None:
+            exchange.state.SetInParent()
+        else:
+            exchange.state.CopyFrom(previous)
+        return exchange
 
     # ── documents ──
 
@@ -213,7 +226,8 @@ class OfdDispatcher:
     ) -> bytes:
         assert device.ofd is not None
         now = self._clock()
-        ledger = Ledger(state_copy(self.exchanges.state(device.ofd.ofd_id)))
+        exchange = self._exchange_of(device.ofd.ofd_id)
+        ledger = Ledger(exchange.state)
         mapping = self._mapping()
         command = int(request.command)
         if command == Command.TICKET:
@@ -228,7 +242,7 @@ class OfdDispatcher:
             texts = {ResultCode.SAME_TAXPAYER_AND_CUSTOMER: "the buyer's IIN/BIN is the seller's",
                      ResultCode.OPEN_SHIFT_TIMEOUT_EXPIRED: "the shift has been open over 24 h: close it"}
             return result_answer(header, document, texts[document], command=command)
-        return await self._accept(device, header, request, payload, document, mapping, now)
+        return await self._accept(device, header, request, payload, document, mapping, exchange, now)
 
     @staticmethod
     def _opening(claimed: int, time_ms: int, cashier: str, document: _Document, mapping: Mapping) -> int:
@@ -325,7 +339,7 @@ class OfdDispatcher:
 
     async def _accept(
         self, device: Device, header: FrameHeader, request: ofd_pb2.Request, payload: bytes,
-        document: _Document, mapping: Mapping, now: int,
+        document: _Document, mapping: Mapping, exchange: pb.OfdExchange, now: int,
     ) -> bytes:
         """Sign the document's events into the register's chain, journal them with the exchange through
         the pipeline, then answer."""
@@ -361,8 +375,8 @@ class OfdDispatcher:
             document.ledger.count_receipt(receipt, request.ticket, ticket_number)
         next_token = _new_token(header.token)
         answer = answer_frame(header, response, token=next_token)
-        exchange = pb.OfdExchange(token=header.token, reqnum=header.reqnum, command=request.command,
-                                  answer=answer, next_token=next_token, state=document.ledger.state)
+        exchange.token, exchange.reqnum, exchange.command = header.token, header.reqnum, request.command
+        exchange.answer, exchange.next_token = answer, next_token  # its state: the ledger's, counted
         number = self.exchanges.next_number(device.ofd.ofd_id)
         evidence = encode_frame(payload, version=header.version, device_id=header.device_id, token=0,
                                 reqnum=header.reqnum)  # the TOKEN is a credential: not kept

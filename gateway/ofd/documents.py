@@ -26,8 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-
-from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
+from typing import Any
 
 from gateway.ofd import units
 from gateway.ofd.framing import as_text
@@ -64,6 +63,8 @@ class Mapping:
         """A string of the document, cut to the gateway's limit (with a finding)."""
         if not value:  # most optional strings are absent
             return ""
+        if isinstance(value, str) and len(value) <= self.limits.max_string_chars:  # the usual case
+            return value
         text = as_text(value)
         limit = self.limits.max_string_chars
         if len(text) > limit:
@@ -71,6 +72,14 @@ class Mapping:
             self.findings.append(finding("ofd_field_truncated", cut))
             return text[:limit]
         return text
+
+    def line_text(self, value: str | bytes, number: int, what: str) -> str:
+        """text() of a line's string, its finding naming the line ("line 3 barcode")."""
+        if not value:
+            return ""
+        if isinstance(value, str) and len(value) <= self.limits.max_string_chars:
+            return value
+        return self.text(value, f"line {number} {what}")
 
     def time(self, value: ofd_pb2.DateTime) -> int:
         """ms UTC of a register's local time; 0 for a date that does not exist (content finding bad_time)."""
@@ -83,28 +92,33 @@ def cashier(operator: ofd_pb2.Operator, mapping: Mapping) -> str:
     return name or f"operator {operator.code}"
 
 
-def _tax(tax: ofd_pb2.TicketRequest.Tax, sign: int = 1) -> pb.Tax:
-    return pb.Tax(
-        tax_type=tax.tax_type, rate_bp=units.rate_bp(tax.percent), sum=sign * units.tiyn(tax.sum),
-        added=not tax.is_in_total_sum, taxation_type=tax.taxation_type,
-    )
+# A message's fields as constructor keywords: a receipt is built in one constructor call from these (upb
+# builds nested messages from dicts in place; building each line as a message and copying it in cost twice).
+Fields = dict[str, Any]
 
 
-def _add_taxes(taxes: Iterable[pb.Tax], into: RepeatedCompositeFieldContainer[pb.Tax]) -> None:
-    """Add taxes into a repeated Tax field, merging those of the same type and rate."""
+def _tax(tax: ofd_pb2.TicketRequest.Tax, sign: int = 1) -> Fields:
+    return {"tax_type": tax.tax_type, "rate_bp": units.rate_bp(tax.percent),
+            "sum": sign * units.tiyn(tax.sum), "added": not tax.is_in_total_sum,
+            "taxation_type": tax.taxation_type}
+
+
+def _add_taxes(taxes: Iterable[Fields], into: list[Fields]) -> None:
+    """Add taxes into a list of Tax fields, merging those of the same type and rate."""
     for tax in taxes:
-        same = next((t for t in into if (t.tax_type, t.rate_bp) == (tax.tax_type, tax.rate_bp)), None)
+        same = next((t for t in into if (t["tax_type"], t["rate_bp"]) == (tax["tax_type"], tax["rate_bp"])),
+                    None)
         if same is None:
-            into.add().CopyFrom(tax)
+            into.append(tax)
         else:
-            same.sum = units.plus(same.sum, tax.sum)
+            same["sum"] = units.plus(same["sum"], tax["sum"])
 
 
 def _line(body: ofd_pb2.TicketRequest.Commodity | ofd_pb2.TicketRequest.StornoCommodity, storno: bool,
-          number: int, mapping: Mapping) -> pb.ReceiptLine:
-    what = f"line {number}"
-    codes = [mapping.text(code, f"{what} marking code") for code in body.list_excise_stamp]
-    single = mapping.text(body.excise_stamp, f"{what} marking code") if body.HasField("excise_stamp") else ""
+          number: int, mapping: Mapping) -> Fields:
+    text = mapping.line_text
+    codes = [text(code, number, "marking code") for code in body.list_excise_stamp]
+    single = text(body.excise_stamp, number, "marking code") if body.HasField("excise_stamp") else ""
     if single and single not in codes:  # 2.0.2's one code; a 2.0.3 register may send it in both
         codes.append(single)
     limit = mapping.limits.max_codes_per_line
@@ -112,44 +126,45 @@ def _line(body: ofd_pb2.TicketRequest.Commodity | ofd_pb2.TicketRequest.StornoCo
         mapping.findings.append(finding("ofd_field_truncated", f"{len(codes)} marking codes cut to {limit}",
                                         number))
         codes = codes[:limit]
-    barcode = mapping.text(body.barcode, f"{what} barcode")
-    ntin = mapping.text(body.ntin, f"{what} ntin")
+    barcode = text(body.barcode, number, "barcode")
+    ntin = text(body.ntin, number, "ntin")
     code = body.code if isinstance(body, ofd_pb2.TicketRequest.Commodity) and body.HasField("code") else 0
-    name = mapping.text(body.name, f"{what} name") or (f"code {code}" if code else "")
-    return pb.ReceiptLine(
-        name=name, gtin=barcode or ntin, quantity=min(body.quantity, units.INT64_MAX),
-        price=units.tiyn(body.price), sum=units.tiyn(body.sum), taxes=[_tax(t) for t in body.taxes],
-        marking_codes=codes, unit=mapping.text(body.measure_unit_code, f"{what} unit"), storno=storno,
-        section_code=mapping.text(body.section_code, f"{what} section"), ntin=ntin,
-        physical_label=mapping.text(body.physical_label, f"{what} physical label"),
-        product_id=mapping.text(body.product_id, f"{what} product id"), catalogue_code=code,
-    )
+    name = text(body.name, number, "name") or (f"code {code}" if code else "")
+    return {
+        "name": name, "gtin": barcode or ntin, "quantity": min(body.quantity, units.INT64_MAX),
+        "price": units.tiyn(body.price), "sum": units.tiyn(body.sum), "taxes": [_tax(t) for t in body.taxes],
+        "marking_codes": codes, "unit": text(body.measure_unit_code, number, "unit"), "storno": storno,
+        "section_code": text(body.section_code, number, "section"), "ntin": ntin,
+        "physical_label": text(body.physical_label, number, "physical label"),
+        "product_id": text(body.product_id, number, "product id"), "catalogue_code": code,
+    }
 
 
-def _modify(line: pb.ReceiptLine, modifier: ofd_pb2.TicketRequest.Modifier, discount: bool) -> None:
+def _modify(line: Fields, modifier: ofd_pb2.TicketRequest.Modifier, discount: bool) -> None:
     """A discount or markup of one line: its sum after it, its taxes net of the modifier's."""
     amount = units.tiyn(modifier.sum)
     sign = -1 if discount else 1
     if discount:
-        line.discount = units.plus(line.discount, amount)
+        line["discount"] = units.plus(line.get("discount", 0), amount)
     else:
-        line.markup = units.plus(line.markup, amount)
-    line.sum = units.plus(line.sum, sign * amount)
-    _add_taxes((_tax(t, sign) for t in modifier.taxes), line.taxes)
+        line["markup"] = units.plus(line.get("markup", 0), amount)
+    line["sum"] = units.plus(line["sum"], sign * amount)
+    _add_taxes((_tax(t, sign) for t in modifier.taxes), line["taxes"])
 
 
-def _adjust(receipt: pb.Receipt, modifier: ofd_pb2.TicketRequest.Modifier, discount: bool, sign: int,
+def _adjust(receipt: Fields, modifier: ofd_pb2.TicketRequest.Modifier, discount: bool, sign: int,
             mapping: Mapping) -> None:
     """A receipt-level discount or markup (or, sign -1, the storno of one)."""
-    adjustment = receipt.discount if discount else receipt.markup
-    adjustment.sum = units.plus(adjustment.sum, sign * units.tiyn(modifier.sum))
-    _add_taxes((_tax(t, sign) for t in modifier.taxes), adjustment.taxes)
-    if modifier.HasField("name") and not adjustment.name:
-        adjustment.name = mapping.text(modifier.name, "modifier name")
+    adjustment = receipt.setdefault("discount" if discount else "markup", {"sum": 0, "taxes": [], "name": ""})
+    adjustment["sum"] = units.plus(adjustment["sum"], sign * units.tiyn(modifier.sum))
+    _add_taxes((_tax(t, sign) for t in modifier.taxes), adjustment["taxes"])
+    if modifier.HasField("name") and not adjustment["name"]:
+        adjustment["name"] = mapping.text(modifier.name, "modifier name")
 
 
-def _items(ticket: ofd_pb2.TicketRequest, receipt: pb.Receipt, mapping: Mapping) -> None:
-    last: tuple[pb.ReceiptLine, bool] | None = None  # the line just before, and whether it is storno
+def _items(ticket: ofd_pb2.TicketRequest, receipt: Fields, mapping: Mapping) -> list[Fields]:
+    lines: list[Fields] = []
+    last: tuple[Fields, bool] | None = None  # the line just before, and whether it is storno
     for position, item in enumerate(ticket.items, start=1):
         body_name = _BODY.get(item.type)
         if body_name is None or not item.HasField(body_name):
@@ -159,8 +174,8 @@ def _items(ticket: ofd_pb2.TicketRequest, receipt: pb.Receipt, mapping: Mapping)
         body = getattr(item, body_name)
         if item.type in (Item.ITEM_TYPE_COMMODITY, Item.ITEM_TYPE_STORNO_COMMODITY):
             storno = item.type == Item.ITEM_TYPE_STORNO_COMMODITY
-            line = receipt.lines.add()
-            line.CopyFrom(_line(body, storno, len(receipt.lines), mapping))
+            line = _line(body, storno, len(lines) + 1, mapping)
+            lines.append(line)
             last = (line, storno)
             continue
         discount = item.type in (Item.ITEM_TYPE_DISCOUNT, Item.ITEM_TYPE_STORNO_DISCOUNT)
@@ -169,31 +184,35 @@ def _items(ticket: ofd_pb2.TicketRequest, receipt: pb.Receipt, mapping: Mapping)
             _modify(last[0], body, discount)
         else:
             _adjust(receipt, body, discount, -1 if storno else 1, mapping)
+    return lines
 
 
-def _payments(ticket: ofd_pb2.TicketRequest, receipt: pb.Receipt, mapping: Mapping) -> None:
+def _payments(ticket: ofd_pb2.TicketRequest, mapping: Mapping) -> list[Fields]:
     amounts = ticket.amounts
     taken = units.tiyn(amounts.taken) if amounts.HasField("taken") else 0
+    payments = []
     for payment in ticket.payments:
         paid = units.tiyn(payment.sum)
-        out = receipt.payments.add(type=units.payment_type(payment.type), sum=paid)
         if payment.type == _CASH:
-            out.sum = max(paid, taken)  # the cash handed over (see the module docstring)
+            paid = max(paid, taken)  # the cash handed over (see the module docstring)
+        out: Fields = {"type": units.payment_type(payment.type), "sum": paid}
         if payment.HasField("card_payment_fields"):
             card = payment.card_payment_fields
-            out.card.CopyFrom(pb.CardPayment(
+            out["card"] = pb.CardPayment(
                 terminal_id=mapping.text(card.pos_terminal_id, "card terminal id"),
                 card_type=mapping.text(card.pos_card_type, "card type"),
                 auth_code=str(card.pos_autorization_code) if card.HasField("pos_autorization_code") else "",
                 rrn=str(card.pos_rrn) if card.HasField("pos_rrn") else "",
                 terminal_receipt_number=card.pos_receipt_number,
-            ))
+            )
         if payment.HasField("mobile_payment_fields"):
             mobile = payment.mobile_payment_fields
-            out.mobile.CopyFrom(pb.MobilePayment(
+            out["mobile"] = pb.MobilePayment(
                 qr_type=mapping.text(mobile.qr_type, "mobile payment type"),
                 qr_id=mapping.text(mobile.qr_id, "mobile payment id"),
-            ))
+            )
+        payments.append(out)
+    return payments
 
 
 def ticket_offline(request: ofd_pb2.Request) -> bool:
@@ -205,26 +224,26 @@ def ticket_offline(request: ofd_pb2.Request) -> bool:
 def receipt(request: ofd_pb2.Request, mapping: Mapping) -> tuple[pb.Receipt, int]:
     """A TICKET's Receipt (shift and document numbers left to the caller) and its time (ms UTC)."""
     ticket = request.ticket
-    receipt = pb.Receipt(
-        operation=units.operation(ticket.operation), cashier=cashier(ticket.operator, mapping),
-        total=units.tiyn(ticket.amounts.total), change=units.tiyn(ticket.amounts.change),
-        offline=ticket_offline(request), offline_number=ticket.offline_ticket_number,
-    )
-    _items(ticket, receipt, mapping)
     amounts = ticket.amounts
+    fields: Fields = {
+        "operation": units.operation(ticket.operation), "cashier": cashier(ticket.operator, mapping),
+        "total": units.tiyn(amounts.total), "change": units.tiyn(amounts.change),
+        "offline": ticket_offline(request), "offline_number": ticket.offline_ticket_number,
+    }
+    lines = _items(ticket, fields, mapping)
     if amounts.HasField("discount"):
-        _adjust(receipt, amounts.discount, True, 1, mapping)
+        _adjust(fields, amounts.discount, True, 1, mapping)
     if amounts.HasField("markup"):
-        _adjust(receipt, amounts.markup, False, 1, mapping)
-    _payments(ticket, receipt, mapping)
-    receipt.taxes.extend(_tax(t) for t in ticket.taxes)  # stated on the receipt (not on items) only
+        _adjust(fields, amounts.markup, False, 1, mapping)
+    fields["payments"] = _payments(ticket, mapping)
+    fields["taxes"] = [_tax(t) for t in ticket.taxes]  # stated on the receipt (not on items) only
     if ticket.HasField("extension_options"):
         options = ticket.extension_options
         email = mapping.text(options.customer_email, "buyer e-mail")
         phone = mapping.text(options.customer_phone, "buyer phone")
         iin = mapping.text(options.customer_iin_or_bin, "buyer IIN/BIN")
         if email or phone or iin:
-            receipt.buyer.CopyFrom(pb.BuyerContacts(email=email, phone=phone, iin=iin))
+            fields["buyer"] = pb.BuyerContacts(email=email, phone=phone, iin=iin)
     if ticket.HasField("parent_ticket"):
         parent = ticket.parent_ticket
         kgd_number = mapping.text(parent.kgd_kkm_id, "parent register number")
@@ -232,24 +251,20 @@ def receipt(request: ofd_pb2.Request, mapping: Mapping) -> tuple[pb.Receipt, int
         if device_id is None:
             detail = f"the return names a sale on register {kgd_number or '(none)'}, unknown to tracegate"
             mapping.findings.append(finding("parent_register_unknown", detail))
-        receipt.parent.CopyFrom(pb.ParentDocument(
+        fields["parent"] = pb.ParentDocument(
             device_id=device_id or "", fiscal_sign=mapping.text(parent.parent_ticket_number, "parent number"),
             time_ms=mapping.time(parent.parent_ticket_data_time),
             total=units.tiyn(parent.parent_ticket_total), register_number=kgd_number,
             offline=parent.parent_ticket_is_offline,
-        ))
+        )
     geo = request.service.security_stats.geo_position
     if request.service.security_stats.HasField("geo_position"):
-        receipt.location.CopyFrom(pb.Geolocation(latitude_e6=geo.latitude, longitude_e6=geo.longitude))
-    _fit_lines(receipt, mapping)
-    return receipt, mapping.time(ticket.date_time)
-
-
-def _fit_lines(receipt: pb.Receipt, mapping: Mapping) -> None:
+        fields["location"] = pb.Geolocation(latitude_e6=geo.latitude, longitude_e6=geo.longitude)
     limit = mapping.limits.max_lines
-    if len(receipt.lines) > limit:
-        mapping.findings.append(finding("ofd_field_truncated", f"{len(receipt.lines)} lines cut to {limit}"))
-        del receipt.lines[limit:]
+    if len(lines) > limit:
+        mapping.findings.append(finding("ofd_field_truncated", f"{len(lines)} lines cut to {limit}"))
+        del lines[limit:]
+    return pb.Receipt(lines=lines, **fields), mapping.time(ticket.date_time)
 
 
 def fit_event(event: pb.Event, mapping: Mapping) -> bytes:

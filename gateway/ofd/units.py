@@ -16,6 +16,7 @@ from typing import cast
 from gateway.wire import ofd_pb2, pb
 
 INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
 UINT32_MAX = 2**32 - 1
 UINT64_MAX = 2**64 - 1
 _EPOCH = dt.datetime(1970, 1, 1)
@@ -24,17 +25,25 @@ _EPOCH = dt.datetime(1970, 1, 1)
 def plus(total: int, amount: int) -> int:
     """total + amount within int64: an absurd amount a register sends (up to 2^64 tenge) saturates the
     sums it goes into instead of failing to be stored."""
-    return max(-INT64_MAX - 1, min(INT64_MAX, total + amount))
+    # Compared, not max(min()): ~30 of these a receipt, and the builtins' calls were most of their cost.
+    value = total + amount
+    if INT64_MIN <= value <= INT64_MAX:
+        return value
+    return INT64_MAX if value > 0 else INT64_MIN
 
 
 def count_plus(count: int, more: int) -> int:
     """count + more within uint32 (counts of documents)."""
-    return max(0, min(UINT32_MAX, count + more))
+    value = count + more
+    if 0 <= value <= UINT32_MAX:
+        return value
+    return UINT32_MAX if value > 0 else 0
 
 
 def tiyn(money: ofd_pb2.Money) -> int:
     """An OFD Money in tiyn (minor units)."""
-    return min(money.bills * 100 + money.coins, INT64_MAX)
+    value = money.bills * 100 + money.coins
+    return value if value <= INT64_MAX else INT64_MAX
 
 
 def money(amount: int) -> ofd_pb2.Money:
