@@ -2,6 +2,10 @@
 "use strict";
 PAGES.receipt = async () => {
   const q = query();
+  if (!q.get("device") || !q.get("seq")) {  // an address cut short: say what is missing, not "no such resource"
+    $("#result").innerHTML = `<p class="empty" id="empty">${esc(t("receipt.none_named"))} <a href="/ui/receipts">${esc(t("receipt.to_list"))}</a></p>`;
+    return;
+  }
   try {
     const r = await api(`/v1/receipts/${encodeURIComponent(q.get("device") || "")}/${encodeURIComponent(q.get("seq") || "")}`);
     $("h1").textContent = t("receipt.title", {document: r.document_number, device: r.device_id}); translateTitle();
