@@ -89,6 +89,22 @@ def test_a_wrong_token_at_sign_in_says_so(loaded: Loaded, browser: object) -> No
     browser.screenshot(ARTIFACTS / "login-wrong-token.png")
 
 
+def test_sign_in_speaks_to_people_and_refuses_a_blank_token(loaded: Loaded, browser: object) -> None:
+    from tests.analyst.browser import Browser
+
+    assert isinstance(browser, Browser)
+    browser.goto(loaded.gw.url + "/ui/login")
+    browser.evaluate("sessionStorage.clear(); document.cookie = 'tracegate_lang=en; path=/'")
+    browser.goto(loaded.gw.url + "/ui/login")
+    browser.wait_for("document.querySelector('#login button').textContent.length > 0")
+    assert "administrator" in browser.text("main p") and "`" not in browser.text("main")
+    assert not browser.evaluate("document.querySelector('#operator').open")  # the command is folded away
+    browser.fill("#token", "   ")
+    browser.click("#login button")
+    browser.wait_for("document.querySelector('#result .error')")
+    assert "empty" in browser.text("#result") and browser.evaluate("sessionStorage.length") == 0
+
+
 def test_analyst_dashboard_range_axes_and_links(loaded: Loaded, browser: object) -> None:
     from tests.analyst.browser import Browser
 

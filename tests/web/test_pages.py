@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.http.errors import setup_errors
+from gateway.i18n import translate
 from gateway.web.pages import PAGES, STATIC_DIR, setup_pages
 
 
@@ -44,3 +45,9 @@ async def test_every_page_has_an_icon_and_the_browsers_own_request_finds_one(aio
         response = await client.get(path)
         assert response.status == 200 and response.content_type == "image/svg+xml", path
         assert (await response.text()).startswith("<svg")
+
+
+def test_sign_in_help_tells_readers_where_a_token_comes_from_without_commands() -> None:
+    for lang in ("en", "ru", "kk"):
+        help_text = translate(lang, "login.help")
+        assert "`" not in help_text and "tracegate tokens" not in help_text, lang
