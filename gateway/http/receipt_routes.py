@@ -8,7 +8,8 @@ from aiohttp import web
 
 from gateway import errors
 from gateway.errors import GatewayError
-from gateway.http.analyst_routes import lang_of, limit_of, reads_of
+from gateway.http.analyst_routes import limit_of, reads_of
+from gateway.http.errors import lang_of
 from gateway.query.code_statuses import codes_of_text, statuses_csv
 from gateway.query.csv_dialect import dialect_for
 from gateway.query.receipts import MAX_PAGE, ReceiptFilter

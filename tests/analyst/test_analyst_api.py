@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import urllib.parse
 
 import pytest
@@ -207,3 +208,19 @@ def test_openapi_lists_every_route_and_no_other(loaded: Loaded) -> None:
     assert status == 200
     documented = {(m, path) for path, ops in doc["paths"].items() for m in ops}
     assert routes == documented
+
+
+def test_case_note_errors_say_the_limit_in_the_readers_language(loaded: Loaded) -> None:
+    def note(text: str, lang: str) -> tuple[int, dict[str, str]]:
+        body = json.dumps({"action": "note", "note": text}).encode()
+        status, _, raw = loaded.gw.request(
+            "POST", f"/v1/anomalies/any/actions?lang={lang}", body, "application/json", loaded.analyst
+        )
+        return status, json.loads(raw)
+
+    status, answer = note("x" * 2001, "ru")
+    assert status == 400 and answer["error"] == "malformed_request"  # the stable code stays
+    detail = answer["detail"]
+    assert "2000" in detail and "2001" in detail and "≤" not in detail and "Заметка" in detail
+    status, answer = note("   ", "en")
+    assert status == 400 and "empty" in answer["detail"] and "needs its text" not in answer["detail"]
