@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.query.anomaly_cases import MAX_NOTE
 from tests.analyst.conftest import (
     A_DEVICE,
     B_STORE,
@@ -163,11 +164,20 @@ def test_analyst_works_the_queue(loaded: Loaded, browser: object) -> None:
     )
     assert browser.evaluate("document.querySelectorAll('#queue tr')[1].querySelectorAll('.pill').length") == 3
     assert loaded.tin_b in browser.text("#queue") and B_STORE in browser.text("#queue")  # staff see who
+    assert "the same code was sold before" not in browser.text("#queue")  # "sold before by …" said once
     browser.click("#queue button.open")
     browser.wait_for("!document.querySelector('#incident').hidden && document.querySelector('#case-state')")
+    assert browser.text("#facets").count(B_STORE) == 1
     browser.click("#incident button[data-action=assign]")
     browser.wait_for("document.querySelector('#history').innerText.includes('took it')")
+    # The note field says its limit as people count, and refuses more.
+    assert browser.evaluate("document.querySelector('#note').maxLength") == MAX_NOTE
+    assert f"0 of {MAX_NOTE} characters" in browser.text("#note-count")
+    browser.click("#add-note")  # empty
+    browser.wait_for("document.querySelector('#case-message').innerText.length > 0")
+    assert "empty" in browser.text("#case-message") and "needs its text" not in browser.text("#case-message")
     browser.fill("#note", "called the store; waiting for their papers")
+    assert f"42 of {MAX_NOTE}" in browser.text("#note-count")
     browser.click("#add-note")
     browser.wait_for("document.querySelector('#history').innerText.includes('waiting for their papers')")
     browser.click("#incident button[data-action=resolve]")
@@ -200,6 +210,33 @@ def test_analyst_traces_a_double_sale_across_sellers_and_opens_its_receipts(
     _open(browser, loaded, f"/ui/receipts?tin={loaded.tin_b}", "document.querySelectorAll('#receipts tr').length > 1")
     assert browser.evaluate("document.querySelector('#tin').value") == loaded.tin_b
     browser.screenshot(ARTIFACTS / "receipts-analyst.png")
+
+
+def test_a_finding_is_said_once(loaded: Loaded, browser: object) -> None:
+    from tests.analyst.browser import Browser
+
+    assert isinstance(browser, Browser)
+    _login(browser, loaded, loaded.analyst)
+    # The simulated fleet's codes are not in the registry: receipts with several such lines.
+    device, seq, shift = loaded.gw.sql(
+        "SELECT device_id, seq, any(shift_number) FROM tracegate.anomalies"
+        " INNER JOIN tracegate.receipts USING (device_id, seq) WHERE kind = 'code_unknown'"
+        " GROUP BY device_id, seq HAVING count() > 1 ORDER BY device_id, seq LIMIT 1"
+    )[0]
+    _open(
+        browser, loaded, f"/ui/receipt?device={device}&seq={seq}", "document.querySelector('#receipt-anomalies')"
+    )
+    title = "Code not in the registry"
+    lines = browser.evaluate("[...document.querySelectorAll('#receipt-anomalies li')].map((e) => e.innerText)")
+    assert [line for line in lines if title in line] and all(line.count(title) <= 1 for line in lines), lines
+    _open(
+        browser,
+        loaded,
+        f"/ui/receipts?device={device}&shift={shift}",
+        "document.querySelectorAll('#receipts tr').length > 1",
+    )
+    row = browser.evaluate(f"[...document.querySelectorAll('#receipts tr')].find((r) => r.innerHTML.includes('seq={seq}\"')).innerText")
+    assert row.count(title) == 1 and f"{title} ×" in row, row
 
 
 def test_retailer_queue_trace_and_receipt_name_no_other_seller(loaded: Loaded, browser: object) -> None:

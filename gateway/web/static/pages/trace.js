@@ -20,7 +20,7 @@ PAGES.trace = () => {
           ${e.verdict ? `<span class="pill">${esc(t("verdict." + e.verdict))}</span>` : ""}<br><span class="muted">${esc(t("trace.where", {seller: e.seller_tin, store: e.store_id, device: e.device_id}))}
           · <a href="/ui/receipt?device=${encodeURIComponent(e.device_id)}&seq=${e.seq}">${esc(t("trace.receipt", {document: e.document_number, line: e.line}))}</a></span></li>`).join("")}</ul>`
           : `<p class="muted empty" id="timeline">${esc(t(r.visible ? "trace.no_events" : "trace.no_events_visible"))}</p>`) +
-        (r.anomalies.length ? `<h2>${esc(t("trace.anomalies"))}</h2>${scroll(`<table id="trace-anomalies">${r.anomalies.map((a) => `<tr><td class="bad">${esc(t("kind." + a.kind))}</td><td>${when(a.event_ms)}</td><td>${esc(a.detail)}</td></tr>`).join("")}</table>`)}` : "");
+        (r.anomalies.length ? `<h2>${esc(t("trace.anomalies"))}</h2>${scroll(`<table id="trace-anomalies">${r.anomalies.map((a) => `<tr><td class="bad">${esc(t("kind." + a.kind))}</td><td>${when(a.event_ms)}</td><td>${esc(beyond(t("kind." + a.kind), a.detail))}</td></tr>`).join("")}</table>`)}` : "");
     } catch (err) { showError("#result", err); }
   };
   const initial = query().get("code");
