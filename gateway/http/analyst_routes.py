@@ -121,7 +121,7 @@ async def get_anomalies_csv(request: web.Request) -> web.StreamResponse:
     await response.write(csv_header(lang, dialect).encode())  # with the BOM, if the dialect has one
     written = 0
     while True:
-        await response.write(csv_rows(page["items"], dialect).encode())
+        await response.write(csv_rows(page["items"], dialect, lang).encode())
         written += len(page["items"])
         cursor = page["next_cursor"]
         if not cursor or written >= MAX_CSV_ROWS:

@@ -25,20 +25,24 @@ from gateway.query.scoping import scope_for
 
 MAX_PAGE = 1000
 STATUSES = ("open", "resolved", "assigned", "unassigned", "mine")
+# People's columns first (when, what, where), then the identifiers scripts join on. Rows come in the
+# queue's order: when the gateway found them (received time), never the register's own clock, which a
+# clock_skew incident shows to be wrong.
 CSV_COLUMNS = (
-    "id",
-    "kinds",
     "detected_at",
     "event_time",
+    "titles",
+    "detail",
     "seller_tin",
     "store_id",
     "device_id",
     "seq",
     "line",
     "cis",
-    "detail",
     "status",
     "assignee",
+    "kinds",
+    "id",
 )
 _SEP = "\x1f"
 _CURSOR_TUPLE = "({c0:Int64}, {c1:String}, {c2:UInt64}, {c3:Int32}, {c4:String}, {c5:String})"
@@ -339,24 +343,30 @@ def csv_header(lang: str, dialect: CsvDialect = RFC) -> str:
     return dialect.write([dialect.header(lang, "csv.anomalies.", CSV_COLUMNS)])
 
 
-def csv_rows(items: list[dict[str, Any]], dialect: CsvDialect = RFC) -> str:
+def csv_rows(items: list[dict[str, Any]], dialect: CsvDialect = RFC, lang: str = "en") -> str:
     """CSV text of a page of incidents (no header); times in local time (UTC+5)."""
+
+    def status(item: dict[str, Any]) -> str:
+        value = str((item.get("case") or {}).get("status", ""))
+        return translate(lang, f"case.{value}") if value and dialect.for_people else value
+
     return dialect.write(
         (
             [
-                i["id"],
-                " ".join(i["kinds"]),
                 local_text(i["detected_ms"]),
                 local_text(i["event_ms"]),
+                "; ".join(f["title"] for f in i["facets"]),
+                i["detail"],
                 i["seller_tin"],
                 i["store_id"],
                 i["device_id"],
                 i["seq"],
                 i["line"],
                 i["cis"],
-                i["detail"],
-                (i.get("case") or {}).get("status", ""),
+                status(i),
                 (i.get("case") or {}).get("assignee", ""),
+                " ".join(i["kinds"]),
+                i["id"],
             ]
             for i in items
         ),

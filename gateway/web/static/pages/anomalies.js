@@ -55,7 +55,7 @@ PAGES.anomalies = async () => {
         $("#result").innerHTML = scroll(`<table id="queue"><caption class="sr">${esc(t("anomalies.caption"))}</caption><tr><th>${esc(t("anomalies.col.time", {tz: TZ_LABEL}))}</th><th>${esc(t("anomalies.col.what"))}</th>` +
           `<th>${esc(t("anomalies.col.seller"))}</th><th>${esc(t("anomalies.col.store"))}</th><th>${esc(t("anomalies.col.device"))}</th><th>${esc(t("anomalies.col.code"))}</th><th>${esc(t("anomalies.col.detail"))}</th>` +
           (staff ? `<th>${esc(t("anomalies.col.case"))}</th>` : "") + `</tr>` +
-          page.items.map((i) => `<tr data-id="${esc(i.id)}"><td><button type="button" class="link open" data-id="${esc(i.id)}">${when(i.event_ms)}</button></td><td>${facetPills(i)}</td>` +
+          page.items.map((i) => `<tr data-id="${esc(i.id)}"><td><button type="button" class="link open" data-id="${esc(i.id)}">${when(i.detected_ms)}</button></td><td>${facetPills(i)}</td>` +
             `<td>${esc(i.seller_tin)}</td><td>${esc(i.store_id)}</td><td><a href="/ui/receipt?device=${encodeURIComponent(i.device_id)}&seq=${i.seq}">${esc(i.device_id)} #${i.seq}</a></td>` +
             `<td>${i.cis ? `<a href="/ui/trace?code=${encodeURIComponent(i.cis)}">${esc(i.cis)}</a>` : ""}</td><td>${esc(i.detail)}</td>` +
             (staff ? `<td>${esc(t("case." + i.case.status))}${i.case.assignee ? " · " + esc(i.case.assignee) : ""}</td>` : "") + `</tr>`).join("") + "</table>");
