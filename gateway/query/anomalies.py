@@ -76,14 +76,12 @@ class AnomalyFilter:
         """This filter, or malformed_request naming what is wrong (an unknown kind is not zero rows)."""
         unknown = [k for k in self.kinds if k not in BY_NAME]
         if unknown:
-            raise GatewayError(
-                errors.MALFORMED_REQUEST,
-                f"unknown anomaly kind {', '.join(unknown)}; known kinds: {', '.join(NAMES)}",
-            )
+            kinds = ", ".join(unknown)[:200]
+            raise GatewayError(errors.MALFORMED_REQUEST, key="error.unknown_kind", params={"kinds": kinds})
         if self.status and self.status not in STATUSES:
             raise GatewayError(errors.MALFORMED_REQUEST, f"status must be one of {', '.join(STATUSES)}")
         if self.since_ms is not None and self.until_ms is not None and self.since_ms >= self.until_ms:
-            raise GatewayError(errors.MALFORMED_REQUEST, "since must be before until")
+            raise GatewayError(errors.MALFORMED_REQUEST, key="error.until_before_since")
         if self.gtin and not (self.gtin.isdigit() and len(self.gtin) == 14):
             raise GatewayError(errors.MALFORMED_REQUEST, "gtin must be 14 digits")
         return self

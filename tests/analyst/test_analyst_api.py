@@ -88,7 +88,7 @@ def test_filters_and_csv_export_agree(loaded: Loaded) -> None:
         status, refused = loaded.get("/v1/anomalies", loaded.analyst, limit=limit)
         assert (status, refused["detail"]) == (400, "limit must be between 1 and 1000")
     status, refused = loaded.get("/v1/anomalies", loaded.analyst, kind="late_uplaod")
-    assert status == 400 and "unknown anomaly kind late_uplaod" in refused["detail"]
+    assert status == 400 and "“late_uplaod” is not a kind of anomaly" in refused["detail"]
     status, refused = loaded.get("/v1/anomalies", loaded.analyst, cursor="eyJ4IjogMX0=")
     assert status == 400 and "bad cursor" in refused["detail"]
     # Crafted values are a clear 4xx, never a 500.
@@ -272,3 +272,16 @@ def test_anomaly_csv_for_people_reads_first_and_a_fast_clock_does_not_jump_the_q
     assert older[kinds] == "clock_skew" and older[2] == "Часы кассы спешат относительно шлюза"
     assert newest[kinds] != "clock_skew" and older[1] > older[0] and newest[0] >= older[0]
     assert newest[header.index("работа")] == "открыт"  # the case status in words, too
+
+
+def test_many_codes_csv_for_excel_speaks_the_readers_language(loaded: Loaded) -> None:
+    body = f"{loaded.double_sold}\nnot-a-code\n".encode()
+    status, text = loaded.post(
+        "/v1/codes/statuses", loaded.retailer_a, body, format="csv", dialect="excel", lang="ru"
+    )
+    assert status == 200
+    header, *rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))
+    assert header[:4] == ["как указано", "код (cis)", "GTIN", "статус"]
+    assert [r[3] for r in rows] == ["продан", "не читается"]
+    status, text = loaded.post("/v1/codes/statuses", loaded.retailer_a, body, format="csv")
+    assert text.splitlines()[0].startswith("input,cis,gtin,status") and ",sold," in text  # for scripts

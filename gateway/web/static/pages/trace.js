@@ -13,7 +13,7 @@ PAGES.trace = () => {
         registry = `<span id="registry">${esc(t("trace.registry", {owner, status: t("registry_status." + g.status), expires: g.expires_on || "–"}))}</span>`;
       }
       $("#result").innerHTML = `<section class="card"><h2>cis <code id="cis">${esc(r.code.cis)}</code></h2>
-        <p>GTIN ${esc(r.code.gtin)} · ${esc(t("trace.group"))} ${esc(r.code.group || "?")} · ${registry}</p>
+        <p>GTIN ${esc(r.code.gtin)} · ${esc(t("trace.group"))} ${esc(t("group." + (r.code.group || "unknown")))} · ${registry}</p>
         <p>${esc(t("trace.now"))}: <span class="pill" id="status">${esc(t("code_status." + r.status))}</span> · <span id="counts">${esc(t("trace.counts", {sales: r.sales, returns: r.returns}))}</span></p></section>
         <h2>${esc(t("trace.timeline"))} <span class="muted">(${TZ_LABEL})</span></h2>` +
         (r.events.length ? `<ul class="timeline" id="timeline">${r.events.map((e) => `<li class="${esc(e.kind)}"><b>${esc(t("event." + e.kind))}</b> ${when(e.event_ms, true)}
