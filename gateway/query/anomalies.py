@@ -214,17 +214,21 @@ def _facets(reader: Reader, r: dict[str, Any]) -> list[dict[str, Any]]:
         if reader.is_staff:  # the structured fields, for analysts' own tools
             facet.update(other_seller_tin=str(other_tin), other_store_id=str(other_store), detail=str(detail))
         out.append(facet)
-    if {"code_sold_twice", "code_clone"} <= {f["kind"] for f in out}:
-        # Both would say "sold before by …, store …": the clone facet keeps its name only.
-        clone = next(f for f in out if f["kind"] == "code_clone")
-        clone["text"] = clone["title"]
     return out
 
 
 def _plain_words(facets: list[dict[str, Any]]) -> str:
-    """The incident's sentences, each once; a facet's bare name only when no facet says more."""
-    said = [f["text"] for f in facets if f["text"] != f["title"]] or [f["text"] for f in facets]
-    return "; ".join(dict.fromkeys(said))
+    """The incident's sentences, each once; a facet's bare name only when no facet says more.
+
+    A clone's "the same code was sold before by …" repeats what the sold-twice facet says already.
+    """
+    kinds = {f["kind"] for f in facets}
+    said = [
+        f["text"]
+        for f in facets
+        if f["text"] != f["title"] and not (f["kind"] == "code_clone" and "code_sold_twice" in kinds)
+    ]
+    return "; ".join(dict.fromkeys(said or [f["text"] for f in facets]))
 
 
 def _incident(reader: Reader, r: dict[str, Any]) -> dict[str, Any]:
