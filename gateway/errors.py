@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+
+from gateway.i18n import translate
 
 
 @dataclass(frozen=True)
@@ -114,13 +118,32 @@ def all_codes() -> list[ErrorCode]:
 
 
 class GatewayError(Exception):
-    """A domain error carrying a stable code; turned into an HTTP answer in exactly one place."""
+    """A domain error carrying a stable code; turned into an HTTP answer in exactly one place.
 
-    def __init__(self, error: ErrorCode, detail: str | None = None, *, retry_after_s: int | None = None):
+    An error a person may read names its text by catalogue key (`key`, filled from `params`): the answer
+    keeps the stable code and gives the text in the reader's language; `detail` is the English text.
+    """
+
+    def __init__(
+        self,
+        error: ErrorCode,
+        detail: str | None = None,
+        *,
+        retry_after_s: int | None = None,
+        key: str | None = None,
+        params: Mapping[str, Any] | None = None,
+    ):
+        self.key = key
+        self.params = dict(params or {})
+        detail = translate("en", key, **self.params) if key else detail
         super().__init__(detail or error.summary)
         self.error = error
         self.detail = detail or error.summary
         self.retry_after_s = retry_after_s
+
+    def text(self, lang: str) -> str:
+        """The human text in a language (the English detail when the error names no catalogue key)."""
+        return translate(lang, self.key, **self.params) if self.key else self.detail
 
     def __str__(self) -> str:
         # The same "code: detail" the CLI prints for an error the gateway answered over HTTP.

@@ -13,8 +13,9 @@ from gateway.anomaly_kinds import KINDS, NAMES
 from gateway.errors import GatewayError
 from gateway.http.access import require_scope
 from gateway.http.audit_trail import audit_request
+from gateway.http.errors import lang_of
 from gateway.http.keys import SERVICE
-from gateway.i18n import COOKIE, negotiate, translate
+from gateway.i18n import translate
 from gateway.query.anomalies import MAX_PAGE, AnomalyFilter, csv_header, csv_rows
 from gateway.query.anomaly_cases import CaseAction
 from gateway.query.books import comparison_csv, comparison_xlsx, parse_books
@@ -28,12 +29,6 @@ READERS = ("analyst", "retailer")
 CSV_PAGE = 1000
 MAX_CSV_ROWS = 5_000_000
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def lang_of(request: web.Request) -> str:
-    """The reader's language: ?lang=, the pages' switch (cookie), Accept-Language, else English."""
-    q, headers = request.query, request.headers
-    return negotiate(q.get("lang"), request.cookies.get(COOKIE), headers.get("Accept-Language"))
 
 
 def reads_of(request: web.Request, *scopes: str) -> Reads:
@@ -126,7 +121,7 @@ async def get_anomalies_csv(request: web.Request) -> web.StreamResponse:
     await response.write(csv_header(lang, dialect).encode())  # with the BOM, if the dialect has one
     written = 0
     while True:
-        await response.write(csv_rows(page["items"], dialect).encode())
+        await response.write(csv_rows(page["items"], dialect, lang).encode())
         written += len(page["items"])
         cursor = page["next_cursor"]
         if not cursor or written >= MAX_CSV_ROWS:

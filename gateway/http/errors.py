@@ -10,6 +10,7 @@ from clickhouse_connect.driver import exceptions as ch_exceptions
 
 from gateway import errors
 from gateway.errors import ErrorCode, GatewayError
+from gateway.i18n import COOKIE, negotiate
 from gateway.storage.errors import to_gateway_error
 
 log = logging.getLogger(__name__)
@@ -37,13 +38,19 @@ def error_response(
     return response
 
 
+def lang_of(request: web.Request) -> str:
+    """The reader's language: ?lang=, the pages' switch (cookie), Accept-Language, else English."""
+    q, headers = request.query, request.headers
+    return negotiate(q.get("lang"), request.cookies.get(COOKIE), headers.get("Accept-Language"))
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn GatewayError and aiohttp errors into JSON answers; log anything unexpected, show nothing raw."""
     try:
         return await handler(request)
     except GatewayError as exc:
-        return error_response(exc.error, exc.detail, exc.retry_after_s)
+        return error_response(exc.error, exc.text(lang_of(request)), exc.retry_after_s)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

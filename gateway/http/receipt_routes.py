@@ -8,7 +8,8 @@ from aiohttp import web
 
 from gateway import errors
 from gateway.errors import GatewayError
-from gateway.http.analyst_routes import lang_of, limit_of, reads_of
+from gateway.http.analyst_routes import limit_of, reads_of
+from gateway.http.errors import lang_of
 from gateway.query.code_statuses import codes_of_text, statuses_csv
 from gateway.query.csv_dialect import dialect_for
 from gateway.query.receipts import MAX_PAGE, ReceiptFilter
@@ -20,7 +21,8 @@ def _whole(request: web.Request, name: str, most: int = 2**32 - 1) -> int | None
     if not raw:
         return None
     if not raw.isdigit() or int(raw) > most:
-        raise GatewayError(errors.MALFORMED_REQUEST, f"{name} must be a whole number up to {most}")
+        params = {"value": raw[:40], "most": most}
+        raise GatewayError(errors.MALFORMED_REQUEST, key="error.not_a_whole_number", params=params)
     return int(raw)
 
 
@@ -80,7 +82,7 @@ async def post_code_statuses(request: web.Request) -> web.Response:
     if request.query.get("format") == "csv":
         dialect = dialect_for(request.query.get("dialect"), lang_of(request))
         return web.Response(
-            body=statuses_csv(result, dialect).encode(),
+            body=statuses_csv(result, dialect, lang_of(request)).encode(),
             content_type="text/csv",
             charset="utf-8",
             headers={"Content-Disposition": 'attachment; filename="code-statuses.csv"'},

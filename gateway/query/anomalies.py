@@ -25,20 +25,24 @@ from gateway.query.scoping import scope_for
 
 MAX_PAGE = 1000
 STATUSES = ("open", "resolved", "assigned", "unassigned", "mine")
+# People's columns first (when, what, where), then the identifiers scripts join on. Rows come in the
+# queue's order: when the gateway found them (received time), never the register's own clock, which a
+# clock_skew incident shows to be wrong.
 CSV_COLUMNS = (
-    "id",
-    "kinds",
     "detected_at",
     "event_time",
+    "titles",
+    "detail",
     "seller_tin",
     "store_id",
     "device_id",
     "seq",
     "line",
     "cis",
-    "detail",
     "status",
     "assignee",
+    "kinds",
+    "id",
 )
 _SEP = "\x1f"
 _CURSOR_TUPLE = "({c0:Int64}, {c1:String}, {c2:UInt64}, {c3:Int32}, {c4:String}, {c5:String})"
@@ -72,14 +76,12 @@ class AnomalyFilter:
         """This filter, or malformed_request naming what is wrong (an unknown kind is not zero rows)."""
         unknown = [k for k in self.kinds if k not in BY_NAME]
         if unknown:
-            raise GatewayError(
-                errors.MALFORMED_REQUEST,
-                f"unknown anomaly kind {', '.join(unknown)}; known kinds: {', '.join(NAMES)}",
-            )
+            kinds = ", ".join(unknown)[:200]
+            raise GatewayError(errors.MALFORMED_REQUEST, key="error.unknown_kind", params={"kinds": kinds})
         if self.status and self.status not in STATUSES:
             raise GatewayError(errors.MALFORMED_REQUEST, f"status must be one of {', '.join(STATUSES)}")
         if self.since_ms is not None and self.until_ms is not None and self.since_ms >= self.until_ms:
-            raise GatewayError(errors.MALFORMED_REQUEST, "since must be before until")
+            raise GatewayError(errors.MALFORMED_REQUEST, key="error.until_before_since")
         if self.gtin and not (self.gtin.isdigit() and len(self.gtin) == 14):
             raise GatewayError(errors.MALFORMED_REQUEST, "gtin must be 14 digits")
         return self
@@ -215,6 +217,20 @@ def _facets(reader: Reader, r: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _plain_words(facets: list[dict[str, Any]]) -> str:
+    """The incident's sentences, each once; a facet's bare name only when no facet says more.
+
+    A clone's "the same code was sold before by …" repeats what the sold-twice facet says already.
+    """
+    kinds = {f["kind"] for f in facets}
+    said = [
+        f["text"]
+        for f in facets
+        if f["text"] != f["title"] and not (f["kind"] == "code_clone" and "code_sold_twice" in kinds)
+    ]
+    return "; ".join(dict.fromkeys(said or [f["text"] for f in facets]))
+
+
 def _incident(reader: Reader, r: dict[str, Any]) -> dict[str, Any]:
     facets = _facets(reader, r)
     item: dict[str, Any] = {
@@ -231,7 +247,7 @@ def _incident(reader: Reader, r: dict[str, Any]) -> dict[str, Any]:
         "line": int(r["line"]),
         "cis": str(r["cis"]),
         "gtin": str(r["cis"])[2:16] if r["cis"] else "",
-        "detail": "; ".join(f["text"] for f in facets),
+        "detail": _plain_words(facets),
         "facets": facets,
     }
     if reader.is_staff:
@@ -329,24 +345,30 @@ def csv_header(lang: str, dialect: CsvDialect = RFC) -> str:
     return dialect.write([dialect.header(lang, "csv.anomalies.", CSV_COLUMNS)])
 
 
-def csv_rows(items: list[dict[str, Any]], dialect: CsvDialect = RFC) -> str:
+def csv_rows(items: list[dict[str, Any]], dialect: CsvDialect = RFC, lang: str = "en") -> str:
     """CSV text of a page of incidents (no header); times in local time (UTC+5)."""
+
+    def status(item: dict[str, Any]) -> str:
+        value = str((item.get("case") or {}).get("status", ""))
+        return translate(lang, f"case.{value}") if value and dialect.for_people else value
+
     return dialect.write(
         (
             [
-                i["id"],
-                " ".join(i["kinds"]),
                 local_text(i["detected_ms"]),
                 local_text(i["event_ms"]),
+                "; ".join(f["title"] for f in i["facets"]),
+                i["detail"],
                 i["seller_tin"],
                 i["store_id"],
                 i["device_id"],
                 i["seq"],
                 i["line"],
                 i["cis"],
-                i["detail"],
-                (i.get("case") or {}).get("status", ""),
+                status(i),
                 (i.get("case") or {}).get("assignee", ""),
+                " ".join(i["kinds"]),
+                i["id"],
             ]
             for i in items
         ),

@@ -42,10 +42,13 @@ class CaseAction:
             raise GatewayError(errors.MALFORMED_REQUEST, f"action must be one of {', '.join(ACTIONS)}")
         note = body.get("note") or ""
         assignee = body.get("assignee") or ""
-        if not isinstance(note, str) or not isinstance(assignee, str) or len(note) > MAX_NOTE:
-            raise GatewayError(errors.MALFORMED_REQUEST, f"note and assignee are text (note ≤ {MAX_NOTE})")
+        if not isinstance(note, str) or not isinstance(assignee, str):
+            raise GatewayError(errors.MALFORMED_REQUEST, "note and assignee must be JSON strings")
+        if len(note) > MAX_NOTE:
+            params = {"most": MAX_NOTE, "length": len(note)}
+            raise GatewayError(errors.MALFORMED_REQUEST, key="error.note_too_long", params=params)
         if body["action"] == "note" and not note.strip():
-            raise GatewayError(errors.MALFORMED_REQUEST, "a note needs its text")
+            raise GatewayError(errors.MALFORMED_REQUEST, key="error.note_empty")
         return CaseAction(
             str(body["action"]), assignee.strip()[:200], note.strip(), bool(body.get("take_over"))
         )

@@ -8,6 +8,7 @@ where an analyst reads the TIN, and its own store by name.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,17 @@ from gateway.i18n import date_text, money, translate
 HOUR_MS = 3_600_000
 # Kinds whose stored detail says no more than their name does.
 _MEANING_ONLY = frozenset(("code_unknown", "code_blocked", "pii_without_consent", "empty_receipt"))
+# Stored English details that carry figures a reader needs, read back so they are said in the reader's
+# language (the writers: ingest/receipt_validation.py event_time_findings, ingest/chain.py).
+_FIGURES = {
+    "clock_skew": re.compile(
+        r"event time is (?P<ahead>\d+) s ahead of the gateway, the allowed skew is (?P<allowed>\d+) s"
+    ),
+    "chain_fork": re.compile(
+        r"seq (?P<seq>\d+) was accepted with hash (?P<hash>[0-9a-f]{12})[0-9a-f]*,"
+        r" this one is (?P<other>[0-9a-f]{12})"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -101,6 +113,11 @@ def sentence(
         )
     meaning = translate(lang, f"kind.{kind}") if known is not None else kind
     if kind in _MEANING_ONLY:
+        return meaning
+    figures = _FIGURES[kind].match(detail) if kind in _FIGURES else None
+    if figures:
+        return f"{meaning}: {translate(lang, f'text.{kind}', **figures.groupdict())}"
+    if lang != "en":  # a detail only in English: the kind's name says it in the reader's language
         return meaning
     # Other kinds' details speak of the reader's own receipt only (numbers, lines): shown as they are.
     return f"{meaning}: {detail}" if detail and detail not in meaning else meaning

@@ -177,11 +177,8 @@ def _column_map(header: list[str]) -> dict[str, int]:
                 break
     missing = [c for c in BOOKS_COLUMNS if c not in found]
     if missing:
-        raise GatewayError(
-            errors.MALFORMED_REQUEST,
-            f"the header must name {', '.join(BOOKS_COLUMNS)} (or Russian/Kazakh names such as"
-            f" «номер чека», «касса», «дата», «сумма»); missing: {', '.join(missing)}",
-        )
+        said = {"missing": ", ".join(missing)}
+        raise GatewayError(errors.MALFORMED_REQUEST, key="error.books_header", params=said)
     return found
 
 
@@ -277,7 +274,7 @@ def covered_days(
     days = [local_day(b.time_ms) for b in books] + ([day] if day else [])
     first, last = since or min(days), until or max(days)
     if last < first:
-        raise GatewayError(errors.MALFORMED_REQUEST, "until is before since")
+        raise GatewayError(errors.MALFORMED_REQUEST, key="error.until_before_since")
     if (last - first).days >= MAX_RANGE_DAYS:
         raise GatewayError(errors.MALFORMED_REQUEST, f"compare at most {MAX_RANGE_DAYS} days at once")
     return first, last

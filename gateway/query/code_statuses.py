@@ -12,6 +12,7 @@ from typing import Any
 from gateway import errors
 from gateway.auth.tokens import Principal
 from gateway.errors import GatewayError
+from gateway.i18n import translate
 from gateway.query.csv_dialect import RFC, CsvDialect
 from gateway.query.local_time import local_iso
 from gateway.query.scoping import scope_for
@@ -139,20 +140,24 @@ def code_statuses(client: Any, db: str, principal: Principal, codes: list[str]) 
     return {"items": items, "counts": counts}
 
 
-def statuses_csv(result: dict[str, Any], dialect: CsvDialect = RFC) -> str:
-    """The answer as CSV, one code a row in the order given."""
-    rows: list[list[Any]] = [list(CSV_COLUMNS)]
+def statuses_csv(result: dict[str, Any], dialect: CsvDialect = RFC, lang: str = "en") -> str:
+    """The answer as CSV, one code a row in the order given (statuses in the reader's words for people)."""
+
+    def words(prefix: str, value: Any) -> Any:
+        return translate(lang, prefix + str(value)) if value and dialect.for_people else value
+
+    rows: list[list[Any]] = [dialect.header(lang, "csv.codes.", CSV_COLUMNS)]
     for i in result["items"]:
         rows.append(
             [
                 i["input"],
                 i["cis"],
                 i["gtin"],
-                i["status"],
-                i.get("registry_status", ""),
+                words("code_status.", i["status"]),
+                words("registry_status.", i.get("registry_status", "")),
                 i.get("sales", ""),
                 i.get("returns", ""),
-                i.get("last_event", ""),
+                words("event.", i.get("last_event", "")),
                 local_iso(i.get("last_event_ms")),
                 i.get("anomalies", ""),
                 i.get("error", ""),

@@ -23,7 +23,7 @@ def _range(since_ms: int | None, until_ms: int | None) -> tuple[int, int]:
     until = until_ms if until_ms is not None else (int(time.time() * 1000) // HOUR_MS + 1) * HOUR_MS
     since = since_ms if since_ms is not None else until - 24 * HOUR_MS
     if since >= until:
-        raise GatewayError(errors.MALFORMED_REQUEST, "since must be before until")
+        raise GatewayError(errors.MALFORMED_REQUEST, key="error.until_before_since")
     if until - since > MAX_RANGE_MS:
         raise GatewayError(errors.MALFORMED_REQUEST, f"the range is at most {MAX_RANGE_MS // DAY_MS} days")
     return since, until

@@ -79,7 +79,7 @@ class Reconcile(_Concern):
 
     async def day(self, tin: str | None, day: dt.date) -> dict[str, Any]:
         """Each shift's Z-report against its receipts, missing documents, rejections."""
-        return await self._run(lambda c, db: reconcile_day(c, db, self.principal, tin, day))
+        return await self._run(lambda c, db: reconcile_day(c, db, self.principal, tin, day, self.lang))
 
     async def books(
         self, tin: str | None, books: list[BookEntry], *, day: dt.date | None, since: dt.date | None,

@@ -114,8 +114,9 @@ class Receipts:
         if flt.amount:
             try:
                 params["amount"] = parse_money(flt.amount)
-            except ValueError as exc:
-                raise GatewayError(errors.MALFORMED_REQUEST, str(exc).replace("total", "amount")) from None
+            except ValueError:
+                said = {"value": flt.amount[:40]}
+                raise GatewayError(errors.MALFORMED_REQUEST, key="error.not_an_amount", params=said) from None
             if abs(params["amount"]) >= 2**62:
                 raise GatewayError(errors.MALFORMED_REQUEST, "amount: too large")
             parts.append("total = {amount:Int64}")

@@ -8,30 +8,31 @@ from typing import Any
 from gateway import errors
 from gateway.auth.tokens import Principal
 from gateway.errors import GatewayError
+from gateway.i18n import translate
 from gateway.query.local_time import day_range_ms
 from gateway.query.scoping import require_tin
 
 OPERATIONS = ("sell", "sell_return", "buy", "buy_return")
 MAX_MISSING_LISTED = 200
 
-# What a retailer should do about each rejection code (the technical summary is in gateway/errors.py).
-ADVICE = {
-    "unknown_device": "Register the device with the operator (tracegate devices add), then resend.",
-    "device_revoked": "The device or its key is revoked: contact the operator; do not resend.",
-    "unknown_key": "The register signs with a key the operator does not know: register its new key.",
-    "bad_signature": "The data was altered or signed wrongly: check the register firmware; call support.",
-    "chain_fork": "Two different documents claim the same number: the register's journal was "
-    "rewritten. Keep both, call support: this is reported to the tax authority.",
-    "prev_hash_mismatch": "The register's chain does not continue from the last accepted document: "
-    "resend its queue from the first unacknowledged document.",
-    "seq_gap": "Earlier documents are missing: let the register upload its queue in order.",
-    "time_in_future": "The register's clock is ahead: set the clock, the document is not accepted.",
-    "malformed_envelope": "The register sent a malformed document: update its firmware.",
-    "malformed_event": "The register sent a malformed document: update its firmware.",
-    "field_too_long": "A text field is too long: shorten item names, update the firmware.",
-    "too_many_lines": "Split the receipt: it has more lines than allowed.",
-    "history_unavailable": "Temporary: the register will resend on its own.",
-}
+# Rejection codes with a name and advice of their own for people (catalogue keys rejection.* and advice.*;
+# the technical summary is in gateway/errors.py); any other code reads rejection.other / advice.other.
+REJECTION_CODES = (
+    "unknown_device",
+    "device_revoked",
+    "invalid_rotation",
+    "unknown_key",
+    "bad_signature",
+    "chain_fork",
+    "prev_hash_mismatch",
+    "seq_gap",
+    "time_in_future",
+    "malformed_envelope",
+    "malformed_event",
+    "field_too_long",
+    "too_many_lines",
+    "history_unavailable",
+)
 
 
 _FIRST_DAY, _LAST_DAY = dt.date(1970, 1, 1), dt.date(2100, 1, 1)  # columns.clamp_time's range
@@ -42,9 +43,9 @@ def parse_date(value: str | None) -> dt.date:
     try:
         day = dt.date.fromisoformat((value or "").strip())
     except ValueError:
-        raise GatewayError(errors.MALFORMED_REQUEST, "date must be YYYY-MM-DD") from None
+        raise GatewayError(errors.MALFORMED_REQUEST, key="error.date_format") from None
     if not _FIRST_DAY <= day <= _LAST_DAY:  # outside, ClickHouse's Date would quietly mean another day
-        raise GatewayError(errors.MALFORMED_REQUEST, "date must be between 1970-01-01 and 2100-01-01")
+        raise GatewayError(errors.MALFORMED_REQUEST, key="error.date_range")
     return day
 
 
@@ -126,7 +127,7 @@ def _shifts(client: Any, db: str, tin: str, day: dt.date) -> list[dict[str, Any]
     return [_shift(dict(zip(names, row, strict=True))) for row in result.result_rows]
 
 
-def _rejections(client: Any, db: str, tin: str, day: dt.date) -> list[dict[str, Any]]:
+def _rejections(client: Any, db: str, tin: str, day: dt.date, lang: str) -> list[dict[str, Any]]:
     rows = client.query(
         f"SELECT device_id, error_code, count(), min(seq), max(seq), any(detail),"
         f" toUnixTimestamp64Milli(max(received_at)) FROM {db}.rejections"
@@ -136,6 +137,7 @@ def _rejections(client: Any, db: str, tin: str, day: dt.date) -> list[dict[str, 
     ).result_rows
     out = []
     for device, code, count, first_seq, last_seq, detail, last_ms in rows:
+        known = str(code) if str(code) in REJECTION_CODES else "other"
         out.append(
             {
                 "device_id": str(device),
@@ -144,8 +146,8 @@ def _rejections(client: Any, db: str, tin: str, day: dt.date) -> list[dict[str, 
                 "first_seq": int(first_seq),
                 "last_seq": int(last_seq),
                 "detail": str(detail)[:300],
-                "meaning": errors.lookup(str(code)).summary,
-                "what_to_do": ADVICE.get(str(code), "Call support with the device id and seq."),
+                "meaning": translate(lang, f"rejection.{known}"),
+                "what_to_do": translate(lang, f"advice.{known}"),
                 "last_ms": int(last_ms),
             }
         )
@@ -153,12 +155,12 @@ def _rejections(client: Any, db: str, tin: str, day: dt.date) -> list[dict[str, 
 
 
 def reconcile_day(
-    client: Any, db: str, principal: Principal, tin: str | None, day: dt.date
+    client: Any, db: str, principal: Principal, tin: str | None, day: dt.date, lang: str = "en"
 ) -> dict[str, Any]:
     """One seller's day: shifts closed that day (Z-report vs receipts), missing documents, rejections."""
     seller = require_tin(principal, tin)
     shifts = _shifts(client, db, seller, day)
-    rejections = _rejections(client, db, seller, day)
+    rejections = _rejections(client, db, seller, day, lang)
     return {
         "seller_tin": seller,
         "date": day.isoformat(),

@@ -30,7 +30,7 @@ def scope_for(principal: Principal, requested_tin: str | None = None) -> Scope:
         if not principal.seller_tin:
             raise GatewayError(errors.FORBIDDEN, "this retailer token is bound to no seller TIN")
         if requested is not None and requested != principal.seller_tin:
-            raise GatewayError(errors.FORBIDDEN, "a retailer token sees only its own seller TIN")
+            raise GatewayError(errors.FORBIDDEN, key="error.own_tin_only")
         return Scope(principal.seller_tin)
     if principal.scope not in ("admin", "analyst"):
         raise GatewayError(errors.FORBIDDEN, f"a {principal.scope} token cannot read this")
@@ -41,5 +41,5 @@ def require_tin(principal: Principal, requested_tin: str | None) -> str:
     """The one seller TIN a per-seller query runs for (a retailer's own; analysts must name one)."""
     scope = scope_for(principal, requested_tin)
     if scope.seller_tin is None:
-        raise GatewayError(errors.MALFORMED_REQUEST, "name the seller: tin=<12-digit TIN>")
+        raise GatewayError(errors.MALFORMED_REQUEST, key="error.tin_needed")
     return scope.seller_tin

@@ -18,7 +18,7 @@ def identify(code: str) -> dict[str, Any]:
     """The cis and GTIN of a scanned code in any form a scanner produces, or of a bare cis."""
     raw = code.strip().replace("\\u001d", "\x1d").replace("\\x1d", "\x1d")
     if not raw or len(raw) > 512:
-        raise GatewayError(errors.MALFORMED_REQUEST, "give a marking code or a cis (at most 512 characters)")
+        raise GatewayError(errors.MALFORMED_REQUEST, key="error.code_needed")
     result = validate_code(raw)
     if result.cis:
         return {
@@ -39,7 +39,7 @@ def identify(code: str) -> dict[str, Any]:
             "valid": False,
             "error": result.error or "",
         }
-    raise GatewayError(errors.MALFORMED_REQUEST, f"not a marking code: {result.error or 'unreadable'}")
+    raise GatewayError(errors.MALFORMED_REQUEST, key="error.not_a_code")
 
 
 def _tables(client: Any, db: str) -> set[str]:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import time
 import urllib.parse
 
 import pytest
 
+from gateway.wire import pb
 from tests.analyst.conftest import FORGED_DEVICE, GOLDEN_DAY, GOLDEN_TIN, Loaded
+from tests.e2e.chain_builder import ChainedRegister, sale
 from tests.e2e.conftest import tracegate
 
 pytestmark = pytest.mark.clickhouse
@@ -84,7 +88,7 @@ def test_filters_and_csv_export_agree(loaded: Loaded) -> None:
         status, refused = loaded.get("/v1/anomalies", loaded.analyst, limit=limit)
         assert (status, refused["detail"]) == (400, "limit must be between 1 and 1000")
     status, refused = loaded.get("/v1/anomalies", loaded.analyst, kind="late_uplaod")
-    assert status == 400 and "unknown anomaly kind late_uplaod" in refused["detail"]
+    assert status == 400 and "“late_uplaod” is not a kind of anomaly" in refused["detail"]
     status, refused = loaded.get("/v1/anomalies", loaded.analyst, cursor="eyJ4IjogMX0=")
     assert status == 400 and "bad cursor" in refused["detail"]
     # Crafted values are a clear 4xx, never a 500.
@@ -198,10 +202,86 @@ def test_openapi_lists_every_route_and_no_other(loaded: Loaded) -> None:
     routes = {
         (r.method.lower(), r.resource.canonical)
         for r in app.router.routes()
-        if r.resource is not None and r.method != "HEAD" and not r.resource.canonical.startswith("/ui")
+        if r.resource is not None
+        and r.method != "HEAD"
+        and not r.resource.canonical.startswith(("/ui", "/favicon.ico"))  # pages, not the API
     }
     routes = {(m, path.replace("{code:.+}", "{code}")) for m, path in routes}
     status, doc = loaded.get("/v1/openapi.json", None)
     assert status == 200
     documented = {(m, path) for path, ops in doc["paths"].items() for m in ops}
     assert routes == documented
+
+
+def test_case_note_errors_say_the_limit_in_the_readers_language(loaded: Loaded) -> None:
+    def note(text: str, lang: str) -> tuple[int, dict[str, str]]:
+        body = json.dumps({"action": "note", "note": text}).encode()
+        status, _, raw = loaded.gw.request(
+            "POST", f"/v1/anomalies/any/actions?lang={lang}", body, "application/json", loaded.analyst
+        )
+        return status, json.loads(raw)
+
+    status, answer = note("x" * 2001, "ru")
+    assert status == 400 and answer["error"] == "malformed_request"  # the stable code stays
+    detail = answer["detail"]
+    assert "2000" in detail and "2001" in detail and "≤" not in detail and "Заметка" in detail
+    status, answer = note("   ", "en")
+    assert status == 400 and "empty" in answer["detail"] and "needs its text" not in answer["detail"]
+
+
+def test_anomaly_csv_for_people_reads_first_and_a_fast_clock_does_not_jump_the_queue(loaded: Loaded) -> None:
+    register = ChainedRegister("skew-0001")
+    status, answer = loaded.gw.admin(
+        "POST",
+        "/v1/admin/devices",
+        {
+            "device_id": "skew-0001",
+            "seller_tin": GOLDEN_TIN,
+            "store_id": "S-1",
+            "public_key_pem": register.public_key_pem,
+        },
+    )
+    assert status == 201, answer
+    now = int(time.time() * 1000)
+    # A register a day ahead sends first; a sum error arrives after it.
+    assert (
+        loaded.gw.ingest([register.envelope(sale(1500, time_ms=now + 86_400_000))]).acks[0].status
+        == pb.ACCEPTED
+    )
+    time.sleep(0.05)
+    assert loaded.gw.ingest([register.envelope(sale(1500, lines_sum=900))]).acks[0].status == pb.ACCEPTED
+    deadline = time.monotonic() + 30
+    while True:
+        _, text = loaded.get(
+            "/v1/anomalies.csv", loaded.analyst, device="skew-0001", dialect="excel", lang="ru"
+        )
+        rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))
+        if len(rows) == 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    header, newest, older = rows
+    assert header[:4] == [
+        "обнаружено шлюзом (UTC+5)",
+        "произошло, по часам кассы (UTC+5)",
+        "что не так",
+        "простыми словами",
+    ]
+    assert header[-2:] == ["виды (идентификаторы)", "идентификатор случая"]  # the ids stay, last
+    kinds = header.index("виды (идентификаторы)")
+    # The queue's order is when the gateway found each: the day-ahead event is not "newest".
+    assert older[kinds] == "clock_skew" and older[2] == "Часы кассы спешат относительно шлюза"
+    assert newest[kinds] != "clock_skew" and older[1] > older[0] and newest[0] >= older[0]
+    assert newest[header.index("работа")] == "открыт"  # the case status in words, too
+
+
+def test_many_codes_csv_for_excel_speaks_the_readers_language(loaded: Loaded) -> None:
+    body = f"{loaded.double_sold}\nnot-a-code\n".encode()
+    status, text = loaded.post(
+        "/v1/codes/statuses", loaded.retailer_a, body, format="csv", dialect="excel", lang="ru"
+    )
+    assert status == 200
+    header, *rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))
+    assert header[:4] == ["как указано", "код (cis)", "GTIN", "статус"]
+    assert [r[3] for r in rows] == ["продан", "не читается"]
+    status, text = loaded.post("/v1/codes/statuses", loaded.retailer_a, body, format="csv")
+    assert text.splitlines()[0].startswith("input,cis,gtin,status") and ",sold," in text  # for scripts

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 import urllib.parse
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.query.anomaly_cases import MAX_NOTE
 from tests.analyst.conftest import (
     A_DEVICE,
     B_STORE,
@@ -89,6 +91,22 @@ def test_a_wrong_token_at_sign_in_says_so(loaded: Loaded, browser: object) -> No
     browser.screenshot(ARTIFACTS / "login-wrong-token.png")
 
 
+def test_sign_in_speaks_to_people_and_refuses_a_blank_token(loaded: Loaded, browser: object) -> None:
+    from tests.analyst.browser import Browser
+
+    assert isinstance(browser, Browser)
+    browser.goto(loaded.gw.url + "/ui/login")
+    browser.evaluate("sessionStorage.clear(); document.cookie = 'tracegate_lang=en; path=/'")
+    browser.goto(loaded.gw.url + "/ui/login")
+    browser.wait_for("document.querySelector('#login button').textContent.length > 0")
+    assert "administrator" in browser.text("main p") and "`" not in browser.text("main")
+    assert not browser.evaluate("document.querySelector('#operator').open")  # the command is folded away
+    browser.fill("#token", "   ")
+    browser.click("#login button")
+    browser.wait_for("document.querySelector('#result .error')")
+    assert "empty" in browser.text("#result") and browser.evaluate("sessionStorage.length") == 0
+
+
 def test_analyst_dashboard_range_axes_and_links(loaded: Loaded, browser: object) -> None:
     from tests.analyst.browser import Browser
 
@@ -147,11 +165,19 @@ def test_analyst_works_the_queue(loaded: Loaded, browser: object) -> None:
     )
     assert browser.evaluate("document.querySelectorAll('#queue tr')[1].querySelectorAll('.pill').length") == 3
     assert loaded.tin_b in browser.text("#queue") and B_STORE in browser.text("#queue")  # staff see who
+    assert "the same code was sold before" not in browser.text("#queue")  # "sold before by …" said once
     browser.click("#queue button.open")
     browser.wait_for("!document.querySelector('#incident').hidden && document.querySelector('#case-state')")
     browser.click("#incident button[data-action=assign]")
     browser.wait_for("document.querySelector('#history').innerText.includes('took it')")
+    # The note field says its limit as people count, and refuses more.
+    assert browser.evaluate("document.querySelector('#note').maxLength") == MAX_NOTE
+    assert f"0 of {MAX_NOTE} characters" in browser.text("#note-count")
+    browser.click("#add-note")  # empty
+    browser.wait_for("document.querySelector('#case-message').innerText.length > 0")
+    assert "empty" in browser.text("#case-message") and "needs its text" not in browser.text("#case-message")
     browser.fill("#note", "called the store; waiting for their papers")
+    assert f"42 of {MAX_NOTE}" in browser.text("#note-count")
     browser.click("#add-note")
     browser.wait_for("document.querySelector('#history').innerText.includes('waiting for their papers')")
     browser.click("#incident button[data-action=resolve]")
@@ -164,7 +190,7 @@ def test_analyst_works_the_queue(loaded: Loaded, browser: object) -> None:
     _open(browser, loaded, "/ui/anomalies?gtin=00000000000000", "document.querySelector('#empty')")
     assert "No incidents match" in browser.text("#empty")
     _open(browser, loaded, "/ui/anomalies?kind=no_such_kind", "document.querySelector('#result .error')")
-    assert "unknown anomaly kind" in browser.text("#result")
+    assert "is not a kind of anomaly" in browser.text("#result")
     assert not browser.console_errors, browser.console_errors
 
 
@@ -181,9 +207,48 @@ def test_analyst_traces_a_double_sale_across_sellers_and_opens_its_receipts(
     assert B_STORE in browser.text("#timeline") and A_DEVICE in browser.text("#timeline")
     assert "UTC+5" in browser.text("h2:nth-of-type(2)") or "UTC+5" in browser.text()
     browser.screenshot(ARTIFACTS / "trace-analyst.png")
-    _open(browser, loaded, f"/ui/receipts?tin={loaded.tin_b}", "document.querySelectorAll('#receipts tr').length > 1")
+    _open(
+        browser,
+        loaded,
+        f"/ui/receipts?tin={loaded.tin_b}",
+        "document.querySelectorAll('#receipts tr').length > 1",
+    )
     assert browser.evaluate("document.querySelector('#tin').value") == loaded.tin_b
     browser.screenshot(ARTIFACTS / "receipts-analyst.png")
+
+
+def test_a_finding_is_said_once(loaded: Loaded, browser: object) -> None:
+    from tests.analyst.browser import Browser
+
+    assert isinstance(browser, Browser)
+    _login(browser, loaded, loaded.analyst)
+    # The simulated fleet's codes are not in the registry: receipts with several such lines.
+    device, seq, shift = loaded.gw.sql(
+        "SELECT device_id, seq, any(shift_number) FROM tracegate.anomalies"
+        " INNER JOIN tracegate.receipts USING (device_id, seq) WHERE kind = 'code_unknown'"
+        " GROUP BY device_id, seq HAVING count() > 1 ORDER BY device_id, seq LIMIT 1"
+    )[0]
+    _open(
+        browser,
+        loaded,
+        f"/ui/receipt?device={device}&seq={seq}",
+        "document.querySelector('#receipt-anomalies')",
+    )
+    title = "Code not in the registry"
+    lines = browser.evaluate(
+        "[...document.querySelectorAll('#receipt-anomalies li')].map((e) => e.innerText)"
+    )
+    assert [line for line in lines if title in line] and all(line.count(title) <= 1 for line in lines), lines
+    _open(
+        browser,
+        loaded,
+        f"/ui/receipts?device={device}&shift={shift}",
+        "document.querySelectorAll('#receipts tr').length > 1",
+    )
+    row = browser.evaluate(
+        f"[...document.querySelectorAll('#receipts tr')].find((r) => r.innerHTML.includes('seq={seq}\"')).innerText"
+    )
+    assert row.count(title) == 1 and f"{title} ×" in row, row
 
 
 def test_retailer_queue_trace_and_receipt_name_no_other_seller(loaded: Loaded, browser: object) -> None:
@@ -489,3 +554,72 @@ def test_no_page_shows_a_retailer_another_seller(loaded: Loaded, browser: object
         leaked = sorted(x for x in forbidden if x in html)
         assert not leaked, f"{path} shows another seller's {leaked}"
     assert json.dumps(seen).count(GOLDEN_TIN) > 0
+
+
+def _english_fragments() -> set[str]:
+    """Pieces of English sentences (3 words or more between placeholders) that no Russian text shares."""
+    from gateway.i18n import catalogue
+
+    others = " ".join([*catalogue("ru").values(), *catalogue("kk").values()])
+    pieces = set()
+    for text in catalogue("en").values():
+        for piece in re.split(r"\{\w+\}", text):
+            piece = piece.strip(" .,:;()")
+            if len(piece.split()) >= 3 and piece not in others:
+                pieces.add(piece)
+    return pieces
+
+
+@pytest.mark.parametrize("lang", ["ru", "kk"])
+def test_russian_and_kazakh_pages_show_no_english(loaded: Loaded, browser: object, lang: str) -> None:
+    from tests.analyst.browser import Browser
+
+    assert isinstance(browser, Browser)
+    english = _english_fragments()
+    # What the pages used to show in English: server errors, parser tokens, anomaly details, groups.
+    english |= {
+        "not a marking code",
+        "is not an amount",
+        "must be a whole number",
+        "name the seller",
+        "date must be",
+        "unknown anomaly kind",
+        "ahead of the gateway",
+        "No such resource",
+        "tobacco",
+        "light_industry",
+    }
+    code = urllib.parse.quote(loaded.double_sold, safe="")
+    walks = {
+        loaded.retailer_a: [
+            "/ui/trace?code=abc",
+            f"/ui/trace?code={code}",
+            "/ui/receipts?amount=abc",
+            "/ui/receipts?document=abc",
+            "/ui/reconcile?date=garbage",
+            "/ui/anomalies?kind=bogus",
+            f"/ui/anomalies?device={A_DEVICE}",
+            "/ui/receipt",
+        ],
+        loaded.analyst: [
+            "/ui/reconcile?date=2030-01-01",
+            "/ui/anomalies",
+            f"/ui/reconcile?tin={GOLDEN_TIN}&date={GOLDEN_DAY}",
+        ],
+    }
+    for token, paths in walks.items():
+        _login(browser, loaded, token, lang)
+        for path in paths:
+            _open(
+                browser,
+                loaded,
+                path,
+                "document.querySelector('#result')?.innerText.length > 0"
+                " && !document.querySelector('#result [aria-live=polite]')",
+            )
+            time.sleep(0.3)
+            shown = browser.text()
+            found = sorted(e for e in english if e in shown)
+            assert not found, (path, found, shown[:1500])
+    browser.goto(loaded.gw.url + "/ui/no-such-page")
+    assert "No such resource" not in browser.text() and browser.text("h1") != "Page not found"

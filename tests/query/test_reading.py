@@ -95,9 +95,22 @@ def test_a_crafted_cursor_is_a_clear_400_not_a_500(key: object) -> None:
 
 
 def test_an_unknown_kind_or_status_is_an_error_not_an_empty_queue() -> None:
-    with pytest.raises(GatewayError, match="unknown anomaly kind code_clown; known kinds: code_sold_twice"):
+    with pytest.raises(GatewayError, match="“code_clown” is not a kind of anomaly"):
         AnomalyFilter(kinds=("code_clown",)).checked()
     with pytest.raises(GatewayError, match="status must be one of"):
         AnomalyFilter(status="done").checked()
-    with pytest.raises(GatewayError, match="since must be before until"):
+    with pytest.raises(GatewayError, match="The end of the period is before its start"):
         AnomalyFilter(since_ms=2, until_ms=1).checked()
+
+
+def test_figures_of_english_details_are_said_in_the_readers_language() -> None:
+    skew = "event time is 86399 s ahead of the gateway, the allowed skew is 300 s"
+    ru = sentence(Reader(None, "ru"), "clock_skew", detail=skew)
+    assert "86399" in ru and "300" in ru and "ahead" not in ru and ru.startswith("Часы кассы")
+    fork = f"seq 2 was accepted with hash {'ab' * 32}, this one is {'cd' * 32}"
+    assert "accepted" not in sentence(Reader(None, "kk"), "chain_fork", detail=fork)
+    # A detail only in English gives way to the kind's name in Russian; English readers keep its figures.
+    assert sentence(Reader(None, "ru"), "line_sum_mismatch", detail="line sum 1500, computed 1200") == (
+        "Сумма строки ≠ цена × количество"
+    )
+    assert "computed 1200" in sentence(STAFF, "line_sum_mismatch", detail="line sum 1500, computed 1200")

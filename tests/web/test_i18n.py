@@ -8,12 +8,15 @@ from pathlib import Path
 import pytest
 
 from gateway.anomaly_kinds import FAMILIES, NAMES
+from gateway.codes.profile import GROUP_BY_SERIAL_LENGTH
 from gateway.codes.status_index import STATUSES
 from gateway.i18n import LANGUAGES, catalogue, date_text, money, negotiate, translate
 from gateway.query.anomalies import CSV_COLUMNS
 from gateway.query.anomalies import STATUSES as CASE_FILTERS
 from gateway.query.books import RESULT_COLUMNS
 from gateway.query.books import STATUSES as BOOK_STATUSES
+from gateway.query.code_statuses import CSV_COLUMNS as CODES_CSV_COLUMNS
+from gateway.query.reconcile import REJECTION_CODES
 
 ROOT = Path(__file__).resolve().parents[2] / "gateway"
 STATIC = ROOT / "web" / "static"
@@ -54,10 +57,15 @@ BUILT = {
     "books.status.": BOOK_STATUSES,
     "books.column.": RESULT_COLUMNS,
     "csv.anomalies.": CSV_COLUMNS,
+    "csv.codes.": CODES_CSV_COLUMNS,
+    "group.": (*GROUP_BY_SERIAL_LENGTH.values(), "unknown"),
+    "advice.": (*REJECTION_CODES, "other"),
+    "rejection.": (*REJECTION_CODES, "other"),
     **{
         f"text.{k}.": ("other", "another", "own", "earlier")
         for k in ("code_sold_twice", "code_clone", "code_not_owner")
     },
+    "text.": ("clock_skew", "chain_fork"),
 }
 
 

@@ -132,6 +132,20 @@ function hbars(rows) {
     `<td class="bar" aria-hidden="true"><span style="width:${(100 * r.value) / max}%"></span></td></tr>`).join("")}</table>`;
 }
 
+// A finding as "<b>title</b>: what it says", never saying the title twice (a kind whose name says it all
+// has its name as its sentence; other sentences may start with the name).
+const beyond = (title, text) => (!text || text === title ? "" : text.startsWith(title + ": ") ? text.slice(title.length + 2) : text);
+function findingHtml(title, text, extra = "") {
+  const rest = beyond(title, text);
+  return `<b>${esc(title)}</b>${extra}${rest ? ": " + esc(rest) : ""}`;
+}
+
+// Repeated names once each, with a count: "Code not in the registry ×3".
+function counted(names) {
+  const counts = new Map(); names.forEach((n) => counts.set(n, (counts.get(n) || 0) + 1));
+  return [...counts].map(([n, c]) => (c > 1 ? `${n} ×${c}` : n));
+}
+
 // A table that scrolls sideways on a phone instead of breaking the page.
 const scroll = (html) => `<div class="scroll">${html}</div>`;
 

@@ -1,5 +1,6 @@
 // The anomaly queue as a work queue: incidents with facets, filters in the URL, counts, case work.
 "use strict";
+const NOTE_MAX = 2000;  // gateway/query/anomaly_cases.py MAX_NOTE (the page test holds them equal)
 PAGES.anomalies = async () => {
   const fields = ["tin", "store", "device", "gtin", "since", "until", "status"];
   const presets = {today: [0, 1], yesterday: [-1, 0], "7d": [-6, 1], "30d": [-29, 1]};
@@ -54,7 +55,7 @@ PAGES.anomalies = async () => {
         $("#result").innerHTML = scroll(`<table id="queue"><caption class="sr">${esc(t("anomalies.caption"))}</caption><tr><th>${esc(t("anomalies.col.time", {tz: TZ_LABEL}))}</th><th>${esc(t("anomalies.col.what"))}</th>` +
           `<th>${esc(t("anomalies.col.seller"))}</th><th>${esc(t("anomalies.col.store"))}</th><th>${esc(t("anomalies.col.device"))}</th><th>${esc(t("anomalies.col.code"))}</th><th>${esc(t("anomalies.col.detail"))}</th>` +
           (staff ? `<th>${esc(t("anomalies.col.case"))}</th>` : "") + `</tr>` +
-          page.items.map((i) => `<tr data-id="${esc(i.id)}"><td><button type="button" class="link open" data-id="${esc(i.id)}">${when(i.event_ms)}</button></td><td>${facetPills(i)}</td>` +
+          page.items.map((i) => `<tr data-id="${esc(i.id)}"><td><button type="button" class="link open" data-id="${esc(i.id)}">${when(i.detected_ms)}</button></td><td>${facetPills(i)}</td>` +
             `<td>${esc(i.seller_tin)}</td><td>${esc(i.store_id)}</td><td><a href="/ui/receipt?device=${encodeURIComponent(i.device_id)}&seq=${i.seq}">${esc(i.device_id)} #${i.seq}</a></td>` +
             `<td>${i.cis ? `<a href="/ui/trace?code=${encodeURIComponent(i.cis)}">${esc(i.cis)}</a>` : ""}</td><td>${esc(i.detail)}</td>` +
             (staff ? `<td>${esc(t("case." + i.case.status))}${i.case.assignee ? " · " + esc(i.case.assignee) : ""}</td>` : "") + `</tr>`).join("") + "</table>");
@@ -73,16 +74,20 @@ PAGES.anomalies = async () => {
       panel.hidden = false;
       panel.innerHTML = `<h2 id="incident-title">${esc(t("family." + i.family))} · ${esc(i.device_id)} #${i.seq}${i.line ? " · " + esc(t("anomalies.line", {line: i.line})) : ""}</h2>
         <p>${esc(t("anomalies.when", {event: when(i.event_ms, true), detected: when(i.detected_ms, true), tz: TZ_LABEL}))}</p>
-        <ul id="facets">${i.facets.map((f) => `<li><b>${esc(f.title)}</b>: ${esc(f.text)}</li>`).join("")}</ul>` +
+        <ul id="facets">${i.facets.map((f) => `<li>${findingHtml(f.title, f.text)}</li>`).join("")}</ul>` +
         (i.cis ? `<p><a href="/ui/trace?code=${encodeURIComponent(i.cis)}">${esc(t("anomalies.trace_code"))}</a></p>` : "") +
         (staff ? `<div class="case"><p id="case-state">${esc(t("case.state", {status: t("case." + i.case.status), assignee: i.case.assignee || t("case.nobody")}))}</p>
           <div class="actions"><button type="button" data-action="assign">${esc(t("case.take"))}</button><button type="button" data-action="unassign"${i.case.assignee ? "" : " disabled"}>${esc(t("case.hand_back"))}</button>
           <button type="button" data-action="${i.case.status === "resolved" ? "reopen" : "resolve"}">${esc(t(i.case.status === "resolved" ? "case.reopen" : "case.resolve"))}</button></div>
-          <label>${esc(t("case.note"))}<textarea id="note" rows="2"></textarea></label><button type="button" data-action="note" id="add-note">${esc(t("case.add_note"))}</button>
+          <label>${esc(t("case.note"))}<textarea id="note" rows="2" maxlength="${NOTE_MAX}" aria-describedby="note-count"></textarea><span id="note-count" class="muted"></span></label><button type="button" data-action="note" id="add-note">${esc(t("case.add_note"))}</button>
           <p id="case-message" role="status"></p>
           <h3>${esc(t("case.history"))}</h3><ol id="history">${i.history.map((h) => `<li>${when(h.at_ms, true)} · ${esc(h.actor_label || h.actor)}: ${esc(t("case.action." + h.action, {assignee: h.assignee}))}${h.note ? ` — ${esc(h.note)}` : ""}</li>`).join("") || `<li class="muted">${esc(t("case.no_history"))}</li>`}</ol></div>` : "") +
         `<p><button type="button" class="secondary" id="close-incident">${esc(t("common.close"))}</button></p>`;
       $("#close-incident").onclick = () => { panel.hidden = true; };
+      if (staff) {
+        const count = () => { $("#note-count").textContent = t("case.note_limit", {used: $("#note").value.length, most: NOTE_MAX}); };
+        $("#note").oninput = count; count();
+      }
       $$("#incident button[data-action]").forEach((b) => { b.onclick = () => act(b.dataset.action); });
       panel.scrollIntoView({block: "nearest"}); $("#incident-title").setAttribute("tabindex", "-1"); $("#incident-title").focus();
     } catch (err) { showError("#result", err); }

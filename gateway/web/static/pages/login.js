@@ -3,7 +3,10 @@
 PAGES.login = () => {
   $("#login").onsubmit = async (e) => {
     e.preventDefault();
-    sessionStorage.setItem(TOKEN_KEY, $("#token").value.trim());
+    const value = $("#token").value.trim();
+    // Blank or only spaces: said here, not sent to the server to come back as "not valid".
+    if (!value) { showError("#result", new Error(t("login.empty_token"))); $("#token").focus(); return; }
+    sessionStorage.setItem(TOKEN_KEY, value);
     try {
       await api("/v1/whoami");
       location.href = "/ui/dashboard";

@@ -2,6 +2,10 @@
 "use strict";
 PAGES.receipt = async () => {
   const q = query();
+  if (!q.get("device") || !q.get("seq")) {  // an address cut short: say what is missing, not "no such resource"
+    $("#result").innerHTML = `<p class="empty" id="empty">${esc(t("receipt.none_named"))} <a href="/ui/receipts">${esc(t("receipt.to_list"))}</a></p>`;
+    return;
+  }
   try {
     const r = await api(`/v1/receipts/${encodeURIComponent(q.get("device") || "")}/${encodeURIComponent(q.get("seq") || "")}`);
     $("h1").textContent = t("receipt.title", {document: r.document_number, device: r.device_id}); translateTitle();
@@ -16,7 +20,7 @@ PAGES.receipt = async () => {
         r.lines.map((l) => `<tr><td class="num">${l.line_no}</td><td>${esc(l.name)}</td><td>${esc(l.gtin)}</td><td class="num">${(l.quantity / 1000).toLocaleString(LANG === "en" ? "en-US" : "ru-RU")}</td>
           <td class="num">${money(l.price)}</td><td class="num">${money(l.sum)}</td><td>${r.codes.filter((c) => c.line === l.line_no).map((c) =>
             `<a href="/ui/trace?code=${encodeURIComponent(c.cis || c.raw_code)}">${esc(c.cis || c.raw_code)}</a> <span class="pill${c.verdict === "valid" ? "" : " bad-pill"}">${esc(t("verdict." + c.verdict))}</span>`).join("<br>")}</td></tr>`).join("") + "</table>") +
-      (r.anomalies.length ? `<h2>${esc(t("trace.anomalies"))}</h2><ul id="receipt-anomalies">${r.anomalies.map((a) => `<li><b>${esc(t("kind." + a.kind))}</b>${a.line ? " (" + esc(t("anomalies.line", {line: a.line})) + ")" : ""}: ${esc(a.text)}</li>`).join("")}</ul>` : "") +
+      (r.anomalies.length ? `<h2>${esc(t("trace.anomalies"))}</h2><ul id="receipt-anomalies">${r.anomalies.map((a) => `<li>${findingHtml(t("kind." + a.kind), a.text, a.line ? " (" + esc(t("anomalies.line", {line: a.line})) + ")" : "")}</li>`).join("")}</ul>` : "") +
       `<h2>${esc(t("receipt.original"))}</h2>` + (r.original ? `<dl class="original" id="original"><dt>${esc(t("receipt.envelope_hash"))}</dt><dd><code>${esc(r.original.envelope_hash)}</code></dd>
         <dt>${esc(t("receipt.prev_hash"))}</dt><dd><code>${esc(r.original.prev_hash)}</code></dd><dt>${esc(t("receipt.key"))}</dt><dd><code>${esc(r.original.key_id)}</code></dd>
         <dt>${esc(t("receipt.signature"))}</dt><dd><code>${esc(r.original.signature)}</code></dd>

@@ -22,7 +22,7 @@ PAGES.reconcile = () => {
           ${sh.payments.map((p) => `<tr><td>${esc(t("shifts.paid_by", {op: t("operation." + p.operation), payment: t("payment." + p.payment.toLowerCase())}))}</td><td class="num">${money(p.z_sum)}</td><td class="num">${money(p.receipts_sum)}</td><td class="${p.agrees ? "good" : "bad"}">${esc(t(p.agrees ? "shifts.ok" : "shifts.differs"))}</td></tr>`).join("")}
           </table>`) + (sh.missing_document_count ? `<p class="bad">${esc(t("shifts.missing", {numbers: sh.missing_documents.join(", ")}))}</p>` : "") +
           `<p><a href="/ui/receipts?device=${encodeURIComponent(sh.device_id)}&shift=${sh.shift_number}">${esc(t("register.receipts_of_shift"))}</a></p></section>`).join("") +
-        (d.rejections.length ? `<h2>${esc(t("shifts.rejected"))}</h2>` + scroll(`<table><tr><th>${esc(t("receipts.col.device"))}</th><th>${esc(t("shifts.error"))}</th><th class="num">${esc(t("register.count"))}</th><th>${esc(t("shifts.what_to_do"))}</th></tr>${d.rejections.map((r) => `<tr><td>${esc(r.device_id)}</td><td class="bad">${esc(r.error_code)}</td><td class="num">${r.count}</td><td>${esc(r.what_to_do)}</td></tr>`).join("")}</table>`) : "");
+        (d.rejections.length ? `<h2>${esc(t("shifts.rejected"))}</h2>` + scroll(`<table><tr><th>${esc(t("receipts.col.device"))}</th><th>${esc(t("shifts.error"))}</th><th class="num">${esc(t("register.count"))}</th><th>${esc(t("shifts.what_to_do"))}</th></tr>${d.rejections.map((r) => `<tr><td>${esc(r.device_id)}</td><td class="bad" title="${esc(r.error_code)}">${esc(r.meaning)}</td><td class="num">${r.count}</td><td>${esc(r.what_to_do)}</td></tr>`).join("")}</table>`) : "");
     } catch (err) { showError("#result", err); }
   };
   $("#shifts").onsubmit = (e) => { e.preventDefault(); run(); };

@@ -13,14 +13,14 @@ PAGES.trace = () => {
         registry = `<span id="registry">${esc(t("trace.registry", {owner, status: t("registry_status." + g.status), expires: g.expires_on || "–"}))}</span>`;
       }
       $("#result").innerHTML = `<section class="card"><h2>cis <code id="cis">${esc(r.code.cis)}</code></h2>
-        <p>GTIN ${esc(r.code.gtin)} · ${esc(t("trace.group"))} ${esc(r.code.group || "?")} · ${registry}</p>
+        <p>GTIN ${esc(r.code.gtin)} · ${esc(t("trace.group"))} ${esc(t("group." + (r.code.group || "unknown")))} · ${registry}</p>
         <p>${esc(t("trace.now"))}: <span class="pill" id="status">${esc(t("code_status." + r.status))}</span> · <span id="counts">${esc(t("trace.counts", {sales: r.sales, returns: r.returns}))}</span></p></section>
         <h2>${esc(t("trace.timeline"))} <span class="muted">(${TZ_LABEL})</span></h2>` +
         (r.events.length ? `<ul class="timeline" id="timeline">${r.events.map((e) => `<li class="${esc(e.kind)}"><b>${esc(t("event." + e.kind))}</b> ${when(e.event_ms, true)}
           ${e.verdict ? `<span class="pill">${esc(t("verdict." + e.verdict))}</span>` : ""}<br><span class="muted">${esc(t("trace.where", {seller: e.seller_tin, store: e.store_id, device: e.device_id}))}
           · <a href="/ui/receipt?device=${encodeURIComponent(e.device_id)}&seq=${e.seq}">${esc(t("trace.receipt", {document: e.document_number, line: e.line}))}</a></span></li>`).join("")}</ul>`
           : `<p class="muted empty" id="timeline">${esc(t(r.visible ? "trace.no_events" : "trace.no_events_visible"))}</p>`) +
-        (r.anomalies.length ? `<h2>${esc(t("trace.anomalies"))}</h2>${scroll(`<table id="trace-anomalies">${r.anomalies.map((a) => `<tr><td class="bad">${esc(t("kind." + a.kind))}</td><td>${when(a.event_ms)}</td><td>${esc(a.detail)}</td></tr>`).join("")}</table>`)}` : "");
+        (r.anomalies.length ? `<h2>${esc(t("trace.anomalies"))}</h2>${scroll(`<table id="trace-anomalies">${r.anomalies.map((a) => `<tr><td class="bad">${esc(t("kind." + a.kind))}</td><td>${when(a.event_ms)}</td><td>${esc(beyond(t("kind." + a.kind), a.detail))}</td></tr>`).join("")}</table>`)}` : "");
     } catch (err) { showError("#result", err); }
   };
   const initial = query().get("code");
