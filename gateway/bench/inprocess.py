@@ -43,10 +43,10 @@ from gateway.devices import new_device
 from gateway.http.app import create_app
 from gateway.http.codes_routes import apply_registry_rows
 from gateway.http.keys import SERVICE
+from gateway.observability.logs import configure_logging
 from gateway.ofd import registration
 from gateway.ofd.framing import APPCODE, HEADER, HEADER_SIZE, parse_header, peek_result_code
 from gateway.service import GatewayService
-from gateway.observability.logs import configure_logging
 from gateway.settings import load_settings
 from gateway.wire import pb, signing
 
@@ -191,10 +191,10 @@ async def _checks(args: argparse.Namespace, data: Path) -> None:
                            time.thread_time)
         result = outcome[0]
         assert isinstance(result, CheckResult)
-        sent = result.sent / max(result.elapsed_s, 1e-9)
+        sent, latencies = result.sent / max(result.elapsed_s, 1e-9), result.latencies_ms
         print(f"sent {sent:,.0f}/s, answered {result.statuses}, errors {result.errors[:3]}; latency p50 "
-              f"{percentile(result.latencies_ms, 0.5):.2f} ms, p99 {percentile(result.latencies_ms, 0.99):.2f}"
-              f" ms, max {max(result.latencies_ms, default=0.0):.2f} ms")
+              f"{percentile(latencies, 0.5):.2f} ms, p99 {percentile(latencies, 0.99):.2f} ms, "
+              f"max {max(latencies, default=0.0):.2f} ms")
     finally:
         await runner.cleanup()
 
