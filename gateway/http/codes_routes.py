@@ -6,13 +6,12 @@ the writer before the answer is sent but not awaited. The check id a register pr
 then in code_events (kind=check) exactly once, through storage outages and any crash but one of the
 process or the machine within that group commit (a few ms after the answer); the nonce is refused again
 at once in memory, and after a restart as far as the journal holds it (docs/security.md). A full journal
-answers 503 backpressure, like /v1/batches. The signature is verified on the CPU thread, off the
-event loop. The answer is advice: a sale after it is judged again on ingest, never refused.
+answers 503 backpressure, like /v1/batches. The answer is advice: a sale after it is judged again on
+ingest, never refused.
 """
 
 from __future__ import annotations
 
-import functools
 import io
 import time
 
@@ -30,7 +29,6 @@ from gateway.http.keys import SERVICE
 from gateway.http.limits import CHECK_LIMITS
 from gateway.http.request_ids import random_id
 from gateway.ingest.code_verdicts import CheckAnswer, CodeVerdicts, verdict_record
-from gateway.ingest.cpu_thread import VERIFIER
 from gateway.security import audit
 from gateway.service import GatewayService
 from gateway.storage.code_registry_store import insert_registry_rows
@@ -51,7 +49,7 @@ _DETAILS = {
 }
 
 
-async def _verified_check(
+def _verified_check(
     request: web.Request, service: GatewayService, body: bytes, now_ms: int
 ) -> tuple[Device, pb.CodeCheckBody]:
     try:
@@ -69,7 +67,9 @@ async def _verified_check(
         raise GatewayError(errors.UNKNOWN_KEY)
     preimage = signing.code_check_preimage(check_request.device_id, check_request.body)
     signature = check_request.signature
-    if not await VERIFIER.run(functools.partial(signing.verify_signature, key, preimage, signature)):
+    # On the loop, not the tg-verify thread: cryptography's ECDSA verify holds the GIL, so a hand-off there
+    # blocked the loop just as long and added two thread wake-ups a check (docs/performance.md, round 9).
+    if not signing.verify_signature(key, preimage, signature):
         raise GatewayError(errors.BAD_SIGNATURE, "the signature does not verify over the check body")
     # Only now, so nobody can spend a register's budget with checks it did not sign.
     request.app[CHECK_LIMITS].check(device.device_id, "device")
@@ -136,7 +136,7 @@ async def post_code_check(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     body = await read_protobuf_body(request, MAX_CHECK_BODY_BYTES)
     now_ms = time.time_ns() // 1_000_000
-    device, check = await _verified_check(request, service, body, now_ms)
+    device, check = _verified_check(request, service, body, now_ms)
     assert service.code_verdicts is not None
     answers = service.code_verdicts.check(check.codes[:], device.seller_tin, device.store_id, now_ms)
     check_id = random_id()
