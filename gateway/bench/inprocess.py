@@ -149,10 +149,11 @@ async def _ofd(args: argparse.Namespace, service: GatewayService) -> None:
 
 
 async def _checks(args: argparse.Namespace, data: Path) -> None:
-    # As the bench's gateway: warnings only in the log, no per-register check limit (one register asks
-    # thousands of times a second), no per-address limit (one loopback client).
+    # As the bench's gateway: warnings only in the log (--log-level INFO: an access log line a request, as
+    # `tracegate serve` by default), no per-register check limit (one register asks thousands of times a
+    # second), no per-address limit (one loopback client).
     settings = load_settings({"data_dir": data, "storage_process": 1, "shipper_interval_s": 1e6,
-                              "gateway_id": "inprocess", "log_level": "WARNING", "rate_check_per_s": 0,
+                              "gateway_id": "inprocess", "log_level": args.log_level, "rate_check_per_s": 0,
                               "rate_remote_per_s": 1e6, "rate_remote_burst": 1_000_000}, environ={})
     configure_logging(settings.log_level, settings.log_format)
     runner = web.AppRunner(create_app(settings), keepalive_timeout=settings.keepalive_timeout_s)
@@ -224,6 +225,7 @@ def main() -> None:
     parser.add_argument("--checks", type=int, default=0,
                         help="instead: this many pre-sale checks over HTTP (POST /v1/codes/check)")
     parser.add_argument("--check-rate", type=float, default=2000.0, help="checks a second, open loop (2000)")
+    parser.add_argument("--log-level", default="WARNING", help="the check mode's log level (WARNING)")
     parser.add_argument("--profile", type=int, default=0, help="run under cProfile and print N lines")
     args = parser.parse_args()
     if args.protocol == "ofd" and args.devices == 100:
