@@ -6,7 +6,12 @@ profiler or cachegrind sees only the gateway's own work per receipt or document.
     python -m gateway.bench.inprocess --backlog 30000       # one device's backlog, 1,000 a batch, in order
     python -m gateway.bench.inprocess --protocol ofd        # OFD TICKET exchanges through the OFD handler
     python -m gateway.bench.inprocess --profile 40          # the same under cProfile, 40 hottest lines
+    python -m gateway.bench.inprocess --checks 20000        # pre-sale checks over HTTP at --check-rate
     valgrind --tool=cachegrind python -m gateway.bench.inprocess --receipts 4800 --devices 8
+
+The check mode is the one that speaks HTTP: the whole aiohttp application (middlewares, routes) on a
+loopback port in this process, the signed checks sent open loop from a process of their own (the bench's
+check client), so the CPU a check is the gateway process's and the latencies are the bench's.
 
 It prints CPU µs a receipt (process time: every thread, the journal writer's included) and the wall rate;
 the first tenth of the load warms up and is not counted. PYTHONHASHSEED=0 makes instruction counts repeat.
@@ -26,17 +31,24 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
+from aiohttp import web
+
+from gateway.bench.check_loadgen import CheckPlan, CheckResult, run_checks, signed_checks
 from gateway.bench.ofd_workload import OfdDeviceLoad
 from gateway.bench.ofd_workload import generate as generate_ofd
+from gateway.bench.report import percentile
 from gateway.bench.workload import generate
 from gateway.codes.registry_file import RegistryRow
 from gateway.devices import new_device
+from gateway.http.app import create_app
 from gateway.http.codes_routes import apply_registry_rows
+from gateway.http.keys import SERVICE
+from gateway.observability.logs import configure_logging
 from gateway.ofd import registration
 from gateway.ofd.framing import APPCODE, HEADER, HEADER_SIZE, parse_header, peek_result_code
 from gateway.service import GatewayService
 from gateway.settings import load_settings
-from gateway.wire import pb
+from gateway.wire import pb, signing
 
 WARM_UP_SHARE = 0.1
 
@@ -54,8 +66,9 @@ def _load_registry(service: GatewayService, chunks: Iterable[list[RegistryRow]])
         apply_registry_rows(service.code_verdicts, rows)
 
 
-async def _measure(name: str, units: int, run: Callable[[], Awaitable[None]], profile: int) -> None:
-    profiler = cProfile.Profile() if profile else None
+async def _measure(name: str, units: int, run: Callable[[], Awaitable[None]], profile: int,
+                   timer: Callable[[], float] | None = None) -> None:
+    profiler = (cProfile.Profile(timer) if timer else cProfile.Profile()) if profile else None
     gc.collect()
     cpu, wall = time.process_time(), time.perf_counter()
     if profiler:
@@ -135,8 +148,63 @@ async def _ofd(args: argparse.Namespace, service: GatewayService) -> None:
     await _measure("OFD documents (one exchange each, registers concurrent)", counted, rest, args.profile)
 
 
+async def _checks(args: argparse.Namespace, data: Path) -> None:
+    # As the bench's gateway: warnings only in the log (--log-level INFO: an access log line a request, as
+    # `tracegate serve` by default), no per-register check limit (one register asks thousands of times a
+    # second), no per-address limit (one loopback client).
+    settings = load_settings({"data_dir": data, "storage_process": 1, "shipper_interval_s": 1e6,
+                              "gateway_id": "inprocess", "log_level": args.log_level, "rate_check_per_s": 0,
+                              "rate_remote_per_s": 1e6, "rate_remote_burst": 1_000_000}, environ={})
+    configure_logging(settings.log_level, settings.log_format)
+    runner = web.AppRunner(create_app(settings), keepalive_timeout=settings.keepalive_timeout_s)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        service = runner.app[SERVICE]
+        workload = generate(devices=1, receipts=400, batch_size=20, backlog_events=1, backlog_batch=1,
+                            workers=1)
+        seller = workload.devices[0]
+        _load_registry(service, workload.registry_chunks(50_000))
+        key = signing.new_private_key()
+        device = new_device("inprocess-check", seller.seller_tin, "check-store",
+                            signing.public_key_pem(key.public_key()))
+        service.registry.put(device)
+        bodies = signed_checks(device.device_id, key, device.key_id, seller.codes, args.checks)
+        warm = max(1, int(len(bodies) * WARM_UP_SHARE))
+        url = f"http://127.0.0.1:{port}"
+        loop = asyncio.get_running_loop()
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            def send(part: list[bytes]) -> Awaitable[object]:
+                plan = CheckPlan(url, tuple(part), args.check_rate, time.time() + 1.0)
+                return loop.run_in_executor(None, pool.apply, run_checks, (plan,))
+
+            await send(bodies[:warm])
+            outcome: list[object] = []
+
+            async def rest() -> None:
+                outcome.append(await send(bodies[warm:]))
+
+            # The profile in CPU time of the loop's thread: wall time would charge each syscall with the wait
+            # for the GIL and the cores that the other threads and processes had meanwhile.
+            await _measure(f"checks at {args.check_rate:g}/s", len(bodies) - warm, rest, args.profile,
+                           time.thread_time)
+        result = outcome[0]
+        assert isinstance(result, CheckResult)
+        sent, latencies = result.sent / max(result.elapsed_s, 1e-9), result.latencies_ms
+        print(f"sent {sent:,.0f}/s, answered {result.statuses}, errors {result.errors[:3]}; latency p50 "
+              f"{percentile(latencies, 0.5):.2f} ms, p99 {percentile(latencies, 0.99):.2f} ms, "
+              f"max {max(latencies, default=0.0):.2f} ms")
+    finally:
+        await runner.cleanup()
+
+
 async def _main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="tracegate-inprocess-") as scratch:
+        if args.checks:
+            await _checks(args, Path(scratch) / "data")
+            return
         service = await _start(Path(scratch) / "data")
         try:
             await (_ofd(args, service) if args.protocol == "ofd" else _http(args, service))
@@ -154,6 +222,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=20, help="receipts a request (20)")
     parser.add_argument("--backlog", type=int, default=0,
                         help="instead: one device's backlog of this many events, 1,000 a request, in order")
+    parser.add_argument("--checks", type=int, default=0,
+                        help="instead: this many pre-sale checks over HTTP (POST /v1/codes/check)")
+    parser.add_argument("--check-rate", type=float, default=2000.0, help="checks a second, open loop (2000)")
+    parser.add_argument("--log-level", default="WARNING", help="the check mode's log level (WARNING)")
     parser.add_argument("--profile", type=int, default=0, help="run under cProfile and print N lines")
     args = parser.parse_args()
     if args.protocol == "ofd" and args.devices == 100:

@@ -6,38 +6,33 @@ the writer before the answer is sent but not awaited. The check id a register pr
 then in code_events (kind=check) exactly once, through storage outages and any crash but one of the
 process or the machine within that group commit (a few ms after the answer); the nonce is refused again
 at once in memory, and after a restart as far as the journal holds it (docs/security.md). A full journal
-answers 503 backpressure, like /v1/batches. The signature is verified on the CPU thread, off the
-event loop. The answer is advice: a sale after it is judged again on ingest, never refused.
+answers 503 backpressure, like /v1/batches. The answer is advice: a sale after it is judged again on
+ingest, never refused.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import io
-import logging
 import time
-import uuid
 
 from aiohttp import web
 from google.protobuf.message import DecodeError
 
 from gateway import errors
 from gateway.codes.registry_file import RegistryRow, RegistryRowError, read_registry
+from gateway.devices import Device
 from gateway.errors import GatewayError
 from gateway.http.admin import require_admin
 from gateway.http.audit_trail import audit_request
 from gateway.http.ingest_routes import PROTOBUF, read_protobuf_body
 from gateway.http.keys import SERVICE
 from gateway.http.limits import CHECK_LIMITS
+from gateway.http.request_ids import random_id
 from gateway.ingest.code_verdicts import CheckAnswer, CodeVerdicts, verdict_record
-from gateway.ingest.cpu_thread import VERIFIER
 from gateway.security import audit
 from gateway.service import GatewayService
 from gateway.storage.code_registry_store import insert_registry_rows
 from gateway.wire import pb, signing
-
-log = logging.getLogger(__name__)
 
 MAX_CHECK_BODY_BYTES = 256 * 1024
 MAX_IMPORT_CHUNK_BYTES = 64 * 1024 * 1024
@@ -54,9 +49,9 @@ _DETAILS = {
 }
 
 
-async def _verified_check(
+def _verified_check(
     request: web.Request, service: GatewayService, body: bytes, now_ms: int
-) -> tuple[pb.CodeCheckRequest, pb.CodeCheckBody]:
+) -> tuple[Device, pb.CodeCheckBody]:
     try:
         check_request = pb.CodeCheckRequest.FromString(body)
         check = pb.CodeCheckBody.FromString(check_request.body)
@@ -72,7 +67,9 @@ async def _verified_check(
         raise GatewayError(errors.UNKNOWN_KEY)
     preimage = signing.code_check_preimage(check_request.device_id, check_request.body)
     signature = check_request.signature
-    if not await VERIFIER.run(functools.partial(signing.verify_signature, key, preimage, signature)):
+    # On the loop, not the tg-verify thread: cryptography's ECDSA verify holds the GIL, so a hand-off there
+    # blocked the loop just as long and added two thread wake-ups a check (docs/performance.md, round 9).
+    if not signing.verify_signature(key, preimage, signature):
         raise GatewayError(errors.BAD_SIGNATURE, "the signature does not verify over the check body")
     # Only now, so nobody can spend a register's budget with checks it did not sign.
     request.app[CHECK_LIMITS].check(device.device_id, "device")
@@ -84,24 +81,54 @@ async def _verified_check(
         raise GatewayError(errors.TOO_MANY_CODES, f"at most {limits.max_codes_per_line} codes a check")
     if any(len(code) > limits.max_string_chars for code in check.codes):
         raise GatewayError(errors.FIELD_TOO_LONG, f"a code is longer than {limits.max_string_chars} chars")
-    return check_request, check
+    return device, check
 
 
 def check_response(check_id: str, now_ms: int, answers: list[CheckAnswer]) -> pb.CodeCheckResponse:
     """The answer a register gets: per code, may it be sold now, and why not."""
-    response = pb.CodeCheckResponse(check_id=check_id, time_ms=now_ms)
+    response = pb.CodeCheckResponse()
+    response.check_id = check_id
+    response.time_ms = now_ms
+    add = response.verdicts.add
     for answer in answers:
-        verdict = answer.judgement.verdict
+        result, verdict = answer.result, answer.judgement.verdict
         # The findings' own texts name other sellers, stores and the registry's owner: a register is told
         # why in words that name nobody, the code's own syntax error aside.
         detail = _DETAILS.get(verdict, "")
-        if verdict == "syntax_error" and answer.result.detail:
-            detail = f"{detail}: {answer.result.detail}"
-        response.verdicts.add(
-            code=answer.code, cis=answer.result.cis or "", may_sell=answer.may_sell, status=verdict,
-            error_code=answer.result.error or "", detail=detail,
-        )
+        if verdict == "syntax_error" and result.detail:
+            detail = f"{detail}: {result.detail}"
+        # Field by field, the empty ones left unset (the same message): upb's keyword form costs more.
+        out = add()
+        out.code = answer.code
+        out.status = verdict
+        out.detail = detail
+        if result.cis:
+            out.cis = result.cis
+        if answer.may_sell:
+            out.may_sell = True
+        if result.error:
+            out.error_code = result.error
     return response
+
+
+def check_record(device: Device, gateway_id: str, check_id: str, check: pb.CodeCheckBody, now_ms: int,
+                 answers: list[CheckAnswer]) -> pb.JournalRecord:
+    """The journal's record of an answered check: who asked, the verdicts, the check id and its nonce."""
+    record = pb.JournalRecord()
+    record.envelope.device_id = device.device_id
+    record.received_ms = now_ms
+    record.seller_tin = device.seller_tin
+    record.store_id = device.store_id
+    record.gateway_id = gateway_id
+    add = record.code_verdicts.add
+    for i, answer in enumerate(answers):
+        verdict_record(0, i, answer.result, answer.judgement, raw_code=answer.code, record=add())
+    entry = record.code_check
+    entry.check_id = check_id
+    entry.device_time_ms = check.time_ms
+    entry.answered_ms = now_ms
+    entry.nonce = check.nonce
+    return record
 
 
 async def post_code_check(request: web.Request) -> web.Response:
@@ -109,36 +136,19 @@ async def post_code_check(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     body = await read_protobuf_body(request, MAX_CHECK_BODY_BYTES)
     now_ms = time.time_ns() // 1_000_000
-    check_request, check = await _verified_check(request, service, body, now_ms)
-    device = service.registry.get(check_request.device_id)
-    assert device is not None and service.code_verdicts is not None
-    codes = list(check.codes)
-    answers = service.code_verdicts.check(codes, device.seller_tin, device.store_id, now_ms)
-    check_id = uuid.uuid4().hex
-    record = pb.JournalRecord(
-        envelope=pb.Envelope(device_id=device.device_id), received_ms=now_ms, accepted=False,
-        seller_tin=device.seller_tin, store_id=device.store_id, gateway_id=service.settings.gateway_id,
-        code_verdicts=[
-            verdict_record(0, i, a.result, a.judgement, raw_code=a.code) for i, a in enumerate(answers)
-        ],
-        code_check=pb.CodeCheckLog(
-            check_id=check_id, device_time_ms=check.time_ms, answered_ms=now_ms, nonce=check.nonce
-        ),
-    )
+    device, check = _verified_check(request, service, body, now_ms)
+    assert service.code_verdicts is not None
+    answers = service.code_verdicts.check(check.codes[:], device.seller_tin, device.store_id, now_ms)
+    check_id = random_id()
+    record = check_record(device, service.settings.gateway_id, check_id, check, now_ms, answers)
     try:
-        written = service.journal.append_soon([record.SerializeToString()])
+        # A write that fails after the answer (disk failing) is logged by the journal with this label.
+        service.journal.append_soon([record.SerializeToString()], f"answered check {check_id}")
     except BaseException:
         service.check_nonces.release(device.device_id, check.nonce)
         raise
-    written.add_done_callback(functools.partial(_log_unrecorded, check_id))
     response = check_response(check_id, now_ms, answers)
     return web.Response(body=response.SerializeToString(), content_type=PROTOBUF)
-
-
-def _log_unrecorded(check_id: str, written: asyncio.Future[None]) -> None:
-    """After the answer: a check the journal could not take (disk failing) is said in the log."""
-    if not written.cancelled() and written.exception() is not None:
-        log.error("check %s was answered but not recorded: %s", check_id, written.exception())
 
 
 async def read_whole_body(request: web.Request, max_bytes: int) -> bytes:

@@ -20,10 +20,10 @@ def request_id_for(incoming: str | None) -> str:
     """The caller's id if it is sane, else a new one."""
     if incoming and _SANE.match(incoming):
         return incoming
-    return _new_id()
+    return random_id()
 
 
-def _new_id() -> str:
+def random_id() -> str:
     """uuid.uuid4().hex without the UUID object (a third of its cost): 16 random bytes, version 4 bits set."""
     raw = bytearray(os.urandom(16))
     raw[6] = raw[6] & 0x0F | 0x40  # version 4

@@ -40,13 +40,15 @@ class _Pending:
 
     frames: bytes
     count: int
-    loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[None]
+    loop: asyncio.AbstractEventLoop | None  # None: nobody waits (append_soon); a failure is logged
+    future: asyncio.Future[None] | None
+    label: str = ""  # append_soon: what the records are, for that log line
 
 
 def _settle(outcomes: list[tuple[_Pending, BaseException | None]]) -> None:
     """On the waiting loop: resolve each append's future (unless its caller gave up)."""
     for pending, error in outcomes:
+        assert pending.future is not None
         if pending.future.done():
             continue
         if error is None:
@@ -219,27 +221,29 @@ class Journal:
     async def append(self, records: Sequence[bytes]) -> None:
         """Durably append records (fsynced when this returns); BACKPRESSURE if over budget or failing."""
         if records:
-            await self.append_soon(records)
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._enqueue(_Pending(frames(records), len(records), future.get_loop(), future))
+            await future
 
-    def append_soon(self, records: Sequence[bytes]) -> asyncio.Future[None]:
-        """Hand records to the writer thread's next group commit and return at once: the future is done
-        when they are durable (or holds BACKPRESSURE). For records whose answer needs no durability (a
-        pre-sale check changes nothing): they are lost only if the process dies before that group's
-        write, a few ms. A journal already over its budget or closing raises BACKPRESSURE here."""
-        framed = frames(records)
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
+    def append_soon(self, records: Sequence[bytes], label: str) -> None:
+        """Hand records to the writer thread's next group commit and return at once, for records whose
+        answer needs no durability (a pre-sale check changes nothing): they are lost only if the process
+        dies before that group's write, a few ms. Nobody waits for them, so their group wakes no event
+        loop; a write that fails is logged, naming them by label. A journal already over its budget or
+        closing raises BACKPRESSURE here."""
+        self._enqueue(_Pending(frames(records), len(records), None, None, label))
+
+    def _enqueue(self, pending: _Pending) -> None:
         with self._cond:
             if self._closing:
                 raise errors.GatewayError(errors.BACKPRESSURE, "the journal is closing",
                                           retry_after_s=RETRY_AFTER_FAILED_S)
-            if self._end - self._shipped + len(framed) > self.budget_bytes:
+            if self._end - self._shipped + len(pending.frames) > self.budget_bytes:
                 raise errors.GatewayError(
                     errors.BACKPRESSURE, "the journal is over its disk budget (storage is behind)",
                     retry_after_s=RETRY_AFTER_FULL_S)
-            self._queue.append(_Pending(framed, len(records), loop, future))
+            self._queue.append(pending)
             self._cond.notify()
-        return future
 
     def _write_loop(self) -> None:
         while True:
@@ -328,7 +332,10 @@ class Journal:
         # dozens of requests and each call_soon_threadsafe writes to the loop's self-pipe.
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Pending, BaseException | None]]] = {}
         for pending, error in outcomes:
-            by_loop.setdefault(pending.loop, []).append((pending, error))
+            if pending.loop is not None:
+                by_loop.setdefault(pending.loop, []).append((pending, error))
+            elif error is not None:
+                log.error("journal: %s was not recorded: %s", pending.label, error)
         for loop, settled in by_loop.items():
             # A closed loop means nobody waits for these answers any more.
             with contextlib.suppress(RuntimeError):

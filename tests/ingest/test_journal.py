@@ -159,6 +159,26 @@ async def test_failed_write_is_backpressure_and_leaves_no_half_record(
     assert list(journal.replay()) == [b"before", b"after"]
 
 
+async def test_records_handed_off_are_written_in_order_and_a_failed_write_is_logged_by_label(
+    journal: Journal, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    journal.append_soon([b"check-1"], "answered check one")
+    await journal.append([b"receipt-after-it"])  # durable, so the hand-off before it is too
+    assert list(journal.replay()) == [b"check-1", b"receipt-after-it"]
+
+    def disk_full(fd: int, data: bytes | memoryview) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(journal_module.os, "write", disk_full)
+    journal.append_soon([b"check-2"], "answered check two")
+    for _ in range(200):
+        if "answered check two" in caplog.text:
+            break
+        await asyncio.sleep(0.01)
+    assert "journal: answered check two was not recorded: backpressure" in caplog.text
+    assert "check one" not in caplog.text
+
+
 @contextlib.contextmanager
 def read_only(directory: Path) -> Iterator[None]:
     """Make directory read-only for real: a read-only bind mount over it (root), else permissions."""
