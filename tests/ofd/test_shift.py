@@ -203,9 +203,11 @@ async def test_cash_movements_and_the_z_report_numbered_with_the_receipts_are_no
     # The register numbers every document: deposit 1, receipt 2, withdrawal 3, receipt 4, Z report 5.
     start = now_ms() - 2 * 3600_000
     assert (await register.money(start, 500_000)).result.result_code == 0
-    assert (await register.ticket(ticket(start + 60_000, [commodity("Tea", 10_000)]))).result.result_code == 0
+    tea = ticket(start + 60_000, [commodity("Tea", 10_000)])
+    cake = ticket(start + 180_000, [commodity("Cake", 50_000)])
+    assert (await register.ticket(tea)).result.result_code == 0
     assert (await register.money(start + 120_000, 100_000, deposit=False)).result.result_code == 0
-    assert (await register.ticket(ticket(start + 180_000, [commodity("Cake", 50_000)]))).result.result_code == 0
+    assert (await register.ticket(cake)).result.result_code == 0
     assert (await register.close_shift(start + 240_000, None)).result.result_code == 0
     numbers = await rows(service, "SELECT document_number FROM {db}.receipts ORDER BY seq")
     assert numbers == [(2,), (4,)]

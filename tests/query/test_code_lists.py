@@ -25,7 +25,9 @@ def test_one_whole_code_a_line_with_its_gs_and_punctuation() -> None:
 
 
 def test_gs_written_as_text_or_its_symbol_stays_in_the_code() -> None:
-    codes = codes_of_upload("010487010100002721abc\\u001d93wGBI\n010487010100002721abc\u241d93wGBI\n".encode())
+    codes = codes_of_upload(
+        "010487010100002721abc\\u001d93wGBI\n010487010100002721abc\u241d93wGBI\n".encode()
+    )
     assert codes == ["010487010100002721abc\\u001d93wGBI", f"010487010100002721abc{GS}93wGBI"]
 
 
