@@ -216,7 +216,8 @@ def _csv_rows(text: str) -> Iterator[list[Any]]:
     yield from csv.reader(io.StringIO(text), delimiter=delimiter)
 
 
-def _xlsx_rows(raw: bytes) -> Iterator[list[Any]]:
+def workbook_rows(raw: bytes) -> Iterator[list[Any]]:
+    """The rows of an XLSX workbook's first sheet (a clear error when it cannot be read)."""
     from openpyxl import load_workbook  # only for workbooks; its import costs ~0.2 s
 
     try:
@@ -265,7 +266,7 @@ def parse_books(raw: bytes | str, lang: str = "en") -> list[BookEntry]:
     if isinstance(raw, str):
         return _entries(_csv_rows(raw.lstrip("\ufeff")), lang)
     if raw[:4] == b"PK\x03\x04":
-        return _entries(_xlsx_rows(raw), lang)
+        return _entries(workbook_rows(raw), lang)
     return _entries(_csv_rows(_decode(raw)), lang)
 
 
@@ -326,9 +327,9 @@ def compare_books(
     named = sorted({b.device_id for b in books})
     # A register that is not the seller's (a typo, or someone else's) is named as such and left out: its
     # rows are not receipts "missing on our side". Whether it exists for another seller is not said.
-    theirs_only = sorted(set(named) - _sellers_registers(client, db, seller, named))
-    not_yours = [b for b in books if b.device_id in theirs_only]
-    in_range = [b for b in books if since_ms <= b.time_ms < until_ms and b.device_id not in theirs_only]
+    strangers = sorted(set(named) - _sellers_registers(client, db, seller, named))
+    not_yours = [b for b in books if b.device_id in strangers]
+    in_range = [b for b in books if since_ms <= b.time_ms < until_ms and b.device_id not in strangers]
     devices = sorted({b.device_id for b in in_range})
     ours = _ours(client, db, seller, devices, since_ms, until_ms) if devices else {}
     theirs = {(b.device_id, b.document_number): b for b in in_range}
@@ -364,7 +365,7 @@ def compare_books(
             "until": last.isoformat(),
             "file_rows": len(books),
             "outside_range": len(books) - len(in_range) - len(not_yours),
-            "not_sellers_registers": theirs_only,
+            "not_sellers_registers": strangers,
             "not_sellers_rows": len(not_yours),
         },
         "days": [(first + dt.timedelta(days=n)).isoformat() for n in range((last - first).days + 1)],

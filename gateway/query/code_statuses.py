@@ -10,13 +10,13 @@ from __future__ import annotations
 import csv
 import io
 import re
-import zipfile
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from gateway import errors
 from gateway.auth.tokens import Principal
 from gateway.errors import GatewayError
+from gateway.query.books import workbook_rows
 from gateway.query.csv_dialect import RFC, CsvDialect
 from gateway.query.local_time import local_iso
 from gateway.query.scoping import scope_for
@@ -63,24 +63,11 @@ def _cells_of_csv(text: str) -> Iterator[str]:
         yield row[0] if row else ""
 
 
-def _cells_of_xlsx(raw: bytes) -> Iterator[str]:
-    from openpyxl import load_workbook  # only for workbooks
-
-    try:
-        workbook = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
-        raise GatewayError(errors.MALFORMED_REQUEST, "the file looks like XLSX but cannot be read") from None
-    try:
-        for row in workbook.worksheets[0].iter_rows(values_only=True):
-            yield str(row[0]) if row and row[0] is not None else ""
-    finally:
-        workbook.close()
-
-
 def codes_of_upload(raw: bytes, *, as_csv: bool = False) -> list[str]:
     """The codes of an upload: one a line (the whole line), a CSV file's or a workbook's first column."""
     if raw[:4] == b"PK\x03\x04":
-        cells: Iterable[str] = _cells_of_xlsx(raw)
+        rows = workbook_rows(raw)
+        cells: Iterable[str] = (str(row[0]) if row and row[0] is not None else "" for row in rows)
     else:
         try:
             text = raw.decode("utf-8-sig")
