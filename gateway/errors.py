@@ -43,6 +43,9 @@ TOO_MANY_ENVELOPES = _define(
     "too_many_envelopes", 413, True, "The batch has more envelopes than allowed; send smaller batches."
 )
 MALFORMED_REQUEST = _define("malformed_request", 400, False, "The request is not valid.")
+BOOKS_ROW_UNREADABLE = _define(
+    "books_row_unreadable", 400, False, "A row of the books file cannot be read; the detail names its line."
+)
 UNAUTHORIZED = _define("unauthorized", 401, False, "A valid bearer token is required.")
 FORBIDDEN = _define("forbidden", 403, False, "The token does not allow this action.")
 NOT_FOUND = _define("not_found", 404, False, "No such resource.")

@@ -285,6 +285,9 @@ def run_reconcile(args: argparse.Namespace) -> int:
                 print(json.dumps(result, indent=2))
                 return 0
             print("books vs receipts: " + ", ".join(f"{k} {v}" for k, v in result["summary"].items()))
+            strangers = result["covers"].get("not_sellers_registers") or []
+            if strangers:
+                print(f"  not registers of this seller, left out: {', '.join(strangers)}")
             for r in result["rows"]:
                 if r["status"] != "matched":
                     print(

@@ -166,7 +166,7 @@ async def post_books(request: web.Request) -> web.Response:
     since = parse_date(q["since"]) if q.get("since") else None
     until = parse_date(q["until"]) if q.get("until") else None
     lang = reads.lang
-    books = parse_books(await request.read())
+    books = parse_books(await request.read(), lang_of(request))
     result = await reads.reconcile.books(
         q.get("tin"), books, day=day, since=since, until=until, status=q.get("status") or None
     )

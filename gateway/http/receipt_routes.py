@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import io
-
 from aiohttp import web
 
 from gateway import errors
 from gateway.errors import GatewayError
 from gateway.http.analyst_routes import limit_of, reads_of
 from gateway.http.errors import lang_of
-from gateway.query.code_statuses import codes_of_text, statuses_csv
+from gateway.query.code_statuses import codes_of_upload, statuses_csv
 from gateway.query.csv_dialect import dialect_for
 from gateway.query.receipts import MAX_PAGE, ReceiptFilter
 from gateway.query.reconcile import parse_date
@@ -58,27 +56,11 @@ async def get_register(request: web.Request) -> web.Response:
     return web.json_response(await reads_of(request).receipts.register(request.match_info["device"]))
 
 
-def _codes_text(raw: bytes) -> str:
-    if raw[:4] == b"PK\x03\x04":  # a workbook: its first column
-        from openpyxl import load_workbook
-
-        workbook = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
-        try:
-            return "\n".join(
-                str(row[0]) for row in workbook.worksheets[0].iter_rows(values_only=True) if row and row[0]
-            )
-        finally:
-            workbook.close()
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise GatewayError(errors.MALFORMED_REQUEST, "the codes file must be UTF-8 text or XLSX") from None
-
-
 async def post_code_statuses(request: web.Request) -> web.Response:
-    """Each code of an uploaded file (one a line, or a workbook's first column): status and history."""
+    """Each code of an upload (one a line; ?input=csv: a CSV's first column; a workbook's): its status."""
     receipts = reads_of(request).receipts
-    result = await receipts.code_statuses(codes_of_text(_codes_text(await request.read())))
+    as_csv = request.query.get("input") == "csv"
+    result = await receipts.code_statuses(codes_of_upload(await request.read(), as_csv=as_csv))
     if request.query.get("format") == "csv":
         dialect = dialect_for(request.query.get("dialect"), lang_of(request))
         return web.Response(

@@ -19,6 +19,8 @@ from gateway.ofd.documents import finding
 from gateway.wire import ofd_pb2, pb
 
 SHIFT_LIMIT_MS = 24 * 3600 * 1000  # a shift lasts at most 24 h (OPEN_SHIFT_TIMEOUT_EXPIRED after that)
+# The state travels with every exchange: a shift of more cash movements than this lists only the first.
+MAX_OTHER_DOCUMENTS = 1000
 # Which way each operation moves cash in the drawer: a sale and a purchase's return bring it in.
 _CASH_SIGN: dict[int, int] = {ofd_pb2.OPERATION_SELL: 1, ofd_pb2.OPERATION_BUY_RETURN: 1,
               ofd_pb2.OPERATION_SELL_RETURN: -1, ofd_pb2.OPERATION_BUY: -1}
@@ -94,7 +96,7 @@ class Ledger:
         state.shift_open = True
         return Opening(number, True, findings)
 
-    def next_document(self, printed: int) -> int:
+    def next_document(self, printed: int, *, receipt: bool) -> int:
         """The document number of the register's next document: the one it printed if it says, else the
         gateway's own count; and the shift's document counters."""
         state = self.state
@@ -104,10 +106,22 @@ class Ledger:
         state.document_number = max(state.document_number, number)
         shift = state.shift
         shift.documents = units.count_plus(shift.documents, 1)
-        if not shift.first_document_number:
-            shift.first_document_number = number
-        shift.last_document_number = number
+        # A register numbers its cash movements and Z reports with its receipts: the Z report's range is
+        # its receipts' (as our own registers send it), the other numbers are named so none looks missing.
+        if not receipt:
+            if len(shift.other_document_numbers) < MAX_OTHER_DOCUMENTS:
+                shift.other_document_numbers.append(number)
+        else:
+            if not shift.first_document_number:
+                shift.first_document_number = number
+            shift.last_document_number = number
         return number
+
+    def other_documents_within(self) -> list[int]:
+        """The shift's numbers of documents that are not receipts, between its first and last receipt's."""
+        shift = self.shift
+        first, last = shift.first_document_number, shift.last_document_number
+        return sorted({n for n in shift.other_document_numbers if first <= n <= last})
 
     def count_receipt(self, receipt: pb.Receipt, ofd_ticket: ofd_pb2.TicketRequest, fiscal_sign: str) -> None:
         """Count an accepted receipt (its OFD form for the payment counters, our form for the rest)."""

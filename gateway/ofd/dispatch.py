@@ -270,7 +270,7 @@ class OfdDispatcher:
         document = _Document(ledger)
         shift_number = self._opening(ticket.fr_shift_number, time_ms, receipt.cashier, document, mapping)
         receipt.shift_number = ticket.fr_shift_number or shift_number
-        receipt.document_number = ledger.next_document(ticket.printed_document_number)
+        receipt.document_number = ledger.next_document(ticket.printed_document_number, receipt=True)
         receipt.shift_document_number = ticket.shift_document_number or ledger.shift.documents
         document.receipt_event = len(document.events)
         document.events.append((pb.Event(time_ms=time_ms, receipt=receipt), []))
@@ -285,7 +285,7 @@ class OfdDispatcher:
         document = _Document(ledger)
         shift_number = self._opening(placement.fr_shift_number, time_ms, movement.cashier, document, mapping)
         movement.shift_number = placement.fr_shift_number or shift_number
-        ledger.next_document(placement.printed_document_number)
+        ledger.next_document(placement.printed_document_number, receipt=False)
         mapping.findings.extend(ledger.count_cash(placement, movement.offline))
         document.events.append((pb.Event(time_ms=time_ms, cash_movement=movement), []))
         document.response = answers.ok(Command.MONEY_PLACEMENT)
@@ -304,7 +304,7 @@ class OfdDispatcher:
             mapping.findings.append(finding("shift_closed_twice", f"shift {claimed} was closed before"))
         else:
             shift_number = self._opening(claimed, time_ms, cashier, document, mapping)
-        ledger.next_document(close.printed_document_number)
+        ledger.next_document(close.printed_document_number, receipt=False)
         if z is None:
             shift_close = ledger.as_shift_close()
             missing = "the register sent no Z report: the gateway's counters of the shift stand in"
@@ -319,6 +319,7 @@ class OfdDispatcher:
         shift_close.offline = close.is_offline
         shift_close.first_document_number = ledger.shift.first_document_number
         shift_close.last_document_number = ledger.shift.last_document_number
+        shift_close.other_document_numbers.extend(ledger.other_documents_within())
         ledger.close(time_ms or now)
         document.events.append((pb.Event(time_ms=time_ms, shift_close=shift_close), []))
         response = answers.ok(Command.CLOSE_SHIFT)

@@ -24,7 +24,7 @@ from gateway.auth.tokens import Principal
 from gateway.errors import GatewayError
 from gateway.i18n import translate
 from gateway.query.csv_dialect import RFC, CsvDialect
-from gateway.query.local_time import LOCAL_TZ, day_range_ms, local_day, local_iso, parse_time
+from gateway.query.local_time import LOCAL_TZ, TZ_LABEL, day_range_ms, local_day, local_iso, parse_time
 from gateway.query.scoping import require_tin
 from gateway.storage.columns import MAX_TIME_MS
 
@@ -104,6 +104,7 @@ ALIASES = {
     ),
 }
 _NORMAL = re.compile(r"[\s_.№#\-]+")
+_DIGITS = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -161,9 +162,24 @@ def _time_of(value: object) -> int:
 
 
 def _number(value: object) -> int:
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and value.is_integer() and value >= 0:  # an Excel number cell
         return int(value)
-    return int(str(value).strip())
+    text = str(value if value is not None else "").strip()
+    if not _DIGITS.fullmatch(text):
+        raise ValueError(text)
+    return int(text)
+
+
+# What each field of a books row is read with, in the order a row's problems are reported.
+_READERS = (("document_number", _number), ("time", _time_of), ("total", parse_money))
+
+
+def _row_error(lang: str, line: int, field: str, value: object) -> GatewayError:
+    """A row that cannot be read: its line, the field and the value as written, in the reader's words."""
+    shown = str(value if value is not None else "").strip()[:40]
+    problem = translate(lang, f"books.error.{field}", value=shown)
+    detail = translate(lang, "books.error.line", line=line, problem=problem)
+    return GatewayError(errors.BOOKS_ROW_UNREADABLE, detail)
 
 
 def _column_map(header: list[str]) -> dict[str, int]:
@@ -197,7 +213,8 @@ def _csv_rows(text: str) -> Iterator[list[Any]]:
     yield from csv.reader(io.StringIO(text), delimiter=delimiter)
 
 
-def _xlsx_rows(raw: bytes) -> Iterator[list[Any]]:
+def workbook_rows(raw: bytes) -> Iterator[list[Any]]:
+    """The rows of an XLSX workbook's first sheet (a clear error when it cannot be read)."""
     from openpyxl import load_workbook  # only for workbooks; its import costs ~0.2 s
 
     try:
@@ -211,7 +228,7 @@ def _xlsx_rows(raw: bytes) -> Iterator[list[Any]]:
         workbook.close()
 
 
-def _entries(rows: Iterable[list[Any]]) -> list[BookEntry]:
+def _entries(rows: Iterable[list[Any]], lang: str) -> list[BookEntry]:
     iterator = iter(rows)
     header: list[Any] | None = None
     for row in iterator:
@@ -225,19 +242,15 @@ def _entries(rows: Iterable[list[Any]]) -> list[BookEntry]:
     for number, row in enumerate(iterator, start=2):
         if not any(str(v if v is not None else "").strip() for v in row):
             continue
-        try:
-            cells = {c: row[i] if i < len(row) else None for c, i in at.items()}
-            entries.append(
-                BookEntry(
-                    _number(cells["document_number"]),
-                    str(cells["device_id"] or "").strip(),
-                    _time_of(cells["time"]),
-                    parse_money(cells["total"]),
-                )
-            )
-        except (ValueError, GatewayError) as exc:
-            detail = exc.detail if isinstance(exc, GatewayError) else str(exc)
-            raise GatewayError(errors.MALFORMED_REQUEST, f"line {number}: {detail}") from None
+        cells = {c: row[i] if i < len(row) else None for c, i in at.items()}
+        read: dict[str, int] = {}
+        for field, reader in _READERS:
+            try:
+                read[field] = reader(cells[field])
+            except (ValueError, GatewayError):
+                raise _row_error(lang, number, field, cells[field]) from None
+        device = str(cells["device_id"] or "").strip()
+        entries.append(BookEntry(read["document_number"], device, read["time"], read["total"]))
         if len(entries) > MAX_BOOK_ROWS:
             raise GatewayError(errors.MALFORMED_REQUEST, f"at most {MAX_BOOK_ROWS} rows per upload")
     if not entries:
@@ -245,13 +258,13 @@ def _entries(rows: Iterable[list[Any]]) -> list[BookEntry]:
     return entries
 
 
-def parse_books(raw: bytes | str) -> list[BookEntry]:
-    """Rows of a books file (CSV in any of the usual dialects, or XLSX); errors name the line."""
+def parse_books(raw: bytes | str, lang: str = "en") -> list[BookEntry]:
+    """Rows of a books file (CSV in any of the usual dialects, or XLSX); a row's error names its line."""
     if isinstance(raw, str):
-        return _entries(_csv_rows(raw.lstrip("\ufeff")))
+        return _entries(_csv_rows(raw.lstrip("\ufeff")), lang)
     if raw[:4] == b"PK\x03\x04":
-        return _entries(_xlsx_rows(raw))
-    return _entries(_csv_rows(_decode(raw)))
+        return _entries(workbook_rows(raw), lang)
+    return _entries(_csv_rows(_decode(raw)), lang)
 
 
 def _ours(
@@ -265,6 +278,16 @@ def _ours(
         parameters={"tin": tin, "devices": devices, "since": since_ms, "until": until_ms},
     ).result_rows
     return {(str(d), int(n)): (int(t), int(total)) for d, n, t, total in rows}
+
+
+def _sellers_registers(client: Any, db: str, tin: str, devices: list[str]) -> set[str]:
+    """Which of these registers are (or were) registered to the seller."""
+    rows = client.query(
+        f"SELECT DISTINCT device_id FROM {db}.devices"
+        " WHERE seller_tin = {tin:String} AND device_id IN {devices:Array(String)}",
+        parameters={"tin": tin, "devices": devices},
+    ).result_rows
+    return {str(r[0]) for r in rows}
 
 
 def covered_days(
@@ -298,7 +321,12 @@ def compare_books(
         raise GatewayError(errors.MALFORMED_REQUEST, f"status must be one of {', '.join(STATUSES)}")
     first, last = covered_days(books, day, since, until)
     since_ms, until_ms = day_range_ms(first, last)
-    in_range = [b for b in books if since_ms <= b.time_ms < until_ms]
+    named = sorted({b.device_id for b in books})
+    # A register that is not the seller's (a typo, or someone else's) is named as such and left out: its
+    # rows are not receipts "missing on our side". Whether it exists for another seller is not said.
+    strangers = sorted(set(named) - _sellers_registers(client, db, seller, named))
+    not_yours = [b for b in books if b.device_id in strangers]
+    in_range = [b for b in books if since_ms <= b.time_ms < until_ms and b.device_id not in strangers]
     devices = sorted({b.device_id for b in in_range})
     ours = _ours(client, db, seller, devices, since_ms, until_ms) if devices else {}
     theirs = {(b.device_id, b.document_number): b for b in in_range}
@@ -333,7 +361,9 @@ def compare_books(
             "since": first.isoformat(),
             "until": last.isoformat(),
             "file_rows": len(books),
-            "outside_range": len(books) - len(in_range),
+            "outside_range": len(books) - len(in_range) - len(not_yours),
+            "not_sellers_registers": strangers,
+            "not_sellers_rows": len(not_yours),
         },
         "days": [(first + dt.timedelta(days=n)).isoformat() for n in range((last - first).days + 1)],
         "summary": counts,
@@ -342,15 +372,17 @@ def compare_books(
     }
 
 
-def _table(result: dict[str, Any], lang: str, money: Any, for_people: bool = True) -> list[list[Any]]:
-    header = [translate(lang, f"books.column.{c}") if for_people else c for c in RESULT_COLUMNS]
+def _table(
+    result: dict[str, Any], lang: str, money: Any, for_people: bool = True, when: Any = local_iso
+) -> list[list[Any]]:
+    header = [translate(lang, f"books.column.{c}", tz=TZ_LABEL) if for_people else c for c in RESULT_COLUMNS]
     body = [
         [
             translate(lang, f"books.status.{r['status']}") if for_people else r["status"],
             r["device_id"],
             r["document_number"],
-            local_iso(r["our_time_ms"]),
-            local_iso(r["their_time_ms"]),
+            when(r["our_time_ms"]),
+            when(r["their_time_ms"]),
             money(r["our_total"]),
             money(r["their_total"]),
             money(r["difference"]),
@@ -358,6 +390,13 @@ def _table(result: dict[str, Any], lang: str, money: Any, for_people: bool = Tru
         for r in result["rows"]
     ]
     return [header, *body]
+
+
+def _excel_time(ms: int | None) -> dt.datetime | None:
+    # Excel has no time zones: a local date-time cell (the header names the zone), which it sorts and sums.
+    if ms is None:
+        return None
+    return dt.datetime.fromtimestamp(ms / 1000, LOCAL_TZ).replace(tzinfo=None)
 
 
 def comparison_csv(result: dict[str, Any], lang: str = "en", dialect: CsvDialect = RFC) -> str:
@@ -371,7 +410,8 @@ def comparison_xlsx(result: dict[str, Any], lang: str = "en") -> bytes:
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(translate(lang, "books.sheet")[:31])
-    for row in _table(result, lang, lambda minor: None if minor is None else decimal.Decimal(minor) / 100):
+    for row in _table(result, lang, lambda minor: None if minor is None else decimal.Decimal(minor) / 100,
+                      when=_excel_time):
         sheet.append(row)
     out = io.BytesIO()
     workbook.save(out)

@@ -7,12 +7,17 @@ any other code is "not_visible", as in a trace.
 
 from __future__ import annotations
 
+import csv
+import io
+import re
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from gateway import errors
 from gateway.auth.tokens import Principal
 from gateway.errors import GatewayError
 from gateway.i18n import translate
+from gateway.query.books import workbook_rows
 from gateway.query.csv_dialect import RFC, CsvDialect
 from gateway.query.local_time import local_iso
 from gateway.query.scoping import scope_for
@@ -34,17 +39,58 @@ CSV_COLUMNS = (
 )
 
 
-def codes_of_text(text: str) -> list[str]:
-    """The codes of an uploaded text: one a line; a CSV line gives its first cell; blank lines skipped."""
-    codes = []
-    for line in text.lstrip("\ufeff").splitlines():
-        cell = line.split(";")[0].split(",")[0].split("\t")[0].strip().strip('"')
-        if cell and cell.lower() not in ("code", "cis", "код", "marking_code", "код маркировки"):
-            codes.append(cell)
+# The first line may be a header naming the column.
+HEADERS = frozenset(("code", "codes", "cis", "marking_code", "marking code", "код", "коды", "код маркировки"))
+# Line ends only: str.splitlines() would also split at GS (0x1D), which is part of a scanned code.
+_LINE_END = re.compile(r"\r\n|\n|\r")
+# The visible symbol some exports write for GS, read as GS (the parser reads "\u001d" and "\x1d" too).
+GS_SYMBOL = "\u241d"
+
+
+def _cells_of_lines(text: str) -> Iterator[str]:
+    # A code is the whole line: ',', ';' and '"' are legal GS1 characters inside a serial. A tab is not
+    # (a spreadsheet's copied rows): the code is the first cell. A line opening with '"' is CSV-quoted.
+    for line in _LINE_END.split(text):
+        cell = line.split("\t", 1)[0]
+        if cell.startswith('"'):
+            cell = next(csv.reader([cell]), [""])[0]
+        yield cell
+
+
+def _cells_of_csv(text: str) -> Iterator[str]:
+    first = _LINE_END.split(text, 1)[0]
+    delimiter = max((",", ";", "\t"), key=first.count)
+    for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
+        yield row[0] if row else ""
+
+
+def codes_of_upload(raw: bytes, *, as_csv: bool = False) -> list[str]:
+    """The codes of an upload: one a line (the whole line), a CSV file's or a workbook's first column."""
+    if raw[:4] == b"PK\x03\x04":
+        rows = workbook_rows(raw)
+        cells: Iterable[str] = (str(row[0]) if row and row[0] is not None else "" for row in rows)
+    else:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            refused = "the codes file must be UTF-8 text or XLSX"
+            raise GatewayError(errors.MALFORMED_REQUEST, refused) from None
+        cells = _cells_of_csv(text) if as_csv else _cells_of_lines(text)
+    return codes_of_cells(cells)
+
+
+def codes_of_cells(cells: Iterable[str]) -> list[str]:
+    """Codes from cells: blanks and a header in the first line skipped, GS kept (its symbol read as GS)."""
+    codes: list[str] = []
+    for n, cell in enumerate(cells):
+        code = cell.strip(" \t\u00a0\ufeff").replace(GS_SYMBOL, "\x1d")
+        if not code or (n == 0 and code.lower() in HEADERS):
+            continue
+        codes.append(code)
+        if len(codes) > MAX_CODES:
+            raise GatewayError(errors.MALFORMED_REQUEST, f"at most {MAX_CODES} codes at once")
     if not codes:
         raise GatewayError(errors.MALFORMED_REQUEST, "the file holds no codes (one code a line)")
-    if len(codes) > MAX_CODES:
-        raise GatewayError(errors.MALFORMED_REQUEST, f"at most {MAX_CODES} codes at once")
     return codes
 
 

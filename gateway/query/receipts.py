@@ -154,7 +154,7 @@ class Receipts:
         receipt.pop("received_at", None)
         lines = _query(
             self.client,
-            "SELECT line_no, name, gtin, quantity, price, discount, markup, sum, vat, vat_rate_bp,"
+            "SELECT line_no, name, gtin, quantity, price, discount, markup, sum, storno, vat, vat_rate_bp,"
             f" marking_codes, ai_label FROM {self.db}.receipt_lines WHERE {key} ORDER BY line_no",
             params,
         )

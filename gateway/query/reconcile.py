@@ -5,12 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from google.protobuf.message import DecodeError
+
 from gateway import errors
 from gateway.auth.tokens import Principal
 from gateway.errors import GatewayError
 from gateway.i18n import translate
 from gateway.query.local_time import day_range_ms
 from gateway.query.scoping import require_tin
+from gateway.wire import pb
 
 OPERATIONS = ("sell", "sell_return", "buy", "buy_return")
 MAX_MISSING_LISTED = 200
@@ -57,7 +60,7 @@ def _missing_documents(first: int, last: int, present: list[int]) -> tuple[int, 
     return len(missing), missing[:MAX_MISSING_LISTED]
 
 
-def _shift(r: dict[str, Any]) -> dict[str, Any]:
+def _shift(r: dict[str, Any], other_documents: list[int]) -> dict[str, Any]:
     operations = []
     for op in OPERATIONS:
         z_count, z_sum = int(r[f"z_{op}_count"]), int(r[f"z_{op}_sum"])
@@ -87,7 +90,9 @@ def _shift(r: dict[str, Any]) -> dict[str, Any]:
         for key in sorted(set(z_pay) | set(our_pay))
     ]
     missing_count, missing = _missing_documents(
-        int(r["first_document_number"]), int(r["last_document_number"]), [int(n) for n in r["documents"]]
+        int(r["first_document_number"]),
+        int(r["last_document_number"]),
+        [int(n) for n in r["documents"]] + other_documents,
     )
     return {
         "device_id": r["device_id"],
@@ -124,7 +129,42 @@ def _shifts(client: Any, db: str, tin: str, day: dt.date) -> list[dict[str, Any]
         parameters=_day_params(tin, day),
     )
     names = list(result.column_names)
-    return [_shift(dict(zip(names, row, strict=True))) for row in result.result_rows]
+    rows = [dict(zip(names, row, strict=True)) for row in result.result_rows]
+    # Only a shift with a gap in its receipts' numbers needs its Z report's other documents.
+    gaps = [
+        r
+        for r in rows
+        if r["first_document_number"]
+        and len(set(r["documents"])) < r["last_document_number"] - r["first_document_number"] + 1
+    ]
+    other = _other_documents(client, db, tin, gaps) if gaps else {}
+    return [_shift(r, other.get((str(r["device_id"]), int(r["seq"])), [])) for r in rows]
+
+
+def _other_documents(
+    client: Any, db: str, tin: str, shifts: list[dict[str, Any]]
+) -> dict[tuple[str, int], list[int]]:
+    """The numbers each Z report names as documents that are not receipts (an OFD register's cash
+    movements), read from the Z report's event as the register's gateway made it."""
+    rows = client.query(
+        f"SELECT device_id, seq, event FROM {db}.events WHERE seller_tin = {{tin:String}}"
+        " AND device_id IN {devices:Array(String)} AND seq IN {seqs:Array(UInt64)}"
+        " AND kind = 'shift_close' AND protection = ''",
+        parameters={
+            "tin": tin,
+            "devices": sorted({str(s["device_id"]) for s in shifts}),
+            "seqs": sorted({int(s["seq"]) for s in shifts}),
+        },
+        column_formats={"event": "bytes"},
+    ).result_rows
+    out: dict[tuple[str, int], list[int]] = {}
+    for device, seq, event in rows:
+        try:
+            close = pb.Event.FromString(event).shift_close
+        except DecodeError:  # stored as accepted; a Z report we cannot read names nothing
+            continue
+        out[(str(device), int(seq))] = [int(n) for n in close.other_document_numbers]
+    return out
 
 
 def _rejections(client: Any, db: str, tin: str, day: dt.date, lang: str) -> list[dict[str, Any]]:

@@ -257,7 +257,7 @@ class OperationTotals(_message.Message):
     def __init__(self, operation: _Optional[_Union[Operation, str]] = ..., count: _Optional[int] = ..., sum: _Optional[int] = ..., payments: _Optional[_Iterable[_Union[Payment, _Mapping]]] = ..., taxes: _Optional[_Iterable[_Union[Tax, _Mapping]]] = ..., discounts: _Optional[int] = ..., markups: _Optional[int] = ..., change: _Optional[int] = ..., offline_count: _Optional[int] = ...) -> None: ...
 
 class ShiftClose(_message.Message):
-    __slots__ = ("shift_number", "cashier", "receipt_count", "operations", "cash_deposits", "cash_withdrawals", "cash_in_drawer", "grand_totals", "first_document_number", "last_document_number", "offline", "opened_ms")
+    __slots__ = ("shift_number", "cashier", "receipt_count", "operations", "cash_deposits", "cash_withdrawals", "cash_in_drawer", "grand_totals", "first_document_number", "last_document_number", "offline", "opened_ms", "other_document_numbers")
     SHIFT_NUMBER_FIELD_NUMBER: _ClassVar[int]
     CASHIER_FIELD_NUMBER: _ClassVar[int]
     RECEIPT_COUNT_FIELD_NUMBER: _ClassVar[int]
@@ -270,6 +270,7 @@ class ShiftClose(_message.Message):
     LAST_DOCUMENT_NUMBER_FIELD_NUMBER: _ClassVar[int]
     OFFLINE_FIELD_NUMBER: _ClassVar[int]
     OPENED_MS_FIELD_NUMBER: _ClassVar[int]
+    OTHER_DOCUMENT_NUMBERS_FIELD_NUMBER: _ClassVar[int]
     shift_number: int
     cashier: str
     receipt_count: int
@@ -282,7 +283,8 @@ class ShiftClose(_message.Message):
     last_document_number: int
     offline: bool
     opened_ms: int
-    def __init__(self, shift_number: _Optional[int] = ..., cashier: _Optional[str] = ..., receipt_count: _Optional[int] = ..., operations: _Optional[_Iterable[_Union[OperationTotals, _Mapping]]] = ..., cash_deposits: _Optional[int] = ..., cash_withdrawals: _Optional[int] = ..., cash_in_drawer: _Optional[int] = ..., grand_totals: _Optional[_Iterable[_Union[OperationTotals, _Mapping]]] = ..., first_document_number: _Optional[int] = ..., last_document_number: _Optional[int] = ..., offline: _Optional[bool] = ..., opened_ms: _Optional[int] = ...) -> None: ...
+    other_document_numbers: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, shift_number: _Optional[int] = ..., cashier: _Optional[str] = ..., receipt_count: _Optional[int] = ..., operations: _Optional[_Iterable[_Union[OperationTotals, _Mapping]]] = ..., cash_deposits: _Optional[int] = ..., cash_withdrawals: _Optional[int] = ..., cash_in_drawer: _Optional[int] = ..., grand_totals: _Optional[_Iterable[_Union[OperationTotals, _Mapping]]] = ..., first_document_number: _Optional[int] = ..., last_document_number: _Optional[int] = ..., offline: _Optional[bool] = ..., opened_ms: _Optional[int] = ..., other_document_numbers: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class CashMovement(_message.Message):
     __slots__ = ("kind", "sum", "shift_number", "cashier", "offline")
@@ -719,7 +721,7 @@ class OfdTotal(_message.Message):
     def __init__(self, operation: _Optional[int] = ..., count: _Optional[int] = ..., sum: _Optional[int] = ...) -> None: ...
 
 class OfdShiftCounters(_message.Message):
-    __slots__ = ("shift_number", "opened_ms", "closed_ms", "operations", "taxes", "sections", "cash", "cash_sum", "documents", "annulled", "start_totals", "first_document_number", "last_document_number")
+    __slots__ = ("shift_number", "opened_ms", "closed_ms", "operations", "taxes", "sections", "cash", "cash_sum", "documents", "annulled", "start_totals", "first_document_number", "last_document_number", "other_document_numbers")
     SHIFT_NUMBER_FIELD_NUMBER: _ClassVar[int]
     OPENED_MS_FIELD_NUMBER: _ClassVar[int]
     CLOSED_MS_FIELD_NUMBER: _ClassVar[int]
@@ -733,6 +735,7 @@ class OfdShiftCounters(_message.Message):
     START_TOTALS_FIELD_NUMBER: _ClassVar[int]
     FIRST_DOCUMENT_NUMBER_FIELD_NUMBER: _ClassVar[int]
     LAST_DOCUMENT_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    OTHER_DOCUMENT_NUMBERS_FIELD_NUMBER: _ClassVar[int]
     shift_number: int
     opened_ms: int
     closed_ms: int
@@ -746,7 +749,8 @@ class OfdShiftCounters(_message.Message):
     start_totals: _containers.RepeatedCompositeFieldContainer[OfdTotal]
     first_document_number: int
     last_document_number: int
-    def __init__(self, shift_number: _Optional[int] = ..., opened_ms: _Optional[int] = ..., closed_ms: _Optional[int] = ..., operations: _Optional[_Iterable[_Union[OfdOperationCounters, _Mapping]]] = ..., taxes: _Optional[_Iterable[_Union[OfdTaxCounter, _Mapping]]] = ..., sections: _Optional[_Iterable[_Union[OfdSectionCounter, _Mapping]]] = ..., cash: _Optional[_Iterable[_Union[OfdCashCounter, _Mapping]]] = ..., cash_sum: _Optional[int] = ..., documents: _Optional[int] = ..., annulled: _Optional[_Iterable[_Union[OfdTotal, _Mapping]]] = ..., start_totals: _Optional[_Iterable[_Union[OfdTotal, _Mapping]]] = ..., first_document_number: _Optional[int] = ..., last_document_number: _Optional[int] = ...) -> None: ...
+    other_document_numbers: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, shift_number: _Optional[int] = ..., opened_ms: _Optional[int] = ..., closed_ms: _Optional[int] = ..., operations: _Optional[_Iterable[_Union[OfdOperationCounters, _Mapping]]] = ..., taxes: _Optional[_Iterable[_Union[OfdTaxCounter, _Mapping]]] = ..., sections: _Optional[_Iterable[_Union[OfdSectionCounter, _Mapping]]] = ..., cash: _Optional[_Iterable[_Union[OfdCashCounter, _Mapping]]] = ..., cash_sum: _Optional[int] = ..., documents: _Optional[int] = ..., annulled: _Optional[_Iterable[_Union[OfdTotal, _Mapping]]] = ..., start_totals: _Optional[_Iterable[_Union[OfdTotal, _Mapping]]] = ..., first_document_number: _Optional[int] = ..., last_document_number: _Optional[int] = ..., other_document_numbers: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class OfdLastTicket(_message.Message):
     __slots__ = ("shift_number", "document_number", "fiscal_sign", "operation", "total", "cash", "offline", "annulled", "payments")

@@ -89,9 +89,12 @@ def test_retailer_cannot_trace_or_match_another_sellers_sales(loaded: Loaded) ->
     )[0][0]
     books = f"document_number,device_id,time,total\n{doc},{device},{ms},{total / 100:.2f}\n".encode()
     _, result = loaded.post("/v1/reconcile/books", loaded.retailer_a, books)
-    assert result["summary"]["matched"] == 0 and result["summary"]["missing_on_our_side"] == 1
-    theirs = [r for r in result["rows"] if r["device_id"] == device]
-    assert [(r["status"], r["our_total"]) for r in theirs] == [("missing_on_our_side", None)]
+    # Not one of A's registers: named as such (as an unknown name would be), nothing of B's compared.
+    assert result["summary"] == dict.fromkeys(result["summary"], 0) and result["rows"] == []
+    assert result["covers"]["not_sellers_registers"] == [device] and result["covers"]["devices"] == []
+    typo = books.replace(device.encode(), b"no-such-register")
+    _, unknown = loaded.post("/v1/reconcile/books", loaded.retailer_a, typo)
+    assert unknown["covers"]["not_sellers_registers"] == ["no-such-register"] and unknown["rows"] == []
 
 
 @pytest.mark.clickhouse

@@ -7,8 +7,11 @@ import time
 
 import pytest
 
+from gateway.auth.tokens import ADMIN
 from gateway.ofd.units import tiyn
 from gateway.query.consumer_check import CheckQuery, check_receipt
+from gateway.query.local_time import local_day
+from gateway.query.reconcile import reconcile_day
 from gateway.query.verify import verify_fiscal_sign
 from gateway.service import GatewayService
 from gateway.wire import ofd_pb2, pb, signing
@@ -192,3 +195,28 @@ async def test_a_cancelled_receipt_is_annulled_in_the_counters(
     assert (first.total, first.document_number, first.operation) == (50_000, 2, pb.SELL)
     kinds = await rows(service, "SELECT kind FROM {db}.anomalies")
     assert kinds == [("cancel_without_receipt",)]
+
+
+async def test_cash_movements_and_the_z_report_numbered_with_the_receipts_are_not_missing_receipts(
+    service: GatewayService, register: Register,
+) -> None:
+    # The register numbers every document: deposit 1, receipt 2, withdrawal 3, receipt 4, Z report 5.
+    start = now_ms() - 2 * 3600_000
+    assert (await register.money(start, 500_000)).result.result_code == 0
+    tea = ticket(start + 60_000, [commodity("Tea", 10_000)])
+    cake = ticket(start + 180_000, [commodity("Cake", 50_000)])
+    assert (await register.ticket(tea)).result.result_code == 0
+    assert (await register.money(start + 120_000, 100_000, deposit=False)).result.result_code == 0
+    assert (await register.ticket(cake)).result.result_code == 0
+    assert (await register.close_shift(start + 240_000, None)).result.result_code == 0
+    numbers = await rows(service, "SELECT document_number FROM {db}.receipts ORDER BY seq")
+    assert numbers == [(2,), (4,)]
+    close = await rows(service, "SELECT event FROM {db}.events WHERE kind = 'shift_close'", binary=("event",))
+    z = pb.Event.FromString(close[0][0]).shift_close
+    assert (z.first_document_number, z.last_document_number, list(z.other_document_numbers)) == (2, 4, [3])
+    day = local_day(start + 240_000)
+    found = await service.storage.run(
+        lambda c: reconcile_day(c, service.storage.database, ADMIN, SELLER, day)
+    )
+    [shift] = found["shifts"]
+    assert (shift["missing_document_count"], shift["missing_documents"], shift["agrees"]) == (0, [], True)

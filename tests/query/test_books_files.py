@@ -45,8 +45,8 @@ def test_an_excel_workbook_with_real_dates_and_numbers() -> None:
     ("text", "says"),
     [
         ("doc,total\n1,2\n", "missing: device_id, time"),
-        ("document_number,device_id,time,total\n1,K,2026-01-15,12.345\n", "line 2: total '12.345' has more"),
-        ("document_number,device_id,time,total\n1,K,yesterday,1\n", "line 2: time: not a date"),
+        ("document_number,device_id,time,total\n1,K,2026-01-15,12.345\n", "line 2: the total '12.345'"),
+        ("document_number,device_id,time,total\n1,K,yesterday,1\n", "line 2: the time 'yesterday' is not"),
         ("document_number,device_id,time,total\n", "no rows"),
     ],
 )
@@ -54,6 +54,27 @@ def test_a_bad_file_is_a_clear_error_naming_the_line(text: str, says: str) -> No
     with pytest.raises(GatewayError) as refused:
         parse_books(text.encode())
     assert says in str(refused.value.detail)
+
+
+@pytest.mark.parametrize(
+    ("lang", "says"),
+    [
+        ("en", "line 3: the document number 'abc' is not a whole number"),
+        ("ru", "строка 3: номер документа «abc» — не целое число"),
+        ("kk", "3-жол: «abc» құжат нөмірі бүтін сан емес"),
+    ],
+)
+def test_a_document_number_that_is_no_number_is_named_in_the_readers_language(lang: str, says: str) -> None:
+    text = "document_number,device_id,time,total\n1,K,2026-01-15,1\nabc,K,yesterday,lots\n"
+    with pytest.raises(GatewayError) as refused:
+        parse_books(text.encode(), lang)
+    assert refused.value.error.code == "books_row_unreadable" and refused.value.detail == says
+    assert "int()" not in refused.value.detail
+
+
+def test_a_document_number_too_big_for_a_float_stays_exact() -> None:
+    [entry] = parse_books(b"document_number,device_id,time,total\n99999999999999999999999,K,2026-01-15,1\n")
+    assert entry.document_number == 99999999999999999999999
 
 
 def test_a_broken_workbook_is_refused_clearly() -> None:
@@ -93,3 +114,6 @@ def test_the_comparison_for_excel_in_russian_and_as_a_workbook() -> None:
     assert comparison_csv(result).startswith("status,device_id,document_number,our_time")  # for scripts
     sheet = load_workbook(io.BytesIO(comparison_xlsx(result, "kk"))).active
     assert sheet.cell(1, 1).value == "Мәртебесі" and sheet.cell(2, 8).value == -7
+    # Times are Excel date-times (local, the header names the zone), not text Excel cannot sort.
+    assert sheet.cell(1, 5).value == "Сіздің уақыт (UTC+5)"
+    assert sheet.cell(2, 5).value == dt.datetime(2026, 1, 15, 9, 30) and sheet.cell(2, 5).is_date

@@ -50,6 +50,7 @@ BUILT = {
     "event.": ("sale", "return", "check"),
     "operation.": ("SELL", "SELL_RETURN", "BUY", "BUY_RETURN"),
     "payment.": ("cash", "card", "credit", "tare", "mobile"),
+    "register.paid.": ("cash", "card", "credit", "tare", "mobile"),
     "case.": ("open", "resolved"),
     "case.action.": ("assign", "unassign", "resolve", "reopen", "note"),
     "scope.": ("admin", "analyst", "retailer"),

@@ -34,6 +34,12 @@ function money(minor) {
   return (minor < 0 ? "-" : "") + whole + (LANG === "en" ? "." : ",") + String(Math.abs(minor) % 100).padStart(2, "0");
 }
 
+// A whole number beyond 2^53 (a document number up to 2^64) is kept as its exact digits, not rounded
+// to "1e+23": JSON.parse hands the reviver the number's source text.
+function exact(key, value, context) {
+  return typeof value === "number" && !Number.isSafeInteger(value) && context && /^-?\d+$/.test(context.source) ? context.source : value;
+}
+
 function token() { return sessionStorage.getItem(TOKEN_KEY); }
 
 async function api(path, options = {}) {
@@ -44,7 +50,7 @@ async function api(path, options = {}) {
   }
   const type = response.headers.get("Content-Type") || "";
   // A download is kept as bytes (a CSV's BOM, which Excel needs, would not survive text()).
-  const body = type.includes("json") ? await response.json() : (options.blob ? await response.blob() : await response.text());
+  const body = type.includes("json") ? JSON.parse(await response.text(), exact) : (options.blob ? await response.blob() : await response.text());
   if (!response.ok) { const e = new Error(body.detail || body.error || response.statusText); e.status = response.status; e.code = body.error; throw e; }
   return body;
 }

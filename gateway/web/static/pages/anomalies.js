@@ -56,7 +56,7 @@ PAGES.anomalies = async () => {
           `<th>${esc(t("anomalies.col.seller"))}</th><th>${esc(t("anomalies.col.store"))}</th><th>${esc(t("anomalies.col.device"))}</th><th>${esc(t("anomalies.col.code"))}</th><th>${esc(t("anomalies.col.detail"))}</th>` +
           (staff ? `<th>${esc(t("anomalies.col.case"))}</th>` : "") + `</tr>` +
           page.items.map((i) => `<tr data-id="${esc(i.id)}"><td><button type="button" class="link open" data-id="${esc(i.id)}">${when(i.detected_ms)}</button></td><td>${facetPills(i)}</td>` +
-            `<td>${esc(i.seller_tin)}</td><td>${esc(i.store_id)}</td><td><a href="/ui/receipt?device=${encodeURIComponent(i.device_id)}&seq=${i.seq}">${esc(i.device_id)} #${i.seq}</a></td>` +
+            `<td>${esc(i.seller_tin)}</td><td>${esc(i.store_id)}</td><td><a href="/ui/receipt?device=${encodeURIComponent(i.device_id)}&seq=${i.seq}">${esc(i.device_id)} · ${esc(t("common.event_no", {seq: i.seq}))}</a></td>` +
             `<td>${i.cis ? `<a href="/ui/trace?code=${encodeURIComponent(i.cis)}">${esc(i.cis)}</a>` : ""}</td><td>${esc(i.detail)}</td>` +
             (staff ? `<td>${esc(t("case." + i.case.status))}${i.case.assignee ? " · " + esc(i.case.assignee) : ""}</td>` : "") + `</tr>`).join("") + "</table>");
         $$("#queue button.open").forEach((b) => { b.onclick = () => openIncident(b.dataset.id); });
@@ -72,7 +72,7 @@ PAGES.anomalies = async () => {
       current = await api("/v1/anomalies/" + id);
       const i = current, panel = $("#incident");
       panel.hidden = false;
-      panel.innerHTML = `<h2 id="incident-title">${esc(t("family." + i.family))} · ${esc(i.device_id)} #${i.seq}${i.line ? " · " + esc(t("anomalies.line", {line: i.line})) : ""}</h2>
+      panel.innerHTML = `<h2 id="incident-title">${esc(t("family." + i.family))} · ${esc(i.device_id)} · ${esc(t("common.event_no", {seq: i.seq}))}${i.line ? " · " + esc(t("anomalies.line", {line: i.line})) : ""}</h2>
         <p>${esc(t("anomalies.when", {event: when(i.event_ms, true), detected: when(i.detected_ms, true), tz: TZ_LABEL}))}</p>
         <ul id="facets">${i.facets.map((f) => `<li>${findingHtml(f.title, f.text)}</li>`).join("")}</ul>` +
         (i.cis ? `<p><a href="/ui/trace?code=${encodeURIComponent(i.cis)}">${esc(t("anomalies.trace_code"))}</a></p>` : "") +

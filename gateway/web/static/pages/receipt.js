@@ -10,16 +10,16 @@ PAGES.receipt = async () => {
     const r = await api(`/v1/receipts/${encodeURIComponent(q.get("device") || "")}/${encodeURIComponent(q.get("seq") || "")}`);
     $("h1").textContent = t("receipt.title", {document: r.document_number, device: r.device_id}); translateTitle();
     const pays = ["cash", "card", "credit", "tare", "mobile"].filter((k) => r[k]).map((k) => `${esc(t("payment." + k))} ${money(r[k])}`).join(" · ");
-    $("#result").innerHTML = `<section class="card" id="facts"><p>${esc(t("operation." + r.operation))} · <b>${money(r.total)}</b> · ${when(r.event_ms, true)} ${TZ_LABEL}</p>
-      <p>${esc(t("receipt.where", {seller: r.seller_tin, store: r.store_id, device: r.device_id, shift: r.shift_number, document: r.document_number}))}
+    $("#result").innerHTML = `<section class="card" id="facts"><p>${esc(t("operation." + r.operation))} · <b>${money(r.total)} ₸</b> · ${when(r.event_ms, true)} ${TZ_LABEL}</p>
+      <p>${esc(t("receipt.where", {seller: r.seller_tin, store: r.store_id, device: r.device_id, shift: r.shift_number, document: r.document_number, seq: r.seq}))}
       · <a href="/ui/register?device=${encodeURIComponent(r.device_id)}">${esc(t("receipt.reports"))}</a></p>
       <p>${pays}${r.change ? " · " + esc(t("receipt.change")) + " " + money(r.change) : ""} · ${esc(t("receipt.vat"))} ${money(r.vat)}${r.cashier ? " · " + esc(t("receipt.cashier")) + " " + esc(r.cashier) : ""}</p>
-      <p>${esc(t("receipt.sign"))}: <code id="sign">${esc(r.fiscal_sign)}</code> · ${esc(t("receipt.received"))} ${when(r.received_ms, true)}</p></section>
+      <p>${esc(t("receipt.sign"))}: <code id="sign">${esc(r.fiscal_sign)}</code> · ${esc(t("receipt.received"))} ${when(r.received_ms, true)} ${TZ_LABEL}</p></section>
       <h2>${esc(t("receipt.lines"))}</h2>` + scroll(`<table id="lines"><tr><th class="num">#</th><th>${esc(t("receipt.col.name"))}</th><th>GTIN</th><th class="num">${esc(t("receipt.col.quantity"))}</th>
-        <th class="num">${esc(t("receipt.col.price"))}</th><th class="num">${esc(t("receipt.col.sum"))}</th><th>${esc(t("receipt.col.codes"))}</th></tr>` +
+        <th class="num">${esc(t("receipt.col.price"))}</th><th class="num">${esc(t("receipt.col.adjustment"))}</th><th class="num">${esc(t("receipt.col.sum"))}</th><th>${esc(t("receipt.col.codes"))}</th></tr>` +
         r.lines.map((l) => `<tr><td class="num">${l.line_no}</td><td>${esc(l.name)}</td><td>${esc(l.gtin)}</td><td class="num">${(l.quantity / 1000).toLocaleString(LANG === "en" ? "en-US" : "ru-RU")}</td>
-          <td class="num">${money(l.price)}</td><td class="num">${money(l.sum)}</td><td>${r.codes.filter((c) => c.line === l.line_no).map((c) =>
-            `<a href="/ui/trace?code=${encodeURIComponent(c.cis || c.raw_code)}">${esc(c.cis || c.raw_code)}</a> <span class="pill${c.verdict === "valid" ? "" : " bad-pill"}">${esc(t("verdict." + c.verdict))}</span>`).join("<br>")}</td></tr>`).join("") + "</table>") +
+          <td class="num">${money(l.price)}</td><td class="num">${adjustment(l)}</td><td class="num">${money(l.sum)}</td><td>${r.codes.filter((c) => c.line === l.line_no).map((c) =>
+            `<a href="/ui/trace?code=${encodeURIComponent(c.cis || c.raw_code)}">${esc(c.cis || c.raw_code)}</a> <span class="pill${c.verdict === "valid" ? "" : " bad-pill"}">${esc(t("verdict." + c.verdict))}</span>`).join("<br>")}</td></tr>`).join("") + "</table>") + totals(r) +
       (r.anomalies.length ? `<h2>${esc(t("trace.anomalies"))}</h2><ul id="receipt-anomalies">${r.anomalies.map((a) => `<li>${findingHtml(t("kind." + a.kind), a.text, a.line ? " (" + esc(t("anomalies.line", {line: a.line})) + ")" : "")}</li>`).join("")}</ul>` : "") +
       `<h2>${esc(t("receipt.original"))}</h2>` + (r.original ? `<dl class="original" id="original"><dt>${esc(t("receipt.envelope_hash"))}</dt><dd><code>${esc(r.original.envelope_hash)}</code></dd>
         <dt>${esc(t("receipt.prev_hash"))}</dt><dd><code>${esc(r.original.prev_hash)}</code></dd><dt>${esc(t("receipt.key"))}</dt><dd><code>${esc(r.original.key_id)}</code></dd>
@@ -27,4 +27,14 @@ PAGES.receipt = async () => {
         <dt>${esc(t("receipt.event"))}</dt><dd>${r.original.event_base64 ? `<details><summary>${esc(t("receipt.show_bytes"))}</summary><code class="bytes">${esc(r.original.event_base64)}</code></details>` : esc(t("receipt.sealed", {protection: r.original.protection}))}</dd></dl>` : `<p class="muted">${esc(t("receipt.no_original"))}</p>`);
   } catch (err) { showError("#result", err); }
 };
+// A line's discount (−) or markup (+), so price × quantity ± it is the line's sum.
+function adjustment(l) { return l.discount ? "−" + money(l.discount) : l.markup ? "+" + money(l.markup) : ""; }
+// How the lines make the total: their sum, the receipt's own discount and markup, the total.
+function totals(r) {
+  const lines = r.lines.reduce((a, l) => a + (l.storno ? -l.sum : l.sum), 0);  // a storno line cancels
+  const parts = [t("receipt.lines_sum", {sum: money(lines)})];
+  if (r.discount) parts.push(t("receipt.discount", {sum: money(r.discount)}));
+  if (r.markup) parts.push(t("receipt.markup", {sum: money(r.markup)}));
+  return `<p id="totals">${esc(parts.join(" ") + " = " + t("receipt.total", {sum: money(r.total)}))}</p>`;
+}
 function translateTitle() { document.title = $("h1").textContent + " · tracegate"; }
