@@ -48,7 +48,7 @@ BUILT = {
     "operation.": ("SELL", "SELL_RETURN", "BUY", "BUY_RETURN"),
     "payment.": ("cash", "card", "credit", "tare", "mobile"),
     "case.": ("open", "resolved"),
-    "case.action.": ("assign", "unassign", "resolve", "reopen", "note"),
+    "case.action.": ("assign", "unassign", "resolve", "reopen", "note", "take_over"),
     "scope.": ("admin", "analyst", "retailer"),
     "trace.owner.": ("you", "another", "none", "named"),
     "books.status.": BOOK_STATUSES,

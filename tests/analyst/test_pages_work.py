@@ -1,0 +1,133 @@
+"""The anomaly queue as a place of work, in headless chromium: a colleague's case, the view in the URL
+(page, filters, open incident) through Back, reload and links, bad parameters said, the layout at 1280 px."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from collections.abc import Iterator
+
+import pytest
+
+from tests.analyst.browser import Browser
+from tests.analyst.conftest import FORGED_DEVICE, GOLDEN_TIN, Loaded, issue
+from tests.analyst.test_pages import ARTIFACTS, _login, _open, pytestmark  # noqa: F401
+
+QUEUE = "document.querySelectorAll('#queue tbody tr').length > 0"
+ERROR = "document.querySelector('#result .error')"
+ON_PAGE_2 = (
+    "location.search.includes('page=2') && document.querySelector('#page').innerText.includes('page 2')"
+)
+
+
+@pytest.fixture(scope="module")
+def b() -> Iterator[Browser]:
+    browser = Browser()
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+def _assign(loaded: Loaded, token: str, incident: str) -> None:
+    body = json.dumps({"action": "assign"}).encode()
+    status, _, raw = loaded.gw.request(
+        "POST", f"/v1/anomalies/{incident}/actions", body, "application/json", token
+    )
+    assert status == 200, raw
+
+
+def test_a_colleagues_case_is_taken_over_on_the_page(loaded: Loaded, b: Browser) -> None:
+    colleague = issue(loaded.gw, "--scope", "analyst", "--label", "aigerim")
+    _, page = loaded.get("/v1/anomalies", loaded.analyst, tin=GOLDEN_TIN, status="unassigned", limit=1)
+    incident = page["items"][0]["id"]
+    _assign(loaded, colleague, incident)
+    _login(b, loaded, loaded.analyst)
+    # A link to one incident opens it (the colleague sent it, say).
+    _open(b, loaded, f"/ui/anomalies?incident={incident}", "document.querySelector('#case-theirs')")
+    assert "aigerim works on this case" in b.text("#case-theirs")
+    assert b.evaluate("document.querySelector('#incident button[data-action=resolve]').disabled")
+    assert b.evaluate("document.querySelector('#incident button[data-action=assign]').disabled")
+    b.screenshot(ARTIFACTS / "anomalies-colleagues-case.png")
+    b.click("#take-over")
+    b.wait_for("document.querySelector('#history').innerText.includes('took it over from aigerim')")
+    assert "taken by tests" in b.text("#case-state")
+    assert not b.evaluate("document.querySelector('#case-theirs')")
+    b.click("#incident button[data-action=resolve]")
+    b.wait_for("document.querySelector('#case-state').innerText.includes('resolved')")
+    # Escape closes the panel, and the address forgets the incident.
+    b.evaluate("document.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape'}))")
+    b.wait_for("document.querySelector('#incident').hidden")
+    assert "incident=" not in b.evaluate("location.search")
+    assert not b.console_errors, b.console_errors
+
+
+def test_the_queue_view_lives_in_the_url(loaded: Loaded, b: Browser) -> None:
+    _login(b, loaded, loaded.analyst)
+    _open(b, loaded, "/ui/anomalies", QUEUE)
+    first = b.evaluate("document.querySelector('#queue tbody tr').dataset.id")
+    b.click("#next")
+    b.wait_for(ON_PAGE_2)
+    b.wait_for(QUEUE)
+    second = b.evaluate("document.querySelector('#queue tbody tr').dataset.id")
+    assert second != first
+    b.goto(b.evaluate("location.href"))  # reload: still page 2
+    b.wait_for(QUEUE + " && document.querySelector('#page').innerText.includes('page 2')")
+    assert b.evaluate("document.querySelector('#queue tbody tr').dataset.id") == second
+    b.click("#prev")  # newer works after a reload
+    b.wait_for("document.querySelector('#page').innerText.includes('page 1')")
+    b.wait_for(f"document.querySelector('#queue tbody tr')?.dataset.id === {json.dumps(first)}")
+    b.evaluate("history.back()")  # Back returns to page 2, not out of the queue
+    b.wait_for(ON_PAGE_2)
+    b.wait_for(f"document.querySelector('#queue tbody tr')?.dataset.id === {json.dumps(second)}")
+    # Opening an incident is a step too: Back closes it.
+    b.click("#queue button.open")
+    b.wait_for("location.search.includes('incident=') && !document.querySelector('#incident').hidden")
+    b.evaluate("history.back()")
+    b.wait_for("document.querySelector('#incident').hidden && !location.search.includes('incident=')")
+    # status=assigned (documented) filters; what the page cannot read is said, never silently dropped.
+    _open(b, loaded, "/ui/anomalies?status=assigned", QUEUE)
+    assert b.evaluate("document.querySelector('#status').value") == "assigned"
+    rows = "[...document.querySelectorAll('#queue tbody tr')]"
+    cases = b.evaluate(rows + ".map(r => r.lastElementChild.innerText)")
+    assert cases and all(" · " in c for c in cases), cases
+    assert cases[0].split(" · ")[0] in ("Open", "Resolved")  # capitalised as the filter's options
+    for path, says in (
+        ("/ui/anomalies?status=bogus", "status must be one of"),
+        ("/ui/anomalies?preset=custom&since=2026-99-01", "since"),
+        ("/ui/anomalies?until=2026-13-45", "until"),
+    ):
+        _open(b, loaded, path, ERROR)
+        assert says in b.text("#result") and not b.evaluate("document.querySelector('#queue')"), path
+    assert not b.console_errors, b.console_errors
+
+
+def test_a_retailer_asking_for_another_seller_is_told_no(loaded: Loaded, b: Browser) -> None:
+    _login(b, loaded, loaded.retailer_a)
+    _open(b, loaded, "/ui/anomalies?tin=" + loaded.tin_b, ERROR)
+    assert "only its own seller TIN" in b.text("#result")
+    assert loaded.tin_b not in b.text("#result") and not b.evaluate("document.querySelector('#queue')")
+    assert b.evaluate("document.querySelector('#tin').value") == GOLDEN_TIN
+
+
+def test_a_non_receipt_event_links_to_its_register(loaded: Loaded, b: Browser) -> None:
+    _login(b, loaded, loaded.analyst)
+    _open(b, loaded, f"/ui/anomalies?device={FORGED_DEVICE}&kind=shift_receipts_mismatch", QUEUE)
+    href = b.evaluate("document.querySelector('#queue tbody tr').children[4].querySelector('a').href")
+    assert urllib.parse.urlsplit(href).path == "/ui/register", href
+    b.goto(href)
+    b.wait_for("document.querySelector('#z-reports')")
+    assert "no such receipt" not in b.text().lower()
+
+
+def test_the_queue_fits_1280_pixels(loaded: Loaded, b: Browser) -> None:
+    _login(b, loaded, loaded.analyst)
+    _open(b, loaded, "/ui/anomalies", QUEUE)
+    assert b.evaluate("document.querySelectorAll('#queue > thead th').length") == 8
+    assert b.evaluate("!document.querySelector('#queue > tbody th')")
+    box = "document.querySelector('#queue').parentElement"
+    assert b.evaluate(f"{box}.scrollWidth <= {box}.clientWidth")
+    right = b.evaluate("document.querySelector('#queue thead th:last-child').getBoundingClientRect().right")
+    assert right <= 1280 and b.text("#queue thead th:last-child") == "Case"
+    b.screenshot(ARTIFACTS / "anomalies-1280.png")
+
