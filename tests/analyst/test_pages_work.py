@@ -1,5 +1,6 @@
 """The anomaly queue as a place of work, in headless chromium: a colleague's case, the view in the URL
-(page, filters, open incident) through Back, reload and links, bad parameters said, the layout at 1280 px."""
+(page, filters, open incident) through Back, reload and links, bad parameters said, the layout at 1280 px;
+sign-in that returns to the link opened, and says when a session ended."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from tests.analyst.browser import Browser
 from tests.analyst.conftest import FORGED_DEVICE, GOLDEN_TIN, Loaded, issue
 from tests.analyst.test_pages import ARTIFACTS, _login, _open, pytestmark  # noqa: F401
+from tests.e2e.conftest import tracegate
 
 QUEUE = "document.querySelectorAll('#queue tbody tr').length > 0"
 ERROR = "document.querySelector('#result .error')"
@@ -131,3 +133,39 @@ def test_the_queue_fits_1280_pixels(loaded: Loaded, b: Browser) -> None:
     assert right <= 1280 and b.text("#queue thead th:last-child") == "Case"
     b.screenshot(ARTIFACTS / "anomalies-1280.png")
 
+
+
+def _sign_in_here(b: Browser, token: str) -> None:
+    b.wait_for("document.querySelector('#login button').textContent.length > 0")
+    b.fill("#token", token)
+    b.click("#login button")
+
+
+def test_sign_in_returns_to_the_link_and_an_ended_session_says_so(loaded: Loaded, b: Browser) -> None:
+    link = "/ui/anomalies?kind=code_clone"
+    b.goto(loaded.gw.url + "/ui/login")
+    b.evaluate("sessionStorage.clear()")
+    b.goto(loaded.gw.url + link)  # a link a colleague sent, opened in a fresh tab
+    b.wait_for("location.pathname === '/ui/login'")
+    _sign_in_here(b, loaded.analyst)
+    b.wait_for(f"location.pathname + location.search === {json.dumps(link)}")
+    b.wait_for(QUEUE)
+    # Only our own pages: another site, or the API through a dot-dot path, lands on the dashboard.
+    for bad in ("https://evil.example/ui/x", "//evil.example/ui/x", "/ui/../v1/whoami"):
+        b.goto(loaded.gw.url + "/ui/login?next=" + urllib.parse.quote(bad, safe=""))
+        _sign_in_here(b, loaded.analyst)
+        b.wait_for("location.pathname === '/ui/dashboard'")
+        assert b.evaluate("location.host") == urllib.parse.urlsplit(loaded.gw.url).netloc
+    # A token revoked while in use: the next page says the session ended, and signing in returns there.
+    out = tracegate("tokens", "issue", "--data", str(loaded.gw.data), "--scope", "retailer",
+                    "--tin", GOLDEN_TIN, "--json")
+    issued = json.loads(out.stdout)
+    b.goto(loaded.gw.url + "/ui/login")
+    _sign_in_here(b, issued["token"])
+    b.wait_for("location.pathname === '/ui/dashboard'")
+    tracegate("tokens", "revoke", "--data", str(loaded.gw.data), issued["token_id"])
+    b.goto(loaded.gw.url + "/ui/receipts")
+    b.wait_for("document.querySelector('#ended')")
+    assert "session has ended" in b.text("#ended") and "revoked" in b.text("#ended")
+    assert b.evaluate("new URLSearchParams(location.search).get('next')") == "/ui/receipts"
+    b.screenshot(ARTIFACTS / "login-session-ended.png")

@@ -36,11 +36,30 @@ function money(minor) {
 
 function token() { return sessionStorage.getItem(TOKEN_KEY); }
 
+// To the sign-in page, which comes back here afterwards; reason "ended": a token that stopped working
+// (revoked or expired: the gateway does not say which) is told as such, not as a silent reload.
+function toLogin(reason = "") {
+  const p = new URLSearchParams({next: location.pathname + location.search});
+  if (reason) p.set("reason", reason);
+  location.href = "/ui/login?" + p;
+}
+
+// Where to go after sign-in: a page of ours named by ?next= (same origin, under /ui/), else the dashboard.
+function afterLogin(next) {
+  if (next && next.startsWith("/ui/") && !next.startsWith("//")) {
+    const target = new URL(next, location.origin);
+    if (target.origin === location.origin && target.pathname.startsWith("/ui/") && target.pathname !== "/ui/login") {
+      return target.pathname + target.search;
+    }
+  }
+  return "/ui/dashboard";
+}
+
 async function api(path, options = {}) {
   const headers = Object.assign({Authorization: "Bearer " + token()}, options.headers || {});
   const response = await fetch(path, Object.assign({}, options, {headers}));
   if (response.status === 401 && document.body.dataset.page !== "login") {
-    sessionStorage.removeItem(TOKEN_KEY); location.href = "/ui/login"; throw new Error("login");
+    sessionStorage.removeItem(TOKEN_KEY); toLogin("ended"); throw new Error("login");
   }
   const type = response.headers.get("Content-Type") || "";
   // A download is kept as bytes (a CSV's BOM, which Excel needs, would not survive text()).
@@ -142,7 +161,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   try { MESSAGES = await (await fetch(`/ui/i18n/${LANG}.json`)).json(); } catch (e) { MESSAGES = {}; }
   translatePage();
   if (page !== "login") {
-    if (!token()) { location.href = "/ui/login"; return; }
+    if (!token()) { toLogin(); return; }
     nav(page);
   } else {
     $("header").innerHTML = `<span class="brand">tracegate</span>` + languageSwitch();
