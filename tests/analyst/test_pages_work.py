@@ -5,15 +5,22 @@ sign-in that returns to the link opened, and says when a session ended."""
 from __future__ import annotations
 
 import json
+import random
+import time
 import urllib.parse
 from collections.abc import Iterator
 
 import pytest
 
+from firmware_sim.catalog import default_catalog, marking_code
+from gateway.http.ingest_routes import PROTOBUF
+from gateway.wire import pb
 from tests.analyst.browser import Browser
-from tests.analyst.conftest import FORGED_DEVICE, GOLDEN_TIN, Loaded, issue
+from tests.analyst.conftest import A_STORE, FORGED_DEVICE, GOLDEN_TIN, Loaded, issue
 from tests.analyst.test_pages import ARTIFACTS, _login, _open, pytestmark  # noqa: F401
+from tests.e2e.chain_builder import ChainedRegister
 from tests.e2e.conftest import tracegate
+from tests.e2e.test_codes_e2e import check_request
 
 QUEUE = "document.querySelectorAll('#queue tbody tr').length > 0"
 ERROR = "document.querySelector('#result .error')"
@@ -169,3 +176,34 @@ def test_sign_in_returns_to_the_link_and_an_ended_session_says_so(loaded: Loaded
     assert "session has ended" in b.text("#ended") and "revoked" in b.text("#ended")
     assert b.evaluate("new URLSearchParams(location.search).get('next')") == "/ui/receipts"
     b.screenshot(ARTIFACTS / "login-session-ended.png")
+
+
+def _a_checked_code(loaded: Loaded) -> tuple[str, str]:
+    """A code of seller A's, checked before sale by a register of A's: (code, check id)."""
+    register = ChainedRegister("check-a-0001")
+    status, answer = loaded.gw.admin(
+        "POST",
+        "/v1/admin/devices",
+        {"device_id": register.device_id, "seller_tin": GOLDEN_TIN, "store_id": A_STORE,
+         "public_key_pem": register.public_key_pem},
+    )
+    assert status == 201, answer
+    code = marking_code(next(g for g in default_catalog() if g.marking_group == "shoes"), random.Random(9200))
+    status, _, body = loaded.gw.request("POST", "/v1/codes/check", check_request(register, [code]), PROTOBUF)
+    assert status == 200, body
+    check_id = pb.CodeCheckResponse.FromString(body).check_id
+    deadline = time.monotonic() + 30
+    while not loaded.gw.sql(f"SELECT 1 FROM tracegate.code_events WHERE check_id = '{check_id}'"):
+        assert time.monotonic() < deadline, "the check never reached code_events"
+        time.sleep(0.3)
+    return code, check_id
+
+
+def test_a_pre_sale_check_on_the_trace_is_a_check_not_a_receipt(loaded: Loaded, b: Browser) -> None:
+    code, check_id = _a_checked_code(loaded)
+    _login(b, loaded, loaded.retailer_a)
+    path = "/ui/trace?code=" + urllib.parse.quote(code, safe="")
+    _open(b, loaded, path, "document.querySelector('#timeline')")
+    check = b.evaluate("[...document.querySelectorAll('#timeline li.check')].map(l => l.innerText).join('|')")
+    assert f"check id {check_id}" in check and "receipt 0" not in check and "line 0" not in check
+    assert not b.evaluate("document.querySelector('#timeline li.check a[href^=\"/ui/receipt\"]')")
