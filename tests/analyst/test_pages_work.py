@@ -207,3 +207,15 @@ def test_a_pre_sale_check_on_the_trace_is_a_check_not_a_receipt(loaded: Loaded, 
     check = b.evaluate("[...document.querySelectorAll('#timeline li.check')].map(l => l.innerText).join('|')")
     assert f"check id {check_id}" in check and "receipt 0" not in check and "line 0" not in check
     assert not b.evaluate("document.querySelector('#timeline li.check a[href^=\"/ui/receipt\"]')")
+
+
+def test_analysts_read_the_seller_pages_as_about_a_seller(loaded: Loaded, b: Browser) -> None:
+    for token, menu, title in (
+        (loaded.analyst, "Seller's books", "Does a seller's shift add up?"),
+        (loaded.retailer_a, "My books", "Does my shift add up?"),
+    ):
+        _login(b, loaded, token)
+        _open(b, loaded, "/ui/reconcile", "document.querySelector('#who').innerText.length > 0")
+        b.wait_for(f"document.querySelector('h1').innerText === {json.dumps(title)}")
+        assert b.text("header nav a[href='/ui/books']") == menu
+        assert ("My books" in b.text("header")) == (token == loaded.retailer_a)

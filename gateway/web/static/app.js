@@ -100,7 +100,15 @@ function nav(page) {
     `</nav><span class="who" id="who"></span>` + languageSwitch() + `<button type="button" class="link" id="logout">${esc(t("nav.logout"))}</button>`;
   $("#logout").onclick = () => { sessionStorage.removeItem(TOKEN_KEY); location.href = "/ui/login"; };
   bindLanguageSwitch();
-  whoami().then((w) => { $("#who").textContent = t("scope." + w.scope) + (w.seller_tin ? " · " + w.seller_tin : ""); }).catch(() => {});
+  whoami().then((w) => {
+    $("#who").textContent = t("scope." + w.scope) + (w.seller_tin ? " · " + w.seller_tin : "");
+    // Pages a retailer reads as "my …" are about a chosen seller for the authority's staff.
+    if (w.scope !== "retailer") {
+      $$("[data-i18n-staff]").forEach((e) => { e.textContent = t(e.dataset.i18nStaff); });
+      $("header nav a[href='/ui/books']").textContent = t("nav.books_staff");
+      const title = $("h1"); if (title) document.title = title.textContent + " · tracegate";
+    }
+  }).catch(() => {});
 }
 
 function languageSwitch() {
