@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -219,3 +220,21 @@ def test_analysts_read_the_seller_pages_as_about_a_seller(loaded: Loaded, b: Bro
         b.wait_for(f"document.querySelector('h1').innerText === {json.dumps(title)}")
         assert b.text("header nav a[href='/ui/books']") == menu
         assert ("My books" in b.text("header")) == (token == loaded.retailer_a)
+
+
+def test_the_dashboard_range_speaks_the_queues_parameters(loaded: Loaded, b: Browser) -> None:
+    _login(b, loaded, loaded.analyst)
+    b.wait_for("document.querySelector('#period').innerText.includes('UTC+5')")
+    times = re.findall(r"\d{4}-\d\d-\d\d \d\d:\d\d", b.text("#period"))
+    assert len(times) == 2 and times[1] <= b.evaluate("when(Date.now())"), times  # no end in the future
+    days = "/ui/dashboard?since=2026-01-10&until=2026-01-21"
+    _open(b, loaded, days, "document.querySelector('#by-kind a')")
+    assert b.evaluate("document.querySelector('#since').value") == "2026-01-10"
+    assert b.evaluate("document.querySelector('#until').value") == "2026-01-20"
+    assert "2026-01-10 00:00" in b.text("#period") and "per day" in b.text().lower()
+    for path, says in (
+        ("/ui/dashboard?preset=custom&since=2020-01-01&until=2026-12-04", "400 days"),
+        ("/ui/dashboard?preset=custom&since=2026-99-01", "since"),
+    ):
+        _open(b, loaded, path, ERROR)
+        assert says in b.text("#result") and b.text("#period") == "", path  # not the last 24 h
