@@ -10,6 +10,7 @@ import re
 import time
 import urllib.parse
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -17,7 +18,7 @@ from firmware_sim.catalog import default_catalog, marking_code
 from gateway.http.ingest_routes import PROTOBUF
 from gateway.wire import pb
 from tests.analyst.browser import Browser
-from tests.analyst.conftest import A_STORE, FORGED_DEVICE, GOLDEN_TIN, Loaded, issue
+from tests.analyst.conftest import A_DEVICE, A_STORE, FORGED_DEVICE, GOLDEN_TIN, Loaded, issue
 from tests.analyst.test_pages import ARTIFACTS, _login, _open, pytestmark  # noqa: F401
 from tests.e2e.chain_builder import ChainedRegister
 from tests.e2e.conftest import tracegate
@@ -238,3 +239,36 @@ def test_the_dashboard_range_speaks_the_queues_parameters(loaded: Loaded, b: Bro
     ):
         _open(b, loaded, path, ERROR)
         assert says in b.text("#result") and b.text("#period") == "", path  # not the last 24 h
+
+
+def test_a_retailer_downloads_its_audit_export_and_it_verifies(
+    loaded: Loaded, b: Browser, tmp_path: Path
+) -> None:
+    _login(b, loaded, loaded.retailer_a)
+    _open(b, loaded, "/ui/export", "document.querySelector('#tin').readOnly")
+    assert b.evaluate("document.querySelector('#tin').value") == GOLDEN_TIN
+    assert "tracegate verify" in b.text("main")
+    assert b.text("header nav a[href='/ui/export']") == "Audit export"
+    # What the reader saves is kept in the page, to be checked here as an auditor would.
+    b.evaluate("window.download = (data, name) => { window.saved = {data, name}; }")
+    b.click("#export button")
+    b.wait_for("document.querySelector('#exported')")
+    assert re.search(r"Downloaded: [1-9]\d* event\(s\)", b.text("#exported")), b.text("#exported")
+    assert loaded.tin_b not in str(b.evaluate("window.saved.data.text()"))
+    # One register's file, checked offline against the key the page offers: authentic and complete.
+    b.fill("#device", A_DEVICE)
+    b.click("#export button")
+    b.wait_for(f"window.saved.name.includes({json.dumps(A_DEVICE)})")
+    export = tmp_path / str(b.evaluate("window.saved.name"))
+    export.write_text(str(b.evaluate("window.saved.data.text()")))
+    b.click("#key")
+    b.wait_for("window.saved.name === 'export-key.pem'")
+    key = tmp_path / "export-key.pem"
+    key.write_text(str(b.evaluate("window.saved.data")))
+    verified = tracegate("verify", "--export-key", str(key), str(export))
+    assert "RESULT PASS" in verified.stdout, verified.stdout
+    # Another seller's register is not there for a retailer (as if it did not exist).
+    b.fill("#device", "iso-b-0001")
+    b.click("#export button")
+    b.wait_for(ERROR)
+    assert b.evaluate("window.saved.name") == "export-key.pem"  # nothing saved

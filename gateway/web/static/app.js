@@ -58,12 +58,14 @@ function afterLogin(next) {
 async function api(path, options = {}) {
   const headers = Object.assign({Authorization: "Bearer " + token()}, options.headers || {});
   const response = await fetch(path, Object.assign({}, options, {headers}));
+  if (options.onHeaders) options.onHeaders(response.headers);
   if (response.status === 401 && document.body.dataset.page !== "login") {
     sessionStorage.removeItem(TOKEN_KEY); toLogin("ended"); throw new Error("login");
   }
   const type = response.headers.get("Content-Type") || "";
-  // A download is kept as bytes (a CSV's BOM, which Excel needs, would not survive text()).
-  const body = type.includes("json") ? await response.json() : (options.blob ? await response.blob() : await response.text());
+  // A download is kept as bytes (a CSV's BOM, which Excel needs, would not survive text(); an export's
+  // JSON lines are a file, not one JSON value); an error is JSON whatever was asked for.
+  const body = options.blob && response.ok ? await response.blob() : (type.includes("json") ? await response.json() : await response.text());
   if (!response.ok) { const e = new Error(body.detail || body.error || response.statusText); e.status = response.status; e.code = body.error; throw e; }
   return body;
 }
@@ -94,7 +96,7 @@ function translatePage() {
 
 function nav(page) {
   const links = [["dashboard", "nav.dashboard"], ["trace", "nav.trace"], ["anomalies", "nav.anomalies"], ["receipts", "nav.receipts"],
-    ["codes", "nav.codes"], ["reconcile", "nav.shifts"], ["books", "nav.books"]];
+    ["codes", "nav.codes"], ["reconcile", "nav.shifts"], ["books", "nav.books"], ["export", "nav.export"]];
   $("header").innerHTML = `<a class="brand" href="/ui/dashboard">tracegate</a><nav aria-label="${esc(t("nav.label"))}">` +
     links.map(([p, k]) => `<a href="/ui/${p}"${p === page ? ' class="on" aria-current="page"' : ""}>${esc(t(k))}</a>`).join("") +
     `</nav><span class="who" id="who"></span>` + languageSwitch() + `<button type="button" class="link" id="logout">${esc(t("nav.logout"))}</button>`;
