@@ -97,6 +97,8 @@ def test_the_queue_view_lives_in_the_url(loaded: Loaded, b: Browser) -> None:
     b.evaluate("history.back()")
     b.wait_for("document.querySelector('#incident').hidden && !location.search.includes('incident=')")
     # status=assigned (documented) filters; what the page cannot read is said, never silently dropped.
+    _, unassigned = loaded.get("/v1/anomalies", loaded.analyst, status="unassigned", limit=1)
+    _assign(loaded, loaded.analyst, unassigned["items"][0]["id"])
     _open(b, loaded, "/ui/anomalies?status=assigned", QUEUE)
     assert b.evaluate("document.querySelector('#status').value") == "assigned"
     rows = "[...document.querySelectorAll('#queue tbody tr')]"
@@ -107,9 +109,11 @@ def test_the_queue_view_lives_in_the_url(loaded: Loaded, b: Browser) -> None:
         ("/ui/anomalies?status=bogus", "status must be one of"),
         ("/ui/anomalies?preset=custom&since=2026-99-01", "since"),
         ("/ui/anomalies?until=2026-13-45", "until"),
+        ("/ui/receipts?date=2026-13-45", "date"),
     ):
         _open(b, loaded, path, ERROR)
-        assert says in b.text("#result") and not b.evaluate("document.querySelector('#queue')"), path
+        assert says in b.text("#result"), path
+        assert not b.evaluate("document.querySelector('#queue, #receipts')"), path
     assert not b.console_errors, b.console_errors
 
 
