@@ -25,6 +25,8 @@ from gateway.query.scoping import scope_for
 
 MAX_PAGE = 1000
 STATUSES = ("open", "resolved", "assigned", "unassigned", "mine")
+# The case actions that change who holds a case (anomaly_cases.py writes them; take_over is stored only).
+ASSIGNING = ("assign", "unassign", "take_over")
 # People's columns first (when, what, where), then the identifiers scripts join on. Rows come in the
 # queue's order: when the gateway found them (received time), never the register's own clock, which a
 # clock_skew incident shows to be wrong.
@@ -145,7 +147,7 @@ def _rows_where(principal: Principal, flt: AnomalyFilter) -> tuple[str, dict[str
 
 _CASES = """SELECT incident_id,
     argMaxIf(action, at, action IN ('resolve', 'reopen')) AS status_action,
-    argMaxIf(assignee, at, action IN ('assign', 'unassign')) AS assignee,
+    argMaxIf(assignee, at, action IN (""" + ", ".join(f"'{a}'" for a in ASSIGNING) + """)) AS assignee,
     countIf(action = 'note') AS notes, toUnixTimestamp64Milli(max(at)) AS case_ms
 FROM {db}.anomaly_case_actions GROUP BY incident_id"""
 
@@ -260,6 +262,26 @@ def _incident(reader: Reader, r: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
+def _with_event_kinds(client: Any, db: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Items with the kind of event each happened on (receipt, shift_close, …; '' if none is stored).
+
+    Pages link an incident to its receipt only when the event is one, else to its register.
+    """
+    if not items:
+        return items
+    keys = [(i["seller_tin"], i["device_id"], i["seq"]) for i in items]
+    rows = client.query(
+        f"SELECT seller_tin, device_id, seq, any(kind) FROM {db}.events"
+        " WHERE (seller_tin, device_id, seq) IN {keys:Array(Tuple(String, String, UInt64))}"
+        " GROUP BY seller_tin, device_id, seq",
+        parameters={"keys": keys},
+    ).result_rows
+    kinds = {(str(t), str(d), int(q)): str(k) for t, d, q, k in rows}
+    for item, key in zip(items, keys, strict=True):
+        item["event_kind"] = kinds.get(key, "")
+    return items
+
+
 def _query(client: Any, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     result = client.query(sql, parameters=params)
     names = list(result.column_names)
@@ -300,7 +322,7 @@ class AnomalyQueue:
             f" WHERE {having} ORDER BY {' DESC, '.join(_ORDER)} DESC LIMIT {limit + 1}"
         )
         rows = _query(self.client, sql, params)
-        items = [_incident(self.reader, r) for r in rows[:limit]]
+        items = _with_event_kinds(self.client, self.db, [_incident(self.reader, r) for r in rows[:limit]])
         return {"items": items, "next_cursor": encode_cursor(items[-1]) if len(rows) > limit else None}
 
     def counts(self, flt: AnomalyFilter) -> dict[str, Any]:
@@ -337,7 +359,7 @@ class AnomalyQueue:
         rows = _query(self.client, sql, params)
         if not rows:
             raise GatewayError(errors.NOT_FOUND, "no such incident (or not visible to you)")
-        return _incident(self.reader, rows[0])
+        return _with_event_kinds(self.client, self.db, [_incident(self.reader, rows[0])])[0]
 
 
 def csv_header(lang: str, dialect: CsvDialect = RFC) -> str:

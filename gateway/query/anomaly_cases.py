@@ -1,8 +1,10 @@
 """Case work on an incident: take it, hand it back, resolve, reopen, note; who did what and when.
 
 Actions are appended to `anomaly_case_actions` (migration 0016) and to the audit log by the route; the
-state of a case is its latest actions. Taking a case another analyst holds is refused unless asked for
-explicitly (take_over), so two analysts do not work the same case without knowing it.
+state of a case is its latest actions. Changing a case another analyst holds (take, hand back, resolve,
+reopen) is refused unless asked for explicitly (take_over), so two analysts do not work the same case
+without knowing it; a takeover is stored as its own action (`take_over`: who took it from whom, when).
+Notes stay open to everyone: writing on a colleague's case is how analysts help each other.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from typing import Any
 from gateway import errors
 from gateway.auth.tokens import Principal
 from gateway.errors import GatewayError
-from gateway.query.anomalies import AnomalyQueue
+from gateway.query.anomalies import ASSIGNING, AnomalyQueue
 
 ACTIONS = ("assign", "unassign", "resolve", "reopen", "note")
+TAKE_OVER = "take_over"  # stored, never requested: an action with take_over set on someone else's case
 MAX_NOTE = 2000
 COLUMNS = ["incident_id", "seller_tin", "action", "assignee", "note", "actor", "actor_label", "at"]
 
@@ -55,7 +58,7 @@ class CaseAction:
 
 
 def history(client: Any, db: str, incident: str) -> list[dict[str, Any]]:
-    """Every action on an incident, oldest first."""
+    """Every action on an incident, oldest first; a takeover names whom the case was taken from."""
     rows = client.query(
         "SELECT action, assignee, note, actor, actor_label, toUnixTimestamp64Milli(at)"
         f" FROM {db}.anomaly_case_actions"
@@ -63,7 +66,15 @@ def history(client: Any, db: str, incident: str) -> list[dict[str, Any]]:
         parameters={"id": incident},
     ).result_rows
     names = ["action", "assignee", "note", "actor", "actor_label", "at_ms"]
-    return [dict(zip(names, (*map(str, r[:5]), int(r[5])), strict=True)) for r in rows]
+    out, holder = [], ""
+    for r in rows:
+        item: dict[str, Any] = dict(zip(names, (*map(str, r[:5]), int(r[5])), strict=True))
+        if item["action"] == TAKE_OVER:
+            item["from"] = holder
+        if item["action"] in ASSIGNING:
+            holder = item["assignee"]
+        out.append(item)
+    return out
 
 
 def act(client: Any, db: str, principal: Principal, incident: str, action: CaseAction) -> dict[str, Any]:
@@ -73,23 +84,29 @@ def act(client: Any, db: str, principal: Principal, incident: str, action: CaseA
     queue = AnomalyQueue(client, db, principal)
     current = queue.incident(incident)  # not_found if there is no such incident
     me = actor_name(principal)
-    assignee = ""
-    if action.action == "assign":
-        assignee = action.assignee or me
-        holder = current["case"]["assignee"]
-        if holder and holder != assignee and not action.take_over:
-            raise GatewayError(errors.CONFLICT, f"{holder} works on this case; take it over explicitly")
-    row = [
-        incident,
-        current["seller_tin"],
-        action.action,
-        assignee,
-        action.note,
-        principal.token_id,
-        principal.label,
-        int(time.time() * 1000),
-    ]
-    client.insert("anomaly_case_actions", [row], column_names=COLUMNS, database=db)
+    holder = current["case"]["assignee"]
+    assignee = (action.assignee or me) if action.action == "assign" else ""
+    rows: list[tuple[str, str, str]] = []  # (action, assignee, note)
+    theirs = holder not in ("", me) and not (action.action == "assign" and assignee == holder)
+    if theirs and action.action != "note":
+        if not action.take_over:
+            raise GatewayError(
+                errors.CONFLICT, f"{holder} works on this case; take it over first (take_over: true)"
+            )
+        rows.append((TAKE_OVER, me, ""))
+    if not (rows and action.action == "assign" and assignee == me):  # taking it over is taking it
+        rows.append((action.action, assignee, action.note))
+    now = int(time.time() * 1000)
+    # One millisecond apart, so the takeover comes before the action it allows, in state and history.
+    client.insert(
+        "anomaly_case_actions",
+        [
+            [incident, current["seller_tin"], name, who, note, principal.token_id, principal.label, now + i]
+            for i, (name, who, note) in enumerate(rows)
+        ],
+        column_names=COLUMNS,
+        database=db,
+    )
     return case_view(client, db, principal, incident)
 
 

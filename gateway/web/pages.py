@@ -19,7 +19,7 @@ from gateway.i18n import COOKIE, LANGUAGES, catalogue, negotiate, translate
 STATIC_DIR = Path(__file__).parent / "static"
 PAGES = (
     "login", "dashboard", "trace", "anomalies", "receipts", "receipt", "register", "codes", "reconcile",
-    "books",
+    "books", "export",
 )
 
 

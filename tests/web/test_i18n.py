@@ -52,7 +52,7 @@ BUILT = {
     "payment.": ("cash", "card", "credit", "tare", "mobile"),
     "register.paid.": ("cash", "card", "credit", "tare", "mobile"),
     "case.": ("open", "resolved"),
-    "case.action.": ("assign", "unassign", "resolve", "reopen", "note"),
+    "case.action.": ("assign", "unassign", "resolve", "reopen", "note", "take_over"),
     "scope.": ("admin", "analyst", "retailer"),
     "trace.owner.": ("you", "another", "none", "named"),
     "books.status.": BOOK_STATUSES,
@@ -80,7 +80,7 @@ def used_keys() -> set[str]:
         literals = re.findall(r'"([a-z_]+\.[a-z0-9_.]*)"', path.read_text())
         found |= {k for k in literals if k.split(".")[0] in namespaces and not k.endswith((".csv", ".xlsx"))}
     for path in STATIC.glob("*.html"):
-        found |= set(re.findall(r'data-i18n(?:-placeholder|-label)?="([^"]+)"', path.read_text()))
+        found |= set(re.findall(r'data-i18n(?:-placeholder|-label|-staff)?="([^"]+)"', path.read_text()))
     for path in ROOT.rglob("*.py"):
         found |= set(re.findall(r'translate\(\s*\w+(?:\.\w+)?,\s*"([a-z0-9_.]+)"', path.read_text()))
     return found

@@ -42,15 +42,36 @@ function exact(key, value, context) {
 
 function token() { return sessionStorage.getItem(TOKEN_KEY); }
 
+// To the sign-in page, which comes back here afterwards; reason "ended": a token that stopped working
+// (revoked or expired: the gateway does not say which) is told as such, not as a silent reload.
+function toLogin(reason = "") {
+  const p = new URLSearchParams({next: location.pathname + location.search});
+  if (reason) p.set("reason", reason);
+  location.href = "/ui/login?" + p;
+}
+
+// Where to go after sign-in: a page of ours named by ?next= (same origin, under /ui/), else the dashboard.
+function afterLogin(next) {
+  if (next && next.startsWith("/ui/") && !next.startsWith("//")) {
+    const target = new URL(next, location.origin);
+    if (target.origin === location.origin && target.pathname.startsWith("/ui/") && target.pathname !== "/ui/login") {
+      return target.pathname + target.search;
+    }
+  }
+  return "/ui/dashboard";
+}
+
 async function api(path, options = {}) {
   const headers = Object.assign({Authorization: "Bearer " + token()}, options.headers || {});
   const response = await fetch(path, Object.assign({}, options, {headers}));
+  if (options.onHeaders) options.onHeaders(response.headers);
   if (response.status === 401 && document.body.dataset.page !== "login") {
-    sessionStorage.removeItem(TOKEN_KEY); location.href = "/ui/login"; throw new Error("login");
+    sessionStorage.removeItem(TOKEN_KEY); toLogin("ended"); throw new Error("login");
   }
   const type = response.headers.get("Content-Type") || "";
-  // A download is kept as bytes (a CSV's BOM, which Excel needs, would not survive text()).
-  const body = type.includes("json") ? JSON.parse(await response.text(), exact) : (options.blob ? await response.blob() : await response.text());
+  // A download is kept as bytes (a CSV's BOM, which Excel needs, would not survive text(); an export's
+  // JSON lines are a file, not one JSON value); an error is JSON whatever was asked for.
+  const body = options.blob && response.ok ? await response.blob() : (type.includes("json") ? JSON.parse(await response.text(), exact) : await response.text());
   if (!response.ok) { const e = new Error(body.detail || body.error || response.statusText); e.status = response.status; e.code = body.error; throw e; }
   return body;
 }
@@ -81,13 +102,21 @@ function translatePage() {
 
 function nav(page) {
   const links = [["dashboard", "nav.dashboard"], ["trace", "nav.trace"], ["anomalies", "nav.anomalies"], ["receipts", "nav.receipts"],
-    ["codes", "nav.codes"], ["reconcile", "nav.shifts"], ["books", "nav.books"]];
+    ["codes", "nav.codes"], ["reconcile", "nav.shifts"], ["books", "nav.books"], ["export", "nav.export"]];
   $("header").innerHTML = `<a class="brand" href="/ui/dashboard">tracegate</a><nav aria-label="${esc(t("nav.label"))}">` +
     links.map(([p, k]) => `<a href="/ui/${p}"${p === page ? ' class="on" aria-current="page"' : ""}>${esc(t(k))}</a>`).join("") +
     `</nav><span class="who" id="who"></span>` + languageSwitch() + `<button type="button" class="link" id="logout">${esc(t("nav.logout"))}</button>`;
   $("#logout").onclick = () => { sessionStorage.removeItem(TOKEN_KEY); location.href = "/ui/login"; };
   bindLanguageSwitch();
-  whoami().then((w) => { $("#who").textContent = t("scope." + w.scope) + (w.seller_tin ? " · " + w.seller_tin : ""); }).catch(() => {});
+  whoami().then((w) => {
+    $("#who").textContent = t("scope." + w.scope) + (w.seller_tin ? " · " + w.seller_tin : "");
+    // Pages a retailer reads as "my …" are about a chosen seller for the authority's staff.
+    if (w.scope !== "retailer") {
+      $$("[data-i18n-staff]").forEach((e) => { e.textContent = t(e.dataset.i18nStaff); });
+      $("header nav a[href='/ui/books']").textContent = t("nav.books_staff");
+      const title = $("h1"); if (title) document.title = title.textContent + " · tracegate";
+    }
+  }).catch(() => {});
 }
 
 function languageSwitch() {
@@ -162,7 +191,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   try { MESSAGES = await (await fetch(`/ui/i18n/${LANG}.json`)).json(); } catch (e) { MESSAGES = {}; }
   translatePage();
   if (page !== "login") {
-    if (!token()) { location.href = "/ui/login"; return; }
+    if (!token()) { toLogin(); return; }
     nav(page);
   } else {
     $("header").innerHTML = `<span class="brand">tracegate</span>` + languageSwitch();

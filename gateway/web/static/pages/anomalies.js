@@ -1,4 +1,5 @@
-// The anomaly queue as a work queue: incidents with facets, filters in the URL, counts, case work.
+// The anomaly queue as a work queue: incidents with facets, filters, page and open incident in the URL
+// (Back, reload and links work), counts, case work.
 "use strict";
 const NOTE_MAX = 2000;  // gateway/query/anomaly_cases.py MAX_NOTE (the page test holds them equal)
 PAGES.anomalies = async () => {
@@ -6,21 +7,33 @@ PAGES.anomalies = async () => {
   const presets = {today: [0, 1], yesterday: [-1, 0], "7d": [-6, 1], "30d": [-29, 1]};
   let kinds = [], cursors = [null], current = null;
   const who = await whoami().catch(() => ({}));
-  const staff = who.scope !== "retailer";
-  if (!staff) { $("#status").closest("label").hidden = true; }
-  lockTin($("#tin"));
+  const staff = who.scope !== "retailer", me = who.label || who.token_id;
+  if (!staff) { $("#status").closest("label").hidden = true; $("#tin").value = who.seller_tin || ""; $("#tin").readOnly = true; }
 
-  // Kinds named in the URL that the list does not know are still asked for: the API says what is wrong.
-  let unknownKinds = [], rendered = false;
+  // Values in the URL the form cannot hold (an unknown kind or status, a date that is no date, another
+  // seller's TIN on a retailer's token) are still asked for, so the API says what is wrong instead of the
+  // page silently dropping them; choosing filters on the page clears them.
+  let unknownKinds = [], asked = {}, rendered = false;
   const chosenKinds = () => $$("#kinds input:checked").map((c) => c.value).concat(unknownKinds);
   const params = () => {
     const p = {kind: chosenKinds().join(",")};
     fields.forEach((f) => { p[f] = $("#" + f).value.trim(); });
     if (p.until) p.until = addDays(p.until, 1);  // "to" a day includes that day
     if (!staff) { delete p.status; delete p.tin; }
+    return Object.assign(p, asked);
+  };
+  // The URL names the view: filters (until exclusive, as links give it), period, page, open incident.
+  const urlState = () => {
+    const p = params();
+    p.preset = $("#preset").value;
+    if (cursors.length > 1) { p.page = String(cursors.length); p.cursor = cursors[cursors.length - 1]; }
+    if (current && !$("#incident").hidden) p.incident = current.id;
     return p;
   };
-  const urlState = () => { const p = params(); if (p.until) p.until = $("#until").value; p.preset = $("#preset").value; return p; };
+  const url = () => { const p = new URLSearchParams(); for (const [k, v] of Object.entries(urlState())) if (v) p.set(k, v); return location.pathname + (p.toString() ? "?" + p : ""); };
+  // A step the reader takes (filter, page, open, close) is a history entry; the cursors behind the page
+  // travel in its state, so "newer" works after Back and reload too.
+  const remember = () => { if (url() !== location.pathname + location.search) history.pushState({cursors}, "", url()); };
   const apiQuery = (extra = {}) => { const p = new URLSearchParams(); for (const [k, v] of Object.entries({...params(), ...extra})) if (v) p.set(k, v); return p; };
 
   function renderKinds(counts) {
@@ -39,10 +52,14 @@ PAGES.anomalies = async () => {
     if (name === "all") { $("#since").value = ""; $("#until").value = ""; }
   }
 
+  const capital = (s) => s.charAt(0).toUpperCase() + s.slice(1);  // "Open" in a cell, "Case open" in a sentence
   function facetPills(i) { return i.facets.map((f) => `<span class="pill bad-pill" title="${esc(f.text)}">${esc(f.title)}</span>`).join(" "); }
+  // A receipt opens its receipt view; any other event (a Z-report, a gap notice, …) its register's reports.
+  const eventLink = (i) => (i.event_kind === "receipt"
+    ? `<a href="/ui/receipt?device=${encodeURIComponent(i.device_id)}&seq=${i.seq}">${esc(i.device_id)} · ${esc(t("common.event_no", {seq: i.seq}))}</a>`
+    : `<a href="/ui/register?device=${encodeURIComponent(i.device_id)}" title="${esc(t("anomalies.event_on_register"))}">${esc(i.device_id)} · ${esc(t("common.event_no", {seq: i.seq}))}</a>`);
 
   async function load() {
-    setQuery(urlState());
     const c = cursors[cursors.length - 1];
     busy("#result");
     try {
@@ -52,72 +69,102 @@ PAGES.anomalies = async () => {
       if (!page.items.length) {
         $("#result").innerHTML = `<p class="empty" id="empty">${esc(t(page.total ? "anomalies.empty_page" : "anomalies.empty"))}</p>`;
       } else {
-        $("#result").innerHTML = scroll(`<table id="queue"><caption class="sr">${esc(t("anomalies.caption"))}</caption><tr><th>${esc(t("anomalies.col.time", {tz: TZ_LABEL}))}</th><th>${esc(t("anomalies.col.what"))}</th>` +
+        $("#result").innerHTML = scroll(`<table id="queue"><caption class="sr">${esc(t("anomalies.caption"))}</caption><thead><tr><th>${esc(t("anomalies.col.time", {tz: TZ_LABEL}))}</th><th>${esc(t("anomalies.col.what"))}</th>` +
           `<th>${esc(t("anomalies.col.seller"))}</th><th>${esc(t("anomalies.col.store"))}</th><th>${esc(t("anomalies.col.device"))}</th><th>${esc(t("anomalies.col.code"))}</th><th>${esc(t("anomalies.col.detail"))}</th>` +
-          (staff ? `<th>${esc(t("anomalies.col.case"))}</th>` : "") + `</tr>` +
-          page.items.map((i) => `<tr data-id="${esc(i.id)}"><td><button type="button" class="link open" data-id="${esc(i.id)}">${when(i.detected_ms)}</button></td><td>${facetPills(i)}</td>` +
-            `<td>${esc(i.seller_tin)}</td><td>${esc(i.store_id)}</td><td><a href="/ui/receipt?device=${encodeURIComponent(i.device_id)}&seq=${i.seq}">${esc(i.device_id)} · ${esc(t("common.event_no", {seq: i.seq}))}</a></td>` +
-            `<td>${i.cis ? `<a href="/ui/trace?code=${encodeURIComponent(i.cis)}">${esc(i.cis)}</a>` : ""}</td><td>${esc(i.detail)}</td>` +
-            (staff ? `<td>${esc(t("case." + i.case.status))}${i.case.assignee ? " · " + esc(i.case.assignee) : ""}</td>` : "") + `</tr>`).join("") + "</table>");
-        $$("#queue button.open").forEach((b) => { b.onclick = () => openIncident(b.dataset.id); });
+          (staff ? `<th>${esc(t("anomalies.col.case"))}</th>` : "") + `</tr></thead><tbody>` +
+          page.items.map((i) => `<tr data-id="${esc(i.id)}"><td class="when"><button type="button" class="link open" data-id="${esc(i.id)}">${when(i.detected_ms)}</button></td><td>${facetPills(i)}</td>` +
+            `<td>${esc(i.seller_tin)}</td><td>${esc(i.store_id)}</td><td>${eventLink(i)}</td>` +
+            `<td class="code">${i.cis ? `<a href="/ui/trace?code=${encodeURIComponent(i.cis)}">${esc(i.cis)}</a>` : ""}</td><td class="detail">${esc(i.detail)}</td>` +
+            (staff ? `<td>${esc(capital(t("case." + i.case.status)))}${i.case.assignee ? " · " + esc(i.case.assignee) : ""}</td>` : "") + `</tr>`).join("") + "</tbody></table>");
+        $$("#queue button.open").forEach((b) => { b.onclick = () => openIncident(b.dataset.id, true); });
       }
       $("#page").textContent = t("anomalies.page", {page: cursors.length, rows: page.items.length});
-      $("#next").disabled = !page.next_cursor; $("#next").onclick = () => { cursors.push(page.next_cursor); load(); };
-      $("#prev").disabled = cursors.length < 2; $("#prev").onclick = () => { cursors.pop(); load(); };
+      $("#next").disabled = !page.next_cursor; $("#next").onclick = () => { cursors = [...cursors, page.next_cursor]; closeIncident(); remember(); load(); };
+      $("#prev").disabled = cursors.length < 2; $("#prev").onclick = () => { cursors = cursors.slice(0, -1); closeIncident(); remember(); load(); };
     } catch (err) { showError("#result", err); }
   }
 
-  async function openIncident(id) {
+  function closeIncident() { $("#incident").hidden = true; current = null; }
+
+  async function openIncident(id, step = false) {
     try {
-      current = await api("/v1/anomalies/" + id);
+      current = await api("/v1/anomalies/" + encodeURIComponent(id));
       const i = current, panel = $("#incident");
       panel.hidden = false;
+      if (step) remember();
+      // A colleague's case is changed only by taking it over (the API refuses otherwise); notes are open.
+      const theirs = staff && i.case.assignee && i.case.assignee !== me, off = theirs ? " disabled" : "";
       panel.innerHTML = `<h2 id="incident-title">${esc(t("family." + i.family))} · ${esc(i.device_id)} · ${esc(t("common.event_no", {seq: i.seq}))}${i.line ? " · " + esc(t("anomalies.line", {line: i.line})) : ""}</h2>
         <p>${esc(t("anomalies.when", {event: when(i.event_ms, true), detected: when(i.detected_ms, true), tz: TZ_LABEL}))}</p>
-        <ul id="facets">${i.facets.map((f) => `<li>${findingHtml(f.title, f.text)}</li>`).join("")}</ul>` +
-        (i.cis ? `<p><a href="/ui/trace?code=${encodeURIComponent(i.cis)}">${esc(t("anomalies.trace_code"))}</a></p>` : "") +
-        (staff ? `<div class="case"><p id="case-state">${esc(t("case.state", {status: t("case." + i.case.status), assignee: i.case.assignee || t("case.nobody")}))}</p>
-          <div class="actions"><button type="button" data-action="assign">${esc(t("case.take"))}</button><button type="button" data-action="unassign"${i.case.assignee ? "" : " disabled"}>${esc(t("case.hand_back"))}</button>
-          <button type="button" data-action="${i.case.status === "resolved" ? "reopen" : "resolve"}">${esc(t(i.case.status === "resolved" ? "case.reopen" : "case.resolve"))}</button></div>
+        <ul id="facets">${i.facets.map((f) => `<li>${findingHtml(f.title, f.text)}</li>`).join("")}</ul>
+        <p>${eventLink(i)}${i.cis ? ` · <a href="/ui/trace?code=${encodeURIComponent(i.cis)}">${esc(t("anomalies.trace_code"))}</a>` : ""}</p>` +
+        (staff ? `<div class="case"><p id="case-state">${esc(t("case.state", {status: t("case." + i.case.status), assignee: i.case.assignee || t("case.nobody")}))}</p>` +
+          (theirs ? `<p class="notice" id="case-theirs">${esc(t("case.held_by", {holder: i.case.assignee}))} <button type="button" id="take-over">${esc(t("case.take_over"))}</button></p>` : "") +
+          `<div class="actions"><button type="button" data-action="assign"${off}>${esc(t("case.take"))}</button><button type="button" data-action="unassign"${i.case.assignee && !theirs ? "" : " disabled"}>${esc(t("case.hand_back"))}</button>
+          <button type="button" data-action="${i.case.status === "resolved" ? "reopen" : "resolve"}"${off}>${esc(t(i.case.status === "resolved" ? "case.reopen" : "case.resolve"))}</button></div>
           <label>${esc(t("case.note"))}<textarea id="note" rows="2" maxlength="${NOTE_MAX}" aria-describedby="note-count"></textarea><span id="note-count" class="muted"></span></label><button type="button" data-action="note" id="add-note">${esc(t("case.add_note"))}</button>
           <p id="case-message" role="status"></p>
-          <h3>${esc(t("case.history"))}</h3><ol id="history">${i.history.map((h) => `<li>${when(h.at_ms, true)} · ${esc(h.actor_label || h.actor)}: ${esc(t("case.action." + h.action, {assignee: h.assignee}))}${h.note ? ` — ${esc(h.note)}` : ""}</li>`).join("") || `<li class="muted">${esc(t("case.no_history"))}</li>`}</ol></div>` : "") +
+          <h3>${esc(t("case.history"))}</h3><ol id="history">${i.history.map((h) => `<li>${when(h.at_ms, true)} · ${esc(h.actor_label || h.actor)}: ${esc(t("case.action." + h.action, {assignee: h.assignee, from: h.from || t("case.nobody")}))}${h.note ? ` — ${esc(h.note)}` : ""}</li>`).join("") || `<li class="muted">${esc(t("case.no_history"))}</li>`}</ol></div>` : "") +
         `<p><button type="button" class="secondary" id="close-incident">${esc(t("common.close"))}</button></p>`;
-      $("#close-incident").onclick = () => { panel.hidden = true; };
+      $("#close-incident").onclick = () => { closeIncident(); remember(); };
       if (staff) {
         const count = () => { $("#note-count").textContent = t("case.note_limit", {used: $("#note").value.length, most: NOTE_MAX}); };
         $("#note").oninput = count; count();
       }
       $$("#incident button[data-action]").forEach((b) => { b.onclick = () => act(b.dataset.action); });
+      if (theirs) $("#take-over").onclick = () => act("assign", true);
       panel.scrollIntoView({block: "nearest"}); $("#incident-title").setAttribute("tabindex", "-1"); $("#incident-title").focus();
-    } catch (err) { showError("#result", err); }
+    } catch (err) { current = null; showError("#result", err); }
   }
 
   async function act(action, takeOver = false) {
     const body = {action, note: action === "note" ? $("#note").value : "", take_over: takeOver};
     try {
-      await api(`/v1/anomalies/${current.id}/actions`, {method: "POST", body: JSON.stringify(body), headers: {"Content-Type": "application/json"}});
+      await api(`/v1/anomalies/${encodeURIComponent(current.id)}/actions`, {method: "POST", body: JSON.stringify(body), headers: {"Content-Type": "application/json"}});
       await openIncident(current.id); load();
-    } catch (err) {
-      if (err.status === 409 && confirm(t("case.taken_confirm", {message: err.message}))) return act(action, true);
-      $("#case-message").textContent = err.message;
-    }
+    } catch (err) { $("#case-message").textContent = err.message; }
+  }
+
+  // The form from the URL (on arrival, Back/Forward).
+  function fromUrl() {
+    const q = query();
+    asked = {};
+    const isDay = (v) => /^\d{4}-\d\d-\d\d$/.test(v) && new Date(Date.parse(v + "T00:00:00Z") || 0).toISOString().slice(0, 10) === v;
+    fields.forEach((f) => {
+      const e = $("#" + f), v = (q.get(f) || "").trim();
+      const shown = f === "until" && isDay(v) ? addDays(v, -1) : v;  // links give an exclusive end
+      if (!e.readOnly) e.value = shown;
+      if (v && e.value !== shown) asked[f] = v;  // a select, a date input or a locked TIN refused it
+    });
+    if (!staff && q.get("status")) asked.status = q.get("status");
+    $("#preset").value = q.get("preset") || (q.get("since") || q.get("until") ? "custom" : "all");
+    if (!$("#preset").value) $("#preset").value = "custom";
+    unknownKinds = (q.get("kind") || "").split(",").filter((k) => k && !kinds.some((x) => x.kind === k));
+    rendered = false; renderKinds({});
+    const page = Number(q.get("page")) || 1, saved = history.state && history.state.cursors;
+    cursors = saved && saved.length === page ? saved : (q.get("cursor") ? [null, q.get("cursor")] : [null]);
   }
 
   try { kinds = (await api("/v1/anomaly-kinds")).kinds; } catch (err) { showError("#result", err); return; }
-  const q = query();
-  fields.forEach((f) => { if (q.get(f)) $("#" + f).value = q.get(f); });
-  if (q.get("until") && !q.get("preset")) $("#until").value = addDays(q.get("until"), -1);  // links give an exclusive end
-  $("#preset").value = q.get("preset") || (q.get("since") || q.get("until") ? "custom" : "all");
-  unknownKinds = (q.get("kind") || "").split(",").filter((k) => k && !kinds.some((x) => x.kind === k));
-  renderKinds({});
+  fromUrl();
+  history.replaceState({cursors}, "", location.href);
+  const incidentInUrl = () => query().get("incident");
   $("#kinds").onchange = () => { unknownKinds = []; };
-  $("#preset").onchange = () => { setPreset($("#preset").value); if ($("#preset").value !== "custom") { cursors = [null]; load(); } };
+  const changed = () => { asked = {}; unknownKinds = []; cursors = [null]; closeIncident(); remember(); load(); };
+  $("#preset").onchange = () => { setPreset($("#preset").value); if ($("#preset").value !== "custom") changed(); };
   ["#since", "#until"].forEach((s) => { $(s).oninput = () => { $("#preset").value = "custom"; }; });
-  $("#filters").onsubmit = (e) => { e.preventDefault(); cursors = [null]; load(); };
-  $("#clear").onclick = () => { $$("#kinds input").forEach((c) => { c.checked = false; }); fields.forEach((f) => { if (!$("#" + f).readOnly) $("#" + f).value = ""; }); $("#preset").value = "all"; cursors = [null]; load(); };
+  $("#filters").onsubmit = (e) => { e.preventDefault(); changed(); };
+  $("#clear").onclick = () => { $$("#kinds input").forEach((c) => { c.checked = false; }); fields.forEach((f) => { if (!$("#" + f).readOnly) $("#" + f).value = ""; }); $("#preset").value = "all"; changed(); };
   $("#csv").onclick = async () => {
     try { download(await api("/v1/anomalies.csv?" + apiQuery({dialect: "excel"}), {blob: true}), "anomalies.csv", "text/csv"); } catch (err) { showError("#result", err); }
   };
+  window.addEventListener("popstate", () => {
+    fromUrl(); load();
+    if (incidentInUrl()) openIncident(incidentInUrl()); else closeIncident();
+  });
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && !$("#incident").hidden) { closeIncident(); remember(); }
+  });
   load();
+  if (incidentInUrl()) openIncident(incidentInUrl());
 };

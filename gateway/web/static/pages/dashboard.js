@@ -9,17 +9,25 @@ PAGES.dashboard = async () => {
       const until = Date.now(), since = until - presets[preset] * 86400000;
       return {since: String(since), until: String(until), preset};
     }
-    return {since: $("#since").value, until: $("#until").value ? addDays($("#until").value, 1) : "", preset};
+    // Days the form cannot hold (not a date) are still asked for, so the API says what is wrong.
+    return {since: $("#since").value || asked.since || "", until: $("#until").value ? addDays($("#until").value, 1) : asked.until || "", preset};
   };
-  $("#preset").value = q.get("preset") || (q.get("since") ? "custom" : "24h");
-  $("#since").value = q.get("since_day") || ""; $("#until").value = q.get("until_day") || "";
+  // The same parameters as the queue: since = first day, until = the day after the last (exclusive).
+  const isDay = (v) => /^\d{4}-\d\d-\d\d$/.test(v) && new Date(Date.parse(v + "T00:00:00Z") || 0).toISOString().slice(0, 10) === v;
+  const asked = {};
+  $("#preset").value = q.get("preset") || (q.get("since") || q.get("until") ? "custom" : "24h");
+  if (!$("#preset").value) $("#preset").value = "custom";
+  $("#since").value = q.get("since") || ""; if (q.get("since") && !$("#since").value) asked.since = q.get("since");
+  const until = q.get("until") || "";
+  if (isDay(until)) $("#until").value = addDays(until, -1); else if (until) asked.until = until;
   const custom = () => { $("#custom").hidden = $("#preset").value !== "custom"; };
   $("#preset").onchange = () => { custom(); if ($("#preset").value !== "custom") load(); };
-  $("#range").onsubmit = (e) => { e.preventDefault(); load(); };
+  $("#range").onsubmit = (e) => { e.preventDefault(); delete asked.since; delete asked.until; load(); };
   custom();
   async function load() {
     const r = range();
-    setQuery({preset: r.preset, since_day: r.preset === "custom" ? $("#since").value : "", until_day: r.preset === "custom" ? $("#until").value : ""});
+    setQuery(r.preset === "custom" ? r : {preset: r.preset});
+    $("#period").textContent = "";  // never a heading of another range above an error
     busy("#result");
     try {
       const p = new URLSearchParams(); if (r.since) p.set("since", r.since); if (r.until) p.set("until", r.until);
@@ -31,7 +39,8 @@ PAGES.dashboard = async () => {
       const bars = (key) => d.hours.map((h) => ({label: label(h.hour_ms), value: h[key], title: when(h.hour_ms) + " " + TZ_LABEL,
         href: `/ui/receipts?date=${localDay(h.hour_ms)}`}));
       const total = d.hours.reduce((s, h) => s + h.receipts, 0);
-      $("#period").textContent = t("dashboard.period", {since: when(d.since_ms), until: when(d.until_ms), tz: TZ_LABEL});
+      // A range that reaches into the future ends now, not at the end of the hour.
+      $("#period").textContent = t("dashboard.period", {since: when(d.since_ms), until: when(Math.min(d.until_ms, Date.now())), tz: TZ_LABEL});
       $("#result").innerHTML = `<div class="grid">
         <section class="card"><h2>${esc(t(hourly ? "dashboard.receipts_hour" : "dashboard.receipts_day"))} <span class="muted" id="receipt-total">${esc(t("dashboard.in_range", {n: total}))}</span></h2>${barChart(bars("receipts"), {name: t("dashboard.receipts")})}</section>
         <section class="card"><h2>${esc(t(hourly ? "dashboard.marked_hour" : "dashboard.marked_day"))}</h2>${barChart(bars("marked_items"), {color: "#1f7a6d", name: t("dashboard.marked")})}</section>

@@ -5,8 +5,10 @@ PAGES.receipts = () => {
   lockTin($("#tin"));
   let cursors = [null];
   const q = query();
-  fields.forEach((f) => { if (q.get(f)) $("#" + f).value = q.get(f); });
-  const params = () => { const p = {}; fields.forEach((f) => { p[f] = $("#" + f).value.trim(); }); return p; };
+  // A value a field cannot hold (a day that is no date) is still asked for: the API says what is wrong.
+  let asked = {};
+  fields.forEach((f) => { const v = q.get(f); if (v) { $("#" + f).value = v; if ($("#" + f).value !== v) asked[f] = v; } });
+  const params = () => { const p = {}; fields.forEach((f) => { p[f] = $("#" + f).value.trim(); }); return Object.assign(p, asked); };
   async function load() {
     setQuery(params());
     const p = new URLSearchParams(); for (const [k, v] of Object.entries(params())) if (v) p.set(k, v);
@@ -27,6 +29,6 @@ PAGES.receipts = () => {
       $("#prev").disabled = cursors.length < 2; $("#prev").onclick = () => { cursors.pop(); load(); };
     } catch (err) { showError("#result", err); }
   }
-  $("#search").onsubmit = (e) => { e.preventDefault(); cursors = [null]; load(); };
+  $("#search").onsubmit = (e) => { e.preventDefault(); asked = {}; cursors = [null]; load(); };
   load();
 };

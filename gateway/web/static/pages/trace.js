@@ -1,6 +1,10 @@
 // Trace a code: registry entry (as the reader may see it), status, timeline, anomalies in plain words.
 "use strict";
 PAGES.trace = () => {
+  // A sale or return is on a receipt line; a pre-sale check is on no receipt: it has its check id.
+  const where = (e) => (e.kind === "check"
+    ? `<span class="check-id">${esc(t("trace.check_id", {check: e.check_id || "–"}))}</span>`
+    : `<a href="/ui/receipt?device=${encodeURIComponent(e.device_id)}&seq=${e.seq}">${esc(t("trace.receipt", {document: e.document_number, line: e.line}))}</a>`);
   const run = async (code) => {
     busy("#result");
     try {
@@ -18,7 +22,7 @@ PAGES.trace = () => {
         <h2>${esc(t("trace.timeline"))} <span class="muted">(${TZ_LABEL})</span></h2>` +
         (r.events.length ? `<ul class="timeline" id="timeline">${r.events.map((e) => `<li class="${esc(e.kind)}"><b>${esc(t("event." + e.kind))}</b> ${when(e.event_ms, true)}
           ${e.verdict ? `<span class="pill">${esc(t("verdict." + e.verdict))}</span>` : ""}<br><span class="muted">${esc(t("trace.where", {seller: e.seller_tin, store: e.store_id, device: e.device_id}))}
-          · <a href="/ui/receipt?device=${encodeURIComponent(e.device_id)}&seq=${e.seq}">${esc(t("trace.receipt", {document: e.document_number, line: e.line}))}</a></span></li>`).join("")}</ul>`
+          · ${where(e)}</span></li>`).join("")}</ul>`
           : `<p class="muted empty" id="timeline">${esc(t(r.visible ? "trace.no_events" : "trace.no_events_visible"))}</p>`) +
         (r.anomalies.length ? `<h2>${esc(t("trace.anomalies"))}</h2>${scroll(`<table id="trace-anomalies">${r.anomalies.map((a) => `<tr><td class="bad">${esc(t("kind." + a.kind))}</td><td>${when(a.event_ms)}</td><td>${esc(beyond(t("kind." + a.kind), a.detail))}</td></tr>`).join("")}</table>`)}` : "");
     } catch (err) { showError("#result", err); }
