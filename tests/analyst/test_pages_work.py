@@ -120,7 +120,7 @@ def test_the_queue_view_lives_in_the_url(loaded: Loaded, b: Browser) -> None:
 def test_a_retailer_asking_for_another_seller_is_told_no(loaded: Loaded, b: Browser) -> None:
     _login(b, loaded, loaded.retailer_a)
     _open(b, loaded, "/ui/anomalies?tin=" + loaded.tin_b, ERROR)
-    assert "only its own seller TIN" in b.text("#result")
+    assert "only your own seller TIN" in b.text("#result")
     assert loaded.tin_b not in b.text("#result") and not b.evaluate("document.querySelector('#queue')")
     assert b.evaluate("document.querySelector('#tin').value") == GOLDEN_TIN
 
