@@ -1,4 +1,4 @@
-"""One worker thread for CPU work that releases the GIL (signature checks): groups of calls, one wake-up each.
+"""A worker thread for CPU work kept off the event loop (batch signature checks): one wake-up a group.
 
 asyncio.to_thread costs 40-100 µs of CPU a call (a context copy, a concurrent future chained to an
 asyncio one, a wake-up of the loop per call), close to the ECDSA verify it hands off. This thread takes

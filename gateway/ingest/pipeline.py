@@ -235,8 +235,9 @@ class IngestPipeline:
         if not candidates:
             return {}
         signed = [item.signed for item in candidates if item.signed is not None]
-        # Decoding above is GIL-bound Python either way, so it runs here; the ECDSA verifies release the
-        # GIL, so they run on the CPU thread, in parallel with the loop.
+        # A batch's verifies run on the CPU thread: cryptography's ECDSA verify holds the GIL (no parallelism,
+        # docs/performance.md round 9b), but the interpreter's switch interval lets the loop answer other
+        # requests between them instead of waiting out a long batch.
         verdicts, awaiting = await VERIFIER.run(functools.partial(authenticate, self._registry, signed))
         for item, verdict in zip(candidates, verdicts, strict=True):
             if isinstance(verdict, Device):
