@@ -65,7 +65,7 @@ def test_a_books_upload_with_crafted_values_says_which_line(time: str, total: st
     text = f"document_number,device_id,time,total\n1,KKM-1,2026-01-15T09:00,5\n2,KKM-1,{time},{total}\n"
     with pytest.raises(GatewayError) as caught:
         parse_books(text)
-    assert caught.value.error.code == "malformed_request" and caught.value.detail.startswith("line 3:")
+    assert caught.value.error.code == "books_row_unreadable" and caught.value.detail.startswith("line 3:")
 
 
 @pytest.mark.parametrize("day", ["9999-12-31", "1969-12-31", "0001-01-01"])
