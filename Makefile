@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/tracegate demo
 
+# The suite on every core (pytest-xdist): tests sharing a costly fixture stay on one worker (tests/conftest.py).
+WORKERS ?= auto
 test: $(STAMP) browser fuse lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup
 
 # The page tests drive Debian's chromium; install it when missing and we may (root), else they skip.
 browser:

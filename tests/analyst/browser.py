@@ -16,6 +16,8 @@ from typing import Any
 import aiohttp
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# DevTools errors of an evaluation whose page was replaced by a navigation meanwhile.
+NAVIGATED = ("Inspected target navigated or closed", "Cannot find context with specified id")
 
 
 class Browser:
@@ -90,9 +92,15 @@ class Browser:
         """Poll a JS expression until it is truthy; returns its value."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            value = self.evaluate(
-                f"(() => {{ try {{ return !!({condition}); }} catch (e) {{ return false; }} }})()"
-            )
+            try:
+                value = self.evaluate(
+                    f"(() => {{ try {{ return !!({condition}); }} catch (e) {{ return false; }} }})()"
+                )
+            except RuntimeError as exc:
+                # The page navigated under the evaluation (a language switch reloads it): not yet.
+                if not any(gone in str(exc) for gone in NAVIGATED):
+                    raise
+                value = False
             if value:
                 return value
             time.sleep(0.15)

@@ -84,7 +84,7 @@ def run_power_cut(workdir: Path, *, short: bool) -> ScenarioResult:
     """3 (short) or 10 power cuts at random moments while 3 registers sell, some acks lost; then one more
     once everything is shipped (what ClickHouse confirmed must be on its disk too)."""
     cuts = 3 if short else 10
-    duration_s = 40.0 if short else 150.0
+    duration_s = 30.0 if short else 150.0
     problem = missing_requirement()
     if problem is not None:
         raise RuntimeError(f"the power-cut scenario needs FUSE: {problem}")

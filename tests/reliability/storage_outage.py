@@ -48,7 +48,7 @@ def run_storage_outage(workdir: Path, *, short: bool) -> ScenarioResult:
     """storage_down 20 s (short) or 3 min, then storage_lost_reply (inserts land, answers lost), heal."""
     down_s = 20.0 if short else 180.0
     lost_reply_s = 6.0 if short else 30.0
-    duration_s = down_s + lost_reply_s + 30.0
+    duration_s = down_s + lost_reply_s + (12.0 if short else 30.0)  # and selling on after the heal
     workdir.mkdir(parents=True, exist_ok=True)
     gateway = GatewayProcess(workdir / "data", env={"TRACEGATE_SHIPPER_INTERVAL_S": "0.2"})
     gateway.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -21,9 +22,10 @@ async def whoami(request: web.Request) -> web.Response:
     return web.json_response({"scope": require_scope(request, "analyst").scope})
 
 
-def _app(tokens: TokenCache) -> web.Application:
+def _app(tokens: TokenCache, data: Path) -> web.Application:
     app = web.Application()
-    app[SETTINGS] = Settings(rate_token_per_s=1.0, rate_token_burst=2)
+    # A data directory of the test's own: the PII key ring is made there, not in ./var of the checkout.
+    app[SETTINGS] = Settings(data_dir=data, rate_token_per_s=1.0, rate_token_burst=2)
     setup_errors(app)
     setup_limits(app)
     setup_security(app)
@@ -34,9 +36,9 @@ def _app(tokens: TokenCache) -> web.Application:
     return app
 
 
-async def test_made_up_tokens_hold_no_rate_limit_buckets(aiohttp_client: Any) -> None:
+async def test_made_up_tokens_hold_no_rate_limit_buckets(aiohttp_client: Any, tmp_path: Path) -> None:
     secret, token = new_token("analyst")
-    app = _app(TokenCache("admin-secret", [token]))
+    app = _app(TokenCache("admin-secret", [token]), tmp_path)
     client = await aiohttp_client(app)
     for n in range(300):
         made_up = {"Authorization": f"Bearer made-up-{n}-" + "x" * 4000}
@@ -49,8 +51,8 @@ async def test_made_up_tokens_hold_no_rate_limit_buckets(aiohttp_client: Any) ->
     assert statuses[:2] == [200, 200] and 429 in statuses and len(app[TOKEN_LIMITS]) == 1
 
 
-async def test_pages_cannot_be_framed_nor_load_foreign_scripts(aiohttp_client: Any) -> None:
-    client = await aiohttp_client(_app(TokenCache("admin-secret")))
+async def test_pages_cannot_be_framed_nor_load_foreign_scripts(aiohttp_client: Any, tmp_path: Path) -> None:
+    client = await aiohttp_client(_app(TokenCache("admin-secret"), tmp_path))
     for path in ("/ui/dashboard", "/ui/static/app.js", "/ui/nowhere"):
         response = await client.get(path, allow_redirects=False)
         assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY, path
