@@ -81,11 +81,12 @@ class AnomalyFilter:
             kinds = ", ".join(unknown)[:200]
             raise GatewayError(errors.MALFORMED_REQUEST, key="error.unknown_kind", params={"kinds": kinds})
         if self.status and self.status not in STATUSES:
-            raise GatewayError(errors.MALFORMED_REQUEST, f"status must be one of {', '.join(STATUSES)}")
+            said = {"statuses": ", ".join(STATUSES)}
+            raise GatewayError(errors.MALFORMED_REQUEST, key="error.status_one_of", params=said)
         if self.since_ms is not None and self.until_ms is not None and self.since_ms >= self.until_ms:
             raise GatewayError(errors.MALFORMED_REQUEST, key="error.until_before_since")
         if self.gtin and not (self.gtin.isdigit() and len(self.gtin) == 14):
-            raise GatewayError(errors.MALFORMED_REQUEST, "gtin must be 14 digits")
+            raise GatewayError(errors.MALFORMED_REQUEST, key="error.gtin_digits")
         return self
 
 
@@ -358,7 +359,7 @@ class AnomalyQueue:
         )
         rows = _query(self.client, sql, params)
         if not rows:
-            raise GatewayError(errors.NOT_FOUND, "no such incident (or not visible to you)")
+            raise GatewayError(errors.NOT_FOUND, key="error.no_incident")
         return _with_event_kinds(self.client, self.db, [_incident(self.reader, rows[0])])[0]
 
 

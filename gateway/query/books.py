@@ -318,7 +318,8 @@ def compare_books(
     """Match the books against our receipts of the registers and days they cover, by (device, document)."""
     seller = require_tin(principal, tin)
     if status is not None and status not in STATUSES:
-        raise GatewayError(errors.MALFORMED_REQUEST, f"status must be one of {', '.join(STATUSES)}")
+        said = {"statuses": ", ".join(STATUSES)}
+        raise GatewayError(errors.MALFORMED_REQUEST, key="error.status_one_of", params=said)
     first, last = covered_days(books, day, since, until)
     since_ms, until_ms = day_range_ms(first, last)
     named = sorted({b.device_id for b in books})

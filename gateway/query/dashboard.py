@@ -25,7 +25,8 @@ def _range(since_ms: int | None, until_ms: int | None) -> tuple[int, int]:
     if since >= until:
         raise GatewayError(errors.MALFORMED_REQUEST, key="error.until_before_since")
     if until - since > MAX_RANGE_MS:
-        raise GatewayError(errors.MALFORMED_REQUEST, f"the range is at most {MAX_RANGE_MS // DAY_MS} days")
+        days = MAX_RANGE_MS // DAY_MS
+        raise GatewayError(errors.MALFORMED_REQUEST, key="error.range_too_long", params={"days": days})
     return since, until
 
 

@@ -300,7 +300,7 @@ def plan_export(client: Any, db: str, principal: Principal, request: ExportReque
             device = found.get(device_id)
             # Another seller's device is answered exactly like one that does not exist.
             if device is None or scope.seller_tin not in (None, device.seller_tin):
-                raise GatewayError(errors.NOT_FOUND, f"no device {device_id}")
+                raise GatewayError(errors.NOT_FOUND, key="error.no_device", params={"device": device_id})
             chosen.append(device)
     return [_plan_device(client, db, device, request) for device in chosen]
 

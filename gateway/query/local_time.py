@@ -39,10 +39,8 @@ def parse_time(value: str | None, *, name: str = "time") -> int | None:
         else:
             parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise GatewayError(
-            errors.MALFORMED_REQUEST,
-            f"{name}: not a date or time: {text[:40]!r} (use 2026-01-15, 2026-01-15T09:00 or 15.01.2026)",
-        ) from None
+        said = {"name": name, "value": text[:40]}
+        raise GatewayError(errors.MALFORMED_REQUEST, key="error.field_not_a_time", params=said) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=LOCAL_TZ)
     return _believable(int(parsed.timestamp() * 1000), name, text)
@@ -50,7 +48,8 @@ def parse_time(value: str | None, *, name: str = "time") -> int | None:
 
 def _believable(ms: int, name: str, text: str) -> int:
     if not 0 <= ms < LATEST_MS:
-        raise GatewayError(errors.MALFORMED_REQUEST, f"{name}: {text[:40]!r} is not between 1970 and 2100")
+        said = {"name": name, "value": text[:40]}
+        raise GatewayError(errors.MALFORMED_REQUEST, key="error.field_years", params=said)
     return ms
 
 

@@ -148,7 +148,7 @@ class Receipts:
             params,
         )
         if not found:
-            raise GatewayError(errors.NOT_FOUND, "no such receipt (or not visible to you)")
+            raise GatewayError(errors.NOT_FOUND, key="error.no_receipt")
         receipt = found[0]
         receipt.pop("event_time", None)
         receipt.pop("received_at", None)
@@ -234,7 +234,7 @@ class Receipts:
         )
         known = _query(self.client, f"SELECT count() AS n FROM {self.db}.receipts WHERE {key}", params)
         if not z_reports and not known[0]["n"]:
-            raise GatewayError(errors.NOT_FOUND, "no receipts or reports of this register (visible to you)")
+            raise GatewayError(errors.NOT_FOUND, key="error.no_register_reports")
         x_report = None
         if open_rows:
             shift = max(int(r["shift_number"]) for r in open_rows)

@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 
 from gateway.query.anomaly_cases import MAX_NOTE
+from gateway.wire import pb
 from tests.analyst.conftest import (
     A_DEVICE,
+    B_DEVICE,
     B_STORE,
     EXPIRED_ON,
     FORGED_DEVICE,
@@ -25,6 +27,7 @@ from tests.analyst.conftest import (
     Loaded,
 )
 from tests.analyst.test_isolation import other_sellers_identifiers
+from tests.e2e.chain_builder import ChainedRegister, sale
 
 ARTIFACTS = Path(__file__).parent.parent / "artifacts"
 
@@ -570,6 +573,18 @@ def _english_fragments() -> set[str]:
     return pieces
 
 
+def _rejected_in_the_last_day(loaded: Loaded) -> None:
+    """An envelope of a register nobody registered: the dashboard's ingest health names a rejection."""
+    if not loaded.gw.sql("SELECT count() FROM tracegate.rejections WHERE device_id = 'walk-unregistered'")[0][0]:
+        stranger = ChainedRegister("walk-unregistered")
+        ack = loaded.gw.ingest([stranger.envelope(sale(100, time_ms=int(time.time() * 1000)))])
+        assert ack.acks[0].status != pb.ACCEPTED, ack
+    deadline = time.monotonic() + 30
+    while not loaded.gw.sql("SELECT count() FROM tracegate.rejections WHERE device_id = 'walk-unregistered'")[0][0]:
+        assert time.monotonic() < deadline, "the rejection never reached the store"
+        time.sleep(0.2)
+
+
 @pytest.mark.parametrize("lang", ["ru", "kk"])
 def test_russian_and_kazakh_pages_show_no_english(loaded: Loaded, browser: object, lang: str) -> None:
     from tests.analyst.browser import Browser
@@ -588,7 +603,14 @@ def test_russian_and_kazakh_pages_show_no_english(loaded: Loaded, browser: objec
         "No such resource",
         "tobacco",
         "light_industry",
+        "not a date or time",
+        "status must be one of",
+        "range is at most",
+        "visible to you",
+        "no device",
+        "unknown_device",
     }
+    _rejected_in_the_last_day(loaded)
     code = urllib.parse.quote(loaded.double_sold, safe="")
     walks = {
         loaded.retailer_a: [
@@ -600,10 +622,16 @@ def test_russian_and_kazakh_pages_show_no_english(loaded: Loaded, browser: objec
             "/ui/anomalies?kind=bogus",
             f"/ui/anomalies?device={A_DEVICE}",
             "/ui/receipt",
+            f"/ui/register?device={B_DEVICE}",  # another seller's: as if it did not exist
+            "/ui/dashboard",
         ],
         loaded.analyst: [
             "/ui/reconcile?date=2030-01-01",
             "/ui/anomalies",
+            "/ui/anomalies?status=bogus",
+            "/ui/anomalies?preset=custom&since=2026-99-01",
+            "/ui/dashboard?since=2020-01-01&until=2026-01-01",
+            "/ui/dashboard",  # its ingest health names a rejection
             f"/ui/reconcile?tin={GOLDEN_TIN}&date={GOLDEN_DAY}",
         ],
     }
@@ -621,5 +649,11 @@ def test_russian_and_kazakh_pages_show_no_english(loaded: Loaded, browser: objec
             shown = browser.text()
             found = sorted(e for e in english if e in shown)
             assert not found, (path, found, shown[:1500])
+        _open(browser, loaded, "/ui/export", "document.querySelector('#export button').textContent")
+        browser.fill("#device", "no-such-register")
+        browser.click("#export button")
+        browser.wait_for("document.querySelector('#result .error')")
+        found = sorted(e for e in english if e in browser.text())
+        assert not found, ("/ui/export", found, browser.text("#result"))
     browser.goto(loaded.gw.url + "/ui/no-such-page")
     assert "No such resource" not in browser.text() and browser.text("h1") != "Page not found"

@@ -175,6 +175,10 @@ function findingHtml(title, text, extra = "") {
   return `<b>${esc(title)}</b>${extra}${rest ? ": " + esc(rest) : ""}`;
 }
 
+// A rejection code's name or advice for people ("rejection" / "advice"), as the shift check names it
+// (gateway/query/reconcile.py); a code without its own words reads as "other".
+const rejection = (code, what) => t(MESSAGES[`${what}.${code}`] ? `${what}.${code}` : `${what}.other`);
+
 // Repeated names once each, with a count: "Code not in the registry ×3".
 function counted(names) {
   const counts = new Map(); names.forEach((n) => counts.set(n, (counts.get(n) || 0) + 1));

@@ -54,7 +54,7 @@ PAGES.dashboard = async () => {
           <tr><td>${esc(t("dashboard.max_delay"))}</td><td class="num">${(d.ingest.max_delay_ms / 3600000).toFixed(1)} ${esc(t("unit.h"))}</td></tr>
           <tr><td>${esc(t("dashboard.last_event"))}</td><td class="num">${when(d.ingest.last_received_ms)} ${d.ingest.last_received_ms ? TZ_LABEL : ""}</td></tr>
           ${d.ingest.journal_unshipped_bytes != null ? `<tr><td>${esc(t("dashboard.journal"))}</td><td class="num">${d.ingest.journal_unshipped_bytes} B</td></tr>` : ""}
-          ${d.ingest.rejections_by_code.map((r) => `<tr><td><a href="/ui/reconcile?date=${untilDay}">${esc(t("dashboard.rejected", {code: r.error_code}))}</a></td><td class="num">${r.count}</td></tr>`).join("")}
+          ${d.ingest.rejections_by_code.map((r) => `<tr><td><a href="/ui/reconcile?date=${untilDay}" title="${esc(rejection(r.error_code, "advice"))} (${esc(r.error_code)})">${esc(t("dashboard.rejected", {reason: rejection(r.error_code, "rejection")}))}</a></td><td class="num">${r.count}</td></tr>`).join("")}
         </table></section></div>`;
     } catch (err) { showError("#result", err); }
   }
