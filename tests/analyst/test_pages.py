@@ -171,6 +171,8 @@ def test_analyst_works_the_queue(loaded: Loaded, browser: object) -> None:
     assert "the same code was sold before" not in browser.text("#queue")  # "sold before by …" said once
     browser.click("#queue button.open")
     browser.wait_for("!document.querySelector('#incident').hidden && document.querySelector('#case-state')")
+    facets = browser.text("#facets")  # the panel too: the clone is named, its sentence not repeated
+    assert facets.count("sold before") == 1 and "Cloned code" in facets and loaded.tin_b in facets, facets
     browser.click("#incident button[data-action=assign]")
     browser.wait_for("document.querySelector('#history').innerText.includes('took it')")
     # The note field says its limit as people count, and refuses more.

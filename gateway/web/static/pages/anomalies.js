@@ -54,6 +54,9 @@ PAGES.anomalies = async () => {
 
   const capital = (s) => s.charAt(0).toUpperCase() + s.slice(1);  // "Open" in a cell, "Case open" in a sentence
   function facetPills(i) { return i.facets.map((f) => `<span class="pill bad-pill" title="${esc(f.text)}">${esc(f.title)}</span>`).join(" "); }
+  // A clone's "the same code was sold before by …" repeats the sold-twice facet's sentence: its name alone
+  // (the queue's plain words drop it the same way, gateway/query/anomalies.py _plain_words).
+  const saidOnce = (i, f) => (f.kind === "code_clone" && i.kinds.includes("code_sold_twice") ? f.title : f.text);
   // A receipt opens its receipt view; any other event (a Z-report, a gap notice, …) its register's reports.
   const eventLink = (i) => (i.event_kind === "receipt"
     ? `<a href="/ui/receipt?device=${encodeURIComponent(i.device_id)}&seq=${i.seq}">${esc(i.device_id)} · ${esc(t("common.event_no", {seq: i.seq}))}</a>`
@@ -96,7 +99,7 @@ PAGES.anomalies = async () => {
       const theirs = staff && i.case.assignee && i.case.assignee !== me, off = theirs ? " disabled" : "";
       panel.innerHTML = `<h2 id="incident-title">${esc(t("family." + i.family))} · ${esc(i.device_id)} · ${esc(t("common.event_no", {seq: i.seq}))}${i.line ? " · " + esc(t("anomalies.line", {line: i.line})) : ""}</h2>
         <p>${esc(t("anomalies.when", {event: when(i.event_ms, true), detected: when(i.detected_ms, true), tz: TZ_LABEL}))}</p>
-        <ul id="facets">${i.facets.map((f) => `<li>${findingHtml(f.title, f.text)}</li>`).join("")}</ul>
+        <ul id="facets">${i.facets.map((f) => `<li>${findingHtml(f.title, saidOnce(i, f))}</li>`).join("")}</ul>
         <p>${eventLink(i)}${i.cis ? ` · <a href="/ui/trace?code=${encodeURIComponent(i.cis)}">${esc(t("anomalies.trace_code"))}</a>` : ""}</p>` +
         (staff ? `<div class="case"><p id="case-state">${esc(t("case.state", {status: t("case." + i.case.status), assignee: i.case.assignee || t("case.nobody")}))}</p>` +
           (theirs ? `<p class="notice" id="case-theirs">${esc(t("case.held_by", {holder: i.case.assignee}))} <button type="button" id="take-over">${esc(t("case.take_over"))}</button></p>` : "") +
