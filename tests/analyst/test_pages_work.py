@@ -212,6 +212,7 @@ def test_a_pre_sale_check_on_the_trace_is_a_check_not_a_receipt(loaded: Loaded, 
     _open(b, loaded, path, "document.querySelector('#timeline')")
     check = b.evaluate("[...document.querySelectorAll('#timeline li.check')].map(l => l.innerText).join('|')")
     assert f"check id {check_id}" in check and "receipt 0" not in check and "line 0" not in check
+    assert "may be sold" in check and "verdict." not in check, check  # a word, not the catalogue's key
     assert not b.evaluate("document.querySelector('#timeline li.check a[href^=\"/ui/receipt\"]')")
 
 
