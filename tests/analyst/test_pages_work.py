@@ -184,8 +184,8 @@ def test_sign_in_returns_to_the_link_and_an_ended_session_says_so(loaded: Loaded
     b.screenshot(ARTIFACTS / "login-session-ended.png")
 
 
-def _a_checked_code(loaded: Loaded) -> tuple[str, str]:
-    """A code of seller A's, checked before sale by a register of A's: (code, check id)."""
+def _a_checked_code(loaded: Loaded, tmp: Path) -> tuple[str, str]:
+    """A registry code of seller A's, checked before sale by a register of A's: (code, check id)."""
     register = ChainedRegister("check-a-0001")
     status, answer = loaded.gw.admin(
         "POST",
@@ -195,6 +195,8 @@ def _a_checked_code(loaded: Loaded) -> tuple[str, str]:
     )
     assert status == 201, answer
     code = marking_code(next(g for g in default_catalog() if g.marking_group == "shoes"), random.Random(9200))
+    (tmp / "registry.csv").write_text(f"code,owner_tin,status\n{code},{GOLDEN_TIN},introduced\n")
+    tracegate("codes", "import", str(tmp / "registry.csv"), "--data", str(loaded.gw.data))
     status, _, body = loaded.gw.request("POST", "/v1/codes/check", check_request(register, [code]), PROTOBUF)
     assert status == 200, body
     check_id = pb.CodeCheckResponse.FromString(body).check_id
@@ -205,8 +207,10 @@ def _a_checked_code(loaded: Loaded) -> tuple[str, str]:
     return code, check_id
 
 
-def test_a_pre_sale_check_on_the_trace_is_a_check_not_a_receipt(loaded: Loaded, b: Browser) -> None:
-    code, check_id = _a_checked_code(loaded)
+def test_a_pre_sale_check_on_the_trace_is_a_check_not_a_receipt(
+    loaded: Loaded, b: Browser, tmp_path: Path
+) -> None:
+    code, check_id = _a_checked_code(loaded, tmp_path)
     _login(b, loaded, loaded.retailer_a)
     path = "/ui/trace?code=" + urllib.parse.quote(code, safe="")
     _open(b, loaded, path, "document.querySelector('#timeline')")
