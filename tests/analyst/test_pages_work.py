@@ -20,7 +20,7 @@ from gateway.wire import pb
 from tests.analyst.browser import Browser
 from tests.analyst.conftest import A_DEVICE, A_STORE, FORGED_DEVICE, GOLDEN_TIN, Loaded, issue
 from tests.analyst.test_pages import ARTIFACTS, _login, _open, pytestmark  # noqa: F401
-from tests.e2e.chain_builder import ChainedRegister
+from tests.e2e.chain_builder import ChainedRegister, sale
 from tests.e2e.conftest import tracegate
 from tests.e2e.test_codes_e2e import check_request
 
@@ -281,3 +281,39 @@ def test_a_retailer_downloads_its_audit_export_and_it_verifies(
     b.click("#export button")
     b.wait_for(ERROR)
     assert b.evaluate("window.saved.name") == "export-key.pem"  # nothing saved
+
+
+def test_an_analyst_follows_a_shift_link_to_that_sellers_day(loaded: Loaded, b: Browser) -> None:
+    _login(b, loaded, loaded.analyst)
+    link = "#z-reports a[href^='/ui/reconcile']"
+    _open(b, loaded, "/ui/register?device=golden-0001", f"document.querySelector({json.dumps(link)})")
+    b.click(link)
+    b.wait_for("document.querySelector('#summary, #result .error')")
+    assert "add up" in b.text("#summary"), b.text("#result")  # not "Enter the seller's TIN"
+    assert b.evaluate("document.querySelector('#tin').value") == GOLDEN_TIN
+
+
+def test_a_rejection_on_the_dashboard_links_to_its_sellers_day(loaded: Loaded, b: Browser) -> None:
+    register = ChainedRegister("reject-a-0001")
+    status, answer = loaded.gw.admin(
+        "POST",
+        "/v1/admin/devices",
+        {"device_id": register.device_id, "seller_tin": GOLDEN_TIN, "store_id": A_STORE,
+         "public_key_pem": register.public_key_pem},
+    )
+    assert status == 201, answer
+    forged = register.envelope(sale(1000, time_ms=int(time.time() * 1000)))
+    forged.signature = forged.signature[:-1] + bytes([forged.signature[-1] ^ 1])
+    [ack] = loaded.gw.ingest([forged]).acks
+    assert ack.status == pb.REJECTED and ack.error_code == "bad_signature", ack
+    deadline = time.monotonic() + 30
+    while not loaded.gw.sql(f"SELECT 1 FROM tracegate.rejections WHERE device_id = '{register.device_id}'"):
+        assert time.monotonic() < deadline, "the rejection never reached ClickHouse"
+        time.sleep(0.3)
+    _login(b, loaded, loaded.analyst)
+    link = f"#result a[href^='/ui/reconcile?tin={GOLDEN_TIN}&']"
+    b.wait_for(f"document.querySelector({json.dumps(link)})")
+    b.click(link)
+    b.wait_for("document.querySelector('#summary, #result .error')")
+    assert "Signature does not match" in b.text("#result"), b.text("#result")
+    assert b.evaluate("document.querySelector('#tin').value") == GOLDEN_TIN

@@ -10,8 +10,8 @@ import pytest
 from gateway.anomaly_kinds import FAMILIES, NAMES
 from gateway.codes.profile import GROUP_BY_SERIAL_LENGTH
 from gateway.codes.status_index import STATUSES
-from gateway.ingest.code_verdicts import VERDICTS
 from gateway.i18n import LANGUAGES, catalogue, date_text, money, negotiate, translate
+from gateway.ingest.code_verdicts import VERDICTS
 from gateway.query.anomalies import CSV_COLUMNS
 from gateway.query.anomalies import STATUSES as CASE_FILTERS
 from gateway.query.books import RESULT_COLUMNS

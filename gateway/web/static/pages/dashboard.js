@@ -35,6 +35,9 @@ PAGES.dashboard = async () => {
       const hourly = d.bucket_ms < 86400000;
       const sinceDay = localDay(d.since_ms), untilDay = localDay(d.until_ms - 1);
       const span = `since=${sinceDay}&until=${addDays(untilDay, 1)}`;
+      // A seller's shifts of the day say what was rejected and what to do: one link per seller (an unknown
+      // register has none), so an analyst lands on that seller's day, not on "Enter the seller's TIN".
+      const rejectedBy = (r) => r.sellers.length ? "<br>" + r.sellers.map((s) => `<a href="/ui/reconcile?tin=${encodeURIComponent(s.seller_tin)}&date=${untilDay}">${esc(s.seller_tin)}</a> (${s.count})`).join(" · ") : "";
       const label = (ms) => (hourly ? when(ms).slice(11, 13) + ":00" : when(ms).slice(5, 10));
       const bars = (key) => d.hours.map((h) => ({label: label(h.hour_ms), value: h[key], title: when(h.hour_ms) + " " + TZ_LABEL,
         href: `/ui/receipts?date=${localDay(h.hour_ms)}`}));
@@ -54,7 +57,7 @@ PAGES.dashboard = async () => {
           <tr><td>${esc(t("dashboard.max_delay"))}</td><td class="num">${(d.ingest.max_delay_ms / 3600000).toFixed(1)} ${esc(t("unit.h"))}</td></tr>
           <tr><td>${esc(t("dashboard.last_event"))}</td><td class="num">${when(d.ingest.last_received_ms)} ${d.ingest.last_received_ms ? TZ_LABEL : ""}</td></tr>
           ${d.ingest.journal_unshipped_bytes != null ? `<tr><td>${esc(t("dashboard.journal"))}</td><td class="num">${d.ingest.journal_unshipped_bytes} B</td></tr>` : ""}
-          ${d.ingest.rejections_by_code.map((r) => `<tr><td><a href="/ui/reconcile?date=${untilDay}">${esc(t("dashboard.rejected", {code: r.error_code}))}</a></td><td class="num">${r.count}</td></tr>`).join("")}
+          ${d.ingest.rejections_by_code.map((r) => `<tr><td>${esc(t("dashboard.rejected", {code: r.error_code}))}${rejectedBy(r)}</td><td class="num">${r.count}</td></tr>`).join("")}
         </table></section></div>`;
     } catch (err) { showError("#result", err); }
   }
