@@ -18,7 +18,7 @@ from firmware_sim.catalog import default_catalog, marking_code
 from gateway.http.ingest_routes import PROTOBUF
 from gateway.wire import pb
 from tests.analyst.browser import Browser
-from tests.analyst.conftest import A_DEVICE, A_STORE, FORGED_DEVICE, GOLDEN_TIN, Loaded, issue
+from tests.analyst.conftest import A_DEVICE, A_STORE, FORGED_DEVICE, GOLDEN_DAY, GOLDEN_TIN, Loaded, issue
 from tests.analyst.test_pages import ARTIFACTS, _login, _open, pytestmark  # noqa: F401
 from tests.e2e.chain_builder import ChainedRegister, sale
 from tests.e2e.conftest import tracegate
@@ -237,11 +237,26 @@ def test_the_dashboard_range_speaks_the_queues_parameters(loaded: Loaded, b: Bro
     b.wait_for("document.querySelector('#period').innerText.includes('UTC+5')")
     times = re.findall(r"\d{4}-\d\d-\d\d \d\d:\d\d", b.text("#period"))
     assert len(times) == 2 and times[1] <= b.evaluate("when(Date.now())"), times  # no end in the future
-    days = "/ui/dashboard?since=2026-01-10&until=2026-01-21"
-    _open(b, loaded, days, "document.querySelector('#by-kind a')")
-    assert b.evaluate("document.querySelector('#since').value") == "2026-01-10"
-    assert b.evaluate("document.querySelector('#until').value") == "2026-01-20"
-    assert "2026-01-10 00:00" in b.text("#period") and "per day" in b.text().lower()
+    # The address's until is the field's: the last day, inclusive; the old since_day/until_day say the same.
+    for days in ("/ui/dashboard?since=2026-01-10&until=2026-01-20",
+                 "/ui/dashboard?preset=custom&since_day=2026-01-10&until_day=2026-01-20"):
+        _open(b, loaded, days, "document.querySelector('#by-kind a')")
+        assert b.evaluate("document.querySelector('#since').value") == "2026-01-10"
+        assert b.evaluate("document.querySelector('#until').value") == "2026-01-20"
+        assert "2026-01-10 00:00" in b.text("#period") and "2026-01-21 00:00" in b.text("#period")
+        assert "per day" in b.text().lower()
+        assert "since=2026-01-10&until=2026-01-20" in b.evaluate("location.search")
+    # One day is since = until, on the dashboard and in the queue its links open.
+    one_day = f"/ui/dashboard?preset=custom&since={GOLDEN_DAY}&until={GOLDEN_DAY}"
+    _open(b, loaded, one_day, "document.querySelector('#by-kind a')")
+    assert f"From {GOLDEN_DAY} 00:00 to 2026-01-16 00:00" in b.text("#period")
+    assert not b.text("#receipt-total").startswith("0 "), b.text("#receipt-total")
+    href = b.evaluate("document.querySelector('#by-kind a').href")
+    assert f"since={GOLDEN_DAY}&until={GOLDEN_DAY}" in href, href
+    b.goto(href)
+    b.wait_for(QUEUE)
+    assert b.evaluate("document.querySelector('#until').value") == GOLDEN_DAY
+    assert not b.evaluate(ERROR)  # not "the end of the period is before its start"
     for path, says in (
         ("/ui/dashboard?preset=custom&since=2020-01-01&until=2026-12-04", "400 days"),
         ("/ui/dashboard?preset=custom&since=2026-99-01", "since"),

@@ -10,16 +10,16 @@ PAGES.dashboard = async () => {
       return {since: String(since), until: String(until), preset};
     }
     // Days the form cannot hold (not a date) are still asked for, so the API says what is wrong.
-    return {since: $("#since").value || asked.since || "", until: $("#until").value ? addDays($("#until").value, 1) : asked.until || "", preset};
+    return {since: $("#since").value || asked.since || "", until: $("#until").value || asked.until || "", preset};
   };
-  // The same parameters as the queue: since = first day, until = the day after the last (exclusive).
-  const isDay = (v) => /^\d{4}-\d\d-\d\d$/.test(v) && new Date(Date.parse(v + "T00:00:00Z") || 0).toISOString().slice(0, 10) === v;
+  // The same parameters as the queue: since = first day, until = last day (inclusive, as the field says).
+  // Old addresses named them since_day / until_day (the same days).
+  const since = q.get("since") || q.get("since_day") || "", until = q.get("until") || q.get("until_day") || "";
   const asked = {};
-  $("#preset").value = q.get("preset") || (q.get("since") || q.get("until") ? "custom" : "24h");
+  $("#preset").value = q.get("preset") || (since || until ? "custom" : "24h");
   if (!$("#preset").value) $("#preset").value = "custom";
-  $("#since").value = q.get("since") || ""; if (q.get("since") && !$("#since").value) asked.since = q.get("since");
-  const until = q.get("until") || "";
-  if (isDay(until)) $("#until").value = addDays(until, -1); else if (until) asked.until = until;
+  $("#since").value = since; if (since && !$("#since").value) asked.since = since;
+  $("#until").value = until; if (until && !$("#until").value) asked.until = until;
   const custom = () => { $("#custom").hidden = $("#preset").value !== "custom"; };
   $("#preset").onchange = () => { custom(); if ($("#preset").value !== "custom") load(); };
   $("#range").onsubmit = (e) => { e.preventDefault(); delete asked.since; delete asked.until; load(); };
@@ -30,11 +30,11 @@ PAGES.dashboard = async () => {
     $("#period").textContent = "";  // never a heading of another range above an error
     busy("#result");
     try {
-      const p = new URLSearchParams(); if (r.since) p.set("since", r.since); if (r.until) p.set("until", r.until);
+      const p = new URLSearchParams(); if (r.since) p.set("since", r.since); if (r.until) p.set("until", apiUntil(r.until));
       const d = await api("/v1/dashboard?" + p);
       const hourly = d.bucket_ms < 86400000;
       const sinceDay = localDay(d.since_ms), untilDay = localDay(d.until_ms - 1);
-      const span = `since=${sinceDay}&until=${addDays(untilDay, 1)}`;
+      const span = `since=${sinceDay}&until=${untilDay}`;
       // A seller's shifts of the day say what was rejected and what to do: one link per seller (an unknown
       // register has none), so an analyst lands on that seller's day, not on "Enter the seller's TIN".
       const rejectedBy = (r) => r.sellers.length ? "<br>" + r.sellers.map((s) => `<a href="/ui/reconcile?tin=${encodeURIComponent(s.seller_tin)}&date=${untilDay}">${esc(s.seller_tin)}</a> (${s.count})`).join(" · ") : "";
