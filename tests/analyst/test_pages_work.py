@@ -332,3 +332,21 @@ def test_a_rejection_on_the_dashboard_links_to_its_sellers_day(loaded: Loaded, b
     b.wait_for("document.querySelector('#summary, #result .error')")
     assert "Signature does not match" in b.text("#result"), b.text("#result")
     assert b.evaluate("document.querySelector('#tin').value") == GOLDEN_TIN
+
+
+def test_an_export_of_a_reversed_period_is_refused_not_an_empty_file(loaded: Loaded, b: Browser) -> None:
+    status, answer = loaded.get(
+        "/v1/export", loaded.analyst, tin=GOLDEN_TIN, since="2026-12-05", until="2026-12-01"
+    )
+    assert status == 400 and answer["error"] == "malformed_request", answer
+    assert "before its start" in answer["detail"], answer
+    _login(b, loaded, loaded.analyst)
+    _open(b, loaded, "/ui/export", "document.querySelector('#export button')")
+    b.evaluate("window.saved = null; window.download = (data, name) => { window.saved = {data, name}; }")
+    b.fill("#tin", GOLDEN_TIN)
+    b.fill("#since", "2026-01-20")
+    b.fill("#until", "2026-01-10")
+    b.click("#export button")
+    b.wait_for(ERROR)
+    assert "The end of the period is before its start." in b.text("#result")
+    assert b.evaluate("window.saved") is None  # nothing downloaded
