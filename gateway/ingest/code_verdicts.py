@@ -37,6 +37,11 @@ from gateway.wire import pb
 DAY_MS = 86_400_000
 SALE, RETURN, CHECK = "sale", "return", "check"
 VALID = "valid"
+# A pre-sale check's verdict when it found nothing: the code may be sold (a check is not a valid sale).
+MAY_SELL = "may_sell"
+# Every verdict a code_events row can carry (the pages name each one: i18n verdict.*).
+VERDICTS = (VALID, MAY_SELL, "syntax_error", "not_marking_code", "unknown", "blocked", "not_in_circulation",
+            "already_sold", "expired", "not_owner", "returned")
 NOT_MARKING_ERRORS = frozenset(("missing_gtin", "missing_serial"))
 NOT_IN_CIRCULATION = frozenset(("emitted", "applied", "withdrawn", "written_off"))
 KIND_OF_OPERATION = {pb.SELL: SALE, pb.SELL_RETURN: RETURN}

@@ -374,14 +374,15 @@ def compare_books(
 
 
 def _table(
-    result: dict[str, Any], lang: str, money: Any, for_people: bool = True, when: Any = local_iso
+    result: dict[str, Any], lang: str, money: Any, for_people: bool = True, when: Any = local_iso,
+    number: Any = int,
 ) -> list[list[Any]]:
     header = [translate(lang, f"books.column.{c}", tz=TZ_LABEL) if for_people else c for c in RESULT_COLUMNS]
     body = [
         [
             translate(lang, f"books.status.{r['status']}") if for_people else r["status"],
             r["device_id"],
-            r["document_number"],
+            number(r["document_number"]),
             when(r["our_time_ms"]),
             when(r["their_time_ms"]),
             money(r["our_total"]),
@@ -400,6 +401,15 @@ def _excel_time(ms: int | None) -> dt.datetime | None:
     return dt.datetime.fromtimestamp(ms / 1000, LOCAL_TZ).replace(tzinfo=None)
 
 
+_EXCEL_DIGITS = 10**15
+
+
+def _excel_number(number: int) -> int | str:
+    # Excel keeps 15 significant digits (openpyxl writes a float): a longer number would read 1E+23, so it
+    # goes as text, exact; the ordinary ones stay numbers Excel sorts and filters.
+    return number if abs(number) < _EXCEL_DIGITS else str(number)
+
+
 def comparison_csv(result: dict[str, Any], lang: str = "en", dialect: CsvDialect = RFC) -> str:
     """The comparison as CSV, differences first (money in tenge with two decimals in the dialect)."""
     return dialect.write(_table(result, lang, dialect.money, dialect.for_people))
@@ -412,7 +422,7 @@ def comparison_xlsx(result: dict[str, Any], lang: str = "en") -> bytes:
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(translate(lang, "books.sheet")[:31])
     for row in _table(result, lang, lambda minor: None if minor is None else decimal.Decimal(minor) / 100,
-                      when=_excel_time):
+                      when=_excel_time, number=_excel_number):
         sheet.append(row)
     out = io.BytesIO()
     workbook.save(out)

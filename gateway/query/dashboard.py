@@ -16,6 +16,7 @@ DAY_MS = 24 * HOUR_MS
 LOCAL_OFFSET_MS = 5 * HOUR_MS  # buckets of a day start at local midnight (gateway/query/local_time.py)
 MAX_RANGE_MS = 400 * DAY_MS
 HOURLY_UP_TO_MS = 4 * DAY_MS  # longer ranges are drawn by day
+REJECTING_SELLERS = 5  # the sellers named under each rejection code, most rejected first
 
 
 def _range(since_ms: int | None, until_ms: int | None) -> tuple[int, int]:
@@ -79,8 +80,11 @@ def dashboard(
         f" WHERE {in_range.format(col='received_at')}"
     )[0]
     rejections = rows(
-        f"SELECT error_code, count() FROM {db}.rejections WHERE {in_range.format(col='received_at')}"
-        " GROUP BY error_code ORDER BY 2 DESC"
+        "SELECT error_code, sum(n), arraySlice(arrayReverseSort(s -> (s.2, s.1),"
+        f" groupArrayIf((seller_tin, n), seller_tin != '')), 1, {REJECTING_SELLERS})"
+        " FROM (SELECT error_code, seller_tin, count() AS n"
+        f" FROM {db}.rejections WHERE {in_range.format(col='received_at')} GROUP BY error_code, seller_tin)"
+        " GROUP BY error_code ORDER BY 2 DESC, 1"
     )
     buckets = {int(h): (int(n), int(m), int(t)) for h, n, m, t in hourly}
     first = (since + offset) // bucket * bucket - offset
@@ -109,6 +113,12 @@ def dashboard(
             "median_delay_ms": int(events[2] or 0) if events[0] else 0,
             "max_delay_ms": int(events[3] or 0) if events[0] else 0,
             "last_received_ms": int(events[4]) if events[0] else None,
-            "rejections_by_code": [{"error_code": str(c), "count": int(n)} for c, n in rejections],
+            # Each code's sellers, most rejected first: a seller's day of shifts is where to look (an
+            # unknown register has no seller).
+            "rejections_by_code": [
+                {"error_code": str(c), "count": int(n),
+                 "sellers": [{"seller_tin": str(t), "count": int(k)} for t, k in sellers]}
+                for c, n, sellers in rejections
+            ],
         },
     }

@@ -104,6 +104,9 @@ def parse_request(query: Mapping[str, str], devices: list[str]) -> ExportRequest
     )
     if request.from_seq and request.to_seq and request.from_seq > request.to_seq:
         raise GatewayError(errors.MALFORMED_REQUEST, "from_seq is after to_seq")
+    # A reversed period is a mistake, not an empty (valid-looking) export.
+    if request.since_ms is not None and request.until_ms is not None and request.since_ms >= request.until_ms:
+        raise GatewayError(errors.MALFORMED_REQUEST, key="error.until_before_since")
     return request
 
 

@@ -216,7 +216,8 @@ class Receipts:
             "SELECT shift_number, seq, toUnixTimestamp64Milli(closed_at) AS closed_ms, receipt_count,"
             " sell_count, sell_sum, sell_return_count, sell_return_sum, buy_count, buy_sum,"
             " buy_return_count, buy_return_sum, cash, card, credit, tare, mobile, cash_in_drawer,"
-            f" first_document_number, last_document_number, store_id FROM {self.db}.shifts WHERE {key}"
+            " first_document_number, last_document_number, store_id, seller_tin"
+            f" FROM {self.db}.shifts WHERE {key}"
             " ORDER BY shift_number DESC LIMIT 100",
             params,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from gateway.ingest.code_verdicts import MAY_SELL, VALID
 from gateway.storage.columns import CODE_EVENTS, clamp_time
 from gateway.wire import pb
 
@@ -22,7 +23,7 @@ def add_check_events(table: TableRows, record: pb.JournalRecord) -> None:
             received_at=clamp_time(record.received_ms), seller_tin=record.seller_tin,
             store_id=record.store_id, device_id=record.envelope.device_id, seq=record.envelope.seq,
             cis=verdict.cis, event_time=clamp_time(check.answered_ms), kind="check",
-            verdict="may_sell" if verdict.verdict == "valid" else verdict.verdict,
+            verdict=MAY_SELL if verdict.verdict == VALID else verdict.verdict,
             error_code=verdict.error_code, raw_code=verdict.raw_code, gtin=verdict.gtin,
             product_group=verdict.group, document_number=0, line=0, check_id=check.check_id,
             gateway_id=record.gateway_id,

@@ -125,7 +125,7 @@ def test_analyst_dashboard_range_axes_and_links(loaded: Loaded, browser: object)
     _open(
         browser,
         loaded,
-        "/ui/dashboard?preset=custom&since=2026-01-10&until=2026-01-21",
+        "/ui/dashboard?preset=custom&since=2026-01-10&until=2026-01-20",
         "document.querySelector('#by-kind a')",
     )
     assert "per day" in browser.text().lower()

@@ -18,9 +18,9 @@ from firmware_sim.catalog import default_catalog, marking_code
 from gateway.http.ingest_routes import PROTOBUF
 from gateway.wire import pb
 from tests.analyst.browser import Browser
-from tests.analyst.conftest import A_DEVICE, A_STORE, FORGED_DEVICE, GOLDEN_TIN, Loaded, issue
+from tests.analyst.conftest import A_DEVICE, A_STORE, FORGED_DEVICE, GOLDEN_DAY, GOLDEN_TIN, Loaded, issue
 from tests.analyst.test_pages import ARTIFACTS, _login, _open, pytestmark  # noqa: F401
-from tests.e2e.chain_builder import ChainedRegister
+from tests.e2e.chain_builder import ChainedRegister, sale
 from tests.e2e.conftest import tracegate
 from tests.e2e.test_codes_e2e import check_request
 
@@ -184,8 +184,8 @@ def test_sign_in_returns_to_the_link_and_an_ended_session_says_so(loaded: Loaded
     b.screenshot(ARTIFACTS / "login-session-ended.png")
 
 
-def _a_checked_code(loaded: Loaded) -> tuple[str, str]:
-    """A code of seller A's, checked before sale by a register of A's: (code, check id)."""
+def _a_checked_code(loaded: Loaded, tmp: Path) -> tuple[str, str]:
+    """A registry code of seller A's, checked before sale by a register of A's: (code, check id)."""
     register = ChainedRegister("check-a-0001")
     status, answer = loaded.gw.admin(
         "POST",
@@ -195,6 +195,8 @@ def _a_checked_code(loaded: Loaded) -> tuple[str, str]:
     )
     assert status == 201, answer
     code = marking_code(next(g for g in default_catalog() if g.marking_group == "shoes"), random.Random(9200))
+    (tmp / "registry.csv").write_text(f"code,owner_tin,status\n{code},{GOLDEN_TIN},introduced\n")
+    tracegate("codes", "import", str(tmp / "registry.csv"), "--data", str(loaded.gw.data))
     status, _, body = loaded.gw.request("POST", "/v1/codes/check", check_request(register, [code]), PROTOBUF)
     assert status == 200, body
     check_id = pb.CodeCheckResponse.FromString(body).check_id
@@ -205,13 +207,16 @@ def _a_checked_code(loaded: Loaded) -> tuple[str, str]:
     return code, check_id
 
 
-def test_a_pre_sale_check_on_the_trace_is_a_check_not_a_receipt(loaded: Loaded, b: Browser) -> None:
-    code, check_id = _a_checked_code(loaded)
+def test_a_pre_sale_check_on_the_trace_is_a_check_not_a_receipt(
+    loaded: Loaded, b: Browser, tmp_path: Path
+) -> None:
+    code, check_id = _a_checked_code(loaded, tmp_path)
     _login(b, loaded, loaded.retailer_a)
     path = "/ui/trace?code=" + urllib.parse.quote(code, safe="")
     _open(b, loaded, path, "document.querySelector('#timeline')")
     check = b.evaluate("[...document.querySelectorAll('#timeline li.check')].map(l => l.innerText).join('|')")
     assert f"check id {check_id}" in check and "receipt 0" not in check and "line 0" not in check
+    assert "may be sold" in check and "verdict." not in check, check  # a word, not the catalogue's key
     assert not b.evaluate("document.querySelector('#timeline li.check a[href^=\"/ui/receipt\"]')")
 
 
@@ -232,11 +237,26 @@ def test_the_dashboard_range_speaks_the_queues_parameters(loaded: Loaded, b: Bro
     b.wait_for("document.querySelector('#period').innerText.includes('UTC+5')")
     times = re.findall(r"\d{4}-\d\d-\d\d \d\d:\d\d", b.text("#period"))
     assert len(times) == 2 and times[1] <= b.evaluate("when(Date.now())"), times  # no end in the future
-    days = "/ui/dashboard?since=2026-01-10&until=2026-01-21"
-    _open(b, loaded, days, "document.querySelector('#by-kind a')")
-    assert b.evaluate("document.querySelector('#since').value") == "2026-01-10"
-    assert b.evaluate("document.querySelector('#until').value") == "2026-01-20"
-    assert "2026-01-10 00:00" in b.text("#period") and "per day" in b.text().lower()
+    # The address's until is the field's: the last day, inclusive; the old since_day/until_day say the same.
+    for days in ("/ui/dashboard?since=2026-01-10&until=2026-01-20",
+                 "/ui/dashboard?preset=custom&since_day=2026-01-10&until_day=2026-01-20"):
+        _open(b, loaded, days, "document.querySelector('#by-kind a')")
+        assert b.evaluate("document.querySelector('#since').value") == "2026-01-10"
+        assert b.evaluate("document.querySelector('#until').value") == "2026-01-20"
+        assert "2026-01-10 00:00" in b.text("#period") and "2026-01-21 00:00" in b.text("#period")
+        assert "per day" in b.text().lower()
+        assert "since=2026-01-10&until=2026-01-20" in b.evaluate("location.search")
+    # One day is since = until, on the dashboard and in the queue its links open.
+    one_day = f"/ui/dashboard?preset=custom&since={GOLDEN_DAY}&until={GOLDEN_DAY}"
+    _open(b, loaded, one_day, "document.querySelector('#by-kind a')")
+    assert f"From {GOLDEN_DAY} 00:00 to 2026-01-16 00:00" in b.text("#period")
+    assert not b.text("#receipt-total").startswith("0 "), b.text("#receipt-total")
+    href = b.evaluate("document.querySelector('#by-kind a').href")
+    assert f"since={GOLDEN_DAY}&until={GOLDEN_DAY}" in href, href
+    b.goto(href)
+    b.wait_for(QUEUE)
+    assert b.evaluate("document.querySelector('#until').value") == GOLDEN_DAY
+    assert not b.evaluate(ERROR)  # not "the end of the period is before its start"
     for path, says in (
         ("/ui/dashboard?preset=custom&since=2020-01-01&until=2026-12-04", "400 days"),
         ("/ui/dashboard?preset=custom&since=2026-99-01", "since"),
@@ -276,3 +296,57 @@ def test_a_retailer_downloads_its_audit_export_and_it_verifies(
     b.click("#export button")
     b.wait_for(ERROR)
     assert b.evaluate("window.saved.name") == "export-key.pem"  # nothing saved
+
+
+def test_an_analyst_follows_a_shift_link_to_that_sellers_day(loaded: Loaded, b: Browser) -> None:
+    _login(b, loaded, loaded.analyst)
+    link = "#z-reports a[href^='/ui/reconcile']"
+    _open(b, loaded, "/ui/register?device=golden-0001", f"document.querySelector({json.dumps(link)})")
+    b.click(link)
+    b.wait_for("document.querySelector('#summary, #result .error')")
+    assert "add up" in b.text("#summary"), b.text("#result")  # not "Enter the seller's TIN"
+    assert b.evaluate("document.querySelector('#tin').value") == GOLDEN_TIN
+
+
+def test_a_rejection_on_the_dashboard_links_to_its_sellers_day(loaded: Loaded, b: Browser) -> None:
+    register = ChainedRegister("reject-a-0001")
+    status, answer = loaded.gw.admin(
+        "POST",
+        "/v1/admin/devices",
+        {"device_id": register.device_id, "seller_tin": GOLDEN_TIN, "store_id": A_STORE,
+         "public_key_pem": register.public_key_pem},
+    )
+    assert status == 201, answer
+    forged = register.envelope(sale(1000, time_ms=int(time.time() * 1000)))
+    forged.signature = forged.signature[:-1] + bytes([forged.signature[-1] ^ 1])
+    [ack] = loaded.gw.ingest([forged]).acks
+    assert ack.status == pb.REJECTED and ack.error_code == "bad_signature", ack
+    deadline = time.monotonic() + 30
+    while not loaded.gw.sql(f"SELECT 1 FROM tracegate.rejections WHERE device_id = '{register.device_id}'"):
+        assert time.monotonic() < deadline, "the rejection never reached ClickHouse"
+        time.sleep(0.3)
+    _login(b, loaded, loaded.analyst)
+    link = f"#result a[href^='/ui/reconcile?tin={GOLDEN_TIN}&']"
+    b.wait_for(f"document.querySelector({json.dumps(link)})")
+    b.click(link)
+    b.wait_for("document.querySelector('#summary, #result .error')")
+    assert "Signature does not match" in b.text("#result"), b.text("#result")
+    assert b.evaluate("document.querySelector('#tin').value") == GOLDEN_TIN
+
+
+def test_an_export_of_a_reversed_period_is_refused_not_an_empty_file(loaded: Loaded, b: Browser) -> None:
+    status, answer = loaded.get(
+        "/v1/export", loaded.analyst, tin=GOLDEN_TIN, since="2026-12-05", until="2026-12-01"
+    )
+    assert status == 400 and answer["error"] == "malformed_request", answer
+    assert "before its start" in answer["detail"], answer
+    _login(b, loaded, loaded.analyst)
+    _open(b, loaded, "/ui/export", "document.querySelector('#export button')")
+    b.evaluate("window.saved = null; window.download = (data, name) => { window.saved = {data, name}; }")
+    b.fill("#tin", GOLDEN_TIN)
+    b.fill("#since", "2026-01-20")
+    b.fill("#until", "2026-01-10")
+    b.click("#export button")
+    b.wait_for(ERROR)
+    assert "The end of the period is before its start." in b.text("#result")
+    assert b.evaluate("window.saved") is None  # nothing downloaded

@@ -117,3 +117,13 @@ def test_the_comparison_for_excel_in_russian_and_as_a_workbook() -> None:
     # Times are Excel date-times (local, the header names the zone), not text Excel cannot sort.
     assert sheet.cell(1, 5).value == "Сіздің уақыт (UTC+5)"
     assert sheet.cell(2, 5).value == dt.datetime(2026, 1, 15, 9, 30) and sheet.cell(2, 5).is_date
+
+
+def test_a_document_number_too_long_for_excel_stays_exact_in_the_workbook() -> None:
+    row = {"status": "missing_ours", "device_id": "K", "our_time_ms": None, "their_time_ms": LOCAL_0930,
+           "our_total": None, "their_total": 100, "difference": -100}
+    result = {"rows": [{**row, "document_number": 99999999999999999999999},
+                       {**row, "document_number": 2**53 + 1}, {**row, "document_number": 17}]}
+    sheet = load_workbook(io.BytesIO(comparison_xlsx(result))).active
+    # Excel keeps 15 digits: longer numbers are text (not 1E+23), a usual one stays a number it can sort.
+    assert [sheet.cell(r, 3).value for r in (2, 3, 4)] == ["99999999999999999999999", str(2**53 + 1), 17]

@@ -11,6 +11,7 @@ from gateway.anomaly_kinds import FAMILIES, NAMES
 from gateway.codes.profile import GROUP_BY_SERIAL_LENGTH
 from gateway.codes.status_index import STATUSES
 from gateway.i18n import LANGUAGES, catalogue, date_text, money, negotiate, translate
+from gateway.ingest.code_verdicts import VERDICTS
 from gateway.query.anomalies import CSV_COLUMNS
 from gateway.query.anomalies import STATUSES as CASE_FILTERS
 from gateway.query.books import RESULT_COLUMNS
@@ -35,18 +36,7 @@ BUILT = {
         "unreadable",
         "unknown",
     ),
-    "verdict.": (
-        "valid",
-        "unknown",
-        "blocked",
-        "not_in_circulation",
-        "already_sold",
-        "expired",
-        "not_owner",
-        "syntax_error",
-        "not_marking_code",
-        "returned",
-    ),
+    "verdict.": VERDICTS,
     "event.": ("sale", "return", "check"),
     "operation.": ("SELL", "SELL_RETURN", "BUY", "BUY_RETURN"),
     "payment.": ("cash", "card", "credit", "tare", "mobile"),

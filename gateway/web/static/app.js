@@ -26,6 +26,9 @@ function when(ms, full = false) {
 const localDay = (ms) => new Date(ms + TZ_OFFSET_MS).toISOString().slice(0, 10);
 const today = () => localDay(Date.now());
 const addDays = (day, n) => new Date(Date.parse(day + "T00:00:00Z") + n * 86400000).toISOString().slice(0, 10);
+const isDay = (v) => /^\d{4}-\d\d-\d\d$/.test(v) && new Date(Date.parse(v + "T00:00:00Z") || 0).toISOString().slice(0, 10) === v;
+// A page's `until` (its field and its address) is the last day, inclusive; the API's ends before it.
+const apiUntil = (v) => (isDay(v) ? addDays(v, 1) : v);
 
 // Tenge from minor units as the reader's language writes it.
 function money(minor) {

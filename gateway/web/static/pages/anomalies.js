@@ -15,16 +15,17 @@ PAGES.anomalies = async () => {
   // page silently dropping them; choosing filters on the page clears them.
   let unknownKinds = [], asked = {}, rendered = false;
   const chosenKinds = () => $$("#kinds input:checked").map((c) => c.value).concat(unknownKinds);
-  const params = () => {
+  // The filters as the form and the address say them (until: the last day, inclusive).
+  const filters = () => {
     const p = {kind: chosenKinds().join(",")};
     fields.forEach((f) => { p[f] = $("#" + f).value.trim(); });
-    if (p.until) p.until = addDays(p.until, 1);  // "to" a day includes that day
     if (!staff) { delete p.status; delete p.tin; }
     return Object.assign(p, asked);
   };
-  // The URL names the view: filters (until exclusive, as links give it), period, page, open incident.
+  const params = () => { const p = filters(); p.until = apiUntil(p.until); return p; };
+  // The URL names the view: filters, period, page, open incident.
   const urlState = () => {
-    const p = params();
+    const p = filters();
     p.preset = $("#preset").value;
     if (cursors.length > 1) { p.page = String(cursors.length); p.cursor = cursors[cursors.length - 1]; }
     if (current && !$("#incident").hidden) p.incident = current.id;
@@ -132,12 +133,10 @@ PAGES.anomalies = async () => {
   function fromUrl() {
     const q = query();
     asked = {};
-    const isDay = (v) => /^\d{4}-\d\d-\d\d$/.test(v) && new Date(Date.parse(v + "T00:00:00Z") || 0).toISOString().slice(0, 10) === v;
     fields.forEach((f) => {
       const e = $("#" + f), v = (q.get(f) || "").trim();
-      const shown = f === "until" && isDay(v) ? addDays(v, -1) : v;  // links give an exclusive end
-      if (!e.readOnly) e.value = shown;
-      if (v && e.value !== shown) asked[f] = v;  // a select, a date input or a locked TIN refused it
+      if (!e.readOnly) e.value = v;
+      if (v && e.value !== v) asked[f] = v;  // a select, a date input or a locked TIN refused it
     });
     if (!staff && q.get("status")) asked.status = q.get("status");
     $("#preset").value = q.get("preset") || (q.get("since") || q.get("until") ? "custom" : "all");

@@ -10,16 +10,16 @@ PAGES.dashboard = async () => {
       return {since: String(since), until: String(until), preset};
     }
     // Days the form cannot hold (not a date) are still asked for, so the API says what is wrong.
-    return {since: $("#since").value || asked.since || "", until: $("#until").value ? addDays($("#until").value, 1) : asked.until || "", preset};
+    return {since: $("#since").value || asked.since || "", until: $("#until").value || asked.until || "", preset};
   };
-  // The same parameters as the queue: since = first day, until = the day after the last (exclusive).
-  const isDay = (v) => /^\d{4}-\d\d-\d\d$/.test(v) && new Date(Date.parse(v + "T00:00:00Z") || 0).toISOString().slice(0, 10) === v;
+  // The same parameters as the queue: since = first day, until = last day (inclusive, as the field says).
+  // Old addresses named them since_day / until_day (the same days).
+  const since = q.get("since") || q.get("since_day") || "", until = q.get("until") || q.get("until_day") || "";
   const asked = {};
-  $("#preset").value = q.get("preset") || (q.get("since") || q.get("until") ? "custom" : "24h");
+  $("#preset").value = q.get("preset") || (since || until ? "custom" : "24h");
   if (!$("#preset").value) $("#preset").value = "custom";
-  $("#since").value = q.get("since") || ""; if (q.get("since") && !$("#since").value) asked.since = q.get("since");
-  const until = q.get("until") || "";
-  if (isDay(until)) $("#until").value = addDays(until, -1); else if (until) asked.until = until;
+  $("#since").value = since; if (since && !$("#since").value) asked.since = since;
+  $("#until").value = until; if (until && !$("#until").value) asked.until = until;
   const custom = () => { $("#custom").hidden = $("#preset").value !== "custom"; };
   $("#preset").onchange = () => { custom(); if ($("#preset").value !== "custom") load(); };
   $("#range").onsubmit = (e) => { e.preventDefault(); delete asked.since; delete asked.until; load(); };
@@ -30,11 +30,14 @@ PAGES.dashboard = async () => {
     $("#period").textContent = "";  // never a heading of another range above an error
     busy("#result");
     try {
-      const p = new URLSearchParams(); if (r.since) p.set("since", r.since); if (r.until) p.set("until", r.until);
+      const p = new URLSearchParams(); if (r.since) p.set("since", r.since); if (r.until) p.set("until", apiUntil(r.until));
       const d = await api("/v1/dashboard?" + p);
       const hourly = d.bucket_ms < 86400000;
       const sinceDay = localDay(d.since_ms), untilDay = localDay(d.until_ms - 1);
-      const span = `since=${sinceDay}&until=${addDays(untilDay, 1)}`;
+      const span = `since=${sinceDay}&until=${untilDay}`;
+      // A seller's shifts of the day say what was rejected and what to do: one link per seller (an unknown
+      // register has none), so an analyst lands on that seller's day, not on "Enter the seller's TIN".
+      const rejectedBy = (r) => r.sellers.length ? "<br>" + r.sellers.map((s) => `<a href="/ui/reconcile?tin=${encodeURIComponent(s.seller_tin)}&date=${untilDay}">${esc(s.seller_tin)}</a> (${s.count})`).join(" · ") : "";
       const label = (ms) => (hourly ? when(ms).slice(11, 13) + ":00" : when(ms).slice(5, 10));
       const bars = (key) => d.hours.map((h) => ({label: label(h.hour_ms), value: h[key], title: when(h.hour_ms) + " " + TZ_LABEL,
         href: `/ui/receipts?date=${localDay(h.hour_ms)}`}));
@@ -54,7 +57,7 @@ PAGES.dashboard = async () => {
           <tr><td>${esc(t("dashboard.max_delay"))}</td><td class="num">${(d.ingest.max_delay_ms / 3600000).toFixed(1)} ${esc(t("unit.h"))}</td></tr>
           <tr><td>${esc(t("dashboard.last_event"))}</td><td class="num">${when(d.ingest.last_received_ms)} ${d.ingest.last_received_ms ? TZ_LABEL : ""}</td></tr>
           ${d.ingest.journal_unshipped_bytes != null ? `<tr><td>${esc(t("dashboard.journal"))}</td><td class="num">${d.ingest.journal_unshipped_bytes} B</td></tr>` : ""}
-          ${d.ingest.rejections_by_code.map((r) => `<tr><td><a href="/ui/reconcile?date=${untilDay}" title="${esc(rejection(r.error_code, "advice"))} (${esc(r.error_code)})">${esc(t("dashboard.rejected", {reason: rejection(r.error_code, "rejection")}))}</a></td><td class="num">${r.count}</td></tr>`).join("")}
+          ${d.ingest.rejections_by_code.map((r) => `<tr><td><span title="${esc(rejection(r.error_code, "advice"))} (${esc(r.error_code)})">${esc(t("dashboard.rejected", {reason: rejection(r.error_code, "rejection")}))}</span>${rejectedBy(r)}</td><td class="num">${r.count}</td></tr>`).join("")}
         </table></section></div>`;
     } catch (err) { showError("#result", err); }
   }

@@ -12,7 +12,7 @@ PAGES.export = () => {
     devices.forEach((d) => p.append("device", d));
     if (!devices.length && $("#tin").value.trim()) p.set("tin", $("#tin").value.trim());
     if ($("#since").value) p.set("since", $("#since").value);
-    if ($("#until").value) p.set("until", addDays($("#until").value, 1));  // "to" a day includes that day
+    if ($("#until").value) p.set("until", apiUntil($("#until").value));
     busy("#result");
     try {
       let events = "";

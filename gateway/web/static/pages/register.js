@@ -24,6 +24,6 @@ PAGES.register = async () => {
       ${th(t("register.receipts"))}${th(tz(t("register.sold")))}${th(tz(t("register.returned")))}${th(tz(t("register.net")))}${zPay.map((k) => th(tz(t("register.paid." + k)))).join("")}${th(t("register.more"), false)}</tr>` +
       r.z_reports.map((z) => `<tr><td class="num">${z.shift_number}</td><td>${when(z.closed_ms, true)}</td><td class="num">${z.receipt_count}</td><td class="num">${money(z.sell_sum)}</td><td class="num">${money(z.sell_return_sum)}</td>
         <td class="num">${money(z.sell_sum - z.sell_return_sum)}</td>${zPay.map((k) => `<td class="num">${money(z[k])}</td>`).join("")}<td><a href="/ui/receipts?device=${encodeURIComponent(device)}&shift=${z.shift_number}">${esc(t("register.receipts_of_shift"))}</a> ·
-        <a href="/ui/reconcile?date=${localDay(z.closed_ms)}">${esc(t("register.reconcile"))}</a></td></tr>`).join("") + "</table>") : `<p class="muted">${esc(t("register.no_z"))}</p>`);
+        <a href="/ui/reconcile?tin=${encodeURIComponent(z.seller_tin)}&date=${localDay(z.closed_ms)}">${esc(t("register.reconcile"))}</a></td></tr>`).join("") + "</table>") : `<p class="muted">${esc(t("register.no_z"))}</p>`);
   } catch (err) { showError("#result", err); }
 };
