@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # DevTools errors of an evaluation whose page was replaced by a navigation meanwhile.
@@ -162,3 +163,10 @@ class Browser:
         except subprocess.TimeoutExpired:
             self.process.kill()
         shutil.rmtree(self.profile, ignore_errors=True)
+
+
+# Page tests run where Debian's chromium is (make test installs it when run as root), else they skip.
+NEEDS_CHROMIUM = pytest.mark.skipif(
+    shutil.which("chromium") is None and not Path("/usr/bin/chromium").exists(),
+    reason="chromium is not installed (make test installs Debian's chromium when run as root)",
+)

@@ -17,6 +17,7 @@ from firmware_sim.catalog import default_catalog, marking_code
 from firmware_sim.fleet import SELLER_TINS
 from gateway.codes.parser import validate_code
 from gateway.wire import pb
+from tests.analyst.browser import Browser
 from tests.e2e.chain_builder import ChainedRegister, sale
 from tests.e2e.conftest import tracegate
 from tests.reliability.gateway_process import GatewayProcess
@@ -221,3 +222,13 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
         )
     finally:
         gw.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One headless chromium for a module's page tests."""
+    b = Browser()
+    try:
+        yield b
+    finally:
+        b.close()

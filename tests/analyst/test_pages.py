@@ -4,18 +4,16 @@ in tests/artifacts/ (CI keeps them as artifacts)."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import time
 import urllib.parse
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from gateway.query.anomaly_cases import MAX_NOTE
 from gateway.wire import pb
+from tests.analyst.browser import NEEDS_CHROMIUM
 from tests.analyst.conftest import (
     A_DEVICE,
     B_DEVICE,
@@ -31,24 +29,8 @@ from tests.e2e.chain_builder import ChainedRegister, sale
 
 ARTIFACTS = Path(__file__).parent.parent / "artifacts"
 
-pytestmark = [
-    pytest.mark.clickhouse,
-    pytest.mark.skipif(
-        shutil.which("chromium") is None and not os.path.exists("/usr/bin/chromium"),
-        reason="chromium is not installed (make test installs Debian's chromium when run as root)",
-    ),
-]
+pytestmark = [pytest.mark.clickhouse, NEEDS_CHROMIUM]
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from tests.analyst.browser import Browser
-
-    b = Browser()
-    try:
-        yield b
-    finally:
-        b.close()
 
 
 def _b(browser: object) -> object:

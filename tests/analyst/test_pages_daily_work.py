@@ -5,40 +5,22 @@ written so nobody misreads them."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from firmware_sim.catalog import default_catalog
+from tests.analyst.browser import NEEDS_CHROMIUM
 from tests.analyst.conftest import A_DEVICE, B_DEVICE, FORGED_DEVICE, GOLDEN_DAY, GOLDEN_TIN, Loaded
 from tests.e2e.conftest import tracegate
 
 ARTIFACTS = Path(__file__).parent.parent / "artifacts"
 GS = "\x1d"
 
-pytestmark = [
-    pytest.mark.clickhouse,
-    pytest.mark.skipif(
-        shutil.which("chromium") is None and not os.path.exists("/usr/bin/chromium"),
-        reason="chromium is not installed (make test installs Debian's chromium when run as root)",
-    ),
-]
+pytestmark = [pytest.mark.clickhouse, NEEDS_CHROMIUM]
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from tests.analyst.browser import Browser
-
-    b = Browser()
-    try:
-        yield b
-    finally:
-        b.close()
 
 
 def _use(browser: object, loaded: Loaded, token: str, lang: str = "en") -> object:

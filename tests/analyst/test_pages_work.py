@@ -9,7 +9,6 @@ import random
 import re
 import time
 import urllib.parse
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,12 +31,9 @@ ON_PAGE_2 = (
 
 
 @pytest.fixture(scope="module")
-def b() -> Iterator[Browser]:
-    browser = Browser()
-    try:
-        yield browser
-    finally:
-        browser.close()
+def b(browser: Browser) -> Browser:
+    """The module's chromium, by a short name."""
+    return browser
 
 
 def _assign(loaded: Loaded, token: str, incident: str) -> None:
