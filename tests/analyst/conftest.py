@@ -74,6 +74,18 @@ class Loaded:
         return status, json.loads(raw) if "json" in headers.get("Content-Type", "") else raw.decode()
 
 
+def registered(gw: GatewayProcess, device_id: str, tin: str, store: str) -> ChainedRegister:
+    """A new register of seller tin at store, registered through the admin API; its chain to sign with."""
+    register = ChainedRegister(device_id)
+    status, answer = gw.admin(
+        "POST", "/v1/admin/devices",
+        {"device_id": device_id, "seller_tin": tin, "store_id": store,
+         "public_key_pem": register.public_key_pem},
+    )
+    assert status == 201, answer
+    return register
+
+
 def _register_golden(gw: GatewayProcess) -> int:
     devices = json.loads((FIXTURES / "devices.json").read_text())["devices"]
     for d in devices:
@@ -93,18 +105,7 @@ def _register_golden(gw: GatewayProcess) -> int:
 
 def _forged_shift(gw: GatewayProcess, tin: str) -> tuple[int, str]:
     """One sale of 15.00 and a Z-report claiming two sales of 30.00: the shift does not add up."""
-    register = ChainedRegister(FORGED_DEVICE)
-    status, answer = gw.admin(
-        "POST",
-        "/v1/admin/devices",
-        {
-            "device_id": FORGED_DEVICE,
-            "seller_tin": tin,
-            "store_id": "AST-900",
-            "public_key_pem": register.public_key_pem,
-        },
-    )
-    assert status == 201, answer
+    register = registered(gw, FORGED_DEVICE, tin, "AST-900")
     now = int(time.time() * 1000)
     z = pb.Event(
         time_ms=now,
@@ -150,18 +151,7 @@ def _double_sale(gw: GatewayProcess, tin_b: str, tmp: Path) -> tuple[int, str, s
     tracegate("codes", "import", str(registry), "--data", str(gw.data))
     registers = {}
     for device, tin, store in ((B_DEVICE, tin_b, B_STORE), (A_DEVICE, GOLDEN_TIN, A_STORE)):
-        registers[device] = ChainedRegister(device)
-        status, answer = gw.admin(
-            "POST",
-            "/v1/admin/devices",
-            {
-                "device_id": device,
-                "seller_tin": tin,
-                "store_id": store,
-                "public_key_pem": registers[device].public_key_pem,
-            },
-        )
-        assert status == 201, answer
+        registers[device] = registered(gw, device, tin, store)
     now = int(time.time() * 1000)
     acks = list(gw.ingest([registers[B_DEVICE].envelope(_sale_of(double, 1, now - 60_000))]).acks)
     acks += gw.ingest(

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from firmware_sim.catalog import default_catalog
-from tests.analyst.browser import NEEDS_CHROMIUM
+from tests.analyst.browser import NEEDS_CHROMIUM, Browser
 from tests.analyst.conftest import A_DEVICE, B_DEVICE, FORGED_DEVICE, GOLDEN_DAY, GOLDEN_TIN, Loaded
+from tests.analyst.test_pages import _login
 from tests.e2e.conftest import tracegate
 
 ARTIFACTS = Path(__file__).parent.parent / "artifacts"
@@ -22,20 +23,10 @@ GS = "\x1d"
 pytestmark = [pytest.mark.clickhouse, NEEDS_CHROMIUM]
 
 
-
-def _use(browser: object, loaded: Loaded, token: str, lang: str = "en") -> object:
+def _use(browser: object, loaded: Loaded, token: str, lang: str = "en") -> Browser:
     """Signed in with token, the page language lang; the browser, typed."""
-    from tests.analyst.browser import Browser
-
+    _login(browser, loaded, token, lang)
     assert isinstance(browser, Browser)
-    browser.viewport(1280)
-    browser.goto(loaded.gw.url + "/ui/login")
-    browser.evaluate(f"sessionStorage.clear(); document.cookie = 'tracegate_lang={lang}; path=/'")
-    browser.goto(loaded.gw.url + "/ui/login")
-    browser.wait_for("document.querySelector('#login button').textContent.length > 0")
-    browser.fill("#token", token)
-    browser.click("#login button")
-    browser.wait_for("location.pathname === '/ui/dashboard'")
     return browser
 
 

@@ -17,9 +17,18 @@ from firmware_sim.catalog import default_catalog, marking_code
 from gateway.http.ingest_routes import PROTOBUF
 from gateway.wire import pb
 from tests.analyst.browser import Browser
-from tests.analyst.conftest import A_DEVICE, A_STORE, FORGED_DEVICE, GOLDEN_DAY, GOLDEN_TIN, Loaded, issue
+from tests.analyst.conftest import (
+    A_DEVICE,
+    A_STORE,
+    FORGED_DEVICE,
+    GOLDEN_DAY,
+    GOLDEN_TIN,
+    Loaded,
+    issue,
+    registered,
+)
 from tests.analyst.test_pages import ARTIFACTS, _login, _open, pytestmark  # noqa: F401
-from tests.e2e.chain_builder import ChainedRegister, sale
+from tests.e2e.chain_builder import sale
 from tests.e2e.conftest import tracegate
 from tests.e2e.test_codes_e2e import check_request
 
@@ -182,14 +191,7 @@ def test_sign_in_returns_to_the_link_and_an_ended_session_says_so(loaded: Loaded
 
 def _a_checked_code(loaded: Loaded, tmp: Path) -> tuple[str, str]:
     """A registry code of seller A's, checked before sale by a register of A's: (code, check id)."""
-    register = ChainedRegister("check-a-0001")
-    status, answer = loaded.gw.admin(
-        "POST",
-        "/v1/admin/devices",
-        {"device_id": register.device_id, "seller_tin": GOLDEN_TIN, "store_id": A_STORE,
-         "public_key_pem": register.public_key_pem},
-    )
-    assert status == 201, answer
+    register = registered(loaded.gw, "check-a-0001", GOLDEN_TIN, A_STORE)
     code = marking_code(next(g for g in default_catalog() if g.marking_group == "shoes"), random.Random(9200))
     (tmp / "registry.csv").write_text(f"code,owner_tin,status\n{code},{GOLDEN_TIN},introduced\n")
     tracegate("codes", "import", str(tmp / "registry.csv"), "--data", str(loaded.gw.data))
@@ -305,14 +307,7 @@ def test_an_analyst_follows_a_shift_link_to_that_sellers_day(loaded: Loaded, b: 
 
 
 def test_a_rejection_on_the_dashboard_links_to_its_sellers_day(loaded: Loaded, b: Browser) -> None:
-    register = ChainedRegister("reject-a-0001")
-    status, answer = loaded.gw.admin(
-        "POST",
-        "/v1/admin/devices",
-        {"device_id": register.device_id, "seller_tin": GOLDEN_TIN, "store_id": A_STORE,
-         "public_key_pem": register.public_key_pem},
-    )
-    assert status == 201, answer
+    register = registered(loaded.gw, "reject-a-0001", GOLDEN_TIN, A_STORE)
     forged = register.envelope(sale(1000, time_ms=int(time.time() * 1000)))
     forged.signature = forged.signature[:-1] + bytes([forged.signature[-1] ^ 1])
     [ack] = loaded.gw.ingest([forged]).acks
