@@ -37,7 +37,7 @@ class Settings:
     journal_budget_bytes: int = 2 * 1024**3
     journal_segment_bytes: int = 64 * 1024 * 1024
     shipper_batch_rows: int = 50_000
-    shipper_interval_s: float = 0.25  # how soon an acked event is visible (docs/performance.md)
+    shipper_interval_s: float = 0.5  # how soon an acked event is visible (docs/performance.md, round 10)
     # Testing aid, off unless set: a file whose content (storage_down / storage_lost_reply) makes every
     # storage call fail as if ClickHouse were unreachable; see docs/reliability.md.
     fault_injection_file: str = ""

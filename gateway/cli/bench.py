@@ -18,8 +18,8 @@ from gateway.bench.runner import BenchOptions, run_bench
 # Receipts signed per second of phase: enough that no phase of today's gateway runs dry, capped so
 # signing (about 70 µs a receipt on 2 cores) and memory stay reasonable. The ceiling may run dry: its
 # rate is then measured over the shorter time it took.
-POOL_PER_SECOND = 8_000
-POOL_MAX = 600_000
+POOL_PER_SECOND = 12_000
+POOL_MAX = 900_000
 
 
 def register(sub: Any) -> None:
