@@ -2,8 +2,13 @@
 
 Runs in its own `spawn`ed process (never forked: the parent may be anything). Each device uploads its
 batches in order, one request in flight per device, as a register does; `concurrency` caps requests in
-flight across devices. With `rate` > 0, sends are paced to that many receipts per second (open loop);
-with 0, as fast as the server answers (closed loop).
+flight across devices (one keep-alive connection each). With `rate` > 0, sends are paced to that many
+receipts per second (open loop); with 0, as fast as the server answers (closed loop).
+
+The client is a bare HTTP/1.1 keep-alive asyncio.Protocol, not aiohttp's: on this 2-core machine the
+generator shares the cores with the gateway's two processes, and aiohttp's client cost ~290 µs of CPU a
+request, 14 µs a receipt, about a tenth of what the bench counts against the gateway
+(docs/performance.md, round 10).
 """
 
 from __future__ import annotations
@@ -13,14 +18,13 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import aiohttp
+from urllib.parse import urlsplit
 
 from gateway.bench.procstat import ProcessUsage, usage
 from gateway.bench.workload import DeviceLoad, Workload
 from gateway.wire import pb
 
-PROTOBUF = "application/x-protobuf"
+TIMEOUT_S = 120.0  # a request unanswered this long ends the run with an error
 
 
 @dataclass(frozen=True)
@@ -78,39 +82,77 @@ class Pacer:
             await asyncio.sleep(delay)
 
 
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection: one request at a time, its answer read to Content-Length."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.answer: asyncio.Future[tuple[int, float, bytes]] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def post(self, head: bytes, body: bytes) -> asyncio.Future[tuple[int, float, bytes]]:
+        """Send one request; the future gets (status, Retry-After or -1, body)."""
+        assert self.transport is not None
+        self.answer = asyncio.get_running_loop().create_future()
+        self.transport.writelines((head, str(len(body)).encode(), b"\r\n\r\n", body))
+        return self.answer
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = bytes(self.buffer[:end]).decode("latin-1").split("\r\n")
+        fields = {name.strip().lower(): value.strip()
+                  for name, _, value in (line.partition(":") for line in head[1:])}
+        length = int(fields.get("content-length", "0"))
+        if len(self.buffer) < end + 4 + length:
+            return
+        body = bytes(self.buffer[end + 4:end + 4 + length])
+        del self.buffer[:end + 4 + length]
+        if self.answer is not None and not self.answer.done():
+            self.answer.set_result((int(head[0].split()[1]), float(fields.get("retry-after", "-1")), body))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.answer is not None and not self.answer.done():
+            self.answer.set_exception(ConnectionError(f"the server closed the connection: {exc}"))
+
+
 async def _upload(
-    session: aiohttp.ClientSession, plan: LoadPlan, device: DeviceLoad, gate: asyncio.Semaphore,
-    pacer: Pacer, deadline: float, result: LoadResult,
+    connections: asyncio.Queue[_Connection], head: bytes, device: DeviceLoad, pacer: Pacer, deadline: float,
+    result: LoadResult,
 ) -> bool:
     """Send one device's batches in order until the deadline; True if it ran out of batches."""
     per_batch = device.receipts / max(1, len(device.batches))
+    accepted_status, duplicate, rejected = pb.ACCEPTED, pb.DUPLICATE, pb.REJECTED
     for body in device.batches:
         await pacer.wait(per_batch)
         if time.time() >= deadline:
             return False
         while True:
-            async with gate:
+            connection = await connections.get()
+            try:
                 sent = time.time()
-                async with session.post(plan.url + "/v1/batches", data=body,
-                                        headers={"Content-Type": PROTOBUF}) as response:
-                    answer = await response.read()
-                    acked = time.time()
-                    if response.status == 503:
-                        result.backpressure += 1
-                        retry_after = float(response.headers.get("Retry-After", "1"))
-                    elif response.status != 200:
-                        result.errors.append(f"HTTP {response.status}: {answer[:200]!r}")
-                        return False
-                    else:
-                        retry_after = -1.0
-            if retry_after < 0:
+                status, retry_after, answer = await asyncio.wait_for(connection.post(head, body), TIMEOUT_S)
+                acked = time.time()
+            finally:
+                connections.put_nowait(connection)
+            if status == 200:
                 break
-            await asyncio.sleep(retry_after)
-        ack = pb.IngestAck.FromString(answer)
-        accepted = sum(1 for a in ack.acks if a.status == pb.ACCEPTED)
-        result.duplicates += sum(1 for a in ack.acks if a.status == pb.DUPLICATE)
-        result.rejected += sum(1 for a in ack.acks if a.status == pb.REJECTED)
-        result.samples.append(Sample(sent, acked, len(ack.acks), accepted))
+            if status != 503:
+                result.errors.append(f"HTTP {status}: {answer[:200]!r}")
+                return False
+            result.backpressure += 1
+            await asyncio.sleep(retry_after if retry_after >= 0 else 1.0)
+        statuses = [a.status for a in pb.IngestAck.FromString(answer).acks[:]]
+        accepted = statuses.count(accepted_status)
+        result.duplicates += statuses.count(duplicate)
+        result.rejected += statuses.count(rejected)
+        result.samples.append(Sample(sent, acked, len(statuses), accepted))
     return True
 
 
@@ -119,20 +161,31 @@ async def _drive(plan: LoadPlan) -> LoadResult:
     devices = [workload.backlog] if plan.backlog else [workload.devices[i] for i in plan.device_indexes]
     del workload
     result = LoadResult()
-    gate = asyncio.Semaphore(plan.concurrency)
-    connector = aiohttp.TCPConnector(limit=plan.concurrency)
-    timeout = aiohttp.ClientTimeout(total=120)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+    parts = urlsplit(plan.url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    loop = asyncio.get_running_loop()
+    connections: asyncio.Queue[_Connection] = asyncio.Queue()
+    opened: list[_Connection] = []
+    head = (f"POST /v1/batches HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            "Content-Type: application/x-protobuf\r\nContent-Length: ").encode()
+    try:
+        for _ in range(min(plan.concurrency, len(devices))):
+            _, connection = await loop.create_connection(_Connection, host, port)
+            opened.append(connection)
+            connections.put_nowait(connection)
         await asyncio.sleep(max(0.0, plan.start_at - time.time()))
         deadline = plan.start_at + plan.duration_s
         pacer = Pacer(plan.rate, plan.start_at)
-        try:
-            ran_out = await asyncio.gather(
-                *(_upload(session, plan, d, gate, pacer, deadline, result) for d in devices)
-            )
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            result.errors.append(f"{type(exc).__name__}: {exc}")
-            ran_out = []
+        ran_out = await asyncio.gather(
+            *(_upload(connections, head, d, pacer, deadline, result) for d in devices)
+        )
+    except (OSError, TimeoutError) as exc:
+        result.errors.append(f"{type(exc).__name__}: {exc}")
+        ran_out = []
+    finally:
+        for connection in opened:
+            if connection.transport is not None:
+                connection.transport.close()
     result.exhausted = bool(ran_out) and all(ran_out)
     return result
 
