@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from gateway.bench.http1 import take_response
 from gateway.bench.procstat import ProcessUsage, usage
 from gateway.wire import pb, signing
 
@@ -81,16 +82,10 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
-        end = self.buffer.find(b"\r\n\r\n")
-        if end < 0:
+        response = take_response(self.buffer)
+        if response is None:
             return
-        head = bytes(self.buffer[:end]).decode("latin-1").split("\r\n")
-        length = next((int(line.split(":", 1)[1]) for line in head[1:]
-                       if line.lower().startswith("content-length:")), 0)
-        if len(self.buffer) < end + 4 + length:
-            return
-        del self.buffer[:end + 4 + length]
-        status = int(head[0].split()[1])
+        status = response[0]
         assert self.result is not None
         self.result.statuses[status] = self.result.statuses.get(status, 0) + 1
         if status == 200:

@@ -5,10 +5,9 @@ batches in order, one request in flight per device, as a register does; `concurr
 flight across devices (one keep-alive connection each). With `rate` > 0, sends are paced to that many
 receipts per second (open loop); with 0, as fast as the server answers (closed loop).
 
-The client is a bare HTTP/1.1 keep-alive asyncio.Protocol, not aiohttp's: on this 2-core machine the
-generator shares the cores with the gateway's two processes, and aiohttp's client cost ~290 µs of CPU a
-request, 14 µs a receipt, about a tenth of what the bench counts against the gateway
-(docs/performance.md, round 10).
+The client is a bare HTTP/1.1 keep-alive asyncio.Protocol (http1.py), not aiohttp's: on this 2-core
+machine the generator shares the cores with the gateway's two processes, and aiohttp's client cost
+~290 µs of CPU a request, 14 µs a receipt (docs/performance.md, round 10).
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from gateway.bench.http1 import take_response
 from gateway.bench.procstat import ProcessUsage, usage
 from gateway.bench.workload import DeviceLoad, Workload
 from gateway.wire import pb
@@ -103,19 +103,10 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
-        end = self.buffer.find(b"\r\n\r\n")
-        if end < 0:
-            return
-        head = bytes(self.buffer[:end]).decode("latin-1").split("\r\n")
-        fields = {name.strip().lower(): value.strip()
-                  for name, _, value in (line.partition(":") for line in head[1:])}
-        length = int(fields.get("content-length", "0"))
-        if len(self.buffer) < end + 4 + length:
-            return
-        body = bytes(self.buffer[end + 4:end + 4 + length])
-        del self.buffer[:end + 4 + length]
-        if self.answer is not None and not self.answer.done():
-            self.answer.set_result((int(head[0].split()[1]), float(fields.get("retry-after", "-1")), body))
+        response = take_response(self.buffer)
+        if response is not None and self.answer is not None and not self.answer.done():
+            status, fields, body = response
+            self.answer.set_result((status, float(fields.get("retry-after", "-1")), body))
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.answer is not None and not self.answer.done():
