@@ -6,8 +6,9 @@ flight across devices (one keep-alive connection each). With `rate` > 0, sends a
 receipts per second (open loop); with 0, as fast as the server answers (closed loop).
 
 The client is a bare HTTP/1.1 keep-alive asyncio.Protocol (http1.py), not aiohttp's: on this 2-core
-machine the generator shares the cores with the gateway's two processes, and aiohttp's client cost
-~290 µs of CPU a request, 14 µs a receipt (docs/performance.md, round 10).
+machine the generator shares the cores with the gateway's two processes, and with aiohttp's client it
+took 13.6-14.7 µs of CPU a receipt, 11 µs with this one (its whole life, loading the workload included;
+docs/performance.md, round 10).
 """
 
 from __future__ import annotations

@@ -193,14 +193,13 @@ async def test_checks_handed_off_together_share_one_fsync_and_land_on_their_own(
     assert journal.fsyncs - fsyncs <= 5  # ~10 ms of checks: two or three windows
 
 
-async def test_an_awaited_append_takes_waiting_hand_offs_along_at_once(journal: Journal) -> None:
-    journal_module.SOON_WINDOW_S, window = 30.0, journal_module.SOON_WINDOW_S
-    try:
-        journal.append_soon([b"check"], "answered check")
-        await asyncio.wait_for(journal.append([b"receipt"]), 5)  # not after the (now long) window
-        assert list(journal.replay()) == [b"check", b"receipt"]
-    finally:
-        journal_module.SOON_WINDOW_S = window
+async def test_an_awaited_append_takes_waiting_hand_offs_along_at_once(
+    journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(journal_module, "SOON_WINDOW_S", 30.0)
+    journal.append_soon([b"check"], "answered check")
+    await asyncio.wait_for(journal.append([b"receipt"]), 5)  # not after the (now long) window
+    assert list(journal.replay()) == [b"check", b"receipt"]
 
 
 @contextlib.contextmanager
