@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -252,10 +253,18 @@ def data_readable(target: Target, short: bool) -> Outcome:
     """Another local user reads the journal and ClickHouse's parts."""
     data = target.gateway.data
     mode = data.stat().st_mode & 0o777
-    paths = [p for p in data.rglob("*") if not p.is_symlink()]
-    shared = [p for p in paths if p.stat().st_mode & 0o077]
+    modes = []
+    for root, dirs, files in os.walk(data):  # ClickHouse merges while we walk: a part may vanish
+        for name in dirs + files:
+            try:
+                entry = os.lstat(os.path.join(root, name))
+            except FileNotFoundError:
+                continue
+            if not stat.S_ISLNK(entry.st_mode):
+                modes.append(entry.st_mode)
+    shared = [m for m in modes if m & 0o077]
     held = mode & 0o077 == 0 and not shared
-    return held, f"data directory {mode:o}; {len(shared)} of {len(paths)} entries open to group or others"
+    return held, f"data directory {mode:o}; {len(shared)} of {len(modes)} entries open to group or others"
 
 
 def page_headers(target: Target, short: bool) -> Outcome:
