@@ -369,7 +369,7 @@ class IngestPipeline:
     ) -> list[bytes]:
         records: list[bytes] = []
         keys: dict[str, _Key] = {}  # by device: the key a rotation accepted in this batch handed over to
-        # Every code of the request found in the status index with one numpy call, not one per code.
+        # Every code of the request found in the status index once, before its events are judged.
         slots = self._codes.index.locate(
             result.cis for item in items for result in item.codes.values() if result.cis
         ) if self._codes is not None else {}
