@@ -27,9 +27,9 @@ from gateway.http.audit_trail import audit_request
 from gateway.http.ingest_routes import PROTOBUF, read_protobuf_body
 from gateway.http.keys import SERVICE
 from gateway.http.limits import CHECK_LIMITS
-from gateway.http.request_ids import random_id
 from gateway.ingest.code_verdicts import CheckAnswer, CodeVerdicts, verdict_record
 from gateway.security import audit
+from gateway.security.random_ids import random_id
 from gateway.service import GatewayService
 from gateway.storage.code_registry_store import insert_registry_rows
 from gateway.wire import pb, signing

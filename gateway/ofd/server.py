@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import os
 import ssl
 from collections.abc import Callable
 
@@ -31,6 +30,7 @@ from gateway.ofd.framing import (
     peek_result_code,
 )
 from gateway.ofd.handler import OfdHandler, result_answer
+from gateway.security.random_ids import random_bytes
 from gateway.security.rate_limits import RateLimiter
 from gateway.security.transport import server_ssl_context
 from gateway.settings import Settings
@@ -289,7 +289,7 @@ class _Connection(asyncio.Protocol):
 
     async def _call_handler(self, header: FrameHeader, payload: bytes, command: int | None) -> None:
         # This task's own context: the handler's log lines and the access line carry the id.
-        REQUEST_ID.set(os.urandom(8).hex())
+        REQUEST_ID.set(random_bytes(8).hex())
         try:
             answer = await self.door.handler.exchange(header, payload)
         except Exception:
