@@ -128,7 +128,7 @@ class StatusIndex:
         key = cis_key(cis)
         self._ambiguous.add(key)
         self._exact[cis] = entry
-        position = self._position(key)
+        position = self._directory.find(key)
         if position >= 0:  # never answer for the shared key from the arrays again
             self._values[position] = 0
 
@@ -155,11 +155,6 @@ class StatusIndex:
         self._directory = _Directory(np.ascontiguousarray(keys, dtype=np.uint64))
         self._keys = self._directory.keys
 
-    def _position(self, key: int) -> int:
-        if not len(self._keys):
-            return -1
-        return self._directory.find(key)
-
     def locate(self, codes: Iterable[str]) -> dict[str, Slot]:
         """Key and base-array position of each cis.
 
@@ -177,7 +172,7 @@ class StatusIndex:
         if slot is not None:
             return slot
         key = cis_key(cis)
-        return key, self._position(key)
+        return key, self._directory.find(key)
 
     def raw(self, cis: str, slot: Slot | None = None) -> Entry | None:
         """The stored entry of a code, or None (slot: from locate(), saves the hash and the search)."""
@@ -318,8 +313,8 @@ class _Directory:
 
     A key's range is found by a shift and one read, its position by a binary search over the range's few
     keys (at most `width`, the largest range, from its start). The keys are padded with `width` copies of
-    the largest uint64 so that no search runs past them: keys after the range are of a later range, so
-    larger than the one sought, and a search never stops on them.
+    the largest uint64 so that no search runs past them. Keys after the range are of a later range, so larger
+    than the one sought: a search that ends on one has not found it.
     """
 
     KEYS_A_RANGE = 4
