@@ -16,6 +16,7 @@ import pytest
 from firmware_sim.catalog import default_catalog, marking_code
 from firmware_sim.fleet import SELLER_TINS
 from gateway.codes.parser import validate_code
+from gateway.query.local_time import local_day
 from gateway.wire import pb
 from tests.analyst.browser import Browser
 from tests.e2e.chain_builder import ChainedRegister, sale
@@ -123,7 +124,7 @@ def _forged_shift(gw: GatewayProcess, tin: str) -> tuple[int, str]:
     )
     ack = gw.ingest([register.envelope(sale(1500, time_ms=now - 1000)), register.envelope(z)])
     assert [a.status for a in ack.acks] == [pb.ACCEPTED, pb.ACCEPTED], ack
-    return 2, time.strftime("%Y-%m-%d", time.gmtime(now / 1000))
+    return 2, local_day(now).isoformat()  # the seller's day (UTC+5): 19:00-24:00 UTC is the next one
 
 
 def _code(seed: int) -> str:
