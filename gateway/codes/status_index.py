@@ -94,8 +94,7 @@ class StatusIndex:
     """cis → compact status; every method is synchronous and cheap (called on the event loop)."""
 
     def __init__(self) -> None:
-        self._keys: U64 = np.empty(0, np.uint64)
-        self._directory = _Directory(self._keys)
+        self._directory = _Directory(np.empty(0, np.uint64))
         # One word a code, one numpy read a lookup: owner id << 32 | expiry << 16 | flags << 8 | status.
         self._values: U64 = np.empty(0, np.uint64)
         self._store = np.empty(0, np.uint32)
@@ -151,9 +150,13 @@ class StatusIndex:
 
     # ── lookups and updates ──
 
+    @property
+    def _keys(self) -> U64:
+        """The sorted keys of the base arrays (the directory's)."""
+        return self._directory.keys
+
     def _set_keys(self, keys: U64) -> None:
         self._directory = _Directory(np.ascontiguousarray(keys, dtype=np.uint64))
-        self._keys = self._directory.keys
 
     def locate(self, codes: Iterable[str]) -> dict[str, Slot]:
         """Key and base-array position of each cis.
