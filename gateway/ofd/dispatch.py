@@ -413,7 +413,8 @@ _Part = tuple[list[pb.Envelope], list[pb.JournalRecord], "asyncio.Future[list[pb
 
 class _GroupIngest:
     """Documents of several registers, ready in the same turn of the event loop, go through the pipeline
-    as one batch: one decision pass, one journal append, one group commit. Each register's exchange still
+    as one batch: one decision pass, one journal append, one group commit (asyncio's turns hold ~17 at
+    saturation; uvloop's short ones held one: docs/performance.md, round 12). Each register's exchange still
     waits for that commit (its answer leaves only once the journal holds it); if the batch fails (a full
     journal), every exchange in it fails, and none of them was accepted."""
 
