@@ -154,8 +154,9 @@ class Receipts:
         receipt.pop("received_at", None)
         lines = _query(
             self.client,
-            "SELECT line_no, name, gtin, quantity, price, discount, markup, sum, storno, vat, vat_rate_bp,"
-            f" marking_codes, ai_label FROM {self.db}.receipt_lines WHERE {key} ORDER BY line_no",
+            "SELECT line_no, name, gtin, quantity, unit, price, discount, markup, sum, storno, vat,"
+            " vat_rate_bp, marking_codes, ai_label"
+            f" FROM {self.db}.receipt_lines WHERE {key} ORDER BY line_no",
             params,
         )
         codes = _query(

@@ -204,6 +204,28 @@ def test_analyst_traces_a_double_sale_across_sellers_and_opens_its_receipts(
     browser.screenshot(ARTIFACTS / "receipts-analyst.png")
 
 
+def test_a_receipt_says_each_quantity_in_its_unit(loaded: Loaded, browser: object) -> None:
+    from tests.analyst.browser import Browser
+
+    assert isinstance(browser, Browser)
+    # A receipt with weighed goods (kg) beside goods sold by the piece.
+    device, seq, weighed = loaded.gw.sql(
+        "SELECT device_id, seq, any(if(unit = '166', quantity, NULL)) FROM tracegate.receipt_lines"
+        " GROUP BY device_id, seq HAVING countIf(unit = '166') > 0 AND countIf(unit = '796') > 0"
+        " ORDER BY device_id, seq LIMIT 1"
+    )[0]
+    expected = {"en": ("kg", "pcs"), "ru": ("кг", "шт")}
+    for lang, (kg, pieces) in expected.items():
+        _login(browser, loaded, loaded.analyst, lang=lang)
+        _open(browser, loaded, f"/ui/receipt?device={device}&seq={seq}", "document.querySelector('#lines')")
+        cells = browser.evaluate("[...document.querySelectorAll('#lines tr td:nth-child(4)')].map((e) => e.innerText)")
+        assert all(cell.endswith((f" {kg}", f" {pieces}")) for cell in cells), cells
+        amount = f"{weighed / 1000:,}".replace(",", " " if lang == "ru" else ",")
+        if lang == "ru":
+            amount = amount.replace(".", ",")
+        assert any(cell.replace("\u00a0", " ") == f"{amount} {kg}" for cell in cells), (amount, cells)
+
+
 def test_a_finding_is_said_once(loaded: Loaded, browser: object) -> None:
     from tests.analyst.browser import Browser
 
