@@ -23,6 +23,7 @@ from tests.analyst.conftest import (
     GOLDEN_DAY,
     GOLDEN_TIN,
     Loaded,
+    registered,
 )
 from tests.analyst.test_isolation import other_sellers_identifiers
 from tests.e2e.chain_builder import ChainedRegister, sale
@@ -204,26 +205,52 @@ def test_analyst_traces_a_double_sale_across_sellers_and_opens_its_receipts(
     browser.screenshot(ARTIFACTS / "receipts-analyst.png")
 
 
-def test_a_receipt_says_each_quantity_in_its_unit(loaded: Loaded, browser: object) -> None:
+def _vat(amount: int) -> list[pb.Tax]:
+    return [pb.Tax(tax_type=100, rate_bp=1200, sum=(amount * 1200 * 2 + 11200) // (2 * 11200))]
+
+
+def test_a_receipt_says_each_quantity_in_its_unit_and_which_lines_were_taken_back(
+    loaded: Loaded, browser: object,
+) -> None:
     from tests.analyst.browser import Browser
 
     assert isinstance(browser, Browser)
-    # A receipt with weighed goods (kg) beside goods sold by the piece.
-    device, seq, weighed = loaded.gw.sql(
-        "SELECT device_id, seq, any(if(unit = '166', quantity, NULL)) FROM tracegate.receipt_lines"
-        " GROUP BY device_id, seq HAVING countIf(unit = '166') > 0 AND countIf(unit = '796') > 0"
-        " ORDER BY device_id, seq LIMIT 1"
-    )[0]
-    expected = {"en": ("kg", "pcs"), "ru": ("кг", "шт")}
-    for lang, (kg, pieces) in expected.items():
+    device = "units-receipt"
+    if not loaded.gw.sql(f"SELECT count() FROM tracegate.receipts WHERE device_id = '{device}'")[0][0]:
+        register = registered(loaded.gw, device, "770101300001", "ALM-UNITS")
+        # Weighed apples, tea by the piece and one tea taken back (storno), cable by the metre sent as "6"
+        # (OKEI 006 without its zeros), and a unit nobody names.
+        lines = [("Apples", 1940, "166", 89000, False), ("Tea", 2000, "796", 1000, False),
+                 ("Tea", 1000, "796", 1000, True), ("Cable", 1500, "6", 200, False),
+                 ("Widget", 1000, "other", 100, False)]
+        total = sum((-1 if storno else 1) * quantity * price // 1000 for _, quantity, _, price, storno in lines)
+        receipt = pb.Receipt(
+            operation=pb.SELL, shift_number=1, document_number=1, shift_document_number=1, total=total,
+            payments=[pb.Payment(type=pb.CASH, sum=total)],
+            lines=[pb.ReceiptLine(name=name, quantity=quantity, unit=unit, price=price, storno=storno,
+                                  sum=quantity * price // 1000, taxes=_vat(quantity * price // 1000))
+                   for name, quantity, unit, price, storno in lines],
+        )
+        ack = loaded.gw.ingest([register.envelope(pb.Event(time_ms=int(time.time() * 1000), receipt=receipt))])
+        assert ack.acks[0].status == pb.ACCEPTED, ack
+    deadline = time.monotonic() + 30
+    while not loaded.gw.sql(f"SELECT count() FROM tracegate.receipt_lines WHERE device_id = '{device}'")[0][0]:
+        assert time.monotonic() < deadline, "the receipt never reached the store"
+        time.sleep(0.2)
+    expected = {
+        "en": [("1.940", "kg"), ("2", "pcs"), ("−1", "pcs"), ("1.500", "m"), ("1", "(unit other)")],
+        "ru": [("1,940", "кг"), ("2", "шт"), ("−1", "шт"), ("1,500", "м"), ("1", "(ед. other)")],
+    }
+    for lang, cells in expected.items():
         _login(browser, loaded, loaded.analyst, lang=lang)
-        _open(browser, loaded, f"/ui/receipt?device={device}&seq={seq}", "document.querySelector('#lines')")
-        cells = browser.evaluate("[...document.querySelectorAll('#lines tr td:nth-child(4)')].map((e) => e.innerText)")
-        assert all(cell.endswith((f" {kg}", f" {pieces}")) for cell in cells), cells
-        amount = f"{weighed / 1000:,}".replace(",", " " if lang == "ru" else ",")
-        if lang == "ru":
-            amount = amount.replace(".", ",")
-        assert any(cell.replace("\u00a0", " ") == f"{amount} {kg}" for cell in cells), (amount, cells)
+        _open(browser, loaded, f"/ui/receipt?device={device}&seq=1", "document.querySelector('#lines td.qty')")
+        shown = browser.evaluate("[...document.querySelectorAll('#lines tr')].slice(1).map((r) => "
+                                 "[r.querySelector('td.qty').innerText, r.querySelector('td.unit').innerText])")
+        assert [tuple(row) for row in shown] == cells, shown
+        storno = browser.evaluate("[...document.querySelectorAll('#lines tr.storno')].map((r) => r.innerText)")
+        assert len(storno) == 1 and ("storno" if lang == "en" else "сторно") in storno[0], storno
+        assert ("−10.00" if lang == "en" else "−10,00") in storno[0], storno  # its sum, taken back
+        browser.screenshot(ARTIFACTS / f"receipt-units-{lang}.png")
 
 
 def test_a_finding_is_said_once(loaded: Loaded, browser: object) -> None:

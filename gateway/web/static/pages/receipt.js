@@ -15,10 +15,11 @@ PAGES.receipt = async () => {
       · <a href="/ui/register?device=${encodeURIComponent(r.device_id)}">${esc(t("receipt.reports"))}</a></p>
       <p>${pays}${r.change ? " · " + esc(t("receipt.change")) + " " + money(r.change) : ""} · ${esc(t("receipt.vat"))} ${money(r.vat)}${r.cashier ? " · " + esc(t("receipt.cashier")) + " " + esc(r.cashier) : ""}</p>
       <p>${esc(t("receipt.sign"))}: <code id="sign">${esc(r.fiscal_sign)}</code> · ${esc(t("receipt.received"))} ${when(r.received_ms, true)} ${TZ_LABEL}</p></section>
-      <h2>${esc(t("receipt.lines"))}</h2>` + scroll(`<table id="lines"><tr><th class="num">#</th><th>${esc(t("receipt.col.name"))}</th><th>GTIN</th><th class="num">${esc(t("receipt.col.quantity"))}</th>
+      <h2>${esc(t("receipt.lines"))}</h2>` + scroll(`<table id="lines"><tr><th class="num">#</th><th>${esc(t("receipt.col.name"))}</th><th>GTIN</th><th class="num" colspan="2">${esc(t("receipt.col.quantity"))}</th>
         <th class="num">${esc(t("receipt.col.price"))}</th><th class="num">${esc(t("receipt.col.adjustment"))}</th><th class="num">${esc(t("receipt.col.sum"))}</th><th>${esc(t("receipt.col.codes"))}</th></tr>` +
-        r.lines.map((l) => `<tr><td class="num">${l.line_no}</td><td>${esc(l.name)}</td><td>${esc(l.gtin)}</td><td class="num">${esc(quantity(l))}</td>
-          <td class="num">${money(l.price)}</td><td class="num">${adjustment(l)}</td><td class="num">${money(l.sum)}</td><td>${r.codes.filter((c) => c.line === l.line_no).map((c) =>
+        r.lines.map((l) => `<tr${l.storno ? ' class="storno"' : ""}><td class="num">${l.line_no}</td><td>${esc(l.name)}${l.storno ? ` <span class="pill bad-pill">${esc(t("receipt.storno"))}</span>` : ""}</td><td>${esc(l.gtin)}</td>
+          <td class="num qty">${quantity(l)}</td><td class="unit">${esc(unit(l.unit))}</td>
+          <td class="num">${money(l.price)}</td><td class="num">${adjustment(l)}</td><td class="num">${l.storno ? "−" : ""}${money(l.sum)}</td><td>${r.codes.filter((c) => c.line === l.line_no).map((c) =>
             `<a href="/ui/trace?code=${encodeURIComponent(c.cis || c.raw_code)}">${esc(c.cis || c.raw_code)}</a> <span class="pill${c.verdict === "valid" ? "" : " bad-pill"}">${esc(t("verdict." + c.verdict))}</span>`).join("<br>")}</td></tr>`).join("") + "</table>") + totals(r) +
       (r.anomalies.length ? `<h2>${esc(t("trace.anomalies"))}</h2><ul id="receipt-anomalies">${r.anomalies.map((a) => `<li>${findingHtml(t("kind." + a.kind), a.text, a.line ? " (" + esc(t("anomalies.line", {line: a.line})) + ")" : "")}</li>`).join("")}</ul>` : "") +
       `<h2>${esc(t("receipt.original"))}</h2>` + (r.original ? `<dl class="original" id="original"><dt>${esc(t("receipt.envelope_hash"))}</dt><dd><code>${esc(r.original.envelope_hash)}</code></dd>
@@ -27,12 +28,20 @@ PAGES.receipt = async () => {
         <dt>${esc(t("receipt.event"))}</dt><dd>${r.original.event_base64 ? `<details><summary>${esc(t("receipt.show_bytes"))}</summary><code class="bytes">${esc(r.original.event_base64)}</code></details>` : esc(t("receipt.sealed", {protection: r.original.protection}))}</dd></dl>` : `<p class="muted">${esc(t("receipt.no_original"))}</p>`);
   } catch (err) { showError("#result", err); }
 };
-// A line's quantity in its unit, "1.5 kg": the unit's code (OKEI, as registers print it) by its name
-// here, or as sent where this page has no name for it.
+// A line's quantity (thousandths): whole units as they are, a weighed one to the gram as scales print it
+// ("1.940"); a storno line's, which the receipt takes back, negative.
 function quantity(l) {
-  const n = (l.quantity / 1000).toLocaleString(LANG === "en" ? "en-US" : "ru-RU");
-  if (!l.unit) return n;
-  return n + " " + (MESSAGES["measure." + l.unit] ? t("measure." + l.unit) : t("measure.other", {code: l.unit}));
+  const whole = l.quantity % 1000 === 0;
+  const n = (l.quantity / 1000).toLocaleString(LANG === "en" ? "en-US" : "ru-RU",
+    {minimumFractionDigits: whole ? 0 : 3, maximumFractionDigits: 3});
+  return (l.storno ? "−" : "") + n;
+}
+// A line's unit by its name here ("kg"), from its code (OKEI, three digits, as registers print it; "6" is
+// "006"), or as sent where this page has no name for it.
+function unit(code) {
+  if (!code) return "";
+  const okei = /^\d{1,3}$/.test(code) ? code.padStart(3, "0") : "";
+  return okei && MESSAGES["measure." + okei] ? t("measure." + okei) : t("measure.other", {code});
 }
 // A line's discount (−) or markup (+), so price × quantity ± it is the line's sum.
 function adjustment(l) { return l.discount ? "−" + money(l.discount) : l.markup ? "+" + money(l.markup) : ""; }
