@@ -52,7 +52,8 @@ def _login(browser: object, loaded: Loaded, token: str, lang: str = "en") -> Non
     browser.wait_for("document.querySelector('#login button').textContent.length > 0")
     browser.fill("#token", token)
     browser.click("#login button")
-    browser.wait_for("location.pathname === '/ui/dashboard'")
+    # The dashboard's address, then its header (drawn once the reader's messages have loaded).
+    browser.wait_for("location.pathname === '/ui/dashboard' && document.querySelector('header nav a') !== null")
 
 
 def _open(browser: object, loaded: Loaded, path: str, ready: str) -> None:
