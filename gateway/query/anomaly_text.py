@@ -20,7 +20,8 @@ HOUR_MS = 3_600_000
 # Kinds whose stored detail says no more than their name does.
 _MEANING_ONLY = frozenset(("code_unknown", "code_blocked", "pii_without_consent", "empty_receipt"))
 # Stored English details that carry figures a reader needs, read back so they are said in the reader's
-# language (the writers: ingest/receipt_validation.py event_time_findings, ingest/chain.py).
+# language (the writers: ingest/receipt_validation.py, ingest/chain.py). Amounts are minor units, said
+# as tenge (_MONEY); a tax rate in basis points as a percentage (_RATE).
 _FIGURES = {
     "clock_skew": re.compile(
         r"event time is (?P<ahead>\d+) s ahead of the gateway, the allowed skew is (?P<allowed>\d+) s"
@@ -29,7 +30,36 @@ _FIGURES = {
         r"seq (?P<seq>\d+) was accepted with hash (?P<hash>[0-9a-f]{12})[0-9a-f]*,"
         r" this one is (?P<other>[0-9a-f]{12})"
     ),
+    "line_sum_mismatch": re.compile(r"line sum (?P<sum>-?\d+), computed (?P<computed>-?\d+)"),
+    "total_mismatch": re.compile(
+        r"total (?P<total>-?\d+), sum of lines(?: - discount \+ markup)? (?P<due>-?\d+)"
+    ),
+    "payment_mismatch": re.compile(
+        r"payments (?P<paid>-?\d+) - change (?P<change>-?\d+) != total (?P<total>-?\d+)"
+    ),
+    "change_exceeds_cash": re.compile(r"change (?P<change>-?\d+) exceeds the cash paid (?P<cash>-?\d+)"),
+    "storno_unmatched": re.compile(
+        r"storno of (?P<sum>-?\d+): the receipt's lines of that name hold (?P<held>-?\d+)"
+    ),
+    "tax_mismatch": re.compile(
+        r"tax \d+ at (?P<rate>\d+) bp is (?P<sum>-?\d+), computed (?P<computed>-?\d+)"
+    ),
+    "tax_total_mismatch": re.compile(
+        r"tax \d+ at (?P<rate>\d+) bp: receipt says (?P<stated>-?\d+), lines add up to (?P<lines>-?\d+)"
+    ),
 }
+_MONEY = frozenset(("sum", "computed", "total", "due", "paid", "change", "cash", "held", "stated", "lines"))
+_RATE = "rate"
+
+
+def _figure(name: str, value: str, lang: str) -> str:
+    """One figure of a detail as its reader writes it."""
+    if name in _MONEY:
+        return money(int(value), lang)
+    if name == _RATE:
+        percent = f"{int(value) / 100:g}"
+        return percent if lang == "en" else percent.replace(".", ",")
+    return value
 
 
 @dataclass(frozen=True)
@@ -116,7 +146,8 @@ def sentence(
         return meaning
     figures = _FIGURES[kind].match(detail) if kind in _FIGURES else None
     if figures:
-        return f"{meaning}: {translate(lang, f'text.{kind}', **figures.groupdict())}"
+        said = {name: _figure(name, value, lang) for name, value in figures.groupdict().items()}
+        return f"{meaning}: {translate(lang, f'text.{kind}', **said)}"
     if lang != "en":  # a detail only in English: the kind's name says it in the reader's language
         return meaning
     # Other kinds' details speak of the reader's own receipt only (numbers, lines): shown as they are.

@@ -10,6 +10,7 @@ import pytest
 
 from gateway import errors
 from gateway.errors import GatewayError
+from gateway.i18n import translate
 from gateway.query.anomalies import AnomalyFilter, decode_cursor, incident_id, incident_key
 from gateway.query.anomaly_text import Reader, sentence
 from gateway.query.local_time import day_range_ms, local_day, parse_time
@@ -109,8 +110,29 @@ def test_figures_of_english_details_are_said_in_the_readers_language() -> None:
     assert "86399" in ru and "300" in ru and "ahead" not in ru and ru.startswith("Часы кассы")
     fork = f"seq 2 was accepted with hash {'ab' * 32}, this one is {'cd' * 32}"
     assert "accepted" not in sentence(Reader(None, "kk"), "chain_fork", detail=fork)
-    # A detail only in English gives way to the kind's name in Russian; English readers keep its figures.
-    assert sentence(Reader(None, "ru"), "line_sum_mismatch", detail="line sum 1500, computed 1200") == (
-        "Сумма строки ≠ цена × количество"
+    # A receipt's arithmetic: its figures in tenge as each reader writes them, rates as percentages.
+    line = "line sum 150000, computed 120050"
+    assert sentence(Reader(None, "ru"), "line_sum_mismatch", detail=line) == (
+        "Сумма строки ≠ цена × количество: в строке 1\u00a0500,00 ₸, по цене, количеству и скидке или"
+        " наценке — 1\u00a0200,50 ₸"
     )
-    assert "computed 1200" in sentence(STAFF, "line_sum_mismatch", detail="line sum 1500, computed 1200")
+    assert "the line says 1,500.00 ₸" in sentence(STAFF, "line_sum_mismatch", detail=line)
+    details = {
+        "total_mismatch": ("total 1500, sum of lines - discount + markup 1400", ("15.00", "14.00")),
+        "payment_mismatch": ("payments 2000 - change 100 != total 1500", ("20.00", "1.00", "15.00")),
+        "change_exceeds_cash": ("change 500 exceeds the cash paid 0", ("5.00", "0.00")),
+        "storno_unmatched": ("storno of 900: the receipt's lines of that name hold 0", ("9.00", "0.00")),
+        "tax_mismatch": ("tax 100 at 1250 bp is 10, computed 12", ("12.5%", "0.10", "0.12")),
+        "tax_total_mismatch": ("tax 100 at 1200 bp: receipt says 160, lines add up to 161", ("12%", "1.60")),
+    }
+    for kind, (detail, figures) in details.items():
+        for lang in ("en", "ru", "kk"):
+            text = sentence(Reader(None, lang), kind, detail=detail)
+            said = [f if lang == "en" else f.replace(".", ",") for f in figures]
+            assert all(f in text for f in said) and ("receipt says" in text) == (
+                lang == "en" and kind == "tax_total_mismatch"), (lang, text)
+    # A detail the reader's language has no sentence for gives way to the kind's name; English keeps it.
+    quantity = "quantity 0 (thousandths) is not positive"
+    russian = sentence(Reader(None, "ru"), "bad_quantity", detail=quantity)
+    assert russian == translate("ru", "kind.bad_quantity")
+    assert quantity in sentence(STAFF, "bad_quantity", detail=quantity)
