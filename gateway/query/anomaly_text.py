@@ -21,7 +21,7 @@ HOUR_MS = 3_600_000
 _MEANING_ONLY = frozenset(("code_unknown", "code_blocked", "pii_without_consent", "empty_receipt"))
 # Stored English details that carry figures a reader needs, read back so they are said in the reader's
 # language (the writers: ingest/receipt_validation.py, ingest/chain.py). Amounts are minor units, said
-# as tenge (_MONEY); a tax rate in basis points as a percentage (_RATE).
+# as tenge (_MONEY); a tax rate in basis points as a percentage; a quantity in thousandths as units.
 _FIGURES = {
     "clock_skew": re.compile(
         r"event time is (?P<ahead>\d+) s ahead of the gateway, the allowed skew is (?P<allowed>\d+) s"
@@ -47,18 +47,30 @@ _FIGURES = {
     "tax_total_mismatch": re.compile(
         r"tax \d+ at (?P<rate>\d+) bp: receipt says (?P<stated>-?\d+), lines add up to (?P<lines>-?\d+)"
     ),
+    "bad_quantity": re.compile(r"quantity (?P<quantity>-?\d+) \(thousandths\) is not positive"),
+    "shift_count_mismatch": re.compile(
+        r"receipt_count (?P<count>\d+), per-operation counts add up to (?P<counted>\d+)"
+    ),
+    "shift_payment_mismatch": re.compile(
+        r"operation (?P<operation>\w+): payments (?P<paid>-?\d+), sum (?P<sum>-?\d+)"
+    ),
+    "shift_document_range_mismatch": re.compile(
+        r"documents (?P<first>\d+)\.\.(?P<last>\d+) cannot hold (?P<count>\d+) receipts"
+    ),
 }
 _MONEY = frozenset(("sum", "computed", "total", "due", "paid", "change", "cash", "held", "stated", "lines"))
-_RATE = "rate"
+_OPERATIONS = frozenset(("SELL", "SELL_RETURN", "BUY", "BUY_RETURN"))  # operation.* of the catalogues
 
 
 def _figure(name: str, value: str, lang: str) -> str:
     """One figure of a detail as its reader writes it."""
     if name in _MONEY:
         return money(int(value), lang)
-    if name == _RATE:
-        percent = f"{int(value) / 100:g}"
-        return percent if lang == "en" else percent.replace(".", ",")
+    if name in ("rate", "quantity"):  # basis points as a percentage; thousandths as units
+        number = f"{int(value) / (100 if name == 'rate' else 1000):g}"
+        return number if lang == "en" else number.replace(".", ",")
+    if name == "operation" and value in _OPERATIONS:
+        return translate(lang, f"operation.{value}")
     return value
 
 

@@ -124,6 +124,10 @@ def test_figures_of_english_details_are_said_in_the_readers_language() -> None:
         "storno_unmatched": ("storno of 900: the receipt's lines of that name hold 0", ("9.00", "0.00")),
         "tax_mismatch": ("tax 100 at 1250 bp is 10, computed 12", ("12.5%", "0.10", "0.12")),
         "tax_total_mismatch": ("tax 100 at 1200 bp: receipt says 160, lines add up to 161", ("12%", "1.60")),
+        "bad_quantity": ("quantity -1500 (thousandths) is not positive", ("-1.5",)),
+        "shift_count_mismatch": ("receipt_count 7, per-operation counts add up to 6", ("7", "6")),
+        "shift_payment_mismatch": ("operation SELL: payments 1000, sum 1500", ("10.00", "15.00")),
+        "shift_document_range_mismatch": ("documents 3..4 cannot hold 5 receipts", ("3", "4", "5")),
     }
     for kind, (detail, figures) in details.items():
         for lang in ("en", "ru", "kk"):
@@ -132,7 +136,9 @@ def test_figures_of_english_details_are_said_in_the_readers_language() -> None:
             assert all(f in text for f in said) and ("receipt says" in text) == (
                 lang == "en" and kind == "tax_total_mismatch"), (lang, text)
     # A detail the reader's language has no sentence for gives way to the kind's name; English keeps it.
-    quantity = "quantity 0 (thousandths) is not positive"
-    russian = sentence(Reader(None, "ru"), "bad_quantity", detail=quantity)
-    assert russian == translate("ru", "kind.bad_quantity")
-    assert quantity in sentence(STAFF, "bad_quantity", detail=quantity)
+    assert "продажа: оплаты 10,00 ₸" in sentence(Reader(None, "ru"), "shift_payment_mismatch",
+                                                   detail="operation SELL: payments 1000, sum 1500")
+    negative = "price, discount and markup must not be negative"
+    russian = sentence(Reader(None, "ru"), "negative_amount", detail=negative)
+    assert russian == translate("ru", "kind.negative_amount")
+    assert negative in sentence(STAFF, "negative_amount", detail=negative)

@@ -57,7 +57,8 @@ BUILT = {
         for k in ("code_sold_twice", "code_clone", "code_not_owner")
     },
     "text.": ("clock_skew", "chain_fork", "line_sum_mismatch", "total_mismatch", "payment_mismatch",
-              "change_exceeds_cash", "storno_unmatched", "tax_mismatch", "tax_total_mismatch"),
+              "change_exceeds_cash", "storno_unmatched", "tax_mismatch", "tax_total_mismatch", "bad_quantity",
+              "shift_count_mismatch", "shift_payment_mismatch", "shift_document_range_mismatch"),
     # Units of measure (OKEI codes) the receipt page names; any other code is shown as sent.
     "measure.": ("796", "166", "163", "112", "111", "006", "055", "113", "715", "778", "839", "868", "other"),
 }
