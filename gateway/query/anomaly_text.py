@@ -66,8 +66,10 @@ def _figure(name: str, value: str, lang: str) -> str:
     """One figure of a detail as its reader writes it."""
     if name in _MONEY:
         return money(int(value), lang)
-    if name in ("rate", "quantity"):  # basis points as a percentage; thousandths as units
-        number = f"{int(value) / (100 if name == 'rate' else 1000):g}"
+    if name in ("rate", "quantity"):  # basis points as a percentage; thousandths as units (exactly)
+        places = 2 if name == "rate" else 3
+        whole, part = divmod(abs(int(value)), 10**places)
+        number = ("-" if value.startswith("-") else "") + f"{whole}.{part:0{places}d}".rstrip("0").rstrip(".")
         return number if lang == "en" else number.replace(".", ",")
     if name == "operation" and value in _OPERATIONS:
         return translate(lang, f"operation.{value}")

@@ -124,7 +124,7 @@ def test_figures_of_english_details_are_said_in_the_readers_language() -> None:
         "storno_unmatched": ("storno of 900: the receipt's lines of that name hold 0", ("9.00", "0.00")),
         "tax_mismatch": ("tax 100 at 1250 bp is 10, computed 12", ("12.5%", "0.10", "0.12")),
         "tax_total_mismatch": ("tax 100 at 1200 bp: receipt says 160, lines add up to 161", ("12%", "1.60")),
-        "bad_quantity": ("quantity -1500 (thousandths) is not positive", ("-1.5",)),
+        "bad_quantity": ("quantity -1234567891 (thousandths) is not positive", ("-1234567.891",)),
         "shift_count_mismatch": ("receipt_count 7, per-operation counts add up to 6", ("7", "6")),
         "shift_payment_mismatch": ("operation SELL: payments 1000, sum 1500", ("10.00", "15.00")),
         "shift_document_range_mismatch": ("documents 3..4 cannot hold 5 receipts", ("3", "4", "5")),
