@@ -57,9 +57,56 @@ _FIGURES = {
     "shift_document_range_mismatch": re.compile(
         r"documents (?P<first>\d+)\.\.(?P<last>\d+) cannot hold (?P<count>\d+) receipts"
     ),
+    # The OFD door's (ofd/counters.py, ofd/dispatch.py, ofd/documents.py) and cash movements'.
+    "cash_short": re.compile(r"withdrawal of (?P<sum>-?\d+) from a drawer holding (?P<held>-?\d+)"),
+    "shift_closed_twice": re.compile(r"shift (?P<shift>\d+) was closed before"),
+    "shift_not_closed": re.compile(r"shift (?P<shift>\d+) was never closed"),
+    "shift_out_of_order": re.compile(
+        r"a document of shift (?P<claimed>\d+) after shift (?P<current>\d+) opened"
+    ),
+    "parent_register_unknown": re.compile(
+        r"the return names a sale on register (?P<register>.*), unknown to"
+    ),
+    "bad_amount": re.compile(r"cash movement of kind (?P<movement>\d+) and sum (?P<sum>-?\d+)"),
+    "bad_time": re.compile(r"event time (?P<time>-?\d+) ms is not a real time"),
 }
-_MONEY = frozenset(("sum", "computed", "total", "due", "paid", "change", "cash", "held", "stated", "lines"))
+# A Z-report's differences from the gateway's counts (ofd/counters.py z_differences), "; "-joined: each
+# part is said on its own, as text.z_report_mismatch.<part>.
+_Z_PARTS = (
+    ("operation", re.compile(
+        r"(?P<operation>\w+): register (?P<count>\d+) receipts (?P<total>-?\d+),"
+        r" gateway (?P<our_count>\d+) receipts (?P<our_total>-?\d+)"
+    )),
+    ("cash", re.compile(r"cash: register (?P<theirs>-?\d+), gateway (?P<ours>-?\d+)")),
+    ("placement", re.compile(
+        r"money placement (?P<placement>\d+): register (?P<theirs>-?\d+), gateway (?P<ours>-?\d+)"
+    )),
+)
+# Details that are one fixed sentence (ingest/receipt_validation.py, ofd/dispatch.py): their text.* key.
+_FIXED = {
+    ("negative_amount", "price, discount and markup must not be negative"): "negative_amount.line",
+    ("negative_amount", "the receipt's discount and markup must not be negative"): "negative_amount.receipt",
+    ("negative_amount", "payments and change must not be negative"): "negative_amount.payments",
+    ("missing_parent", "a return must name the sale it refers to (parent)"): "missing_parent",
+    ("unknown_operation", "the receipt's operation is unspecified"): "unknown_operation",
+    ("cancel_without_receipt", "CANCEL_TICKET with no receipt of this shift left to annul"): (
+        "cancel_without_receipt"
+    ),
+    ("z_report_missing", "the register sent no Z report: the gateway's counters of the shift stand in"): (
+        "z_report_missing"
+    ),
+    ("same_taxpayer_and_customer", "an offline receipt whose buyer IIN/BIN is the seller's"): (
+        "same_taxpayer_and_customer"
+    ),
+}
+_MONEY = frozenset((
+    "sum", "computed", "total", "due", "paid", "change", "cash", "held", "stated", "lines", "our_total",
+    "theirs", "ours",
+))
 _OPERATIONS = frozenset(("SELL", "SELL_RETURN", "BUY", "BUY_RETURN"))  # operation.* of the catalogues
+# Cash movement kinds as cash.* of the catalogues: OFD's MoneyPlacement numbers, and our CashMovement.Kind.
+_PLACEMENTS = {"0": "deposit", "1": "withdrawal"}
+_MOVEMENTS = {"0": "unspecified", "1": "deposit", "2": "withdrawal"}
 
 
 def _figure(name: str, value: str, lang: str) -> str:
@@ -73,7 +120,35 @@ def _figure(name: str, value: str, lang: str) -> str:
         return number if lang == "en" else number.replace(".", ",")
     if name == "operation" and value in _OPERATIONS:
         return translate(lang, f"operation.{value}")
+    kinds = _PLACEMENTS if name == "placement" else _MOVEMENTS if name == "movement" else {}
+    if value in kinds:
+        return translate(lang, f"cash.{kinds[value]}")
+    if name == "register" and value == "(none)":
+        return "—"
     return value
+
+
+def _with_figures(key: str, figures: re.Match[str], lang: str) -> str:
+    """A text.* sentence with a detail's figures said as its reader writes them."""
+    said = {name: _figure(name, value, lang) for name, value in figures.groupdict().items()}
+    return translate(lang, key, **said)
+
+
+def _said(kind: str, detail: str, lang: str) -> str | None:
+    """A stored English detail said in the reader's language; None when its wording is not one known here."""
+    fixed = _FIXED.get((kind, detail))
+    if fixed:
+        return translate(lang, f"text.{fixed}")
+    if kind == "z_report_mismatch" and detail:
+        said = []
+        for part in detail.split("; "):
+            found = next(((name, m) for name, pattern in _Z_PARTS if (m := pattern.fullmatch(part))), None)
+            if found is None:
+                return None
+            said.append(_with_figures(f"text.z_report_mismatch.{found[0]}", found[1], lang))
+        return "; ".join(said)
+    figures = _FIGURES[kind].match(detail) if kind in _FIGURES else None
+    return _with_figures(f"text.{kind}", figures, lang) if figures else None
 
 
 @dataclass(frozen=True)
@@ -158,10 +233,9 @@ def sentence(
     meaning = translate(lang, f"kind.{kind}") if known is not None else kind
     if kind in _MEANING_ONLY:
         return meaning
-    figures = _FIGURES[kind].match(detail) if kind in _FIGURES else None
-    if figures:
-        said = {name: _figure(name, value, lang) for name, value in figures.groupdict().items()}
-        return f"{meaning}: {translate(lang, f'text.{kind}', **said)}"
+    said = _said(kind, detail, lang)
+    if said:
+        return f"{meaning}: {said}"
     if lang != "en":  # a detail only in English: the kind's name says it in the reader's language
         return meaning
     # Other kinds' details speak of the reader's own receipt only (numbers, lines): shown as they are.

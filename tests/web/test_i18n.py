@@ -58,7 +58,13 @@ BUILT = {
     },
     "text.": ("clock_skew", "chain_fork", "line_sum_mismatch", "total_mismatch", "payment_mismatch",
               "change_exceeds_cash", "storno_unmatched", "tax_mismatch", "tax_total_mismatch", "bad_quantity",
-              "shift_count_mismatch", "shift_payment_mismatch", "shift_document_range_mismatch"),
+              "shift_count_mismatch", "shift_payment_mismatch", "shift_document_range_mismatch", "cash_short",
+              "shift_closed_twice", "shift_not_closed", "shift_out_of_order", "parent_register_unknown",
+              "bad_amount", "bad_time", "missing_parent", "unknown_operation", "cancel_without_receipt",
+              "z_report_missing", "same_taxpayer_and_customer"),
+    "text.negative_amount.": ("line", "receipt", "payments"),
+    "text.z_report_mismatch.": ("operation", "cash", "placement"),
+    "cash.": ("deposit", "withdrawal", "unspecified"),
     # Units of measure (OKEI codes) the receipt page names; any other code is shown as sent.
     "measure.": ("796", "166", "163", "112", "111", "006", "055", "113", "715", "778", "839", "868", "other"),
 }
