@@ -42,7 +42,13 @@ MALFORMED_BATCH = _define("malformed_batch", 400, False, "The body is not a vali
 TOO_MANY_ENVELOPES = _define(
     "too_many_envelopes", 413, True, "The batch has more envelopes than allowed; send smaller batches."
 )
+DEVICE_MISMATCH = _define(
+    "device_mismatch", 400, False, "The batch holds envelopes of another device than X-Device-Id names."
+)
 MALFORMED_REQUEST = _define("malformed_request", 400, False, "The request is not valid.")
+METHOD_NOT_ALLOWED = _define(
+    "method_not_allowed", 405, False, "The path does not take this method (see the Allow header)."
+)
 BOOKS_ROW_UNREADABLE = _define(
     "books_row_unreadable", 400, False, "A row of the books file cannot be read; the detail names its line."
 )

@@ -72,6 +72,11 @@ class Settings:
     rate_verify_burst: int = 20
     rate_check_per_s: float = 10.0  # pre-sale code checks per second per device
     rate_check_burst: int = 100
+    # Refusals not proven to come from the device they name (bad signature, unknown device or key, …)
+    # journalled per second per remote address, one per device and error a request; past it they are
+    # answered but not kept (anyone can send them: they must not fill the journal).
+    rate_unproven_per_s: float = 10.0
+    rate_unproven_burst: int = 500
     keepalive_timeout_s: float = 30.0
     body_read_timeout_s: float = 30.0  # a body that trickles in slower than this is refused (408)
     max_header_bytes: int = 8190
@@ -185,6 +190,8 @@ _ENV_FIELDS = {
     "RATE_VERIFY_BURST": "rate_verify_burst",
     "RATE_CHECK_PER_S": "rate_check_per_s",
     "RATE_CHECK_BURST": "rate_check_burst",
+    "RATE_UNPROVEN_PER_S": "rate_unproven_per_s",
+    "RATE_UNPROVEN_BURST": "rate_unproven_burst",
     "KEEPALIVE_TIMEOUT_S": "keepalive_timeout_s",
     "BODY_READ_TIMEOUT_S": "body_read_timeout_s",
     "MAX_HEADER_BYTES": "max_header_bytes",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from importlib import resources
 from typing import Any
 
@@ -28,6 +29,7 @@ from gateway.security import audit
 READERS = ("analyst", "retailer")
 CSV_PAGE = 1000
 MAX_CSV_ROWS = 5_000_000
+_WHOLE = re.compile(r"-?[0-9]{1,19}")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -56,10 +58,9 @@ def _int(request: web.Request, name: str, default: int) -> int:
     raw = request.query.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise GatewayError(errors.MALFORMED_REQUEST, f"{name} must be a whole number") from None
+    if not _WHOLE.fullmatch(raw):  # int() would also read " 5", "1_000" and other scripts' digits
+        raise GatewayError(errors.MALFORMED_REQUEST, f"{name} must be a whole number")
+    return int(raw)
 
 
 def limit_of(request: web.Request, default: int = 100, most: int = MAX_PAGE) -> int:
@@ -102,8 +103,10 @@ async def get_anomalies(request: web.Request) -> web.Response:
     anomalies = reads_of(request).anomalies
     flt = _filter(request)
     limit, cursor = limit_of(request), request.query.get("cursor") or None
-    counts = request.query.get("counts", "1") != "0"
-    return web.json_response(await anomalies.page(flt, limit=limit, cursor=cursor, counts=counts))
+    counts = request.query.get("counts", "1")
+    if counts not in ("0", "1"):
+        raise GatewayError(errors.MALFORMED_REQUEST, "counts must be 0 or 1")
+    return web.json_response(await anomalies.page(flt, limit=limit, cursor=cursor, counts=counts == "1"))
 
 
 async def get_anomalies_csv(request: web.Request) -> web.StreamResponse:

@@ -20,7 +20,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # aiohttp's own HTTP exceptions (routing, size limits) mapped to our stable codes.
 _AIOHTTP_STATUS_CODES = {
     404: errors.NOT_FOUND,
-    405: errors.MALFORMED_REQUEST,
+    405: errors.METHOD_NOT_ALLOWED,
     413: errors.BODY_TOO_LARGE,
 }
 
@@ -57,7 +57,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         error = _AIOHTTP_STATUS_CODES.get(exc.status)
         if error is None:
             return error_response(errors.MALFORMED_REQUEST, exc.reason)
-        return error_response(error)
+        response = error_response(error)
+        if "Allow" in exc.headers:  # 405: the methods the path does take
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except ch_exceptions.Error as exc:
         # Routes that call storage directly (admin, queries): an outage is 503 + Retry-After, not a 500.
         mapped = to_gateway_error(exc)

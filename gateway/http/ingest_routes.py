@@ -10,8 +10,9 @@ from gateway import errors
 from gateway.errors import GatewayError
 from gateway.http.client_address import remote_of
 from gateway.http.keys import SERVICE
-from gateway.http.limits import VERIFY_LIMITS, check_device_rate
+from gateway.http.limits import UNPROVEN_LIMITS, VERIFY_LIMITS, check_device_rate
 from gateway.query.verify import verify_fiscal_sign
+from gateway.wire import pb
 
 PROTOBUF = "application/x-protobuf"
 _PROTOBUF_TYPES = {PROTOBUF, "application/protobuf", "application/octet-stream"}
@@ -58,13 +59,31 @@ async def _read_arriving_body(request: web.Request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
+def check_named_device(request: web.Request, batch: pb.IngestBatch) -> None:
+    """A batch carries the envelopes of the device X-Device-Id names (proto/README.md): a load balancer
+    keeps a device on one node by that header, where its chain is checked, so another device's envelopes
+    must not ride along."""
+    named = request.headers.get("X-Device-Id")
+    if named is None:
+        return
+    for number, envelope in enumerate(batch.envelopes[:], start=1):
+        if envelope.device_id != named:
+            raise GatewayError(
+                errors.DEVICE_MISMATCH,
+                f"X-Device-Id names {named[:64]!r}, envelope {number} is for {envelope.device_id[:64]!r}",
+            )
+
+
 async def post_batch(request: web.Request) -> web.Response:
     """Ingest one batch of envelopes; answers an IngestAck with one status per envelope."""
     service = request.app[SERVICE]
     body = await read_protobuf_body(request, service.settings.limits.max_body_bytes)
     batch = service.pipeline.decode_batch(body)
+    check_named_device(request, batch)
     check_device_rate(request, batch)
-    ack = await service.pipeline.ingest(batch)
+    # Refusals not proven to come from the device they name are journalled within the sender's budget.
+    unproven, address = request.app[UNPROVEN_LIMITS], remote_of(request)
+    ack = await service.pipeline.ingest(batch, record_unproven=lambda: unproven.take(address) == 0.0)
     return web.Response(body=ack.SerializeToString(), content_type=PROTOBUF)
 
 

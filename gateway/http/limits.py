@@ -20,6 +20,7 @@ TOKEN_LIMITS = web.AppKey("token_limits", RateLimiter)
 DEVICE_LIMITS = web.AppKey("device_limits", RateLimiter)
 VERIFY_LIMITS = web.AppKey("verify_limits", RateLimiter)
 CHECK_LIMITS = web.AppKey("check_limits", RateLimiter)
+UNPROVEN_LIMITS = web.AppKey("unproven_limits", RateLimiter)  # refusals journalled, by address
 DEVICE_PATHS = ("/v1/batches", "/v1/codes/check")
 
 
@@ -55,4 +56,5 @@ def setup_limits(app: web.Application) -> None:
     app[DEVICE_LIMITS] = RateLimiter(settings.rate_device_per_s, settings.rate_device_burst)
     app[VERIFY_LIMITS] = RateLimiter(settings.rate_verify_per_s, settings.rate_verify_burst)
     app[CHECK_LIMITS] = RateLimiter(settings.rate_check_per_s, settings.rate_check_burst)
+    app[UNPROVEN_LIMITS] = RateLimiter(settings.rate_unproven_per_s, settings.rate_unproven_burst)
     app.middlewares.insert(1, limits_middleware)

@@ -18,7 +18,7 @@ def _whole(request: web.Request, name: str, most: int = 2**32 - 1) -> int | None
     raw = (request.query.get(name) or "").strip()
     if not raw:
         return None
-    if not raw.isdigit() or int(raw) > most:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > most:
         params = {"value": raw[:40], "most": most}
         raise GatewayError(errors.MALFORMED_REQUEST, key="error.not_a_whole_number", params=params)
     return int(raw)

@@ -141,6 +141,7 @@ class IngestPipeline:
         self._code_locks = KeyLocks()
         self._codes = code_verdicts  # None: marking codes get no verdicts (tests of the other stages)
         self._counts: Counter[str] = Counter()
+        self.unrecorded_refusals = 0  # refusals over their sender's budget: answered, not journalled (ingest)
         self._load_head = load_head  # None: memory is the whole truth (one node, heads restored at start)
         self._move_heads = move_heads  # None: no other node accepts for these devices (one node)
         self._pii = pii  # buyer data is sealed under it before the journal; None: never kept
@@ -150,9 +151,19 @@ class IngestPipeline:
         return decoding.decode_batch(body, self._settings.limits)
 
     async def ingest(
-        self, batch: pb.IngestBatch, attested: Sequence[pb.JournalRecord] | None = None
+        self,
+        batch: pb.IngestBatch,
+        attested: Sequence[pb.JournalRecord] | None = None,
+        record_unproven: Callable[[], bool] | None = None,
     ) -> pb.IngestAck:
         """Decide on every envelope, make the decisions durable in the journal, then answer.
+
+        A refusal before the envelope's signature was verified under its device's key (unknown device or
+        key, bad signature, revoked device, malformed envelope) proves nothing about who sent it: anyone can
+        name any device. It is answered like any refusal but journalled without a seller, once per device
+        and error in a request (its detail counts the rest), and only while record_unproven() allows (the
+        sender's budget, see http/ingest_routes.py): a stranger can neither blame a seller's register for
+        envelopes it never sent nor fill the journal with refusals.
 
         attested: the batch was made and signed by the gateway itself for a register that signs nothing
         (the OFD front door, gateway/ofd), one record per envelope whose fields go into that envelope's
@@ -175,7 +186,7 @@ class IngestPipeline:
             async with self._code_locks.hold(self._codes_judged(items)):
                 moved: list[HeadMove] = []  # the moves undoing the heads this batch moved in Keeper
                 try:
-                    records = self._decide(items, cursors, received_ms, awaiting)
+                    records = self._decide(items, cursors, received_ms, awaiting, record_unproven)
                     if records and self._move_heads is not None:  # a cluster: claim the heads first
                         moves = [move for cursor in cursors.values() if (move := cursor.move()) is not None]
                         backs = [back for cursor in cursors.values() if (back := cursor.move_back())]
@@ -365,9 +376,10 @@ class IngestPipeline:
 
     def _decide(
         self, items: list[_Item], cursors: dict[str, ChainCursor], received_ms: int,
-        awaiting: dict[str, list[_Item]],
+        awaiting: dict[str, list[_Item]], record_unproven: Callable[[], bool] | None = None,
     ) -> list[bytes]:
         records: list[bytes] = []
+        unproven: dict[tuple[str, str], list[_Item]] = {}  # refusals not proven the device's (see ingest)
         keys: dict[str, _Key] = {}  # by device: the key a rotation accepted in this batch handed over to
         # Every code of the request found in the status index once, before its events are judged.
         slots = self._codes.index.locate(
@@ -383,7 +395,18 @@ class IngestPipeline:
                 item.rejection is not None and item.rejection.error is errors.HISTORY_UNAVAILABLE
             ):
                 continue
+            if item.device is None and item.rejection is not None:
+                unproven.setdefault((item.device_id, item.rejection.error.code), []).append(item)
+                continue
             records.append(self._record(item, received_ms).SerializeToString())
+        for first, *rest in unproven.values():
+            if record_unproven is not None and not record_unproven():
+                self.unrecorded_refusals += 1 + len(rest)
+                continue
+            record = self._record(first, received_ms)
+            if rest:
+                record.detail += f" (and {len(rest)} more like it in the same request)"
+            records.append(record.SerializeToString())
         return records
 
     def _chain_and_validate(
@@ -456,9 +479,8 @@ class IngestPipeline:
         if item.findings:
             record.findings.extend(item.findings)
         record.gateway_id = self._settings.gateway_id
-        device = item.device or self._registry.get(item.device_id)
-        if device is not None:
-            record.seller_tin, record.store_id = device.seller_tin, device.store_id
+        if item.device is not None:  # authentic: a refusal before that names no seller (see ingest)
+            record.seller_tin, record.store_id = item.device.seller_tin, item.device.store_id
         if item.rejection is not None:
             record.error_code, record.detail = item.rejection.error.code, item.rejection.detail
         if item.attested is not None and item.status == pb.ACCEPTED:

@@ -23,6 +23,10 @@ class GatewayMetrics:
         self.events = Counter(
             "tracegate_events_total", "Envelopes answered, by status (accepted, duplicate, rejected) and "
             "error code (empty unless rejected).", ["status", "error_code"])
+        self.unrecorded_refusals = Counter(
+            "tracegate_refusals_unrecorded_total", "Refusals not proven to come from the device they name "
+            "(bad signature, unknown device or key, …) answered but not journalled: over their sender's "
+            "budget (TRACEGATE_RATE_UNPROVEN_PER_S). A rise is someone sending envelopes in others' names.")
         self.anomalies = Counter(
             "tracegate_anomalies_total", "Anomaly rows stored by the shipper (findings), by kind.", ["kind"])
         self.request_seconds = Histogram(
@@ -73,8 +77,9 @@ class GatewayMetrics:
             "the wait of every request behind the work already queued (a busy or blocked loop).",
             LOOP_LAG_BUCKETS)
         for metric in (
-            self.events, self.anomalies, self.request_seconds, self.journal_unshipped, self.journal_budget,
-            self.journal_lag_records, self.shipper_batches, self.shipper_records, self.shipper_rows,
+            self.events, self.unrecorded_refusals, self.anomalies, self.request_seconds,
+            self.journal_unshipped, self.journal_budget, self.journal_lag_records, self.shipper_batches,
+            self.shipper_records, self.shipper_rows,
             self.shipper_errors, self.shipper_batch_records, self.shipper_failing, self.shipper_last_success,
             self.shipper_quarantined, self.quarantine_records, self.parts, self.partition_parts,
             self.parts_refresh_errors, self.storage_restarts, self.double_acceptances,
@@ -87,6 +92,7 @@ class GatewayMetrics:
         for key, count in service.pipeline.stats().items():
             status, _, code = key.partition(":")
             self.events.set_total(count, status=status, error_code=code)
+        self.unrecorded_refusals.set_total(service.pipeline.unrecorded_refusals)
         shipper: dict[str, Any] = service.shipper.stats()
         for kind, count in shipper["anomalies_by_kind"].items():
             self.anomalies.set_total(count, kind=kind)

@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import TextIO
+
+from aiohttp.http_exceptions import HttpProcessingError
 
 # Set by the request-id middleware; asyncio copies it into tasks and to_thread calls a request starts.
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -48,6 +52,32 @@ class TextFormatter(logging.Formatter):
         return f"{line} [{request_id}]" if request_id else line
 
 
+class MalformedHttpFilter(logging.Filter):
+    """aiohttp logs a request it cannot parse (a bad Content-Length, a request line over the limit, …) as
+    an error with a traceback: anyone could fill the log with them. Said once a second at most, as one
+    warning line without the traceback or the bytes sent; how many were left unsaid goes with the next."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self._clock, self._last, self._unsaid = clock, float("-inf"), 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep other records; a malformed request's becomes a warning (or nothing, within the second)."""
+        error = record.exc_info[1] if record.exc_info else None
+        if not isinstance(error, HttpProcessingError):
+            return True
+        now = self._clock()
+        if now - self._last < 1.0:
+            self._unsaid += 1
+            return False
+        more = f" (and {self._unsaid} more since the last one said)" if self._unsaid else ""
+        self._last, self._unsaid = now, 0
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.msg, record.args = f"malformed HTTP request refused: {type(error).__name__}{more}", ()
+        record.exc_info = record.exc_text = None
+        return True
+
+
 def configure_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | None = None) -> None:
     """Send every log record to stream (stderr) in the chosen format; replaces earlier handlers."""
     if fmt not in ("json", "text"):
@@ -59,3 +89,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | N
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    server = logging.getLogger("aiohttp.server")
+    for old_filter in [f for f in server.filters if isinstance(f, MalformedHttpFilter)]:
+        server.removeFilter(old_filter)
+    server.addFilter(MalformedHttpFilter())

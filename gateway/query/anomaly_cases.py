@@ -47,6 +47,8 @@ class CaseAction:
         assignee = body.get("assignee") or ""
         if not isinstance(note, str) or not isinstance(assignee, str):
             raise GatewayError(errors.MALFORMED_REQUEST, "note and assignee must be JSON strings")
+        if not isinstance(body.get("take_over", False), bool):
+            raise GatewayError(errors.MALFORMED_REQUEST, "take_over must be true or false")
         if len(note) > MAX_NOTE:
             params = {"most": MAX_NOTE, "length": len(note)}
             raise GatewayError(errors.MALFORMED_REQUEST, key="error.note_too_long", params=params)

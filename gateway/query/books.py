@@ -105,6 +105,7 @@ ALIASES = {
 }
 _NORMAL = re.compile(r"[\s_.№#\-]+")
 _DIGITS = re.compile(r"[0-9]+")
+_AMOUNT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)")  # tenge once spaces, ₸ and a comma are gone
 
 
 @dataclass(frozen=True)
@@ -134,10 +135,10 @@ def parse_money(value: object) -> int:
         .replace("₸", "")
         .replace(",", ".")
     )
-    try:
-        minor = decimal.Decimal(cleaned) * 100
-    except decimal.InvalidOperation:
-        raise ValueError(f"total {text!r} is not an amount") from None
+    # Plain digits only: Decimal would also read 1e3, NaN and digits of other scripts (１２３).
+    if not _AMOUNT.fullmatch(cleaned):
+        raise ValueError(f"total {text[:40]!r} is not an amount")
+    minor = decimal.Decimal(cleaned) * 100
     if not minor.is_finite() or abs(minor) >= MAX_AMOUNT * 100:
         raise ValueError(f"total {text[:40]!r} is not an amount of tenge")
     if minor != minor.to_integral_value():

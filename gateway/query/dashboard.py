@@ -73,10 +73,13 @@ def dashboard(
         f"SELECT substring(cis, 3, 14) AS gtin, count() FROM {db}.anomaly_queue WHERE {anomaly_where}"
         " AND cis != '' GROUP BY gtin ORDER BY 2 DESC, 1 LIMIT 10"
     )
+    # Delays of events that say when they happened: an event time of 0 (undecodable bytes, an erased
+    # event) would be a delay of 57 years.
+    delay = "toUnixTimestamp64Milli(received_at) - toUnixTimestamp64Milli(event_time)"
+    timed = "toUnixTimestamp64Milli(event_time) > 0"
     events = rows(
-        "SELECT count(), uniqExact(device_id), quantileExact(0.5)(toUnixTimestamp64Milli(received_at)"
-        " - toUnixTimestamp64Milli(event_time)), max(toUnixTimestamp64Milli(received_at)"
-        f" - toUnixTimestamp64Milli(event_time)), toUnixTimestamp64Milli(max(received_at)) FROM {db}.events"
+        f"SELECT count(), uniqExact(device_id), quantileExactIf(0.5)({delay}, {timed}),"
+        f" maxIf({delay}, {timed}), toUnixTimestamp64Milli(max(received_at)) FROM {db}.events"
         f" WHERE {in_range.format(col='received_at')}"
     )[0]
     rejections = rows(

@@ -29,7 +29,7 @@ def parse_time(value: str | None, *, name: str = "time") -> int | None:
     if value is None or not value.strip():
         return None
     text = value.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return _believable(int(text), name, text)
     dotted = _DOTTED.match(text)
     try:

@@ -11,7 +11,7 @@ import urllib.parse
 import pytest
 
 from gateway.wire import pb
-from tests.analyst.conftest import FORGED_DEVICE, GOLDEN_DAY, GOLDEN_TIN, Loaded
+from tests.analyst.conftest import FORGED_DEVICE, GOLDEN_DAY, GOLDEN_TIN, Loaded, registered
 from tests.e2e.chain_builder import ChainedRegister, sale
 from tests.e2e.conftest import tracegate
 
@@ -104,6 +104,18 @@ def test_filters_and_csv_export_agree(loaded: Loaded) -> None:
     ]:
         status, refused = loaded.get(path, loaded.analyst, **params)
         assert status in (400, 404), (path, params, refused)
+    # Values a filter could misread are refused, not taken for something else: an exponent, digits of
+    # another script (full-width, superscript), a flag that is neither 0 nor 1.
+    for path, params in [
+        ("/v1/receipts", {"amount": "1e3"}),
+        ("/v1/receipts", {"shift": "１２３"}),
+        ("/v1/receipts", {"shift": "²"}),
+        ("/v1/anomalies", {"limit": "１２"}),
+        ("/v1/anomalies", {"until": "１２３"}),
+        ("/v1/anomalies", {"counts": "yes"}),
+    ]:
+        status, refused = loaded.get(path, loaded.analyst, **params)
+        assert (status, refused["error"]) == (400, "malformed_request"), (path, params, refused)
 
 
 def test_reconcile_a_good_day_and_a_shift_that_does_not_add_up(loaded: Loaded) -> None:
@@ -159,11 +171,23 @@ def test_books_comparison_as_json_and_csv(loaded: Loaded) -> None:
     assert ru.startswith("\ufeffСтатус;Касса;Номер документа") and "сумма расходится" in ru and "-1,00" in ru
     bad = loaded.post("/v1/reconcile/books", loaded.retailer_a, b"doc,total\n1,2\n")[1]
     assert bad["error"] == "malformed_request" and "header" in bad["detail"]
+    # An amount in exponent form is no amount a person books: the row is named, not read as 1,000.
+    exponent = books.splitlines()[0] + b"\n7,golden-0001,2026-01-15T10:00,1e3\n"
+    status, refused = loaded.post("/v1/reconcile/books", loaded.retailer_a, exponent)
+    assert (status, refused["error"]) == (400, "books_row_unreadable"), refused
 
 
 def test_dashboard_counts_receipts_per_hour_and_anomalies(loaded: Loaded) -> None:
+    # An event that says no time (bytes that are no Event: kept as signed) is no delay of 57 years.
+    timeless = registered(loaded.gw, "timeless-0001", "770101399999", "timeless-01")
+    assert loaded.gw.ingest([timeless.envelope(b"\xff\x01")]).acks[0].status == pb.ACCEPTED
+    deadline = time.monotonic() + 30
+    while not loaded.gw.sql("SELECT 1 FROM tracegate.events WHERE device_id = 'timeless-0001'"):
+        assert time.monotonic() < deadline, "the event never reached ClickHouse"
+        time.sleep(0.3)
     status, d = loaded.get("/v1/dashboard", loaded.analyst)
     assert status == 200
+    assert 0 < d["ingest"]["max_delay_ms"] < 5 * 365 * 24 * 3_600_000, d["ingest"]  # not since 1970
     assert sum(h["receipts"] for h in d["hours"]) > 0 and len(d["hours"]) == 24
     assert d["ingest"]["events"] > 0 and "shipper" in d["ingest"]
     _, old = loaded.get("/v1/dashboard", loaded.analyst, since=GOLDEN_DAY, until="2026-01-16")

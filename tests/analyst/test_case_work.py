@@ -33,6 +33,9 @@ def test_another_analysts_case_is_changed_only_by_an_explicit_takeover(loaded: L
     # A note is help, not a takeover.
     status, case = _act(loaded, loaded.analyst, incident, action="note", note="seen the Z-report too")
     assert status == 200 and case["case"]["assignee"] == "colleague"
+    # Only true takes over: "yes" is no answer to "take it over?".
+    status, answer = _act(loaded, loaded.analyst, incident, action="resolve", take_over="yes")
+    assert (status, answer["detail"]) == (400, "take_over must be true or false"), answer
     # Taken over explicitly: recorded with who and from whom, before the action it allowed.
     status, case = _act(loaded, loaded.analyst, incident, action="resolve", take_over=True)
     assert status == 200, case

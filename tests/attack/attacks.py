@@ -88,6 +88,25 @@ def revoked_key_returns(target: Target, short: bool) -> Outcome:
     return held, f"rotation back to it {rotation}, envelope it signed {signed}, registering it again {again}"
 
 
+def blame_a_register(target: Target, short: bool) -> Outcome:
+    """Anyone (no token, no key) posts envelopes in a seller's register's name that no signature proves."""
+    victim = target.register("ATK-BLAMED")
+    forged = []
+    for seq in range(1, 1001 if not short else 201):
+        envelope = victim.envelope(sale(100 + seq), seq=seq, advance=False)
+        envelope.signature = b"\x01" * 64
+        forged.append(envelope)
+    answered = set(statuses(target.ingest(forged)))
+    target.ingest([victim.envelope(sale(100))])  # the victim's own sale, after them in the journal
+    target.wait_for("SELECT count() FROM tracegate.events WHERE device_id = 'ATK-BLAMED'", 1)
+    blamed = target.count(f"SELECT count() FROM tracegate.rejections WHERE seller_tin = '{SELLER_TIN}'"
+                          " AND device_id = 'ATK-BLAMED'")
+    kept = target.count("SELECT count() FROM tracegate.rejections WHERE device_id = 'ATK-BLAMED'")
+    held = answered == {"bad_signature"} and blamed == 0 and kept <= 1
+    return held, (f"{len(forged)} answered {sorted(answered)}; rejections naming the seller: {blamed}, "
+                  f"rows kept: {kept}")
+
+
 def forget_unshipped(target: Target, short: bool) -> Outcome:
     """pii forget while the receipt naming the person is still in the journal."""
     phone = "+77017770001"
@@ -304,6 +323,8 @@ ATTACKS = [
            unregistered_key),
     Attack("revoked_key_returns", "a revoked key is refused in rotations, signatures and registrations",
            revoked_key_returns),
+    Attack("blame_a_register", "envelopes no signature proves name no seller; one row a request, not 1,000",
+           blame_a_register),
     Attack("forget_unshipped", "forget erases a receipt not yet shipped: erased 1, remaining 0, none lands",
            forget_unshipped),
     Attack("buyer_in_odd_events", "no buyer contact in clear in events, rejections or the journal",

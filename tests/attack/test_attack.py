@@ -13,5 +13,5 @@ pytestmark = [pytest.mark.clickhouse, pytest.mark.slow]
 
 def test_every_attack_of_the_outside_run_holds(tmp_path: Path) -> None:
     results = run_all(tmp_path / "data", short=True, report=False)
-    assert len(results) == 13
+    assert len(results) == 14
     assert [(r.attack.name, r.observed) for r in results if not r.held] == []

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+from pathlib import Path
 
 import pytest
 
@@ -47,6 +49,16 @@ def test_request_level_errors_have_status_and_stable_code(gateway: GatewayProces
     many = b"".join(b"\x0a" + bytes([len(tiny)]) + tiny for _ in range(10_001))
     assert error_of(gateway, many) == (413, "too_many_envelopes")
     assert gateway.sql("SELECT count() FROM tracegate.events") == [[0]]
+    # A path that does not take the method: 405 naming those it does, in the same JSON form.
+    status, headers, raw = gateway.request("OPTIONS", "/v1/batches")
+    assert (status, json.loads(raw)["error"], headers["Allow"]) == (405, "method_not_allowed", "POST"), raw
+    # What aiohttp cannot even parse is refused; the log says so in one line, without a traceback.
+    for _ in range(3):
+        with socket.create_connection(("127.0.0.1", gateway.port)) as raw_socket:
+            raw_socket.sendall(b"POST /v1/batches HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n")
+            assert raw_socket.recv(100).split(b" ")[1] == b"400"
+    log = gateway.log_path.read_text()
+    assert "malformed HTTP request refused" in log and "Traceback" not in log, log[-2000:]
 
 
 def test_event_level_rejections_and_duplicates(gateway: GatewayProcess) -> None:
@@ -189,3 +201,58 @@ def test_a_compromised_key_is_replaced_and_the_chain_goes_on_under_a_new_key(gat
     assert gateway.ingest([register.envelope(sale(300))]).acks[0].status == pb.ACCEPTED
     stolen = register.envelope(sale(400), advance=False, key=old_key)
     assert gateway.ingest([stolen]).acks[0].status == pb.REJECTED
+
+
+def test_a_stranger_cannot_blame_a_sellers_register_nor_fill_the_journal(tmp_path: Path) -> None:
+    gateway = GatewayProcess(tmp_path / "data", env={
+        "TRACEGATE_RATE_UNPROVEN_BURST": "40", "TRACEGATE_RATE_UNPROVEN_PER_S": "0.001"})
+    gateway.start()
+    try:
+        victim = registered(gateway, "KKM-VICTIM")
+        # 300 envelopes in the victim's name with signatures that do not verify, then 100 of made-up devices:
+        # all answered as refusals, whoever sent them.
+        forged = []
+        for seq in range(1, 301):
+            envelope = victim.envelope(sale(100 + seq), seq=seq, advance=False)
+            envelope.signature = bytes([1]) * 64
+            forged.append(envelope)
+        acks = gateway.ingest(forged).acks
+        assert {(a.status, a.error_code) for a in acks} == {(pb.REJECTED, "bad_signature")}
+        strangers = [ChainedRegister(f"MADE-UP-{n}").envelope(sale()) for n in range(100)]
+        acks = gateway.ingest(strangers).acks
+        assert {(a.status, a.error_code) for a in acks} == {(pb.REJECTED, "unknown_device")}
+        # What the victim's register does sign is the seller's own doing, refusals included.
+        assert gateway.ingest([victim.envelope(sale(1000))]).acks[0].status == pb.ACCEPTED
+        gap = gateway.ingest([victim.envelope(sale(1300), seq=5, advance=False)]).acks[0]
+        assert gap.error_code == "seq_gap"
+        gateway.wait_shipped(1)
+        rows = gateway.sql(
+            "SELECT error_code, seller_tin, detail FROM tracegate.rejections "
+            "WHERE device_id = 'KKM-VICTIM' ORDER BY error_code"
+        )
+        # One row for the 300 forgeries, naming no seller; the gap names the seller.
+        assert [(code, tin) for code, tin, _ in rows] == [("bad_signature", ""), ("seq_gap", TIN)], rows
+        assert rows[0][2].endswith("(and 299 more like it in the same request)"), rows[0][2]
+        # The sender's budget (40) bounds what the made-up devices leave behind: the rest is only counted.
+        kept = gateway.sql("SELECT count() FROM tracegate.rejections WHERE startsWith(device_id, 'MADE-UP-')")
+        assert kept == [[39]], kept  # the forgeries took one record of the 40
+        _, _, metrics = gateway.request("GET", "/metrics")
+        assert b"tracegate_refusals_unrecorded_total 61" in metrics
+        reconciled = gateway.sql(
+            f"SELECT count() FROM tracegate.rejections WHERE seller_tin = '{TIN}'"
+        )
+        assert reconciled == [[1]]
+    finally:
+        gateway.stop()
+
+
+def test_a_batch_carries_only_the_device_its_header_names(gateway: GatewayProcess) -> None:
+    first, second = registered(gateway, "KKM-HDR-1"), registered(gateway, "KKM-HDR-2")
+    body = pb.IngestBatch(envelopes=[first.envelope(sale()), second.envelope(sale())]).SerializeToString()
+    status, _, raw = gateway.request(
+        "POST", "/v1/batches", body, PROTOBUF, headers={"X-Device-Id": "KKM-HDR-1"}
+    )
+    answer = json.loads(raw)
+    assert (status, answer["error"]) == (400, "device_mismatch"), answer
+    assert "envelope 2 is for 'KKM-HDR-2'" in answer["detail"]
+    assert gateway.sql("SELECT count() FROM tracegate.rejections") == [[0]]

@@ -80,11 +80,15 @@ async def test_every_rejection_code_leaves_the_rest_of_the_batch_alone(register:
     ]  # fmt: skip
     assert all(not ack.retryable and ack.detail for ack in acks[1:-1])
     records = gateway.journal.decoded()
-    assert [(r.accepted, r.error_code) for r in records] == [(True, "")] + [
-        (False, ack.error_code) for ack in acks[1:-1]
-    ] + [(True, "")]
-    assert records[1].seller_tin == ""  # unknown device: nothing to attribute it to
-    assert records[2].seller_tin == "990340000123"  # revoked, but known
+    # What the chain decided, then each refusal no signature proved the named device's: once per device and
+    # error (the detail counts the rest), naming no seller, even for a device that exists.
+    assert [(r.accepted, r.error_code, r.envelope.device_id[:10]) for r in records] == [
+        (True, "", "KKM-0001"), (True, "", "KKM-0001"), (False, "unknown_device", "KKM-UNKNOW"),
+        (False, "device_revoked", "KKM-REVOKE"), (False, "bad_signature", "KKM-0001"),
+        (False, "unknown_key", "KKM-0001"), (False, "field_too_long", "KKKKKKKKKK"),
+    ]  # fmt: skip
+    assert {r.seller_tin for r in records[2:]} == {""}
+    assert records[4].detail.endswith("(and 2 more like it in the same request)"), records[4].detail
     assert gateway.chains.head(register.device_id).seq == 2
 
 
@@ -283,7 +287,10 @@ async def test_a_retired_key_still_signs_nothing_new(register: Register) -> None
     assert _statuses(acks) == ["unknown_key", "DUPLICATE", "unknown_key"]
     # The window already contradicted other_content's hash, and next_one is past the head: one lookup only.
     assert gateway.storage.lookups[lookups:] == [(register.device_id, [1])]
-    assert [r.accepted for r in gateway.journal.decoded()] == [True, True, False, False]
+    # The two refusals nothing proves the device's: one record, which counts the other.
+    records = gateway.journal.decoded()
+    assert [(r.accepted, r.error_code) for r in records] == [(True, ""), (True, ""), (False, "unknown_key")]
+    assert records[-1].detail.endswith("(and 1 more like it in the same request)")
 
 
 class CountingJournal(MemoryJournal):

@@ -137,9 +137,10 @@ class GatewayProcess:
         return 0
 
     def request(self, method: str, path: str, body: bytes | None = None, content_type: str | None = None,
-                token: str | None = None, timeout: float = 60) -> tuple[int, dict[str, str], bytes]:
+                token: str | None = None, timeout: float = 60, headers: dict[str, str] | None = None,
+                ) -> tuple[int, dict[str, str], bytes]:
         """One HTTP request; any status is returned, not raised."""
-        req = urllib.request.Request(self.url + path, data=body, method=method)
+        req = urllib.request.Request(self.url + path, data=body, method=method, headers=headers or {})
         if content_type:
             req.add_header("Content-Type", content_type)
         if token:
