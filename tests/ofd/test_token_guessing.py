@@ -1,6 +1,7 @@
 """What the OFD port tells a caller who does not hold a register's token, over loopback TCP against the real
-front door and handler: a revoked register is told apart from any other only by its own token (docs/ofd.md,
-"Who learns what on the OFD port")."""
+front door and handler: a revoked register is told apart from any other only by its own token, and an
+address that keeps guessing a register's token is answered 254 for that register while the register itself,
+from its own address, goes on working (docs/ofd.md, "Who learns what on the OFD port")."""
 
 from __future__ import annotations
 
@@ -68,6 +69,7 @@ class Door:
 
 @contextlib.asynccontextmanager
 async def front_door(service: GatewayService) -> AsyncIterator[Door]:
+    """The front door the gateway's HTTP app would start, with metrics of its own."""
     registry = Registry()
     door = OfdFrontDoor(service.settings, service.ofd_handler, OfdMetrics(registry))
     await door.start()
@@ -96,17 +98,16 @@ class Register:
     token: int = 3_000_000_001
     reqnum: int = 0
 
-    def frame(self, request: ofd_pb2.Request, *, token: int | None = None, new: bool = True) -> bytes:
-        """The request's frame with the register's token (or another) and the next REQNUM (or the last)."""
-        if new:
-            self.reqnum = next_reqnum(self.reqnum)
+    def frame(self, request: ofd_pb2.Request, *, token: int | None = None) -> bytes:
+        """The request's frame with the register's token (or another) and the next REQNUM."""
+        self.reqnum = next_reqnum(self.reqnum)
         return encode_frame(request.SerializeToString(), version=203, device_id=self.ofd_id,
                             token=self.token if token is None else token, reqnum=self.reqnum)
 
     async def send(self, door: Door, request: ofd_pb2.Request, *, source: str = REGISTER,
-                   token: int | None = None, new: bool = True) -> ofd_pb2.Response:
+                   token: int | None = None) -> ofd_pb2.Response:
         """Send over TCP from source; an OK answer's new token is kept, as a register keeps it."""
-        header, response = await door.send(self.frame(request, token=token, new=new), source)
+        header, response = await door.send(self.frame(request, token=token), source)
         if response.result.result_code == ResultCode.OK and token is None:
             self.token = header.token
         return response
@@ -146,3 +147,26 @@ async def test_a_revoked_register_is_told_so_only_with_its_own_token(tmp_path: P
         for request in (INFO, sale()):
             answer = result(await register.send(door, request))
             assert answer == (ResultCode.BLOCKED, "this register is deregistered")
+
+
+async def test_an_address_out_of_wrong_tokens_is_answered_busy_while_the_register_goes_on(
+    tmp_path: Path,
+) -> None:
+    async with gateway(tmp_path, ofd_token_failures_burst=3, ofd_token_failures_per_min=1.0) as (_, door):
+        register, other = Register(), Register(200002, 3_000_000_002)
+        for guess in (11, 12, 13):
+            answer = await register.send(door, INFO, token=guess, source=GUESSER)
+            assert answer.result.result_code == ResultCode.INVALID_TOKEN
+        for guess in (14, register.token):  # the right token too: it is not even looked at
+            answer = await register.send(door, INFO, token=guess, source=GUESSER)
+            assert result(answer) == (ResultCode.SERVICE_TEMPORARILY_UNAVAILABLE,
+                                      "too many wrong tokens for this ID from this address; retry later")
+        assert door.metric('tracegate_ofd_refused_total{reason="token_failures"}') == 2
+
+        # The register, from its own address, is judged as ever: it sells and its token rotates.
+        assert (await register.send(door, sale())).result.result_code == ResultCode.OK
+        assert (await register.send(door, INFO)).result.result_code == ResultCode.OK
+        # The guessing address is refused only for the register it guessed at.
+        assert (await other.send(door, INFO, source=GUESSER)).result.result_code == ResultCode.OK
+        # Three guesses were judged, no more.
+        assert door.metric('tracegate_ofd_frames_total{command="INFO",result="INVALID_TOKEN"}') == 3
