@@ -94,6 +94,11 @@ class Settings:
     # address: raise it there. Over it a register is told 254 (temporarily unavailable, retry).
     ofd_rate_remote_per_s: float = 200.0
     ofd_rate_remote_burst: int = 2000
+    # Wrong tokens per (register ID, source address) before that address is answered 254 for that ID
+    # (gateway/ofd/token_failures.py), refilled per minute: a register that lost its token retries at
+    # most once a minute (the protocol's reconnect interval), so it never runs out. Burst 0: off.
+    ofd_token_failures_burst: int = 20
+    ofd_token_failures_per_min: float = 1.0
     ofd_tls_cert_file: str = ""  # 2.0.3 registers speak plain TCP; TLS is for a tunnel or a proxy
     ofd_tls_key_file: str = ""
     ofd_tls_client_ca_file: str = ""  # set: every OFD connection must present a certificate it signed
@@ -204,6 +209,8 @@ _ENV_FIELDS = {
     "OFD_MAX_CONNECTIONS": "ofd_max_connections",
     "OFD_RATE_REMOTE_PER_S": "ofd_rate_remote_per_s",
     "OFD_RATE_REMOTE_BURST": "ofd_rate_remote_burst",
+    "OFD_TOKEN_FAILURES_BURST": "ofd_token_failures_burst",
+    "OFD_TOKEN_FAILURES_PER_MIN": "ofd_token_failures_per_min",
     "OFD_TLS_CERT_FILE": "ofd_tls_cert_file",
     "OFD_TLS_KEY_FILE": "ofd_tls_key_file",
     "OFD_TLS_CLIENT_CA_FILE": "ofd_tls_client_ca_file",

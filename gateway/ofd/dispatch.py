@@ -1,8 +1,9 @@
 """The OFD front door's handler: one register's request frame in, the whole answer frame out.
 
-For each request: the register is found by the header's ID (unknown: 1; revoked: BLOCKED 15); the TOKEN
-and REQNUM rules of gateway/ofd/exchange.py run (a resend gets its stored answer byte for byte; 2, 8, 9);
-a frame that does not decode or lacks a required field gets PROTOCOL_ERROR (3). Then:
+For each request: the register is found by the header's ID (unknown: 1; revoked: BLOCKED 15 if the
+request shows one of its tokens, else 2 like any wrong token); the TOKEN and REQNUM rules of
+gateway/ofd/exchange.py run (a resend gets its stored answer byte for byte; 2, 8, 9); a frame that does
+not decode or lacks a required field gets PROTOCOL_ERROR (3). Then:
 
 - a document (TICKET, MONEY_PLACEMENT, CLOSE_SHIFT, CANCEL_TICKET) becomes events of our contract
   (gateway/ofd/documents.py; a ShiftOpen first when it opens a shift), signed by the register's
@@ -139,7 +140,7 @@ class OfdDispatcher:
         async with self._locks.hold([device.device_id]):
             device = self._registry.get(device.device_id) or device  # the newest version, after waiting
             if not device.active:
-                return result_answer(header, ResultCode.BLOCKED, _DEREGISTERED, command=command)
+                return self._deregistered(device, header, command)
             verdict, stored = self.exchanges.judge(device, header, command)
             if verdict is Verdict.RESEND:
                 return stored
@@ -161,6 +162,14 @@ class OfdDispatcher:
                 return await self._service(device, header, request)
             return result_answer(header, ResultCode.UNSUPPORTED_COMMAND, f"command {command} is not served",
                                  command=command)
+
+    def _deregistered(self, device: Device, header: FrameHeader, command: int) -> bytes:
+        """BLOCKED (15) to a revoked register that shows one of its tokens; anyone else gets the answer
+        of any wrong token (2), so the port does not tell who was deregistered (docs/ofd.md)."""
+        if self.exchanges.knows_token(device, header.token):
+            return result_answer(header, ResultCode.BLOCKED, _DEREGISTERED, command=command)
+        code, text = _REFUSALS[Verdict.INVALID_TOKEN]
+        return result_answer(header, code, text, command=command)
 
     # ── service commands ──
 

@@ -103,6 +103,19 @@ class RegisterExchanges:
             return Verdict.INVALID_REQUEST_NUMBER, b""
         return Verdict.NEW, b""
 
+    def knows_token(self, device: Device, token: int) -> bool:
+        """True if token is one the register may rightly hold: its current one, its last exchange's (a
+        resend), or the one the operator set. Unlike judge(), it holds after a revocation (which makes a
+        newer version of the register, so judge() would take only the operator's token for current): it
+        decides who may be told the register is deregistered (gateway/ofd/dispatch.py)."""
+        assert device.ofd is not None
+        if token == 0:
+            return False
+        last = self._last.get(device.ofd.ofd_id)
+        if last is not None and token in (last.exchange.token, last.exchange.next_token):
+            return True
+        return self._keys.token_matches(device.ofd.ofd_id, token, device.ofd.token_mac)
+
     def next_number(self, ofd_id: int) -> int:
         """The number the register's next exchange gets."""
         last = self._last.get(ofd_id)

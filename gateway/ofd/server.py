@@ -4,7 +4,10 @@ each well-framed request handed to an OfdHandler, protocol faults answered PROTO
 Runs in the gateway's event loop beside aiohttp. One connection may carry several exchanges (registers
 open one per exchange, so accepting and closing is most of the work: an asyncio.Protocol with timer
 handles, not streams and timeout contexts, costs about half as much CPU an exchange). A connection that
-misbehaves is closed; nobody else notices.
+misbehaves is closed; nobody else notices. Before the handler, two refusals answered 254 (retry later):
+an address over its rate limit, and an address out of wrong tokens for the header's ID
+(gateway/ofd/token_failures.py; the answers 2 the handler gives are counted here, where the address is
+known).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from gateway.ofd.framing import (
     peek_result_code,
 )
 from gateway.ofd.handler import OfdHandler, result_answer
+from gateway.ofd.token_failures import TokenFailures, source_of
 from gateway.security.random_ids import random_bytes
 from gateway.security.rate_limits import RateLimiter
 from gateway.security.transport import server_ssl_context
@@ -51,7 +55,8 @@ class OfdMetrics:
         self.connections = Counter("tracegate_ofd_connections_total", "OFD connections accepted.")
         self.refused = Counter(
             "tracegate_ofd_refused_total", "OFD connections or exchanges refused before the handler: "
-            "connection_limit (closed at once), rate_limited (answered 254).", ["reason"])
+            "connection_limit (closed at once), rate_limited (answered 254), token_failures (answered "
+            "254: this address sent too many wrong tokens for this register ID).", ["reason"])
         self.frames = Counter(
             "tracegate_ofd_frames_total", "OFD requests answered, by command and result code.",
             ["command", "result"])
@@ -96,6 +101,8 @@ class OfdFrontDoor:
         self.exchange_s = settings.ofd_exchange_timeout_s
         self.max_frame_bytes = settings.ofd_max_frame_bytes
         self.remote_limits = RateLimiter(settings.ofd_rate_remote_per_s, settings.ofd_rate_remote_burst)
+        self.token_failures = TokenFailures(settings.ofd_token_failures_burst,
+                                            settings.ofd_token_failures_per_min)
         self.connections: set[_Connection] = set()
         # Handler calls outlive a connection that gave up on them: they finish (the answer is durable and
         # a resend gets it), and stop() waits for them.
@@ -146,6 +153,7 @@ class _Connection(asyncio.Protocol):
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.remote = ""
+        self.source = ""  # what the token-failure budget is kept for (gateway/ofd/token_failures.py)
         self.buffer = bytearray()
         self.header: FrameHeader | None = None
         self.started = 0.0  # loop time of the current request's first byte
@@ -169,6 +177,7 @@ class _Connection(asyncio.Protocol):
         self.transport = transport
         peer = transport.get_extra_info("peername")
         self.remote = str(peer[0]) if isinstance(peer, tuple) else str(peer or "")
+        self.source = source_of(self.remote)
         door.connections.add(self)
         door.metrics.connections.inc()
         door.metrics.connections_open.set(len(door.connections))
@@ -277,10 +286,12 @@ class _Connection(asyncio.Protocol):
         command = peek_command(payload)
         self.busy = True
         if door.remote_limits.take(self.remote) > 0:
-            door.metrics.refused.inc(reason="rate_limited")
-            self._answered(header, command, result_answer(
-                header, ResultCode.SERVICE_TEMPORARILY_UNAVAILABLE,
-                "too many exchanges from this address; retry later", command=command))
+            self._busy(header, command, "rate_limited", "too many exchanges from this address; retry later")
+            return
+        if door.token_failures.exhausted(header.device_id, self.source):
+            # Not judged: a right guess must get the same answer as a wrong one.
+            self._busy(header, command, "token_failures",
+                       "too many wrong tokens for this ID from this address; retry later")
             return
         self._arm(self.deadline, self._exchange_timeout)
         task = self.loop.create_task(self._call_handler(header, payload, command))
@@ -297,8 +308,12 @@ class _Connection(asyncio.Protocol):
             log.exception("OFD handler failed on id %d reqnum %d", header.device_id, header.reqnum)
             answer = result_answer(header, ResultCode.UNKNOWN_ERROR, "internal error; it has been logged",
                                    command=command)
+        result = peek_result_code(answer[HEADER_SIZE:])
+        # Counted whether or not the answer is delivered: closing before it must not save a guess.
+        if result == ResultCode.INVALID_TOKEN:
+            self.door.token_failures.failed(header.device_id, self.source)
         if self.transport is not None and self.busy:  # else the connection ended while we worked
-            self._answered(header, command, answer)
+            self._answered(header, command, answer, result)
 
     def _exchange_timeout(self) -> None:
         header = self.header
@@ -309,13 +324,19 @@ class _Connection(asyncio.Protocol):
         self.busy = False
         self.abort()
 
-    def _answered(self, header: FrameHeader, command: int | None, answer: bytes) -> None:
+    def _busy(self, header: FrameHeader, command: int | None, reason: str, text: str) -> None:
+        """Answer 254 (retry later) without the handler, counted as refused for reason."""
+        self.door.metrics.refused.inc(reason=reason)
+        answer = result_answer(header, ResultCode.SERVICE_TEMPORARILY_UNAVAILABLE, text, command=command)
+        self._answered(header, command, answer, ResultCode.SERVICE_TEMPORARILY_UNAVAILABLE)
+
+    def _answered(self, header: FrameHeader, command: int | None, answer: bytes, result: int | None) -> None:
         """Write the answer, account for the exchange, and go on with the next request or wait for it."""
         assert self.transport is not None
         self.transport.write(answer)
         now = self.loop.time()
         command_name = _name(Command, command)
-        result_name = _name(ResultCode, peek_result_code(answer[HEADER_SIZE:]))
+        result_name = _name(ResultCode, result)
         metrics = self.door.metrics
         metrics.frames.inc(command=command_name, result=result_name)
         metrics.answer_seconds.observe(now - self.started, command=command_name)
