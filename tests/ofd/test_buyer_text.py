@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from gateway.ofd.framing import HEADER_SIZE, encode_frame
 from gateway.security.ofd_buyer_text import FRAME_HEADER_BYTES, buyer_text_in, buyer_text_in_frame
+from gateway.service import GatewayService
+from gateway.settings import Settings
 from gateway.wire import ofd_pb2
-from tests.ofd.registers import T, commodity, money, ticket
+from tests.ofd.registers import Register, T, commodity, money, ticket, when
+from tests.ofd.stored import rows, shipped
 
 EMAIL, PHONE, IIN = "aliya.marker@buyer.test", "+77015550199", "990101355501"
 MARKERS = (EMAIL, PHONE, IIN)
@@ -98,3 +102,60 @@ def test_presence_counts_not_the_last_value() -> None:
     assert buyer_text_in_frame(frame[:18] + b"\xff\xff") != "", "bytes that do not parse may hold anything"
     assert FRAME_HEADER_BYTES == HEADER_SIZE
 
+
+def _files_holding_markers(root: Path) -> list[str]:
+    found: list[str] = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        found.extend(f"{path.relative_to(root)}: {marker}" for marker in MARKERS if marker.encode() in data)
+    return found
+
+
+async def _columns_holding_markers(service: GatewayService) -> list[str]:
+    """Every String column of every table of the gateway's database, searched for the markers."""
+    columns = await rows(service, "SELECT table, name FROM system.columns WHERE database = {database:String}"
+                                  " AND type LIKE '%String%'", database=service.storage.database)
+    found = []
+    for table, column in columns:
+        for marker in MARKERS:
+            where = f"position(toString(`{column}`), {{marker:String}}) > 0"
+            sql = f"SELECT count() FROM {{db}}.`{table}` WHERE {where}"
+            hits = await rows(service, sql, marker=marker)
+            if hits[0][0]:
+                found.append(f"{table}.{column}: {marker}")
+    return found
+
+
+@pytest.mark.clickhouse
+async def test_buyer_text_in_a_frame_is_kept_nowhere_in_clear(
+    service: GatewayService, register: Register, settings: Settings,
+) -> None:
+    start = now_ms() - 3600_000
+    assert (await register.send(_request(start))).result.result_code == 0  # opens the shift; keeps its frame
+    numbers = []
+    for offset, part in enumerate(sorted(FREE_TEXT), start=1):
+        answer = await register.send(_request(start + offset * 1000, part))
+        assert answer.result.result_code == 0, f"{part}: content is never refused"
+        numbers.append(answer.ticket.ticket_number)
+    assert all(len(number) == 10 for number in numbers), "answered with a fiscal number like any receipt"
+    placement = ofd_pb2.MoneyPlacementRequest(
+        datetime=when(start + 60_000), sum=money(5_000), operator=ofd_pb2.Operator(code=7),
+        operation=ofd_pb2.MONEY_PLACEMENT_DEPOSIT)
+    deposit = ofd_pb2.Request(command=ofd_pb2.COMMAND_MONEY_PLACEMENT, money_placement=placement,
+                              service=Service(auxiliary=[KV(key="buyer", value=EMAIL)]))
+    assert (await register.send(deposit)).result.result_code == 0
+    assert any(EMAIL.encode() in frame for frame in register.sent), "the markers did travel"
+    await shipped(service)
+
+    assert _files_holding_markers(settings.data_dir) == [], "journal, quarantine, logs: nothing in clear"
+    assert await _columns_holding_markers(service) == [], "no row of any table holds them in clear"
+    stored = await rows(service, "SELECT kind, protection, event != '', evidence != '' FROM {db}.events "
+                                 "WHERE device_id = 'KKM-200001' ORDER BY seq")
+    assert stored == [
+        ("shift_open", "", True, False), ("receipt", "", True, True),
+        *[("receipt", "", True, False)] * len(FREE_TEXT), ("cash_movement", "", True, False),
+    ], "the event bytes hold none of it and are kept; the frames holding it are not"
+    anomalies = await rows(service, "SELECT seq, detail FROM {db}.anomalies "
+                                    "WHERE kind = 'pii_without_consent' ORDER BY seq")
+    assert len(anomalies) == len(FREE_TEXT) + 1, "one finding a frame not kept, none for the plain receipt"
+    assert all("may hold buyer data" in detail for _, detail in anomalies)
