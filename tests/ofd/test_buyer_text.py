@@ -5,13 +5,17 @@ answered as for any receipt."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from gateway.auth.tokens import ADMIN
 from gateway.ofd.framing import HEADER_SIZE, encode_frame
+from gateway.query.receipts import Receipts
 from gateway.security.ofd_buyer_text import FRAME_HEADER_BYTES, buyer_text_in, buyer_text_in_frame
 from gateway.service import GatewayService
 from gateway.settings import Settings
@@ -159,3 +163,14 @@ async def test_buyer_text_in_a_frame_is_kept_nowhere_in_clear(
                                     "WHERE kind = 'pii_without_consent' ORDER BY seq")
     assert len(anomalies) == len(FREE_TEXT) + 1, "one finding a frame not kept, none for the plain receipt"
     assert all("may hold buyer data" in detail for _, detail in anomalies)
+
+    # What the receipt page and API show of each receipt: the read side's own query.
+    seqs = [seq for (seq,) in await rows(service, "SELECT seq FROM {db}.receipts ORDER BY seq")]
+    assert len(seqs) == len(FREE_TEXT) + 1
+
+    def pages(client: Any) -> list[dict[str, Any]]:
+        receipts = Receipts(client, service.storage.database, ADMIN)
+        return [receipts.receipt("KKM-200001", seq) for seq in seqs]
+
+    shown = json.dumps(await service.storage.run(pages), default=str)
+    assert [marker for marker in MARKERS if marker in shown] == []
