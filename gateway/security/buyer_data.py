@@ -31,7 +31,7 @@ from typing import Any
 
 from google.protobuf.message import DecodeError
 
-from gateway.security.ofd_buyer_text import buyer_text_in_frame
+from gateway.security.ofd_buyer_text import BUYERS_OWN, buyer_text_in_frame
 from gateway.security.pii_keys import PiiKeyRing, open_with, seal_with
 from gateway.security.receipt_checks import PII_WITHOUT_CONSENT, buyer_storable, has_contacts
 from gateway.wire import pb
@@ -160,8 +160,10 @@ def _drop_evidence_naming_buyer(record: pb.JournalRecord) -> None:
     if not where:
         return
     record.ClearField("ofd_frame")
-    if record.accepted:
-        detail = f"the OFD frame's {where} may hold buyer data, no consent covers it: the frame is not kept"
+    # Said only where the buyer's own part was sent: a register that prints its receipts' text or sends
+    # key-value pairs on every document would otherwise raise a finding a document.
+    if record.accepted and where in BUYERS_OWN:
+        detail = f"the OFD frame's {where} holds buyer data, no consent covers it: the frame is not kept"
         record.findings.add(kind=PII_WITHOUT_CONSENT, detail=detail)
 
 

@@ -31,6 +31,9 @@ _BODY_OF_TYPE = {
     _ITEM.ITEM_TYPE_DISCOUNT: "discount", _ITEM.ITEM_TYPE_STORNO_DISCOUNT: "storno_discount",
 }
 _UNREADABLE = "payload (it does not parse)"
+# The parts that are the buyer's by definition; the others (printed text, key-value pairs) are what many
+# registers fill on every receipt, and may or may not hold a buyer's words.
+BUYERS_OWN = ("extension_options", "domain account number", "domain card number")
 
 
 def buyer_text_in(request: ofd_pb2.Request) -> str:
