@@ -12,7 +12,10 @@ consent, and buyer data anywhere but in one plain receipt's buyer field (a recei
 body of the oneof, a second receipt, a non-canonical encoding, bytes that do not parse), are not kept at
 all: protection "erased". Refused envelopes keep no event bytes that may name a buyer. The evidence an
 event was made from (an OFD register's request frame, gateway/ofd) holds the same buyer data, so it is
-kept as the event bytes are: sealed under the same data key (`sealed.evidence`), or not at all.
+kept as the event bytes are: sealed under the same data key (`sealed.evidence`), or not at all. A frame
+may also hold buyer data its event does not (its printed text, free key-value pairs: ofd_buyer_text.py);
+with no buyer and consent to seal it for, such evidence is not kept (finding pii_without_consent), while
+the event bytes, which hold none of it, are kept as any event's.
 
 The envelope hash commits to the signed bytes, and the device's signature is over it (ES256 signs the
 SHA-256 of the preimage, which is the envelope hash): without the bytes the signature still verifies,
@@ -28,6 +31,7 @@ from typing import Any
 
 from google.protobuf.message import DecodeError
 
+from gateway.security.ofd_buyer_text import BUYERS_OWN, buyer_text_in_frame
 from gateway.security.pii_keys import PiiKeyRing, open_with, seal_with
 from gateway.security.receipt_checks import PII_WITHOUT_CONSENT, buyer_storable, has_contacts
 from gateway.wire import pb
@@ -113,6 +117,8 @@ def protect_record(ring: PiiKeyRing | None, record: pb.JournalRecord, event: pb.
     event_bytes = envelope.event
     found = buyer_in(event_bytes, event)
     if found is Buyer.NONE:
+        if record.ofd_frame:  # only the OFD front door's records carry one
+            _drop_evidence_naming_buyer(record)
         return
     evidence = record.ofd_frame
     record.ClearField("ofd_frame")
@@ -144,6 +150,21 @@ def protect_record(ring: PiiKeyRing | None, record: pb.JournalRecord, event: pb.
     if without_buyer.HasField("receipt"):
         without_buyer.receipt.ClearField("buyer")
     envelope.event = without_buyer.SerializeToString()
+
+
+def _drop_evidence_naming_buyer(record: pb.JournalRecord) -> None:
+    """An event naming no buyer whose evidence may (free text of the OFD frame: ofd_buyer_text.py): no
+    consent covers what the frame holds and there is no data key to seal it under, so the evidence is not
+    kept, as for buyer contacts without consent. The event bytes hold none of it and stay as they are."""
+    where = buyer_text_in_frame(record.ofd_frame)
+    if not where:
+        return
+    record.ClearField("ofd_frame")
+    # Said only where the buyer's own part was sent: a register that prints its receipts' text or sends
+    # key-value pairs on every document would otherwise raise a finding a document.
+    if record.accepted and where in BUYERS_OWN:
+        detail = f"the OFD frame's {where} holds buyer data, no consent covers it: the frame is not kept"
+        record.findings.add(kind=PII_WITHOUT_CONSENT, detail=detail)
 
 
 def _fill_buyer(
@@ -200,7 +221,7 @@ def _protect_unsealed(
     copy.ofd_frame = record.ofd_frame
     protect_record(ring, copy, event)
     if not copy.HasField("sealed"):
-        return StoredEvent(record.envelope.event, CLEAR, evidence=record.ofd_frame)
+        return StoredEvent(record.envelope.event, CLEAR, evidence=copy.ofd_frame)
     return stored_event(ring, copy, event)
 
 
