@@ -56,6 +56,12 @@ _ID = (
     f"lower(hex(concat(family, '{_SEP}', device_id, '{_SEP}', toString(seq), '{_SEP}', toString(line), "
     f"'{_SEP}', cis)))"
 ).replace(_SEP, "\\x1F")
+# What an incident is: the anomalies of one family about one place (event, line, code), counted as one.
+INCIDENT = f"{_FAMILY}, device_id, seq, line, cis"
+# When an anomaly happened, as far as it can be believed: its event's time, unless the register claims a
+# moment after the gateway found it (a clock ahead, clock_skew): then when it was found. Periods filter on
+# it, so a register whose clock runs a day fast is not missing from the day it was found in.
+HAPPENED = "least(event_time, detected_at)"
 # What each integer of a cursor key may be (Int64, UInt64, Int32, as the cursor's parameters are typed).
 _CURSOR_INTS = {0: (-(2**63), 2**63), 2: (0, 2**64), 3: (-(2**31), 2**31)}
 
@@ -138,10 +144,10 @@ def _rows_where(principal: Principal, flt: AnomalyFilter) -> tuple[str, dict[str
         parts.append("substring(cis, 3, 14) = {gtin:String}")
         params["gtin"] = flt.gtin
     if flt.since_ms is not None:
-        parts.append("event_time >= fromUnixTimestamp64Milli({since:Int64})")
+        parts.append(f"{HAPPENED} >= fromUnixTimestamp64Milli({{since:Int64}})")
         params["since"] = flt.since_ms
     if flt.until_ms is not None:
-        parts.append("event_time < fromUnixTimestamp64Milli({until:Int64})")
+        parts.append(f"{HAPPENED} < fromUnixTimestamp64Milli({{until:Int64}})")
         params["until"] = flt.until_ms
     return " AND ".join(parts), params
 

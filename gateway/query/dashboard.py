@@ -8,6 +8,7 @@ from typing import Any
 from gateway import errors
 from gateway.auth.tokens import Principal
 from gateway.errors import GatewayError
+from gateway.query.anomalies import HAPPENED, INCIDENT
 from gateway.query.local_time import TZ_LABEL
 from gateway.query.scoping import scope_for
 
@@ -61,16 +62,19 @@ def dashboard(
         f" sum(marked_code_count), sum(total) FROM {db}.receipts WHERE {in_range.format(col='event_time')}"
         " GROUP BY hour ORDER BY hour"
     )
-    anomaly_where = in_range.format(col="event_time")
+    # Incidents, as the queue these figures link to counts them, in the period the queue filters on.
+    anomaly_where = in_range.format(col=HAPPENED)
+    incidents = f"uniqExact({INCIDENT})"
     by_kind = rows(
-        f"SELECT kind, count() FROM {db}.anomaly_queue WHERE {anomaly_where} GROUP BY kind ORDER BY 2 DESC"
+        f"SELECT kind, {incidents} FROM {db}.anomaly_queue WHERE {anomaly_where}"
+        " GROUP BY kind ORDER BY 2 DESC"
     )
     top_sellers = rows(
-        f"SELECT seller_tin, count() FROM {db}.anomaly_queue WHERE {anomaly_where} GROUP BY seller_tin"
+        f"SELECT seller_tin, {incidents} FROM {db}.anomaly_queue WHERE {anomaly_where} GROUP BY seller_tin"
         " ORDER BY 2 DESC, 1 LIMIT 10"
     )
     top_gtins = rows(
-        f"SELECT substring(cis, 3, 14) AS gtin, count() FROM {db}.anomaly_queue WHERE {anomaly_where}"
+        f"SELECT substring(cis, 3, 14) AS gtin, {incidents} FROM {db}.anomaly_queue WHERE {anomaly_where}"
         " AND cis != '' GROUP BY gtin ORDER BY 2 DESC, 1 LIMIT 10"
     )
     # Delays of events that say when they happened: an event time of 0 (undecodable bytes, an erased

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import time
@@ -309,3 +310,23 @@ def test_many_codes_csv_for_excel_speaks_the_readers_language(loaded: Loaded) ->
     assert [r[3] for r in rows] == ["продан", "не читается"]
     status, text = loaded.post("/v1/codes/statuses", loaded.retailer_a, body, format="csv")
     assert text.splitlines()[0].startswith("input,cis,gtin,status") and ",sold," in text  # for scripts
+
+
+def test_a_register_whose_clock_runs_ahead_is_in_the_day_it_was_found(loaded: Loaded) -> None:
+    fast = registered(loaded.gw, "fast-clock-0001", "770101399998", "fast-01")
+    tomorrow = int(time.time() * 1000) + 30 * 3_600_000  # another local day, whatever the hour now
+    assert loaded.gw.ingest([fast.envelope(sale(1000, time_ms=tomorrow))]).acks[0].status == pb.ACCEPTED
+    deadline = time.monotonic() + 30
+    while not loaded.gw.sql("SELECT 1 FROM tracegate.anomalies WHERE device_id = 'fast-clock-0001'"):
+        assert time.monotonic() < deadline, "the anomaly never reached ClickHouse"
+        time.sleep(0.3)
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=5))).date()
+    day = {"since": today.isoformat(), "until": (today + dt.timedelta(days=1)).isoformat()}  # API: exclusive
+    _, found = loaded.get("/v1/anomalies", loaded.analyst, device="fast-clock-0001", **day)
+    assert [i["kinds"] for i in found["items"]] == [["clock_skew"]], found
+    # The dashboard counts incidents over the same period, as the queue it links to does.
+    _, board = loaded.get("/v1/dashboard", loaded.analyst, **day)
+    sellers = {s["seller_tin"]: s["anomalies"] for s in board["top_sellers"]}
+    for tin, counted in sellers.items():
+        _, queue = loaded.get("/v1/anomalies", loaded.analyst, tin=tin, limit=1, **day)
+        assert queue["total"] == counted, (tin, counted, queue["total"])
