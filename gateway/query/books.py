@@ -37,6 +37,7 @@ RESULT_COLUMNS = (
     "status",
     "device_id",
     "document_number",
+    "operation",
     "our_time",
     "their_time",
     "our_total",
@@ -268,17 +269,30 @@ def parse_books(raw: bytes | str, lang: str = "en") -> list[BookEntry]:
     return _entries(_csv_rows(_decode(raw)), lang)
 
 
+# Operations whose money leaves the till: books write them as negative amounts (a refund, a purchase).
+_MONEY_OUT = frozenset(("SELL_RETURN", "BUY"))
+
+
+def as_booked(total: int, operation: str, theirs: int | None) -> int:
+    """Our receipt's total as the seller's books write it: a refund or a purchase is negative there, unless
+    the books write that one positive (the sign of their own row says which)."""
+    if operation in _MONEY_OUT and (theirs is None or theirs <= 0):
+        return -total
+    return total
+
+
 def _ours(
     client: Any, db: str, tin: str, devices: list[str], since_ms: int, until_ms: int
-) -> dict[tuple[str, int], tuple[int, int]]:
+) -> dict[tuple[str, int], tuple[int, int, str]]:
     rows = client.query(
-        f"SELECT device_id, document_number, toUnixTimestamp64Milli(event_time), total FROM {db}.receipts"
+        f"SELECT device_id, document_number, toUnixTimestamp64Milli(event_time), total, operation"
+        f" FROM {db}.receipts"
         " WHERE seller_tin = {tin:String} AND device_id IN {devices:Array(String)}"
         " AND event_time >= fromUnixTimestamp64Milli({since:Int64})"
         " AND event_time < fromUnixTimestamp64Milli({until:Int64})",
         parameters={"tin": tin, "devices": devices, "since": since_ms, "until": until_ms},
     ).result_rows
-    return {(str(d), int(n)): (int(t), int(total)) for d, n, t, total in rows}
+    return {(str(d), int(n)): (int(t), int(total), str(op)) for d, n, t, total, op in rows}
 
 
 def _sellers_registers(client: Any, db: str, tin: str, devices: list[str]) -> set[str]:
@@ -335,8 +349,9 @@ def compare_books(
     rows: list[dict[str, Any]] = []
     for key in set(ours) | set(theirs):
         our, their = ours.get(key), theirs.get(key)
-        if our is not None and their is not None:
-            row_status = "matched" if our[1] == their.total else "amount_differs"
+        our_total = as_booked(our[1], our[2], their.total if their else None) if our else None
+        if our_total is not None and their is not None:
+            row_status = "matched" if our_total == their.total else "amount_differs"
         else:
             row_status = "missing_on_our_side" if our is None else "missing_in_your_books"
         rows.append(
@@ -344,11 +359,12 @@ def compare_books(
                 "status": row_status,
                 "device_id": key[0],
                 "document_number": key[1],
+                "operation": our[2] if our else None,  # what our receipt says it was (None: we have none)
                 "our_time_ms": our[0] if our else None,
                 "their_time_ms": their.time_ms if their else None,
-                "our_total": our[1] if our else None,
+                "our_total": our_total,
                 "their_total": their.total if their else None,
-                "difference": (our[1] - their.total) if our and their else None,
+                "difference": (our_total - their.total) if our_total is not None and their else None,
             }
         )
     order = {s: i for i, s in enumerate(STATUSES)}
@@ -374,6 +390,13 @@ def compare_books(
     }
 
 
+def _operation(operation: str | None, lang: str) -> str:
+    return translate(lang, f"operation.{operation}") if operation in _OPERATIONS else (operation or "")
+
+
+_OPERATIONS = frozenset(("SELL", "SELL_RETURN", "BUY", "BUY_RETURN"))  # operation.* of the catalogues
+
+
 def _table(
     result: dict[str, Any], lang: str, money: Any, for_people: bool = True, when: Any = local_iso,
     number: Any = int,
@@ -384,6 +407,7 @@ def _table(
             translate(lang, f"books.status.{r['status']}") if for_people else r["status"],
             r["device_id"],
             number(r["document_number"]),
+            _operation(r["operation"], lang) if for_people else (r["operation"] or ""),
             when(r["our_time_ms"]),
             when(r["their_time_ms"]),
             money(r["our_total"]),

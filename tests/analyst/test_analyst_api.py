@@ -330,3 +330,32 @@ def test_a_register_whose_clock_runs_ahead_is_in_the_day_it_was_found(loaded: Lo
     for tin, counted in sellers.items():
         _, queue = loaded.get("/v1/anomalies", loaded.analyst, tin=tin, limit=1, **day)
         assert queue["total"] == counted, (tin, counted, queue["total"])
+
+
+def test_books_that_write_a_refund_negative_or_positive_match_it(loaded: Loaded) -> None:
+    register = registered(loaded.gw, "refund-0001", "770101399997", "refund-01")
+    now = int(time.time() * 1000)
+    sold, refunded = sale(1500, time_ms=now - 60_000), sale(1500, time_ms=now)
+    refunded.receipt.operation, refunded.receipt.document_number = pb.SELL_RETURN, 2
+    acks = loaded.gw.ingest([register.envelope(sold), register.envelope(refunded)]).acks
+    assert [a.status for a in acks] == [pb.ACCEPTED] * 2
+    deadline = time.monotonic() + 30
+    while len(loaded.gw.sql("SELECT 1 FROM tracegate.receipts WHERE device_id = 'refund-0001'")) < 2:
+        assert time.monotonic() < deadline, "the receipts never reached ClickHouse"
+        time.sleep(0.3)
+    day = dt.datetime.fromtimestamp(now / 1000, dt.timezone(dt.timedelta(hours=5))).isoformat()
+    outcomes, tin = {}, "770101399997"
+    for refund in ("-15.00", "15.00", "-14.00"):
+        books = f"document_number,device_id,time,total\n1,refund-0001,{day},15.00\n"
+        books += f"2,refund-0001,{day},{refund}\n"
+        status, result = loaded.post("/v1/reconcile/books", loaded.analyst, books.encode(), tin=tin)
+        assert status == 200, result
+        row = next(r for r in result["rows"] if r["document_number"] == 2)
+        outcomes[refund] = (row["status"], row["operation"], row["our_total"], row["difference"])
+    assert outcomes == {
+        "-15.00": ("matched", "SELL_RETURN", -1500, 0),
+        "15.00": ("matched", "SELL_RETURN", 1500, 0),
+        "-14.00": ("amount_differs", "SELL_RETURN", -1500, -100),
+    }
+    _, text = loaded.post("/v1/reconcile/books", loaded.analyst, books.encode(), tin=tin, format="csv")
+    assert text.splitlines()[0].startswith("status,device_id,document_number,operation,")

@@ -20,9 +20,9 @@ PAGES.books = () => {
       <div id="summary" class="filters" role="group" aria-label="${esc(t("books.filter"))}"><button type="button" data-status="" aria-pressed="${!status}">${esc(t("books.all", {n: statuses.reduce((a, k) => a + s[k], 0)}))}</button>` +
       statuses.map((k) => `<button type="button" data-status="${k}" class="${k === "matched" ? "good-button" : "bad-button"}" aria-pressed="${status === k}">${esc(t("books.status." + k))} ${s[k]}</button>`).join("") + `</div>
       <p><button id="download" type="button">${esc(t("common.download_csv"))}</button> <button id="download-xlsx" type="button">${esc(t("common.download_xlsx"))}</button></p>` +
-      (result.rows.length ? scroll(`<table id="rows"><tr><th>${esc(t("books.column.status"))}</th><th>${esc(t("books.column.device_id"))}</th><th class="num">${esc(t("books.column.document_number"))}</th>
+      (result.rows.length ? scroll(`<table id="rows"><tr><th>${esc(t("books.column.status"))}</th><th>${esc(t("books.column.device_id"))}</th><th class="num">${esc(t("books.column.document_number"))}</th><th>${esc(t("books.column.operation"))}</th>
         <th>${esc(t("books.time", {tz: TZ_LABEL}))}</th><th class="num">${esc(t("books.column.our_total"))}</th><th class="num">${esc(t("books.column.their_total"))}</th><th class="num">${esc(t("books.column.difference"))}</th></tr>` +
-        result.rows.map((x) => `<tr><td class="${x.status === "matched" ? "good" : "bad"}">${esc(t("books.status." + x.status))}</td><td>${esc(x.device_id)}</td><td class="num">${x.document_number}</td>
+        result.rows.map((x) => `<tr><td class="${x.status === "matched" ? "good" : "bad"}">${esc(t("books.status." + x.status))}</td><td>${esc(x.device_id)}</td><td class="num">${x.document_number}</td><td>${x.operation ? esc(t("operation." + x.operation)) : ""}</td>
           <td>${when(x.their_time_ms ?? x.our_time_ms, true)}</td><td class="num">${money(x.our_total)}</td><td class="num">${money(x.their_total)}</td><td class="num">${money(x.difference)}</td></tr>`).join("") + "</table>")
         : `<p class="empty">${esc(t("books.none_with_status"))}</p>`);
     $$("#summary button").forEach((b) => { b.onclick = async () => { status = b.dataset.status; result = await post({status}); render(); }; });
