@@ -34,6 +34,10 @@ def scope_for(principal: Principal, requested_tin: str | None = None) -> Scope:
         return Scope(principal.seller_tin)
     if principal.scope not in ("admin", "analyst"):
         raise GatewayError(errors.FORBIDDEN, f"a {principal.scope} token cannot read this")
+    if requested is not None and not (len(requested) == 12 and requested.isascii() and requested.isdigit()):
+        # A typo would otherwise read as a seller with nothing: "no shifts closed that day".
+        said = {"tin": requested[:40]}
+        raise GatewayError(errors.MALFORMED_REQUEST, key="error.tin_malformed", params=said)
     return Scope(requested)
 
 

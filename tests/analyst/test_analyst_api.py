@@ -114,6 +114,7 @@ def test_filters_and_csv_export_agree(loaded: Loaded) -> None:
         ("/v1/anomalies", {"limit": "１２"}),
         ("/v1/anomalies", {"until": "１２３"}),
         ("/v1/anomalies", {"counts": "yes"}),
+        ("/v1/reconcile/shifts", {"tin": "123", "date": "2026-12-05"}),  # a typo, not a seller with nothing
     ]:
         status, refused = loaded.get(path, loaded.analyst, **params)
         assert (status, refused["error"]) == (400, "malformed_request"), (path, params, refused)
