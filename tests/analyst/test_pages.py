@@ -196,6 +196,9 @@ def test_analyst_traces_a_double_sale_across_sellers_and_opens_its_receipts(
     assert f"owner {loaded.tin_b}" in browser.text("#registry") and browser.text("#status") == "sold"
     assert B_STORE in browser.text("#timeline") and A_DEVICE in browser.text("#timeline")
     assert "UTC+5" in browser.text("h2:nth-of-type(2)") or "UTC+5" in browser.text()
+    # Each sale says when the gateway received it: the verdicts follow that order, not the registers' times.
+    assert browser.evaluate("document.querySelectorAll('#timeline li .received').length") == 2
+    assert "(received 20" in browser.text("#timeline") and "order the gateway received" in browser.text("#order")
     browser.screenshot(ARTIFACTS / "trace-analyst.png")
     _open(
         browser,

@@ -19,8 +19,10 @@ PAGES.trace = () => {
       $("#result").innerHTML = `<section class="card"><h2>cis <code id="cis">${esc(r.code.cis)}</code></h2>
         <p>GTIN ${esc(r.code.gtin)} · ${esc(t("trace.group"))} ${esc(t("group." + (r.code.group || "unknown")))} · ${registry}</p>
         <p>${esc(t("trace.now"))}: <span class="pill" id="status">${esc(t("code_status." + r.status))}</span> · <span id="counts">${esc(t("trace.counts", {sales: r.sales, returns: r.returns}))}</span></p></section>
-        <h2>${esc(t("trace.timeline"))} <span class="muted">(${TZ_LABEL})</span></h2>` +
+        <h2>${esc(t("trace.timeline"))} <span class="muted">(${TZ_LABEL})</span></h2>
+        <p class="muted" id="order">${esc(t("trace.order"))}</p>` +
         (r.events.length ? `<ul class="timeline" id="timeline">${r.events.map((e) => `<li class="${esc(e.kind)}"><b>${esc(t("event." + e.kind))}</b> ${when(e.event_ms, true)}
+          ${e.received_ms ? `<span class="muted received">${esc(t("trace.received", {time: when(e.received_ms, true)}))}</span>` : ""}
           ${e.verdict ? `<span class="pill">${esc(t("verdict." + e.verdict))}</span>` : ""}<br><span class="muted">${esc(t("trace.where", {seller: e.seller_tin, store: e.store_id, device: e.device_id}))}
           · ${where(e)}</span></li>`).join("")}</ul>`
           : `<p class="muted empty" id="timeline">${esc(t(r.visible ? "trace.no_events" : "trace.no_events_visible"))}</p>`) +
