@@ -14,6 +14,7 @@ from gateway.errors import GatewayError
 from gateway.http.access import require_scope
 from gateway.http.audit_trail import audit_request
 from gateway.http.errors import lang_of
+from gateway.http.json_body import json_body
 from gateway.http.keys import SERVICE
 from gateway.i18n import translate
 from gateway.query.anomalies import MAX_PAGE, AnomalyFilter, csv_header, csv_rows
@@ -139,11 +140,7 @@ async def get_incident(request: web.Request) -> web.Response:
 async def post_incident_action(request: web.Request) -> web.Response:
     """Take, hand back, resolve, reopen or note an incident (analysts); stored with who and when, audited."""
     anomalies = reads_of(request, "analyst").anomalies
-    try:
-        body = await request.json()
-    except ValueError:
-        raise GatewayError(errors.MALFORMED_REQUEST, "body is not JSON") from None
-    action = CaseAction.parse(body)
+    action = CaseAction.parse(await json_body(request))
     incident = request.match_info["incident"]
     result = await anomalies.act(incident, action)
     detail = f"{action.action} {action.assignee}".strip() + (" (with a note)" if action.note else "")

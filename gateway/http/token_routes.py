@@ -11,6 +11,7 @@ from gateway.auth.tokens import new_token, revoke_token, save_token
 from gateway.errors import GatewayError
 from gateway.http.access import TOKENS, require_scope
 from gateway.http.audit_trail import audit_request
+from gateway.http.json_body import json_body
 from gateway.http.keys import SERVICE
 from gateway.security import audit
 
@@ -18,10 +19,7 @@ from gateway.security import audit
 async def issue(request: web.Request) -> web.Response:
     """Issue a token: JSON {scope, seller_tin?, expires_days?, label?} → 201 with the token, shown once."""
     require_scope(request, "admin")
-    try:
-        body: Any = await request.json()
-    except ValueError:
-        raise GatewayError(errors.MALFORMED_REQUEST, "body is not JSON") from None
+    body: Any = await json_body(request)
     if not isinstance(body, dict):
         raise GatewayError(errors.MALFORMED_REQUEST, "body must be a JSON object")
     days = body.get("expires_days")
