@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway import errors
-from gateway.auth.tokens import new_token, revoke_token, save_token
+from gateway.auth.tokens import MAX_EXPIRES_DAYS, new_token, revoke_token, save_token
 from gateway.errors import GatewayError
 from gateway.http.access import TOKENS, require_scope
 from gateway.http.audit_trail import audit_request
@@ -23,8 +23,9 @@ async def issue(request: web.Request) -> web.Response:
     if not isinstance(body, dict):
         raise GatewayError(errors.MALFORMED_REQUEST, "body must be a JSON object")
     days = body.get("expires_days")
-    if days is not None and not isinstance(days, int | float):
-        raise GatewayError(errors.MALFORMED_REQUEST, "expires_days must be a number")
+    if days is not None and (isinstance(days, bool) or not isinstance(days, int | float)):
+        refused = f"expires_days must be a number of days, at most {MAX_EXPIRES_DAYS}"
+        raise GatewayError(errors.MALFORMED_REQUEST, refused)
     secret, token = new_token(
         str(body.get("scope", "")),
         str(body.get("seller_tin") or ""),

@@ -79,3 +79,18 @@ def test_numbers_json_has_no_room_for_are_a_400(gateway: Gateway) -> None:
                  b'{"scope": "analyst", "expires_days": 1e400}'):
         status, error, _ = gateway.refused("/v1/admin/tokens", body, gateway.gw.token, "application/json")
         assert (status, error) == (400, "malformed_request"), body
+
+
+@pytest.mark.parametrize("days", ["1e308", "36501", "-1", "0", "true"])
+def test_a_token_expiry_out_of_range_is_a_400_that_says_the_range(gateway: Gateway, days: str) -> None:
+    body = f'{{"scope": "analyst", "expires_days": {days}}}'.encode()
+    status, error, detail = gateway.refused("/v1/admin/tokens", body, gateway.gw.token, "application/json")
+    assert (status, error) == (400, "malformed_request")
+    assert "expires_days must be" in detail and "36500" in detail
+
+
+def test_a_token_expiry_in_range_is_issued(gateway: Gateway) -> None:
+    for days in (0.5, 90, 36500):
+        payload = {"scope": "analyst", "expires_days": days}
+        status, answer = gateway.gw.admin("POST", "/v1/admin/tokens", payload)
+        assert status == 201, answer
