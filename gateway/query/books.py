@@ -207,10 +207,24 @@ def _decode(raw: bytes) -> str:
     raise GatewayError(errors.MALFORMED_REQUEST, "the file is neither UTF-8 nor Windows-1251 text")
 
 
+def csv_rows(lines: Iterable[str], delimiter: str) -> Iterator[list[str]]:
+    """csv.reader's rows; a file it cannot split is malformed_request naming the line, never a 500.
+
+    csv refuses a field longer than its field_size_limit (128 KiB) and a line end inside an unquoted field;
+    its message says which (up to its hint about Python's file modes, which means nothing to the reader).
+    """
+    reader = csv.reader(lines, delimiter=delimiter)
+    try:
+        yield from reader
+    except csv.Error as exc:
+        refused = f"the CSV cannot be read at line {reader.line_num}: {str(exc).split(' - ')[0]}"
+        raise GatewayError(errors.MALFORMED_REQUEST, refused) from None
+
+
 def _csv_rows(text: str) -> Iterator[list[Any]]:
     first = text.split("\n", 1)[0]
     delimiter = max((";", ",", "\t"), key=first.count)
-    yield from csv.reader(io.StringIO(text), delimiter=delimiter)
+    yield from csv_rows(io.StringIO(text), delimiter)
 
 
 def workbook_rows(raw: bytes) -> Iterator[list[Any]]:

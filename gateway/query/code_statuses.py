@@ -17,7 +17,7 @@ from gateway import errors
 from gateway.auth.tokens import Principal
 from gateway.errors import GatewayError
 from gateway.i18n import translate
-from gateway.query.books import workbook_rows
+from gateway.query.books import csv_rows, workbook_rows
 from gateway.query.csv_dialect import RFC, CsvDialect
 from gateway.query.local_time import local_iso
 from gateway.query.scoping import scope_for
@@ -60,7 +60,7 @@ def _cells_of_lines(text: str) -> Iterator[str]:
 def _cells_of_csv(text: str) -> Iterator[str]:
     first = _LINE_END.split(text, 1)[0]
     delimiter = max((",", ";", "\t"), key=first.count)
-    for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
+    for row in csv_rows(io.StringIO(text, newline=""), delimiter):
         yield row[0] if row else ""
 
 

@@ -94,3 +94,22 @@ def test_a_token_expiry_in_range_is_issued(gateway: Gateway) -> None:
         payload = {"scope": "analyst", "expires_days": days}
         status, answer = gateway.gw.admin("POST", "/v1/admin/tokens", payload)
         assert status == 201, answer
+
+
+BOOKS = "/v1/reconcile/books"
+BOOKS_HEADER = b"document_number,device_id,time,total\n"
+
+
+def test_a_csv_field_past_the_csv_readers_limit_is_a_400(gateway: Gateway) -> None:
+    huge = b'"' + b"a" * (2 * 1024 * 1024) + b'"\n'
+    for path, body in ((STATUSES + "?input=csv", b"code\n" + huge), (BOOKS, BOOKS_HEADER + huge)):
+        status, error, detail = gateway.refused(path, body, gateway.retailer, "text/csv")
+        assert (status, error) == (400, "malformed_request"), detail
+        assert "line 2" in detail and "field larger than field limit" in detail
+        assert len(detail) < 200
+
+
+def test_a_books_csv_the_csv_reader_cannot_split_is_a_400(gateway: Gateway) -> None:
+    body = BOOKS_HEADER + b"1,KKM-1,2026-01-15T09:30,10\rx\n"  # a lone CR inside an unquoted field
+    status, error, detail = gateway.refused(BOOKS, body, gateway.retailer, "text/csv")
+    assert (status, error) == (400, "malformed_request") and "line 2" in detail
