@@ -18,6 +18,7 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from xml.etree.ElementTree import ParseError
 
 from gateway import errors
 from gateway.auth.tokens import Principal
@@ -26,6 +27,7 @@ from gateway.i18n import translate
 from gateway.query.csv_dialect import RFC, CsvDialect
 from gateway.query.local_time import LOCAL_TZ, TZ_LABEL, day_range_ms, local_day, local_iso, parse_time
 from gateway.query.scoping import require_tin
+from gateway.query.workbook_guard import UNREADABLE, check_workbook
 from gateway.storage.columns import MAX_TIME_MS
 
 MAX_BOOK_ROWS = 200_000
@@ -227,17 +229,24 @@ def _csv_rows(text: str) -> Iterator[list[Any]]:
     yield from csv_rows(io.StringIO(text), delimiter)
 
 
+# What openpyxl raises for a workbook it cannot read (ParseError: XML that is not well-formed).
+_UNREADABLE = (zipfile.BadZipFile, KeyError, IndexError, ValueError, TypeError, OSError, ParseError)
+
+
 def workbook_rows(raw: bytes) -> Iterator[list[Any]]:
     """The rows of an XLSX workbook's first sheet (a clear error when it cannot be read)."""
     from openpyxl import load_workbook  # only for workbooks; its import costs ~0.2 s
 
+    check_workbook(raw)  # bounded inflation, no DOCTYPE, no huge cell: openpyxl trusts the file
     try:
         workbook = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
-        raise GatewayError(errors.MALFORMED_REQUEST, "the file looks like XLSX but cannot be read") from None
+    except _UNREADABLE:
+        raise GatewayError(errors.MALFORMED_REQUEST, UNREADABLE) from None
     try:
         for row in workbook.worksheets[0].iter_rows(values_only=True):
             yield list(row)
+    except _UNREADABLE:  # a sheet that is no well-formed XML is found out while reading it
+        raise GatewayError(errors.MALFORMED_REQUEST, UNREADABLE) from None
     finally:
         workbook.close()
 

@@ -7,7 +7,11 @@ Found by an outside test (workbook bombs, DOCTYPEs, a 2 MiB CSV field, 5 000-dee
 
 from __future__ import annotations
 
+import io
 import json
+import struct
+import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -19,6 +23,76 @@ pytestmark = pytest.mark.clickhouse
 
 STATUSES = "/v1/codes/statuses"
 TIN = "080740000019"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+OPC = "http://schemas.openxmlformats.org/package/2006"
+SHEET_PART, WORKBOOK_PART = "xl/worksheets/sheet1.xml", "xl/workbook.xml"
+PARTS = {
+    "[Content_Types].xml": (
+        f'<Types xmlns="{OPC}/content-types"><Default Extension="xml" ContentType="application/xml"/>'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Override PartName="/xl/workbook.xml"'
+        ' ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        '<Override PartName="/xl/worksheets/sheet1.xml"'
+        ' ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>'
+    ),
+    "_rels/.rels": (
+        f'<Relationships xmlns="{OPC}/relationships">'
+        f'<Relationship Id="rId1" Type="{RELS}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+    ),
+    "xl/_rels/workbook.xml.rels": (
+        f'<Relationships xmlns="{OPC}/relationships">'
+        f'<Relationship Id="rId1" Type="{RELS}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>'
+    ),
+    WORKBOOK_PART: (
+        f'<workbook xmlns="{MAIN}" xmlns:r="{RELS}"><sheets><sheet name="Codes" sheetId="1" r:id="rId1"/>'
+        "</sheets></workbook>"
+    ),
+}
+EXTERNAL_ENTITY = '<!DOCTYPE worksheet [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+BILLION_LAUGHS = (
+    '<!DOCTYPE worksheet [<!ENTITY a "aaaaaaaaaa">'
+    + "".join(f'<!ENTITY {n} "{("&" + p + ";") * 10}">' for p, n in zip("abcdefg", "bcdefgh", strict=True))
+    + "]>"
+)
+
+
+def sheet(*cells: str, prolog: str = "") -> str:
+    """A worksheet's XML: one text cell a row in column A, after an optional prolog (a DOCTYPE)."""
+    rows = "".join(
+        f'<row r="{n}"><c r="A{n}" t="inlineStr"><is><t>{text}</t></is></c></row>'
+        for n, text in enumerate(cells, start=1)
+    )
+    return f'{prolog}<worksheet xmlns="{MAIN}"><sheetData>{rows}</sheetData></worksheet>'
+
+
+def workbook(sheet_xml: str, parts: dict[str, str] | None = None,
+             compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+    """A minimal XLSX (what openpyxl and Excel need, nothing more): this sheet, and these parts replaced."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression) as archive:
+        for name, xml in {**PARTS, **(parts or {})}.items():
+            archive.writestr(name, xml)
+        archive.writestr(SHEET_PART, sheet_xml)
+    return out.getvalue()
+
+
+def understated(raw: bytes, name: str, size: int) -> bytes:
+    """The workbook with one part claiming to be its first `size` bytes (with their CRC): the rest of its
+    deflate stream is still there, for whoever inflates it without counting."""
+    with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+        info = archive.getinfo(name)
+        crc = zlib.crc32(archive.read(name)[:size])
+    patched = bytearray(raw)
+    struct.pack_into("<I", patched, info.header_offset + 14, crc)  # local header: CRC, then sizes
+    struct.pack_into("<I", patched, info.header_offset + 22, size)
+    central = raw.index(b"PK\x01\x02")  # the central directory's entries, until the one of this part
+    while raw[central + 46:central + 46 + len(name)] != name.encode():
+        central = raw.index(b"PK\x01\x02", central + 4)
+    struct.pack_into("<I", patched, central + 16, crc)
+    struct.pack_into("<I", patched, central + 24, size)
+    return bytes(patched)
 
 
 @dataclass
@@ -113,3 +187,47 @@ def test_a_books_csv_the_csv_reader_cannot_split_is_a_400(gateway: Gateway) -> N
     body = BOOKS_HEADER + b"1,KKM-1,2026-01-15T09:30,10\rx\n"  # a lone CR inside an unquoted field
     status, error, detail = gateway.refused(BOOKS, body, gateway.retailer, "text/csv")
     assert (status, error) == (400, "malformed_request") and "line 2" in detail
+
+
+def test_a_workbook_that_inflates_past_the_limit_is_refused_before_it_is_read(gateway: Gateway) -> None:
+    bomb = workbook(sheet("A" * (80 * 1024 * 1024)))  # 80 KB that inflate to 80 MiB
+    assert len(bomb) < 200_000
+    for path in (STATUSES, BOOKS):
+        status, error, detail = gateway.refused(path, bomb, gateway.retailer, XLSX)
+        assert (status, error) == (413, "upload_too_large"), detail
+        assert "64 MiB" in detail
+
+
+def test_a_part_that_inflates_past_its_declared_size_is_refused(gateway: Gateway) -> None:
+    # The workbook part says it is its first 200 bytes, with their CRC; 100 MiB of blanks follow in its
+    # stream. Read whole (as openpyxl reads a workbook part) the blanks were inflated, then cut off.
+    padded = PARTS[WORKBOOK_PART] + " " * (100 * 1024 * 1024)
+    honest = workbook(sheet("0104870101000027215abcdef"), parts={WORKBOOK_PART: padded})
+    lying = understated(honest, WORKBOOK_PART, len(PARTS[WORKBOOK_PART]))
+    status, error, detail = gateway.refused(STATUSES, lying, gateway.retailer, XLSX)
+    assert (status, error) == (400, "malformed_request") and "declares" in detail
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
+def test_a_workbook_compressed_as_excel_never_does_is_refused(gateway: Gateway, compression: int) -> None:
+    # zipfile inflates these without a bound on what one read makes: Excel writes deflate (or stored) only.
+    odd = workbook(sheet("0104870101000027215abcdef"), compression=compression)
+    status, error, detail = gateway.refused(STATUSES, odd, gateway.retailer, XLSX)
+    assert (status, error) == (400, "malformed_request") and "deflate" in detail
+
+
+@pytest.mark.parametrize("prolog", [EXTERNAL_ENTITY, BILLION_LAUGHS, "<!DOCTYPE worksheet>"])
+def test_a_workbook_with_a_doctype_is_refused_and_nothing_is_read(gateway: Gateway, prolog: str) -> None:
+    in_workbook = prolog.replace("worksheet", "workbook") + PARTS[WORKBOOK_PART]
+    for bomb in (workbook(sheet("&e;" if "SYSTEM" in prolog else "&h;", prolog=prolog)),
+                 workbook(sheet("0104870101000027215abcdef"), parts={WORKBOOK_PART: in_workbook})):
+        for path in (STATUSES, BOOKS):
+            status, error, detail = gateway.refused(path, bomb, gateway.retailer, XLSX)
+            assert (status, error) == (400, "malformed_request"), detail
+            assert "DOCTYPE" in detail
+
+
+def test_a_workbook_cell_longer_than_excel_allows_is_refused(gateway: Gateway) -> None:
+    long_cell = workbook(sheet("A" * (1024 * 1024)))
+    status, error, detail = gateway.refused(STATUSES, long_cell, gateway.retailer, XLSX)
+    assert (status, error) == (400, "malformed_request") and "32 767" in detail
