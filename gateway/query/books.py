@@ -31,6 +31,7 @@ from gateway.query.workbook_guard import UNREADABLE, check_workbook
 from gateway.storage.columns import MAX_TIME_MS
 
 MAX_BOOK_ROWS = 200_000
+MAX_SHEET_ROWS = 1_048_576  # Excel's own: blank rows count, so padding cannot run on
 MAX_RANGE_DAYS = 366
 BOOKS_COLUMNS = ("document_number", "device_id", "time", "total")
 # Statuses in the order a retailer should look at them: differences first.
@@ -243,7 +244,15 @@ def workbook_rows(raw: bytes) -> Iterator[list[Any]]:
     except _UNREADABLE:
         raise GatewayError(errors.MALFORMED_REQUEST, UNREADABLE) from None
     try:
-        for row in workbook.worksheets[0].iter_rows(values_only=True):
+        sheet = workbook.worksheets[0]
+        # openpyxl pads every row to the sheet's declared dimension and every gap between rows with empty
+        # rows: "A1:XFD1048576" made 700 bytes a million rows of 16 384 cells, and a row numbered 10^20
+        # padding without end. The dimension is not trusted, and no sheet is longer than Excel's.
+        sheet.reset_dimensions()
+        for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+            if number > MAX_SHEET_ROWS:
+                refused = f"a sheet has at most {MAX_SHEET_ROWS} rows, as in Excel"
+                raise GatewayError(errors.MALFORMED_REQUEST, refused)
             yield list(row)
     except _UNREADABLE:  # a sheet that is no well-formed XML is found out while reading it
         raise GatewayError(errors.MALFORMED_REQUEST, UNREADABLE) from None

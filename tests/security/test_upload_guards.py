@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import struct
+import time
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -231,3 +232,27 @@ def test_a_workbook_cell_longer_than_excel_allows_is_refused(gateway: Gateway) -
     long_cell = workbook(sheet("A" * (1024 * 1024)))
     status, error, detail = gateway.refused(STATUSES, long_cell, gateway.retailer, XLSX)
     assert (status, error) == (400, "malformed_request") and "32 767" in detail
+
+
+def _lone_cell_at(row: str, dimension: str = "A1") -> bytes:
+    """A workbook whose one cell sits at this row, under a declared dimension (openpyxl pads up to both)."""
+    cell = f'<row r="{row}"><c r="A{row}" t="inlineStr"><is><t>0104870101000027215abcdef</t></is></c></row>'
+    declared = f'<dimension ref="{dimension}"/>'
+    return workbook(f'<worksheet xmlns="{MAIN}">{declared}<sheetData>{cell}</sheetData></worksheet>')
+
+
+def test_a_workbook_claiming_the_widest_sheet_is_read_quickly(gateway: Gateway) -> None:
+    # Read as declared, this was a million rows of 16 384 empty cells each: 18 s of one CPU for 700 bytes.
+    began = time.monotonic()
+    status, answer = gateway.post(STATUSES, _lone_cell_at("1048576", "A1:XFD1048576"), gateway.retailer, XLSX)
+    assert status == 200, answer[:300]
+    assert [i["input"] for i in json.loads(answer)["items"]] == ["0104870101000027215abcdef"]
+    assert time.monotonic() - began < 5
+
+
+@pytest.mark.parametrize("row", ["1048577", "99999999999999999999"])
+def test_a_row_past_excels_last_is_refused_quickly(gateway: Gateway, row: str) -> None:
+    began = time.monotonic()
+    status, error, detail = gateway.refused(STATUSES, _lone_cell_at(row), gateway.retailer, XLSX)
+    assert (status, error) == (400, "malformed_request") and "at most 1048576 rows" in detail
+    assert time.monotonic() - began < 5
