@@ -256,3 +256,23 @@ def test_a_row_past_excels_last_is_refused_quickly(gateway: Gateway, row: str) -
     status, error, detail = gateway.refused(STATUSES, _lone_cell_at(row), gateway.retailer, XLSX)
     assert (status, error) == (400, "malformed_request") and "at most 1048576 rows" in detail
     assert time.monotonic() - began < 5
+
+
+def test_a_cell_longer_than_any_code_is_answered_unreadable_with_a_short_prefix(gateway: Gateway) -> None:
+    code = "0104870101000027215abcdef"
+    for body, content_type, longest in (
+        (b"A" * (15 * 1024 * 1024) + f"\n{code}\n".encode(), "text/plain", 15 * 1024 * 1024),
+        (b'"' + b"B" * (2 * 1024 * 1024) + f'"\n{code}\n'.encode(), "text/plain", 2 * 1024 * 1024 + 2),
+        (f"code\n{'C' * 100_000}\n{code}\n".encode(), "text/csv", 100_000),
+        (workbook(sheet("D" * 600, code)), XLSX, 600),
+    ):
+        path = STATUSES + ("?input=csv" if content_type == "text/csv" else "")
+        status, answer = gateway.post(path, body, gateway.retailer, content_type)
+        assert status == 200, answer[:300]
+        assert len(answer) < 2_000  # not the size of the cell
+        too_long, readable = json.loads(answer)["items"]
+        assert too_long["status"] == "unreadable" and len(too_long["input"]) <= 41
+        assert too_long["input"].endswith("…") and f"{longest} characters" in too_long["error"]
+        assert readable["input"] == code
+    _, csv_answer = gateway.post(STATUSES + "?format=csv", b"E" * 10_000, gateway.retailer)
+    assert len(csv_answer) < 1_000
