@@ -38,6 +38,10 @@ UNSUPPORTED_MEDIA_TYPE = _define(
 BODY_TOO_LARGE = _define(
     "body_too_large", 413, True, "The request body exceeds the size limit; send fewer envelopes a request."
 )
+# An uploaded file (a workbook) that inflates past its limit: the same file never passes, split it.
+UPLOAD_TOO_LARGE = _define(
+    "upload_too_large", 413, False, "The uploaded file unpacks to more than its limit; split it."
+)
 MALFORMED_BATCH = _define("malformed_batch", 400, False, "The body is not a valid protobuf IngestBatch.")
 TOO_MANY_ENVELOPES = _define(
     "too_many_envelopes", 413, True, "The batch has more envelopes than allowed; send smaller batches."

@@ -15,6 +15,9 @@ from gateway.errors import GatewayError
 
 SCOPES = ("admin", "analyst", "retailer")
 ADMIN_FILE_TOKEN_ID = "admin-file"
+# A hundred years: more than any token needs (omit the expiry for one that never expires), and the expiry
+# stays within what a datetime and the tokens table's DateTime64 hold (1e308 days overflowed: a 500).
+MAX_EXPIRES_DAYS = 36_500
 _COLUMNS = [
     "token_id",
     "token_hash",
@@ -106,8 +109,9 @@ def new_token(
         raise GatewayError(errors.MALFORMED_REQUEST, "a retailer token needs --tin (12 digits)")
     if scope != "retailer" and seller_tin:
         raise GatewayError(errors.MALFORMED_REQUEST, "only retailer tokens are bound to a TIN")
-    if expires_days is not None and expires_days <= 0:
-        raise GatewayError(errors.MALFORMED_REQUEST, "expires_days must be positive")
+    if expires_days is not None and not 0 < expires_days <= MAX_EXPIRES_DAYS:  # NaN fails it too
+        refused = f"expires_days must be more than 0 and at most {MAX_EXPIRES_DAYS} (or omitted: no expiry)"
+        raise GatewayError(errors.MALFORMED_REQUEST, refused)
     now = _now_ms() if now_ms is None else now_ms
     token_id = secrets.token_hex(6)
     secret = f"tg_{scope[:3]}_{token_id}_{secrets.token_urlsafe(24)}"

@@ -12,6 +12,7 @@ from gateway.devices import Device, new_device, registration_decision, revoked
 from gateway.errors import GatewayError
 from gateway.http.access import require_scope
 from gateway.http.audit_trail import audit_request
+from gateway.http.json_body import json_body
 from gateway.http.keys import SERVICE
 from gateway.ofd import registration as ofd_registration
 from gateway.query.sql import readonly_query
@@ -51,13 +52,6 @@ def parse_new_device(body: Any) -> Device:
     return new_device(**{k: str(v) for k, v in fields.items()})
 
 
-async def _json_body(request: web.Request) -> Any:
-    try:
-        return await request.json()
-    except ValueError:
-        raise GatewayError(errors.MALFORMED_REQUEST, "body is not JSON") from None
-
-
 async def add_device(request: web.Request) -> web.Response:
     """Register a device, or a revoked one under a new key: 201; 200 if registered already; 409 conflict.
 
@@ -65,7 +59,7 @@ async def add_device(request: web.Request) -> web.Response:
     answered once); the gateway holds its key.
     """
     require_admin(request)
-    body = await _json_body(request)
+    body = await json_body(request)
     service = request.app[SERVICE]
     made: int | None = None
     if isinstance(body, dict) and body.get("protocol", "tracegate") == "ofd":
@@ -93,7 +87,7 @@ async def set_ofd_token(request: web.Request) -> web.Response:
     """Give an OFD register a new token (after it was reset, or after INVALID_TOKEN): {"ofd_token": N} or
     {} to make one (answered once). The register's next request must come with it."""
     require_admin(request)
-    body = await _json_body(request) if request.can_read_body else {}
+    body = await json_body(request) if request.can_read_body else {}
     if not isinstance(body, dict):
         raise GatewayError(errors.MALFORMED_REQUEST, "body must be a JSON object")
     service = request.app[SERVICE]
@@ -143,10 +137,7 @@ async def get_summary(request: web.Request) -> web.Response:
 async def post_sql(request: web.Request) -> web.Response:
     """Run one read-only SQL query for the operator; ClickHouse's own error text is returned to them."""
     require_admin(request)
-    try:
-        body = await request.json()
-    except ValueError:
-        raise GatewayError(errors.MALFORMED_REQUEST, "body is not JSON") from None
+    body = await json_body(request)
     query = body.get("query") if isinstance(body, dict) else None
     if not isinstance(query, str) or not query.strip():
         raise GatewayError(errors.MALFORMED_REQUEST, 'body must be {"query": "SELECT …"}')

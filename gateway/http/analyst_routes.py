@@ -15,7 +15,9 @@ from gateway.errors import GatewayError
 from gateway.http.access import require_scope
 from gateway.http.audit_trail import audit_request
 from gateway.http.errors import lang_of
+from gateway.http.json_body import json_body
 from gateway.http.keys import SERVICE
+from gateway.http.uploads import upload_work
 from gateway.i18n import translate
 from gateway.query.anomalies import MAX_PAGE, AnomalyFilter, csv_header, csv_rows
 from gateway.query.anomaly_cases import CaseAction
@@ -142,11 +144,7 @@ async def get_incident(request: web.Request) -> web.Response:
 async def post_incident_action(request: web.Request) -> web.Response:
     """Take, hand back, resolve, reopen or note an incident (analysts); stored with who and when, audited."""
     anomalies = reads_of(request, "analyst").anomalies
-    try:
-        body = await request.json()
-    except ValueError:
-        raise GatewayError(errors.MALFORMED_REQUEST, "body is not JSON") from None
-    action = CaseAction.parse(body)
+    action = CaseAction.parse(await json_body(request))
     incident = request.match_info["incident"]
     result = await anomalies.act(incident, action)
     detail = f"{action.action} {action.assignee}".strip() + (" (with a note)" if action.note else "")
@@ -169,20 +167,22 @@ async def post_books(request: web.Request) -> web.Response:
     since = parse_date(q["since"]) if q.get("since") else None
     until = parse_date(q["until"]) if q.get("until") else None
     lang = reads.lang
-    books = parse_books(await request.read(), lang_of(request))
+    raw = await request.read()
+    books = await upload_work(lambda: parse_books(raw, lang))
     result = await reads.reconcile.books(
         q.get("tin"), books, day=day, since=since, until=until, status=q.get("status") or None
     )
     if q.get("format") == "csv":
+        dialect = dialect_for(q.get("dialect"), lang)
         return web.Response(
-            body=comparison_csv(result, lang, dialect_for(q.get("dialect"), lang)).encode(),
+            body=await upload_work(lambda: comparison_csv(result, lang, dialect).encode()),
             content_type="text/csv",
             charset="utf-8",
             headers={"Content-Disposition": 'attachment; filename="books-comparison.csv"'},
         )
     if q.get("format") == "xlsx":
         return web.Response(
-            body=comparison_xlsx(result, lang),
+            body=await upload_work(lambda: comparison_xlsx(result, lang)),
             content_type=XLSX,
             headers={"Content-Disposition": 'attachment; filename="books-comparison.xlsx"'},
         )

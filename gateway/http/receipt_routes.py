@@ -8,6 +8,7 @@ from gateway import errors
 from gateway.errors import GatewayError
 from gateway.http.analyst_routes import limit_of, reads_of
 from gateway.http.errors import lang_of
+from gateway.http.uploads import upload_work
 from gateway.query.code_statuses import codes_of_upload, statuses_csv
 from gateway.query.csv_dialect import dialect_for
 from gateway.query.receipts import MAX_PAGE, ReceiptFilter
@@ -60,11 +61,14 @@ async def post_code_statuses(request: web.Request) -> web.Response:
     """Each code of an upload (one a line; ?input=csv: a CSV's first column; a workbook's): its status."""
     receipts = reads_of(request).receipts
     as_csv = request.query.get("input") == "csv"
-    result = await receipts.code_statuses(codes_of_upload(await request.read(), as_csv=as_csv))
+    raw = await request.read()
+    codes = await upload_work(lambda: codes_of_upload(raw, as_csv=as_csv))
+    result = await receipts.code_statuses(codes)
     if request.query.get("format") == "csv":
-        dialect = dialect_for(request.query.get("dialect"), lang_of(request))
+        lang = lang_of(request)
+        dialect = dialect_for(request.query.get("dialect"), lang)
         return web.Response(
-            body=statuses_csv(result, dialect, lang_of(request)).encode(),
+            body=await upload_work(lambda: statuses_csv(result, dialect, lang).encode()),
             content_type="text/csv",
             charset="utf-8",
             headers={"Content-Disposition": 'attachment; filename="code-statuses.csv"'},

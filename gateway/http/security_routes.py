@@ -12,6 +12,7 @@ from gateway.devices import revoked
 from gateway.errors import GatewayError
 from gateway.http.access import require_scope
 from gateway.http.audit_trail import audit_request
+from gateway.http.json_body import json_body
 from gateway.http.keys import SERVICE, SETTINGS
 from gateway.security import audit
 from gateway.security.device_keys import flag_signed_after
@@ -27,8 +28,8 @@ FORGET_WAIT_S = 10.0  # how long pii forget waits for the journal to ship what i
 async def revoke_from(request: web.Request) -> web.Response:
     """Revoke a device's key as compromised from seq N on: new events rejected, stored ones flagged."""
     require_scope(request, "admin")
+    body = await json_body(request)
     try:
-        body = await request.json()
         from_seq = int(body["from_seq"])
     except (ValueError, KeyError, TypeError):
         raise GatewayError(errors.MALFORMED_REQUEST, 'body must be {"from_seq": N}') from None
@@ -56,10 +57,7 @@ async def pii_forget(request: web.Request) -> web.Response:
     """Erase a person's buyer data: JSON {email?, phone?, iin?} → {"erased", "remaining", "unshipped",
     "sealed_in_journal"} (pii_erasure.py says what each counts; remaining 0 proves the erasure)."""
     require_scope(request, "admin")
-    try:
-        body = await request.json()
-    except ValueError:
-        raise GatewayError(errors.MALFORMED_REQUEST, "body is not JSON") from None
+    body = await json_body(request)
     if not isinstance(body, dict):
         raise GatewayError(errors.MALFORMED_REQUEST, "body must be a JSON object")
     contacts = {k: str(body.get(k) or "") for k in ("email", "phone", "iin")}

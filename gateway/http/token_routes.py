@@ -7,10 +7,11 @@ from typing import Any
 from aiohttp import web
 
 from gateway import errors
-from gateway.auth.tokens import new_token, revoke_token, save_token
+from gateway.auth.tokens import MAX_EXPIRES_DAYS, new_token, revoke_token, save_token
 from gateway.errors import GatewayError
 from gateway.http.access import TOKENS, require_scope
 from gateway.http.audit_trail import audit_request
+from gateway.http.json_body import json_body
 from gateway.http.keys import SERVICE
 from gateway.security import audit
 
@@ -18,15 +19,13 @@ from gateway.security import audit
 async def issue(request: web.Request) -> web.Response:
     """Issue a token: JSON {scope, seller_tin?, expires_days?, label?} → 201 with the token, shown once."""
     require_scope(request, "admin")
-    try:
-        body: Any = await request.json()
-    except ValueError:
-        raise GatewayError(errors.MALFORMED_REQUEST, "body is not JSON") from None
+    body: Any = await json_body(request)
     if not isinstance(body, dict):
         raise GatewayError(errors.MALFORMED_REQUEST, "body must be a JSON object")
     days = body.get("expires_days")
-    if days is not None and not isinstance(days, int | float):
-        raise GatewayError(errors.MALFORMED_REQUEST, "expires_days must be a number")
+    if days is not None and (isinstance(days, bool) or not isinstance(days, int | float)):
+        refused = f"expires_days must be a number of days, at most {MAX_EXPIRES_DAYS}"
+        raise GatewayError(errors.MALFORMED_REQUEST, refused)
     secret, token = new_token(
         str(body.get("scope", "")),
         str(body.get("seller_tin") or ""),

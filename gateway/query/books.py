@@ -18,6 +18,7 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from xml.etree.ElementTree import ParseError
 
 from gateway import errors
 from gateway.auth.tokens import Principal
@@ -26,9 +27,11 @@ from gateway.i18n import translate
 from gateway.query.csv_dialect import RFC, CsvDialect
 from gateway.query.local_time import LOCAL_TZ, TZ_LABEL, day_range_ms, local_day, local_iso, parse_time
 from gateway.query.scoping import require_tin
+from gateway.query.workbook_guard import UNREADABLE, check_workbook
 from gateway.storage.columns import MAX_TIME_MS
 
 MAX_BOOK_ROWS = 200_000
+MAX_SHEET_ROWS = 1_048_576  # Excel's own: blank rows count, so padding cannot run on
 MAX_RANGE_DAYS = 366
 BOOKS_COLUMNS = ("document_number", "device_id", "time", "total")
 # Statuses in the order a retailer should look at them: differences first.
@@ -209,23 +212,52 @@ def _decode(raw: bytes) -> str:
     raise GatewayError(errors.MALFORMED_REQUEST, "the file is neither UTF-8 nor Windows-1251 text")
 
 
+def csv_rows(lines: Iterable[str], delimiter: str) -> Iterator[list[str]]:
+    """csv.reader's rows; a file it cannot split is malformed_request naming the line, never a 500.
+
+    csv refuses a field longer than its field_size_limit (128 KiB) and a line end inside an unquoted field;
+    its message says which (up to its hint about Python's file modes, which means nothing to the reader).
+    """
+    reader = csv.reader(lines, delimiter=delimiter)
+    try:
+        yield from reader
+    except csv.Error as exc:
+        refused = f"the CSV cannot be read at line {reader.line_num}: {str(exc).split(' - ')[0]}"
+        raise GatewayError(errors.MALFORMED_REQUEST, refused) from None
+
+
 def _csv_rows(text: str) -> Iterator[list[Any]]:
     first = text.split("\n", 1)[0]
     delimiter = max((";", ",", "\t"), key=first.count)
-    yield from csv.reader(io.StringIO(text), delimiter=delimiter)
+    yield from csv_rows(io.StringIO(text), delimiter)
+
+
+# What openpyxl raises for a workbook it cannot read (ParseError: XML that is not well-formed).
+_UNREADABLE = (zipfile.BadZipFile, KeyError, IndexError, ValueError, TypeError, OSError, ParseError)
 
 
 def workbook_rows(raw: bytes) -> Iterator[list[Any]]:
     """The rows of an XLSX workbook's first sheet (a clear error when it cannot be read)."""
     from openpyxl import load_workbook  # only for workbooks; its import costs ~0.2 s
 
+    check_workbook(raw)  # bounded inflation, no DOCTYPE, no huge cell: openpyxl trusts the file
     try:
         workbook = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
-        raise GatewayError(errors.MALFORMED_REQUEST, "the file looks like XLSX but cannot be read") from None
+    except _UNREADABLE:
+        raise GatewayError(errors.MALFORMED_REQUEST, UNREADABLE) from None
     try:
-        for row in workbook.worksheets[0].iter_rows(values_only=True):
+        sheet = workbook.worksheets[0]
+        # openpyxl pads every row to the sheet's declared dimension and every gap between rows with empty
+        # rows: "A1:XFD1048576" made 700 bytes a million rows of 16 384 cells, and a row numbered 10^20
+        # padding without end. The dimension is not trusted, and no sheet is longer than Excel's.
+        sheet.reset_dimensions()
+        for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+            if number > MAX_SHEET_ROWS:
+                refused = f"a sheet has at most {MAX_SHEET_ROWS} rows, as in Excel"
+                raise GatewayError(errors.MALFORMED_REQUEST, refused)
             yield list(row)
+    except _UNREADABLE:  # a sheet that is no well-formed XML is found out while reading it
+        raise GatewayError(errors.MALFORMED_REQUEST, UNREADABLE) from None
     finally:
         workbook.close()
 

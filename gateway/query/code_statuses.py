@@ -17,13 +17,14 @@ from gateway import errors
 from gateway.auth.tokens import Principal
 from gateway.errors import GatewayError
 from gateway.i18n import translate
-from gateway.query.books import workbook_rows
+from gateway.query.books import csv_rows, workbook_rows
 from gateway.query.csv_dialect import RFC, CsvDialect
 from gateway.query.local_time import local_iso
 from gateway.query.scoping import scope_for
-from gateway.query.trace import identify
+from gateway.query.trace import MAX_CODE_CHARS, identify
 
 MAX_CODES = 10_000
+SHOWN_CHARS = 40  # of a cell longer than any code: what the answer shows of it
 CSV_COLUMNS = (
     "input",
     "cis",
@@ -52,7 +53,9 @@ def _cells_of_lines(text: str) -> Iterator[str]:
     # (a spreadsheet's copied rows): the code is the first cell. A line opening with '"' is CSV-quoted.
     for line in _LINE_END.split(text):
         cell = line.split("\t", 1)[0]
-        if cell.startswith('"'):
+        # Quoted, a code takes at most twice its length and two: a longer cell is too long as it stands
+        # (and csv refuses a field past 128 KiB).
+        if cell.startswith('"') and len(cell) <= 2 * MAX_CODE_CHARS + 2:
             cell = next(csv.reader([cell]), [""])[0]
         yield cell
 
@@ -60,7 +63,7 @@ def _cells_of_lines(text: str) -> Iterator[str]:
 def _cells_of_csv(text: str) -> Iterator[str]:
     first = _LINE_END.split(text, 1)[0]
     delimiter = max((",", ";", "\t"), key=first.count)
-    for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
+    for row in csv_rows(io.StringIO(text, newline=""), delimiter):
         yield row[0] if row else ""
 
 
@@ -94,12 +97,22 @@ def codes_of_cells(cells: Iterable[str]) -> list[str]:
     return codes
 
 
+def _too_long(code: str) -> dict[str, Any]:
+    """A cell longer than any code, shown by its start: the answer never grows with what was uploaded (a
+    15 MiB line, a workbook cell inflated to 200 MiB were echoed whole)."""
+    error = f"{len(code)} characters: a marking code has at most {MAX_CODE_CHARS}"
+    return {"input": code[:SHOWN_CHARS] + "…", "cis": "", "gtin": "", "error": error}
+
+
 def code_statuses(client: Any, db: str, principal: Principal, codes: list[str]) -> dict[str, Any]:
     """Each code's status and history summary, in the order given; unreadable codes say why."""
     scope = scope_for(principal)
     where, params = scope.where("seller_tin")
     idents: list[dict[str, Any]] = []
     for code in codes:
+        if len(code) > MAX_CODE_CHARS:
+            idents.append(_too_long(code))
+            continue
         try:
             idents.append(identify(code))
         except GatewayError as exc:

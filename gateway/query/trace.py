@@ -14,10 +14,15 @@ from gateway.query.scoping import scope_for
 MAX_EVENTS = 2000
 
 
+# Longer than any marking code: an element string is under 200 characters, a GS1 Digital Link URI with
+# its crypto tail percent-escaped stays under this.
+MAX_CODE_CHARS = 512
+
+
 def identify(code: str) -> dict[str, Any]:
     """The cis and GTIN of a scanned code in any form a scanner produces, or of a bare cis."""
     raw = code.strip().replace("\\u001d", "\x1d").replace("\\x1d", "\x1d")
-    if not raw or len(raw) > 512:
+    if not raw or len(raw) > MAX_CODE_CHARS:
         raise GatewayError(errors.MALFORMED_REQUEST, key="error.code_needed")
     result = validate_code(raw)
     if result.cis:
