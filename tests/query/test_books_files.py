@@ -100,6 +100,7 @@ def test_the_comparison_for_excel_in_russian_and_as_a_workbook() -> None:
                 "status": "amount_differs",
                 "device_id": "K",
                 "document_number": 7,
+                "operation": "SELL_RETURN",
                 "our_time_ms": LOCAL_0930,
                 "their_time_ms": LOCAL_0930,
                 "our_total": 150000,
@@ -110,17 +111,21 @@ def test_the_comparison_for_excel_in_russian_and_as_a_workbook() -> None:
     }
     text = comparison_csv(result, "ru", dialect_for("excel", "ru"))
     assert text.startswith("\ufeffСтатус;Касса;Номер документа;")
-    assert "сумма расходится;K;7;2026-01-15T09:30:00+05:00;" in text and ";-7,00" in text
-    assert comparison_csv(result).startswith("status,device_id,document_number,our_time")  # for scripts
+    assert "сумма расходится;K;7;возврат продажи;2026-01-15T09:30:00+05:00;" in text and ";-7,00" in text
+    scripts = comparison_csv(result)  # for scripts: the operation as its code
+    assert scripts.startswith("status,device_id,document_number,operation,our_time")
+    assert ",SELL_RETURN," in scripts
     sheet = load_workbook(io.BytesIO(comparison_xlsx(result, "kk"))).active
-    assert sheet.cell(1, 1).value == "Мәртебесі" and sheet.cell(2, 8).value == -7
+    assert sheet.cell(1, 1).value == "Мәртебесі" and sheet.cell(2, 9).value == -7
+    assert sheet.cell(2, 4).value == "сатуды қайтару"
     # Times are Excel date-times (local, the header names the zone), not text Excel cannot sort.
-    assert sheet.cell(1, 5).value == "Сіздің уақыт (UTC+5)"
-    assert sheet.cell(2, 5).value == dt.datetime(2026, 1, 15, 9, 30) and sheet.cell(2, 5).is_date
+    assert sheet.cell(1, 6).value == "Сіздің уақыт (UTC+5)"
+    assert sheet.cell(2, 6).value == dt.datetime(2026, 1, 15, 9, 30) and sheet.cell(2, 6).is_date
 
 
 def test_a_document_number_too_long_for_excel_stays_exact_in_the_workbook() -> None:
-    row = {"status": "missing_ours", "device_id": "K", "our_time_ms": None, "their_time_ms": LOCAL_0930,
+    row = {"status": "missing_ours", "device_id": "K", "operation": None, "our_time_ms": None,
+           "their_time_ms": LOCAL_0930,
            "our_total": None, "their_total": 100, "difference": -100}
     result = {"rows": [{**row, "document_number": 99999999999999999999999},
                        {**row, "document_number": 2**53 + 1}, {**row, "document_number": 17}]}
