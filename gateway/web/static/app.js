@@ -188,8 +188,25 @@ function counted(names) {
   return [...counts].map(([n, c]) => (c > 1 ? `${n} ×${c}` : n));
 }
 
-// A table that scrolls sideways on a phone instead of breaking the page.
-const scroll = (html) => `<div class="scroll">${html}</div>`;
+// A table that scrolls sideways on a phone instead of breaking the page; how = "cards": one card a row on a
+// phone (every figure on screen, each under its column's name); how = "fit": narrow enough as it is.
+const scroll = (html, how = "") => `<div class="scroll${how ? " " + how : ""}">${html}</div>`;
+
+// Each cell of a card table is named by its column's header (data-label, shown before it on a phone).
+function labelCells(table) {
+  const rows = [...table.rows], head = rows.find((r) => r.querySelector("th") && !r.querySelector("td"));
+  if (!head) return;
+  const names = [];
+  [...head.cells].forEach((c) => { for (let i = 0; i < c.colSpan; i++) names.push(c.textContent.trim()); });
+  head.classList.add("head");
+  rows.filter((r) => r !== head).forEach((r) => {
+    let column = 0;
+    [...r.cells].forEach((c) => { if (names[column]) c.dataset.label = names[column]; column += c.colSpan; });
+  });
+  table.dataset.labelled = "1";
+}
+new MutationObserver(() => $$(".scroll.cards table:not([data-labelled])").forEach(labelCells))
+  .observe(document.documentElement, {childList: true, subtree: true});
 
 const PAGES = {};
 

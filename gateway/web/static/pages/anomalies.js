@@ -79,7 +79,7 @@ PAGES.anomalies = async () => {
           page.items.map((i) => `<tr data-id="${esc(i.id)}"><td class="when"><button type="button" class="link open" data-id="${esc(i.id)}">${when(i.detected_ms)}</button></td><td>${facetPills(i)}</td>` +
             `<td>${esc(i.seller_tin)}</td><td>${esc(i.store_id)}</td><td>${eventLink(i)}</td>` +
             `<td class="code">${i.cis ? `<a href="/ui/trace?code=${encodeURIComponent(i.cis)}">${esc(i.cis)}</a>` : ""}</td><td class="detail">${esc(i.detail)}</td>` +
-            (staff ? `<td>${esc(capital(t("case." + i.case.status)))}${i.case.assignee ? " · " + esc(i.case.assignee) : ""}</td>` : "") + `</tr>`).join("") + "</tbody></table>");
+            (staff ? `<td>${esc(capital(t("case." + i.case.status)))}${i.case.assignee ? " · " + esc(i.case.assignee) : ""}</td>` : "") + `</tr>`).join("") + "</tbody></table>", "cards");
         $$("#queue button.open").forEach((b) => { b.onclick = () => openIncident(b.dataset.id, true); });
       }
       $("#page").textContent = t("anomalies.page", {page: cursors.length, rows: page.items.length});
