@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from gateway.ingest.receipt_validation import expected_included_tax
+from gateway.wire import pb
 from tests.analyst.browser import Browser
-from tests.analyst.conftest import GOLDEN_DAY, GOLDEN_TIN, Loaded
+from tests.analyst.conftest import GOLDEN_DAY, GOLDEN_TIN, Loaded, registered
 from tests.analyst.test_pages import ARTIFACTS, _login, _open, pytestmark  # noqa: F401
 
 PHONE = 390
@@ -97,3 +99,56 @@ def test_the_queue_shifts_reports_and_books_show_every_figure_on_a_phone(
         b.screenshot(ARTIFACTS / "phone-books-cards.png")
     finally:
         b.viewport(1280)
+
+
+def _units_receipt(loaded: Loaded) -> str:
+    """A receipt of pieces, kilograms and bottles (OKEI 796, 166, 868): its page address."""
+    device = "units-walk"
+    if not loaded.gw.sql(f"SELECT count() FROM tracegate.receipts WHERE device_id = '{device}'")[0][0]:
+        register = registered(loaded.gw, device, "770101300002", "ALM-WALK")
+        lines = [("Tea", 1000, "796", 1000), ("Apples", 1940, "166", 89000), ("Water", 2000, "868", 300)]
+        total = sum(quantity * price // 1000 for _, quantity, _, price in lines)
+        receipt = pb.Receipt(
+            operation=pb.SELL, shift_number=1, document_number=1, shift_document_number=1, total=total,
+            payments=[pb.Payment(type=pb.CASH, sum=total)],
+            lines=[
+                pb.ReceiptLine(
+                    name=name, quantity=quantity, unit=unit, price=price, sum=quantity * price // 1000,
+                    taxes=[pb.Tax(tax_type=100, rate_bp=1200,
+                                  sum=expected_included_tax(quantity * price // 1000, 1200))],
+                )
+                for name, quantity, unit, price in lines
+            ],
+        )
+        event = pb.Event(time_ms=int(time.time() * 1000), receipt=receipt)
+        ack = loaded.gw.ingest([register.envelope(event)])
+        assert ack.acks[0].status == pb.ACCEPTED, ack
+    deadline = time.monotonic() + 30
+    lines_sql = f"SELECT count() FROM tracegate.receipt_lines WHERE device_id = '{device}'"
+    while not loaded.gw.sql(lines_sql)[0][0]:
+        assert time.monotonic() < deadline, "the receipt never reached the store"
+        time.sleep(0.2)
+    return f"/ui/receipt?device={device}&seq=1"
+
+
+# How many lines each unit cell's text takes.
+UNIT_LINES = (
+    "[...document.querySelectorAll('#lines td.unit')].map(c => { const r = document.createRange();"
+    " r.selectNodeContents(c);"
+    " return [c.innerText, new Set([...r.getClientRects()].map(x => Math.round(x.top))).size]; })"
+)
+
+
+def test_a_unit_of_measure_never_wraps(loaded: Loaded, b: Browser) -> None:
+    path = _units_receipt(loaded)
+    for lang in ("kk", "ru", "en"):
+        _login(b, loaded, loaded.analyst, lang)
+        for width in (1280, PHONE):
+            b.viewport(width, 844, mobile=width == PHONE)
+            try:
+                _open(b, loaded, path, "document.querySelector('#lines td.unit')")
+                units = b.evaluate(UNIT_LINES)
+                assert units and all(n == 1 for _, n in units), (lang, width, units)
+            finally:
+                b.viewport(1280)
+    assert [u for u, _ in units] == ["pcs", "kg", "btl"]
