@@ -152,3 +152,14 @@ def test_a_unit_of_measure_never_wraps(loaded: Loaded, b: Browser) -> None:
             finally:
                 b.viewport(1280)
     assert [u for u, _ in units] == ["pcs", "kg", "btl"]
+
+
+def test_the_header_keeps_to_one_line_at_1280_in_every_language(loaded: Loaded, b: Browser) -> None:
+    for lang in ("kk", "ru", "en"):
+        _login(b, loaded, loaded.analyst, lang)
+        b.wait_for("document.querySelector('#who').textContent.length > 0")
+        tops = b.evaluate(
+            "[...document.querySelectorAll('header > *, header nav a')]"
+            ".map(e => Math.round(e.getBoundingClientRect().top))"
+        )
+        assert max(tops) - min(tops) <= 6, (lang, tops)
