@@ -16,6 +16,7 @@ from gateway.wire import pb
 from tests.analyst.browser import Browser
 from tests.analyst.conftest import GOLDEN_DAY, GOLDEN_TIN, Loaded, registered
 from tests.analyst.test_pages import ARTIFACTS, _login, _open, pytestmark  # noqa: F401
+from tests.e2e.chain_builder import sale
 
 PHONE = 390
 QUEUE = "document.querySelectorAll('#queue tbody tr').length > 0"
@@ -163,3 +164,44 @@ def test_the_header_keeps_to_one_line_at_1280_in_every_language(loaded: Loaded, 
             ".map(e => Math.round(e.getBoundingClientRect().top))"
         )
         assert max(tops) - min(tops) <= 6, (lang, tops)
+
+
+def _buyers_receipts(loaded: Loaded) -> dict[int, str]:
+    """Two receipts naming a buyer, with and without consent to keep the contacts: seq -> protection."""
+    device = "buyer-walk"
+    if not loaded.gw.sql(f"SELECT count() FROM tracegate.events WHERE device_id = '{device}'")[0][0]:
+        register = registered(loaded.gw, device, "770101300003", "ALM-BUYER")
+        now = int(time.time() * 1000)
+        consent = pb.BuyerContacts(
+            email="buyer@example.kz", consent_purpose="e-receipt", consent_expires_ms=now + 86_400_000
+        )
+        events = []
+        for number, buyer in ((1, consent), (2, pb.BuyerContacts(email="someone@example.kz"))):
+            event = sale(1500, time_ms=now - 1000 + number)
+            event.receipt.document_number = number
+            event.receipt.buyer.CopyFrom(buyer)
+            events.append(register.envelope(event))
+        assert [a.status for a in loaded.gw.ingest(events).acks] == [pb.ACCEPTED] * 2
+    deadline = time.monotonic() + 30
+    sql = f"SELECT seq, protection FROM tracegate.events WHERE device_id = '{device}' ORDER BY seq"
+    while len(rows := loaded.gw.sql(sql)) < 2:
+        assert time.monotonic() < deadline, "the receipts never reached the store"
+        time.sleep(0.2)
+    return {int(seq): str(protection) for seq, protection in rows}
+
+
+def test_a_withheld_event_says_sealed_or_erased_in_the_readers_words(loaded: Loaded, b: Browser) -> None:
+    from gateway.i18n import catalogue
+
+    withheld = _buyers_receipts(loaded)
+    assert "erased" in withheld.values(), withheld  # no consent: the contacts are not kept
+    for lang in ("en", "ru", "kk"):
+        _login(b, loaded, loaded.analyst, lang)
+        for seq, protection in withheld.items():
+            page = f"/ui/receipt?device=buyer-walk&seq={seq}"
+            _open(b, loaded, page, "document.querySelector('#original')")
+            said = b.text("#original")
+            assert catalogue(lang)[f"receipt.{protection}"] in said, (lang, protection, said)
+            assert "(erased)" not in said and "(sealed)" not in said, said
+            if protection == "erased":
+                assert catalogue(lang)["receipt.sealed"] not in said, said

@@ -25,7 +25,7 @@ PAGES.receipt = async () => {
       `<h2>${esc(t("receipt.original"))}</h2>` + (r.original ? `<dl class="original" id="original"><dt>${esc(t("receipt.envelope_hash"))}</dt><dd><code>${esc(r.original.envelope_hash)}</code></dd>
         <dt>${esc(t("receipt.prev_hash"))}</dt><dd><code>${esc(r.original.prev_hash)}</code></dd><dt>${esc(t("receipt.key"))}</dt><dd><code>${esc(r.original.key_id)}</code></dd>
         <dt>${esc(t("receipt.signature"))}</dt><dd><code>${esc(r.original.signature)}</code></dd>
-        <dt>${esc(t("receipt.event"))}</dt><dd>${r.original.event_base64 ? `<details><summary>${esc(t("receipt.show_bytes"))}</summary><code class="bytes">${esc(r.original.event_base64)}</code></details>` : esc(t("receipt.sealed", {protection: r.original.protection}))}</dd></dl>` : `<p class="muted">${esc(t("receipt.no_original"))}</p>`);
+        <dt>${esc(t("receipt.event"))}</dt><dd>${r.original.event_base64 ? `<details><summary>${esc(t("receipt.show_bytes"))}</summary><code class="bytes">${esc(r.original.event_base64)}</code></details>` : esc(t(r.original.protection === "erased" ? "receipt.erased" : "receipt.sealed"))}</dd></dl>` : `<p class="muted">${esc(t("receipt.no_original"))}</p>`);
   } catch (err) { showError("#result", err); }
 };
 // A line's quantity (thousandths): whole units as they are, a weighed one to the gram as scales print it
