@@ -205,3 +205,20 @@ def test_a_withheld_event_says_sealed_or_erased_in_the_readers_words(loaded: Loa
             assert "(erased)" not in said and "(sealed)" not in said, said
             if protection == "erased":
                 assert catalogue(lang)["receipt.sealed"] not in said, said
+
+
+@pytest.mark.parametrize("lang", ["ru", "kk"])
+def test_a_malformed_incident_or_receipt_id_is_said_in_the_readers_language(
+    loaded: Loaded, b: Browser, lang: str
+) -> None:
+    from gateway.i18n import catalogue
+
+    _login(b, loaded, loaded.analyst, lang)
+    for path, key in (
+        ("/ui/anomalies?incident=deadbeef", "error.no_incident"),
+        ("/ui/receipt?device=x&seq=abc", "error.no_receipt"),
+    ):
+        _open(b, loaded, path, "document.querySelector('main .error')")
+        said = b.text("main .error")
+        assert said == catalogue(lang)[key], (path, said)
+        assert "no such" not in b.text("main").lower(), path

@@ -118,7 +118,14 @@ PAGES.anomalies = async () => {
       $$("#incident button[data-action]").forEach((b) => { b.onclick = () => act(b.dataset.action); });
       if (theirs) $("#take-over").onclick = () => act("assign", true);
       panel.scrollIntoView({block: "nearest"}); $("#incident-title").setAttribute("tabindex", "-1"); $("#incident-title").focus();
-    } catch (err) { current = null; showError("#result", err); }
+    } catch (err) {
+      // Said in the panel, not over the list: the list and its counts stay true (and its load cannot wipe it).
+      current = null;
+      const panel = $("#incident");
+      panel.hidden = false;
+      panel.innerHTML = `<p class="error" role="alert">${esc(err.message)}</p><p><button type="button" class="secondary" id="close-incident">${esc(t("common.close"))}</button></p>`;
+      $("#close-incident").onclick = () => { closeIncident(); remember(); };
+    }
   }
 
   async function act(action, takeOver = false) {
