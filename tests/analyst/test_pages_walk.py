@@ -6,6 +6,7 @@ error."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -222,3 +223,26 @@ def test_a_malformed_incident_or_receipt_id_is_said_in_the_readers_language(
         said = b.text("main .error")
         assert said == catalogue(lang)[key], (path, said)
         assert "no such" not in b.text("main").lower(), path
+
+
+@pytest.mark.parametrize("lang", ["ru", "kk", "en"])
+def test_the_dashboards_durations_and_sizes_are_written_as_the_language_writes_numbers(
+    loaded: Loaded, b: Browser, lang: str
+) -> None:
+    from gateway.i18n import catalogue
+
+    words = catalogue(lang)
+    _login(b, loaded, loaded.analyst, lang)
+    b.wait_for("document.querySelector('#max-delay')")
+    # 1,234.5 (en); 1 234,5 (ru, kk): a decimal comma as their money has.
+    figure = r"[\d,]*\d\.\d" if lang == "en" else r"[\d\s\u00a0\u202f]*\d,\d"
+    for cell, unit in (("#median-delay", "unit.s"), ("#max-delay", "unit.h")):
+        said = b.text(cell)
+        assert re.fullmatch(f"{figure} {re.escape(words[unit])}", said), said
+    if b.evaluate("!!document.querySelector('#journal')"):
+        said = b.text("#journal")
+        assert re.fullmatch(r"[\d\s\u00a0\u202f,.]+ (\S+)", said) and said.split()[-1] in {
+            words[u] for u in ("unit.b", "unit.kb", "unit.mb", "unit.gb")
+        }, said
+        if lang != "en":
+            assert not said.endswith(" B"), said

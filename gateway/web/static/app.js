@@ -37,6 +37,16 @@ function money(minor) {
   return (minor < 0 ? "-" : "") + whole + (LANG === "en" ? "." : ",") + String(Math.abs(minor) % 100).padStart(2, "0");
 }
 
+// A figure as the reader's language writes it: 0.3 (en), 0,3 (ru, kk), to `digits` decimals.
+const number = (value, digits = 0) => Number(value).toLocaleString(LANG === "en" ? "en-US" : "ru-RU",
+  {minimumFractionDigits: digits, maximumFractionDigits: digits});
+// A size in bytes, in the largest unit that keeps it at 1 or more: "0 B", "1,5 МБ".
+function bytes(n) {
+  const units = ["unit.b", "unit.kb", "unit.mb", "unit.gb"];
+  let i = 0; while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+  return number(n, i ? 1 : 0) + " " + t(units[i]);
+}
+
 // A whole number beyond 2^53 (a document number up to 2^64) is kept as its exact digits, not rounded
 // to "1e+23": JSON.parse hands the reviver the number's source text.
 function exact(key, value, context) {
