@@ -246,3 +246,25 @@ def test_the_dashboards_durations_and_sizes_are_written_as_the_language_writes_n
         }, said
         if lang != "en":
             assert not said.endswith(" B"), said
+
+
+@pytest.mark.parametrize("lang", ["ru", "kk"])
+def test_an_unreadable_code_says_why_in_the_readers_language_on_the_page_and_in_excel(
+    loaded: Loaded, b: Browser, lang: str
+) -> None:
+    from gateway.i18n import catalogue
+
+    words = catalogue(lang)
+    status, answer = loaded.post("/v1/codes/statuses", loaded.retailer_a, b"not-a-code\n")
+    assert status == 200 and answer["items"][0]["reason"] == "not_a_code", answer
+    status, excel = loaded.post(
+        "/v1/codes/statuses", loaded.retailer_a, b"not-a-code\n", format="csv", dialect="excel", lang=lang
+    )
+    assert status == 200 and words["error.not_a_code"] in excel and "This is not" not in excel, excel
+    _login(b, loaded, loaded.retailer_a, lang)
+    _open(b, loaded, "/ui/codes", "document.querySelector('#check button').textContent")
+    b.evaluate("document.querySelector('#pasted').value = 'not-a-code'")
+    b.click("#check button")
+    b.wait_for("document.querySelector('#statuses')")
+    said = b.text("#statuses td.bad")
+    assert said == f"{words['code_status.unreadable']}: {words['error.not_a_code']}", said

@@ -17,6 +17,7 @@ from gateway.query.anomalies import STATUSES as CASE_FILTERS
 from gateway.query.books import RESULT_COLUMNS
 from gateway.query.books import STATUSES as BOOK_STATUSES
 from gateway.query.code_statuses import CSV_COLUMNS as CODES_CSV_COLUMNS
+from gateway.query.code_statuses import REASONS as CODE_REASONS
 from gateway.query.reconcile import REJECTION_CODES
 
 ROOT = Path(__file__).resolve().parents[2] / "gateway"
@@ -49,6 +50,7 @@ BUILT = {
     "books.column.": RESULT_COLUMNS,
     "csv.anomalies.": CSV_COLUMNS,
     "csv.codes.": CODES_CSV_COLUMNS,
+    "error.": CODE_REASONS,  # why a code is unreadable (the many-codes page)
     "group.": (*GROUP_BY_SERIAL_LENGTH.values(), "unknown"),
     "advice.": (*REJECTION_CODES, "other"),
     "rejection.": (*REJECTION_CODES, "other"),
