@@ -268,3 +268,20 @@ def test_an_unreadable_code_says_why_in_the_readers_language_on_the_page_and_in_
     b.wait_for("document.querySelector('#statuses')")
     said = b.text("#statuses td.bad")
     assert said == f"{words['code_status.unreadable']}: {words['error.not_a_code']}", said
+
+
+def test_lang_in_a_page_address_wins_over_the_cookie_and_the_switch_still_works(
+    loaded: Loaded, b: Browser
+) -> None:
+    _login(b, loaded, loaded.analyst, "ru")
+    _open(b, loaded, "/ui/dashboard?lang=kk", "document.querySelector('header nav a')")
+    assert b.evaluate("document.documentElement.lang") == "kk" and b.text("header nav a") == "Жиынтық"
+    _open(b, loaded, "/ui/trace", "document.querySelector('header nav a')")
+    assert b.evaluate("document.documentElement.lang") == "kk"  # the address's choice sticks
+    _open(b, loaded, "/ui/codes?lang=kk", "document.querySelector('header nav a')")
+    b.evaluate(
+        "document.querySelector('#lang').value = 'en';"
+        " document.querySelector('#lang').dispatchEvent(new Event('change'))"
+    )
+    b.wait_for("document.documentElement.lang === 'en' && document.querySelector('header nav a')")
+    assert "lang=" not in b.evaluate("location.search") and b.evaluate("location.pathname") == "/ui/codes"

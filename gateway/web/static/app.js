@@ -138,7 +138,12 @@ function languageSwitch() {
 }
 function bindLanguageSwitch() {
   // A cookie, so the choice sticks across pages, tabs and visits, and the server writes its texts in it too.
-  $("#lang").onchange = (e) => { document.cookie = `${LANG_COOKIE}=${e.target.value}; path=/; max-age=31536000; samesite=strict`; location.reload(); };
+  // A ?lang= in the address would outrank the new choice: it goes, the rest of the address stays.
+  $("#lang").onchange = (e) => {
+    document.cookie = `${LANG_COOKIE}=${e.target.value}; path=/; max-age=31536000; samesite=strict`;
+    const p = query(); p.delete("lang");
+    location.replace(location.pathname + (p.toString() ? "?" + p : ""));
+  };
 }
 
 let WHO = null;
