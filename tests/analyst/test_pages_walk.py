@@ -285,3 +285,26 @@ def test_lang_in_a_page_address_wins_over_the_cookie_and_the_switch_still_works(
     )
     b.wait_for("document.documentElement.lang === 'en' && document.querySelector('header nav a')")
     assert "lang=" not in b.evaluate("location.search") and b.evaluate("location.pathname") == "/ui/codes"
+
+
+def test_two_findings_of_one_line_say_which_code_each_is_about(loaded: Loaded, b: Browser) -> None:
+    from tests.analyst.conftest import _code
+
+    device = "two-codes-walk"
+    if not loaded.gw.sql(f"SELECT count() FROM tracegate.receipts WHERE device_id = '{device}'")[0][0]:
+        register = registered(loaded.gw, device, GOLDEN_TIN, "A-STORE-1")
+        event = sale(2500, time_ms=int(time.time() * 1000))
+        first, second = _code(9301), _code(9302)  # in no registry: each an unknown code
+        event.receipt.lines[0].marking_codes.extend([first, second])
+        event.receipt.lines[0].gtin = first[2:16]
+        assert loaded.gw.ingest([register.envelope(event)]).acks[0].status == pb.ACCEPTED
+    deadline = time.monotonic() + 30
+    sql = f"SELECT kind, count() c FROM tracegate.anomalies WHERE device_id = '{device}' GROUP BY kind"
+    while not any(int(c) >= 2 for _, c in loaded.gw.sql(sql)):
+        assert time.monotonic() < deadline, loaded.gw.sql(sql)
+        time.sleep(0.2)
+    _login(b, loaded, loaded.analyst)
+    _open(b, loaded, f"/ui/receipt?device={device}&seq=1", "document.querySelector('#receipt-anomalies')")
+    said = b.evaluate("[...document.querySelectorAll('#receipt-anomalies li')].map(li => li.innerText)")
+    assert len(said) == len(set(said)), said
+    assert any("line 1, code 0" in s for s in said), said
