@@ -308,3 +308,21 @@ def test_two_findings_of_one_line_say_which_code_each_is_about(loaded: Loaded, b
     said = b.evaluate("[...document.querySelectorAll('#receipt-anomalies li')].map(li => li.innerText)")
     assert len(said) == len(set(said)), said
     assert any("line 1, code 0" in s for s in said), said
+
+
+def test_case_buttons_offer_only_what_makes_sense_now(loaded: Loaded, b: Browser) -> None:
+    _, page = loaded.get("/v1/anomalies", loaded.analyst, tin=GOLDEN_TIN, status="unassigned", limit=30)
+    incident = page["items"][-1]["id"]
+    _login(b, loaded, loaded.analyst)
+    _open(b, loaded, f"/ui/anomalies?incident={incident}", "document.querySelector('#case-state')")
+    state = (
+        "['assign', 'unassign', 'resolve', 'reopen'].map(a =>"
+        " document.querySelector(`#incident button[data-action=${a}]`)?.disabled ?? null)"
+    )
+    assert b.evaluate(state) == [False, True, False, None]  # nobody's: take it (or resolve it)
+    b.click("#incident button[data-action=assign]")
+    b.wait_for("document.querySelector('#incident button[data-action=unassign]:not([disabled])')")
+    assert b.evaluate(state) == [True, False, False, None]  # mine: not taken again
+    b.click("#incident button[data-action=resolve]")
+    b.wait_for("document.querySelector('#incident button[data-action=reopen]')")
+    assert b.evaluate(state) == [True, True, None, False]  # resolved: reopen it first
