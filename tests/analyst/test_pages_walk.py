@@ -326,3 +326,15 @@ def test_case_buttons_offer_only_what_makes_sense_now(loaded: Loaded, b: Browser
     b.click("#incident button[data-action=resolve]")
     b.wait_for("document.querySelector('#incident button[data-action=reopen]')")
     assert b.evaluate(state) == [True, True, None, False]  # resolved: reopen it first
+
+
+def test_no_counters_of_an_earlier_answer_stand_beside_an_error(loaded: Loaded, b: Browser) -> None:
+    _login(b, loaded, loaded.analyst)
+    panel_error = "document.querySelector('#incident .error') && " + QUEUE
+    _open(b, loaded, "/ui/anomalies?incident=deadbeef", panel_error)
+    assert b.text("#total") and not b.evaluate("document.querySelector('#result .error')")  # the list stands
+    _open(b, loaded, "/ui/anomalies?status=bogus", "document.querySelector('#result .error')")
+    assert b.text("#total") == "" and b.text("#page") == ""
+    assert b.evaluate("document.querySelector('#next').disabled")
+    _open(b, loaded, "/ui/receipts?amount=abc", "document.querySelector('#result .error')")
+    assert b.text("#page") == "" and b.evaluate("document.querySelector('#next').disabled")

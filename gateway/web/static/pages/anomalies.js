@@ -85,7 +85,11 @@ PAGES.anomalies = async () => {
       $("#page").textContent = t("anomalies.page", {page: cursors.length, rows: page.items.length});
       $("#next").disabled = !page.next_cursor; $("#next").onclick = () => { cursors = [...cursors, page.next_cursor]; closeIncident(); remember(); load(); };
       $("#prev").disabled = cursors.length < 2; $("#prev").onclick = () => { cursors = cursors.slice(0, -1); closeIncident(); remember(); load(); };
-    } catch (err) { showError("#result", err); }
+    } catch (err) {
+      // No counts or page of an earlier answer beside an error.
+      $("#total").textContent = ""; $("#page").textContent = ""; $("#next").disabled = true; $("#prev").disabled = cursors.length < 2;
+      showError("#result", err);
+    }
   }
 
   function closeIncident() { $("#incident").hidden = true; current = null; }

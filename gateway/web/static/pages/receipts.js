@@ -27,7 +27,10 @@ PAGES.receipts = () => {
       $("#page").textContent = t("anomalies.page", {page: cursors.length, rows: page.items.length});
       $("#next").disabled = !page.next_cursor; $("#next").onclick = () => { cursors.push(page.next_cursor); load(); };
       $("#prev").disabled = cursors.length < 2; $("#prev").onclick = () => { cursors.pop(); load(); };
-    } catch (err) { showError("#result", err); }
+    } catch (err) {  // no page counter of an earlier answer beside an error
+      $("#page").textContent = ""; $("#next").disabled = true; $("#prev").disabled = cursors.length < 2;
+      showError("#result", err);
+    }
   }
   $("#search").onsubmit = (e) => { e.preventDefault(); asked = {}; cursors = [null]; load(); };
   load();
