@@ -338,3 +338,18 @@ def test_no_counters_of_an_earlier_answer_stand_beside_an_error(loaded: Loaded, 
     assert b.evaluate("document.querySelector('#next').disabled")
     _open(b, loaded, "/ui/receipts?amount=abc", "document.querySelector('#result .error')")
     assert b.text("#page") == "" and b.evaluate("document.querySelector('#next').disabled")
+
+
+def test_english_counts_say_one_and_many_without_parenthesised_plurals(loaded: Loaded, b: Browser) -> None:
+    _login(b, loaded, loaded.analyst)
+    _open(b, loaded, "/ui/anomalies?kind=shift_receipts_mismatch", QUEUE)
+    b.wait_for("document.querySelector('#total').innerText.length > 0")
+    rules = "(n) => new Intl.PluralRules('{lang}').select(n)"
+    assert b.evaluate(f"[1, 2, 5].map({rules.format(lang='ru')})") == ["one", "few", "many"]  # ICU is there
+    total, page, kinds = b.text("#total"), b.text("#page"), b.text("#kind-summary")
+    assert "(s)" not in total + page + kinds, (total, page, kinds)
+    assert re.fullmatch(r"1 incident matches|\d+ incidents match", total), total
+    assert re.fullmatch(r"page 1 · (1 row|\d+ rows)", page), page
+    assert kinds == "1 kind chosen", kinds
+    one = b.evaluate("[t('trace.counts', {sales: 1, returns: 0}), t('books.outside', {n: 1})]")
+    assert one == ["1 sale, 0 returns", "1 row of your file lies outside these days."], one

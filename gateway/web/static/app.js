@@ -12,10 +12,15 @@ const esc = (v) => String(v ?? "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<
 const LANG = document.documentElement.lang || "en";
 let MESSAGES = {};
 
-// A message in the page's language, {name} filled from params.
+// A message in the page's language, {name} filled from params. {name:one=row|other=rows} is the form the
+// language's plural rules choose for that number (CLDR categories: one, few, many, other; "other" if none).
+const PLURAL = new Intl.PluralRules(LANG);
 function t(key, params = {}) {
   const template = MESSAGES[key] ?? key;
-  return template.replace(/\{(\w+)\}/g, (_, name) => (params[name] ?? `{${name}}`));
+  return template.replace(/\{(\w+):([^{}]+)\}/g, (_, name, choices) => {
+    const forms = Object.fromEntries(choices.split("|").map((c) => [c.slice(0, c.indexOf("=")), c.slice(c.indexOf("=") + 1)]));
+    return forms[PLURAL.select(Number(params[name]))] ?? forms.other ?? "";
+  }).replace(/\{(\w+)\}/g, (_, name) => (params[name] ?? `{${name}}`));
 }
 
 // Local (UTC+5) time of an instant: "2026-01-15 14:30" (seconds with full = true).
