@@ -353,3 +353,15 @@ def test_english_counts_say_one_and_many_without_parenthesised_plurals(loaded: L
     assert kinds == "1 kind chosen", kinds
     one = b.evaluate("[t('trace.counts', {sales: 1, returns: 0}), t('books.outside', {n: 1})]")
     assert one == ["1 sale, 0 returns", "1 row of your file lies outside these days."], one
+
+
+@pytest.mark.parametrize("lang", ["en", "kk"])
+def test_a_receipt_address_without_a_receipt_says_so_and_leads_to_the_list(
+    loaded: Loaded, b: Browser, lang: str
+) -> None:
+    from gateway.i18n import catalogue
+
+    _login(b, loaded, loaded.retailer_a, lang)
+    _open(b, loaded, "/ui/receipt", "document.querySelector('#empty a')")
+    assert catalogue(lang)["receipt.none_named"] in b.text("#empty")
+    assert b.evaluate("new URL(document.querySelector('#empty a').href).pathname") == "/ui/receipts"
