@@ -48,7 +48,7 @@ async def get_receipt(request: web.Request) -> web.Response:
     device = request.match_info["device"]
     raw_seq = request.match_info["seq"]
     if not raw_seq.isdigit() or int(raw_seq) >= 2**63:
-        raise GatewayError(errors.NOT_FOUND, "no such receipt")
+        raise GatewayError(errors.NOT_FOUND, key="error.no_receipt")
     return web.json_response(await receipts.one(device, int(raw_seq)))
 
 

@@ -107,7 +107,7 @@ def incident_key(incident: str) -> tuple[str, str, int, int, str]:
         family, device, seq, line, cis = bytes.fromhex(incident).decode().split(_SEP)
         return family, device, int(seq), int(line), cis
     except (ValueError, UnicodeDecodeError):
-        raise GatewayError(errors.NOT_FOUND, "no such incident") from None
+        raise GatewayError(errors.NOT_FOUND, key="error.no_incident") from None
 
 
 def encode_cursor(item: dict[str, Any]) -> str:

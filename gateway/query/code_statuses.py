@@ -25,6 +25,8 @@ from gateway.query.trace import MAX_CODE_CHARS, identify
 
 MAX_CODES = 10_000
 SHOWN_CHARS = 40  # of a cell longer than any code: what the answer shows of it
+# Why a code is unreadable: a stable code the pages say in the reader's words (catalogue "error.<reason>").
+REASONS = ("not_a_code", "code_needed")
 CSV_COLUMNS = (
     "input",
     "cis",
@@ -116,7 +118,9 @@ def code_statuses(client: Any, db: str, principal: Principal, codes: list[str]) 
         try:
             idents.append(identify(code))
         except GatewayError as exc:
-            idents.append({"input": code, "cis": "", "gtin": "", "error": exc.detail})
+            reason = (exc.key or "").removeprefix("error.")
+            idents.append({"input": code, "cis": "", "gtin": "", "error": exc.detail,
+                           "reason": reason if reason in REASONS else ""})
     cis_list = sorted({i["cis"] for i in idents if i["cis"]})
     params["cis_list"] = cis_list
     registry = (
@@ -165,6 +169,7 @@ def code_statuses(client: Any, db: str, principal: Principal, codes: list[str]) 
             "cis": cis,
             "gtin": ident.get("gtin", ""),
             "error": ident.get("error", "") if not cis else "",
+            "reason": ident.get("reason", "") if not cis else "",
         }
         if not cis:
             items.append({**item, "status": "unreadable"})
@@ -205,6 +210,10 @@ def statuses_csv(result: dict[str, Any], dialect: CsvDialect = RFC, lang: str = 
     def words(prefix: str, value: Any) -> Any:
         return translate(lang, prefix + str(value)) if value and dialect.for_people else value
 
+    def why(item: dict[str, Any]) -> str:
+        reason = item.get("reason")
+        return translate(lang, "error." + reason) if reason and dialect.for_people else item.get("error", "")
+
     rows: list[list[Any]] = [dialect.header(lang, "csv.codes.", CSV_COLUMNS)]
     for i in result["items"]:
         rows.append(
@@ -219,7 +228,7 @@ def statuses_csv(result: dict[str, Any], dialect: CsvDialect = RFC, lang: str = 
                 words("event.", i.get("last_event", "")),
                 local_iso(i.get("last_event_ms")),
                 i.get("anomalies", ""),
-                i.get("error", ""),
+                why(i),
             ]
         )
     return dialect.write(rows)

@@ -1,7 +1,8 @@
 """Serve the pages under /ui/ from the package (no build step, no data embedded server-side).
 
-Each page is sent in the reader's language (the switch's cookie, else Accept-Language): the server
-only names it in <html lang>; the page fetches that language's catalogue from /ui/i18n/<lang>.json.
+Each page is sent in the reader's language (?lang=, which then sticks as the switch's cookie does; else
+that cookie; else Accept-Language): the server only names it in <html lang>; the page fetches that
+language's catalogue from /ui/i18n/<lang>.json.
 """
 
 from __future__ import annotations
@@ -29,7 +30,15 @@ def _html(name: str) -> str:
 
 
 def _lang(request: web.Request) -> str:
-    return negotiate(None, request.cookies.get(COOKIE), request.headers.get("Accept-Language"))
+    """?lang= first (as the API and the docs have it), then the switch's cookie, then Accept-Language."""
+    q, headers = request.query, request.headers
+    return negotiate(q.get("lang"), request.cookies.get(COOKIE), headers.get("Accept-Language"))
+
+
+def _asked_lang(request: web.Request) -> str | None:
+    """The language ?lang= names, if it names one of ours (it then becomes the switch's choice)."""
+    asked = (request.query.get("lang") or "").strip().lower()[:2]
+    return asked if asked in LANGUAGES else None
 
 
 def _not_found(request: web.Request) -> web.Response:
@@ -71,11 +80,15 @@ async def page(request: web.Request) -> web.StreamResponse:
         return _not_found(request)
     lang = _lang(request)
     text = _html(name).replace('<html lang="en">', f'<html lang="{lang}">', 1)
-    return web.Response(
+    response = web.Response(
         text=text,
         content_type="text/html",
         headers={"Cache-Control": "no-cache", "Content-Language": lang, "Vary": "Cookie, Accept-Language"},
     )
+    if _asked_lang(request):
+        # The address's choice sticks like the switch's (the same cookie, readable by the pages' script).
+        response.set_cookie(COOKIE, lang, path="/", max_age=31_536_000, samesite="Strict")
+    return response
 
 
 async def messages(request: web.Request) -> web.Response:

@@ -14,9 +14,10 @@ from gateway.i18n import LANGUAGES, catalogue, date_text, money, negotiate, tran
 from gateway.ingest.code_verdicts import VERDICTS
 from gateway.query.anomalies import CSV_COLUMNS
 from gateway.query.anomalies import STATUSES as CASE_FILTERS
-from gateway.query.books import RESULT_COLUMNS
+from gateway.query.books import RESULT_COLUMNS, parse_books
 from gateway.query.books import STATUSES as BOOK_STATUSES
 from gateway.query.code_statuses import CSV_COLUMNS as CODES_CSV_COLUMNS
+from gateway.query.code_statuses import REASONS as CODE_REASONS
 from gateway.query.reconcile import REJECTION_CODES
 
 ROOT = Path(__file__).resolve().parents[2] / "gateway"
@@ -49,6 +50,7 @@ BUILT = {
     "books.column.": RESULT_COLUMNS,
     "csv.anomalies.": CSV_COLUMNS,
     "csv.codes.": CODES_CSV_COLUMNS,
+    "error.": CODE_REASONS,  # why a code is unreadable (the many-codes page)
     "group.": (*GROUP_BY_SERIAL_LENGTH.values(), "unknown"),
     "advice.": (*REJECTION_CODES, "other"),
     "rejection.": (*REJECTION_CODES, "other"),
@@ -128,3 +130,12 @@ def test_money_and_dates_as_each_language_writes_them() -> None:
     assert date_text("2026-09-03", "kk") == "03.09.2026" and date_text("2026-09-03", "en") == "2026-09-03"
     assert translate("ru", "text.code_expired", date="03.09.2026") == "срок годности истёк 03.09.2026"
     assert CASE_FILTERS[0] == "open"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_books_example_is_in_the_readers_language_and_reads_as_books(lang: str) -> None:
+    header, row = translate(lang, "books.example_header"), translate(lang, "books.example_row")
+    [entry] = parse_books(f"{header}\n{row}\n".encode(), lang)
+    assert (entry.document_number, entry.total) == (17, 123450)
+    others = {translate(other, "books.example_header") for other in LANGUAGES if other != lang}
+    assert header not in others, lang  # Kazakh has its own, not the Russian one

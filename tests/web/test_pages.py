@@ -51,3 +51,16 @@ def test_sign_in_help_tells_readers_where_a_token_comes_from_without_commands() 
     for lang in ("en", "ru", "kk"):
         help_text = translate(lang, "login.help")
         assert "`" not in help_text and "tracegate tokens" not in help_text, lang
+
+
+async def test_lang_in_the_address_comes_first_and_sticks(aiohttp_client: Any) -> None:
+    client = await aiohttp_client(_app())
+    response = await client.get("/ui/dashboard?lang=kk", headers={"Cookie": "tracegate_lang=ru"})
+    body = await response.text()
+    assert '<html lang="kk">' in body and response.headers["Content-Language"] == "kk"
+    assert response.cookies["tracegate_lang"].value == "kk"  # the next page, without ?lang=, is kk too
+    client.session.cookie_jar.clear()  # a reader whose switch says ru, again
+    plain = await client.get("/ui/dashboard", headers={"Cookie": "tracegate_lang=ru"})
+    assert '<html lang="ru">' in await plain.text() and "tracegate_lang" not in plain.cookies
+    unknown = await client.get("/ui/dashboard?lang=de", headers={"Cookie": "tracegate_lang=ru"})
+    assert '<html lang="ru">' in await unknown.text() and "tracegate_lang" not in unknown.cookies

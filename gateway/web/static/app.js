@@ -12,10 +12,15 @@ const esc = (v) => String(v ?? "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<
 const LANG = document.documentElement.lang || "en";
 let MESSAGES = {};
 
-// A message in the page's language, {name} filled from params.
+// A message in the page's language, {name} filled from params. {name:one=row|other=rows} is the form the
+// language's plural rules choose for that number (CLDR categories: one, few, many, other; "other" if none).
+const PLURAL = new Intl.PluralRules(LANG);
 function t(key, params = {}) {
   const template = MESSAGES[key] ?? key;
-  return template.replace(/\{(\w+)\}/g, (_, name) => (params[name] ?? `{${name}}`));
+  return template.replace(/\{(\w+):([^{}]+)\}/g, (_, name, choices) => {
+    const forms = Object.fromEntries(choices.split("|").map((c) => [c.slice(0, c.indexOf("=")), c.slice(c.indexOf("=") + 1)]));
+    return forms[PLURAL.select(Number(params[name]))] ?? forms.other ?? "";
+  }).replace(/\{(\w+)\}/g, (_, name) => (params[name] ?? `{${name}}`));
 }
 
 // Local (UTC+5) time of an instant: "2026-01-15 14:30" (seconds with full = true).
@@ -35,6 +40,16 @@ function money(minor) {
   if (minor == null) return "–";
   const whole = Math.floor(Math.abs(minor) / 100).toLocaleString(LANG === "en" ? "en-US" : "ru-RU");
   return (minor < 0 ? "-" : "") + whole + (LANG === "en" ? "." : ",") + String(Math.abs(minor) % 100).padStart(2, "0");
+}
+
+// A figure as the reader's language writes it: 0.3 (en), 0,3 (ru, kk), to `digits` decimals.
+const number = (value, digits = 0) => Number(value).toLocaleString(LANG === "en" ? "en-US" : "ru-RU",
+  {minimumFractionDigits: digits, maximumFractionDigits: digits});
+// A size in bytes, in the largest unit that keeps it at 1 or more: "0 B", "1,5 МБ".
+function bytes(n) {
+  const units = ["unit.b", "unit.kb", "unit.mb", "unit.gb"];
+  let i = 0; while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+  return number(n, i ? 1 : 0) + " " + t(units[i]);
 }
 
 // A whole number beyond 2^53 (a document number up to 2^64) is kept as its exact digits, not rounded
@@ -128,7 +143,12 @@ function languageSwitch() {
 }
 function bindLanguageSwitch() {
   // A cookie, so the choice sticks across pages, tabs and visits, and the server writes its texts in it too.
-  $("#lang").onchange = (e) => { document.cookie = `${LANG_COOKIE}=${e.target.value}; path=/; max-age=31536000; samesite=strict`; location.reload(); };
+  // A ?lang= in the address would outrank the new choice: it goes, the rest of the address stays.
+  $("#lang").onchange = (e) => {
+    document.cookie = `${LANG_COOKIE}=${e.target.value}; path=/; max-age=31536000; samesite=strict`;
+    const p = query(); p.delete("lang");
+    location.replace(location.pathname + (p.toString() ? "?" + p : ""));
+  };
 }
 
 let WHO = null;
@@ -188,8 +208,25 @@ function counted(names) {
   return [...counts].map(([n, c]) => (c > 1 ? `${n} ×${c}` : n));
 }
 
-// A table that scrolls sideways on a phone instead of breaking the page.
-const scroll = (html) => `<div class="scroll">${html}</div>`;
+// A table that scrolls sideways on a phone instead of breaking the page; how = "cards": one card a row on a
+// phone (every figure on screen, each under its column's name); how = "fit": narrow enough as it is.
+const scroll = (html, how = "") => `<div class="scroll${how ? " " + how : ""}">${html}</div>`;
+
+// Each cell of a card table is named by its column's header (data-label, shown before it on a phone).
+function labelCells(table) {
+  const rows = [...table.rows], head = rows.find((r) => r.querySelector("th") && !r.querySelector("td"));
+  if (!head) return;
+  const names = [];
+  [...head.cells].forEach((c) => { for (let i = 0; i < c.colSpan; i++) names.push(c.textContent.trim()); });
+  head.classList.add("head");
+  rows.filter((r) => r !== head).forEach((r) => {
+    let column = 0;
+    [...r.cells].forEach((c) => { if (names[column]) c.dataset.label = names[column]; column += c.colSpan; });
+  });
+  table.dataset.labelled = "1";
+}
+new MutationObserver(() => $$(".scroll.cards table:not([data-labelled])").forEach(labelCells))
+  .observe(document.documentElement, {childList: true, subtree: true});
 
 const PAGES = {};
 

@@ -79,13 +79,17 @@ PAGES.anomalies = async () => {
           page.items.map((i) => `<tr data-id="${esc(i.id)}"><td class="when"><button type="button" class="link open" data-id="${esc(i.id)}">${when(i.detected_ms)}</button></td><td>${facetPills(i)}</td>` +
             `<td>${esc(i.seller_tin)}</td><td>${esc(i.store_id)}</td><td>${eventLink(i)}</td>` +
             `<td class="code">${i.cis ? `<a href="/ui/trace?code=${encodeURIComponent(i.cis)}">${esc(i.cis)}</a>` : ""}</td><td class="detail">${esc(i.detail)}</td>` +
-            (staff ? `<td>${esc(capital(t("case." + i.case.status)))}${i.case.assignee ? " · " + esc(i.case.assignee) : ""}</td>` : "") + `</tr>`).join("") + "</tbody></table>");
+            (staff ? `<td>${esc(capital(t("case." + i.case.status)))}${i.case.assignee ? " · " + esc(i.case.assignee) : ""}</td>` : "") + `</tr>`).join("") + "</tbody></table>", "cards");
         $$("#queue button.open").forEach((b) => { b.onclick = () => openIncident(b.dataset.id, true); });
       }
       $("#page").textContent = t("anomalies.page", {page: cursors.length, rows: page.items.length});
       $("#next").disabled = !page.next_cursor; $("#next").onclick = () => { cursors = [...cursors, page.next_cursor]; closeIncident(); remember(); load(); };
       $("#prev").disabled = cursors.length < 2; $("#prev").onclick = () => { cursors = cursors.slice(0, -1); closeIncident(); remember(); load(); };
-    } catch (err) { showError("#result", err); }
+    } catch (err) {
+      // No counts or page of an earlier answer beside an error.
+      $("#total").textContent = ""; $("#page").textContent = ""; $("#next").disabled = true; $("#prev").disabled = cursors.length < 2;
+      showError("#result", err);
+    }
   }
 
   function closeIncident() { $("#incident").hidden = true; current = null; }
@@ -98,13 +102,17 @@ PAGES.anomalies = async () => {
       if (step) remember();
       // A colleague's case is changed only by taking it over (the API refuses otherwise); notes are open.
       const theirs = staff && i.case.assignee && i.case.assignee !== me, off = theirs ? " disabled" : "";
+      // Only the steps that make sense now are offered (the API still refuses the others): a case one
+      // holds is not taken again, a resolved case is reopened before it is taken or handed back.
+      const resolved = staff && i.case.status === "resolved", mine = staff && !!i.case.assignee && !theirs;
+      const takeOff = theirs || mine || resolved ? " disabled" : "", backOff = mine && !resolved ? "" : " disabled";
       panel.innerHTML = `<h2 id="incident-title">${esc(t("family." + i.family))} · ${esc(i.device_id)} · ${esc(t("common.event_no", {seq: i.seq}))}${i.line ? " · " + esc(t("anomalies.line", {line: i.line})) : ""}</h2>
         <p>${esc(t("anomalies.when", {event: when(i.event_ms, true), detected: when(i.detected_ms, true), tz: TZ_LABEL}))}</p>
         <ul id="facets">${i.facets.map((f) => `<li>${findingHtml(f.title, saidOnce(i, f))}</li>`).join("")}</ul>
         <p>${eventLink(i)}${i.cis ? ` · <a href="/ui/trace?code=${encodeURIComponent(i.cis)}">${esc(t("anomalies.trace_code"))}</a>` : ""}</p>` +
         (staff ? `<div class="case"><p id="case-state">${esc(t("case.state", {status: t("case." + i.case.status), assignee: i.case.assignee || t("case.nobody")}))}</p>` +
           (theirs ? `<p class="notice" id="case-theirs">${esc(t("case.held_by", {holder: i.case.assignee}))} <button type="button" id="take-over">${esc(t("case.take_over"))}</button></p>` : "") +
-          `<div class="actions"><button type="button" data-action="assign"${off}>${esc(t("case.take"))}</button><button type="button" data-action="unassign"${i.case.assignee && !theirs ? "" : " disabled"}>${esc(t("case.hand_back"))}</button>
+          `<div class="actions"><button type="button" data-action="assign"${takeOff}>${esc(t("case.take"))}</button><button type="button" data-action="unassign"${backOff}>${esc(t("case.hand_back"))}</button>
           <button type="button" data-action="${i.case.status === "resolved" ? "reopen" : "resolve"}"${off}>${esc(t(i.case.status === "resolved" ? "case.reopen" : "case.resolve"))}</button></div>
           <label>${esc(t("case.note"))}<textarea id="note" rows="2" maxlength="${NOTE_MAX}" aria-describedby="note-count"></textarea><span id="note-count" class="muted"></span></label><button type="button" data-action="note" id="add-note">${esc(t("case.add_note"))}</button>
           <p id="case-message" role="status"></p>
@@ -118,7 +126,14 @@ PAGES.anomalies = async () => {
       $$("#incident button[data-action]").forEach((b) => { b.onclick = () => act(b.dataset.action); });
       if (theirs) $("#take-over").onclick = () => act("assign", true);
       panel.scrollIntoView({block: "nearest"}); $("#incident-title").setAttribute("tabindex", "-1"); $("#incident-title").focus();
-    } catch (err) { current = null; showError("#result", err); }
+    } catch (err) {
+      // Said in the panel, not over the list: the list and its counts stay true (and its load cannot wipe it).
+      current = null;
+      const panel = $("#incident");
+      panel.hidden = false;
+      panel.innerHTML = `<p class="error" role="alert">${esc(err.message)}</p><p><button type="button" class="secondary" id="close-incident">${esc(t("common.close"))}</button></p>`;
+      $("#close-incident").onclick = () => { closeIncident(); remember(); };
+    }
   }
 
   async function act(action, takeOver = false) {

@@ -23,7 +23,7 @@ PAGES.books = () => {
       (result.rows.length ? scroll(`<table id="rows"><tr><th>${esc(t("books.column.status"))}</th><th>${esc(t("books.column.device_id"))}</th><th class="num">${esc(t("books.column.document_number"))}</th><th>${esc(t("books.column.operation"))}</th>
         <th>${esc(t("books.time", {tz: TZ_LABEL}))}</th><th class="num">${esc(t("books.column.our_total"))}</th><th class="num">${esc(t("books.column.their_total"))}</th><th class="num">${esc(t("books.column.difference"))}</th></tr>` +
         result.rows.map((x) => `<tr><td class="${x.status === "matched" ? "good" : "bad"}">${esc(t("books.status." + x.status))}</td><td>${esc(x.device_id)}</td><td class="num">${x.document_number}</td><td>${x.operation ? esc(t("operation." + x.operation)) : ""}</td>
-          <td>${when(x.their_time_ms ?? x.our_time_ms, true)}</td><td class="num">${money(x.our_total)}</td><td class="num">${money(x.their_total)}</td><td class="num">${money(x.difference)}</td></tr>`).join("") + "</table>")
+          <td>${when(x.their_time_ms ?? x.our_time_ms, true)}</td><td class="num">${money(x.our_total)}</td><td class="num">${money(x.their_total)}</td><td class="num">${money(x.difference)}</td></tr>`).join("") + "</table>", "cards")
         : `<p class="empty">${esc(t("books.none_with_status"))}</p>`);
     $$("#summary button").forEach((b) => { b.onclick = async () => { status = b.dataset.status; result = await post({status}); render(); }; });
     $("#download").onclick = async () => download(await post({format: "csv", dialect: "excel", status}, {blob: true}), "books-comparison.csv", "text/csv");

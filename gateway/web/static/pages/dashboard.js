@@ -53,10 +53,10 @@ PAGES.dashboard = async () => {
         <section class="card"><h2>${esc(t("dashboard.ingest"))}</h2><table>
           <tr><td>${esc(t("dashboard.events"))}</td><td class="num" id="events">${d.ingest.events}</td></tr>
           <tr><td>${esc(t("dashboard.devices"))}</td><td class="num">${d.ingest.devices}</td></tr>
-          <tr><td>${esc(t("dashboard.median_delay"))}</td><td class="num">${(d.ingest.median_delay_ms / 1000).toFixed(1)} ${esc(t("unit.s"))}</td></tr>
-          <tr><td>${esc(t("dashboard.max_delay"))}</td><td class="num">${(d.ingest.max_delay_ms / 3600000).toFixed(1)} ${esc(t("unit.h"))}</td></tr>
+          <tr><td>${esc(t("dashboard.median_delay"))}</td><td class="num" id="median-delay">${number(d.ingest.median_delay_ms / 1000, 1)} ${esc(t("unit.s"))}</td></tr>
+          <tr><td>${esc(t("dashboard.max_delay"))}</td><td class="num" id="max-delay">${number(d.ingest.max_delay_ms / 3600000, 1)} ${esc(t("unit.h"))}</td></tr>
           <tr><td>${esc(t("dashboard.last_event"))}</td><td class="num">${when(d.ingest.last_received_ms)} ${d.ingest.last_received_ms ? TZ_LABEL : ""}</td></tr>
-          ${d.ingest.journal_unshipped_bytes != null ? `<tr><td>${esc(t("dashboard.journal"))}</td><td class="num">${d.ingest.journal_unshipped_bytes} B</td></tr>` : ""}
+          ${d.ingest.journal_unshipped_bytes != null ? `<tr><td>${esc(t("dashboard.journal"))}</td><td class="num" id="journal">${esc(bytes(d.ingest.journal_unshipped_bytes))}</td></tr>` : ""}
           ${d.ingest.rejections_by_code.map((r) => `<tr><td><span title="${esc(rejection(r.error_code, "advice"))} (${esc(r.error_code)})">${esc(t("dashboard.rejected", {reason: rejection(r.error_code, "rejection")}))}</span>${rejectedBy(r)}</td><td class="num">${r.count}</td></tr>`).join("")}
         </table></section></div>`;
     } catch (err) { showError("#result", err); }

@@ -21,13 +21,21 @@ PAGES.receipt = async () => {
           <td class="num qty">${quantity(l)}</td><td class="unit">${esc(unit(l.unit))}</td>
           <td class="num">${money(l.price)}</td><td class="num">${adjustment(l)}</td><td class="num">${l.storno ? "−" : ""}${money(l.sum)}</td><td>${r.codes.filter((c) => c.line === l.line_no).map((c) =>
             `<a href="/ui/trace?code=${encodeURIComponent(c.cis || c.raw_code)}">${esc(c.cis || c.raw_code)}</a> <span class="pill${c.verdict === "valid" ? "" : " bad-pill"}">${esc(t("verdict." + c.verdict))}</span>`).join("<br>")}</td></tr>`).join("") + "</table>") + totals(r) +
-      (r.anomalies.length ? `<h2>${esc(t("trace.anomalies"))}</h2><ul id="receipt-anomalies">${r.anomalies.map((a) => `<li>${findingHtml(t("kind." + a.kind), a.text, a.line ? " (" + esc(t("anomalies.line", {line: a.line})) + ")" : "")}</li>`).join("")}</ul>` : "") +
+      (r.anomalies.length ? `<h2>${esc(t("trace.anomalies"))}</h2><ul id="receipt-anomalies">${r.anomalies.map((a) => `<li>${findingHtml(t("kind." + a.kind), a.text, where(a))}</li>`).join("")}</ul>` : "") +
       `<h2>${esc(t("receipt.original"))}</h2>` + (r.original ? `<dl class="original" id="original"><dt>${esc(t("receipt.envelope_hash"))}</dt><dd><code>${esc(r.original.envelope_hash)}</code></dd>
         <dt>${esc(t("receipt.prev_hash"))}</dt><dd><code>${esc(r.original.prev_hash)}</code></dd><dt>${esc(t("receipt.key"))}</dt><dd><code>${esc(r.original.key_id)}</code></dd>
         <dt>${esc(t("receipt.signature"))}</dt><dd><code>${esc(r.original.signature)}</code></dd>
-        <dt>${esc(t("receipt.event"))}</dt><dd>${r.original.event_base64 ? `<details><summary>${esc(t("receipt.show_bytes"))}</summary><code class="bytes">${esc(r.original.event_base64)}</code></details>` : esc(t("receipt.sealed", {protection: r.original.protection}))}</dd></dl>` : `<p class="muted">${esc(t("receipt.no_original"))}</p>`);
+        <dt>${esc(t("receipt.event"))}</dt><dd>${r.original.event_base64 ? `<details><summary>${esc(t("receipt.show_bytes"))}</summary><code class="bytes">${esc(r.original.event_base64)}</code></details>` : esc(t(r.original.protection === "erased" ? "receipt.erased" : "receipt.sealed"))}</dd></dl>` : `<p class="muted">${esc(t("receipt.no_original"))}</p>`);
   } catch (err) { showError("#result", err); }
 };
+// Which line a finding is about and, for a code's finding, which code (two codes of a line would read alike).
+function where(a) {
+  if (!a.line) return "";
+  if (!a.cis) return " (" + esc(t("anomalies.line", {line: a.line})) + ")";
+  return ` <span title="${esc(a.cis)}">(${esc(t("receipt.line_code", {line: a.line, code: shortCode(a.cis)}))})</span>`;
+}
+// A long code by its start and its end (the serial's end tells two codes of one product apart).
+const shortCode = (cis) => (cis.length > 26 ? cis.slice(0, 16) + "…" + cis.slice(-8) : cis);
 // A line's quantity (thousandths): whole units as they are, a weighed one to the gram as scales print it
 // ("1.940"); a storno line's, which the receipt takes back, negative.
 function quantity(l) {

@@ -22,12 +22,15 @@ PAGES.receipts = () => {
         page.items.map((r) => `<tr><td><a href="/ui/receipt?device=${encodeURIComponent(r.device_id)}&seq=${r.seq}">${when(r.event_ms, true)}</a></td>
           <td><a href="/ui/register?device=${encodeURIComponent(r.device_id)}">${esc(r.device_id)}</a></td><td class="num"><a href="/ui/receipts?device=${encodeURIComponent(r.device_id)}&shift=${r.shift_number}">${r.shift_number}</a></td>
           <td class="num">${r.document_number}</td><td>${esc(t("operation." + r.operation))}</td><td class="num">${money(r.total)}</td><td><code>${esc(r.fiscal_sign)}</code></td>
-          <td>${counted(r.findings.map((k) => t("kind." + k))).map((k) => `<span class="pill bad-pill">${esc(k)}</span>`).join(" ")}</td></tr>`).join("") + "</table>")
+          <td>${counted(r.findings.map((k) => t("kind." + k))).map((k) => `<span class="pill bad-pill">${esc(k)}</span>`).join(" ")}</td></tr>`).join("") + "</table>", "cards")
         : `<p class="empty" id="empty">${esc(t("receipts.empty"))}</p>`;
       $("#page").textContent = t("anomalies.page", {page: cursors.length, rows: page.items.length});
       $("#next").disabled = !page.next_cursor; $("#next").onclick = () => { cursors.push(page.next_cursor); load(); };
       $("#prev").disabled = cursors.length < 2; $("#prev").onclick = () => { cursors.pop(); load(); };
-    } catch (err) { showError("#result", err); }
+    } catch (err) {  // no page counter of an earlier answer beside an error
+      $("#page").textContent = ""; $("#next").disabled = true; $("#prev").disabled = cursors.length < 2;
+      showError("#result", err);
+    }
   }
   $("#search").onsubmit = (e) => { e.preventDefault(); asked = {}; cursors = [null]; load(); };
   load();

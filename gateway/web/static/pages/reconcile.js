@@ -28,9 +28,9 @@ PAGES.reconcile = () => {
           ${sh.operations.map((o) => `<tr><td>${esc(t("shifts.count_of", {op: t("operation." + o.operation)}))}</td><td class="num">${o.z_count}</td><td class="num">${o.receipts_count}</td>${mark(o.z_count === o.receipts_count)}</tr>
             <tr><td>${esc(t("shifts.sum_of", {op: t("operation." + o.operation)}))}</td><td class="num">${money(o.z_sum)}</td><td class="num">${money(o.receipts_sum)}</td>${mark(o.z_sum === o.receipts_sum)}</tr>`).join("")}
           ${sh.payments.map((p) => `<tr><td>${esc(t("shifts.paid_by", {op: t("operation." + p.operation), payment: t("payment." + p.payment.toLowerCase())}))}</td><td class="num">${money(p.z_sum)}</td><td class="num">${money(p.receipts_sum)}</td>${mark(p.agrees)}</tr>`).join("")}
-          </table>`) + (sh.missing_document_count ? `<p class="bad">${esc(t("shifts.missing", {numbers: sh.missing_documents.join(", ")}))}</p>` : "") +
+          </table>`, "fit") + (sh.missing_document_count ? `<p class="bad">${esc(t("shifts.missing", {numbers: sh.missing_documents.join(", ")}))}</p>` : "") +
           `<p><a href="/ui/receipts?device=${encodeURIComponent(sh.device_id)}&shift=${sh.shift_number}">${esc(t("register.receipts_of_shift"))}</a></p></section>`).join("") +
-        (d.rejections.length ? `<h2>${esc(t("shifts.rejected"))}</h2>` + scroll(`<table><tr><th>${esc(t("receipts.col.device"))}</th><th>${esc(t("shifts.error"))}</th><th class="num">${esc(t("register.count"))}</th><th>${esc(t("shifts.what_to_do"))}</th></tr>${d.rejections.map((r) => `<tr><td>${esc(r.device_id)}</td><td class="bad" title="${esc(r.error_code)}">${esc(r.meaning)}</td><td class="num">${r.count}</td><td>${esc(r.what_to_do)}</td></tr>`).join("")}</table>`) : "");
+        (d.rejections.length ? `<h2>${esc(t("shifts.rejected"))}</h2>` + scroll(`<table><tr><th>${esc(t("receipts.col.device"))}</th><th>${esc(t("shifts.error"))}</th><th class="num">${esc(t("register.count"))}</th><th>${esc(t("shifts.what_to_do"))}</th></tr>${d.rejections.map((r) => `<tr><td>${esc(r.device_id)}</td><td class="bad" title="${esc(r.error_code)}">${esc(r.meaning)}</td><td class="num">${r.count}</td><td>${esc(r.what_to_do)}</td></tr>`).join("")}</table>`, "cards") : "");
     } catch (err) { showError("#result", err); }
   };
   $("#shifts").onsubmit = (e) => { e.preventDefault(); run(); };

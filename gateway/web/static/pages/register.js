@@ -16,7 +16,7 @@ PAGES.register = async () => {
     const xPay = x ? paidBy(x.operations) : [];
     const xHtml = x ? `<section class="card" id="x-report"><h2>${esc(t("register.x", {shift: x.shift_number}))}</h2><p class="muted">${esc(t("register.x_span", {first: when(x.first_ms, true), last: when(x.last_ms, true), tz: TZ_LABEL}))}</p>` +
       scroll(`<table><tr>${th(t("receipts.col.operation"), false)}${th(t("register.count"))}${th(tz(t("register.sum")))}${xPay.map((k) => th(tz(t("register.paid." + k)))).join("")}</tr>` +
-        x.operations.map((o) => `<tr><td>${esc(t("operation." + o.operation))}</td><td class="num">${o.count}</td><td class="num">${money(o.sum)}</td>${xPay.map((k) => `<td class="num">${money(o[k])}</td>`).join("")}</tr>`).join("") + "</table>") +
+        x.operations.map((o) => `<tr><td>${esc(t("operation." + o.operation))}</td><td class="num">${o.count}</td><td class="num">${money(o.sum)}</td>${xPay.map((k) => `<td class="num">${money(o[k])}</td>`).join("")}</tr>`).join("") + "</table>", "cards") +
       `<p><a href="/ui/receipts?device=${encodeURIComponent(device)}&shift=${x.shift_number}">${esc(t("register.receipts_of_shift"))}</a></p></section>`
       : `<p class="muted" id="x-report">${esc(t("register.no_open_shift"))}</p>`;
     const zPay = paidBy(r.z_reports);
@@ -24,6 +24,6 @@ PAGES.register = async () => {
       ${th(t("register.receipts"))}${th(tz(t("register.sold")))}${th(tz(t("register.returned")))}${th(tz(t("register.net")))}${zPay.map((k) => th(tz(t("register.paid." + k)))).join("")}${th(t("register.more"), false)}</tr>` +
       r.z_reports.map((z) => `<tr><td class="num">${z.shift_number}</td><td>${when(z.closed_ms, true)}</td><td class="num">${z.receipt_count}</td><td class="num">${money(z.sell_sum)}</td><td class="num">${money(z.sell_return_sum)}</td>
         <td class="num">${money(z.sell_sum - z.sell_return_sum)}</td>${zPay.map((k) => `<td class="num">${money(z[k])}</td>`).join("")}<td><a href="/ui/receipts?device=${encodeURIComponent(device)}&shift=${z.shift_number}">${esc(t("register.receipts_of_shift"))}</a> ·
-        <a href="/ui/reconcile?tin=${encodeURIComponent(z.seller_tin)}&date=${localDay(z.closed_ms)}">${esc(t("register.reconcile"))}</a></td></tr>`).join("") + "</table>") : `<p class="muted">${esc(t("register.no_z"))}</p>`);
+        <a href="/ui/reconcile?tin=${encodeURIComponent(z.seller_tin)}&date=${localDay(z.closed_ms)}">${esc(t("register.reconcile"))}</a></td></tr>`).join("") + "</table>", "cards") : `<p class="muted">${esc(t("register.no_z"))}</p>`);
   } catch (err) { showError("#result", err); }
 };
