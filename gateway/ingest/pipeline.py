@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -84,6 +84,22 @@ class _Item:
     attested: pb.JournalRecord | None = None  # set: made and signed by the gateway (see ingest)
 
 
+# Refusals journalled lately, by (envelope hash, error code): a replay of one is answered, not kept again.
+RECENT_REFUSALS = 100_000
+
+
+def _keep_little(record: pb.JournalRecord) -> None:
+    """A refusal nobody proved keeps what identifies it and no more: its fields cut to their limits (an
+    oversized id or hash is why some are refused) and no event bytes (nobody is known to have signed them;
+    the register has them). So each such record is a few hundred bytes, whatever was sent."""
+    envelope = record.envelope
+    envelope.ClearField("event")
+    envelope.device_id = envelope.device_id[: signing.MAX_DEVICE_ID_BYTES]
+    envelope.key_id = envelope.key_id[: decoding.MAX_KEY_ID_CHARS]
+    envelope.prev_hash = envelope.prev_hash[: signing.HASH_LEN]
+    envelope.signature = envelope.signature[: signing.SIGNATURE_LEN]
+
+
 # A device's key while a batch is decided: (public key, key id), after the rotations accepted so far.
 _Key = tuple[ec.EllipticCurvePublicKey, str]
 
@@ -142,6 +158,7 @@ class IngestPipeline:
         self._codes = code_verdicts  # None: marking codes get no verdicts (tests of the other stages)
         self._counts: Counter[str] = Counter()
         self.unrecorded_refusals = 0  # refusals over their sender's budget: answered, not journalled (ingest)
+        self._refused: OrderedDict[tuple[bytes, str], None] = OrderedDict()  # RECENT_REFUSALS, oldest first
         self._load_head = load_head  # None: memory is the whole truth (one node, heads restored at start)
         self._move_heads = move_heads  # None: no other node accepts for these devices (one node)
         self._pii = pii  # buyer data is sealed under it before the journal; None: never kept
@@ -161,9 +178,11 @@ class IngestPipeline:
         A refusal before the envelope's signature was verified under its device's key (unknown device or
         key, bad signature, revoked device, malformed envelope) proves nothing about who sent it: anyone can
         name any device. It is answered like any refusal but journalled without a seller, once per device
-        and error in a request (its detail counts the rest), and only while record_unproven() allows (the
-        sender's budget, see http/ingest_routes.py): a stranger can neither blame a seller's register for
-        envelopes it never sent nor fill the journal with refusals.
+        and error in a request (its detail counts the rest), cut to a few hundred bytes, and only while
+        record_unproven() allows (the sender's budget, see http/ingest_routes.py): a stranger can neither
+        blame a seller's register for envelopes it never sent nor fill the journal with refusals. A refusal
+        of what the device did sign is journalled once: a copy of it sent again (a replay, a resend while a
+        gap stays open) is answered the same and not kept again while it is among the recent ones.
 
         attested: the batch was made and signed by the gateway itself for a register that signs nothing
         (the OFD front door, gateway/ofd), one record per envelope whose fields go into that envelope's
@@ -186,7 +205,7 @@ class IngestPipeline:
             async with self._code_locks.hold(self._codes_judged(items)):
                 moved: list[HeadMove] = []  # the moves undoing the heads this batch moved in Keeper
                 try:
-                    records = self._decide(items, cursors, received_ms, awaiting, record_unproven)
+                    records, refused = self._decide(items, cursors, received_ms, awaiting, record_unproven)
                     if records and self._move_heads is not None:  # a cluster: claim the heads first
                         moves = [move for cursor in cursors.values() if (move := cursor.move()) is not None]
                         backs = [back for cursor in cursors.values() if (back := cursor.move_back())]
@@ -195,6 +214,7 @@ class IngestPipeline:
                     if records:
                         # Raises BACKPRESSURE (or anything else) before any head moves: the client resends.
                         await self._journal.append(records)
+                    self._remember_refused(refused)
                 except BaseException:
                     self._undo_codes(items)  # nothing was accepted, so no code was sold or returned
                     if moved and self._move_heads is not None:
@@ -374,11 +394,20 @@ class IngestPipeline:
         device = self._registry.get(device_id)
         return device.seller_tin if device is not None else ""
 
+    def _remember_refused(self, refused: dict[tuple[bytes, str], None]) -> None:
+        """The refusals just journalled, so their copies are not (bounded: the oldest are forgotten)."""
+        for key in refused:
+            self._refused[key] = None
+        while len(self._refused) > RECENT_REFUSALS:
+            self._refused.popitem(last=False)
+
     def _decide(
         self, items: list[_Item], cursors: dict[str, ChainCursor], received_ms: int,
         awaiting: dict[str, list[_Item]], record_unproven: Callable[[], bool] | None = None,
-    ) -> list[bytes]:
+    ) -> tuple[list[bytes], dict[tuple[bytes, str], None]]:
+        """The journal records of a batch, and the (envelope hash, error) of its signed refusals."""
         records: list[bytes] = []
+        refused: dict[tuple[bytes, str], None] = {}
         unproven: dict[tuple[str, str], list[_Item]] = {}  # refusals not proven the device's (see ingest)
         keys: dict[str, _Key] = {}  # by device: the key a rotation accepted in this batch handed over to
         # Every code of the request found in the status index once, before its events are judged.
@@ -398,16 +427,22 @@ class IngestPipeline:
             if item.device is None and item.rejection is not None:
                 unproven.setdefault((item.device_id, item.rejection.error.code), []).append(item)
                 continue
+            if item.rejection is not None and item.signed is not None:
+                key = (item.signed.envelope_hash, item.rejection.error.code)
+                if key in self._refused or key in refused:
+                    continue  # journalled already: a copy says nothing new
+                refused[key] = None
             records.append(self._record(item, received_ms).SerializeToString())
         for first, *rest in unproven.values():
             if record_unproven is not None and not record_unproven():
                 self.unrecorded_refusals += 1 + len(rest)
                 continue
             record = self._record(first, received_ms)
+            _keep_little(record)
             if rest:
                 record.detail += f" (and {len(rest)} more like it in the same request)"
             records.append(record.SerializeToString())
-        return records
+        return records, refused
 
     def _chain_and_validate(
         self, item: _Item, cursor: ChainCursor, received_ms: int, slots: dict[str, Slot],

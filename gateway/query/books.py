@@ -372,7 +372,8 @@ def compare_books(
     named = sorted({b.device_id for b in books})
     # A register that is not the seller's (a typo, or someone else's) is named as such and left out: its
     # rows are not receipts "missing on our side". Whether it exists for another seller is not said.
-    strangers = sorted(set(named) - _sellers_registers(client, db, seller, named))
+    # A set: a file naming 40,000 registers nobody knows took 19 s as a list (each row looked through it).
+    strangers = set(named) - _sellers_registers(client, db, seller, named)
     not_yours = [b for b in books if b.device_id in strangers]
     in_range = [b for b in books if since_ms <= b.time_ms < until_ms and b.device_id not in strangers]
     devices = sorted({b.device_id for b in in_range})
@@ -412,7 +413,7 @@ def compare_books(
             "until": last.isoformat(),
             "file_rows": len(books),
             "outside_range": len(books) - len(in_range) - len(not_yours),
-            "not_sellers_registers": strangers,
+            "not_sellers_registers": sorted(strangers),
             "not_sellers_rows": len(not_yours),
         },
         "days": [(first + dt.timedelta(days=n)).isoformat() for n in range((last - first).days + 1)],

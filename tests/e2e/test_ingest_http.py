@@ -218,14 +218,27 @@ def test_a_stranger_cannot_blame_a_sellers_register_nor_fill_the_journal(tmp_pat
             forged.append(envelope)
         acks = gateway.ingest(forged).acks
         assert {(a.status, a.error_code) for a in acks} == {(pb.REJECTED, "bad_signature")}
+        # An id or hash far past its limit is kept cut to it, with no event bytes: a few hundred bytes.
+        huge = victim.envelope(sale(1), advance=False)
+        huge.device_id, huge.key_id = "HUGE-" + "x" * 1_000_000, "k" * 1_000_000
+        assert gateway.ingest([huge]).acks[0].error_code == "field_too_long"
         strangers = [ChainedRegister(f"MADE-UP-{n}").envelope(sale()) for n in range(100)]
         acks = gateway.ingest(strangers).acks
         assert {(a.status, a.error_code) for a in acks} == {(pb.REJECTED, "unknown_device")}
         # What the victim's register does sign is the seller's own doing, refusals included.
         assert gateway.ingest([victim.envelope(sale(1000))]).acks[0].status == pb.ACCEPTED
-        gap = gateway.ingest([victim.envelope(sale(1300), seq=5, advance=False)]).acks[0]
+        gap_envelope = victim.envelope(sale(1300), seq=5, advance=False)
+        gap = gateway.ingest([gap_envelope]).acks[0]
         assert gap.error_code == "seq_gap"
+        # Its copies, replayed or resent while the gap stays open, are answered alike and not kept again.
+        for copies in (1, 1, 5):
+            acks = gateway.ingest([gap_envelope] * copies).acks
+            assert {a.error_code for a in acks} == {"seq_gap"}
         gateway.wait_shipped(1)
+        assert gateway.sql(
+            "SELECT length(device_id), length(envelope) < 400 FROM tracegate.rejections"
+            " WHERE startsWith(device_id, 'HUGE-')"
+        ) == [[64, 1]]
         rows = gateway.sql(
             "SELECT error_code, seller_tin, detail FROM tracegate.rejections "
             "WHERE device_id = 'KKM-VICTIM' ORDER BY error_code"
@@ -235,9 +248,9 @@ def test_a_stranger_cannot_blame_a_sellers_register_nor_fill_the_journal(tmp_pat
         assert rows[0][2].endswith("(and 299 more like it in the same request)"), rows[0][2]
         # The sender's budget (40) bounds what the made-up devices leave behind: the rest is only counted.
         kept = gateway.sql("SELECT count() FROM tracegate.rejections WHERE startsWith(device_id, 'MADE-UP-')")
-        assert kept == [[39]], kept  # the forgeries took one record of the 40
+        assert kept == [[38]], kept  # the forgeries and the huge one took two records of the 40
         _, _, metrics = gateway.request("GET", "/metrics")
-        assert b"tracegate_refusals_unrecorded_total 61" in metrics
+        assert b"tracegate_refusals_unrecorded_total 62" in metrics
         reconciled = gateway.sql(
             f"SELECT count() FROM tracegate.rejections WHERE seller_tin = '{TIN}'"
         )
