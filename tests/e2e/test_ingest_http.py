@@ -267,5 +267,9 @@ def test_a_batch_carries_only_the_device_its_header_names(gateway: GatewayProces
     )
     answer = json.loads(raw)
     assert (status, answer["error"]) == (400, "device_mismatch"), answer
-    assert "envelope 2 is for 'KKM-HDR-2'" in answer["detail"]
+    assert answer["detail"] == "envelope 2 is for another device than X-Device-Id"
+    status, _, raw = gateway.request(
+        "POST", "/v1/batches", body, PROTOBUF, headers={"X-Device-Id": "KKM-HDR-1, KKM-HDR-2"}
+    )
+    assert (status, json.loads(raw)["error"]) == (400, "device_mismatch")
     assert gateway.sql("SELECT count() FROM tracegate.rejections") == [[0]]
