@@ -12,7 +12,17 @@ the parse, but every occurrence is in the frame.
 
 Left out: the cashier's name, goods names, card RRNs and the like (the seller's words, mapped into our
 receipt and kept as ours are), a second body an item carries besides the one of its type (the mapping
-reads only that one), and fields this schema does not know (a newer version's).
+reads only that one).
+
+Fields this schema does not know, at any depth (a newer protocol version's, which may be a buyer's): the
+frame counts as one that may hold buyer data, named "unknown fields" (not the buyer's own part, so no
+finding). Told by size: the parse with its unknown fields discarded re-encodes to another length than the
+payload. A singular field sent twice, a non-canonical encoding or a value of a closed enum this schema does
+not know re-encodes differently too, and counts the same (conservative); registers encoding with this
+schema's protobuf (our simulator) or a standard encoder (the published frames) send none of these. The check
+is a discard and a re-encoding of the parse, both in upb's C: measured 1.7 µs on a one-line ticket, 2.6 µs
+on three lines, 6.7 µs on ten (about 0.6 µs a line, three times the parse's own cost), and only where no
+part of ours is.
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ _BODY_OF_TYPE = {
     _ITEM.ITEM_TYPE_DISCOUNT: "discount", _ITEM.ITEM_TYPE_STORNO_DISCOUNT: "storno_discount",
 }
 _UNREADABLE = "payload (it does not parse)"
+UNKNOWN_FIELDS = "unknown fields"
 # The parts that are the buyer's by definition; the others (printed text, key-value pairs) are what many
 # registers fill on every receipt, and may or may not hold a buyer's words.
 BUYERS_OWN = ("extension_options", "domain account number", "domain card number")
@@ -75,7 +86,8 @@ def _item_auxiliary(item: ofd_pb2.TicketRequest.Item) -> bool:
 
 def buyer_text_in_frame(frame: bytes) -> str:
     """buyer_text_in() of a request frame as the front door keeps it (header and payload); bytes that do
-    not parse may hold anything, so they count as buyer data."""
+    not parse may hold anything, and fields this schema does not know may be a buyer's, so they count as
+    buyer data too."""
     request = ofd_pb2.Request()
     try:
         # Partial, as the door decodes: a frame kept as evidence may lack a required field (content is
@@ -83,4 +95,11 @@ def buyer_text_in_frame(frame: bytes) -> str:
         request.MergeFromString(frame[FRAME_HEADER_BYTES:])
     except DecodeError:
         return _UNREADABLE
-    return buyer_text_in(request)
+    where = buyer_text_in(request)
+    if where:
+        return where
+    request.DiscardUnknownFields()  # recursive: every depth
+    # Partial: ByteSize() raises on a missing required field, which a kept frame may lack.
+    if len(request.SerializePartialToString()) != len(frame) - FRAME_HEADER_BYTES:
+        return UNKNOWN_FIELDS
+    return ""

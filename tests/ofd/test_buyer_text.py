@@ -14,14 +14,21 @@ from typing import Any
 import pytest
 
 from gateway.auth.tokens import ADMIN
-from gateway.ofd.framing import HEADER_SIZE, encode_frame
+from gateway.ofd.framing import HEADER_SIZE, encode_frame, encode_varint
 from gateway.query.receipts import Receipts
-from gateway.security.ofd_buyer_text import BUYERS_OWN, FRAME_HEADER_BYTES, buyer_text_in, buyer_text_in_frame
+from gateway.security.ofd_buyer_text import (
+    BUYERS_OWN,
+    FRAME_HEADER_BYTES,
+    UNKNOWN_FIELDS,
+    buyer_text_in,
+    buyer_text_in_frame,
+)
 from gateway.service import GatewayService
 from gateway.settings import Settings
 from gateway.wire import ofd_pb2
 from tests.ofd.registers import Register, T, commodity, money, ticket, when
 from tests.ofd.stored import rows, shipped
+from tests.ofd_wire.published import frame as published_frame
 
 EMAIL, PHONE, IIN = "aliya.marker@buyer.test", "+77015550199", "990101355501"
 MARKERS = (EMAIL, PHONE, IIN)
@@ -70,11 +77,36 @@ FREE_TEXT: dict[str, Callable[[ofd_pb2.Request], None]] = {
 }
 
 
+def _unknown_field(number: int, text: str) -> bytes:
+    """A length-delimited field of that number holding text, as a newer protocol version may send one."""
+    data = text.encode()
+    return encode_varint(number << 3 | 2) + encode_varint(len(data)) + data
+
+
+# Fields this schema does not know (a future version's buyer field?): merged in, kept by the parse.
+def _ticket_unknown(request: ofd_pb2.Request) -> None:
+    request.ticket.MergeFromString(_unknown_field(111, EMAIL))
+
+
+def _item_unknown(request: ofd_pb2.Request) -> None:
+    request.ticket.items[0].commodity.MergeFromString(_unknown_field(50, PHONE))
+
+
+def _request_unknown(request: ofd_pb2.Request) -> None:
+    request.MergeFromString(_unknown_field(100, f"{EMAIL} {IIN}"))
+
+
+UNKNOWN: dict[str, Callable[[ofd_pb2.Request], None]] = {
+    "ticket field 111": _ticket_unknown, "item body field 50": _item_unknown,
+    "request field 100": _request_unknown,
+}
+
+
 def _request(time_ms: int, part: str | None = None) -> ofd_pb2.Request:
     sale = ticket(time_ms, [commodity("Tea", 10_000)])
     request = ofd_pb2.Request(command=ofd_pb2.COMMAND_TICKET, ticket=sale)
     if part is not None:
-        FREE_TEXT[part](request)
+        {**FREE_TEXT, **UNKNOWN}[part](request)
     return request
 
 
@@ -86,6 +118,19 @@ def test_each_free_text_part_is_named(part: str) -> None:
     assert buyer_text_in_frame(frame) == part
 
 
+@pytest.mark.parametrize("part", sorted(UNKNOWN))
+def test_a_field_the_schema_does_not_know_counts_at_any_depth(part: str) -> None:
+    request = _request(now_ms(), part)
+    payload = request.SerializeToString()
+    assert any(marker.encode() in payload for marker in MARKERS), "the parse keeps what it does not know"
+    assert buyer_text_in(request) == "", "the parse shows no part of ours"
+    frame = encode_frame(payload, version=203, device_id=1, token=0, reqnum=1)
+    assert buyer_text_in_frame(frame) == UNKNOWN_FIELDS and UNKNOWN_FIELDS not in BUYERS_OWN
+    request.ticket.printed_ticket = EMAIL  # a part of ours is named first
+    frame = encode_frame(request.SerializeToString(), version=203, device_id=1, token=0, reqnum=1)
+    assert buyer_text_in_frame(frame) == "printed_ticket"
+
+
 def test_the_sellers_words_and_a_plain_receipt_are_no_buyer_text() -> None:
     request = _request(now_ms())
     request.ticket.operator.name = "Aigerim"  # the cashier: mapped into our receipt, kept as ours are
@@ -93,8 +138,16 @@ def test_the_sellers_words_and_a_plain_receipt_are_no_buyer_text() -> None:
     request.ticket.domain.type = ofd_pb2.DOMAIN_TAXI
     request.service.security_stats.os_version = "Android 13"
     assert buyer_text_in(request) == ""
+    frame = encode_frame(request.SerializePartialToString(), version=203, device_id=1, token=0, reqnum=1)
+    assert buyer_text_in_frame(frame) == "", "every field known, canonical bytes: the frame is kept"
     placement = ofd_pb2.Request(command=ofd_pb2.COMMAND_MONEY_PLACEMENT)
     assert buyer_text_in(placement) == ""
+    assert buyer_text_in_frame(frame[:FRAME_HEADER_BYTES] + placement.SerializeToString()) == ""
+
+
+def test_the_published_request_frames_are_no_buyer_text() -> None:
+    for name in ("derived_info_request_203",):
+        assert buyer_text_in_frame(published_frame(name)) == "", name
 
 
 def test_presence_counts_not_the_last_value() -> None:
@@ -137,7 +190,7 @@ async def test_buyer_text_in_a_frame_is_kept_nowhere_in_clear(
     start = now_ms() - 3600_000
     assert (await register.send(_request(start))).result.result_code == 0  # opens the shift; keeps its frame
     numbers = []
-    for offset, part in enumerate(sorted(FREE_TEXT), start=1):
+    for offset, part in enumerate([*sorted(FREE_TEXT), *sorted(UNKNOWN)], start=1):
         answer = await register.send(_request(start + offset * 1000, part))
         assert answer.result.result_code == 0, f"{part}: content is never refused"
         numbers.append(answer.ticket.ticket_number)
@@ -157,7 +210,7 @@ async def test_buyer_text_in_a_frame_is_kept_nowhere_in_clear(
                                  "WHERE device_id = 'KKM-200001' ORDER BY seq")
     assert stored == [
         ("shift_open", "", True, False), ("receipt", "", True, True),
-        *[("receipt", "", True, False)] * len(FREE_TEXT), ("cash_movement", "", True, False),
+        *[("receipt", "", True, False)] * (len(FREE_TEXT) + len(UNKNOWN)), ("cash_movement", "", True, False),
     ], "the event bytes hold none of it and are kept; the frames holding it are not"
     anomalies = await rows(service, "SELECT detail FROM {db}.anomalies "
                                     "WHERE kind = 'pii_without_consent' ORDER BY seq")
@@ -167,7 +220,7 @@ async def test_buyer_text_in_a_frame_is_kept_nowhere_in_clear(
 
     # What the receipt page and API show of each receipt: the read side's own query.
     seqs = [seq for (seq,) in await rows(service, "SELECT seq FROM {db}.receipts ORDER BY seq")]
-    assert len(seqs) == len(FREE_TEXT) + 1
+    assert len(seqs) == len(FREE_TEXT) + len(UNKNOWN) + 1
 
     def pages(client: Any) -> list[dict[str, Any]]:
         receipts = Receipts(client, service.storage.database, ADMIN)
