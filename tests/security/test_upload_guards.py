@@ -157,6 +157,27 @@ def test_numbers_json_has_no_room_for_are_a_400(gateway: Gateway) -> None:
         assert (status, error) == (400, "malformed_request"), body
 
 
+@pytest.mark.parametrize(("path", "body"), [
+    ("/v1/anomalies/nope/actions", rb'{"action": "note", "note": "\ud800"}'),
+    ("/v1/anomalies/nope/actions", rb'{"action": "note", "note": "x", "assignee": "\udfff"}'),
+    ("/v1/admin/tokens", rb'{"scope": "analyst", "label": "\ud800"}'),
+    ("/v1/admin/tokens", rb'{"scope": "analyst", "extra": [{"\udc00": 1}]}'),
+])
+def test_a_json_string_that_is_not_unicode_text_is_a_400(gateway: Gateway, path: str, body: bytes) -> None:
+    # A lone surrogate escape reads as a str no encoder takes: it reached the storage insert (a 500).
+    token = gateway.analyst if path.startswith("/v1/anomalies") else gateway.gw.token
+    status, error, detail = gateway.refused(path, body, token, "application/json")
+    assert (status, error) == (400, "malformed_request"), detail
+    assert "not Unicode text" in detail
+
+
+def test_a_surrogate_from_the_bodys_charset_is_a_400(gateway: Gateway) -> None:
+    body = b'{"scope": "analyst", "label": "\\ud800"}'  # the charset, not JSON, makes this one
+    content_type = "application/json; charset=raw_unicode_escape"
+    status, error, detail = gateway.refused("/v1/admin/tokens", body, gateway.gw.token, content_type)
+    assert (status, error) == (400, "malformed_request"), detail
+
+
 @pytest.mark.parametrize("days", ["1e308", "36501", "-1", "0", "true"])
 def test_a_token_expiry_out_of_range_is_a_400_that_says_the_range(gateway: Gateway, days: str) -> None:
     body = f'{{"scope": "analyst", "expires_days": {days}}}'.encode()
