@@ -178,6 +178,17 @@ def test_a_surrogate_from_the_bodys_charset_is_a_400(gateway: Gateway) -> None:
     assert (status, error) == (400, "malformed_request"), detail
 
 
+@pytest.mark.parametrize("from_seq", ["true", "9" * 400, str(2**63), "0", "-1", "1.5", '"5"', "null"])
+def test_revoke_from_takes_only_a_whole_seq_in_range(gateway: Gateway, from_seq: str) -> None:
+    # true was read as 1 (and revoked the device); 400 nines gave a 500. Refused before the device is looked
+    # up, so a device that is not registered shows the check too.
+    body = f'{{"from_seq": {from_seq}}}'.encode()
+    path = "/v1/admin/devices/KKM-NOT-THERE/revoke-from"
+    status, error, detail = gateway.refused(path, body, gateway.gw.token, "application/json")
+    assert (status, error) == (400, "malformed_request"), detail
+    assert "from_seq" in detail
+
+
 @pytest.mark.parametrize("days", ["1e308", "36501", "-1", "0", "true"])
 def test_a_token_expiry_out_of_range_is_a_400_that_says_the_range(gateway: Gateway, days: str) -> None:
     body = f'{{"scope": "analyst", "expires_days": {days}}}'.encode()
