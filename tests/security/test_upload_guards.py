@@ -189,6 +189,21 @@ def test_revoke_from_takes_only_a_whole_seq_in_range(gateway: Gateway, from_seq:
     assert "from_seq" in detail
 
 
+@pytest.mark.parametrize("label", ["A" * 201, "A" * 5_000_000, ["a list"]])
+def test_a_token_label_too_long_or_not_a_string_is_a_400(gateway: Gateway, label: object) -> None:
+    # A 5 MB label was issued (and stored cut to 200 characters without a word).
+    body = json.dumps({"scope": "analyst", "label": label}).encode()
+    status, error, detail = gateway.refused("/v1/admin/tokens", body, gateway.gw.token, "application/json")
+    assert (status, error) == (400, "malformed_request"), detail
+    assert "label must be" in detail
+
+
+def test_a_token_label_of_200_characters_is_issued(gateway: Gateway) -> None:
+    status, answer = gateway.gw.admin("POST", "/v1/admin/tokens", {"scope": "analyst", "label": "Ж" * 200})
+    assert status == 201, answer
+    assert answer["label"] == "Ж" * 200
+
+
 @pytest.mark.parametrize("days", ["1e308", "36501", "-1", "0", "true"])
 def test_a_token_expiry_out_of_range_is_a_400_that_says_the_range(gateway: Gateway, days: str) -> None:
     body = f'{{"scope": "analyst", "expires_days": {days}}}'.encode()
