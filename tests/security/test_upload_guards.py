@@ -204,6 +204,26 @@ def test_a_token_label_of_200_characters_is_issued(gateway: Gateway) -> None:
     assert answer["label"] == "Ж" * 200
 
 
+FULL_WIDTH_ONE = "%EF%BC%91"  # "１": int() reads it as 1
+NINES = "9" * 5000  # past Python's limit on int() from a string, which raises
+
+
+@pytest.mark.parametrize(("path", "reader"), [
+    (f"/v1/verify?device_id=KKM-X&fiscal_sign=1&seq={FULL_WIDTH_ONE}", None),
+    ("/v1/verify?device_id=KKM-X&fiscal_sign=1&seq=%D9%A1", None),  # "١", an Arabic-Indic one
+    (f"/v1/export?device=KKM-X&from_seq={FULL_WIDTH_ONE}", "analyst"),
+    (f"/v1/export?device=KKM-X&to_seq={FULL_WIDTH_ONE}", "analyst"),
+    (f"/v1/export?device=KKM-X&from_seq={NINES}", "analyst"),
+    (f"/v1/receipts?document={NINES}", "analyst"),
+])
+def test_a_whole_number_in_a_query_takes_ascii_digits_only(gateway: Gateway, path: str,
+                                                            reader: str | None) -> None:
+    token = gateway.analyst if reader else None
+    status, _, answer = gateway.gw.request("GET", path, token=token)
+    assert status == 400, answer[:300]
+    assert json.loads(answer)["error"] == "malformed_request"
+
+
 @pytest.mark.parametrize("days", ["1e308", "36501", "-1", "0", "true"])
 def test_a_token_expiry_out_of_range_is_a_400_that_says_the_range(gateway: Gateway, days: str) -> None:
     body = f'{{"scope": "analyst", "expires_days": {days}}}'.encode()
