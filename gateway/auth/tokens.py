@@ -18,6 +18,8 @@ ADMIN_FILE_TOKEN_ID = "admin-file"
 # A hundred years: more than any token needs (omit the expiry for one that never expires), and the expiry
 # stays within what a datetime and the tokens table's DateTime64 hold (1e308 days overflowed: a 500).
 MAX_EXPIRES_DAYS = 36_500
+# A label says who or what a token is for; a longer one is refused (a 5 MB label was stored, cut silently).
+MAX_LABEL = 200
 _COLUMNS = [
     "token_id",
     "token_hash",
@@ -112,11 +114,13 @@ def new_token(
     if expires_days is not None and not 0 < expires_days <= MAX_EXPIRES_DAYS:  # NaN fails it too
         refused = f"expires_days must be more than 0 and at most {MAX_EXPIRES_DAYS} (or omitted: no expiry)"
         raise GatewayError(errors.MALFORMED_REQUEST, refused)
+    if len(label) > MAX_LABEL:
+        raise GatewayError(errors.MALFORMED_REQUEST, f"label must be at most {MAX_LABEL} characters")
     now = _now_ms() if now_ms is None else now_ms
     token_id = secrets.token_hex(6)
     secret = f"tg_{scope[:3]}_{token_id}_{secrets.token_urlsafe(24)}"
     expires = None if expires_days is None else now + int(expires_days * 86_400_000)
-    record = AccessToken(token_id, hash_token(secret), scope, seller_tin, label[:200], now, expires, False)
+    record = AccessToken(token_id, hash_token(secret), scope, seller_tin, label, now, expires, False)
     return secret, record
 
 

@@ -11,6 +11,7 @@ from gateway.errors import GatewayError
 from gateway.http.client_address import remote_of
 from gateway.http.keys import SERVICE
 from gateway.http.limits import UNPROVEN_LIMITS, VERIFY_LIMITS, check_device_rate
+from gateway.http.receipt_routes import whole_number
 from gateway.query.verify import verify_fiscal_sign
 from gateway.wire import pb
 
@@ -95,11 +96,8 @@ async def get_verify(request: web.Request) -> web.Response:
     query = request.query
     device_id = query.get("device_id", "")
     fiscal_sign = query.get("fiscal_sign", "")
-    try:
-        seq = int(query.get("seq", ""))
-    except ValueError:
-        raise GatewayError(errors.MALFORMED_REQUEST, "seq must be a whole number") from None
-    if not device_id or not fiscal_sign or not 1 <= seq < 2**64:
+    seq = whole_number(request, "seq", 2**64 - 1)  # ASCII digits only: int() took "１" as 1
+    if not device_id or not fiscal_sign or not seq:
         raise GatewayError(errors.MALFORMED_REQUEST, "device_id, seq (1 or more) and fiscal_sign are needed")
     result = await verify_fiscal_sign(request.app[SERVICE], device_id, seq, fiscal_sign)
     return web.json_response(result)

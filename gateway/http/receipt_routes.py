@@ -15,11 +15,13 @@ from gateway.query.receipts import MAX_PAGE, ReceiptFilter
 from gateway.query.reconcile import parse_date
 
 
-def _whole(request: web.Request, name: str, most: int = 2**32 - 1) -> int | None:
+def whole_number(request: web.Request, name: str, most: int = 2**32 - 1) -> int | None:
+    """?name= as a whole number from 0 to most in ASCII digits (int() reads other scripts' too), or None."""
     raw = (request.query.get(name) or "").strip()
     if not raw:
         return None
-    if not (raw.isascii() and raw.isdigit()) or int(raw) > most:
+    # The length first: int() of a few thousand digits raises (Python's limit on int from str), a 500.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(most)) or int(raw) > most:
         params = {"value": raw[:40], "most": most}
         raise GatewayError(errors.MALFORMED_REQUEST, key="error.not_a_whole_number", params=params)
     return int(raw)
@@ -32,10 +34,10 @@ async def get_receipts(request: web.Request) -> web.Response:
     flt = ReceiptFilter(
         seller_tin=q.get("tin") or None,
         device_id=q.get("device") or None,
-        shift_number=_whole(request, "shift"),
+        shift_number=whole_number(request, "shift"),
         day=parse_date(q["date"]) if q.get("date") else None,
         fiscal_sign=q.get("sign") or None,
-        document_number=_whole(request, "document", 2**63 - 1),
+        document_number=whole_number(request, "document", 2**63 - 1),
         amount=q.get("amount") or None,
     )
     limit, cursor = limit_of(request, 100, MAX_PAGE), q.get("cursor") or None

@@ -26,11 +26,14 @@ async def issue(request: web.Request) -> web.Response:
     if days is not None and (isinstance(days, bool) or not isinstance(days, int | float)):
         refused = f"expires_days must be a number of days, at most {MAX_EXPIRES_DAYS}"
         raise GatewayError(errors.MALFORMED_REQUEST, refused)
+    label = body.get("label") or ""
+    if not isinstance(label, str):
+        raise GatewayError(errors.MALFORMED_REQUEST, "label must be a string")
     secret, token = new_token(
         str(body.get("scope", "")),
         str(body.get("seller_tin") or ""),
         expires_days=days,
-        label=str(body.get("label") or ""),
+        label=label,
     )
     service = request.app[SERVICE]
     await service.storage.run(lambda c: save_token(c, service.storage.database, token))

@@ -85,9 +85,10 @@ class Rotation:
 def _seq(value: str | None, name: str) -> int | None:
     if value is None or not value.strip():
         return None
-    if not value.strip().isdigit() or int(value) < 1:
+    digits = value.strip()  # ASCII only: isdigit() and int() take "１" (and other scripts' digits) too
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 19 or not 1 <= int(digits) <= 2**63 - 1:
         raise GatewayError(errors.MALFORMED_REQUEST, f"{name} must be a seq (a whole number from 1)")
-    return int(value)
+    return int(digits)
 
 
 def parse_request(query: Mapping[str, str], devices: list[str]) -> ExportRequest:

@@ -157,6 +157,73 @@ def test_numbers_json_has_no_room_for_are_a_400(gateway: Gateway) -> None:
         assert (status, error) == (400, "malformed_request"), body
 
 
+@pytest.mark.parametrize(("path", "body"), [
+    ("/v1/anomalies/nope/actions", rb'{"action": "note", "note": "\ud800"}'),
+    ("/v1/anomalies/nope/actions", rb'{"action": "note", "note": "x", "assignee": "\udfff"}'),
+    ("/v1/admin/tokens", rb'{"scope": "analyst", "label": "\ud800"}'),
+    ("/v1/admin/tokens", rb'{"scope": "analyst", "extra": [{"\udc00": 1}]}'),
+])
+def test_a_json_string_that_is_not_unicode_text_is_a_400(gateway: Gateway, path: str, body: bytes) -> None:
+    # A lone surrogate escape reads as a str no encoder takes: it reached the storage insert (a 500).
+    token = gateway.analyst if path.startswith("/v1/anomalies") else gateway.gw.token
+    status, error, detail = gateway.refused(path, body, token, "application/json")
+    assert (status, error) == (400, "malformed_request"), detail
+    assert "not Unicode text" in detail
+
+
+def test_a_surrogate_from_the_bodys_charset_is_a_400(gateway: Gateway) -> None:
+    body = b'{"scope": "analyst", "label": "\\ud800"}'  # the charset, not JSON, makes this one
+    content_type = "application/json; charset=raw_unicode_escape"
+    status, error, detail = gateway.refused("/v1/admin/tokens", body, gateway.gw.token, content_type)
+    assert (status, error) == (400, "malformed_request"), detail
+
+
+@pytest.mark.parametrize("from_seq", ["true", "9" * 400, str(2**63), "0", "-1", "1.5", '"5"', "null"])
+def test_revoke_from_takes_only_a_whole_seq_in_range(gateway: Gateway, from_seq: str) -> None:
+    # true was read as 1 (and revoked the device); 400 nines gave a 500. Refused before the device is looked
+    # up, so a device that is not registered shows the check too.
+    body = f'{{"from_seq": {from_seq}}}'.encode()
+    path = "/v1/admin/devices/KKM-NOT-THERE/revoke-from"
+    status, error, detail = gateway.refused(path, body, gateway.gw.token, "application/json")
+    assert (status, error) == (400, "malformed_request"), detail
+    assert "from_seq" in detail
+
+
+@pytest.mark.parametrize("label", ["A" * 201, "A" * 5_000_000, ["a list"]])
+def test_a_token_label_too_long_or_not_a_string_is_a_400(gateway: Gateway, label: object) -> None:
+    # A 5 MB label was issued (and stored cut to 200 characters without a word).
+    body = json.dumps({"scope": "analyst", "label": label}).encode()
+    status, error, detail = gateway.refused("/v1/admin/tokens", body, gateway.gw.token, "application/json")
+    assert (status, error) == (400, "malformed_request"), detail
+    assert "label must be" in detail
+
+
+def test_a_token_label_of_200_characters_is_issued(gateway: Gateway) -> None:
+    status, answer = gateway.gw.admin("POST", "/v1/admin/tokens", {"scope": "analyst", "label": "Ж" * 200})
+    assert status == 201, answer
+    assert answer["label"] == "Ж" * 200
+
+
+FULL_WIDTH_ONE = "%EF%BC%91"  # "１": int() reads it as 1
+NINES = "9" * 5000  # past Python's limit on int() from a string, which raises
+
+
+@pytest.mark.parametrize(("path", "reader"), [
+    (f"/v1/verify?device_id=KKM-X&fiscal_sign=1&seq={FULL_WIDTH_ONE}", None),
+    ("/v1/verify?device_id=KKM-X&fiscal_sign=1&seq=%D9%A1", None),  # "١", an Arabic-Indic one
+    (f"/v1/export?device=KKM-X&from_seq={FULL_WIDTH_ONE}", "analyst"),
+    (f"/v1/export?device=KKM-X&to_seq={FULL_WIDTH_ONE}", "analyst"),
+    (f"/v1/export?device=KKM-X&from_seq={NINES}", "analyst"),
+    (f"/v1/receipts?document={NINES}", "analyst"),
+])
+def test_a_whole_number_in_a_query_takes_ascii_digits_only(gateway: Gateway, path: str,
+                                                            reader: str | None) -> None:
+    token = gateway.analyst if reader else None
+    status, _, answer = gateway.gw.request("GET", path, token=token)
+    assert status == 400, answer[:300]
+    assert json.loads(answer)["error"] == "malformed_request"
+
+
 @pytest.mark.parametrize("days", ["1e308", "36501", "-1", "0", "true"])
 def test_a_token_expiry_out_of_range_is_a_400_that_says_the_range(gateway: Gateway, days: str) -> None:
     body = f'{{"scope": "analyst", "expires_days": {days}}}'.encode()
