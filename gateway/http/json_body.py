@@ -70,7 +70,7 @@ async def json_body(request: web.Request) -> Any:
     """The request's JSON body (bounded by the app's client_max_size), or malformed_request."""
     try:
         text = await request.text()
-    except UnicodeDecodeError:
+    except (UnicodeDecodeError, LookupError):  # LookupError: a charset Python does not know
         raise GatewayError(errors.MALFORMED_REQUEST, "body is not JSON") from None
     body = _parse(text)
     _all_text(body)  # always: a charset such as raw_unicode_escape decodes to a surrogate with no \u escape

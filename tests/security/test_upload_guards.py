@@ -176,6 +176,11 @@ def test_a_surrogate_from_the_bodys_charset_is_a_400(gateway: Gateway) -> None:
     content_type = "application/json; charset=raw_unicode_escape"
     status, error, detail = gateway.refused("/v1/admin/tokens", body, gateway.gw.token, content_type)
     assert (status, error) == (400, "malformed_request"), detail
+    # A charset nobody knows is no JSON either, not a 500.
+    unknown = "application/json; charset=nope"
+    plain = b'{"scope": "analyst"}'
+    status, error, detail = gateway.refused("/v1/admin/tokens", plain, gateway.gw.token, unknown)
+    assert (status, error) == (400, "malformed_request"), detail
 
 
 @pytest.mark.parametrize("from_seq", ["true", "9" * 400, str(2**63), "0", "-1", "1.5", '"5"', "null"])
