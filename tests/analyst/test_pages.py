@@ -348,6 +348,11 @@ def test_retailer_finds_receipts_and_reads_register_reports(loaded: Loaded, brow
     assert "shift 1 so far" in browser.text("#x-report") and "50.00" in browser.text("#x-report")
     _open(browser, loaded, "/ui/register?device=golden-0001", "document.querySelector('#z-reports')")
     browser.screenshot(ARTIFACTS / "register-retailer.png")
+    # What is wrong with a register is on its page, each kind a link into the queue of that register.
+    _open(browser, loaded, "/ui/register?device=golden-0002", "document.querySelector('#problems')")
+    late = "#problems a[href='/ui/anomalies?device=golden-0002&kind=late_upload']"
+    assert browser.evaluate(f"document.querySelector({json.dumps(late)}) !== null"), browser.text("#problems")
+    browser.screenshot(ARTIFACTS / "register-problems-retailer.png")
     _open(browser, loaded, f"/ui/register?device={FORGED_DEVICE}", "document.querySelector('#result .error')")
 
 
