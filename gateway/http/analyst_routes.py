@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from importlib import resources
 from typing import Any
 
@@ -17,6 +16,7 @@ from gateway.http.audit_trail import audit_request
 from gateway.http.errors import lang_of
 from gateway.http.json_body import json_body
 from gateway.http.keys import SERVICE
+from gateway.http.query_values import whole_number
 from gateway.http.uploads import upload_work
 from gateway.i18n import translate
 from gateway.query.anomalies import MAX_PAGE, AnomalyFilter, csv_header, csv_rows
@@ -31,7 +31,6 @@ from gateway.security import audit
 READERS = ("analyst", "retailer")
 CSV_PAGE = 1000
 MAX_CSV_ROWS = 5_000_000
-_WHOLE = re.compile(r"-?[0-9]{1,19}")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -56,18 +55,10 @@ def _filter(request: web.Request) -> AnomalyFilter:
     )
 
 
-def _int(request: web.Request, name: str, default: int) -> int:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    if not _WHOLE.fullmatch(raw):  # int() would also read " 5", "1_000" and other scripts' digits
-        raise GatewayError(errors.MALFORMED_REQUEST, f"{name} must be a whole number")
-    return int(raw)
-
-
 def limit_of(request: web.Request, default: int = 100, most: int = MAX_PAGE) -> int:
     """?limit= between 1 and most (an error otherwise, never silently clamped)."""
-    limit = _int(request, "limit", default)
+    limit = whole_number(request, "limit")
+    limit = default if limit is None else limit
     if not 1 <= limit <= most:
         raise GatewayError(errors.MALFORMED_REQUEST, f"limit must be between 1 and {most}")
     return limit

@@ -11,7 +11,7 @@ from gateway.errors import GatewayError
 from gateway.http.client_address import remote_of
 from gateway.http.keys import SERVICE
 from gateway.http.limits import UNPROVEN_LIMITS, VERIFY_LIMITS, check_device_rate
-from gateway.http.receipt_routes import whole_number
+from gateway.http.query_values import whole_number
 from gateway.query.verify import verify_fiscal_sign
 from gateway.wire import pb
 

@@ -8,23 +8,12 @@ from gateway import errors
 from gateway.errors import GatewayError
 from gateway.http.analyst_routes import limit_of, reads_of
 from gateway.http.errors import lang_of
+from gateway.http.query_values import whole_number
 from gateway.http.uploads import upload_work
 from gateway.query.code_statuses import codes_of_upload, statuses_csv
 from gateway.query.csv_dialect import dialect_for
 from gateway.query.receipts import MAX_PAGE, ReceiptFilter
 from gateway.query.reconcile import parse_date
-
-
-def whole_number(request: web.Request, name: str, most: int = 2**32 - 1) -> int | None:
-    """?name= as a whole number from 0 to most in ASCII digits (int() reads other scripts' too), or None."""
-    raw = (request.query.get(name) or "").strip()
-    if not raw:
-        return None
-    # The length first: int() of a few thousand digits raises (Python's limit on int from str), a 500.
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(most)) or int(raw) > most:
-        params = {"value": raw[:40], "most": most}
-        raise GatewayError(errors.MALFORMED_REQUEST, key="error.not_a_whole_number", params=params)
-    return int(raw)
 
 
 async def get_receipts(request: web.Request) -> web.Response:

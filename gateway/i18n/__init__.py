@@ -25,6 +25,15 @@ def catalogue(lang: str) -> dict[str, str]:
     return messages
 
 
+# The receipt operations the catalogues name (operation.*).
+OPERATIONS = ("SELL", "SELL_RETURN", "BUY", "BUY_RETURN")
+
+
+def operation_text(operation: str, lang: str) -> str:
+    """A receipt operation in the reader's words; one the catalogues do not name, as it is."""
+    return translate(lang, f"operation.{operation}") if operation in OPERATIONS else operation
+
+
 def translate(lang: str, key: str, **params: Any) -> str:
     """The message key in lang with {params} filled in (the key itself if no catalogue has it)."""
     template = catalogue(lang if lang in LANGUAGES else DEFAULT).get(key) or catalogue(DEFAULT).get(key, key)

@@ -14,7 +14,7 @@ from typing import Any
 
 from gateway.anomaly_kinds import BY_NAME
 from gateway.auth.tokens import Principal
-from gateway.i18n import date_text, money, translate
+from gateway.i18n import date_text, money, operation_text, translate
 
 HOUR_MS = 3_600_000
 # Kinds whose stored detail says no more than their name does.
@@ -103,7 +103,6 @@ _MONEY = frozenset((
     "sum", "computed", "total", "due", "paid", "change", "cash", "held", "stated", "lines", "our_total",
     "theirs", "ours",
 ))
-_OPERATIONS = frozenset(("SELL", "SELL_RETURN", "BUY", "BUY_RETURN"))  # operation.* of the catalogues
 # Cash movement kinds as cash.* of the catalogues: OFD's MoneyPlacement numbers, and our CashMovement.Kind.
 _PLACEMENTS = {"0": "deposit", "1": "withdrawal"}
 _MOVEMENTS = {"0": "unspecified", "1": "deposit", "2": "withdrawal"}
@@ -118,8 +117,8 @@ def _figure(name: str, value: str, lang: str) -> str:
         whole, part = divmod(abs(int(value)), 10**places)
         number = ("-" if value.startswith("-") else "") + f"{whole}.{part:0{places}d}".rstrip("0").rstrip(".")
         return number if lang == "en" else number.replace(".", ",")
-    if name == "operation" and value in _OPERATIONS:
-        return translate(lang, f"operation.{value}")
+    if name == "operation":
+        return operation_text(value, lang)
     kinds = _PLACEMENTS if name == "placement" else _MOVEMENTS if name == "movement" else {}
     if value in kinds:
         return translate(lang, f"cash.{kinds[value]}")

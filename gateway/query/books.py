@@ -23,7 +23,7 @@ from xml.etree.ElementTree import ParseError
 from gateway import errors
 from gateway.auth.tokens import Principal
 from gateway.errors import GatewayError
-from gateway.i18n import translate
+from gateway.i18n import operation_text, translate
 from gateway.query.csv_dialect import RFC, CsvDialect
 from gateway.query.local_time import LOCAL_TZ, TZ_LABEL, day_range_ms, local_day, local_iso, parse_time
 from gateway.query.scoping import require_tin
@@ -423,13 +423,6 @@ def compare_books(
     }
 
 
-def _operation(operation: str | None, lang: str) -> str:
-    return translate(lang, f"operation.{operation}") if operation in _OPERATIONS else (operation or "")
-
-
-_OPERATIONS = frozenset(("SELL", "SELL_RETURN", "BUY", "BUY_RETURN"))  # operation.* of the catalogues
-
-
 def _table(
     result: dict[str, Any], lang: str, money: Any, for_people: bool = True, when: Any = local_iso,
     number: Any = int,
@@ -440,7 +433,7 @@ def _table(
             translate(lang, f"books.status.{r['status']}") if for_people else r["status"],
             r["device_id"],
             number(r["document_number"]),
-            _operation(r["operation"], lang) if for_people else (r["operation"] or ""),
+            operation_text(r["operation"] or "", lang) if for_people else (r["operation"] or ""),
             when(r["our_time_ms"]),
             when(r["their_time_ms"]),
             money(r["our_total"]),

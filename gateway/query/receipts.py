@@ -27,7 +27,6 @@ _LIST_COLUMNS = (
     " toUnixTimestamp64Milli(event_time) AS event_ms, total, line_count, marked_code_count, fiscal_sign,"
     " findings, seller_tin"
 )
-_OPERATIONS = ("SELL", "SELL_RETURN", "BUY", "BUY_RETURN")
 
 
 @dataclass(frozen=True)
