@@ -7,6 +7,7 @@ import contextlib
 import errno
 import os
 import subprocess
+import time
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -182,15 +183,19 @@ async def test_records_handed_off_are_written_in_order_and_a_failed_write_is_log
 async def test_checks_handed_off_together_share_one_fsync_and_land_on_their_own(journal: Journal) -> None:
     # A pre-sale check a record: at 2,000 a second an fsync each cost a core's fifth on this machine's disk.
     fsyncs = journal.fsyncs
-    for n in range(20):  # as checks come, one every half millisecond
+    started = time.monotonic()
+    for n in range(20):  # as checks come, one every half millisecond (longer on a loaded machine)
         journal.append_soon([b"check-%d" % n], f"answered check {n}")
         await asyncio.sleep(0.0005)
+    handed_off_for = time.monotonic() - started
     for _ in range(200):  # nobody awaits them: they are written once their window has passed
         if journal.record_count() == 20:
             break
         await asyncio.sleep(0.01)
     assert list(journal.replay()) == [b"check-%d" % n for n in range(20)]
-    assert journal.fsyncs - fsyncs <= 5  # ~10 ms of checks: two or three windows
+    # At most one group commit a window while they came, and one for the last window's: ~10 ms of checks
+    # on a quiet machine, two or three windows, where an fsync each would be twenty.
+    assert journal.fsyncs - fsyncs <= 2 + int(handed_off_for / journal_module.SOON_WINDOW_S)
 
 
 async def test_an_awaited_append_takes_waiting_hand_offs_along_at_once(
