@@ -44,3 +44,22 @@ async def test_an_error_inside_releases_the_locks() -> None:
     assert len(locks) == 0
     async with locks.hold(["d1"]):
         pass
+
+
+async def test_a_waiter_cancelled_as_its_turn_comes_passes_the_lock_on() -> None:
+    locks = KeyLocks()
+    entered: list[str] = []
+
+    async def hold(name: str) -> None:
+        async with locks.hold(["d1"]):
+            entered.append(name)
+
+    first = locks.hold(["d1"])
+    await first.__aenter__()
+    second, third = asyncio.ensure_future(hold("second")), asyncio.ensure_future(hold("third"))
+    await asyncio.sleep(0)  # both wait, in that order
+    await first.__aexit__(None, None, None)  # hands d1 to the second …
+    second.cancel()  # … which gives up before it could run
+    await asyncio.gather(second, third, return_exceptions=True)
+    assert second.cancelled() and entered == ["third"]
+    assert len(locks) == 0

@@ -7,8 +7,8 @@ import contextlib
 import errno
 import os
 import subprocess
-import time
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
