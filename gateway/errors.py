@@ -50,6 +50,13 @@ DEVICE_MISMATCH = _define(
     "device_mismatch", 400, False, "The batch holds envelopes of another device than X-Device-Id names."
 )
 MALFORMED_REQUEST = _define("malformed_request", 400, False, "The request is not valid.")
+UNKNOWN_PARAMETER = _define(
+    "unknown_parameter", 400, False,
+    "The path does not take a query parameter of this name (see /v1/openapi.json).",
+)
+REPEATED_PARAMETER = _define(
+    "repeated_parameter", 400, False, "A query parameter that takes one value was given more than once."
+)
 METHOD_NOT_ALLOWED = _define(
     "method_not_allowed", 405, False, "The path does not take this method (see the Allow header)."
 )

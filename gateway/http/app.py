@@ -8,7 +8,7 @@ from aiohttp import web
 
 from gateway.http.access import setup_access
 from gateway.http.admin import setup_admin
-from gateway.http.analyst_routes import setup_analyst_routes
+from gateway.http.analyst_routes import openapi_document, setup_analyst_routes
 from gateway.http.audit_trail import setup_audit_trail
 from gateway.http.check_routes import setup_check
 from gateway.http.codes_routes import setup_code_check
@@ -20,6 +20,7 @@ from gateway.http.keys import SERVICE, SETTINGS
 from gateway.http.limits import setup_limits
 from gateway.http.metrics import METRICS, setup_metrics
 from gateway.http.page_headers import setup_page_headers
+from gateway.http.query_values import setup_query_names
 from gateway.http.receipt_routes import setup_receipt_routes
 from gateway.http.request_ids import setup_request_ids
 from gateway.http.security_routes import setup_security
@@ -77,6 +78,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_analyst_routes(app)
     setup_export_routes(app)
     setup_receipt_routes(app)
+    setup_query_names(app, openapi_document())
     setup_pages(app)
     setup_page_headers(app)
     setup_metrics(app)

@@ -1,11 +1,76 @@
-"""Query-string values read strictly: what a filter could misread is refused, never taken for another."""
+"""Query strings read strictly: what a filter could misread is refused, never taken for another.
+
+A documented path takes the query parameters its OpenAPI operation names, each once (an array parameter
+may repeat), and `lang`: a misspelt filter (`?seler=`) is a 400 naming it, not an unfiltered answer, and
+`?tin=A&tin=B` is not silently one of the two. Only the API (/v1/) is checked: not the pages, nor the
+consumer check (/check), whose links are printed as QR codes by each register vendor's firmware.
+"""
 
 from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
 
 from aiohttp import web
 
 from gateway import errors
 from gateway.errors import GatewayError
+from gateway.http.errors import Handler
+
+ALWAYS = frozenset(("lang",))  # every answer's language (http/errors.lang_of)
+# What a path takes: (method, path as the OpenAPI document writes it) -> (names, names that may repeat).
+Declared = dict[tuple[str, str], tuple[frozenset[str], frozenset[str]]]
+_PATTERN = re.compile(r"\{(\w+):[^}]*\}")  # a route's {code:.+} is the document's {code}
+_DECLARED: web.AppKey[Declared] = web.AppKey("declared_query_names", dict)
+
+
+def declared_query_names(document: Mapping[str, Any]) -> Declared:
+    """Each documented operation's query parameter names, and those of them that may be given more than
+    once (an array)."""
+    declared: Declared = {}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            query = [p for p in operation.get("parameters", ()) if p.get("in") == "query"]
+            names = frozenset(p["name"] for p in query) | ALWAYS
+            repeated = frozenset(p["name"] for p in query if p.get("schema", {}).get("type") == "array")
+            if path.startswith("/v1/"):  # the API; not /check, whose QR links each register vendor writes
+                declared[method.upper(), path] = (names, repeated)
+    return declared
+
+
+def check_query_names(request: web.Request, declared: Declared) -> None:
+    """Refuse a query parameter the path does not take, or one given twice that takes one value."""
+    if not request.query:  # every register's batch: nothing to look up
+        return
+    route = request.match_info.route
+    if route.resource is None:
+        return
+    taken = declared.get((route.method, _PATTERN.sub(r"{\1}", route.resource.canonical)))
+    if taken is None:
+        return
+    names, repeated = taken
+    seen: set[str] = set()
+    for name, _ in request.query.items():  # every pair: iterating the keys gives each name once
+        if name not in names:
+            # The name quoted to a bound: what the reader typed, never a page of it.
+            params = {"name": name[:40], "names": ", ".join(sorted(names))}
+            raise GatewayError(errors.UNKNOWN_PARAMETER, key="error.query_unknown", params=params)
+        if name in seen and name not in repeated:
+            raise GatewayError(errors.REPEATED_PARAMETER, key="error.query_repeated", params={"name": name})
+        seen.add(name)
+
+
+def setup_query_names(app: web.Application, document: Mapping[str, Any]) -> None:
+    """Check every documented route's query names before its handler (inside the error middleware)."""
+    app[_DECLARED] = declared_query_names(document)
+
+    @web.middleware
+    async def query_names(request: web.Request, handler: Handler) -> web.StreamResponse:
+        check_query_names(request, request.app[_DECLARED])
+        return await handler(request)
+
+    app.middlewares.append(query_names)
 
 
 def whole_number(request: web.Request, name: str, most: int = 2**32 - 1) -> int | None:

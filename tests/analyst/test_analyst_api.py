@@ -239,6 +239,24 @@ def test_openapi_lists_every_route_and_no_other(loaded: Loaded) -> None:
     assert routes == documented
 
 
+def test_a_misspelt_or_repeated_filter_is_refused_not_ignored(loaded: Loaded) -> None:
+    status, refused = loaded.get("/v1/anomalies", loaded.analyst, seler=GOLDEN_TIN)
+    assert (status, refused["error"]) == (400, "unknown_parameter")
+    assert "“seler”" in refused["detail"] and "tin" in refused["detail"].split(":")[-1]
+    status, refused = loaded.get("/v1/dashboard", loaded.analyst, tin=GOLDEN_TIN, lang="ru", days="7")
+    assert (status, refused["error"]) == (400, "unknown_parameter") and "не параметр" in refused["detail"]
+    both = urllib.parse.urlencode([("tin", GOLDEN_TIN), ("tin", "080740000019")])
+    status, _, raw = loaded.gw.request("GET", f"/v1/anomalies?{both}", None, None, loaded.analyst)
+    assert (status, json.loads(raw)["error"]) == (400, "repeated_parameter")
+    # The lists may repeat, and every path takes lang.
+    kinds = urllib.parse.urlencode([("kind", "late_upload"), ("kind", "line_sum_mismatch"), ("lang", "kk")])
+    status, _, raw = loaded.gw.request("GET", f"/v1/anomalies?{kinds}", None, None, loaded.analyst)
+    assert status == 200 and json.loads(raw)["items"]
+    # The consumer check is not the API: a vendor's QR link may carry what it likes.
+    qr_link = "/check?i=1&f=2&s=3.00&t=20260115T093000&vendor=x"
+    assert loaded.gw.request("GET", qr_link, None, None, None)[0] == 200
+
+
 def test_case_note_errors_say_the_limit_in_the_readers_language(loaded: Loaded) -> None:
     def note(text: str, lang: str) -> tuple[int, dict[str, str]]:
         body = json.dumps({"action": "note", "note": text}).encode()
