@@ -1,4 +1,5 @@
-"""Uploaded files (codes lists, books) are read, and the files answered for them written, off the loop.
+"""Uploaded files (codes lists, books, registry import chunks) are read, and the files answered for them
+written, off the loop.
 
 Reading a workbook takes openpyxl seconds (a 200 000-row books file about 12 s), writing 10 000 code
 statuses as CSV half a second; on the event loop that stalled every request and the OFD door meanwhile
