@@ -6,6 +6,7 @@ profiler or cachegrind sees only the gateway's own work per receipt or document.
     python -m gateway.bench.inprocess --backlog 30000       # one device's backlog, 1,000 a batch, in order
     python -m gateway.bench.inprocess --protocol ofd        # OFD TICKET exchanges through the OFD handler
     python -m gateway.bench.inprocess --profile 40          # the same under cProfile, 40 hottest lines
+    python -m gateway.bench.inprocess --backlog 30000 --stages  # each pipeline stage's share of the time
     python -m gateway.bench.inprocess --checks 20000        # pre-sale checks over HTTP at --check-rate
     valgrind --tool=cachegrind python -m gateway.bench.inprocess --receipts 4800 --devices 8
 
@@ -30,6 +31,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -51,6 +53,46 @@ from gateway.settings import load_settings
 from gateway.wire import pb, signing
 
 WARM_UP_SHARE = 0.1
+# The pipeline's stages, as IngestPipeline.ingest calls them (--stages).
+STAGES = ("_prepare", "_authenticate", "_cursors", "_decide", "_ack")
+
+
+class _StageClock:
+    """Wall time spent in each stage of IngestPipeline.ingest and in the journal's append (--stages): the
+    service's own objects' methods wrapped, so what a stage does in the other threads for it counts too."""
+
+    def __init__(self, service: GatewayService) -> None:
+        self.spent: dict[str, float] = {}
+        for name in ("ingest", *STAGES):
+            self._wrap(service.pipeline, name, name.strip("_"))
+        self._wrap(service.journal, "append", "journal append")
+
+    def _wrap(self, owner: object, name: str, label: str) -> None:
+        method, spent = getattr(owner, name), self.spent
+
+        async def timed_async(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return await method(*args, **kwargs)
+            finally:
+                spent[label] = spent.get(label, 0.0) + time.perf_counter() - start
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                spent[label] = spent.get(label, 0.0) + time.perf_counter() - start
+
+        setattr(owner, name, timed_async if asyncio.iscoroutinefunction(method) else timed)
+
+    def report(self) -> None:
+        whole = self.spent.pop("ingest")
+        print("share of IngestPipeline.ingest's wall time:")
+        for label, seconds in self.spent.items():
+            print(f"  {label:15} {seconds / whole:6.1%}")
+        rest = whole - sum(self.spent.values())
+        print(f"  {'the rest':15} {rest / whole:6.1%}  (locks, rotations, committing the chain cursors)")
 
 
 async def _start(data: Path) -> GatewayService:
@@ -103,12 +145,15 @@ async def _http(args: argparse.Namespace, service: GatewayService) -> None:
     await asyncio.gather(*(upload(load.batches[:n]) for load, n in zip(loads, warm, strict=True)))
     counted = sum(len(pb.IngestBatch.FromString(b).envelopes) for load, n in zip(loads, warm, strict=True)
                   for b in load.batches[n:])
+    stages = _StageClock(service) if args.stages else None
 
     async def rest() -> None:
         await asyncio.gather(*(upload(load.batches[n:]) for load, n in zip(loads, warm, strict=True)))
 
     await _measure("backlog events (one device, in order)" if backlog else "receipts", counted, rest,
                    args.profile)
+    if stages is not None:
+        stages.report()
 
 
 async def _ofd(args: argparse.Namespace, service: GatewayService) -> None:
@@ -227,6 +272,8 @@ def main() -> None:
     parser.add_argument("--check-rate", type=float, default=2000.0, help="checks a second, open loop (2000)")
     parser.add_argument("--log-level", default="WARNING", help="the check mode's log level (WARNING)")
     parser.add_argument("--profile", type=int, default=0, help="run under cProfile and print N lines")
+    parser.add_argument("--stages", action="store_true",
+                        help="also print each pipeline stage's share of the ingest time (tracegate protocol)")
     args = parser.parse_args()
     if args.protocol == "ofd" and args.devices == 100:
         args.devices = 50
