@@ -135,7 +135,8 @@ class RegisterRefusals:
         )
         proven = self._by_code(f"{where} AND {PROVEN}", params)
         if not self._visible(flt.device_id, proven):
-            raise GatewayError(errors.NOT_FOUND, key="error.no_device", params={"device": flt.device_id[:80]})
+            # Not said back: the same answer whether the register is another seller's or nobody's.
+            raise GatewayError(errors.NOT_FOUND, key="error.no_register")
         unproven = self._by_code(f"{where} AND {UNPROVEN}", params) if staff else []
         listed = f"{where} AND {PROVEN if flt.proven else UNPROVEN}"
         if flt.error_code is not None:
