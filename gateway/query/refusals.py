@@ -92,16 +92,19 @@ class RegisterRefusals:
     principal: Principal
     lang: str = "en"
 
-    def _by_code(self, where: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    def _by_code(self, where: str, params: dict[str, Any]) -> dict[bool, list[dict[str, Any]]]:
+        """Counts by error code, most first, of the proven refusals (True) and of the others (False)."""
         rows = self.client.query(
-            f"SELECT error_code, count(), toUnixTimestamp64Milli(max(received_at)) FROM {self.db}.rejections"
-            f" WHERE {where} GROUP BY error_code ORDER BY 2 DESC, 1",
+            f"SELECT {PROVEN} AS proven, error_code, count(), toUnixTimestamp64Milli(max(received_at))"
+            f" FROM {self.db}.rejections WHERE {where} GROUP BY proven, error_code ORDER BY 3 DESC, 2",
             parameters=params,
         ).result_rows
-        return [
-            {"error_code": str(code), "count": int(n), "last_ms": int(last), **self._words(str(code))}
-            for code, n, last in rows
-        ]
+        counts: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
+        for proven, code, n, last in rows:
+            counts[bool(proven)].append(
+                {"error_code": str(code), "count": int(n), "last_ms": int(last), **self._words(str(code))}
+            )
+        return counts
 
     def _words(self, code: str) -> dict[str, str]:
         words = rejection_words(code, self.lang)
@@ -133,17 +136,19 @@ class RegisterRefusals:
             "device_id = {device:String} AND received_at >= fromUnixTimestamp64Milli({since:Int64})"
             f" AND received_at < fromUnixTimestamp64Milli({{until:Int64}}) AND {scope_sql}"
         )
-        proven = self._by_code(f"{where} AND {PROVEN}", params)
+        counts = self._by_code(where, params)  # a retailer's scope holds no unproven ones: they name nobody
+        proven, unproven = counts[True], counts[False]
         if not self._visible(flt.device_id, proven):
             # Not said back: the same answer whether the register is another seller's or nobody's.
             raise GatewayError(errors.NOT_FOUND, key="error.no_register")
-        unproven = self._by_code(f"{where} AND {UNPROVEN}", params) if staff else []
         listed = f"{where} AND {PROVEN if flt.proven else UNPROVEN}"
         if flt.error_code is not None:
             listed += " AND error_code = {code:String}"
             params["code"] = flt.error_code
         if cursor:
             params.update({f"c{i}": v for i, v in enumerate(decode_cursor(cursor))})
+            # The ordering key's own condition first: a later page reads no more of the table than the first.
+            listed += " AND received_at <= fromUnixTimestamp64Milli({c0:Int64})"
             listed += f" AND {_KEY} < ({{c0:Int64}}, {{c1:UInt64}}, {{c2:String}}, {{c3:String}})"
         rows = self.client.query(
             "SELECT toUnixTimestamp64Milli(received_at), seq, error_code, detail, hex(envelope_hash)"
