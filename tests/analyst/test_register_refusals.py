@@ -99,6 +99,11 @@ def test_refusals_page_newest_first_and_filter_by_code(loaded: Loaded, device: s
     assert status == 400 and "at most 400 days" in too_long["detail"]
     status, _ = _refusals(loaded, loaded.analyst, device, cursor="not-a-cursor")
     assert status == 400
+    # Every name the page sends is documented, and a misspelt one is said, not ignored.
+    every = {"since": "2026-12-01", "until": "2026-12-02", "code": "seq_gap", "proven": "1", "limit": "5"}
+    assert _refusals(loaded, loaded.analyst, device, lang="kk", **every)[0] == 200
+    status, misspelt = _refusals(loaded, loaded.analyst, device, cod="seq_gap")
+    assert (status, misspelt["error"]) == (400, "unknown_parameter")
 
 
 def test_the_shift_check_counts_the_same_refusals_as_the_register_page(loaded: Loaded, device: str) -> None:
