@@ -12,8 +12,11 @@ from gateway.http.query_values import whole_number
 from gateway.http.uploads import upload_work
 from gateway.query.code_statuses import codes_of_upload, statuses_csv
 from gateway.query.csv_dialect import dialect_for
+from gateway.query.local_time import parse_time
 from gateway.query.receipts import MAX_PAGE, ReceiptFilter
 from gateway.query.reconcile import parse_date
+from gateway.query.refusals import MAX_PAGE as MAX_REFUSALS
+from gateway.query.refusals import RefusalFilter
 
 
 async def get_receipts(request: web.Request) -> web.Response:
@@ -48,6 +51,24 @@ async def get_register(request: web.Request) -> web.Response:
     return web.json_response(await reads_of(request).receipts.register(request.match_info["device"]))
 
 
+async def get_register_refusals(request: web.Request) -> web.Response:
+    """A register's refusals of a period (default the last week): counts by error code, newest first."""
+    receipts = reads_of(request).receipts
+    q = request.query
+    proven = q.get("proven", "1")
+    if proven not in ("0", "1"):
+        raise GatewayError(errors.MALFORMED_REQUEST, "proven must be 0 or 1")
+    flt = RefusalFilter(
+        device_id=request.match_info["device"],
+        since_ms=parse_time(q.get("since"), name="since"),
+        until_ms=parse_time(q.get("until"), name="until"),
+        proven=proven == "1",
+        error_code=q.get("code") or None,
+    )
+    limit, cursor = limit_of(request, 20, MAX_REFUSALS), q.get("cursor") or None
+    return web.json_response(await receipts.refusals(flt, limit=limit, cursor=cursor))
+
+
 async def post_code_statuses(request: web.Request) -> web.Response:
     """Each code of an upload (one a line; ?input=csv: a CSV's first column; a workbook's): its status."""
     receipts = reads_of(request).receipts
@@ -68,8 +89,9 @@ async def post_code_statuses(request: web.Request) -> web.Response:
 
 
 def setup_receipt_routes(app: web.Application) -> None:
-    """Add the receipt, register and code-status routes."""
+    """Add the receipt, register (reports, refusals) and code-status routes."""
     app.router.add_get("/v1/receipts", get_receipts)
     app.router.add_get("/v1/receipts/{device}/{seq}", get_receipt)
     app.router.add_get("/v1/registers/{device}/reports", get_register)
+    app.router.add_get("/v1/registers/{device}/refusals", get_register_refusals)
     app.router.add_post("/v1/codes/statuses", post_code_statuses)

@@ -21,6 +21,7 @@ from gateway.query.dashboard import dashboard
 from gateway.query.export import DevicePlan, ExportRequest, plan_export
 from gateway.query.receipts import ReceiptFilter, Receipts
 from gateway.query.reconcile import reconcile_day
+from gateway.query.refusals import RefusalFilter, RegisterRefusals
 from gateway.query.trace import trace_code
 from gateway.storage.client import Storage
 
@@ -113,6 +114,15 @@ class ReceiptReads(_Concern):
     async def register(self, device: str) -> dict[str, Any]:
         """A register's Z-reports and its X-report."""
         return await self._run(lambda c, db: Receipts(c, db, self.principal).register(device))
+
+    async def refusals(self, flt: RefusalFilter, *, limit: int, cursor: str | None) -> dict[str, Any]:
+        """A register's refusals of a period: counts by error code and one page, newest first."""
+
+        def read(client: Any, db: str) -> dict[str, Any]:
+            refusals = RegisterRefusals(client, db, self.principal, self.lang)
+            return refusals.page(flt, limit=limit, cursor=cursor)
+
+        return await self._run(read)
 
     async def code_statuses(self, codes: list[str]) -> dict[str, Any]:
         """Each code's status and history."""

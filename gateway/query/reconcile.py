@@ -38,6 +38,15 @@ REJECTION_CODES = (
 )
 
 
+def rejection_words(code: str, lang: str) -> dict[str, str]:
+    """A refusal's error code for people: its name ("meaning") and what to do ("what_to_do")."""
+    known = code if code in REJECTION_CODES else "other"
+    return {
+        "meaning": translate(lang, f"rejection.{known}"),
+        "what_to_do": translate(lang, f"advice.{known}"),
+    }
+
+
 _FIRST_DAY, _LAST_DAY = dt.date(1970, 1, 1), dt.date(2100, 1, 1)  # columns.clamp_time's range
 
 
@@ -177,7 +186,6 @@ def _rejections(client: Any, db: str, tin: str, day: dt.date, lang: str) -> list
     ).result_rows
     out = []
     for device, code, count, first_seq, last_seq, detail, last_ms in rows:
-        known = str(code) if str(code) in REJECTION_CODES else "other"
         out.append(
             {
                 "device_id": str(device),
@@ -186,8 +194,7 @@ def _rejections(client: Any, db: str, tin: str, day: dt.date, lang: str) -> list
                 "first_seq": int(first_seq),
                 "last_seq": int(last_seq),
                 "detail": str(detail)[:300],
-                "meaning": translate(lang, f"rejection.{known}"),
-                "what_to_do": translate(lang, f"advice.{known}"),
+                **rejection_words(str(code), lang),
                 "last_ms": int(last_ms),
             }
         )

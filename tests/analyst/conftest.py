@@ -17,7 +17,7 @@ from firmware_sim.catalog import default_catalog, marking_code
 from firmware_sim.fleet import SELLER_TINS
 from gateway.codes.parser import validate_code
 from gateway.query.local_time import local_day
-from gateway.wire import pb
+from gateway.wire import pb, signing
 from tests.analyst.browser import Browser
 from tests.e2e.chain_builder import ChainedRegister, sale
 from tests.e2e.conftest import tracegate
@@ -85,6 +85,53 @@ def registered(gw: GatewayProcess, device_id: str, tin: str, store: str) -> Chai
     )
     assert status == 201, answer
     return register
+
+
+REFUSING_DEVICE = "refuse-a-0001"  # seller A's register with refusals it signed and forged ones in its name
+# What REFUSING_DEVICE's refusals are: signed by it and refused by its chain (its record names seller A) ...
+REFUSED_SIGNED = {"seq_gap": 11, "prev_hash_mismatch": 1, "chain_fork": 1}  # 13: two pages of the page's list
+# ... and sent under its name by someone without its key (one record a request and error; no seller named).
+REFUSED_FORGED = {"bad_signature": 1, "unknown_key": 1}
+SILENT_DEVICE = "refuse-a-0002"  # seller A's register whose only upload was refused: no receipts, no reports
+
+
+def refusing_register(gw: GatewayProcess) -> str:
+    """Seller A's register that sold once, then had events refused: signed ones and forged ones; and
+    SILENT_DEVICE, refused from its first upload on (made once)."""
+    if gw.sql(f"SELECT count() FROM tracegate.events WHERE device_id = '{REFUSING_DEVICE}'")[0][0]:
+        return REFUSING_DEVICE
+    register = registered(gw, REFUSING_DEVICE, GOLDEN_TIN, A_STORE)
+    now = int(time.time() * 1000)
+    [sold] = gw.ingest([register.envelope(sale(700, time_ms=now - 5_000))]).acks
+    assert sold.status == pb.ACCEPTED, sold
+    signed = [
+        *(register.envelope(sale(800 + seq, time_ms=now), seq=seq, advance=False) for seq in range(4, 15)),
+        register.envelope(sale(900, time_ms=now), seq=2, prev_hash=b"\x07" * 32, advance=False),
+        register.envelope(sale(901, time_ms=now), seq=1, prev_hash=signing.genesis_hash(REFUSING_DEVICE),
+                          advance=False),
+    ]
+    acks = gw.ingest(signed).acks
+    assert [a.error_code for a in acks] == ["seq_gap"] * 11 + ["prev_hash_mismatch", "chain_fork"], acks
+    # Anyone can name the register: five envelopes with its key id and a signature of another key, and one
+    # signed by a key of the forger's own.
+    stranger = signing.new_private_key()
+    forged = [
+        register.envelope(sale(100 + seq, time_ms=now), seq=seq, advance=False, key=stranger)
+        for seq in range(2, 7)
+    ]
+    assert {a.error_code for a in gw.ingest(forged).acks} == {"bad_signature"}
+    impostor = ChainedRegister(REFUSING_DEVICE)
+    assert gw.ingest([impostor.envelope(sale(100, time_ms=now), seq=2)]).acks[0].error_code == "unknown_key"
+    # Seller A's register whose first upload starts at seq 2: refused, nothing accepted, no reports.
+    silent = registered(gw, SILENT_DEVICE, GOLDEN_TIN, A_STORE)
+    assert gw.ingest([silent.envelope(sale(100, time_ms=now), seq=2)]).acks[0].error_code == "seq_gap"
+    expected = sum(REFUSED_SIGNED.values()) + sum(REFUSED_FORGED.values()) + 1
+    stored = f"SELECT count() FROM tracegate.rejections WHERE device_id LIKE '{REFUSING_DEVICE[:-1]}%'"
+    deadline = time.monotonic() + 30
+    while gw.sql(stored)[0][0] < expected:
+        assert time.monotonic() < deadline, "the refusals never reached the store"
+        time.sleep(0.2)
+    return REFUSING_DEVICE
 
 
 def _register_golden(gw: GatewayProcess) -> int:

@@ -9,7 +9,16 @@ from typing import Any
 
 import pytest
 
-from tests.analyst.conftest import A_DEVICE, B_DEVICE, B_STORE, GOLDEN_DAY, GOLDEN_TIN, Loaded
+from tests.analyst.conftest import (
+    A_DEVICE,
+    B_DEVICE,
+    B_STORE,
+    GOLDEN_DAY,
+    GOLDEN_TIN,
+    SILENT_DEVICE,
+    Loaded,
+    refusing_register,
+)
 
 pytestmark = pytest.mark.clickhouse
 
@@ -77,8 +86,11 @@ def retailer_answers(loaded: Loaded, token: str) -> list[tuple[str, Any]]:
     for r in receipts["items"][:40]:
         get(f"/v1/receipts/{urllib.parse.quote(r['device_id'])}/{r['seq']}")
     get("/v1/receipts", sign=loaded.b_fiscal_sign)
-    for device in (A_DEVICE, B_DEVICE, "golden-0001"):
+    for device in (A_DEVICE, B_DEVICE, "golden-0001", refusing_register(loaded.gw), SILENT_DEVICE):
         get(f"/v1/registers/{device}/reports")
+        for lang in ("en", "ru"):
+            get(f"/v1/registers/{device}/refusals", lang=lang)
+            get(f"/v1/registers/{device}/refusals", lang=lang, since="2026-01-01", until="2026-12-31")
     codes = "\n".join([loaded.double_sold, loaded.owned_by_b, *loaded.b_only_codes]).encode()
     post("/v1/codes/statuses", codes)
     post("/v1/codes/statuses", codes, format="csv", dialect="excel")

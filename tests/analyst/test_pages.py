@@ -23,7 +23,10 @@ from tests.analyst.conftest import (
     FORGED_DEVICE,
     GOLDEN_DAY,
     GOLDEN_TIN,
+    REFUSING_DEVICE,
+    SILENT_DEVICE,
     Loaded,
+    refusing_register,
     registered,
 )
 from tests.analyst.test_isolation import other_sellers_identifiers
@@ -664,6 +667,8 @@ def test_russian_and_kazakh_pages_show_no_english(loaded: Loaded, browser: objec
             f"/ui/anomalies?device={A_DEVICE}",
             "/ui/receipt",
             f"/ui/register?device={B_DEVICE}",  # another seller's: as if it did not exist
+            f"/ui/register?device={refusing_register(loaded.gw)}",  # its rejected events
+            f"/ui/register?device={REFUSING_DEVICE}&code=bogus",
             "/ui/dashboard",
         ],
         loaded.analyst: [
@@ -674,6 +679,8 @@ def test_russian_and_kazakh_pages_show_no_english(loaded: Loaded, browser: objec
             "/ui/dashboard?since=2020-01-01&until=2026-01-01",
             "/ui/dashboard",  # its ingest health names a rejection
             f"/ui/reconcile?tin={GOLDEN_TIN}&date={GOLDEN_DAY}",
+            f"/ui/register?device={REFUSING_DEVICE}",  # the refusals nobody proved, apart
+            f"/ui/register?device={SILENT_DEVICE}&since=2026-13-01",
         ],
     }
     for token, paths in walks.items():

@@ -84,7 +84,10 @@ def used_keys() -> set[str]:
     for path in STATIC.glob("*.html"):
         found |= set(re.findall(r'data-i18n(?:-placeholder|-label|-staff)?="([^"]+)"', path.read_text()))
     for path in ROOT.rglob("*.py"):
-        found |= set(re.findall(r'translate\(\s*\w+(?:\.\w+)?,\s*"([a-z0-9_.]+)"', path.read_text()))
+        text = path.read_text()
+        found |= set(re.findall(r'translate\(\s*\w+(?:\.\w+)?,\s*"([a-z0-9_.]+)"', text))
+        # An error a person reads names its text by key: GatewayError(…, key="error.…").
+        found |= {k for k in re.findall(r'\bkey="([a-z0-9_.]+)"', text) if k.split(".")[0] in namespaces}
     return found
 
 
@@ -115,6 +118,8 @@ def test_the_scan_finds_the_keys_the_pages_use() -> None:
     used = used_keys()
     assert {"nav.dashboard", "login.wrong_token", "anomalies.total", "case.take", "books.covers"} <= used
     assert "dashboard.receipts_day" in used  # chosen by a condition: t(hourly ? "…" : "…")
+    assert {"error.no_register", "error.unknown_error_code"} <= used  # GatewayError(…, key="…")
+    assert {"register.refused", "register.unproven_latest"} <= used  # the register page's rejected events
 
 
 def test_language_is_negotiated_from_the_switch_then_the_browser() -> None:
@@ -139,3 +144,14 @@ def test_the_books_example_is_in_the_readers_language_and_reads_as_books(lang: s
     assert (entry.document_number, entry.total) == (17, 123450)
     others = {translate(other, "books.example_header") for other in LANGUAGES if other != lang}
     assert header not in others, lang  # Kazakh has its own, not the Russian one
+
+
+@pytest.mark.parametrize("lang", ["ru", "kk"])
+def test_the_register_pages_rejected_events_are_written_in_each_language(lang: str) -> None:
+    prefixes = ("register.refused", "register.unproven", "register.no_refused")
+    keys = [k for k in catalogue("en") if k.startswith(prefixes)]
+    keys += ["error.no_register", "error.unknown_error_code"]
+    assert len(keys) > 15
+    for key in keys:
+        text = translate(lang, key)
+        assert text != translate("en", key) and re.search("[а-яА-ЯәғқңөұүһіӘҒҚҢӨҰҮҺІ]", text), (lang, key)
