@@ -110,6 +110,7 @@ async def test_the_journal_and_every_row_keep_no_buyer_in_clear() -> None:
     rows = build_rows(records, PII_KEYS)
     events = rows["events"].columns
     assert events["protection"] == protections
+    assert events["event_sha256"] == signed
     assert events["kind"] == [
         "receipt", "receipt", "shift_open", "receipt", "receipt", "receipt", "undecodable",
     ]
