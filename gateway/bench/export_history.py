@@ -9,6 +9,7 @@ range that ends on an event without a signature).
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -156,9 +157,13 @@ def device_entry(
     )
 
 
-def event_entry(envelope: pb.Envelope, *, erased: bool = False) -> tuple[EventEntry, bytes]:
+def event_entry(
+    envelope: pb.Envelope, *, erased: bool = False, digests: bool = True
+) -> tuple[EventEntry, bytes]:
     """An event record as the gateway writes it, and its chain hash: receipts naming a buyer are withheld
-    (sealed: opened by the gateway to hash and redact them; erased: the gateway can no longer open them)."""
+    (sealed: opened by the gateway to hash and redact them; erased: the gateway can no longer open them,
+    and writes the digest stored with the row, or without digests, as for rows stored before the gateway
+    kept them, the chain hash)."""
     event = pb.Event.FromString(envelope.event)
     envelope_hash = signing.envelope_hash(
         signing.event_preimage(envelope.device_id, envelope.seq, envelope.prev_hash, envelope.event)
@@ -175,7 +180,9 @@ def event_entry(envelope: pb.Envelope, *, erased: bool = False) -> tuple[EventEn
     )
     if _kind(event) == "receipt" and event.receipt.HasField("buyer"):
         clear = None if erased else envelope.event
-        entry = withheld_event(entry, "erased" if erased else "sealed", "receipt", clear, envelope_hash)
+        digest = hashlib.sha256(envelope.event).digest() if digests else b""
+        protection = "erased" if erased else "sealed"
+        entry = withheld_event(entry, protection, "receipt", clear, digest, envelope_hash)
     return entry, envelope_hash
 
 
@@ -185,10 +192,11 @@ def write_export(
     signer: ExportSigner,
     *,
     erased: bool = False,
+    digests: bool = True,
 ) -> int:
     """Write a whole export of these device sections (each device's envelopes in seq order, of which those
     in its record's from_seq..to_seq are exported, and those after as proof records while the writer needs
-    them); the events written."""
+    them); the events written. erased, digests: as event_entry."""
     writer = ExportWriter("gw-sim", START_MS + 10**9, {"principal": "tok_sim", "scope": "analyst"})
     write(writer.header({"simulated": True}))
     for device, envelopes in sections:
@@ -198,9 +206,9 @@ def write_export(
             if envelope.seq < first:
                 continue
             if envelope.seq <= last:
-                write(writer.event(*event_entry(envelope, erased=erased)))
+                write(writer.event(*event_entry(envelope, erased=erased, digests=digests)))
             elif writer.needs_proof():
-                write(writer.proof(*event_entry(envelope, erased=erased)))
+                write(writer.proof(*event_entry(envelope, erased=erased, digests=digests)))
             else:
                 break
     write(writer.finish(signer))

@@ -196,14 +196,14 @@ class DeviceCheck:
         if self._revoked_text and counted:
             self._revoked.add(seq, self._revoked_text, previous)
         self._through = seq
-        if digest is None:  # withheld and no longer openable: only the stored hash is known
+        if digest is None:  # withheld, stored before the gateway kept its digest: only its hash is known
             self.unverifiable += counted
             self._proof.end(
                 attested=(
                     "no signature of their own, and the chain to the one that covers them passes through "
-                    f"seq {seq}, withheld without its digest (buyer data erased, or no longer openable): "
-                    "the file cannot link them to it; attested by the gateway only (it verified that "
-                    "signature when it received them)"
+                    f"seq {seq}, withheld without its digest (buyer data erased, or no longer openable, "
+                    "in a row stored before the gateway kept digests): the file cannot link them to it; "
+                    "attested by the gateway only (it verified that signature when it received them)"
                 )
             )
             chain_hash = stored_hash or b""
@@ -510,8 +510,9 @@ class DeviceCheck:
             report.note(
                 scope,
                 SIGNATURES,
-                f"{self.unverifiable} event(s) withheld without their digest (buyer "
-                "data erased): their own signatures cannot be checked; later signatures prove their hash",
+                f"{self.unverifiable} event(s) withheld without their digest (buyer data erased, stored "
+                "before the gateway kept digests): their own signatures cannot be checked; later signatures "
+                "prove their hash",
             )
 
     def totals(self) -> DeviceTotals:

@@ -70,8 +70,9 @@ FIELDS: dict[str, dict[str, str]] = {
         "protection": "absent: the event is here in clear; else why it is withheld: sealed (buyer data, "
         "encrypted in storage) or erased (buyer data without consent, or forgotten)",
         "kind": "withheld events only: receipt, … (the Event's body)",
-        "event_sha256": "withheld events only: SHA-256 of the signed Event bytes (hex), when the gateway "
-        "could still open them; the signature covers it",
+        "event_sha256": "withheld events only: SHA-256 of the signed Event bytes (hex); the signature "
+        "covers it. Absent only when the gateway holds neither the bytes nor their digest (an erased or no "
+        "longer openable event stored before it kept digests)",
         "redacted_event": "withheld events only: the Event without the buyer's contacts, re-serialized "
         "by the gateway (base64); its content is attested by the gateway, not by the signature",
         "envelope_hash": "withheld events without event_sha256: the stored chain hash (hex)",
@@ -85,8 +86,8 @@ FIELDS: dict[str, dict[str, str]] = {
         "key_id": "the envelope's key_id",
         "signature": "the envelope's ES256 signature (base64): empty but on the last proof record (which "
         "may carry none either when it is the newest event the gateway held)",
-        "event_sha256": "SHA-256 of the signed Event bytes (hex), in place of the bytes; absent when the "
-        "gateway can no longer open them",
+        "event_sha256": "SHA-256 of the signed Event bytes (hex), in place of the bytes; absent only when "
+        "the gateway holds neither (a withheld event stored before it kept digests)",
         "envelope_hash": "without event_sha256: the stored chain hash (hex)",
     },
     MANIFEST: {

@@ -210,15 +210,19 @@ def redacted(event_bytes: bytes) -> bytes:
 
 
 def withheld_event(
-    entry: EventEntry, protection: str, kind: str, clear: bytes | None, envelope_hash: bytes
+    entry: EventEntry, protection: str, kind: str, clear: bytes | None, event_sha256: bytes,
+    envelope_hash: bytes,
 ) -> EventEntry:
     """entry without its event bytes: their digest and redacted copy if the clear bytes are known (opened
-    by the gateway, never written), else the stored chain hash alone."""
+    by the gateway, never written), else the digest stored with the row (event_sha256), else (a row stored
+    before the gateway kept it: b"") the stored chain hash alone."""
     entry.event, entry.protection, entry.kind = None, protection, kind
-    if clear is None:
-        entry.envelope_hash = envelope_hash
-    else:
+    if clear is not None:
         entry.event_sha256, entry.redacted_event = hashlib.sha256(clear).digest(), redacted(clear)
+    elif event_sha256:
+        entry.event_sha256 = event_sha256
+    else:
+        entry.envelope_hash = envelope_hash
     return entry
 
 

@@ -6,6 +6,7 @@ events at a time, so memory stays flat whatever the history's length (docs/expor
 on an event stored without a signature (a later one of its chain covers it) is followed by the events up
 to that signed one, as proof records (digests only). Events whose bytes are stored sealed (buyer data)
 are opened here only to hash them and strip the buyer's contacts: the clear bytes never leave this module.
+Those that can no longer be opened, and erased ones, carry the digest stored with their row.
 """
 
 from __future__ import annotations
@@ -336,7 +337,7 @@ def _opened(
         try:
             out[int(seq)] = open_event(ring, row, stored, envelope_hash)
         except PiiKeyError:
-            continue  # shredded or altered: the export then holds the stored hash only
+            continue  # shredded or altered: the export then holds the digest stored with the row
     return out
 
 
@@ -355,7 +356,7 @@ def event_page(
     assert last is not None
     sql = (
         "SELECT seq, prev_hash, event, signature, key_id, envelope_hash, fiscal_sign, "
-        "toUnixTimestamp64Milli(received_at), protection, kind "
+        "toUnixTimestamp64Milli(received_at), protection, kind, event_sha256 "
         f"FROM {db}.events WHERE seller_tin = {{tin:String}} AND device_id = {{device_id:String}} "
         "AND seq > {after:UInt64} AND seq <= {last:UInt64} ORDER BY seq LIMIT {limit:UInt32}"
     )
@@ -366,9 +367,8 @@ def event_page(
         "last": last,
         "limit": limit,
     }
-    rows = client.query(
-        sql, parameters=params, column_formats={"event": "bytes", "signature": "bytes"}
-    ).result_rows
+    formats = {"event": "bytes", "signature": "bytes", "event_sha256": "bytes"}
+    rows = client.query(sql, parameters=params, column_formats=formats).result_rows
     sealed = {int(r[0]): (bytes(r[2]), bytes(r[5])) for r in rows if str(r[8]) == SEALED}
     opened = _opened(client, db, ring, plan, sealed)
     out: list[tuple[EventEntry, bytes]] = []
@@ -383,6 +383,7 @@ def event_page(
         received_ms,
         protection,
         kind,
+        event_sha256,
     ) in rows:
         entry = EventEntry(
             plan.entry.device_id,
@@ -396,7 +397,12 @@ def event_page(
         )
         if protection:
             entry = withheld_event(
-                entry, str(protection), str(kind), opened.get(int(seq)), bytes(envelope_hash)
+                entry,
+                str(protection),
+                str(kind),
+                opened.get(int(seq)),
+                bytes(event_sha256),
+                bytes(envelope_hash),
             )
         out.append((entry, bytes(envelope_hash)))
     return out

@@ -20,11 +20,16 @@ the event bytes, which hold none of it, are kept as any event's.
 The envelope hash commits to the signed bytes, and the device's signature is over it (ES256 signs the
 SHA-256 of the preimage, which is the envelope hash): without the bytes the signature still verifies,
 and any copy of the bytes (the buyer's e-receipt, the register's journal) can be checked against it.
+Sealed or erased, the SHA-256 of the signed bytes is kept (`sealed.event_sha256`, then
+events.event_sha256): with the row's device, seq and prev_hash it is the preimage, so an audit export
+proves the event's signature and its place in the chain without the bytes. It tells no more than the
+envelope hash, which is computed from it and those stored fields.
 """
 
 from __future__ import annotations
 
 import enum
+import hashlib
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -63,6 +68,12 @@ class StoredEvent:
     protection: str
     buyer_row: dict[str, Any] | None = None
     evidence: bytes = b""  # the record's evidence (ofd_frame) as stored: same protection as the event
+    signed_sha256: bytes = b""  # sealed or erased: the SHA-256 of the signed bytes, b"" if not journalled
+
+    @property
+    def event_sha256(self) -> bytes:
+        """The SHA-256 of the exact signed event bytes (events.event_sha256); b"" when it is not known."""
+        return hashlib.sha256(self.event_bytes).digest() if self.protection == CLEAR else self.signed_sha256
 
 
 def _wrap_aad(device_id: str, seq: int) -> bytes:
@@ -128,6 +139,9 @@ def protect_record(ring: PiiKeyRing | None, record: pb.JournalRecord, event: pb.
     if event is None:  # accepted yet not parsed (not today's pipeline): nothing to build rows from either
         event = pb.Event()
     sealed = record.sealed
+    # What an audit export needs to check the signature without the bytes (nothing the envelope hash, which
+    # commits to the same bytes, does not already tell: docs/security.md).
+    sealed.event_sha256 = hashlib.sha256(event_bytes).digest()
     if found is Buyer.PLAIN and ring is not None and buyer_storable(event):
         data_key = os.urandom(32)
         _fill_buyer(sealed.buyer, ring, data_key, envelope, event)
@@ -188,7 +202,7 @@ def stored_event(ring: PiiKeyRing | None, record: pb.JournalRecord, event: pb.Ev
     if record.HasField("sealed"):
         sealed = record.sealed
         row = _buyer_row(record) if sealed.HasField("buyer") else None
-        return StoredEvent(sealed.event, sealed.protection, row, sealed.evidence)
+        return StoredEvent(sealed.event, sealed.protection, row, sealed.evidence, sealed.event_sha256)
     return _protect_unsealed(ring, record, event)
 
 
@@ -243,7 +257,8 @@ def names_person(record: pb.JournalRecord, hashes: dict[str, str]) -> bool:
 
 
 def forget_in_record(record: pb.JournalRecord) -> None:
-    """Erase a record's sealed buyer data (pii forget on a record not shipped, or set aside)."""
+    """Erase a record's sealed buyer data (pii forget on a record not shipped, or set aside); the digest
+    of the signed bytes stays, as for any erased event."""
     record.sealed.ClearField("buyer")
     record.sealed.ClearField("event")
     record.sealed.protection = ERASED

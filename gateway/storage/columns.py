@@ -186,6 +186,10 @@ EVENTS = Table("events", scope=(*KEYS, "record", "env", "stored", "kind"), colum
     Column("authentication", "record.authentication or DEVICE_SIGNATURE",
            f"if(authentication = '', '{DEVICE_SIGNATURE}', authentication)", ("authentication",)),
     Column("evidence", "stored.evidence", "stored_evidence"),
+    # The SHA-256 of the signed event bytes, kept however they are (an audit export checks the signature
+    # with it): of the bytes kept in clear, else as journalled with sealed or erased ones (Python appends it).
+    Column("event_sha256", "stored.event_sha256",
+           "if(protection = '', SHA256(stored_event), stored_event_sha256)"),
 ))
 
 RECEIPTS = Table(

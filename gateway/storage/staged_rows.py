@@ -5,11 +5,12 @@ its record costs (figures: docs/performance.md). ClickHouse reads protobuf: the 
 accepted receipts go, length-delimited and unchanged, into the Null table `journal_receipts` under a shadow
 schema that reads `Envelope.event` (bytes on the wire) as the `Event` message it holds, and materialized
 views write the events, receipts, receipt_lines, code_events and anomalies rows. Python only appends the
-event bytes as stored (sealed when they name a buyer) and their protection, as two extra fields, and
-builds a buyer's `receipt_buyers` row itself. Every other record (rejections, shifts, checks, other events)
-keeps the Python rows of rows.py. Both paths are rendered from one definition of the columns (columns.py):
-the views' SELECTs, the stage table and the shadow schema here; tests/storage/test_staged_rows.py compares
-the rows of both paths table by table and column by column.
+event bytes as stored (sealed when they name a buyer), their protection and evidence and, when they are
+not clear, the digest of the signed bytes, as extra fields, and builds a buyer's `receipt_buyers` row
+itself. Every other record (rejections, shifts, checks, other events) keeps the Python rows of rows.py.
+Both paths are rendered from one definition of the columns (columns.py): the views' SELECTs, the stage
+table and the shadow schema here; tests/storage/test_staged_rows.py compares the rows of both paths table
+by table and column by column.
 
 One insert carries the dedup token of the stage table; ClickHouse derives each view's token from it, so
 a resent range is dropped in every table the views write. Used on chDB, whose engine ships with this
@@ -38,7 +39,9 @@ STAGE_TABLE = "journal_receipts"
 STORED_EVENT_FIELD = 1000  # the event bytes as events.event keeps them
 PROTECTION_FIELD = 1001  # events.protection ("" for clear bytes)
 STORED_EVIDENCE_FIELD = 1002  # the evidence (an OFD frame) as events.evidence keeps it
-_APPENDED = {STORED_EVENT_FIELD, PROTECTION_FIELD, STORED_EVIDENCE_FIELD}
+# events.event_sha256 of sealed or erased bytes (of clear ones the view computes it from stored_event)
+STORED_EVENT_SHA256_FIELD = 1003
+_APPENDED = {STORED_EVENT_FIELD, PROTECTION_FIELD, STORED_EVIDENCE_FIELD, STORED_EVENT_SHA256_FIELD}
 assert not _APPENDED & set(pb.JournalRecord.DESCRIPTOR.fields_by_number)
 
 # The type of a field read as protobuf in ClickHouse, and of its stage table column.
@@ -94,6 +97,7 @@ def _shadow_message(name: str) -> str:
         lines.append(f"  bytes stored_event = {STORED_EVENT_FIELD};")
         lines.append(f"  string protection = {PROTECTION_FIELD};")
         lines.append(f"  bytes stored_evidence = {STORED_EVIDENCE_FIELD};")
+        lines.append(f"  bytes stored_event_sha256 = {STORED_EVENT_SHA256_FIELD};")
     return f"message {name} {{\n" + "\n".join(lines) + "\n}"
 
 
@@ -148,7 +152,10 @@ def _stage_columns(message: str = "JournalRecord", prefix: str = "") -> list[str
     return out
 
 
-STAGE_COLUMNS = (*_stage_columns(), "stored_event String", "protection String", "stored_evidence String")
+STAGE_COLUMNS = (
+    *_stage_columns(), "stored_event String", "protection String", "stored_evidence String",
+    "stored_event_sha256 String",
+)
 
 
 def _select(table: Table) -> str:
@@ -214,6 +221,7 @@ def _varint(value: int) -> bytes:
 _STORED_EVENT_TAG = _varint(STORED_EVENT_FIELD << 3 | 2)
 _PROTECTION_TAG = _varint(PROTECTION_FIELD << 3 | 2)
 _STORED_EVIDENCE_TAG = _varint(STORED_EVIDENCE_FIELD << 3 | 2)
+_STORED_EVENT_SHA256_TAG = _varint(STORED_EVENT_SHA256_FIELD << 3 | 2)
 _FINDINGS_TAG = _varint(pb.JournalRecord.DESCRIPTOR.fields_by_name["findings"].number << 3 | 2)
 
 
@@ -233,7 +241,7 @@ class StagedReceipts:
         self, index: int, record: pb.JournalRecord, event: pb.Event, stored: StoredEvent,
         content_findings: list[pb.Finding],
     ) -> None:
-        """Stage the batch's record at index, an accepted receipt, with its event bytes (and evidence) as
+        """Stage the batch's record at index, an accepted receipt, with its event bytes (evidence, digest) as
         stored and the findings its content gives (added to those its record holds: repeated fields
         concatenate)."""
         event_bytes = stored.event_bytes
@@ -241,6 +249,8 @@ class StagedReceipts:
         if stored.protection:
             encoded = stored.protection.encode()
             body += _PROTECTION_TAG + _varint(len(encoded)) + encoded
+            digest = stored.event_sha256
+            body += _STORED_EVENT_SHA256_TAG + _varint(len(digest)) + digest
         if stored.evidence:
             body += _STORED_EVIDENCE_TAG + _varint(len(stored.evidence)) + stored.evidence
         for finding in content_findings:

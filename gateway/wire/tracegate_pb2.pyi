@@ -529,16 +529,18 @@ class JournalRecord(_message.Message):
     def __init__(self, envelope: _Optional[_Union[Envelope, _Mapping]] = ..., received_ms: _Optional[int] = ..., accepted: _Optional[bool] = ..., envelope_hash: _Optional[bytes] = ..., fiscal_sign: _Optional[str] = ..., seller_tin: _Optional[str] = ..., store_id: _Optional[str] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., error_code: _Optional[str] = ..., detail: _Optional[str] = ..., gateway_id: _Optional[str] = ..., code_verdicts: _Optional[_Iterable[_Union[CodeVerdictRecord, _Mapping]]] = ..., code_check: _Optional[_Union[CodeCheckLog, _Mapping]] = ..., authentication: _Optional[str] = ..., ofd_frame: _Optional[bytes] = ..., ofd_exchange: _Optional[_Union[OfdExchangeLog, _Mapping]] = ..., sealed: _Optional[_Union[SealedEvent, _Mapping]] = ...) -> None: ...
 
 class SealedEvent(_message.Message):
-    __slots__ = ("protection", "event", "buyer", "evidence")
+    __slots__ = ("protection", "event", "buyer", "evidence", "event_sha256")
     PROTECTION_FIELD_NUMBER: _ClassVar[int]
     EVENT_FIELD_NUMBER: _ClassVar[int]
     BUYER_FIELD_NUMBER: _ClassVar[int]
     EVIDENCE_FIELD_NUMBER: _ClassVar[int]
+    EVENT_SHA256_FIELD_NUMBER: _ClassVar[int]
     protection: str
     event: bytes
     buyer: SealedBuyer
     evidence: bytes
-    def __init__(self, protection: _Optional[str] = ..., event: _Optional[bytes] = ..., buyer: _Optional[_Union[SealedBuyer, _Mapping]] = ..., evidence: _Optional[bytes] = ...) -> None: ...
+    event_sha256: bytes
+    def __init__(self, protection: _Optional[str] = ..., event: _Optional[bytes] = ..., buyer: _Optional[_Union[SealedBuyer, _Mapping]] = ..., evidence: _Optional[bytes] = ..., event_sha256: _Optional[bytes] = ...) -> None: ...
 
 class SealedBuyer(_message.Message):
     __slots__ = ("event_time_ms", "consent_purpose", "consent_expires_ms", "key_id", "wrapped_key", "email", "phone", "iin", "email_hash", "phone_hash", "iin_hash")

@@ -65,10 +65,13 @@ def record_of(
     return device_entry(lived.device_id, lived.first_key, lived.envelopes, first, last, revocations)
 
 
-def export_bytes(sections: list[tuple[DeviceEntry, list[pb.Envelope]]], *, erased: bool = False) -> bytes:
-    """A whole export file of these device sections (erased: buyers' receipts can no longer be opened)."""
+def export_bytes(
+    sections: list[tuple[DeviceEntry, list[pb.Envelope]]], *, erased: bool = False, digests: bool = True
+) -> bytes:
+    """A whole export file of these device sections (erased: buyers' receipts can no longer be opened;
+    digests=False: nor were their digests stored, as for rows stored before the gateway kept them)."""
     out = io.BytesIO()
-    write_export(out.write, sections, EXPORT_KEY, erased=erased)
+    write_export(out.write, sections, EXPORT_KEY, erased=erased, digests=digests)
     return out.getvalue()
 
 

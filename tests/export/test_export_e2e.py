@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import random
 from collections.abc import Iterator
@@ -293,6 +294,59 @@ def test_the_newest_events_without_a_signature_yet_are_said_to_be_so(loaded: Loa
     code, printed = loaded.verify(out)
     assert code == EXIT_PASS and "no signature yet" not in printed, printed
     assert f"PASS  {register.device_id}  signatures: 4 events proven" in printed
+
+
+def test_erased_buyers_receipts_export_with_every_signature_checked(loaded: Loaded, tmp_path: Path) -> None:
+    """Receipts whose buyer data is erased (no consent at ingest, or forgotten later) keep the digest of
+    their signed bytes: the export carries it, and the verifier checks their signatures and the chain
+    through them as for any event, with nothing left to the gateway's word."""
+    gw = loaded.gw
+    register = Register(
+        DeviceIdentity("KKM-EXP-F", TIN_B, "AST-204"), signing.new_private_key(), rng=random.Random(8)
+    )
+    _register(gw, register.registration())
+    stored = gw.admin("GET", "/v1/admin/summary")[1]["events_stored"]
+    no_consent = pb.BuyerContacts(email="walk-in@example.kz")  # no consent: erased at ingest
+    register.open_shift()
+    consented = register.random_buyer()  # sealed, then forgotten on the buyer's request
+    register.sell(buyer=no_consent)  # the newest of its upload: its own signature is kept
+    _upload(gw, [pb.Envelope.FromString(raw) for raw in register.journal.records()])
+    sent = len(register.journal.records())
+    register.sell(buyer=no_consent)  # inside the next upload: a later signature covers it through it
+    register.sell(buyer=consented)
+    register.sell()
+    register.close_shift()
+    envelopes = [pb.Envelope.FromString(raw) for raw in register.journal.records()]
+    _upload(gw, envelopes[sent:])
+    gw.wait_shipped(stored + len(envelopes))
+    status, answer = gw.admin("POST", "/v1/admin/pii/forget", {"email": consented.email})
+    assert status == 200 and (answer["erased"], answer["remaining"]) == (1, 0), answer
+    device = register.identity.device_id
+    erased = {e.seq for e in envelopes if pb.Event.FromString(e.event).receipt.HasField("buyer")}
+    assert len(erased) == 3
+    # Stored by both row paths (receipts by the chDB views, the shift's events in Python): the digest of
+    # exactly the bytes the register signed, whatever is kept of them.
+    rows = gw.sql(
+        "SELECT seq, lower(hex(event_sha256)), protection FROM tracegate.events "
+        f"WHERE device_id = '{device}' ORDER BY seq"
+    )
+    assert rows == [
+        [e.seq, hashlib.sha256(e.event).hexdigest(), "erased" if e.seq in erased else ""] for e in envelopes
+    ]
+
+    out = tmp_path / "f.jsonl"
+    loaded.export(out, "--device", device)
+    withheld = [r for r in _records(out) if r["record"] == "event" and "protection" in r]
+    assert [(r["seq"], r["protection"]) for r in withheld] == [(seq, "erased") for seq in sorted(erased)]
+    by_seq = {e.seq: e for e in envelopes}
+    for record in withheld:
+        assert record["event_sha256"] == hashlib.sha256(by_seq[int(str(record["seq"]))].event).hexdigest()
+        assert "envelope_hash" not in record and "event" not in record
+    assert BUYER_DOMAIN not in out.read_bytes()
+    code, printed = loaded.verify(out, "--every-signature")
+    assert code == EXIT_PASS, printed
+    assert f"PASS  {device}  signatures: {len(envelopes)} events proven" in printed, printed
+    assert "attested by the gateway" not in printed and "without its digest" not in printed, printed
 
 
 def test_a_retailer_exports_its_own_devices_only(loaded: Loaded, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pytest
@@ -102,9 +103,14 @@ async def test_the_journal_and_every_row_keep_no_buyer_in_clear() -> None:
     _nothing_in_clear(_row_values(records))
     protections = [SEALED, ERASED, ERASED, ERASED, ERASED, SEALED, ERASED]
     assert [r.sealed.protection for r in records] == protections
+    # Whatever their protection, the digest of the signed bytes is kept: with it an audit export checks
+    # the signature without the bytes (docs/export.md).
+    signed = [hashlib.sha256(e.event).digest() for e in (sealed, no_consent, *odd, skewed, malformed)]
+    assert [r.sealed.event_sha256 for r in records] == signed
     rows = build_rows(records, PII_KEYS)
     events = rows["events"].columns
     assert events["protection"] == protections
+    assert events["event_sha256"] == signed
     assert events["kind"] == [
         "receipt", "receipt", "shift_open", "receipt", "receipt", "receipt", "undecodable",
     ]

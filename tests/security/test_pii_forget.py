@@ -58,4 +58,8 @@ def test_set_aside_records_are_rewritten_without_the_person(tmp_path: Path) -> N
     kept = [pb.JournalRecord.FromString(entry.record) for entry in Quarantine(quarantine.directory).entries()]
     assert [r.sealed.protection for r in kept] == [ERASED, SEALED, ERASED, ""]
     assert not any(r.sealed.HasField("buyer") or r.sealed.event for r in (kept[0], kept[2]))
+    # What is left is what any erased event keeps: the digest of its signed bytes (no contact in it).
+    before = [pb.JournalRecord.FromString(raw) for raw in records]
+    assert [r.sealed.event_sha256 for r in kept[:3]] == [r.sealed.event_sha256 for r in before[:3]]
+    assert all(len(r.sealed.event_sha256) == 32 for r in kept[:3])
     assert forget_set_aside(quarantine, hashes) == 0  # nothing of the person is left there

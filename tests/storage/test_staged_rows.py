@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,13 @@ def _exchange(rng: random.Random, n: int) -> pb.OfdExchangeLog:
 
 def corpus(seed: int = 5, receipts: int = 400) -> list[bytes]:
     """Accepted receipts of every shape (and a few records of other kinds between them), serialized."""
+    records, _ = corpus_records(seed, receipts)
+    return [record.SerializeToString() for record in records]
+
+
+def corpus_records(seed: int, receipts: int) -> tuple[list[pb.JournalRecord], dict[int, bytes]]:
+    """The corpus's records, and by seq the signed event bytes of those whose envelope no longer holds
+    them (buyer data sealed or erased before the journal)."""
     rng = random.Random(seed)
     register = Register()
     records = register.shift(shift=1, receipts=3, first_document=1)  # shift rows: Python's, in the same batch
@@ -148,21 +156,27 @@ def corpus(seed: int = 5, receipts: int = 400) -> list[bytes]:
     event.receipt.buyer.consent_purpose = ""  # contacts without consent: the bytes are not kept at all
     erased.envelope.event, erased.envelope.seq = event.SerializeToString(), 10**6
     # As the ingest stage journals them now: sealed (or erased) before the journal, a receipt without
-    # its buyer in envelope.event, and a receipt hidden under another body of the oneof.
-    protected = []
+    # its buyer in envelope.event, a receipt hidden under another body of the oneof, bytes that do not
+    # parse, and a sealed receipt journalled before the digest of its signed bytes was kept.
+    protected, signed = [], {}
     for seq, event_bytes in enumerate(
-        [buyer.envelope.event, erased.envelope.event, buyer.envelope.event + _SHIFT_OPEN], start=10**6 + 1
+        [buyer.envelope.event, erased.envelope.event, buyer.envelope.event + _SHIFT_OPEN,
+         buyer.envelope.event + _UNDECODABLE, buyer.envelope.event], start=10**6 + 1
     ):
         record = pb.JournalRecord()
         record.CopyFrom(buyer)
         record.envelope.event, record.envelope.seq = event_bytes, seq
-        protect_record(RING, record, pb.Event.FromString(event_bytes))
+        protect_record(RING, record, None if event_bytes.endswith(_UNDECODABLE) else pb.Event.FromString(
+            event_bytes))
         protected.append(record)
-    return [record.SerializeToString() for record in [*records, buyer, erased, *protected]]
+        signed[seq] = event_bytes
+    protected[-1].sealed.ClearField("event_sha256")
+    return [*records, buyer, erased, *protected], signed
 
 
 RING = PiiKeyRing.generate()
 _SHIFT_OPEN = pb.Event(shift_open=pb.ShiftOpen(shift_number=9)).SerializeToString()
+_UNDECODABLE = b"\x52\xff"  # a receipt field whose length runs past the end
 
 
 # Columns that differ by design between two inserts: random keys of sealed buyer data, the insert time.
@@ -187,20 +201,24 @@ async def storage(tmp_path: Path) -> Any:
         yield opened
 
 
-async def test_staged_receipts_store_the_rows_python_builds(storage: Storage) -> None:
-    raw = corpus()
-    ring = RING
+async def _store_both_ways(storage: Storage, raw: list[bytes]) -> tuple[str, str, InsertCounts]:
+    """The records stored in two databases, rows built in Python and staged for the views; the rows."""
     python_db, staged_db = storage.database, storage.database + "_staged"
     await storage.run(lambda c: apply_migrations(c, staged_db))
-    python_tables = build_tables(raw, ring)
-    staged_tables = build_tables(raw, ring, stage_schema=schema_file(storage.url))
+    python_tables = build_tables(raw, RING)
+    staged_tables = build_tables(raw, RING, stage_schema=schema_file(storage.url))
     assert STAGE_TABLE in staged_tables and "receipt_lines" not in staged_tables, "receipts were staged"
     stored = InsertCounts.of(python_tables)
     assert InsertCounts.of(staged_tables) == stored
-    assert stored.anomalies["total_mismatch"] > 0 and stored.anomalies["bad_ai_label"] > 0, "content findings"
     tokens = {table: f"t:{table}" for table in (*TABLES, STAGE_TABLE)}
     await storage.run(lambda c: insert_tables(c, python_db, python_tables, tokens))
     await storage.run(lambda c: insert_tables(c, staged_db, staged_tables, tokens))
+    return python_db, staged_db, stored
+
+
+async def test_staged_receipts_store_the_rows_python_builds(storage: Storage) -> None:
+    python_db, staged_db, stored = await _store_both_ways(storage, corpus())
+    assert stored.anomalies["total_mismatch"] > 0 and stored.anomalies["bad_ai_label"] > 0, "content findings"
     for table in TABLES:
         python_rows = await storage.run(lambda c, t=table: _rows(c, python_db, t))  # type: ignore[misc]
         staged_rows = await storage.run(lambda c, t=table: _rows(c, staged_db, t))  # type: ignore[misc]
@@ -212,7 +230,7 @@ async def test_staged_receipts_store_the_rows_python_builds(storage: Storage) ->
     sealed = await storage.run(lambda c: c.query(
         f"SELECT protection, count() FROM {staged_db}.events WHERE protection != '' GROUP BY protection"
     ).result_rows)
-    assert dict(sealed) == {"sealed": 2, "erased": 3}
+    assert dict(sealed) == {"sealed": 3, "erased": 4}
     evidence = await storage.run(lambda c: c.query(
         f"SELECT protection, authentication, countIf(position(evidence, '+7701') > 0),"
         f" countIf(evidence != '') FROM {staged_db}.events"
@@ -225,6 +243,28 @@ async def test_staged_receipts_store_the_rows_python_builds(storage: Storage) ->
         f"SELECT countIf(storno), countIf(discount != 0), countIf(offline) FROM {staged_db}.receipts AS r "
         f"JOIN {staged_db}.receipt_lines AS l USING (device_id, seq)").result_rows)
     assert all(count > 0 for count in storno[0]), "the corpus has storno lines, adjustments, offline receipts"
+
+
+async def test_both_ways_keep_the_digest_of_the_signed_event_bytes(storage: Storage) -> None:
+    """events.event_sha256 is the SHA-256 of the bytes the register signed, whether they are kept in clear,
+    sealed or erased (an audit export checks the signature with it), rows built by Python or by the views;
+    '' for a record journalled before the digest was kept."""
+    records, signed = corpus_records(seed=7, receipts=60)
+    python_db, staged_db, _ = await _store_both_ways(storage, [r.SerializeToString() for r in records])
+    expected = sorted(
+        (r.envelope.seq, hashlib.sha256(signed.get(r.envelope.seq, r.envelope.event)).hexdigest())
+        for r in records if r.accepted
+    )
+    old = max(signed)
+    expected = [(seq, "" if seq == old else digest) for seq, digest in expected]
+    for database in (python_db, staged_db):
+        kept = await storage.run(lambda c, db=database: c.query(  # type: ignore[misc]
+            f"SELECT seq, lower(hex(event_sha256)), protection, kind FROM {db}.events ORDER BY seq"
+        ).result_rows)
+        assert [(seq, digest) for seq, digest, _, _ in kept] == expected, database
+        shapes = {(protection, kind) for _, _, protection, kind in kept}
+        assert {("", "receipt"), ("sealed", "receipt"), ("erased", "receipt"), ("erased", "shift_open"),
+                ("erased", "undecodable")} <= shapes, shapes
 
 
 async def test_a_resent_range_adds_no_rows_in_any_table_the_views_write(
@@ -257,8 +297,8 @@ async def test_a_resent_range_adds_no_rows_in_any_table_the_views_write(
 
 
 async def test_the_migrations_build_the_stage_table_and_views_staged_rows_describes(storage: Storage) -> None:
-    """Migrations are fixed text (0007, 0013, 0015, 0017, 0019); staged_rows.py renders the live definition:
-    the same stage table and views."""
+    """Migrations are fixed text (0007, 0013, 0015, 0017, 0019, 0020); staged_rows.py renders the live
+    definition: the same stage table and views."""
     migrated, scratch = storage.database, storage.database + "_live"
     body = ",\n".join(STAGE_COLUMNS)
 

@@ -724,3 +724,7 @@ CREATE TABLE IF NOT EXISTS tracegate.device_revocations ON CLUSTER tracegate
 ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/{database}/{table}', '{replica}')
 ORDER BY (device_id, revoked_ms)
 SETTINGS replicated_deduplication_window = 10000, replicated_deduplication_window_seconds = 604800;
+
+ALTER TABLE tracegate.events_local ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS event_sha256 String DEFAULT '';
+
+ALTER TABLE tracegate.events ON CLUSTER tracegate ADD COLUMN IF NOT EXISTS event_sha256 String DEFAULT '';
