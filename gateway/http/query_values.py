@@ -1,9 +1,10 @@
 """Query strings read strictly: what a filter could misread is refused, never taken for another.
 
-A documented path takes the query parameters its OpenAPI operation names, each once (an array parameter
-may repeat), and `lang`: a misspelt filter (`?seler=`) is a 400 naming it, not an unfiltered answer, and
-`?tin=A&tin=B` is not silently one of the two. Only the API (/v1/) is checked: not the pages, nor the
-consumer check (/check), whose links are printed as QR codes by each register vendor's firmware.
+A documented path takes the query parameters its OpenAPI operation names (every one names `lang`), each
+once (an array parameter may repeat): a misspelt filter (`?seler=`) is a 400 naming it, not an unfiltered
+answer, and `?tin=A&tin=B` is not silently one of the two. Only the API (/v1/) is checked: not the pages,
+nor the consumer check (/check), whose links are printed as QR codes by each register vendor's firmware,
+nor the two routes firmware posts to.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from gateway import errors
 from gateway.errors import GatewayError
 from gateway.http.errors import Handler
 
-ALWAYS = frozenset(("lang",))  # every answer's language (http/errors.lang_of)
+# What registers' firmware posts: a cache-buster or version tag some firmware adds must not stop its uploads.
+DEVICE_ROUTES = frozenset((("POST", "/v1/batches"), ("POST", "/v1/codes/check")))
 # What a path takes: (method, path as the OpenAPI document writes it) -> (names, names that may repeat).
 Declared = dict[tuple[str, str], tuple[frozenset[str], frozenset[str]]]
 _PATTERN = re.compile(r"\{(\w+):[^}]*\}")  # a route's {code:.+} is the document's {code}
@@ -32,10 +34,12 @@ def declared_query_names(document: Mapping[str, Any]) -> Declared:
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             query = [p for p in operation.get("parameters", ()) if p.get("in") == "query"]
-            names = frozenset(p["name"] for p in query) | ALWAYS
+            names = frozenset(p["name"] for p in query)
             repeated = frozenset(p["name"] for p in query if p.get("schema", {}).get("type") == "array")
-            if path.startswith("/v1/"):  # the API; not /check, whose QR links each register vendor writes
-                declared[method.upper(), path] = (names, repeated)
+            route = (method.upper(), path)
+            # The API; not /check, whose QR links each register vendor writes, nor what firmware calls.
+            if path.startswith("/v1/") and route not in DEVICE_ROUTES:
+                declared[route] = (names, repeated)
     return declared
 
 
@@ -53,8 +57,9 @@ def check_query_names(request: web.Request, declared: Declared) -> None:
     seen: set[str] = set()
     for name, _ in request.query.items():  # every pair: iterating the keys gives each name once
         if name not in names:
-            # The name quoted to a bound: what the reader typed, never a page of it.
-            params = {"name": name[:40], "names": ", ".join(sorted(names))}
+            # The name quoted to a bound, what cannot be printed (controls, direction marks) replaced.
+            said = "".join(c if c.isprintable() else "\ufffd" for c in name[:40])
+            params = {"name": said, "names": ", ".join(sorted(names))}
             raise GatewayError(errors.UNKNOWN_PARAMETER, key="error.query_unknown", params=params)
         if name in seen and name not in repeated:
             raise GatewayError(errors.REPEATED_PARAMETER, key="error.query_repeated", params={"name": name})

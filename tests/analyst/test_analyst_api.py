@@ -253,6 +253,12 @@ def test_a_misspelt_or_repeated_filter_is_refused_not_ignored(loaded: Loaded) ->
     status, _, raw = loaded.gw.request("GET", f"/v1/anomalies?{kinds}", None, None, loaded.analyst)
     assert status == 200 and json.loads(raw)["items"]
     # The consumer check is not the API: a vendor's QR link may carry what it likes.
+    # Nor what firmware posts to: a cache-buster must not stop a register's uploads.
+    _, _, raw = loaded.gw.request("POST", "/v1/batches?nocache=1", b"", "application/x-protobuf")
+    assert json.loads(raw)["error"] == "empty_body"  # read as any empty upload, the parameter ignored
+    # What cannot be printed is not echoed (a direction override would turn the sentence around).
+    status, refused = loaded.get("/v1/dashboard", loaded.analyst, **{"\u202eevil": "1"})
+    assert status == 400 and "\u202e" not in refused["detail"] and "\ufffdevil" in refused["detail"]
     qr_link = "/check?i=1&f=2&s=3.00&t=20260115T093000&vendor=x"
     assert loaded.gw.request("GET", qr_link, None, None, None)[0] == 200
 

@@ -21,3 +21,14 @@ def test_every_reader_route_has_a_response_schema() -> None:
 
 def test_the_kind_enum_is_the_one_list_of_kinds() -> None:
     assert openapi_document()["components"]["schemas"]["AnomalyKind"]["enum"] == list(NAMES)
+
+
+def test_every_api_operation_names_lang_which_every_answer_speaks() -> None:
+    missing = [
+        f"{method} {path}"
+        for path, operations in openapi_document()["paths"].items()
+        if path.startswith("/v1/")
+        for method, operation in operations.items()
+        if not any(p["name"] == "lang" and p["in"] == "query" for p in operation.get("parameters", ()))
+    ]
+    assert not missing, missing
