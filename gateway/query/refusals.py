@@ -125,7 +125,7 @@ class RegisterRefusals:
             raise GatewayError(errors.MALFORMED_REQUEST, f"limit must be between 1 and {MAX_PAGE}")
         staff = not self.principal.is_retailer
         if not flt.proven and not staff:
-            raise GatewayError(errors.FORBIDDEN, "refusals nobody proved are for the authority's staff")
+            raise GatewayError(errors.FORBIDDEN, key="error.unproven_staff_only")
         if flt.error_code is not None and flt.error_code not in _CODES:
             said = {"code": flt.error_code[:40]}
             raise GatewayError(errors.MALFORMED_REQUEST, key="error.unknown_error_code", params=said)

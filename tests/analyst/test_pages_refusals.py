@@ -99,8 +99,13 @@ def test_the_retailer_reads_its_registers_refusals_and_nothing_forged(
     assert b.evaluate("document.querySelector('#x-report')") is not None
     # A register whose only upload was refused has no reports, but says why.
     _open(b, loaded, f"/ui/register?device={SILENT_DEVICE}", "document.querySelector('#refusal-codes')")
-    assert "No receipts or reports" in b.text("#result .error")
+    said = b.text("#result .error")
+    assert "has been accepted yet" in said and "check the register's name" not in said
     assert "Earlier documents missing" in b.text("#refusals")
+    # A link an analyst shares for the refusals nobody proved shows the retailer its own ones.
+    _open(b, loaded, f"/ui/register?device={device}&proven=0", "document.querySelector('#refusal-codes')")
+    assert f"this period: {sum(REFUSED_SIGNED.values())}" in b.text("#refusals")
+    assert "staff" not in b.text("#refusals")
     assert not b.console_errors, b.console_errors
 
 

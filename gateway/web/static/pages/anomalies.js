@@ -54,7 +54,12 @@ PAGES.anomalies = async () => {
   }
 
   const capital = (s) => s.charAt(0).toUpperCase() + s.slice(1);  // "Open" in a cell, "Case open" in a sentence
-  function facetPills(i) { return i.facets.map((f) => `<span class="pill bad-pill" title="${esc(f.text)}">${esc(f.title)}</span>`).join(" "); }
+  // One pill a kind of problem, counted when the incident has it more than once ("… ×3").
+  function facetPills(i) {
+    const kinds = new Map();
+    i.facets.forEach((f) => { const k = kinds.get(f.title) || {texts: new Set(), n: 0}; k.n += 1; k.texts.add(f.text); kinds.set(f.title, k); });
+    return [...kinds].map(([title, k]) => `<span class="pill bad-pill" title="${esc([...k.texts].join("; "))}">${esc(k.n > 1 ? `${title} ×${k.n}` : title)}</span>`).join(" ");
+  }
   // A clone's "the same code was sold before by …" repeats the sold-twice facet's sentence: its name alone
   // (the queue's plain words drop it the same way, gateway/query/anomalies.py _plain_words).
   const saidOnce = (i, f) => (f.kind === "code_clone" && i.kinds.includes("code_sold_twice") ? f.title : f.text);

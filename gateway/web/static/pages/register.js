@@ -7,11 +7,12 @@ const REFUSALS_PAGE = 5;  // the latest few; older ones a page at a time
 // last week unless the address names one): counts by reason, each reason a filter of the list below it,
 // newest first, paged. Only the events the register signed are its own; for the authority's staff, the
 // refusals nobody proved came from it are apart (anyone can send those under its name: docs/security.md).
-function refusals(device) {
+function refusals(device, retailer) {
   const q = query();
   const state = {
+    // A retailer's page lists the refusals the register signed, whatever a link shared by staff asks.
     since: q.get("since") || addDays(today(), -6), until: q.get("until") || today(),
-    code: q.get("code") || "", proven: q.get("proven") !== "0", cursors: [null],
+    code: q.get("code") || "", proven: retailer || q.get("proven") !== "0", cursors: [null],
   };
   const apiPath = () => {
     const p = new URLSearchParams({since: state.since, until: apiUntil(state.until), limit: String(REFUSALS_PAGE)});
@@ -92,14 +93,16 @@ PAGES.register = async () => {
   const th = (text, num = true) => `<th${num ? ' class="num"' : ""}>${esc(text)}</th>`;
   const tz = (text) => `${text} ₸`;
   busy("#result");
-  const refused = refusals(device);
+  const who = await whoami().catch(() => ({}));
+  const refused = refusals(device, Boolean(who.seller_tin));
   const [reports, rejected] = await Promise.allSettled([api(`/v1/registers/${encodeURIComponent(device)}/reports`), refused.first()]);
   const refusalsAnswer = rejected.status === "fulfilled" ? rejected.value : rejected.reason;
   if (reports.status === "rejected") {
     // No receipts or reports yet (or not the reader's): the register's own answer, and its rejected events
     // if it has any, which may be why nothing arrived.
     if (rejected.status === "fulfilled" && refused.any(rejected.value)) {
-      $("#result").innerHTML = `<p class="error" role="alert">${esc(reports.reason.message)}</p>` + refused.html(rejected.value);
+      // Not "check the name": the register exists, and what it sent was refused.
+      $("#result").innerHTML = `<p class="error" role="alert">${esc(t("register.none_accepted"))}</p>` + refused.html(rejected.value);
       refused.bind(rejected.value);
     } else showError("#result", reports.reason);
     return;
