@@ -49,7 +49,8 @@ def register(sub: Any) -> None:
     parser.add_argument("--concurrency", type=int, default=64, help="requests in flight (64)")
     parser.add_argument("--load-procs", type=int, default=1, help="load generator processes (1)")
     parser.add_argument("--backlog-events", type=int, default=30_000,
-                        help="chained events of the one-device backlog upload: 72 h of a busy register (30000)")
+                        help="chained events of the one-device backlog upload (30000: 72 h of a busy "
+                        "register)")
     parser.add_argument("--backlog-batch", type=int, default=1_000, help="envelopes per backlog request")
     parser.add_argument("--check-rate", type=float, default=2000.0,
                         help="pre-sale checks a second (POST /v1/codes/check, open loop, from a process of "
