@@ -55,7 +55,7 @@ async def get_register_refusals(request: web.Request) -> web.Response:
     """A register's refusals of a period (default the last week): counts by error code, newest first."""
     receipts = reads_of(request).receipts
     q = request.query
-    proven = q.get("proven", "1")
+    proven = q.get("proven") or "1"  # empty, like an empty cursor or code: the default
     if proven not in ("0", "1"):
         raise GatewayError(errors.MALFORMED_REQUEST, "proven must be 0 or 1")
     flt = RefusalFilter(

@@ -254,7 +254,7 @@ def test_the_dashboard_range_speaks_the_queues_parameters(loaded: Loaded, b: Bro
     b.goto(href)
     b.wait_for(QUEUE)
     assert b.evaluate("document.querySelector('#until').value") == GOLDEN_DAY
-    assert not b.evaluate(ERROR)  # not "the end of the period is before its start"
+    assert not b.evaluate(ERROR)  # not "the end of the period must come after its start"
     for path, says in (
         ("/ui/dashboard?preset=custom&since=2020-01-01&until=2026-12-04", "400 days"),
         ("/ui/dashboard?preset=custom&since=2026-99-01", "since"),
@@ -330,7 +330,7 @@ def test_an_export_of_a_reversed_period_is_refused_not_an_empty_file(loaded: Loa
         "/v1/export", loaded.analyst, tin=GOLDEN_TIN, since="2026-12-05", until="2026-12-01"
     )
     assert status == 400 and answer["error"] == "malformed_request", answer
-    assert "before its start" in answer["detail"], answer
+    assert "must come after its start" in answer["detail"], answer
     _login(b, loaded, loaded.analyst)
     _open(b, loaded, "/ui/export", "document.querySelector('#export button')")
     b.evaluate("window.saved = null; window.download = (data, name) => { window.saved = {data, name}; }")
@@ -339,5 +339,5 @@ def test_an_export_of_a_reversed_period_is_refused_not_an_empty_file(loaded: Loa
     b.fill("#until", "2026-01-10")
     b.click("#export button")
     b.wait_for(ERROR)
-    assert "The end of the period is before its start." in b.text("#result")
+    assert "The end of the period must come after its start." in b.text("#result")
     assert b.evaluate("window.saved") is None  # nothing downloaded

@@ -94,7 +94,10 @@ def test_refusals_page_newest_first_and_filter_by_code(loaded: Loaded, device: s
     status, bad = _refusals(loaded, loaded.retailer_a, device, code="bogus", lang="ru")
     assert status == 400 and bad["error"] == "malformed_request" and "не код ошибки" in bad["detail"]
     status, reversed_ = _refusals(loaded, loaded.analyst, device, since="2026-02-01", until="2026-01-01")
-    assert status == 400 and "before its start" in reversed_["detail"]
+    assert status == 400 and "must come after its start" in reversed_["detail"]
+    status, empty = _refusals(loaded, loaded.analyst, device, since="2026-01-01", until="2026-01-01")
+    assert status == 400 and "must come after its start" in empty["detail"]  # until is exclusive
+    assert _refusals(loaded, loaded.analyst, device, proven="", cursor="")[0] == 200  # empty: the default
     status, too_long = _refusals(loaded, loaded.analyst, device, since="2020-01-01", until="2026-01-01")
     assert status == 400 and "at most 400 days" in too_long["detail"]
     status, _ = _refusals(loaded, loaded.analyst, device, cursor="not-a-cursor")

@@ -89,7 +89,7 @@ def test_the_days_compared_are_the_files_or_the_chosen_ones() -> None:
         dt.date(2026, 1, 16),
         dt.date(2026, 1, 18),
     )
-    with pytest.raises(GatewayError, match="The end of the period is before its start"):
+    with pytest.raises(GatewayError, match="The end of the period must come after its start"):
         covered_days(books, None, dt.date(2026, 2, 1), dt.date(2026, 1, 1))
 
 

@@ -107,7 +107,7 @@ def test_an_unknown_kind_or_status_is_an_error_not_an_empty_queue() -> None:
         AnomalyFilter(kinds=("code_clown",)).checked()
     with pytest.raises(GatewayError, match="status must be one of"):
         AnomalyFilter(status="done").checked()
-    with pytest.raises(GatewayError, match="The end of the period is before its start"):
+    with pytest.raises(GatewayError, match="The end of the period must come after its start"):
         AnomalyFilter(since_ms=2, until_ms=1).checked()
 
 
