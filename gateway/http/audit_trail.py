@@ -6,11 +6,10 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway import errors
-from gateway.errors import GatewayError
 from gateway.http.access import TOKENS, bearer_token, require_scope
 from gateway.http.client_address import remote_of
 from gateway.http.keys import SERVICE
+from gateway.http.query_values import whole_number
 from gateway.security import audit
 
 
@@ -35,10 +34,7 @@ async def audit_request(request: web.Request, action: str, target: str, detail: 
 async def get_audit(request: web.Request) -> web.Response:
     """The audit log since ?since_ms= (admin)."""
     require_scope(request, "admin")
-    try:
-        since = int(request.query.get("since_ms", "0"))
-    except ValueError:
-        raise GatewayError(errors.MALFORMED_REQUEST, "since_ms must be a whole number") from None
+    since = whole_number(request, "since_ms", 2**63 - 1) or 0
     storage = request.app[SERVICE].storage
     rows = await storage.run(lambda c: audit.load_audit(c, storage.database, since))
     return web.json_response({"audit": rows})

@@ -136,6 +136,8 @@ def test_security_end_to_end(gateway: GatewayProcess) -> None:
     assert ("device_added", "admin-file") in actions and ("data_erased", "admin-file") in actions
     assert ("device_revoked", "admin-file") in actions
     assert all(PHONE not in json.dumps(row) for row in audit["audit"])
+    status, _ = gateway.admin("GET", "/v1/admin/audit?since_ms=%EF%BC%91")  # a full-width 1 is no number
+    assert status == 400
 
     # Nothing personal in the gateway's own output (of both its runs).
     gateway.stop()
